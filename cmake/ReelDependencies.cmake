@@ -1,0 +1,37 @@
+# Every dependency comes from a Debian package; nothing is downloaded.
+
+# LLVM ADT + Support, linked statically. We make our own imported target rather than
+# LLVM's exported one, whose interface pulls in libz3.so, absent on the GPU host.
+find_package(LLVM 14 REQUIRED CONFIG HINTS /usr/lib/llvm-14/lib/cmake/llvm)
+find_library(REEL_LLVM_SUPPORT_LIB NAMES libLLVMSupport.a HINTS ${LLVM_LIBRARY_DIRS} REQUIRED NO_DEFAULT_PATH)
+find_library(REEL_LLVM_DEMANGLE_LIB NAMES libLLVMDemangle.a HINTS ${LLVM_LIBRARY_DIRS} REQUIRED NO_DEFAULT_PATH)
+find_package(Threads REQUIRED)
+find_package(ZLIB REQUIRED)
+find_library(REEL_TINFO_LIB NAMES tinfo REQUIRED)
+add_library(reel_llvm_support INTERFACE)
+target_include_directories(reel_llvm_support SYSTEM INTERFACE ${LLVM_INCLUDE_DIRS})
+target_link_libraries(reel_llvm_support INTERFACE
+  ${REEL_LLVM_SUPPORT_LIB} ${REEL_LLVM_DEMANGLE_LIB} Threads::Threads ZLIB::ZLIB ${REEL_TINFO_LIB} dl rt m)
+target_compile_definitions(reel_llvm_support INTERFACE ${LLVM_DEFINITIONS_LIST})
+
+# fmt in header-only mode: no libfmt.so at run time.
+find_package(fmt 9 REQUIRED CONFIG)
+
+# TOML++ in header-only mode: no libtomlplusplus.so at run time.
+find_package(tomlplusplus REQUIRED CONFIG)
+add_library(reel_toml INTERFACE)
+get_target_property(_toml_inc tomlplusplus::tomlplusplus INTERFACE_INCLUDE_DIRECTORIES)
+target_include_directories(reel_toml SYSTEM INTERFACE ${_toml_inc})
+target_compile_definitions(reel_toml INTERFACE TOML_HEADER_ONLY=1 TOML_EXCEPTIONS=1
+  # TOML++ 3.3 asserts (aborts) on some malformed input that its parser otherwise reports
+  # as an ordinary error; every file must see the same setting (one parser per binary).
+  "TOML_ASSERT(expr)=((void)0)")
+
+find_package(nlohmann_json 3 REQUIRED CONFIG)
+
+if(REEL_BUILD_TESTS)
+  find_package(Catch2 2 REQUIRED CONFIG)
+  find_package(Python3 REQUIRED COMPONENTS Interpreter)
+  find_program(REEL_FILECHECK NAMES FileCheck-14 FileCheck HINTS /usr/lib/llvm-14/bin REQUIRED)
+  find_file(REEL_LIT_PY lit.py HINTS /usr/lib/llvm-14/build/utils/lit REQUIRED NO_DEFAULT_PATH)
+endif()

@@ -1,0 +1,453 @@
+#include "codegen/Lower.h"
+
+#include "codegen/PlanFile.h"
+#include "ir/Printer.h"
+#include "kernels/QuantRef.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <map>
+
+namespace reel::codegen {
+namespace {
+
+using ir::ElemType;
+using ir::Op;
+using ir::Value;
+using kernels::LaunchDims;
+using quant::QType;
+
+int64_t alignUp(int64_t value, int64_t alignment) { return (value + alignment - 1) / alignment * alignment; }
+
+QType toQType(ElemType type) {
+  switch (type) {
+    case ElemType::F32: return QType::F32;
+    case ElemType::F16: return QType::F16;
+    case ElemType::BF16: return QType::BF16;
+    case ElemType::Q4_K: return QType::Q4_K;
+    case ElemType::Q6_K: return QType::Q6_K;
+    case ElemType::Q8_0: return QType::Q8_0;
+    case ElemType::Q5_0: return QType::Q5_0;
+    case ElemType::Q8_1: return QType::Q8_1;
+    case ElemType::FP8_E4M3: return QType::FP8_E4M3;
+    case ElemType::I32: break;
+  }
+  failPlain("internal error: i32 is not a tensor format");
+}
+
+[[noreturn]] void cannotLower(const Op& op, const std::string& why) {
+  failPlain("graph @{}: cannot lower {}: {}", op.graph().name(), op.describe(), why);
+}
+
+/// The layout a kernel family reads a weight in.
+WeightLayout layoutFor(const std::string& kernel, ElemType weightType) {
+  if (kernel == "fp8") return WeightLayout::Fp8PerRow;
+  if (kernel == "hgemm") return weightType == ElemType::F16 ? WeightLayout::Gguf : WeightLayout::F16;
+  if (kernel == "dp4a" && weightType != ElemType::Q4_K) return WeightLayout::RowPlanar;
+  return WeightLayout::Gguf;
+}
+
+int64_t layoutBytes(WeightLayout layout, const ir::TensorType& type) {
+  int64_t rows = type.rank() == 2 ? type.shape[0] : 1;
+  int64_t cols = type.shape.back();
+  switch (layout) {
+    case WeightLayout::Fp8PerRow: return alignUp(rows * cols, 256) + rows * 4;
+    case WeightLayout::F16: return rows * cols * 2;
+    case WeightLayout::F32: return rows * cols * 4;
+    default: return *type.numBytes(1, 1);
+  }
+}
+
+/// Lowers one graph; shares the weight-slot table and the scratch size with the plan.
+class GraphLowering {
+public:
+  GraphLowering(const ir::Graph& graph, const LowerOptions& options, Plan& plan,
+                std::map<std::pair<std::string, WeightLayout>, int64_t>& slots)
+      : graph_(graph), options_(options), plan_(plan), slots_(slots) {}
+
+  BucketPlan lower(bool longContext) {
+    longContext_ = longContext;
+    BucketPlan bucket;
+    bucket.graph = graph_.name() + (longContext ? ".long" : "");
+    bucket.phase = graph_.attrs().getString("phase").value_or("decode");
+    std::optional<int64_t> m = graph_.attrs().getInt("bucket");
+    std::optional<int64_t> arena = graph_.attrs().getInt("arena_bytes");
+    if (!m || !arena)
+      failPlain("graph @{}: not ready to lower: run specialize-buckets and plan-memory first", graph_.name());
+    m_ = *m;
+    bucket.m = m_;
+    bucket.arenaBytes = std::max<int64_t>(*arena, 256);
+    if (longContext) bucket.minContext = contextThreshold();
+    // Scratch lives only within one op's launches, so every op starts at offset 0.
+    for (const auto& op : graph_.ops()) {
+      scratchUsed_ = 0;
+      lowerOp(*op, bucket);
+      plan_.scratchBytes = std::max(plan_.scratchBytes, scratchUsed_);
+    }
+    return bucket;
+  }
+
+  /// Whether any attention op carries a long-context (flash-decoding) variant.
+  [[nodiscard]] bool hasLongContextVariant() const {
+    for (const auto& op : graph_.ops())
+      if (op->name() == "attention" && op->attrs().getString("long_context_strategy")) return true;
+    return false;
+  }
+
+private:
+  [[nodiscard]] int64_t contextThreshold() const {
+    int64_t threshold = 0;
+    for (const auto& op : graph_.ops())
+      if (op->name() == "attention") threshold = std::max(threshold, op->attrs().getInt("context_threshold").value_or(0));
+    return threshold;
+  }
+
+  // ---- argument binding ---------------------------------------------------------------
+
+  BufferRef ref(const Value* value) const {
+    const Op* producer = value->producer();
+    llvm::StringRef kind = producer->name();
+    if (kind == "input") return inputRef(*producer);
+    if (kind == "kv_cache") {
+      int64_t layer = *producer->attrs().getInt("layer");
+      bool isV = producer->attrs().getString("part") == std::optional<std::string>("v");
+      return {BufferKind::KvCache, layer * 2 + (isV ? 1 : 0), 0};
+    }
+    const std::vector<int64_t>* offsets = producer->attrs().getInts("offsets");
+    if (!offsets || offsets->size() <= value->resultIndex() || (*offsets)[value->resultIndex()] < 0)
+      cannotLower(*producer, fmt::format("%{} has no arena offset (run plan-memory)", value->name()));
+    return {BufferKind::Arena, 0, (*offsets)[value->resultIndex()]};
+  }
+
+  static BufferRef inputRef(const Op& input) {
+    std::string name = input.attrs().getString("name").value_or("");
+    if (name == "token_ids") return {BufferKind::StepInput, static_cast<int64_t>(StepInput::TokenIds), 0};
+    if (name == "positions") return {BufferKind::StepInput, static_cast<int64_t>(StepInput::Positions), 0};
+    if (name == "kv_lens") return {BufferKind::StepInput, static_cast<int64_t>(StepInput::KvLens), 0};
+    cannotLower(input, fmt::format("unknown step input \"{}\"", name));
+  }
+
+  static BufferRef stepInput(StepInput which) { return {BufferKind::StepInput, static_cast<int64_t>(which), 0}; }
+
+  BufferRef weight(const Value* value, WeightLayout layout) {
+    const Op* producer = value->producer();
+    if (producer->name() != "weight") cannotLower(*producer, "expected a weight");
+    std::string tensor = *producer->attrs().getString("name");
+    auto [it, inserted] = slots_.try_emplace({tensor, layout}, static_cast<int64_t>(plan_.weights.size()));
+    if (inserted) {
+      const ir::TensorType& type = value->type();
+      plan_.weights.push_back({tensor, ir::elemTypeName(type.elem).str(), layout,
+                               type.rank() == 2 ? type.shape[0] : 1, type.shape.back(), layoutBytes(layout, type)});
+    }
+    return {BufferKind::Weight, it->second, 0};
+  }
+
+  BufferRef scratch(int64_t bytes) {
+    BufferRef r{BufferKind::Scratch, 0, scratchUsed_};
+    scratchUsed_ += alignUp(bytes, 256);
+    return r;
+  }
+
+  static BufferRef offsetBy(BufferRef r, int64_t bytes) {
+    r.offset += bytes;
+    return r;
+  }
+
+  // ---- steps ----------------------------------------------------------------------------
+
+  struct Launch {
+    std::string kernel{};
+    std::vector<BufferRef> ptrs{};
+    std::vector<int64_t> ints{};
+    std::vector<float> floats{};
+    int64_t weightBytes = 0;
+    int64_t activationBytes = 0;
+  };
+
+  void emit(BucketPlan& bucket, const Op& op, Launch launch) {
+    const kernels::KernelInfo* info = kernels::findKernel(launch.kernel);
+    if (!info) cannotLower(op, fmt::format("no kernel '{}' in the catalog", launch.kernel));
+    int64_t ints[kernels::kMaxIntArgs] = {};
+    std::copy(launch.ints.begin(), launch.ints.end(), ints);
+    if (std::string why = kernels::checkKernelArgs(launch.kernel, ints); !why.empty())
+      cannotLower(op, fmt::format("kernel '{}': {}", launch.kernel, why));
+    Step step;
+    step.kernel = launch.kernel;
+    step.dims = kernels::kernelDims(launch.kernel, ints);
+    step.ptrs = std::move(launch.ptrs);
+    step.ints = std::move(launch.ints);
+    step.floats = std::move(launch.floats);
+    step.op = op.numResults() ? "%" + op.result()->name() : std::string(op.name());
+    step.weightBytes = launch.weightBytes;
+    double bytes = static_cast<double>(launch.weightBytes + launch.activationBytes);
+    step.predictedUs = bytes / (options_.profile.memoryBandwidthGBs * 1e3) + options_.profile.launchCostUs;
+    bucket.steps.push_back(std::move(step));
+  }
+
+  static int64_t width(const Value* value) { return value->type().shape.back(); }
+  int64_t f32Bytes(const Value* value) const { return m_ * width(value) * 4; }
+
+  // ---- ops ------------------------------------------------------------------------------
+
+  void lowerOp(const Op& op, BucketPlan& bucket) {
+    llvm::StringRef name = op.name();
+    if (name == "input" || name == "weight" || name == "kv_cache") return;
+    if (name == "output") return lowerOutput(op, bucket);
+    if (name == "embedding") return lowerEmbedding(op, bucket);
+    if (name == "rms_norm") return lowerRmsNorm(op, bucket);
+    if (name == "add_rms_norm") return lowerAddRmsNorm(op, bucket);
+    if (name == "add" || name == "silu_mul") return lowerElementwise(op, bucket);
+    if (name == "bias_add") return lowerBiasAdd(op, bucket);
+    if (name == "rope") return lowerRope(op, bucket);
+    if (name == "quantize_q8_1") return lowerQuantize(op, bucket);
+    if (name == "matmul" || name == "matmul_qkv" || name == "matmul_gate_up") return lowerMatmul(op, bucket);
+    if (name == "attention") return lowerAttention(op, bucket);
+    if (name == "argmax") return lowerArgmax(op, bucket);
+    cannotLower(op, "no lowering for this op");
+  }
+
+  void lowerOutput(const Op& op, BucketPlan& bucket) {
+    if (op.attrs().getString("name") != std::optional<std::string>("logits")) return;
+    BufferRef logits = ref(op.operand(0));
+    if (logits.kind != BufferKind::Arena) cannotLower(op, "logits must live in the arena");
+    bucket.logitsOffset = logits.offset;
+  }
+
+  void lowerEmbedding(const Op& op, BucketPlan& bucket) {
+    const Value* table = op.operand(1);
+    Launch l{kernels::embedKernelId(toQType(table->type().elem)),
+             {weight(table, WeightLayout::Gguf), ref(op.operand(0)), ref(op.result())},
+             {m_, width(op.result()), table->type().shape[0]}};
+    l.activationBytes = f32Bytes(op.result());
+    l.weightBytes = m_ * *ir::TensorType(table->type().elem, {1, width(op.result())}).numBytes(1, 1);
+    emit(bucket, op, std::move(l));
+  }
+
+  void lowerRmsNorm(const Op& op, BucketPlan& bucket) {
+    Launch l{"rms_norm", {ref(op.operand(0)), weight(op.operand(1), WeightLayout::Gguf), ref(op.result())},
+             {m_, width(op.result())}, {static_cast<float>(*op.attrs().getFloat("eps"))}};
+    l.activationBytes = 2 * f32Bytes(op.result());
+    emit(bucket, op, std::move(l));
+  }
+
+  void lowerAddRmsNorm(const Op& op, BucketPlan& bucket) {
+    Launch l{"add_rms_norm",
+             {ref(op.operand(0)), ref(op.operand(1)), weight(op.operand(2), WeightLayout::Gguf), ref(op.result(0)),
+              ref(op.result(1))},
+             {m_, width(op.result())}, {static_cast<float>(*op.attrs().getFloat("eps"))}};
+    l.activationBytes = 4 * f32Bytes(op.result());
+    emit(bucket, op, std::move(l));
+  }
+
+  void lowerElementwise(const Op& op, BucketPlan& bucket) {
+    Launch l{op.name() == "add" ? "add" : "swiglu", {ref(op.operand(0)), ref(op.operand(1)), ref(op.result())},
+             {m_ * width(op.result())}};
+    l.activationBytes = 3 * f32Bytes(op.result());
+    emit(bucket, op, std::move(l));
+  }
+
+  /// In-place kernels (bias_add, rope) need their result to share the input's arena slot,
+  /// which plan-memory arranges.
+  BufferRef inPlace(const Op& op) const {
+    BufferRef in = ref(op.operand(0));
+    BufferRef out = ref(op.result());
+    if (!(in == out)) cannotLower(op, "the in-place kernel needs the result in the operand's arena slot");
+    return out;
+  }
+
+  void lowerBiasAdd(const Op& op, BucketPlan& bucket) {
+    Launch l{"bias_add", {inPlace(op), weight(op.operand(1), WeightLayout::Gguf)}, {m_, width(op.result())}};
+    l.activationBytes = 2 * f32Bytes(op.result());
+    emit(bucket, op, std::move(l));
+  }
+
+  void lowerRope(const Op& op, BucketPlan& bucket) {
+    const ir::AttrDict& a = op.attrs();
+    bool llama3 = a.has("scaling");
+    Launch l{a.getString("style") == std::optional<std::string>("neox") ? "rope_neox" : "rope_norm",
+             {inPlace(op), BufferRef{}, ref(op.operand(1))},
+             {m_, *a.getInt("n_heads"), 0, *a.getInt("head_dim"), width(op.result()), 0},
+             {static_cast<float>(*a.getFloat("freq_base")), llama3 ? static_cast<float>(*a.getFloat("scale_factor")) : 1.0f,
+              llama3 ? static_cast<float>(*a.getFloat("low_freq_factor")) : 1.0f,
+              llama3 ? static_cast<float>(*a.getFloat("high_freq_factor")) : 1.0f,
+              llama3 ? static_cast<float>(*a.getInt("original_context")) : 0.0f}};
+    l.activationBytes = 2 * f32Bytes(op.result());
+    emit(bucket, op, std::move(l));
+  }
+
+  void lowerQuantize(const Op& op, BucketPlan& bucket) {
+    Launch l{"quantize_q8_1", {ref(op.operand(0)), ref(op.result())}, {m_, width(op.result())}};
+    l.activationBytes = f32Bytes(op.operand(0)) + m_ * static_cast<int64_t>(quant::q81RowBytes(width(op.result())));
+    emit(bucket, op, std::move(l));
+  }
+
+  /// The Q8_1 activations of a dp4a matmul: its q8_1 operand, or a quantization into scratch.
+  BufferRef q81Activations(const Op& op, BucketPlan& bucket) {
+    const Value* x = op.operand(0);
+    if (x->type().elem == ElemType::Q8_1) return ref(x);
+    int64_t k = width(x);
+    BufferRef out = scratch(m_ * static_cast<int64_t>(quant::q81RowBytes(k)));
+    Launch l{"quantize_q8_1", {ref(x), out}, {m_, k}};
+    l.activationBytes = f32Bytes(x);
+    emit(bucket, op, std::move(l));
+    return out;
+  }
+
+  void lowerMatmul(const Op& op, BucketPlan& bucket) {
+    std::string kernel = op.attrs().getString("kernel").value_or("");
+    if (kernel == "dp4a") return lowerDp4a(op, bucket);
+    if (op.name() != "matmul") cannotLower(op, fmt::format("fused matmuls need kernel \"dp4a\", got \"{}\"", kernel));
+    if (kernel == "fp8") return lowerFp8(op, bucket);
+    if (kernel == "hgemm") return lowerHgemm(op, bucket);
+    cannotLower(op, kernel.empty() ? "no kernel chosen (run select-precision)"
+                                   : fmt::format("no kernels of family \"{}\" yet", kernel));
+  }
+
+  /// DP4A GEMVs take at most kGemvMaxM rows; larger buckets run in row chunks.
+  void lowerDp4a(const Op& op, BucketPlan& bucket) {
+    BufferRef act = q81Activations(op, bucket);
+    const Value* x = op.operand(0);
+    int64_t k = width(x);
+    int64_t actRowBytes = static_cast<int64_t>(quant::q81RowBytes(k));
+    unsigned weights = op.numOperands() - 1;
+    QType qtype = toQType(op.operand(1)->type().elem);
+    bool gateUp = op.name() == "matmul_gate_up";
+    for (int64_t row = 0; row < m_; row += kernels::kGemvMaxM) {
+      int64_t rows = std::min<int64_t>(kernels::kGemvMaxM, m_ - row);
+      BufferRef chunkAct = offsetBy(act, row * actRowBytes);
+      if (gateUp) {
+        const Value* w = op.operand(1);
+        int64_t n = w->type().shape[0];
+        Launch l{kernels::gemvGateUpKernelId(qtype),
+                 {weight(op.operand(1), layoutFor("dp4a", w->type().elem)),
+                  weight(op.operand(2), layoutFor("dp4a", w->type().elem)), chunkAct,
+                  offsetBy(ref(op.result(0)), row * n * 4), offsetBy(ref(op.result(1)), row * n * 4)},
+                 {n, k, rows}};
+        l.weightBytes = 2 * *w->type().numBytes(1, 1);
+        emit(bucket, op, std::move(l));
+        continue;
+      }
+      for (unsigned i = 0; i < weights; ++i) {
+        const Value* w = op.operand(i + 1);
+        int64_t n = w->type().shape[0];
+        Launch l{kernels::gemvKernelId(toQType(w->type().elem)),
+                 {weight(w, layoutFor("dp4a", w->type().elem)), chunkAct, offsetBy(ref(op.result(i)), row * n * 4)},
+                 {n, k, rows}};
+        l.weightBytes = *w->type().numBytes(1, 1);
+        emit(bucket, op, std::move(l));
+      }
+    }
+  }
+
+  void lowerFp8(const Op& op, BucketPlan& bucket) {
+    const Value* x = op.operand(0);
+    const Value* w = op.operand(1);
+    int64_t n = w->type().shape[0];
+    int64_t k = width(x);
+    BufferRef actFp8 = scratch(m_ * k);
+    BufferRef actScale = scratch(4);
+    Launch quantize{"fp8_quantize_act", {ref(x), actFp8, actScale}, {m_, k}};
+    quantize.activationBytes = f32Bytes(x);
+    emit(bucket, op, std::move(quantize));
+    BufferRef wData = weight(w, WeightLayout::Fp8PerRow);
+    Launch gemm{"fp8_gemm_cublaslt", {wData, offsetBy(wData, alignUp(n * k, 256)), actFp8, actScale, ref(op.result())},
+                {m_, n, k, 1}};
+    gemm.weightBytes = n * k + n * 4;
+    emit(bucket, op, std::move(gemm));
+  }
+
+  void lowerHgemm(const Op& op, BucketPlan& bucket) {
+    const Value* x = op.operand(0);
+    const Value* w = op.operand(1);
+    int64_t k = width(x);
+    BufferRef x16 = scratch(m_ * k * 2);
+    Launch cast{"cast_f32_f16", {ref(x), x16}, {m_ * k}};
+    cast.activationBytes = f32Bytes(x);
+    emit(bucket, op, std::move(cast));
+    Launch gemm{"hgemm_cublas", {weight(w, layoutFor("hgemm", w->type().elem)), x16, ref(op.result())},
+                {m_, w->type().shape[0], k}};
+    gemm.weightBytes = w->type().shape[0] * k * 2;
+    emit(bucket, op, std::move(gemm));
+  }
+
+  void lowerAttention(const Op& op, BucketPlan& bucket) {
+    const ir::AttrDict& a = op.attrs();
+    int64_t heads = *a.getInt("n_heads");
+    int64_t kvHeads = *a.getInt("n_kv_heads");
+    int64_t headDim = *a.getInt("head_dim");
+    int64_t window = a.getInt("window").value_or(0);
+    BufferRef kCache = ref(op.operand(3));
+    BufferRef vCache = ref(op.operand(4));
+    BufferRef slots = stepInput(StepInput::Slots);
+    Launch append{"kv_append",
+                  {ref(op.operand(1)), ref(op.operand(2)), kCache, vCache, slots, ref(op.operand(5))},
+                  {m_, kvHeads, headDim, options_.maxContext, kvHeads * headDim, kvHeads * headDim}};
+    emit(bucket, op, std::move(append));
+    std::vector<int64_t> ints{m_, heads, kvHeads, headDim, options_.maxContext, window, heads * headDim};
+    std::vector<float> scale{1.0f / std::sqrt(static_cast<float>(headDim))};
+    std::string strategy = a.getString("strategy").value_or("");
+    if (strategy == "prefill-gemm") {
+      emit(bucket, op, {"attn_prefill", {ref(op.operand(0)), kCache, vCache, slots, ref(op.operand(5)), ref(op.result())}, ints, scale});
+      return;
+    }
+    if (strategy != "batched" && strategy != "incremental")
+      cannotLower(op, strategy.empty() ? "no strategy chosen (run select-attention)" : "unknown strategy " + strategy);
+    BufferRef kvLens = ref(op.operand(6));
+    int64_t splits = longContext_ ? a.getInt("splits").value_or(1) : 1;
+    if (splits <= 1) {
+      emit(bucket, op, {"attn_decode", {ref(op.operand(0)), kCache, vCache, slots, kvLens, ref(op.result())}, ints, scale});
+      return;
+    }
+    BufferRef partOut = scratch(m_ * heads * splits * headDim * 4);
+    BufferRef partMl = scratch(m_ * heads * splits * 2 * 4);
+    std::vector<int64_t> splitInts = ints;
+    splitInts.push_back(splits);
+    emit(bucket, op, {"attn_decode_split", {ref(op.operand(0)), kCache, vCache, slots, kvLens, partOut, partMl}, splitInts, scale});
+    emit(bucket, op, {"attn_decode_reduce", {partOut, partMl, ref(op.result())}, {m_, heads, headDim, splits}, {}});
+  }
+
+  void lowerArgmax(const Op& op, BucketPlan& bucket) {
+    Launch l{"argmax", {ref(op.operand(0)), stepInput(StepInput::NextTokens)}, {m_, width(op.operand(0))}};
+    l.activationBytes = f32Bytes(op.operand(0));
+    emit(bucket, op, std::move(l));
+  }
+
+  const ir::Graph& graph_;
+  const LowerOptions& options_;
+  Plan& plan_;
+  std::map<std::pair<std::string, WeightLayout>, int64_t>& slots_;
+  int64_t m_ = 0;
+  int64_t scratchUsed_ = 0;
+  bool longContext_ = false;
+};
+
+}  // namespace
+
+std::string canonicalConfigText(const ir::Module& module) {
+  // The module attributes minus the quantization scheme: the same model quantized another
+  // way has other weights but the same config.
+  ir::AttrDict attrs = module.attrs;
+  attrs.erase("quant");
+  return attrs.str();
+}
+
+Plan lowerModule(const ir::Module& module, const LowerOptions& options) {
+  Plan plan;
+  plan.model = module.name;
+  plan.configHash = hashConfigText(canonicalConfigText(module));
+  plan.gpuProfile = options.profile.name;
+  plan.bandwidthGBs = options.profile.memoryBandwidthGBs;
+  plan.pipeline = options.pipeline;
+  plan.maxContext = options.maxContext;
+  std::map<std::pair<std::string, WeightLayout>, int64_t> slots;
+  for (const auto& graph : module.graphs) {
+    GraphLowering lowering(*graph, options, plan, slots);
+    plan.buckets.push_back(lowering.lower(false));
+    if (lowering.hasLongContextVariant()) plan.buckets.push_back(lowering.lower(true));
+  }
+  plan.moduleIr = ir::printModule(module);
+  return plan;
+}
+
+}  // namespace reel::codegen

@@ -1,0 +1,106 @@
+#pragma once
+/// \file
+/// A plan: what codegen produces and the runtime replays. Per bucket, an ordered list of
+/// steps (kernel launches with their dims and bound arguments, and library calls) and the
+/// size of its activation arena; for the whole model, the weight slots (each tensor in the
+/// layout its kernels need), the optimized IR it was lowered from, the model config and
+/// its hash, the GPU profile and the pipeline string. The runtime decides nothing: it
+/// allocates what the plan says and launches what the plan lists.
+
+#include "kernels/KernelCatalog.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace reel::codegen {
+
+/// The plan file format version; a plan of another version is refused.
+inline constexpr int kPlanFormatVersion = 1;
+
+/// Where a pointer argument points, resolved by the runtime at load time.
+enum class BufferKind {
+  Null,       ///< nullptr
+  Arena,      ///< activation arena + offset (per bucket)
+  Weight,     ///< a weight slot's device copy + offset
+  StepInput,  ///< a per-step input buffer: token_ids, positions, kv_lens, slots
+  KvCache,    ///< the K or V cache of a layer (index = layer * 2 + part)
+  Scratch,    ///< plan-wide scratch (flash-decoding partials, FP8 activation buffers) + offset
+};
+
+/// Per-step input buffers, written by one host-to-device copy before each replay.
+enum class StepInput { TokenIds = 0, Positions = 1, KvLens = 2, Slots = 3, NextTokens = 4 };
+inline constexpr int kNumStepInputs = 5;
+
+struct BufferRef {
+  BufferKind kind = BufferKind::Null;
+  int64_t index = 0;   ///< weight slot, step input, or layer*2+part
+  int64_t offset = 0;  ///< bytes
+  friend bool operator==(const BufferRef&, const BufferRef&) = default;
+};
+
+/// One launch of the schedule.
+struct Step {
+  std::string kernel;  ///< a kernels::kernelCatalog() id
+  kernels::LaunchDims dims;
+  std::vector<BufferRef> ptrs;
+  std::vector<int64_t> ints;
+  std::vector<float> floats;
+  std::string op;            ///< the IR value it computes, e.g. "%l3.gate" (for inspect/debug)
+  double predictedUs = 0;    ///< the cost model's estimate
+  int64_t weightBytes = 0;   ///< weight bytes this step reads
+  friend bool operator==(const Step&, const Step&) = default;
+};
+
+/// How a weight is stored on the GPU.
+enum class WeightLayout {
+  Gguf,        ///< the GGUF blocks as they are
+  RowPlanar,   ///< quantized blocks repacked into per-row field planes (kernels/QuantRef.h)
+  Fp8PerRow,   ///< E4M3 with one f32 scale per row (scales after the data, 256-byte aligned)
+  F16,         ///< dequantized to f16
+  F32,         ///< dequantized to f32 (norms, biases)
+};
+
+const char* weightLayoutName(WeightLayout layout);
+
+/// One weight tensor in one layout. A tensor used in two layouts has two slots.
+struct WeightSlot {
+  std::string tensor;   ///< GGUF tensor name
+  std::string qtype;    ///< its type in the file ("q4_k")
+  WeightLayout layout = WeightLayout::Gguf;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  int64_t bytes = 0;    ///< device bytes in this layout
+  friend bool operator==(const WeightSlot&, const WeightSlot&) = default;
+};
+
+/// The schedule of one bucket.
+struct BucketPlan {
+  std::string graph;   ///< "decode.m4"
+  std::string phase;   ///< "decode" or "prefill"
+  int64_t m = 0;       ///< rows of the step
+  int64_t arenaBytes = 0;
+  /// Context class: this schedule serves steps whose longest KV length is above this
+  /// (0: every step). A decode bucket with flash-decoding has a ".long" variant.
+  int64_t minContext = 0;
+  int64_t logitsOffset = -1;  ///< arena offset of the f32 [m][vocab] logits
+  std::vector<Step> steps;
+  friend bool operator==(const BucketPlan&, const BucketPlan&) = default;
+};
+
+struct Plan {
+  int formatVersion = kPlanFormatVersion;
+  std::string model;          ///< model name
+  uint64_t configHash = 0;    ///< hash of the model config the plan was compiled for
+  std::string gpuProfile;     ///< profile name
+  double bandwidthGBs = 0;    ///< the profile's bandwidth (for inspect's predictions)
+  std::string pipeline;       ///< the pass pipeline that produced it
+  int64_t maxContext = 0;     ///< KV positions per sequence slot the schedule was lowered for
+  int64_t scratchBytes = 0;
+  std::vector<WeightSlot> weights;
+  std::vector<BucketPlan> buckets;
+  std::string moduleIr;       ///< the optimized IR (text), for the CPU reference and for reading
+  friend bool operator==(const Plan&, const Plan&) = default;
+};
+
+}  // namespace reel::codegen

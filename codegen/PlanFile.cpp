@@ -1,0 +1,258 @@
+#include "codegen/PlanFile.h"
+
+#include "ir/Diagnostics.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+namespace reel::codegen {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kMagic = "reel-plan";
+constexpr int64_t kMaxCount = 1 << 22;          // any list in a plan
+constexpr int64_t kMaxBytes = int64_t(1) << 42;  // 4 TiB: any size or offset
+
+const char* const kLayoutNames[] = {"gguf", "row-planar", "fp8-per-row", "f16", "f32"};
+const char* const kBufferNames[] = {"null", "arena", "weight", "step", "kv", "scratch"};
+
+json dimsJson(const kernels::LaunchDims& dims) {
+  return json{{"grid", dims.grid}, {"block", dims.block}, {"smem", dims.smemBytes}};
+}
+
+json stepJson(const Step& step) {
+  json ptrs = json::array();
+  for (const BufferRef& ref : step.ptrs)
+    ptrs.push_back(json::array({kBufferNames[static_cast<int>(ref.kind)], ref.index, ref.offset}));
+  return json{{"kernel", step.kernel}, {"dims", dimsJson(step.dims)}, {"ptrs", ptrs}, {"ints", step.ints},
+              {"floats", step.floats}, {"op", step.op}, {"us", step.predictedUs}, {"weight_bytes", step.weightBytes}};
+}
+
+/// Reads a JSON document with a path for messages: "buckets[2].steps[17].kernel".
+class Reader {
+public:
+  Reader(const json& node, std::string file, std::string path)
+      : node_(node), file_(std::move(file)), path_(std::move(path)) {}
+
+  [[noreturn]] void error(const std::string& message) const {
+    failPlain("{}: {}: {}", file_, path_.empty() ? "top level" : path_, message);
+  }
+  Reader at(const char* key) const {
+    if (!node_.is_object()) error("expected an object");
+    auto it = node_.find(key);
+    if (it == node_.end()) Reader(node_, file_, join(key)).error("missing");
+    return Reader(*it, file_, join(key));
+  }
+  Reader at(size_t index) const { return Reader(node_[index], file_, path_ + "[" + std::to_string(index) + "]"); }
+  size_t arraySize(int64_t max = kMaxCount) const {
+    if (!node_.is_array()) error("expected an array");
+    if (static_cast<int64_t>(node_.size()) > max) error(fmt::format("more than {} entries", max));
+    return node_.size();
+  }
+  int64_t integer(int64_t lo = 0, int64_t hi = kMaxBytes) const {
+    if (!node_.is_number_integer()) error("expected an integer");
+    int64_t value = node_.is_number_unsigned() && node_.get<uint64_t>() > uint64_t(INT64_MAX) ? -1 : node_.get<int64_t>();
+    if (value < lo || value > hi) error(fmt::format("{} is out of range [{}, {}]", value, lo, hi));
+    return value;
+  }
+  uint64_t unsignedInteger() const {
+    if (!node_.is_number_unsigned()) error("expected an unsigned integer");
+    return node_.get<uint64_t>();
+  }
+  double number() const {
+    if (!node_.is_number()) error("expected a number");
+    return node_.get<double>();
+  }
+  std::string string() const {
+    if (!node_.is_string()) error("expected a string");
+    return node_.get<std::string>();
+  }
+  template <size_t N>
+  int oneOf(const char* const (&names)[N]) const {
+    std::string value = string();
+    for (size_t i = 0; i < N; ++i)
+      if (value == names[i]) return static_cast<int>(i);
+    error(fmt::format("unknown value \"{}\"", value));
+  }
+
+private:
+  std::string join(const char* key) const { return path_.empty() ? key : path_ + "." + key; }
+  const json& node_;
+  std::string file_;
+  std::string path_;
+};
+
+kernels::LaunchDims readDims(const Reader& r) {
+  kernels::LaunchDims dims;
+  for (const char* key : {"grid", "block"}) {
+    Reader list = r.at(key);
+    if (list.arraySize() != 3) list.error("expected 3 dimensions");
+    for (size_t i = 0; i < 3; ++i)
+      (key[0] == 'g' ? dims.grid : dims.block)[i] = static_cast<uint32_t>(list.at(i).integer(1, INT32_MAX));
+  }
+  dims.smemBytes = static_cast<uint32_t>(r.at("smem").integer(0, 227 * 1024));
+  return dims;
+}
+
+BufferRef readBufferRef(const Reader& r) {
+  if (r.arraySize() != 3) r.error("expected [kind, index, offset]");
+  BufferRef ref;
+  ref.kind = static_cast<BufferKind>(r.at(size_t{0}).oneOf(kBufferNames));
+  ref.index = r.at(1).integer(0, kMaxCount);
+  ref.offset = r.at(2).integer();
+  return ref;
+}
+
+Step readStep(const Reader& r) {
+  Step step;
+  step.kernel = r.at("kernel").string();
+  const kernels::KernelInfo* info = kernels::findKernel(step.kernel);
+  if (!info) r.at("kernel").error(fmt::format("unknown kernel '{}'", step.kernel));
+  step.dims = readDims(r.at("dims"));
+  Reader ptrs = r.at("ptrs");
+  for (size_t i = 0, n = ptrs.arraySize(kernels::kMaxPtrArgs); i < n; ++i) step.ptrs.push_back(readBufferRef(ptrs.at(i)));
+  Reader ints = r.at("ints");
+  for (size_t i = 0, n = ints.arraySize(kernels::kMaxIntArgs); i < n; ++i)
+    step.ints.push_back(ints.at(i).integer(-kMaxBytes, kMaxBytes));
+  Reader floats = r.at("floats");
+  for (size_t i = 0, n = floats.arraySize(kernels::kMaxFloatArgs); i < n; ++i)
+    step.floats.push_back(static_cast<float>(floats.at(i).number()));
+  if (step.ptrs.size() != info->ptrArgs.size() || step.ints.size() != info->intArgs.size() ||
+      step.floats.size() != info->floatArgs.size())
+    r.error(fmt::format("kernel '{}' takes {} pointers, {} integers and {} floats", step.kernel, info->ptrArgs.size(),
+                        info->intArgs.size(), info->floatArgs.size()));
+  int64_t padded[kernels::kMaxIntArgs] = {};
+  std::copy(step.ints.begin(), step.ints.end(), padded);
+  if (std::string why = kernels::checkKernelArgs(step.kernel, padded); !why.empty()) r.error(why);
+  step.op = r.at("op").string();
+  step.predictedUs = r.at("us").number();
+  step.weightBytes = r.at("weight_bytes").integer();
+  return step;
+}
+
+void checkRefs(const Plan& plan, const std::string& file) {
+  for (size_t b = 0; b < plan.buckets.size(); ++b) {
+    const BucketPlan& bucket = plan.buckets[b];
+    for (size_t s = 0; s < bucket.steps.size(); ++s) {
+      for (const BufferRef& ref : bucket.steps[s].ptrs) {
+        auto bad = [&](const std::string& why) {
+          failPlain("{}: buckets[{}].steps[{}].ptrs: {}", file, b, s, why);
+        };
+        switch (ref.kind) {
+          case BufferKind::Arena:
+            if (ref.offset >= bucket.arenaBytes) bad(fmt::format("arena offset {} beyond {} bytes", ref.offset, bucket.arenaBytes));
+            break;
+          case BufferKind::Weight:
+            if (ref.index >= static_cast<int64_t>(plan.weights.size())) bad(fmt::format("no weight slot {}", ref.index));
+            if (ref.offset >= plan.weights[ref.index].bytes) bad(fmt::format("offset {} beyond weight slot {}", ref.offset, ref.index));
+            break;
+          case BufferKind::StepInput:
+            if (ref.index >= kNumStepInputs) bad(fmt::format("no step input {}", ref.index));
+            break;
+          case BufferKind::Scratch:
+            if (ref.offset >= plan.scratchBytes) bad(fmt::format("scratch offset {} beyond {} bytes", ref.offset, plan.scratchBytes));
+            break;
+          default: break;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const char* weightLayoutName(WeightLayout layout) { return kLayoutNames[static_cast<int>(layout)]; }
+
+uint64_t hashConfigText(const std::string& canonicalText) {
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (unsigned char c : canonicalText) hash = (hash ^ c) * 0x100000001b3ull;
+  return hash;
+}
+
+std::string planToJson(const Plan& plan) {
+  json weights = json::array();
+  for (const WeightSlot& w : plan.weights)
+    weights.push_back({{"tensor", w.tensor}, {"qtype", w.qtype}, {"layout", weightLayoutName(w.layout)},
+                       {"rows", w.rows}, {"cols", w.cols}, {"bytes", w.bytes}});
+  json buckets = json::array();
+  for (const BucketPlan& b : plan.buckets) {
+    json steps = json::array();
+    for (const Step& step : b.steps) steps.push_back(stepJson(step));
+    buckets.push_back({{"graph", b.graph}, {"phase", b.phase}, {"m", b.m}, {"arena_bytes", b.arenaBytes},
+                       {"min_context", b.minContext}, {"logits_offset", b.logitsOffset}, {"steps", steps}});
+  }
+  json doc{{"format", kMagic},        {"version", plan.formatVersion}, {"model", plan.model},
+           {"config_hash", plan.configHash}, {"gpu", plan.gpuProfile},   {"bandwidth_gbs", plan.bandwidthGBs},
+           {"pipeline", plan.pipeline}, {"max_context", plan.maxContext}, {"scratch_bytes", plan.scratchBytes},
+           {"weights", weights},       {"buckets", buckets},            {"ir", plan.moduleIr}};
+  return doc.dump(1) + "\n";
+}
+
+Plan planFromJson(const std::string& text, const std::string& fileName) {
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::parse_error& error) {
+    failPlain("{}: byte {}: not a plan file (invalid JSON)", fileName, error.byte);
+  }
+  Reader root(doc, fileName, "");
+  if (!doc.is_object() || !doc.contains("format") || !doc["format"].is_string() || doc["format"] != kMagic)
+    failPlain("{}: not a reel plan file", fileName);
+  Plan plan;
+  plan.formatVersion = static_cast<int>(root.at("version").integer(0, 1 << 20));
+  if (plan.formatVersion != kPlanFormatVersion)
+    failPlain("{}: plan format version {} is not supported (this reel reads version {}); recompile the plan", fileName,
+              plan.formatVersion, kPlanFormatVersion);
+  plan.model = root.at("model").string();
+  plan.configHash = root.at("config_hash").unsignedInteger();
+  plan.gpuProfile = root.at("gpu").string();
+  plan.bandwidthGBs = root.at("bandwidth_gbs").number();
+  plan.pipeline = root.at("pipeline").string();
+  plan.maxContext = root.at("max_context").integer(1, 1 << 24);
+  plan.scratchBytes = root.at("scratch_bytes").integer();
+  Reader weights = root.at("weights");
+  for (size_t i = 0, n = weights.arraySize(); i < n; ++i) {
+    Reader w = weights.at(i);
+    plan.weights.push_back({w.at("tensor").string(), w.at("qtype").string(),
+                            static_cast<WeightLayout>(w.at("layout").oneOf(kLayoutNames)), w.at("rows").integer(1),
+                            w.at("cols").integer(1), w.at("bytes").integer(1)});
+  }
+  Reader buckets = root.at("buckets");
+  for (size_t i = 0, n = buckets.arraySize(1024); i < n; ++i) {
+    Reader b = buckets.at(i);
+    BucketPlan bucket;
+    bucket.graph = b.at("graph").string();
+    bucket.phase = b.at("phase").string();
+    bucket.m = b.at("m").integer(1, 1 << 20);
+    bucket.arenaBytes = b.at("arena_bytes").integer();
+    bucket.minContext = b.at("min_context").integer(0, 1 << 24);
+    bucket.logitsOffset = b.at("logits_offset").integer(-1);
+    if (bucket.logitsOffset >= bucket.arenaBytes) b.at("logits_offset").error("beyond the arena");
+    Reader steps = b.at("steps");
+    for (size_t s = 0, count = steps.arraySize(); s < count; ++s) bucket.steps.push_back(readStep(steps.at(s)));
+    plan.buckets.push_back(std::move(bucket));
+  }
+  plan.moduleIr = root.at("ir").string();
+  checkRefs(plan, fileName);
+  return plan;
+}
+
+void writePlanFile(const Plan& plan, const std::string& path) {
+  std::ofstream file(path, std::ios::binary);
+  if (!file) failPlain("{}: cannot open for writing", path);
+  file << planToJson(plan);
+  if (!file) failPlain("{}: write failed", path);
+}
+
+Plan readPlanFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) failPlain("{}: cannot open file", path);
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  return planFromJson(buffer.str(), path);
+}
+
+}  // namespace reel::codegen

@@ -1,0 +1,24 @@
+#pragma once
+/// \file
+/// The plan file: a versioned JSON document (docs/plan-format.md). Reading is strict: every
+/// field is type-checked and every reference (kernel ids, argument counts, buffer kinds,
+/// weight slots, arena offsets) is validated before use, so a damaged or hostile plan is a
+/// one-line reel::Error naming the file and the JSON path, never a bad launch.
+
+#include "codegen/Plan.h"
+
+#include <string>
+
+namespace reel::codegen {
+
+std::string planToJson(const Plan& plan);
+/// Parses and validates; `fileName` is used in messages.
+Plan planFromJson(const std::string& text, const std::string& fileName);
+
+void writePlanFile(const Plan& plan, const std::string& path);
+Plan readPlanFile(const std::string& path);
+
+/// A stable 64-bit hash (FNV-1a) of a model config's canonical text.
+uint64_t hashConfigText(const std::string& canonicalText);
+
+}  // namespace reel::codegen

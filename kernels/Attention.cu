@@ -1,0 +1,245 @@
+// KV append, batched/split/prefill attention and the flash-decoding reduce.
+#include "kernels/Attention.h"
+#include "kernels/CudaCommon.cuh"
+#include "kernels/KernelCatalog.h"
+
+#include <cfloat>
+
+namespace reel::kernels {
+namespace {
+
+constexpr int kThreads = kAttnThreads;
+constexpr int kWarps = kThreads / 32;
+constexpr int kMaxGroup = kAttnMaxGroup;
+constexpr int kDimsPerThread = kAttnMaxHeadDim / kThreads;
+
+__global__ void kvAppendKernel(const KvAppendArgs a) {
+  const int64_t row = blockIdx.x;
+  const int slot = a.slots[row], pos = a.positions[row];
+  if (slot < 0 || pos < 0 || pos >= a.maxCtx) return;
+  const int64_t width = a.nKvHeads * a.headDim;
+  const int64_t dst = (static_cast<int64_t>(slot) * a.maxCtx + pos) * width;
+  auto* kc = static_cast<__half2*>(a.kCache) + dst / 2;
+  auto* vc = static_cast<__half2*>(a.vCache) + dst / 2;
+  const float* k = a.k + row * a.kStride;
+  const float* v = a.v + row * a.vStride;
+  for (int64_t p = threadIdx.x; p < width / 2; p += blockDim.x) {
+    kc[p] = __floats2half2_rn(k[2 * p], k[2 * p + 1]);
+    vc[p] = __floats2half2_rn(v[2 * p], v[2 * p + 1]);
+  }
+}
+
+/// Per-head reduction over the block of the values each thread holds for each head of the group.
+template <bool kMax>
+__device__ void reduceHeads(float (&v)[kMaxGroup], int group, float (*scratch)[kMaxGroup]) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+#pragma unroll
+  for (int h = 0; h < kMaxGroup; ++h) {
+    if (h < group) {
+      const float r = kMax ? detail::warpMax(v[h]) : detail::warpSum(v[h]);
+      if (lane == 0) scratch[warp][h] = r;
+    }
+  }
+  __syncthreads();
+#pragma unroll
+  for (int h = 0; h < kMaxGroup; ++h) {
+    if (h < group) {
+      float r = scratch[0][h];
+      for (int w = 1; w < kWarps; ++w) r = kMax ? fmaxf(r, scratch[w][h]) : r + scratch[w][h];
+      v[h] = r;
+    }
+  }
+  __syncthreads();
+}
+
+/// Block (kv head, row, split) handles the `group` query heads of one KV head over one slice of
+/// the row's KV range, in tiles of kThreads positions: thread t scores position t of the tile for
+/// every head (the scaled queries in shared memory), then owns output dims t and t + kThreads for
+/// the P*V accumulation, with an online softmax across tiles.
+__global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs a) {
+  extern __shared__ float smem[];
+  __shared__ float scratch[kWarps][kMaxGroup];
+  const int kvHead = blockIdx.x, row = blockIdx.y, split = blockIdx.z, tid = threadIdx.x;
+  const int group = static_cast<int>(a.nHeads / a.nKvHeads), hd = static_cast<int>(a.headDim);
+  float* qs = smem;                  // [group][hd]
+  float* probs = smem + group * hd;  // [group][kThreads]
+
+  const int slot = a.slots[row];
+  const int len = a.mode == AttentionMode::Prefill ? a.positions[row] + 1 : a.kvLens[row];
+  int begin = 0, end = 0;
+  if (slot >= 0 && len > 0) {
+    const int first = a.window > 0 ? max(0, len - static_cast<int>(a.window)) : 0;
+    const int splits = static_cast<int>(a.splits);
+    const int chunk = (len - first + splits - 1) / splits;
+    begin = min(len, first + split * chunk);
+    end = min(len, begin + chunk);
+  }
+  const float* q = a.q + row * a.qStride + static_cast<int64_t>(kvHead) * group * hd;
+  for (int i = tid; i < group * hd; i += kThreads) qs[i] = q[i] * a.scale;
+  __syncthreads();
+
+  const int64_t rowWidth = a.nKvHeads * a.headDim;
+  const int64_t base = static_cast<int64_t>(max(slot, 0)) * a.maxCtx * rowWidth + static_cast<int64_t>(kvHead) * hd;
+  const __half* kc = static_cast<const __half*>(a.kCache) + base;
+  const __half* vc = static_cast<const __half*>(a.vCache) + base;
+
+  float runMax[kMaxGroup], runSum[kMaxGroup], acc[kMaxGroup][kDimsPerThread];
+#pragma unroll
+  for (int h = 0; h < kMaxGroup; ++h) {
+    runMax[h] = -INFINITY;
+    runSum[h] = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kDimsPerThread; ++j) acc[h][j] = 0.0f;
+  }
+
+  for (int tile = begin; tile < end; tile += kThreads) {
+    const int pos = tile + tid;
+    const bool valid = pos < end;
+    float score[kMaxGroup];
+#pragma unroll
+    for (int h = 0; h < kMaxGroup; ++h) score[h] = 0.0f;
+    if (valid) {
+      const __half* krow = kc + static_cast<int64_t>(pos) * rowWidth;
+      for (int d = 0; d < hd; d += 8) {
+        const uint4 raw = *reinterpret_cast<const uint4*>(krow + d);
+        const __half2* k2 = reinterpret_cast<const __half2*>(&raw);
+        float kf[8];
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const float2 f = __half22float2(k2[e]);
+          kf[2 * e] = f.x;
+          kf[2 * e + 1] = f.y;
+        }
+#pragma unroll
+        for (int h = 0; h < kMaxGroup; ++h) {
+          if (h < group) {
+            const float* qh = qs + h * hd + d;
+#pragma unroll
+            for (int e = 0; e < 8; ++e) score[h] += qh[e] * kf[e];
+          }
+        }
+      }
+    }
+    float tileMax[kMaxGroup];
+#pragma unroll
+    for (int h = 0; h < kMaxGroup; ++h) tileMax[h] = valid ? score[h] : -INFINITY;
+    reduceHeads<true>(tileMax, group, scratch);
+    float corr[kMaxGroup], p[kMaxGroup];
+#pragma unroll
+    for (int h = 0; h < kMaxGroup; ++h) {
+      const float newMax = fmaxf(runMax[h], tileMax[h]);
+      corr[h] = expf(runMax[h] - newMax);
+      runMax[h] = newMax;
+      p[h] = valid ? expf(score[h] - newMax) : 0.0f;
+      if (h < group) probs[h * kThreads + tid] = p[h];
+    }
+    reduceHeads<false>(p, group, scratch);  // also makes probs visible to the block
+    const int count = min(kThreads, end - tile);
+#pragma unroll
+    for (int h = 0; h < kMaxGroup; ++h) {
+      runSum[h] = runSum[h] * corr[h] + p[h];
+#pragma unroll
+      for (int j = 0; j < kDimsPerThread; ++j) acc[h][j] *= corr[h];
+    }
+#pragma unroll
+    for (int j = 0; j < kDimsPerThread; ++j) {
+      const int d = tid + j * kThreads;
+      if (d >= hd) continue;
+      const __half* vcol = vc + static_cast<int64_t>(tile) * rowWidth + d;
+      for (int t = 0; t < count; ++t) {
+        const float v = __half2float(vcol[static_cast<int64_t>(t) * rowWidth]);
+#pragma unroll
+        for (int h = 0; h < kMaxGroup; ++h) {
+          if (h < group) acc[h][j] += probs[h * kThreads + t] * v;
+        }
+      }
+    }
+    __syncthreads();  // probs are rewritten by the next tile
+  }
+
+#pragma unroll
+  for (int h = 0; h < kMaxGroup; ++h) {
+    if (h >= group) continue;
+    const int64_t head = static_cast<int64_t>(kvHead) * group + h;
+    if (a.mode == AttentionMode::Split) {
+      const int64_t part = (row * a.nHeads + head) * a.splits + split;
+#pragma unroll
+      for (int j = 0; j < kDimsPerThread; ++j) {
+        const int d = tid + j * kThreads;
+        if (d < hd) a.partOut[part * hd + d] = acc[h][j];
+      }
+      if (tid == 0) {
+        a.partMl[2 * part] = runMax[h];
+        a.partMl[2 * part + 1] = runSum[h];
+      }
+    } else {
+      const float inv = runSum[h] > 0.0f ? 1.0f / runSum[h] : 0.0f;
+#pragma unroll
+      for (int j = 0; j < kDimsPerThread; ++j) {
+        const int d = tid + j * kThreads;
+        if (d < hd) a.out[(row * a.nHeads + head) * hd + d] = acc[h][j] * inv;
+      }
+    }
+  }
+}
+
+__global__ void attentionReduceKernel(const AttentionReduceArgs a) {
+  const int64_t head = blockIdx.x, row = blockIdx.y;
+  const int d = threadIdx.x;
+  const int64_t first = (row * a.nHeads + head) * a.splits;
+  float best = -INFINITY;
+  for (int64_t s = 0; s < a.splits; ++s) {
+    if (a.partMl[2 * (first + s) + 1] > 0.0f) best = fmaxf(best, a.partMl[2 * (first + s)]);
+  }
+  float num = 0.0f, den = 0.0f;
+  if (best != -INFINITY) {
+    for (int64_t s = 0; s < a.splits; ++s) {
+      const float l = a.partMl[2 * (first + s) + 1];
+      if (l <= 0.0f) continue;
+      const float w = expf(a.partMl[2 * (first + s)] - best);
+      num += w * a.partOut[(first + s) * a.headDim + d];
+      den += w * l;
+    }
+  }
+  a.out[(row * a.nHeads + head) * a.headDim + d] = den > 0.0f ? num / den : 0.0f;
+}
+
+}  // namespace
+
+cudaError_t launchKvAppend(const KvAppendArgs& a, cudaStream_t stream) {
+  if (a.m < 1 || a.nKvHeads < 1 || a.headDim < 2 || a.headDim % 2 != 0 || a.maxCtx < 1 || a.k == nullptr ||
+      a.v == nullptr || a.kCache == nullptr || a.vCache == nullptr || a.slots == nullptr || a.positions == nullptr ||
+      a.m > INT32_MAX || a.kStride % 2 != 0 || a.vStride % 2 != 0) {
+    return cudaErrorInvalidValue;
+  }
+  const LaunchDims d = kvAppendDims(a.m, a.nKvHeads, a.headDim);
+  kvAppendKernel<<<d.grid[0], d.block[0], 0, stream>>>(a);
+  return detail::launchStatus();
+}
+
+cudaError_t launchAttention(const AttentionArgs& a, cudaStream_t stream) {
+  const bool shapeOk = a.m >= 1 && a.nKvHeads >= 1 && a.nHeads % a.nKvHeads == 0 && a.nHeads / a.nKvHeads <= kMaxGroup &&
+                       a.headDim >= 8 && a.headDim % 8 == 0 && a.headDim <= kAttnMaxHeadDim && a.maxCtx >= 1 &&
+                       a.splits >= 1 && a.m <= 65535 && a.splits <= 65535 && a.window >= 0;
+  const bool modeOk = a.mode == AttentionMode::Split ? (a.partOut != nullptr && a.partMl != nullptr && a.kvLens != nullptr)
+                      : a.mode == AttentionMode::Prefill ? (a.out != nullptr && a.positions != nullptr && a.splits == 1)
+                                                          : (a.out != nullptr && a.kvLens != nullptr && a.splits == 1);
+  if (!shapeOk || !modeOk || a.q == nullptr || a.kCache == nullptr || a.vCache == nullptr || a.slots == nullptr) {
+    return cudaErrorInvalidValue;
+  }
+  const LaunchDims d = attentionDims(a.m, a.nHeads, a.nKvHeads, a.headDim, a.splits);
+  attentionKernel<<<dim3(d.grid[0], d.grid[1], d.grid[2]), d.block[0], d.smemBytes, stream>>>(a);
+  return detail::launchStatus();
+}
+
+cudaError_t launchAttentionReduce(const AttentionReduceArgs& a, cudaStream_t stream) {
+  if (a.m < 1 || a.nHeads < 1 || a.headDim < 1 || a.headDim > 1024 || a.splits < 1 || a.m > 65535 ||
+      a.partOut == nullptr || a.partMl == nullptr || a.out == nullptr) {
+    return cudaErrorInvalidValue;
+  }
+  const LaunchDims d = attentionReduceDims(a.m, a.nHeads, a.headDim);
+  attentionReduceKernel<<<dim3(d.grid[0], d.grid[1]), d.block[0], 0, stream>>>(a);
+  return detail::launchStatus();
+}
+
+}  // namespace reel::kernels

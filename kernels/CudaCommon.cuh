@@ -1,0 +1,81 @@
+#pragma once
+/// \file
+/// Device helpers shared by the kernel files (not a public header).
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace reel::kernels::detail {
+
+/// f16 bits -> float.
+__device__ __forceinline__ float halfBitsToFloat(uint16_t bits) { return __half2float(__ushort_as_half(bits)); }
+
+__device__ __forceinline__ float warpSum(float v) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+__device__ __forceinline__ float warpMax(float v) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
+/// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
+/// `scratch` holds 32 floats; the call ends with a barrier so scratch can be reused.
+__device__ __forceinline__ float blockSum(float v, float* scratch) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+  v = warpSum(v);
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  float total = 0.0f;
+  for (int w = 0; w < warps; ++w) total += scratch[w];
+  __syncthreads();
+  return total;
+}
+
+__device__ __forceinline__ float siluMul(float gate, float up) { return gate / (1.0f + expf(-gate)) * up; }
+
+/// Programmatic dependent launch (Hopper): blocks until the grids this one depends on have
+/// completed and their writes are visible. A no-op when the launch did not allow an early start.
+__device__ __forceinline__ void waitForPrerequisites() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+/// Lets the next grid in the stream (if launched with an early start) be scheduled now; its
+/// waitForPrerequisites still waits for this grid to complete.
+__device__ __forceinline__ void allowDependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" :::);
+#endif
+}
+
+/// Launches `kernel`; with `earlyStart` it may begin before the previous work in the stream ends
+/// (programmatic stream serialization), so it must call waitForPrerequisites() before touching
+/// anything that work writes or reads.
+template <typename... Params, typename... Args>
+cudaError_t launchKernelEx(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, bool earlyStart, Args... args) {
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = 0;
+  config.stream = stream;
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = earlyStart ? &attribute : nullptr;
+  config.numAttrs = earlyStart ? 1 : 0;
+  const cudaError_t status = cudaLaunchKernelEx(&config, kernel, args...);
+  const cudaError_t last = cudaGetLastError();
+  return status != cudaSuccess ? status : last;
+}
+
+/// Status of the launch just made (clears a non-sticky error so the next check is clean).
+inline cudaError_t launchStatus() { return cudaGetLastError(); }
+
+}  // namespace reel::kernels::detail

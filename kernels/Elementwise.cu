@@ -1,0 +1,197 @@
+// Small kernels: add, SwiGLU, bias, cast, argmax, embedding.
+#include "kernels/CudaCommon.cuh"
+#include "kernels/Elementwise.h"
+#include "kernels/KernelCatalog.h"
+
+#include <cfloat>
+
+namespace reel::kernels {
+namespace {
+
+using quant::QType;
+
+dim3 gridOf(int64_t count) { return dim3(elementwiseDims(count).grid[0]); }
+constexpr int kThreads = 256;
+
+__global__ void addKernel(const float* a, const float* b, float* out, int64_t count) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    out[i] = a[i] + b[i];
+  }
+}
+
+__global__ void swigluKernel(const float* gate, const float* up, float* out, int64_t count) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    out[i] = detail::siluMul(gate[i], up[i]);
+  }
+}
+
+__global__ void biasAddKernel(float* x, const float* bias, int64_t n, int64_t count) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    x[i] += bias[i % n];
+  }
+}
+
+__global__ void castKernel(const float* in, __half* out, int64_t count) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    out[i] = __float2half_rn(in[i]);
+  }
+}
+
+/// (value, index) ordering of argmax: larger value wins, then the lower index; NaN loses.
+__device__ __forceinline__ bool better(float v, int i, float bestV, int bestI) {
+  if (isnan(v)) return false;
+  if (isnan(bestV)) return true;
+  return v > bestV || (v == bestV && i < bestI);
+}
+
+__global__ void argmaxKernel(const float* x, int32_t* out, int64_t n) {
+  __shared__ float vals[32];
+  __shared__ int idxs[32];
+  const float* row = x + blockIdx.x * n;
+  float bestV = NAN;
+  int bestI = INT_MAX;
+  for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
+    if (better(row[j], static_cast<int>(j), bestV, bestI)) {
+      bestV = row[j];
+      bestI = static_cast<int>(j);
+    }
+  }
+  for (int offset = 16; offset > 0; offset >>= 1) {
+    const float v = __shfl_xor_sync(0xffffffffu, bestV, offset);
+    const int i = __shfl_xor_sync(0xffffffffu, bestI, offset);
+    if (better(v, i, bestV, bestI)) {
+      bestV = v;
+      bestI = i;
+    }
+  }
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) {
+    vals[warp] = bestV;
+    idxs[warp] = bestI;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    for (int w = 1; w < static_cast<int>(blockDim.x / 32); ++w) {
+      if (better(vals[w], idxs[w], bestV, bestI)) {
+        bestV = vals[w];
+        bestI = idxs[w];
+      }
+    }
+    out[blockIdx.x] = bestI == INT_MAX ? 0 : bestI;
+  }
+}
+
+__device__ __forceinline__ uint16_t readU16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+
+/// Element j of a GGUF row of type T (byte loads: rows of 22/34/210-byte blocks are unaligned).
+template <QType T>
+__device__ float dequantElement(const uint8_t* row, int64_t j) {
+  if constexpr (T == QType::F32) {
+    return reinterpret_cast<const float*>(row)[j];
+  } else if constexpr (T == QType::F16) {
+    return detail::halfBitsToFloat(reinterpret_cast<const uint16_t*>(row)[j]);
+  } else if constexpr (T == QType::BF16) {
+    return __uint_as_float(static_cast<uint32_t>(reinterpret_cast<const uint16_t*>(row)[j]) << 16);
+  } else if constexpr (T == QType::Q8_0) {
+    const uint8_t* b = row + 34 * (j / 32);
+    return detail::halfBitsToFloat(readU16(b)) * static_cast<float>(static_cast<int8_t>(b[2 + j % 32]));
+  } else if constexpr (T == QType::Q5_0) {
+    const uint8_t* b = row + 22 * (j / 32);
+    const int e = static_cast<int>(j % 32);
+    const int low = e < 16 ? (b[6 + e] & 0xF) : (b[6 + e - 16] >> 4);
+    const int high = (b[2 + e / 8] >> (e % 8)) & 1;
+    return detail::halfBitsToFloat(readU16(b)) * static_cast<float>((low | (high << 4)) - 16);
+  } else if constexpr (T == QType::Q4_K) {
+    const uint8_t* b = row + 144 * (j / 256);
+    const int e = static_cast<int>(j % 256), g = e / 64, r = e % 64, sub = e / 32;
+    const uint8_t* s = b + 4;
+    const int q = r < 32 ? (b[16 + 32 * g + r] & 0xF) : (b[16 + 32 * g + r - 32] >> 4);
+    int scale, min;
+    if (sub < 4) {
+      scale = s[sub] & 63;
+      min = s[sub + 4] & 63;
+    } else {
+      scale = (s[sub + 4] & 0xF) | ((s[sub - 4] >> 6) << 4);
+      min = (s[sub + 4] >> 4) | ((s[sub] >> 6) << 4);
+    }
+    return detail::halfBitsToFloat(readU16(b)) * static_cast<float>(scale) * static_cast<float>(q) -
+           detail::halfBitsToFloat(readU16(b + 2)) * static_cast<float>(min);
+  } else {  // Q6_K
+    const uint8_t* b = row + 210 * (j / 256);
+    const int e = static_cast<int>(j % 256), half = e / 128, r = e % 128, quarter = r / 32, l = r % 32;
+    const uint8_t lowByte = b[64 * half + l + 32 * (quarter & 1)];
+    const int low = quarter < 2 ? (lowByte & 0xF) : (lowByte >> 4);
+    const int high = (b[128 + 32 * half + l] >> (2 * quarter)) & 3;
+    return detail::halfBitsToFloat(readU16(b + 208)) * static_cast<float>(static_cast<int8_t>(b[192 + e / 16])) *
+           static_cast<float>((low | (high << 4)) - 32);
+  }
+}
+
+template <QType T>
+__global__ void embedKernel(const EmbedArgs a, int64_t rowBytes) {
+  const int64_t token = a.tokens[blockIdx.x];
+  const bool valid = token >= 0 && token < a.vocab;
+  const uint8_t* row = static_cast<const uint8_t*>(a.table) + (valid ? token : 0) * rowBytes;
+  float* out = a.out + blockIdx.x * a.n;
+  for (int64_t j = threadIdx.x; j < a.n; j += blockDim.x) out[j] = valid ? dequantElement<T>(row, j) : 0.0f;
+}
+
+bool badCount(int64_t count) { return count < 0; }
+
+}  // namespace
+
+cudaError_t launchAdd(const float* a, const float* b, float* out, int64_t count, cudaStream_t stream) {
+  if (badCount(count)) return cudaErrorInvalidValue;
+  if (count == 0) return cudaSuccess;
+  addKernel<<<gridOf(count), kThreads, 0, stream>>>(a, b, out, count);
+  return detail::launchStatus();
+}
+
+cudaError_t launchSwiglu(const float* gate, const float* up, float* out, int64_t count, cudaStream_t stream) {
+  if (badCount(count)) return cudaErrorInvalidValue;
+  if (count == 0) return cudaSuccess;
+  swigluKernel<<<gridOf(count), kThreads, 0, stream>>>(gate, up, out, count);
+  return detail::launchStatus();
+}
+
+cudaError_t launchBiasAdd(float* x, const float* bias, int64_t m, int64_t n, cudaStream_t stream) {
+  if (m < 0 || n < 1) return cudaErrorInvalidValue;
+  if (m == 0) return cudaSuccess;
+  biasAddKernel<<<gridOf(m * n), kThreads, 0, stream>>>(x, bias, n, m * n);
+  return detail::launchStatus();
+}
+
+cudaError_t launchCastF32ToF16(const float* in, void* out, int64_t count, cudaStream_t stream) {
+  if (badCount(count)) return cudaErrorInvalidValue;
+  if (count == 0) return cudaSuccess;
+  castKernel<<<gridOf(count), kThreads, 0, stream>>>(in, static_cast<__half*>(out), count);
+  return detail::launchStatus();
+}
+
+cudaError_t launchArgmax(const float* x, int32_t* out, int64_t m, int64_t n, cudaStream_t stream) {
+  if (m < 1 || n < 1 || m > INT32_MAX || n > INT32_MAX) return cudaErrorInvalidValue;
+  const LaunchDims d = rowKernelDims(m, n);
+  argmaxKernel<<<d.grid[0], d.block[0], 0, stream>>>(x, out, n);
+  return detail::launchStatus();
+}
+
+cudaError_t launchEmbed(const EmbedArgs& a, cudaStream_t stream) {
+  if (a.m < 1 || a.n < 1 || a.vocab < 1 || a.m > INT32_MAX || a.n % static_cast<int64_t>(quant::blockElems(a.type)) != 0) {
+    return cudaErrorInvalidValue;
+  }
+  const LaunchDims d = embedDims(a.m, a.n);
+  const auto rowBytes = static_cast<int64_t>(quant::rowBytes(a.type, a.n));
+  switch (a.type) {
+    case QType::F32: embedKernel<QType::F32><<<d.grid[0], d.block[0], 0, stream>>>(a, rowBytes); break;
+    case QType::F16: embedKernel<QType::F16><<<d.grid[0], d.block[0], 0, stream>>>(a, rowBytes); break;
+    case QType::BF16: embedKernel<QType::BF16><<<d.grid[0], d.block[0], 0, stream>>>(a, rowBytes); break;
+    case QType::Q8_0: embedKernel<QType::Q8_0><<<d.grid[0], d.block[0], 0, stream>>>(a, rowBytes); break;
+    case QType::Q5_0: embedKernel<QType::Q5_0><<<d.grid[0], d.block[0], 0, stream>>>(a, rowBytes); break;
+    case QType::Q4_K: embedKernel<QType::Q4_K><<<d.grid[0], d.block[0], 0, stream>>>(a, rowBytes); break;
+    case QType::Q6_K: embedKernel<QType::Q6_K><<<d.grid[0], d.block[0], 0, stream>>>(a, rowBytes); break;
+    default: return cudaErrorInvalidValue;
+  }
+  return detail::launchStatus();
+}
+
+}  // namespace reel::kernels

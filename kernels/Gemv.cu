@@ -1,0 +1,46 @@
+// Host entry of the DP4A GEMV: argument checks and the per-type dispatch.
+#include "kernels/GemvDp4a.cuh"
+
+namespace reel::kernels {
+namespace detail {
+cudaError_t launchGemvQ4K(const GemvKernelParams& p, int m, int nw, bool earlyStart, cudaStream_t stream);
+cudaError_t launchGemvQ6K(const GemvKernelParams& p, int m, int nw, bool earlyStart, cudaStream_t stream);
+cudaError_t launchGemvQ80(const GemvKernelParams& p, int m, int nw, bool earlyStart, cudaStream_t stream);
+cudaError_t launchGemvQ50(const GemvKernelParams& p, int m, int nw, bool earlyStart, cudaStream_t stream);
+}  // namespace detail
+
+cudaError_t launchGemvDp4a(const GemvArgs& a, cudaStream_t stream) {
+  using quant::QType;
+  if (!quant::isDp4aWeightType(a.type) || a.n < 1 || a.k < 256 || a.k % 256 != 0 || a.m < 1 || a.m > kGemvMaxM ||
+      a.n > INT32_MAX || a.k > INT32_MAX) {
+    return cudaErrorInvalidValue;
+  }
+  const int nw = a.epilogue == GemvEpilogue::Plain ? 1 : 2;
+  if (a.weights[0] == nullptr || a.act == nullptr || a.out[0] == nullptr || (nw == 2 && a.weights[1] == nullptr) ||
+      (a.epilogue == GemvEpilogue::GateUp && a.out[1] == nullptr)) {
+    return cudaErrorInvalidValue;
+  }
+  detail::GemvKernelParams p{};
+  for (int w = 0; w < 2; ++w) {
+    p.weights[w] = static_cast<const uint8_t*>(a.weights[w != 0 && nw == 2 ? 1 : 0]);
+    p.out[w] = a.out[w];
+  }
+  p.act = static_cast<const uint8_t*>(a.act);
+  p.n = static_cast<int>(a.n);
+  p.k = static_cast<int>(a.k);
+  p.units = p.k / 256;
+  p.nb = p.k / static_cast<int>(quant::blockElems(a.type));
+  p.weightStride = static_cast<int64_t>(quant::needsRowPlanar(a.type) ? quant::planarRowBytes(a.type, a.k)
+                                                                      : quant::rowBytes(a.type, a.k));
+  p.actStride = static_cast<int64_t>(quant::q81RowBytes(a.k));
+  p.swiglu = a.epilogue == GemvEpilogue::SwiGlu ? 1 : 0;
+  switch (a.type) {
+    case QType::Q4_K: return detail::launchGemvQ4K(p, a.m, nw, a.earlyStart, stream);
+    case QType::Q6_K: return detail::launchGemvQ6K(p, a.m, nw, a.earlyStart, stream);
+    case QType::Q8_0: return detail::launchGemvQ80(p, a.m, nw, a.earlyStart, stream);
+    case QType::Q5_0: return detail::launchGemvQ50(p, a.m, nw, a.earlyStart, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace reel::kernels

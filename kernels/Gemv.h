@@ -1,0 +1,45 @@
+#pragma once
+/// \file
+/// DP4A GEMV on Q8_1 activations (m = 1..8 rows in one pass over the weights), its fused gate+up
+/// variants, and the Q8_1 activation quantizer. Layouts: see KernelCatalog.h.
+
+#include "kernels/QuantRef.h"
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace reel::kernels {
+
+/// What the GEMV writes.
+enum class GemvEpilogue {
+  Plain,   ///< out[0] = W0 x (one weight)
+  GateUp,  ///< out[0] = W0 x, out[1] = W1 x (two weights of the same shape and type)
+  SwiGlu,  ///< out[0] = silu(W0 x) * (W1 x)
+};
+
+/// One GEMV launch: out[i][r] = dot(W[r], act[i]) for rows r < n, activation rows i < m.
+struct GemvArgs {
+  quant::QType type = quant::QType::Q4_K;     ///< weight type (Q4_K, Q6_K, Q8_0, Q5_0)
+  const void* weights[2] = {nullptr, nullptr};  ///< W0 (and W1 for GateUp/SwiGlu)
+  const void* act = nullptr;                    ///< Q8_1 row-planar activations, m rows
+  float* out[2] = {nullptr, nullptr};           ///< f32 [m][n] outputs
+  int64_t n = 0;                                ///< rows of W
+  int64_t k = 0;                                ///< columns of W (multiple of 256)
+  int m = 1;                                    ///< activation rows (1..8)
+  GemvEpilogue epilogue = GemvEpilogue::Plain;
+  /// Programmatic dependent launch: the kernel may start while the previous kernel in the stream
+  /// is still running and streams in its weights; it waits for that kernel before it reads the
+  /// activations or writes anything. The weights must not be written by the previous kernel.
+  bool earlyStart = true;
+};
+
+/// Launches the DP4A GEMV; cudaErrorInvalidValue for unsupported shapes or types.
+cudaError_t launchGemvDp4a(const GemvArgs& args, cudaStream_t stream);
+
+/// Quantizes x (f32 [m][k], k a multiple of 32) into Q8_1 row-planar rows (bit-identical to
+/// quant::quantizeQ81 followed by quant::q81BlocksToPlanar). Launched with an early start (it
+/// waits for the previous kernel first) and lets the next kernel (the GEMV) start at once.
+cudaError_t launchQuantizeQ81(const float* x, void* out, int64_t m, int64_t k, cudaStream_t stream);
+
+}  // namespace reel::kernels

@@ -1,0 +1,332 @@
+#pragma once
+/// \file
+/// The DP4A GEMV kernel template (not a public header; GemvQ4K.cu etc. instantiate it).
+///
+/// Block = kGemvKSplit warps x 32 lanes; block b owns weight rows 4b..4b+3. Lane l works on row
+/// 4b + l/8 as lane c = l%8 of each 256-element unit (see Dp4aMath.h for which elements lane c
+/// owns); warp w takes units w, w+4, w+8, ... of the row, so the 4 warps split K. Each lane loads
+/// its 16-byte weight chunks of several units before computing any of them (kDepth), reuses each weight chunk for all M activation rows, and the
+/// activation chunks (shared by the 4 rows of a warp, L1-resident) are 16-byte loads from the
+/// row-planar Q8_1 layout. Partial sums: xor-shuffles within the 8 lanes of a row, then the 4
+/// warps through shared memory, in the order quant::dotQ81 reproduces.
+
+#include "kernels/CudaCommon.cuh"
+#include "kernels/Dp4aMath.h"
+#include "kernels/Gemv.h"
+#include "kernels/KernelCatalog.h"
+
+namespace reel::kernels::detail {
+
+using quant::QType;
+
+/// Streaming 16-byte load of weights (read once: no L1 allocation).
+__device__ __forceinline__ uint4 loadWeight16(const uint8_t* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+      : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+      : "l"(p));
+  return v;
+}
+
+__device__ __forceinline__ uint4 loadAct16(const uint8_t* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
+__device__ __forceinline__ uint32_t loadU32(const uint8_t* p) { return __ldg(reinterpret_cast<const uint32_t*>(p)); }
+__device__ __forceinline__ uint16_t loadU16(const uint8_t* p) { return __ldg(reinterpret_cast<const uint16_t*>(p)); }
+
+__device__ __forceinline__ int dot16(const uint4& w, const uint4& a) {
+  return __dp4a(static_cast<int>(w.w), static_cast<int>(a.w),
+                __dp4a(static_cast<int>(w.z), static_cast<int>(a.z),
+                       __dp4a(static_cast<int>(w.y), static_cast<int>(a.y), __dp4a(static_cast<int>(w.x), static_cast<int>(a.x), 0))));
+}
+
+__device__ __forceinline__ uint4 lowNibbles(const uint4& v) {
+  return {v.x & 0x0F0F0F0Fu, v.y & 0x0F0F0F0Fu, v.z & 0x0F0F0F0Fu, v.w & 0x0F0F0F0Fu};
+}
+__device__ __forceinline__ uint4 highNibbles(const uint4& v) {
+  return {(v.x >> 4) & 0x0F0F0F0Fu, (v.y >> 4) & 0x0F0F0F0Fu, (v.z >> 4) & 0x0F0F0F0Fu, (v.w >> 4) & 0x0F0F0F0Fu};
+}
+
+/// Byte i (0..11) of the Q4_K scales, held in words y, z, w of the block header.
+__device__ __forceinline__ int q4kScaleByte(const uint4& head, int i) {
+  const uint32_t word = i < 4 ? head.y : (i < 8 ? head.z : head.w);
+  return static_cast<int>((word >> (8 * (i & 3))) & 0xFFu);
+}
+
+__device__ __forceinline__ void q4kScaleMin(const uint4& head, int j, int& scale, int& min) {
+  if (j < 4) {
+    scale = q4kScaleByte(head, j) & 63;
+    min = q4kScaleByte(head, j + 4) & 63;
+  } else {
+    scale = (q4kScaleByte(head, j + 4) & 0xF) | ((q4kScaleByte(head, j - 4) >> 6) << 4);
+    min = (q4kScaleByte(head, j + 4) >> 4) | ((q4kScaleByte(head, j) >> 6) << 4);
+  }
+}
+
+/// Per-format lane operations: Weights = what a lane loads of one unit of one weight row
+/// (load(row, nb, u, c)); Act = what it loads of one activation row (loadAct(actRow, k, u, c));
+/// dot(weights, act, c) = the lane's float contribution.
+template <QType T>
+struct LaneOps;
+
+template <>
+struct LaneOps<QType::Q4_K> {
+  static constexpr int kDepthM1 = 4;  ///< units in flight per warp at m = 1 (register budget: 64)
+  struct Weights {
+    uint4 head, qs;
+  };
+  static __device__ __forceinline__ void load(Weights& w, const uint8_t* row, int, int u, int c) {
+    const uint8_t* block = row + 144 * u;
+    w.head = loadWeight16(block);
+    w.qs = loadWeight16(block + 16 + 16 * c);
+  }
+  struct Act {
+    uint4 lo, hi;
+    uint2 ds;  ///< {d, s} of the two Q8_1 blocks
+  };
+  static __device__ __forceinline__ void loadAct(Act& a, const uint8_t* act, int k, int u, int c) {
+    const int eLo = 256 * u + 64 * (c >> 1) + 16 * (c & 1);
+    a.lo = loadAct16(act + eLo);
+    a.hi = loadAct16(act + eLo + 32);
+    a.ds = __ldg(reinterpret_cast<const uint2*>(act + k + 4 * (eLo / 32)));
+  }
+  static __device__ __forceinline__ float dot(const Weights& w, const Act& a, int c) {
+    const int g = c >> 1, h = c & 1;
+    const uint4 lo = lowNibbles(w.qs), hi = highNibbles(w.qs);
+    int scLo, mLo, scHi, mHi;
+    q4kScaleMin(w.head, 2 * g, scLo, mLo);
+    q4kScaleMin(w.head, 2 * g + 1, scHi, mHi);
+    const uint32_t dsMin = h == 0 ? a.ds.x : a.ds.y;
+    return quant::q4kLaneContrib(halfBitsToFloat(static_cast<uint16_t>(w.head.x)), halfBitsToFloat(static_cast<uint16_t>(w.head.x >> 16)),
+                                 scLo, dot16(lo, a.lo), halfBitsToFloat(static_cast<uint16_t>(a.ds.x)), scHi, dot16(hi, a.hi),
+                                 halfBitsToFloat(static_cast<uint16_t>(a.ds.y)), h == 0 ? mLo : mHi,
+                                 halfBitsToFloat(static_cast<uint16_t>(dsMin >> 16)));
+  }
+};
+
+template <>
+struct LaneOps<QType::Q6_K> {
+  static constexpr int kDepthM1 = 2;
+  struct Weights {
+    uint4 ql, qh;
+    int scA, scB;
+    uint16_t d;
+  };
+  static __device__ __forceinline__ void load(Weights& w, const uint8_t* row, int nb, int u, int c) {
+    w.ql = loadWeight16(row + 128 * u + 16 * c);
+    w.qh = loadWeight16(row + 128 * nb + 64 * u + 32 * (c >> 2) + 16 * (c & 1));
+    const uint8_t* scales = row + 192 * nb + 16 * u + 8 * (c >> 2) + (c & 3);
+    w.scA = static_cast<int8_t>(__ldg(scales));
+    w.scB = static_cast<int8_t>(__ldg(scales + 4));
+    w.d = loadU16(row + 208 * nb + 2 * u);
+  }
+  static __device__ __forceinline__ uint32_t quants(uint32_t low4, uint32_t qh, int shift) {
+    return __vsub4(low4 | (((qh >> shift) & 0x03030303u) << 4), 0x20202020u);
+  }
+  struct Act {
+    uint4 a, b;
+    uint16_t dA, dB;
+  };
+  static __device__ __forceinline__ void loadAct(Act& x, const uint8_t* act, int k, int u, int c) {
+    const int eA = 256 * u + 128 * (c >> 2) + 16 * (c & 3);
+    x.a = loadAct16(act + eA);
+    x.b = loadAct16(act + eA + 64);
+    x.dA = loadU16(act + k + 4 * (eA / 32));
+    x.dB = loadU16(act + k + 4 * ((eA + 64) / 32));
+  }
+  static __device__ __forceinline__ float dot(const Weights& w, const Act& x, int c) {
+    const int hs = 2 * ((c & 3) >> 1);
+    const uint4 qA = {quants(w.ql.x & 0x0F0F0F0Fu, w.qh.x, hs), quants(w.ql.y & 0x0F0F0F0Fu, w.qh.y, hs),
+                      quants(w.ql.z & 0x0F0F0F0Fu, w.qh.z, hs), quants(w.ql.w & 0x0F0F0F0Fu, w.qh.w, hs)};
+    const uint4 qB = {quants((w.ql.x >> 4) & 0x0F0F0F0Fu, w.qh.x, hs + 4), quants((w.ql.y >> 4) & 0x0F0F0F0Fu, w.qh.y, hs + 4),
+                      quants((w.ql.z >> 4) & 0x0F0F0F0Fu, w.qh.z, hs + 4), quants((w.ql.w >> 4) & 0x0F0F0F0Fu, w.qh.w, hs + 4)};
+    return quant::q6kLaneContrib(halfBitsToFloat(w.d), w.scA, dot16(qA, x.a), halfBitsToFloat(x.dA), w.scB, dot16(qB, x.b),
+                                 halfBitsToFloat(x.dB));
+  }
+};
+
+template <>
+struct LaneOps<QType::Q8_0> {
+  static constexpr int kDepthM1 = 4;
+  struct Weights {
+    uint4 q0, q1;
+    uint16_t d;
+  };
+  static __device__ __forceinline__ void load(Weights& w, const uint8_t* row, int nb, int u, int c) {
+    const int b = 8 * u + c;
+    w.q0 = loadWeight16(row + 32 * b);
+    w.q1 = loadWeight16(row + 32 * b + 16);
+    w.d = loadU16(row + 32 * nb + 2 * b);
+  }
+  struct Act {
+    uint4 a0, a1;
+    uint16_t d;
+  };
+  static __device__ __forceinline__ void loadAct(Act& x, const uint8_t* act, int k, int u, int c) {
+    const int e = 256 * u + 32 * c;
+    x.a0 = loadAct16(act + e);
+    x.a1 = loadAct16(act + e + 16);
+    x.d = loadU16(act + k + 4 * (e / 32));
+  }
+  static __device__ __forceinline__ float dot(const Weights& w, const Act& x, int) {
+    const int sumi = dot16(w.q1, x.a1) + dot16(w.q0, x.a0);
+    return quant::q32LaneContrib(halfBitsToFloat(w.d), halfBitsToFloat(x.d), sumi);
+  }
+};
+
+template <>
+struct LaneOps<QType::Q5_0> {
+  static constexpr int kDepthM1 = 4;
+  struct Weights {
+    uint4 qs;
+    uint32_t qh;
+    uint16_t d;
+  };
+  static __device__ __forceinline__ void load(Weights& w, const uint8_t* row, int nb, int u, int c) {
+    const int b = 8 * u + c;
+    w.qs = loadWeight16(row + 16 * b);
+    w.qh = loadU32(row + 16 * nb + 4 * b);
+    w.d = loadU16(row + 20 * nb + 2 * b);
+  }
+  /// Moves bits 0..3 of x to bit 4 of bytes 0..3.
+  static __device__ __forceinline__ uint32_t spreadHighBits(uint32_t x) {
+    return ((x & 1u) << 4) | ((x & 2u) << 11) | ((x & 4u) << 18) | ((x & 8u) << 25);
+  }
+  static __device__ __forceinline__ uint32_t quants(uint32_t low4, uint32_t qh, int first) {
+    return __vsub4(low4 | spreadHighBits((qh >> first) & 0xFu), 0x10101010u);
+  }
+  using Act = LaneOps<QType::Q8_0>::Act;
+  static __device__ __forceinline__ void loadAct(Act& x, const uint8_t* act, int k, int u, int c) {
+    LaneOps<QType::Q8_0>::loadAct(x, act, k, u, c);
+  }
+  static __device__ __forceinline__ float dot(const Weights& w, const Act& x, int) {
+    const uint4 lo = {quants(w.qs.x & 0x0F0F0F0Fu, w.qh, 0), quants(w.qs.y & 0x0F0F0F0Fu, w.qh, 4),
+                      quants(w.qs.z & 0x0F0F0F0Fu, w.qh, 8), quants(w.qs.w & 0x0F0F0F0Fu, w.qh, 12)};
+    const uint4 hi = {quants((w.qs.x >> 4) & 0x0F0F0F0Fu, w.qh, 16), quants((w.qs.y >> 4) & 0x0F0F0F0Fu, w.qh, 20),
+                      quants((w.qs.z >> 4) & 0x0F0F0F0Fu, w.qh, 24), quants((w.qs.w >> 4) & 0x0F0F0F0Fu, w.qh, 28)};
+    const int sumi = dot16(hi, x.a1) + dot16(lo, x.a0);
+    return quant::q32LaneContrib(halfBitsToFloat(w.d), halfBitsToFloat(x.d), sumi);
+  }
+};
+
+/// Kernel parameters (one struct: the weights of up to two matrices of one shape).
+struct GemvKernelParams {
+  const uint8_t* weights[2];
+  const uint8_t* act;
+  float* out[2];
+  int n, k, units, nb;
+  int64_t weightStride;  ///< bytes between weight rows
+  int64_t actStride;     ///< bytes between activation rows
+  int swiglu;            ///< NW == 2: write silu(out0) * out1 into out[0]
+};
+
+template <QType T, int M, int NW>
+__global__ void __launch_bounds__(128, M == 1 ? 8 : 4) gemvDp4aKernel(const GemvKernelParams p) {
+  using Ops = LaneOps<T>;
+  constexpr int kWarps = quant::kGemvKSplit;
+  const int warp = static_cast<int>(threadIdx.x) >> 5, lane = static_cast<int>(threadIdx.x) & 31;
+  const int c = lane & 7, rowInBlock = lane >> 3;
+  const int row = min(static_cast<int>(blockIdx.x) * kGemvRowsPerBlock + rowInBlock, p.n - 1);
+  const uint8_t* rows[NW];
+#pragma unroll
+  for (int w = 0; w < NW; ++w) rows[w] = p.weights[w] + static_cast<int64_t>(row) * p.weightStride;
+
+  float acc[NW][M];
+#pragma unroll
+  for (int w = 0; w < NW; ++w) {
+#pragma unroll
+    for (int i = 0; i < M; ++i) acc[w][i] = 0.0f;
+  }
+  // Batches of kDepth units per warp: all their weight loads are issued before any is used
+  // (for k = 4096 at m <= 2, a warp's whole slice of the row is in flight at once).
+  constexpr int kDepth = (M == 1 ? Ops::kDepthM1 : 2) / NW > 0 ? (M == 1 ? Ops::kDepthM1 : 2) / NW : 1;
+  bool waited = false;
+  for (int base = warp; base < p.units; base += kWarps * kDepth) {
+    typename Ops::Weights wts[kDepth][NW];
+#pragma unroll
+    for (int d = 0; d < kDepth; ++d) {
+      const int u = base + d * kWarps;
+      if (u < p.units) {
+#pragma unroll
+        for (int w = 0; w < NW; ++w) Ops::load(wts[d][w], rows[w], p.nb, u, c);
+      }
+    }
+    if (!waited) {  // weights are immutable: their first loads may precede the previous kernel's end
+      waitForPrerequisites();
+      waited = true;
+    }
+#pragma unroll
+    for (int d = 0; d < kDepth; ++d) {
+      const int u = base + d * kWarps;
+      if (u < p.units) {
+#pragma unroll
+        for (int i = 0; i < M; ++i) {
+          typename Ops::Act a;  // one activation chunk serves every weight matrix
+          Ops::loadAct(a, p.act + i * p.actStride, p.k, u, c);
+#pragma unroll
+          for (int w = 0; w < NW; ++w) acc[w][i] += Ops::dot(wts[d][w], a, c);
+        }
+      }
+    }
+  }
+
+  waitForPrerequisites();  // warps without units; before any write
+  allowDependents();
+  __shared__ float partial[kWarps][NW][M][kGemvRowsPerBlock];
+#pragma unroll
+  for (int w = 0; w < NW; ++w) {
+#pragma unroll
+    for (int i = 0; i < M; ++i) {
+      float v = acc[w][i];
+      v += __shfl_xor_sync(0xffffffffu, v, 1);
+      v += __shfl_xor_sync(0xffffffffu, v, 2);
+      v += __shfl_xor_sync(0xffffffffu, v, 4);
+      if (c == 0) partial[warp][w][i][rowInBlock] = v;
+    }
+  }
+  __syncthreads();
+  for (int t = static_cast<int>(threadIdx.x); t < M * kGemvRowsPerBlock; t += static_cast<int>(blockDim.x)) {
+    const int i = t / kGemvRowsPerBlock, r = t % kGemvRowsPerBlock;
+    const int outRow = static_cast<int>(blockIdx.x) * kGemvRowsPerBlock + r;
+    if (outRow >= p.n) continue;
+    float total[NW];
+#pragma unroll
+    for (int w = 0; w < NW; ++w) {
+      total[w] = partial[0][w][i][r];
+#pragma unroll
+      for (int x = 1; x < kWarps; ++x) total[w] += partial[x][w][i][r];
+    }
+    const int64_t o = static_cast<int64_t>(i) * p.n + outRow;
+    if constexpr (NW == 1) {
+      p.out[0][o] = total[0];
+    } else if (p.swiglu) {
+      p.out[0][o] = siluMul(total[0], total[1]);
+    } else {
+      p.out[0][o] = total[0];
+      p.out[1][o] = total[1];
+    }
+  }
+}
+
+/// Launches the instantiation for (T, m, nw) with the catalog's dims.
+template <QType T>
+cudaError_t launchGemvTyped(const GemvKernelParams& p, int m, int nw, bool earlyStart, cudaStream_t stream) {
+  const LaunchDims d = gemvDims(T, p.n, p.k, m);
+  const dim3 grid(d.grid[0], d.grid[1], d.grid[2]), block(d.block[0], d.block[1], d.block[2]);
+#define REEL_GEMV_CASE(M)                                                                                      \
+  case M:                                                                                                      \
+    return nw == 1 ? launchKernelEx(gemvDp4aKernel<T, M, 1>, grid, block, stream, earlyStart, p)               \
+                   : launchKernelEx(gemvDp4aKernel<T, M, 2>, grid, block, stream, earlyStart, p);
+  switch (m) {
+    REEL_GEMV_CASE(1)
+    REEL_GEMV_CASE(2)
+    REEL_GEMV_CASE(3)
+    REEL_GEMV_CASE(4)
+    REEL_GEMV_CASE(5)
+    REEL_GEMV_CASE(6)
+    REEL_GEMV_CASE(7)
+    REEL_GEMV_CASE(8)
+    default: return cudaErrorInvalidValue;
+  }
+#undef REEL_GEMV_CASE
+}
+
+}  // namespace reel::kernels::detail

@@ -1,0 +1,120 @@
+#pragma once
+/// \file
+/// The kernel catalog: every GPU kernel (and cuBLAS/cuBLASLt library call) reel can put into a
+/// schedule, by string id, with its argument signature and the function that computes its launch
+/// dimensions from its integer arguments. Host-only (no CUDA headers): codegen picks ids, binds
+/// arguments in the catalog's order and records the dims; the runtime replays them through
+/// KernelRegistry.h.
+///
+/// Argument conventions:
+///  * Three ordered lists: device pointers, int64 scalars, float scalars (KernelArgs).
+///  * Activations are f32 row-major [m][...] unless stated; "m" is the number of rows (tokens or
+///    sequences) of the step; rows past the live ones are padding and may hold anything.
+///  * Step data (token ids, positions, KV slots, KV lengths) are int32 device arrays.
+///  * DP4A GEMV weights: Q4_K in the GGUF layout; Q6_K/Q8_0/Q5_0 in the row-planar repack
+///    (quant::repackRowPlanar). Q8_1 activations in the row-planar layout (quant::q81RowBytes).
+///  * KV caches: f16 [slot][pos][n_kv_heads][head_dim], max_ctx positions per slot.
+
+#include "kernels/QuantRef.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace reel::kernels {
+
+using quant::QType;
+
+/// Grid, block and dynamic shared memory of one launch.
+struct LaunchDims {
+  std::array<uint32_t, 3> grid{1, 1, 1};
+  std::array<uint32_t, 3> block{1, 1, 1};
+  uint32_t smemBytes = 0;
+  bool operator==(const LaunchDims& o) const { return grid == o.grid && block == o.block && smemBytes == o.smemBytes; }
+  bool operator!=(const LaunchDims& o) const { return !(*this == o); }
+};
+
+inline constexpr int kMaxPtrArgs = 10;
+inline constexpr int kMaxIntArgs = 12;
+inline constexpr int kMaxFloatArgs = 6;
+
+/// The bound arguments of one launch, in the catalog's order. `library` is the host context of
+/// library steps (a kernels::BlasContext*, see Blas.h); null for plain kernels.
+struct KernelArgs {
+  std::array<void*, kMaxPtrArgs> ptrs{};
+  std::array<int64_t, kMaxIntArgs> ints{};
+  std::array<float, kMaxFloatArgs> floats{};
+  void* library = nullptr;
+};
+
+/// A plain CUDA kernel, or a library call (cuBLAS/cuBLASLt) that needs a BlasContext.
+enum class KernelKind { Kernel, Library };
+
+/// Computes the launch dims from the int args (in catalog order; KernelArgs::ints.data()).
+using DimsFn = LaunchDims (*)(const int64_t* ints);
+/// Returns an empty string when the int args are supported, else why not.
+using CheckFn = std::string (*)(const int64_t* ints);
+
+/// One catalog entry. Each arg description reads "name: meaning".
+struct KernelInfo {
+  std::string id;                      ///< e.g. "gemv_dp4a_q4_k"
+  std::string_view family;             ///< e.g. "gemv"
+  KernelKind kind = KernelKind::Kernel;
+  std::vector<std::string_view> ptrArgs;
+  std::vector<std::string_view> intArgs;
+  std::vector<std::string_view> floatArgs;
+  std::string_view doc;
+  DimsFn dims = nullptr;
+  CheckFn check = nullptr;
+};
+
+/// Every kernel, in a stable order.
+const std::vector<KernelInfo>& kernelCatalog();
+/// The entry of `id`, or null.
+const KernelInfo* findKernel(std::string_view id);
+/// Why the int args (kMaxIntArgs of them, catalog order) cannot launch `id` ("" when they can;
+/// "unknown kernel" for a bad id).
+std::string checkKernelArgs(std::string_view id, const int64_t* ints);
+/// The launch dims of `id` for these int args (default dims for an unknown id).
+LaunchDims kernelDims(std::string_view id, const int64_t* ints);
+
+// ---- ids of the qtype-parametrized families ------------------------------------------
+
+/// "gemv_dp4a_<qtype>": out = W x for a Q8_1 activation (Q4_K, Q6_K, Q8_0, Q5_0).
+std::string gemvKernelId(QType weightType);
+/// "gemv_dp4a_gate_up_<qtype>": two weights, one activation, two outputs.
+std::string gemvGateUpKernelId(QType weightType);
+/// "gemv_dp4a_swiglu_<qtype>": silu(W_gate x) * (W_up x) in one launch, one output.
+std::string gemvSwigluKernelId(QType weightType);
+/// "embed_<qtype>": embedding rows from a table in the GGUF layout (f32, f16, bf16, q8_0, q5_0,
+/// q4_k, q6_k).
+std::string embedKernelId(QType tableType);
+
+// ---- launch dims (also what the typed launchers use) ----------------------------------
+
+/// Rows of W per GEMV block (4 rows, 8 lanes each, kGemvKSplit warps splitting K).
+inline constexpr int kGemvRowsPerBlock = 4;
+/// Largest m of the DP4A GEMV kernels.
+inline constexpr int kGemvMaxM = 8;
+LaunchDims gemvDims(QType weightType, int64_t n, int64_t k, int m);
+LaunchDims quantizeQ81Dims(int64_t m, int64_t k);
+LaunchDims rowKernelDims(int64_t m, int64_t n);  ///< one block per row (norms, argmax)
+LaunchDims elementwiseDims(int64_t count);        ///< grid-stride elementwise kernels
+LaunchDims ropeDims(int64_t m, int64_t nHeads, int64_t nKvHeads, int64_t headDim);
+LaunchDims embedDims(int64_t m, int64_t n);
+
+/// Largest query heads per KV head, and head_dim, of the attention kernels.
+inline constexpr int kAttnMaxGroup = 8;
+inline constexpr int kAttnMaxHeadDim = 256;
+/// Threads per attention block, also the KV positions per tile.
+inline constexpr int kAttnThreads = 128;
+LaunchDims attentionDims(int64_t m, int64_t nHeads, int64_t nKvHeads, int64_t headDim, int64_t splits);
+LaunchDims attentionReduceDims(int64_t m, int64_t nHeads, int64_t headDim);
+LaunchDims kvAppendDims(int64_t m, int64_t nKvHeads, int64_t headDim);
+
+/// Human-readable listing of the catalog (ids, args, docs), for `reel kernels` and docs.
+std::string describeCatalog();
+
+}  // namespace reel::kernels

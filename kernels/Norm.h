@@ -1,0 +1,25 @@
+#pragma once
+/// \file
+/// RMSNorm and the fused residual-add + RMSNorm (one block per row).
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace reel::kernels {
+
+/// out = x / sqrt(mean(x^2) + eps) * weight, row by row. With `residual` set, the row is first
+/// x + residual, written to sumOut (which may alias x or residual).
+struct RmsNormArgs {
+  const float* x = nullptr;         ///< f32 [m][n]
+  const float* residual = nullptr;  ///< f32 [m][n], or null for a plain RMSNorm
+  const float* weight = nullptr;    ///< f32 [n]
+  float* sumOut = nullptr;          ///< f32 [m][n] (with residual only)
+  float* out = nullptr;             ///< f32 [m][n]
+  int64_t m = 0, n = 0;             ///< n a multiple of 4
+  float eps = 1e-5f;
+};
+
+cudaError_t launchRmsNorm(const RmsNormArgs& args, cudaStream_t stream);
+
+}  // namespace reel::kernels

@@ -1,0 +1,557 @@
+// CPU reference of reel's number formats (see QuantRef.h for the contract).
+#include "kernels/QuantRef.h"
+
+#include "kernels/Dp4aMath.h"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+namespace reel::quant {
+namespace {
+
+uint32_t floatBits(float x) { return std::bit_cast<uint32_t>(x); }
+float bitsFloat(uint32_t b) { return std::bit_cast<float>(b); }
+
+/// Round half to even, the rounding of every conversion here.
+float roundEven(float x) { return std::nearbyint(x); }
+
+int clampInt(int v, int lo, int hi) { return std::min(hi, std::max(lo, v)); }
+
+uint16_t loadU16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+// ---- per-format block quantizers -----------------------------------------------------
+
+void quantizeQ80Block(const float* x, BlockQ80& b) {
+  float amax = 0.0f;
+  for (int i = 0; i < kQK32; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float d = amax / 127.0f;
+  b.d = f32ToF16(d);
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  for (int i = 0; i < kQK32; ++i) b.qs[i] = static_cast<int8_t>(clampInt(static_cast<int>(roundEven(x[i] * id)), -127, 127));
+}
+
+void quantizeQ50Block(const float* x, BlockQ50& b) {
+  float amax = 0.0f, signedMax = 0.0f;
+  for (int i = 0; i < kQK32; ++i) {
+    if (std::fabs(x[i]) > amax) {
+      amax = std::fabs(x[i]);
+      signedMax = x[i];
+    }
+  }
+  const float d = signedMax / -16.0f;  // the largest magnitude maps to q = 0 (value -16)
+  b.d = f32ToF16(d);
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  uint32_t qh = 0;
+  for (int j = 0; j < kQK32 / 2; ++j) {
+    const int q0 = clampInt(static_cast<int>(std::floor(x[j] * id + 16.5f)), 0, 31);
+    const int q1 = clampInt(static_cast<int>(std::floor(x[j + 16] * id + 16.5f)), 0, 31);
+    b.qs[j] = static_cast<uint8_t>((q0 & 0xF) | ((q1 & 0xF) << 4));
+    qh |= static_cast<uint32_t>(q0 >> 4) << j;
+    qh |= static_cast<uint32_t>(q1 >> 4) << (j + 16);
+  }
+  std::memcpy(b.qh, &qh, 4);
+}
+
+/// Q4_K packed 6-bit scale/min of sub-block j (ggml's get_scale_min_k4).
+void q4kScaleMin(const uint8_t* s, int j, int& scale, int& min) {
+  if (j < 4) {
+    scale = s[j] & 63;
+    min = s[j + 4] & 63;
+  } else {
+    scale = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+    min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
+}
+
+void packQ4kScales(const std::array<int, 8>& ls, const std::array<int, 8>& lm, uint8_t* s) {
+  std::memset(s, 0, 12);
+  for (int j = 0; j < 8; ++j) {
+    if (j < 4) {
+      s[j] = static_cast<uint8_t>(ls[j]);
+      s[j + 4] = static_cast<uint8_t>(lm[j]);
+    } else {
+      s[j + 4] = static_cast<uint8_t>((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
+      s[j - 4] = static_cast<uint8_t>(s[j - 4] | ((ls[j] >> 4) << 6));
+      s[j] = static_cast<uint8_t>(s[j] | ((lm[j] >> 4) << 6));
+    }
+  }
+}
+
+void quantizeQ4kBlock(const float* x, BlockQ4K& b) {
+  std::array<float, 8> scale{}, minv{};
+  for (int j = 0; j < 8; ++j) {
+    float lo = 0.0f, hi = -INFINITY;
+    for (int i = 0; i < 32; ++i) {
+      lo = std::min(lo, x[32 * j + i]);
+      hi = std::max(hi, x[32 * j + i]);
+    }
+    scale[j] = (hi - lo) / 15.0f;
+    minv[j] = -lo;
+  }
+  const float maxScale = *std::max_element(scale.begin(), scale.end());
+  const float maxMin = *std::max_element(minv.begin(), minv.end());
+  b.d = f32ToF16(maxScale / 63.0f);
+  b.dmin = f32ToF16(maxMin / 63.0f);
+  const float d = f16ToF32(b.d), dmin = f16ToF32(b.dmin);
+  std::array<int, 8> ls{}, lm{};
+  for (int j = 0; j < 8; ++j) {
+    ls[j] = d > 0.0f ? clampInt(static_cast<int>(roundEven(scale[j] / d)), 0, 63) : 0;
+    lm[j] = dmin > 0.0f ? clampInt(static_cast<int>(roundEven(minv[j] / dmin)), 0, 63) : 0;
+  }
+  packQ4kScales(ls, lm, b.scales);
+  std::array<int, kQK_K> q{};
+  for (int j = 0; j < 8; ++j) {
+    const float step = d * static_cast<float>(ls[j]);
+    const float offset = dmin * static_cast<float>(lm[j]);
+    for (int i = 0; i < 32; ++i) {
+      q[32 * j + i] = step > 0.0f ? clampInt(static_cast<int>(roundEven((x[32 * j + i] + offset) / step)), 0, 15) : 0;
+    }
+  }
+  for (int g = 0; g < 4; ++g) {
+    for (int l = 0; l < 32; ++l) b.qs[32 * g + l] = static_cast<uint8_t>(q[64 * g + l] | (q[64 * g + 32 + l] << 4));
+  }
+}
+
+void quantizeQ6kBlock(const float* x, BlockQ6K& b) {
+  std::array<float, 16> scale{};
+  float maxScale = 0.0f, maxAbsScale = 0.0f;
+  for (int j = 0; j < 16; ++j) {
+    float amax = 0.0f, signedMax = 0.0f;
+    for (int i = 0; i < 16; ++i) {
+      if (std::fabs(x[16 * j + i]) > amax) {
+        amax = std::fabs(x[16 * j + i]);
+        signedMax = x[16 * j + i];
+      }
+    }
+    scale[j] = signedMax / -32.0f;
+    if (std::fabs(scale[j]) > maxAbsScale) {
+      maxAbsScale = std::fabs(scale[j]);
+      maxScale = scale[j];
+    }
+  }
+  const float iscale = maxScale != 0.0f ? -128.0f / maxScale : 0.0f;
+  b.d = f32ToF16(iscale != 0.0f ? 1.0f / iscale : 0.0f);
+  const float d = f16ToF32(b.d);
+  std::array<int, kQK_K> q{};
+  for (int j = 0; j < 16; ++j) {
+    const int ls = clampInt(static_cast<int>(roundEven(iscale * scale[j])), -128, 127);
+    b.scales[j] = static_cast<int8_t>(ls);
+    const float step = d * static_cast<float>(ls);
+    for (int i = 0; i < 16; ++i) {
+      const int v = step != 0.0f ? clampInt(static_cast<int>(roundEven(x[16 * j + i] / step)), -32, 31) : 0;
+      q[16 * j + i] = v + 32;
+    }
+  }
+  for (int half = 0; half < 2; ++half) {
+    const int* qq = q.data() + 128 * half;
+    for (int l = 0; l < 32; ++l) {
+      b.ql[64 * half + l] = static_cast<uint8_t>((qq[l] & 0xF) | ((qq[l + 64] & 0xF) << 4));
+      b.ql[64 * half + l + 32] = static_cast<uint8_t>((qq[l + 32] & 0xF) | ((qq[l + 96] & 0xF) << 4));
+      b.qh[32 * half + l] = static_cast<uint8_t>((qq[l] >> 4) | ((qq[l + 32] >> 4) << 2) | ((qq[l + 64] >> 4) << 4) |
+                                                 ((qq[l + 96] >> 4) << 6));
+    }
+  }
+}
+
+// ---- per-format block dequantizers ---------------------------------------------------
+
+void dequantizeQ4kBlock(const BlockQ4K& b, float* y) {
+  const float d = f16ToF32(b.d), dmin = f16ToF32(b.dmin);
+  for (int g = 0; g < 4; ++g) {
+    int sc0, m0, sc1, m1;
+    q4kScaleMin(b.scales, 2 * g, sc0, m0);
+    q4kScaleMin(b.scales, 2 * g + 1, sc1, m1);
+    for (int l = 0; l < 32; ++l) {
+      y[64 * g + l] = d * static_cast<float>(sc0) * static_cast<float>(b.qs[32 * g + l] & 0xF) - dmin * static_cast<float>(m0);
+      y[64 * g + 32 + l] = d * static_cast<float>(sc1) * static_cast<float>(b.qs[32 * g + l] >> 4) - dmin * static_cast<float>(m1);
+    }
+  }
+}
+
+/// Q6_K quant (0..63) of element e of a block.
+int q6kQuant(const BlockQ6K& b, int e) {
+  const int half = e / 128, r = e % 128, quarter = r / 32, l = r % 32;
+  const uint8_t lowByte = b.ql[64 * half + l + 32 * (quarter & 1)];
+  const int low = quarter < 2 ? (lowByte & 0xF) : (lowByte >> 4);
+  const int high = (b.qh[32 * half + l] >> (2 * quarter)) & 3;
+  return low | (high << 4);
+}
+
+void dequantizeQ6kBlock(const BlockQ6K& b, float* y) {
+  const float d = f16ToF32(b.d);
+  for (int e = 0; e < kQK_K; ++e) y[e] = d * static_cast<float>(b.scales[e / 16]) * static_cast<float>(q6kQuant(b, e) - 32);
+}
+
+/// Q5_0 quant minus 16 of element e.
+int q50Signed(const BlockQ50& b, int e) {
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, 4);
+  const int low = e < 16 ? (b.qs[e] & 0xF) : (b.qs[e - 16] >> 4);
+  return (low | static_cast<int>(((qh >> e) & 1u) << 4)) - 16;
+}
+
+// ---- DP4A-exact lane contributions -----------------------------------------------------
+
+/// Int dot of `count` weight quants with activation quants starting at act[e0].
+template <typename QuantAt>
+int intDot(QuantAt quantAt, const BlockQ81* act, int64_t e0, int count) {
+  int sum = 0;
+  for (int i = 0; i < count; ++i) {
+    const int64_t e = e0 + i;
+    sum += quantAt(i) * act[e / 32].qs[e % 32];
+  }
+  return sum;
+}
+
+float q4kLane(const BlockQ4K& b, const BlockQ81* act, int64_t base, int c) {
+  const int g = c / 2, h = c % 2;
+  int scLo, mLo, scHi, mHi;
+  q4kScaleMin(b.scales, 2 * g, scLo, mLo);
+  q4kScaleMin(b.scales, 2 * g + 1, scHi, mHi);
+  const int64_t eLo = base + 64 * g + 16 * h, eHi = eLo + 32;
+  const uint8_t* qs = b.qs + 16 * c;
+  const int sumiLo = intDot([&](int i) { return qs[i] & 0xF; }, act, eLo, 16);
+  const int sumiHi = intDot([&](int i) { return qs[i] >> 4; }, act, eHi, 16);
+  const BlockQ81& aLo = act[eLo / 32];
+  const BlockQ81& aHi = act[eHi / 32];
+  const BlockQ81& aMin = h == 0 ? aLo : aHi;
+  return q4kLaneContrib(f16ToF32(b.d), f16ToF32(b.dmin), scLo, sumiLo, f16ToF32(aLo.d), scHi, sumiHi,
+                        f16ToF32(aHi.d), h == 0 ? mLo : mHi, f16ToF32(aMin.s));
+}
+
+float q6kLane(const BlockQ6K& b, const BlockQ81* act, int64_t base, int c) {
+  const int eA = 128 * (c / 4) + 16 * (c % 4), eB = eA + 64;
+  const int sumiA = intDot([&](int i) { return q6kQuant(b, eA + i) - 32; }, act, base + eA, 16);
+  const int sumiB = intDot([&](int i) { return q6kQuant(b, eB + i) - 32; }, act, base + eB, 16);
+  return q6kLaneContrib(f16ToF32(b.d), b.scales[eA / 16], sumiA, f16ToF32(act[(base + eA) / 32].d), b.scales[eB / 16],
+                        sumiB, f16ToF32(act[(base + eB) / 32].d));
+}
+
+float q80Lane(const BlockQ80& b, const BlockQ81* act, int64_t base) {
+  const int sumi = intDot([&](int i) { return static_cast<int>(b.qs[i]); }, act, base, 32);
+  return q32LaneContrib(f16ToF32(b.d), f16ToF32(act[base / 32].d), sumi);
+}
+
+float q50Lane(const BlockQ50& b, const BlockQ81* act, int64_t base) {
+  const int sumi = intDot([&](int i) { return q50Signed(b, i); }, act, base, 32);
+  return q32LaneContrib(f16ToF32(b.d), f16ToF32(act[base / 32].d), sumi);
+}
+
+/// Contribution of lane c to unit u (0 where the unit has no block for that lane).
+float laneContribution(QType type, const uint8_t* row, const BlockQ81* act, int64_t n, int64_t u, int c) {
+  switch (type) {
+    case QType::Q4_K: return q4kLane(reinterpret_cast<const BlockQ4K*>(row)[u], act, 256 * u, c);
+    case QType::Q6_K: return q6kLane(reinterpret_cast<const BlockQ6K*>(row)[u], act, 256 * u, c);
+    case QType::Q8_0:
+    case QType::Q5_0: {
+      const int64_t block = 8 * u + c;
+      if (32 * block >= n) return 0.0f;
+      if (type == QType::Q8_0) return q80Lane(reinterpret_cast<const BlockQ80*>(row)[block], act, 32 * block);
+      return q50Lane(reinterpret_cast<const BlockQ50*>(row)[block], act, 32 * block);
+    }
+    default: throw std::invalid_argument("dotQ81: not a DP4A weight type");
+  }
+}
+
+}  // namespace
+
+// ---- names and sizes ---------------------------------------------------------------------
+
+std::string_view qtypeName(QType type) {
+  switch (type) {
+    case QType::F32: return "f32";
+    case QType::F16: return "f16";
+    case QType::BF16: return "bf16";
+    case QType::Q8_0: return "q8_0";
+    case QType::Q5_0: return "q5_0";
+    case QType::Q4_K: return "q4_k";
+    case QType::Q6_K: return "q6_k";
+    case QType::Q8_1: return "q8_1";
+    case QType::FP8_E4M3: return "fp8_e4m3";
+  }
+  return "?";
+}
+
+bool parseQType(std::string_view name, QType& out) {
+  for (QType t : {QType::F32, QType::F16, QType::BF16, QType::Q8_0, QType::Q5_0, QType::Q4_K, QType::Q6_K, QType::Q8_1,
+                  QType::FP8_E4M3}) {
+    if (qtypeName(t) == name) {
+      out = t;
+      return true;
+    }
+  }
+  return false;
+}
+
+size_t blockElems(QType type) {
+  switch (type) {
+    case QType::Q4_K:
+    case QType::Q6_K: return kQK_K;
+    case QType::Q8_0:
+    case QType::Q5_0:
+    case QType::Q8_1: return kQK32;
+    default: return 1;
+  }
+}
+
+size_t blockBytes(QType type) {
+  switch (type) {
+    case QType::F32: return 4;
+    case QType::F16:
+    case QType::BF16: return 2;
+    case QType::FP8_E4M3: return 1;
+    case QType::Q8_0: return sizeof(BlockQ80);
+    case QType::Q5_0: return sizeof(BlockQ50);
+    case QType::Q4_K: return sizeof(BlockQ4K);
+    case QType::Q6_K: return sizeof(BlockQ6K);
+    case QType::Q8_1: return sizeof(BlockQ81);
+  }
+  return 0;
+}
+
+size_t rowBytes(QType type, int64_t n) {
+  const auto elems = static_cast<int64_t>(blockElems(type));
+  if (n < 0 || n % elems != 0) throw std::invalid_argument("rowBytes: n is not a multiple of the block size");
+  return static_cast<size_t>(n / elems) * blockBytes(type);
+}
+
+bool isDp4aWeightType(QType type) {
+  return type == QType::Q8_0 || type == QType::Q5_0 || type == QType::Q4_K || type == QType::Q6_K;
+}
+
+// ---- scalar conversions ------------------------------------------------------------------
+
+float f16ToF32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1Fu;
+  const uint32_t mant = h & 0x3FFu;
+  if (exp == 0) {  // zero or subnormal: mant * 2^-24, exact in float
+    const float v = static_cast<float>(mant) * 0x1p-24f;
+    return sign ? -v : v;
+  }
+  if (exp == 31) return bitsFloat(sign | 0x7F800000u | (mant << 13) | (mant ? 0x400000u : 0u));
+  return bitsFloat(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
+uint16_t f32ToF16(float x) {
+  const uint32_t b = floatBits(x);
+  const auto sign = static_cast<uint16_t>((b >> 16) & 0x8000u);
+  const uint32_t a = b & 0x7FFFFFFFu;
+  if (a > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);    // NaN
+  if (a >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);   // rounds beyond 65504: inf
+  if (a >= 0x38800000u) {                                               // normal half
+    uint32_t h = (((a >> 23) - 112u) << 10) | ((a & 0x7FFFFFu) >> 13);
+    const uint32_t rem = a & 0x1FFFu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;              // carry may bump the exponent: correct
+    return static_cast<uint16_t>(sign | h);
+  }
+  if (a <= 0x33000000u) return sign;  // at most 2^-25: rounds to zero (the tie goes to even 0)
+  const uint32_t mant = (a & 0x7FFFFFu) | 0x800000u;
+  const uint32_t shift = 126u - (a >> 23);  // value in units of 2^-24 is mant >> shift
+  uint32_t h = mant >> shift;
+  const uint32_t rem = mant & ((1u << shift) - 1u), halfway = 1u << (shift - 1u);
+  if (rem > halfway || (rem == halfway && (h & 1u))) ++h;
+  return static_cast<uint16_t>(sign | h);
+}
+
+float bf16ToF32(uint16_t bits) { return bitsFloat(static_cast<uint32_t>(bits) << 16); }
+
+uint16_t f32ToBf16(float x) {
+  const uint32_t b = floatBits(x);
+  if ((b & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((b >> 16) | 0x40u);
+  return static_cast<uint16_t>((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
+}
+
+uint8_t f32ToFp8E4M3(float x) {
+  const uint8_t sign = std::signbit(x) ? 0x80 : 0x00;
+  if (std::isnan(x)) return 0x7F;
+  const float a = std::fabs(x);
+  if (a >= kFp8E4M3Max) return static_cast<uint8_t>(sign | 0x7E);
+  if (a < 0x1p-6f) {  // subnormal range: multiples of 2^-9; 8 * 2^-9 is the smallest normal (code 0x08)
+    return static_cast<uint8_t>(sign | static_cast<int>(roundEven(a * 512.0f)));
+  }
+  int e2 = 0;
+  const float frac = std::frexp(a, &e2);  // a = frac * 2^e2, frac in [0.5, 1)
+  const int exponent = e2 - 1;            // a = (1 + m) * 2^exponent
+  const int mant = static_cast<int>(roundEven((frac * 2.0f - 1.0f) * 8.0f));
+  const int code = ((exponent + 7) << 3) + mant;  // a mantissa of 8 carries into the exponent
+  return static_cast<uint8_t>(sign | std::min(code, 0x7E));
+}
+
+float fp8E4M3ToF32(uint8_t bits) {
+  const int exp = (bits >> 3) & 0xF, mant = bits & 7;
+  const bool negative = (bits & 0x80) != 0;
+  if (exp == 15 && mant == 7) return std::numeric_limits<float>::quiet_NaN();
+  const float v = exp == 0 ? static_cast<float>(mant) * 0x1p-9f : std::ldexp(1.0f + static_cast<float>(mant) / 8.0f, exp - 7);
+  return negative ? -v : v;
+}
+
+// ---- rows ----------------------------------------------------------------------------------
+
+void quantizeRow(QType type, const float* x, void* out, int64_t n) {
+  const auto blocks = static_cast<int64_t>(rowBytes(type, n) / blockBytes(type));
+  auto* o = static_cast<uint8_t*>(out);
+  for (int64_t i = 0; i < blocks; ++i) {
+    switch (type) {
+      case QType::F32: std::memcpy(o + 4 * i, x + i, 4); break;
+      case QType::F16: {
+        const uint16_t h = f32ToF16(x[i]);
+        std::memcpy(o + 2 * i, &h, 2);
+        break;
+      }
+      case QType::BF16: {
+        const uint16_t h = f32ToBf16(x[i]);
+        std::memcpy(o + 2 * i, &h, 2);
+        break;
+      }
+      case QType::FP8_E4M3: o[i] = f32ToFp8E4M3(x[i]); break;
+      case QType::Q8_0: quantizeQ80Block(x + 32 * i, reinterpret_cast<BlockQ80*>(o)[i]); break;
+      case QType::Q5_0: quantizeQ50Block(x + 32 * i, reinterpret_cast<BlockQ50*>(o)[i]); break;
+      case QType::Q4_K: quantizeQ4kBlock(x + 256 * i, reinterpret_cast<BlockQ4K*>(o)[i]); break;
+      case QType::Q6_K: quantizeQ6kBlock(x + 256 * i, reinterpret_cast<BlockQ6K*>(o)[i]); break;
+      case QType::Q8_1: quantizeQ81(x + 32 * i, reinterpret_cast<BlockQ81*>(o) + i, 32); break;
+    }
+  }
+}
+
+void dequantizeRow(QType type, const void* in, float* y, int64_t n) {
+  const auto blocks = static_cast<int64_t>(rowBytes(type, n) / blockBytes(type));
+  const auto* p = static_cast<const uint8_t*>(in);
+  for (int64_t i = 0; i < blocks; ++i) {
+    switch (type) {
+      case QType::F32: std::memcpy(y + i, p + 4 * i, 4); break;
+      case QType::F16: y[i] = f16ToF32(loadU16(p + 2 * i)); break;
+      case QType::BF16: y[i] = bf16ToF32(loadU16(p + 2 * i)); break;
+      case QType::FP8_E4M3: y[i] = fp8E4M3ToF32(p[i]); break;
+      case QType::Q8_0: {
+        const auto& b = reinterpret_cast<const BlockQ80*>(p)[i];
+        for (int j = 0; j < 32; ++j) y[32 * i + j] = f16ToF32(b.d) * static_cast<float>(b.qs[j]);
+        break;
+      }
+      case QType::Q5_0: {
+        const auto& b = reinterpret_cast<const BlockQ50*>(p)[i];
+        for (int j = 0; j < 32; ++j) y[32 * i + j] = f16ToF32(b.d) * static_cast<float>(q50Signed(b, j));
+        break;
+      }
+      case QType::Q4_K: dequantizeQ4kBlock(reinterpret_cast<const BlockQ4K*>(p)[i], y + 256 * i); break;
+      case QType::Q6_K: dequantizeQ6kBlock(reinterpret_cast<const BlockQ6K*>(p)[i], y + 256 * i); break;
+      case QType::Q8_1: {
+        const auto& b = reinterpret_cast<const BlockQ81*>(p)[i];
+        for (int j = 0; j < 32; ++j) y[32 * i + j] = f16ToF32(b.d) * static_cast<float>(b.qs[j]);
+        break;
+      }
+    }
+  }
+}
+
+void quantizeQ81(const float* x, BlockQ81* out, int64_t n) {
+  if (n % kQK32 != 0) throw std::invalid_argument("quantizeQ81: n is not a multiple of 32");
+  for (int64_t blk = 0; blk < n / kQK32; ++blk) {
+    const float* v = x + kQK32 * blk;
+    float amax = 0.0f;
+    for (int i = 0; i < kQK32; ++i) amax = std::max(amax, std::fabs(v[i]));
+    const float d = amax / 127.0f;
+    int sum = 0;
+    for (int i = 0; i < kQK32; ++i) {
+      const int q = amax == 0.0f ? 0 : clampInt(static_cast<int>(roundEven(v[i] / d)), -127, 127);
+      out[blk].qs[i] = static_cast<int8_t>(q);
+      sum += q;
+    }
+    out[blk].d = f32ToF16(d);
+    out[blk].s = f32ToF16(d * static_cast<float>(sum));
+  }
+}
+
+float dotQ81(QType weightType, const void* wrow, const BlockQ81* act, int64_t n) {
+  if (!isDp4aWeightType(weightType)) throw std::invalid_argument("dotQ81: not a DP4A weight type");
+  (void)rowBytes(weightType, n);  // validates n
+  const auto* row = static_cast<const uint8_t*>(wrow);
+  const int64_t units = (n + 255) / 256;
+  std::array<float, kGemvKSplit> warpSum{};
+  for (int w = 0; w < kGemvKSplit; ++w) {
+    std::array<float, 8> lane{};
+    for (int64_t u = w; u < units; u += kGemvKSplit) {
+      for (int c = 0; c < 8; ++c) lane[c] += laneContribution(weightType, row, act, n, u, c);
+    }
+    warpSum[w] = laneTreeSum8(lane.data());
+  }
+  float total = warpSum[0];
+  for (int w = 1; w < kGemvKSplit; ++w) total += warpSum[w];
+  return total;
+}
+
+float dotDequant(QType weightType, const void* wrow, const float* x, int64_t n) {
+  std::vector<float> w(static_cast<size_t>(n));
+  dequantizeRow(weightType, wrow, w.data(), n);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(w[i]) * x[i];
+  return static_cast<float>(sum);
+}
+
+// ---- row-planar repack ---------------------------------------------------------------------
+
+bool needsRowPlanar(QType type) { return type == QType::Q6_K || type == QType::Q8_0 || type == QType::Q5_0; }
+
+size_t planarRowBytes(QType type, int64_t n) { return (rowBytes(type, n) + 15) / 16 * 16; }
+
+void repackRowPlanar(QType type, const void* in, void* out, int64_t rows, int64_t n) {
+  const size_t srcStride = rowBytes(type, n), dstStride = planarRowBytes(type, n);
+  const auto nb = static_cast<size_t>(n / static_cast<int64_t>(blockElems(type)));
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* src = static_cast<const uint8_t*>(in) + r * srcStride;
+    uint8_t* dst = static_cast<uint8_t*>(out) + r * dstStride;
+    std::memset(dst, 0, dstStride);
+    for (size_t b = 0; b < nb; ++b) {
+      if (type == QType::Q6_K) {
+        const auto& blk = reinterpret_cast<const BlockQ6K*>(src)[b];
+        std::memcpy(dst + 128 * b, blk.ql, 128);
+        std::memcpy(dst + 128 * nb + 64 * b, blk.qh, 64);
+        std::memcpy(dst + 192 * nb + 16 * b, blk.scales, 16);
+        std::memcpy(dst + 208 * nb + 2 * b, &blk.d, 2);
+      } else if (type == QType::Q8_0) {
+        const auto& blk = reinterpret_cast<const BlockQ80*>(src)[b];
+        std::memcpy(dst + 32 * b, blk.qs, 32);
+        std::memcpy(dst + 32 * nb + 2 * b, &blk.d, 2);
+      } else if (type == QType::Q5_0) {
+        const auto& blk = reinterpret_cast<const BlockQ50*>(src)[b];
+        std::memcpy(dst + 16 * b, blk.qs, 16);
+        std::memcpy(dst + 16 * nb + 4 * b, blk.qh, 4);
+        std::memcpy(dst + 20 * nb + 2 * b, &blk.d, 2);
+      }
+    }
+    if (!needsRowPlanar(type)) std::memcpy(dst, src, srcStride);
+  }
+}
+
+size_t q81RowBytes(int64_t k) { return rowBytes(QType::Q8_1, k); }
+
+void q81BlocksToPlanar(const BlockQ81* in, void* out, int64_t k) {
+  auto* o = static_cast<uint8_t*>(out);
+  for (int64_t b = 0; b < k / kQK32; ++b) {
+    std::memcpy(o + kQK32 * b, in[b].qs, kQK32);
+    std::memcpy(o + k + 4 * b, &in[b].d, 2);
+    std::memcpy(o + k + 4 * b + 2, &in[b].s, 2);
+  }
+}
+
+void q81PlanarToBlocks(const void* in, BlockQ81* out, int64_t k) {
+  const auto* p = static_cast<const uint8_t*>(in);
+  for (int64_t b = 0; b < k / kQK32; ++b) {
+    std::memcpy(out[b].qs, p + kQK32 * b, kQK32);
+    std::memcpy(&out[b].d, p + k + 4 * b, 2);
+    std::memcpy(&out[b].s, p + k + 4 * b + 2, 2);
+  }
+}
+
+}  // namespace reel::quant

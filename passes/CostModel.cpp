@@ -1,0 +1,310 @@
+#include "passes/CostModel.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace reel::passes {
+namespace {
+
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
+
+/// The grid of a family of hand-written kernels: threads per CTA and the bytes each
+/// thread keeps in flight (vector width x unrolled loads).
+struct GridFamily {
+  const char* name;
+  int threadsPerCta;
+  double bytesInFlightPerThread;
+
+  [[nodiscard]] double bytesInFlightPerCta() const { return threadsPerCta * bytesInFlightPerThread; }
+};
+
+// Row kernels: scalar f32 loads, two outstanding per thread.
+constexpr GridFamily kElementwise{"elementwise", 256, 8};
+constexpr GridFamily kRmsNorm{"rms_norm", 256, 8};
+constexpr GridFamily kAddRmsNorm{"add_rms_norm", 256, 8};
+constexpr GridFamily kQuantizeQ81{"quantize_q8_1", 256, 8};
+// DP4A GEMV: 4 warps, two 16-byte weight loads in flight per thread; one output row per
+// CTA for M = 1, two for M > 1 (as llama.cpp's MMVQ).
+constexpr GridFamily kDp4aGemv{"dp4a-gemv", 128, 32};
+// Decode attention: one CTA per (row, query head, split), 4 warps streaming f16 K/V rows
+// with two 16-byte loads in flight per thread. The query heads of one KV head read the
+// same K/V rows; L2 serves the repeats, so DRAM sees each KV row once.
+constexpr GridFamily kDecodeAttention{"decode-attention", 128, 32};
+
+constexpr int64_t kRowKernelWidthPerCta = 256;  ///< elements of a row one elementwise CTA covers
+
+int64_t ceilDiv(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+int64_t roundUp(int64_t a, int64_t b) {
+  return ceilDiv(a, b) * b;
+}
+
+double weightBytes(const MatmulShape& shape) {
+  return static_cast<double>(shape.n) * static_cast<double>(shape.k) /
+         static_cast<double>(ir::blockElems(shape.weightType)) * static_cast<double>(ir::blockBytes(shape.weightType));
+}
+
+double q81Bytes(int64_t rows, int64_t width) {
+  return static_cast<double>(rows) * static_cast<double>(width) / 32.0 * 36.0;
+}
+
+double f32Bytes(int64_t rows, int64_t width) {
+  return 4.0 * static_cast<double>(rows) * static_cast<double>(width);
+}
+
+}  // namespace
+
+const char* matmulKernelName(MatmulKernel kernel) {
+  switch (kernel) {
+    case MatmulKernel::Dp4a:
+      return "dp4a";
+    case MatmulKernel::Fp8:
+      return "fp8";
+    case MatmulKernel::Hgemm:
+      return "hgemm";
+    case MatmulKernel::Mma:
+      return "mma";
+  }
+  return "?";
+}
+
+std::optional<MatmulKernel> parseMatmulKernel(const std::string& name) {
+  for (MatmulKernel kernel : {MatmulKernel::Dp4a, MatmulKernel::Fp8, MatmulKernel::Hgemm, MatmulKernel::Mma})
+    if (name == matmulKernelName(kernel)) return kernel;
+  return std::nullopt;
+}
+
+bool hasQuantizedKernel(ir::ElemType weightType) {
+  using ir::ElemType;
+  return weightType == ElemType::Q4_K || weightType == ElemType::Q5_0 || weightType == ElemType::Q6_K ||
+         weightType == ElemType::Q8_0;
+}
+
+int64_t derivedWeightBytes(MatmulKernel kernel, const ir::TensorType& weightType) {
+  if (weightType.rank() != 2 || !weightType.isStatic()) return 0;
+  int64_t rows = weightType.shape[0];
+  int64_t elems = rows * weightType.shape[1];
+  switch (kernel) {
+    case MatmulKernel::Fp8:
+      return elems + 4 * rows;
+    case MatmulKernel::Hgemm:
+      return weightType.elem == ir::ElemType::F16 ? 0 : 2 * elems;
+    case MatmulKernel::Dp4a:
+    case MatmulKernel::Mma:
+      return 0;
+  }
+  return 0;
+}
+
+Estimate Estimate::then(const Estimate& next) const {
+  const Estimate& main = next.us > us ? next : *this;
+  Estimate sum = main;
+  sum.us = us + next.us;
+  sum.launches = launches + next.launches;
+  return sum;
+}
+
+std::string Estimate::str() const {
+  return formatUs(us);
+}
+
+std::string Estimate::detail() const {
+  std::string text = str();
+  if (ctas > 0) {
+    double percent = fill * 100.0;
+    text += fmt::format(" on {} CTA{} at {}% of bandwidth", ctas, ctas == 1 ? "" : "s",
+                        percent < 10.0 ? fmt::format("{:.1f}", percent) : fmt::format("{:.0f}", percent));
+  }
+  if (launches > 1) text += fmt::format(", {} launches", launches);
+  return text;
+}
+
+CostModel::CostModel(const GpuProfile& profile, CostModelParams params) : profile_(profile), params_(params) {}
+
+double CostModel::bandwidthBytesPerUs() const {
+  return profile_.memoryBandwidthGBs * 1e3;
+}
+
+double CostModel::fill(int64_t ctas, double bytesInFlightPerCta) const {
+  if (ctas <= 0) return 1.0;
+  double saturatingBytes = bandwidthBytesPerUs() * params_.dramLatencyUs;
+  double littlesLaw = saturatingBytes > 0 ? static_cast<double>(ctas) * bytesInFlightPerCta / saturatingBytes : 1.0;
+  double smLimit = 1.0;
+  if (profile_.smCount > 0) {
+    double busySms = static_cast<double>(std::min<int64_t>(ctas, profile_.smCount));
+    smLimit = busySms * params_.smBandwidthShare / profile_.smCount;
+  }
+  return std::clamp(std::min(littlesLaw, smLimit), 1e-9, 1.0);
+}
+
+Estimate CostModel::kernel(const KernelWork& work) const {
+  Estimate estimate;
+  estimate.ctas = work.ctas;
+  estimate.fill = fill(work.ctas, work.bytesInFlightPerCta);
+  double bandwidth = bandwidthBytesPerUs() * estimate.fill;
+  estimate.memoryUs = work.bytes <= 0 ? 0 : bandwidth > 0 ? work.bytes / bandwidth : kInfinity;
+  if (work.ops > 0) estimate.computeUs = work.peakOpsPerUs > 0 ? work.ops / work.peakOpsPerUs : kInfinity;
+  estimate.launches = 1;
+  estimate.us = std::max(estimate.memoryUs, estimate.computeUs) + profile_.launchCostUs;
+  return estimate;
+}
+
+Estimate CostModel::rowKernel(const char* family, double bytes, int64_t ctas) const {
+  KernelWork work;
+  work.family = family;
+  work.bytes = bytes;
+  work.ctas = std::max<int64_t>(ctas, 1);
+  work.bytesInFlightPerCta = kElementwise.bytesInFlightPerCta();
+  return kernel(work);
+}
+
+Estimate CostModel::matmul(const MatmulShape& shape, MatmulKernel kind) const {
+  double m = static_cast<double>(shape.m);
+  double nk = static_cast<double>(shape.n) * static_cast<double>(shape.k);
+  KernelWork work;
+  work.family = matmulKernelName(kind);
+  double output = f32Bytes(shape.m, shape.n);
+  switch (kind) {
+    case MatmulKernel::Dp4a:
+      work.bytes = weightBytes(shape) + q81Bytes(shape.m, shape.k) + output;
+      work.ops = 2.0 * m * nk;
+      work.peakOpsPerUs = profile_.int8Tops * 1e6 * params_.dp4aEfficiency;
+      work.ctas = ceilDiv(shape.n, shape.m == 1 ? 1 : 2);
+      work.bytesInFlightPerCta = kDp4aGemv.bytesInFlightPerCta();
+      break;
+    case MatmulKernel::Mma: {
+      // Tensor-core work on padded rows, plus unpacking each weight once per CTA row tile
+      // on the CUDA cores (int8Tops counts 8 ops per DP4A instruction), expressed in
+      // tensor-op equivalents so that one peak applies.
+      work.bytes = weightBytes(shape) + q81Bytes(shape.m, shape.k) + output;
+      work.peakOpsPerUs = 2.0 * profile_.fp16Tflops * 1e6 * params_.mmaEfficiency;
+      double instrPerUs = profile_.int8Tops * 1e6 / 8.0;
+      double dequantInstr =
+          nk * static_cast<double>(ceilDiv(shape.m, params_.mmaRowsPerCta)) * params_.mmaDequantInstrPerWeight;
+      work.ops = 2.0 * static_cast<double>(roundUp(shape.m, params_.mmaTileRows)) * nk +
+                 (instrPerUs > 0 ? dequantInstr * work.peakOpsPerUs / instrPerUs : 0.0);
+      break;  // stream-K over the tiles fills the GPU, as the library GEMMs do
+    }
+    case MatmulKernel::Fp8:
+      work.bytes = nk + 4.0 * static_cast<double>(shape.n) + m * static_cast<double>(shape.k) + output;
+      work.ops = 2.0 * static_cast<double>(std::max<int64_t>(shape.m, 16)) * nk;
+      work.peakOpsPerUs = profile_.fp8 ? profile_.fp8Tflops * 1e6 * params_.libraryGemmEfficiency : 0;
+      break;
+    case MatmulKernel::Hgemm: {
+      double weight = shape.weightType == ir::ElemType::F16 ? weightBytes(shape) : 2.0 * nk;
+      work.bytes = weight + 2.0 * m * static_cast<double>(shape.k) + output;
+      work.ops = 2.0 * static_cast<double>(std::max<int64_t>(shape.m, 16)) * nk;
+      work.peakOpsPerUs = profile_.fp16Tflops * 1e6 * params_.libraryGemmEfficiency;
+      break;
+    }
+  }
+  return kernel(work);
+}
+
+Estimate CostModel::activationPrep(const MatmulShape& shape, MatmulKernel kind) const {
+  switch (kind) {
+    case MatmulKernel::Dp4a:
+    case MatmulKernel::Mma:
+      return quantizeQ81(shape.m, shape.k);
+    case MatmulKernel::Fp8:
+      return rowKernel("cast-fp8", static_cast<double>(shape.m) * static_cast<double>(shape.k) * 5.0,
+                       ceilDiv(shape.k, kRowKernelWidthPerCta) * shape.m);
+    case MatmulKernel::Hgemm:
+      return rowKernel("cast-f16", static_cast<double>(shape.m) * static_cast<double>(shape.k) * 6.0,
+                       ceilDiv(shape.k, kRowKernelWidthPerCta) * shape.m);
+  }
+  return {};
+}
+
+Estimate CostModel::matmulWithPrep(const MatmulShape& shape, MatmulKernel kind) const {
+  return activationPrep(shape, kind).then(matmul(shape, kind));
+}
+
+Estimate CostModel::residualAdd(int64_t rows, int64_t width) const {
+  KernelWork work;
+  work.family = kElementwise.name;
+  work.bytes = 3.0 * f32Bytes(rows, width);
+  work.ctas = ceilDiv(width, kRowKernelWidthPerCta) * rows;
+  work.bytesInFlightPerCta = kElementwise.bytesInFlightPerCta();
+  return kernel(work);
+}
+
+Estimate CostModel::rmsNorm(int64_t rows, int64_t width) const {
+  KernelWork work;
+  work.family = kRmsNorm.name;
+  work.bytes = 2.0 * f32Bytes(rows, width) + f32Bytes(1, width);
+  work.ctas = rows;
+  work.bytesInFlightPerCta = kRmsNorm.bytesInFlightPerCta();
+  return kernel(work);
+}
+
+Estimate CostModel::addRmsNorm(int64_t rows, int64_t width) const {
+  KernelWork work;
+  work.family = kAddRmsNorm.name;
+  work.bytes = 4.0 * f32Bytes(rows, width) + f32Bytes(1, width);
+  work.ctas = rows;
+  work.bytesInFlightPerCta = kAddRmsNorm.bytesInFlightPerCta();
+  return kernel(work);
+}
+
+Estimate CostModel::quantizeQ81(int64_t rows, int64_t width) const {
+  KernelWork work;
+  work.family = kQuantizeQ81.name;
+  work.bytes = f32Bytes(rows, width) + q81Bytes(rows, width);
+  work.ctas = ceilDiv(width, kRowKernelWidthPerCta) * rows;
+  work.bytesInFlightPerCta = kQuantizeQ81.bytesInFlightPerCta();
+  return kernel(work);
+}
+
+Estimate CostModel::decodeAttention(const AttentionShape& shape, int64_t splits) const {
+  splits = std::max<int64_t>(splits, 1);
+  double rows = static_cast<double>(shape.rows);
+  double kvBytes =
+      rows * static_cast<double>(shape.context) * static_cast<double>(shape.kvHeads * shape.headDim) * 2.0 * 2.0;
+  double qAndOut = 2.0 * f32Bytes(shape.rows, shape.heads * shape.headDim);
+  double partials = rows * static_cast<double>(shape.heads) * static_cast<double>(splits) *
+                    static_cast<double>(shape.headDim + 2) * 4.0;
+  KernelWork work;
+  work.family = kDecodeAttention.name;
+  work.bytes = kvBytes + qAndOut + (splits > 1 ? partials : 0.0);
+  work.ctas = shape.rows * shape.heads * splits;
+  work.bytesInFlightPerCta = kDecodeAttention.bytesInFlightPerCta();
+  Estimate estimate = kernel(work);
+  if (splits == 1) return estimate;
+  return estimate.then(rowKernel("flash-decoding-reduce", partials + qAndOut / 2.0, shape.rows * shape.heads));
+}
+
+Estimate CostModel::prefillAttention(const AttentionShape& shape) const {
+  double rows = static_cast<double>(shape.rows);
+  double context = static_cast<double>(shape.context);
+  double heads = static_cast<double>(shape.heads);
+  double scores = rows * context * heads * 4.0;
+  double gemmOps = 2.0 * rows * context * heads * static_cast<double>(shape.headDim);
+  KernelWork gemm;
+  gemm.family = "strided-batched-gemm";
+  gemm.bytes = scores + f32Bytes(shape.rows, shape.heads * shape.headDim) * 2.0;
+  gemm.ops = gemmOps;
+  gemm.peakOpsPerUs = profile_.fp16Tflops * 1e6 * params_.libraryGemmEfficiency;
+  Estimate qk = kernel(gemm);
+  Estimate softmax = rowKernel("softmax", 2.0 * scores, shape.rows * shape.heads);
+  return qk.then(softmax).then(qk);
+}
+
+std::string formatUs(double us) {
+  if (!std::isfinite(us)) return "inf";
+  if (us >= 1000.0) return fmt::format("{:.2f}ms", us / 1000.0);
+  return fmt::format("{:.1f}us", us);
+}
+
+std::string formatBytes(double bytes) {
+  if (bytes >= 1e9) return fmt::format("{:.2f} GB", bytes / 1e9);
+  if (bytes >= 1e6) return fmt::format("{:.1f} MB", bytes / 1e6);
+  if (bytes >= 1e3) return fmt::format("{:.1f} kB", bytes / 1e3);
+  return fmt::format("{:.0f} B", bytes);
+}
+
+}  // namespace reel::passes

@@ -1,0 +1,165 @@
+#pragma once
+/// \file
+/// The cost model of the decision passes: how long one kernel (or a short sequence of
+/// kernels) takes on the target GPU, in microseconds.
+///
+///   estimate = max(bytes / achieved bandwidth, ops / peak) + launches x launch cost
+///
+/// The achieved bandwidth is where grid parallelism enters: a kernel with few CTAs cannot
+/// keep enough bytes in flight to saturate DRAM (Little's law: saturation needs
+/// bandwidth x latency bytes in flight), and it runs on at most one SM per CTA. So
+///
+///   fill = min(1, CTAs x bytesInFlightPerCta / (bandwidth x latency),
+///                 min(CTAs, SMs) x smBandwidthShare / SMs)
+///   achieved bandwidth = fill x profile bandwidth
+///
+/// Each kernel family (DP4A GEMV, RMSNorm, residual add, ...) declares its grid: how many
+/// CTAs a problem launches and how many bytes one CTA keeps in flight. Library GEMMs
+/// (cuBLAS, cuBLASLt) pick split-K to fill the GPU, so they count as full.
+///
+/// Every figure is explainable: Estimate::detail() quotes the time, the CTA count and
+/// the fraction of bandwidth reached, and the passes quote those in their decisions.
+
+#include "ir/Types.h"
+#include "passes/GpuProfile.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace reel::passes {
+
+/// The matmul kernel families select-precision chooses between.
+enum class MatmulKernel {
+  Dp4a,   ///< GEMV on the weight's own qtype with Q8_1 activations (DP4A)
+  Fp8,    ///< cuBLASLt FP8 GEMM on an FP8 copy of the weight
+  Hgemm,  ///< cuBLAS HGEMM on an FP16 copy of the weight
+  Mma,    ///< tensor-core (mma.sync) kernel on the quantized weight, Q8_1 activations
+};
+
+/// "dp4a", "fp8", "hgemm", "mma": the values of the `kernel` attribute.
+const char* matmulKernelName(MatmulKernel kernel);
+/// Parses a `kernel` attribute value; nullopt if unknown.
+std::optional<MatmulKernel> parseMatmulKernel(const std::string& name);
+/// True for the weight formats a DP4A / mma kernel reads directly (the K-quants and the
+/// 32-element formats).
+bool hasQuantizedKernel(ir::ElemType weightType);
+/// Bytes of the derived copy `kernel` needs of a weight of `weightType` (FP8: 1 B per
+/// element plus one f32 scale per row; FP16: 2 B per element, none if the weight is
+/// already f16), or 0 when the kernel reads the weight as stored.
+int64_t derivedWeightBytes(MatmulKernel kernel, const ir::TensorType& weightType);
+
+/// Properties of reel's kernels (not of the GPU) that the estimates rest on. The defaults
+/// describe the kernels as designed; `reel tune` is meant to measure them.
+struct CostModelParams {
+  double dramLatencyUs = 0.6;           ///< DRAM round trip a CTA waits for per load in flight
+  double smBandwidthShare = 2.0;        ///< one SM can pull this many times its fair share of bandwidth
+  /// Fraction of profile.int8Tops a K-quant DP4A GEMV reaches (unpacking, scales and mins
+  /// cost several instructions per DP4A). 0.09 fits both anchors we have: llama.cpp's MMVQ
+  /// at batch 8 on an H100 (design.md section 4: 805 tok/s on Llama-2-7B, so its matmuls
+  /// run at >= 8.5% of the 134 TOPS), and the seed's RTX 4090 crossover (DP4A ahead of FP8
+  /// at M=4, behind at M=8, which needs <= 9.3%).
+  double dp4aEfficiency = 0.09;
+  double libraryGemmEfficiency = 0.6;   ///< fraction of tensor-core peak cuBLAS/cuBLASLt reach at small M
+  double mmaEfficiency = 0.3;           ///< fraction of int8 tensor-core peak (2 x fp16) mma.sync kernels reach
+  int64_t mmaTileRows = 16;             ///< mma instructions pad M to a multiple of this
+  int64_t mmaRowsPerCta = 64;           ///< activation rows one mma CTA covers: weights are dequantized once per CTA
+  double mmaDequantInstrPerWeight = 4;  ///< integer instructions to unpack and scale one quantized weight
+};
+
+/// The resources of one kernel launch: the input of CostModel::kernel().
+struct KernelWork {
+  const char* family = "";         ///< for messages: "dp4a-gemv", "rms_norm", ...
+  double bytes = 0;                ///< DRAM bytes read and written
+  double ops = 0;                  ///< arithmetic operations (2 per multiply-add)
+  double peakOpsPerUs = 0;         ///< the family's compute peak; 0 = not compute bound
+  int64_t ctas = 0;                ///< grid size; 0 = a library kernel that fills the GPU
+  double bytesInFlightPerCta = 0;  ///< loads one CTA keeps outstanding
+};
+
+/// The estimate for one kernel or a sequence of kernels.
+struct Estimate {
+  double us = 0;         ///< total time
+  double memoryUs = 0;   ///< of the main kernel: bytes / achieved bandwidth
+  double computeUs = 0;  ///< of the main kernel: ops / peak
+  double fill = 1;       ///< of the main kernel: fraction of the bandwidth its grid reaches
+  int64_t ctas = 0;      ///< of the main kernel (0 = library kernel)
+  int launches = 0;      ///< kernels in the sequence
+
+  /// This estimate followed by `next` (times and launches add; the main kernel is the
+  /// slower of the two).
+  [[nodiscard]] Estimate then(const Estimate& next) const;
+  /// "41.2us"
+  [[nodiscard]] std::string str() const;
+  /// "41.2us on 24 CTAs at 9% of bandwidth" (or "41.2us, 2 launches" for a library call).
+  [[nodiscard]] std::string detail() const;
+};
+
+/// The shape of a matmul: y[M, N] = x[M, K] * w[N, K]^T with w of `weightType`.
+struct MatmulShape {
+  int64_t m = 1;
+  int64_t n = 0;
+  int64_t k = 0;
+  ir::ElemType weightType = ir::ElemType::Q4_K;
+};
+
+/// The shape of one attention op in a step.
+struct AttentionShape {
+  int64_t rows = 1;  ///< M: sequences (decode) or tokens (prefill)
+  int64_t heads = 0;
+  int64_t kvHeads = 0;
+  int64_t headDim = 0;
+  int64_t context = 0;  ///< KV length each row attends to
+};
+
+/// Estimates kernels on one GPU profile.
+class CostModel {
+public:
+  explicit CostModel(const GpuProfile& profile, CostModelParams params = {});
+
+  [[nodiscard]] const GpuProfile& profile() const { return profile_; }
+  [[nodiscard]] const CostModelParams& params() const { return params_; }
+
+  /// One kernel launch.
+  [[nodiscard]] Estimate kernel(const KernelWork& work) const;
+  /// The fraction of the profile's bandwidth a grid of `ctas` CTAs reaches.
+  [[nodiscard]] double fill(int64_t ctas, double bytesInFlightPerCta) const;
+
+  /// The matmul kernel alone (activations already in the kernel's format).
+  [[nodiscard]] Estimate matmul(const MatmulShape& shape, MatmulKernel kernel) const;
+  /// The activation conversion the kernel needs first: Q8_1 quantization (dp4a, mma),
+  /// FP8 cast (fp8) or FP16 cast (hgemm).
+  [[nodiscard]] Estimate activationPrep(const MatmulShape& shape, MatmulKernel kernel) const;
+  /// activationPrep then matmul: the cost of choosing `kernel` for one matmul.
+  [[nodiscard]] Estimate matmulWithPrep(const MatmulShape& shape, MatmulKernel kernel) const;
+
+  /// Residual add of two f32[rows, width]: ceil(width / 256) CTAs per row.
+  [[nodiscard]] Estimate residualAdd(int64_t rows, int64_t width) const;
+  /// RMSNorm of f32[rows, width]: one CTA per row (the reduction).
+  [[nodiscard]] Estimate rmsNorm(int64_t rows, int64_t width) const;
+  /// Fused residual add + RMSNorm: one CTA per row, writes the sum and the normed rows.
+  [[nodiscard]] Estimate addRmsNorm(int64_t rows, int64_t width) const;
+  /// Q8_1 quantization of f32[rows, width]: ceil(width / 256) CTAs per row.
+  [[nodiscard]] Estimate quantizeQ81(int64_t rows, int64_t width) const;
+
+  /// Decode attention over the KV cache, one CTA per (row, query head, split); with more
+  /// than one split a second kernel reduces the partial results (flash-decoding).
+  [[nodiscard]] Estimate decodeAttention(const AttentionShape& shape, int64_t splits) const;
+  /// Prefill attention as cuBLAS strided-batched GEMMs (QK^T, softmax, PV) over the
+  /// causal context of `shape.rows` tokens.
+  [[nodiscard]] Estimate prefillAttention(const AttentionShape& shape) const;
+
+private:
+  [[nodiscard]] double bandwidthBytesPerUs() const;
+  [[nodiscard]] Estimate rowKernel(const char* family, double bytes, int64_t ctas) const;
+
+  GpuProfile profile_;
+  CostModelParams params_;
+};
+
+/// "41.2us", "1.23ms": microseconds for messages.
+std::string formatUs(double us);
+/// "4.92 GB", "310.5 MB", "12 B": byte counts for messages (decimal units).
+std::string formatBytes(double bytes);
+
+}  // namespace reel::passes

@@ -1,0 +1,25 @@
+#include "passes/DecisionPasses.h"
+
+#include "ir/Diagnostics.h"
+#include "passes/FusedOps.h"
+
+namespace reel::passes {
+
+std::vector<PassInfo> decisionPassInfos() {
+  registerFusedOps();
+  return {selectPrecisionPassInfo(),  fuseQkvPassInfo(),         fuseGateUpPassInfo(),
+          fuseResidualNormPassInfo(), selectAttentionPassInfo(), shareActivationQuantPassInfo(),
+          planMemoryPassInfo()};
+}
+
+std::unique_ptr<Pass> createDecisionPass(const std::string& name, const std::map<std::string, std::string>& given) {
+  for (const PassInfo& info : decisionPassInfos()) {
+    if (info.name != name) continue;
+    std::unique_ptr<Pass> pass = info.create();
+    pass->setOptions(PassOptions(info.options, given));
+    return pass;
+  }
+  failPlain("unknown decision pass '{}'", name);
+}
+
+}  // namespace reel::passes

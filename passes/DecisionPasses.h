@@ -1,0 +1,53 @@
+#pragma once
+/// \file
+/// The decision passes: every choice the seed's executor made with an `if` at run time,
+/// made once per bucket graph at compile time, recorded in the IR (attributes, fused op
+/// names) and logged with its cost-model figures for --explain.
+///
+///   select-precision        `kernel` on each matmul: dp4a | fp8 | hgemm | mma (+ memory budget)
+///   fuse-qkv                Q, K, V matmuls of one input -> matmul_qkv
+///   fuse-gate-up            gate + up -> matmul_gate_up (the seed's conditions, each an option)
+///   fuse-residual-norm      add + rms_norm -> add_rms_norm where the cost model says it wins
+///   select-attention        `strategy` on each attention (+ the long-context variant)
+///   share-activation-quant  one quantize_q8_1 per input of DP4A matmuls
+///   plan-memory             arena offsets with reuse (`offsets`, graph `arena_bytes`)
+///
+/// Each pass reads the bucket from its graph's attributes and leaves graphs that are
+/// still generic in M untouched. The rows of the pass table come from
+/// decisionPassInfos(); the factories below give a pass its default options.
+
+#include "passes/Pass.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace reel::passes {
+
+std::unique_ptr<Pass> createSelectPrecisionPass();
+std::unique_ptr<Pass> createFuseQkvPass();
+std::unique_ptr<Pass> createFuseGateUpPass();
+std::unique_ptr<Pass> createFuseResidualNormPass();
+std::unique_ptr<Pass> createSelectAttentionPass();
+std::unique_ptr<Pass> createShareActivationQuantPass();
+std::unique_ptr<Pass> createPlanMemoryPass();
+
+/// The table rows of one pass each (name, summary, phase, options, factory).
+PassInfo selectPrecisionPassInfo();
+PassInfo fuseQkvPassInfo();
+PassInfo fuseGateUpPassInfo();
+PassInfo fuseResidualNormPassInfo();
+PassInfo selectAttentionPassInfo();
+PassInfo shareActivationQuantPassInfo();
+PassInfo planMemoryPassInfo();
+
+/// All rows above, in pipeline order.
+std::vector<PassInfo> decisionPassInfos();
+
+/// The decision pass `name` with the options `given` (pipeline syntax values, as in
+/// `fuse-gate-up{max-m=4}`); the others take their defaults. Throws reel::Error for an
+/// unknown name. Meant for tests and tools that drive one pass directly.
+std::unique_ptr<Pass> createDecisionPass(const std::string& name, const std::map<std::string, std::string>& given = {});
+
+}  // namespace reel::passes

@@ -1,0 +1,45 @@
+#pragma once
+/// \file
+/// The ops the decision passes introduce, registered with the op registry (each with a
+/// verifier built on ir/CoreOps.h's checks):
+///
+///   %q, %k, %v = matmul_qkv %x, %wq, %wk, %wv {kernel = "dp4a"}
+///       Q, K and V projections of one input in one launch. x: f32[M, K] or q8_1[M, K]
+///       (q8_1 only with kernel dp4a); the three weights share qtype and K; results
+///       f32[M, Nq], f32[M, Nk], f32[M, Nv].
+///   %gate, %up = matmul_gate_up %x, %wgate, %wup {kernel = "dp4a"}
+///       gate and up projections in one launch, sharing one activation quantization.
+///       Weights of equal type and shape [N, K]; results f32[M, N] twice.
+///   %sum, %normed = add_rms_norm %a, %b, %w {eps = 1.0e-05}
+///       residual add then RMSNorm of the sum, one kernel: sum = a + b,
+///       normed = sum / rms(sum) * w. a, b: f32[M, H]; w: f32[H].
+///   %xq = quantize_q8_1 %x
+///       f32[M, K] -> q8_1[M, K] (K a multiple of 32): the DP4A kernels' activations.
+///
+/// The registry also learns these names at static-initialisation time of this file, so a
+/// parser in a binary that links the decision passes reads them; registerFusedOps() makes
+/// that explicit (and is idempotent).
+
+#include "ir/OpRegistry.h"
+
+#include <vector>
+
+namespace reel::passes {
+
+namespace fused_ops {
+inline constexpr const char* kMatmulQkv = "matmul_qkv";
+inline constexpr const char* kMatmulGateUp = "matmul_gate_up";
+inline constexpr const char* kAddRmsNorm = "add_rms_norm";
+inline constexpr const char* kQuantizeQ81 = "quantize_q8_1";
+}  // namespace fused_ops
+
+/// The definitions of the four ops above.
+const std::vector<ir::OpDef>& fusedOpDefs();
+
+/// The definition of one of the ops above, by name (throws reel::Error if unknown).
+const ir::OpDef& fusedOpDef(const char* name);
+
+/// Registers the ops above (idempotent, thread-safe).
+void registerFusedOps();
+
+}  // namespace reel::passes

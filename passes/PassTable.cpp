@@ -1,0 +1,128 @@
+// The pass table: one row per built-in pass. Adding a pass = one factory + one row here;
+// `reel passes`, pipeline parsing and docs/passes.md follow from the row. After editing a
+// row, regenerate the docs: `reel passes --markdown > docs/passes.md` (a ctest compares).
+#include "passes/PassTable.h"
+
+#include "ir/Diagnostics.h"
+#include "passes/DecisionPasses.h"
+
+#include <llvm/ADT/StringRef.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace reel::passes {
+namespace {
+
+std::vector<PassInfo> makeTable() {
+  return {
+      {"specialize-buckets",
+       "clone the generic step into one decode graph per bucket M (@decode.m1, ...) and a @prefill graph",
+       "specialize",
+       {{"buckets", OptionKind::IntList, "", "bucket sizes M of the decode graphs; default: the compile's --buckets"},
+        {"prefill-tokens", OptionKind::Int, "",
+         "M of the @prefill graph, 0 for none; default: the compile's --prefill-tokens (256)"}},
+       createSpecializeBucketsPass},
+      {"canonicalize",
+       "merge duplicate source ops, move each next to its first use, drop no-op rope scaling and attention windows",
+       "cleanup",
+       {},
+       createCanonicalizePass},
+      {"cse", "merge identical side-effect-free ops (same op, operands, attributes and result types)", "cleanup", {},
+       createCsePass},
+      {"dce", "remove side-effect-free ops whose results are unused, transitively", "cleanup", {}, createDcePass},
+
+      // ---- decision passes (P2) ----
+      // One row each, defined next to its pass (passes/<PassName>.cpp).
+      selectPrecisionPassInfo(),
+      fuseQkvPassInfo(),
+      fuseGateUpPassInfo(),
+      fuseResidualNormPassInfo(),
+      selectAttentionPassInfo(),
+      shareActivationQuantPassInfo(),
+      planMemoryPassInfo(),
+  };
+}
+
+bool isPassName(std::string_view name) {
+  if (name.empty() || !std::islower(static_cast<unsigned char>(name.front()))) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool word = std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c));
+    bool joiner = c == '-' && i + 1 < name.size() && name[i - 1] != '-';
+    if (!word && !joiner) return false;
+  }
+  return true;
+}
+
+void checkOptionDeclarations(const PassInfo& info) {
+  for (size_t i = 0; i < info.options.size(); ++i) {
+    const OptionSpec& spec = info.options[i];
+    if (!isPassName(spec.name)) failPlain("pass '{}': option name '{}' is not lower-case words joined by '-'", info.name, spec.name);
+    for (size_t j = 0; j < i; ++j)
+      if (info.options[j].name == spec.name) failPlain("pass '{}': option '{}' is declared twice", info.name, spec.name);
+    if (!spec.defaultValue.empty())
+      if (std::optional<std::string> error = optionValueError(spec, spec.defaultValue))
+        failPlain("pass '{}': default of {}", info.name, *error);
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& passPhases() {
+  static const std::vector<std::string> phases = {"specialize", "cleanup", "precision", "fusion", "attention", "memory"};
+  return phases;
+}
+
+const std::vector<PassInfo>& builtinPassTable() {
+  static const std::vector<PassInfo> table = makeTable();
+  return table;
+}
+
+PassRegistry& PassRegistry::global() {
+  static PassRegistry* registry = [] {
+    auto* created = new PassRegistry;
+    for (const PassInfo& info : builtinPassTable()) created->add(info);
+    return created;
+  }();
+  return *registry;
+}
+
+void PassRegistry::add(PassInfo info, const std::string& origin) {
+  if (!isPassName(info.name))
+    failPlain("{}: pass name '{}' is not lower-case words joined by '-'", origin, info.name);
+  if (const RegisteredPass* existing = find(info.name))
+    failPlain("{}: pass '{}' is already registered (by {})", origin, info.name, existing->origin);
+  if (!info.create) failPlain("{}: pass '{}' has no factory", origin, info.name);
+  checkOptionDeclarations(info);
+  for (const ir::OpDef& op : info.ops) ir::registerOp(op);
+  passes_.push_back(std::make_unique<RegisteredPass>(RegisteredPass{std::move(info), origin}));
+}
+
+const RegisteredPass* PassRegistry::find(std::string_view name) const {
+  for (const std::unique_ptr<RegisteredPass>& pass : passes_)
+    if (pass->info.name == name) return pass.get();
+  return nullptr;
+}
+
+std::vector<const RegisteredPass*> PassRegistry::all() const {
+  std::vector<const RegisteredPass*> list;
+  list.reserve(passes_.size());
+  for (const std::unique_ptr<RegisteredPass>& pass : passes_) list.push_back(pass.get());
+  return list;
+}
+
+std::string PassRegistry::nearest(std::string_view name) const {
+  std::string best;
+  unsigned bestDistance = 3;  // near misses only: at most two edits
+  for (const std::unique_ptr<RegisteredPass>& pass : passes_) {
+    unsigned distance = llvm::StringRef(pass->info.name).edit_distance(llvm::StringRef(name.data(), name.size()));
+    if (distance < bestDistance) {
+      bestDistance = distance;
+      best = pass->info.name;
+    }
+  }
+  return best;
+}
+
+}  // namespace reel::passes

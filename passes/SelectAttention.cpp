@@ -1,0 +1,200 @@
+/// select-attention: the attention strategy of each bucket graph.
+///
+/// The seed chose per layer and per step: flash-decoding when the longest KV length
+/// exceeded 1024, batched incremental attention otherwise (per-sequence KV caches),
+/// cuBLAS strided-batched GEMMs when prefilling. Here:
+///   - prefill graphs: `strategy = "prefill-gemm"`;
+///   - decode graphs: `strategy = "incremental"` for M = 1 (one sequence, no per-row
+///     lengths to look up), `"batched"` for M > 1 (per-sequence KV lengths);
+///   - the long-context class: where the model can attend to more than
+///     `flash-min-context` keys, `long_context_strategy = "flash-decoding"`, `splits = S`
+///     and `context_threshold = T`, with S the cost model's best split count at a
+///     reference context of 4 x T (capped by the model's context and `max-splits`). The
+///     runtime captures the bucket twice and replays the long-context graph when the
+///     step's longest KV length exceeds T (docs/architecture.md, "Context classes").
+///     When one split is already best (the batched grid fills the GPU) the long class is
+///     left out.
+/// The graph gets `context_threshold` too when it has a long-context class.
+
+#include "passes/CostModel.h"
+#include "passes/DecisionPasses.h"
+#include "passes/DecisionSupport.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace reel::passes {
+namespace {
+
+constexpr const char* kPassName = "select-attention";
+constexpr int64_t kReferenceContextFactor = 4;
+
+/// What decides one graph's attention: the bucket and the limits on the context.
+struct AttentionPlanInput {
+  BucketShape bucket;
+  int64_t threshold = 0;  ///< flash-min-context
+  int64_t maxSplits = 1;
+  int64_t modelContext = 0;  ///< the module's `context`, 0 if unknown
+};
+
+/// The strategies chosen for one attention op.
+struct AttentionChoice {
+  std::string strategy;
+  std::string strategyReason;
+  int64_t splits = 1;  ///< > 1: flash-decoding for the long-context class
+  std::string longReason;
+};
+
+AttentionShape shapeOf(const ir::Op& attention, int64_t rows) {
+  AttentionShape shape;
+  shape.rows = rows;
+  shape.heads = attention.attrs().getInt("n_heads").value_or(1);
+  shape.kvHeads = attention.attrs().getInt("n_kv_heads").value_or(1);
+  shape.headDim = attention.attrs().getInt("head_dim").value_or(1);
+  return shape;
+}
+
+std::string headsText(const AttentionShape& shape) {
+  return fmt::format("{} heads, {} kv heads x {}", shape.heads, shape.kvHeads, shape.headDim);
+}
+
+/// The longest context this attention can read: the model's, or its sliding window.
+int64_t longestContext(const ir::Op& attention, int64_t modelContext) {
+  int64_t longest = modelContext > 0 ? modelContext : INT64_MAX;
+  if (std::optional<int64_t> window = attention.attrs().getInt("window")) longest = std::min(longest, *window);
+  return longest;
+}
+
+void choosePrefill(const CostModel& model, AttentionShape shape, AttentionChoice& choice) {
+  shape.context = shape.rows;
+  Estimate gemm = model.prefillAttention(shape);
+  AttentionShape perRow = shape;
+  perRow.context = std::max<int64_t>(shape.rows / 2, 1);
+  Estimate rowByRow = model.decodeAttention(perRow, 1);
+  choice.strategy = "prefill-gemm";
+  choice.strategyReason = fmt::format("prefill-gemm {} vs batched {} (M={}, causal context {}, {})", gemm.str(),
+                                      rowByRow.str(), shape.rows, shape.rows, headsText(shape));
+}
+
+void chooseDecode(const CostModel& model, AttentionShape shape, int64_t threshold, AttentionChoice& choice) {
+  shape.context = threshold;
+  Estimate estimate = model.decodeAttention(shape, 1);
+  choice.strategy = shape.rows == 1 ? "incremental" : "batched";
+  choice.strategyReason =
+      fmt::format("{} {} at ctx {} (M={}: {}; {})", choice.strategy, estimate.detail(), threshold, shape.rows,
+                  shape.rows == 1 ? "one sequence" : "per-sequence KV lengths", headsText(shape));
+}
+
+void chooseLongContext(const CostModel& model, AttentionShape shape, const AttentionPlanInput& input, int64_t longest,
+                       AttentionChoice& choice) {
+  if (longest <= input.threshold) {
+    choice.longReason =
+        fmt::format("no long-context class: context <= {} keys (flash-min-context {})", longest, input.threshold);
+    return;
+  }
+  shape.context = std::min(longest, kReferenceContextFactor * input.threshold);
+  std::vector<std::pair<int64_t, Estimate>> tried;
+  for (int64_t splits = 1; splits <= input.maxSplits; splits *= 2)
+    tried.emplace_back(splits, model.decodeAttention(shape, splits));
+  auto best = std::min_element(tried.begin(), tried.end(),
+                               [](const auto& a, const auto& b) { return a.second.us < b.second.us; });
+  choice.splits = best->first;
+  std::string figures;
+  for (const auto& [splits, estimate] : tried)
+    figures += fmt::format("{}{} {}", figures.empty() ? "" : " vs ",
+                           splits == 1 ? std::string("batched") : fmt::format("splits={}", splits), estimate.str());
+  choice.longReason = fmt::format("above {} keys, at ctx {}: {} (M={}, {})", input.threshold, shape.context, figures,
+                                  shape.rows, headsText(shape));
+}
+
+AttentionChoice chooseFor(const ir::Op& attention, const CostModel& model, const AttentionPlanInput& input) {
+  AttentionChoice choice;
+  AttentionShape shape = shapeOf(attention, input.bucket.m);
+  if (input.bucket.prefill) {
+    choosePrefill(model, shape, choice);
+    return choice;
+  }
+  chooseDecode(model, shape, input.threshold, choice);
+  if (input.maxSplits > 1)
+    chooseLongContext(model, shape, input, longestContext(attention, input.modelContext), choice);
+  else
+    choice.longReason = "flash-decoding off (max-splits=1)";
+  return choice;
+}
+
+bool applyChoice(ir::Op& attention, const AttentionChoice& choice, int64_t threshold) {
+  ir::AttrDict& attrs = attention.attrs();
+  bool changed = setAttr(attrs, "strategy", choice.strategy);
+  if (choice.splits > 1) {
+    changed |= setAttr(attrs, "long_context_strategy", std::string("flash-decoding"));
+    changed |= setAttr(attrs, "splits", choice.splits);
+    changed |= setAttr(attrs, "context_threshold", threshold);
+    return changed;
+  }
+  for (const char* name : {"long_context_strategy", "splits", "context_threshold"}) changed |= attrs.erase(name);
+  return changed;
+}
+
+class SelectAttentionPass : public Pass {
+public:
+  bool runOnModule(ir::Module& module, PassContext& context) override {
+    CostModel model(context.profile);
+    bool changed = false;
+    for (const std::unique_ptr<ir::Graph>& graph : module.graphs) {
+      std::optional<BucketShape> bucket = bucketShape(*graph);
+      if (!bucket) continue;
+      AttentionPlanInput input;
+      input.bucket = *bucket;
+      input.threshold = intOption(options(), "flash-min-context", context.profile.flashDecodingMinContext);
+      input.maxSplits = std::max<int64_t>(options().getInt("max-splits"), 1);
+      input.modelContext = module.attrs.getInt("context").value_or(0);
+      changed |= runOnBucket(*graph, model, input, context);
+    }
+    return changed;
+  }
+
+private:
+  bool runOnBucket(ir::Graph& graph, const CostModel& model, const AttentionPlanInput& input, PassContext& context) {
+    DecisionGroups decisions(kPassName, graph.name());
+    bool changed = false;
+    bool anyLongClass = false;
+    for (const std::unique_ptr<ir::Op>& op : graph.ops()) {
+      if (op->name() != "attention") continue;
+      AttentionChoice choice = chooseFor(*op, model, input);
+      changed |= applyChoice(*op, choice, input.threshold);
+      anyLongClass |= choice.splits > 1;
+      decisions.add(op->result()->name(), choice.strategy, choice.strategyReason);
+      if (!input.bucket.prefill)
+        decisions.add(op->result()->name(),
+                      choice.splits > 1 ? fmt::format("flash-decoding splits={}", choice.splits) : "no flash-decoding",
+                      choice.longReason);
+    }
+    if (anyLongClass)
+      changed |= setAttr(graph.attrs(), "context_threshold", input.threshold);
+    else
+      changed |= graph.attrs().erase("context_threshold");
+    decisions.flush(context);
+    return changed;
+  }
+};
+
+}  // namespace
+
+PassInfo selectAttentionPassInfo() {
+  return {kPassName,
+          "attention strategy per bucket: incremental (M=1), batched, flash-decoding above a context threshold, "
+          "prefill-gemm",
+          "attention",
+          {{"flash-min-context", OptionKind::Int, "",
+            "flash-decoding when the longest KV length exceeds this (default: the GPU profile's, 1024)"},
+           {"max-splits", OptionKind::Int, "32", "most KV splits flash-decoding may use; 1 turns it off"}},
+          [] { return std::make_unique<SelectAttentionPass>(); }};
+}
+
+std::unique_ptr<Pass> createSelectAttentionPass() {
+  return createDecisionPass(kPassName);
+}
+
+}  // namespace reel::passes

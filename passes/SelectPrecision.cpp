@@ -1,0 +1,421 @@
+/// select-precision: the kernel family of each matmul in each bucket graph, set as
+/// `kernel = "dp4a" | "fp8" | "hgemm" | "mma"`.
+///
+/// The rules (the seed's, with thresholds from the GPU profile, each an option):
+///   1. prefill, or M >= hgemm-min-m (profile: 64)         -> hgemm (cuBLAS, FP16 copy)
+///   2. the profile has FP8 and M >= fp8-min-m (profile: 5) -> fp8 (cuBLASLt, FP8 copy)
+///   3. the weight has a quantized kernel (q4_k, q6_k, q5_0, q8_0) and the GPU has DP4A
+///                                                          -> dp4a (own qtype, Q8_1 activations)
+///   4. otherwise                                           -> hgemm
+/// Then mma (tensor-core kernels reading the quantized weight) replaces the rules' pick
+/// where it is enabled (option `mma=true`: kernels/ has no mma kernels yet, so it is off by
+/// default) and the profile has the feature, M >= mma-min-m (default 9: below it the DP4A
+/// GEMV reads the weight once for all rows while mma tiles waste most of their rows), M is
+/// below the hgemm threshold, and the cost model says it is faster.
+///
+/// Memory: FP8 and FP16 copies are made at load time and cost memory on top of the
+/// quantized weights; a copy is counted once per weight, however many buckets use it.
+/// When the total exceeds the budget (context.memoryBudget, else the profile's memory),
+/// the copies with the least cost-model benefit per byte are dropped first and their
+/// uses fall back to the best kernel that reads the weight as stored. The total and its
+/// breakdown go to context.report["weight bytes on GPU"].
+
+#include "passes/CostModel.h"
+#include "passes/DecisionPasses.h"
+#include "passes/DecisionSupport.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <memory>
+#include <set>
+#include <tuple>
+
+namespace reel::passes {
+namespace {
+
+constexpr const char* kPassName = "select-precision";
+constexpr std::array<MatmulKernel, 4> kAllKernels{MatmulKernel::Dp4a, MatmulKernel::Fp8, MatmulKernel::Hgemm,
+                                                  MatmulKernel::Mma};
+
+/// The thresholds and features the rules read (options over the profile).
+struct PrecisionRules {
+  int64_t fp8MinM = 5;
+  int64_t hgemmMinM = 64;
+  int64_t mmaMinM = 9;
+  bool fp8 = false;
+  bool dp4a = true;
+  bool mma = false;
+};
+
+/// What every matmul of one shape in one bucket graph has in common: the estimates and
+/// the rules' verdict (a Llama layer has a handful of shapes, repeated on every layer).
+struct MatmulClass {
+  BucketShape bucket;
+  MatmulShape shape;
+  std::array<std::optional<Estimate>, 4> costs;  ///< by MatmulKernel; set for the kernels this GPU has
+  MatmulKernel ruleKernel = MatmulKernel::Dp4a;
+  MatmulKernel chosen = MatmulKernel::Dp4a;  ///< the rules' pick, or mma where it beats it
+  std::string ruleText;
+
+  [[nodiscard]] double cost(MatmulKernel kernel) const {
+    const std::optional<Estimate>& estimate = costs[static_cast<size_t>(kernel)];
+    return estimate ? estimate->us : std::numeric_limits<double>::infinity();
+  }
+  [[nodiscard]] ir::TensorType weightType() const { return ir::TensorType(shape.weightType, {shape.n, shape.k}); }
+};
+
+/// One matmul op of one bucket graph and what was decided for it.
+struct MatmulUse {
+  ir::Op* op = nullptr;
+  size_t graphIndex = 0;
+  const MatmulClass* kind = nullptr;
+  std::string weightName;
+  MatmulKernel chosen = MatmulKernel::Dp4a;
+  std::string note;  ///< e.g. the memory-budget downgrade
+};
+
+/// A derived weight copy (FP8 or FP16) and the uses that need it.
+struct DerivedCopy {
+  std::string weightName;
+  MatmulKernel kernel = MatmulKernel::Fp8;
+  int64_t bytes = 0;
+  std::vector<MatmulUse*> uses;
+  double benefitUs = 0;  ///< summed over uses: best copy-free kernel's time minus the chosen one's
+};
+
+bool available(const MatmulClass& kind, MatmulKernel kernel, const PrecisionRules& rules) {
+  bool quantized = hasQuantizedKernel(kind.shape.weightType);
+  switch (kernel) {
+    case MatmulKernel::Dp4a:
+      return quantized && rules.dp4a;
+    case MatmulKernel::Fp8:
+      return rules.fp8;
+    case MatmulKernel::Hgemm:
+      return true;
+    case MatmulKernel::Mma:
+      return quantized && rules.mma;
+  }
+  return false;
+}
+
+bool mmaCandidate(const MatmulClass& kind, const PrecisionRules& rules) {
+  return available(kind, MatmulKernel::Mma, rules) && !kind.bucket.prefill && kind.bucket.m >= rules.mmaMinM &&
+         kind.bucket.m < rules.hgemmMinM;
+}
+
+void applyRules(MatmulClass& kind, const PrecisionRules& rules) {
+  int64_t m = kind.bucket.m;
+  if (kind.bucket.prefill) {
+    kind.ruleKernel = MatmulKernel::Hgemm;
+    kind.ruleText = "prefill";
+  } else if (m >= rules.hgemmMinM) {
+    kind.ruleKernel = MatmulKernel::Hgemm;
+    kind.ruleText = fmt::format("M={} >= hgemm-min-m={}", m, rules.hgemmMinM);
+  } else if (rules.fp8 && m >= rules.fp8MinM) {
+    kind.ruleKernel = MatmulKernel::Fp8;
+    kind.ruleText = fmt::format("M={} >= fp8-min-m={}", m, rules.fp8MinM);
+  } else if (available(kind, MatmulKernel::Dp4a, rules)) {
+    kind.ruleKernel = MatmulKernel::Dp4a;
+    kind.ruleText =
+        rules.fp8 ? fmt::format("M={} < fp8-min-m={}", m, rules.fp8MinM) : std::string("no fp8 on this GPU");
+  } else {
+    kind.ruleKernel = MatmulKernel::Hgemm;
+    kind.ruleText = fmt::format("no dp4a kernel for {}", ir::elemTypeName(kind.shape.weightType).str());
+  }
+  kind.chosen = kind.ruleKernel;
+  if (mmaCandidate(kind, rules) && kind.cost(MatmulKernel::Mma) < kind.cost(kind.ruleKernel)) {
+    kind.chosen = MatmulKernel::Mma;
+    kind.ruleText +=
+        fmt::format("; mma beats {} (M={} >= mma-min-m={})", matmulKernelName(kind.ruleKernel), m, rules.mmaMinM);
+  }
+}
+
+/// The best kernel that reads the weight as stored, or nullopt if none applies.
+std::optional<MatmulKernel> copyFreeFallback(const MatmulClass& kind, const PrecisionRules& rules) {
+  std::optional<MatmulKernel> best;
+  for (MatmulKernel kernel : kAllKernels) {
+    if (derivedWeightBytes(kernel, kind.weightType()) != 0 || !kind.costs[static_cast<size_t>(kernel)]) continue;
+    // Under memory pressure mma is the copy-free kernel for many rows, prefill included.
+    if (kernel == MatmulKernel::Mma && kind.bucket.m < rules.mmaMinM) continue;
+    if (!best || kind.cost(kernel) < kind.cost(*best)) best = kernel;
+  }
+  return best;
+}
+
+void estimate(MatmulClass& kind, const CostModel& model, const PrecisionRules& rules) {
+  for (MatmulKernel kernel : kAllKernels)
+    if (available(kind, kernel, rules))
+      kind.costs[static_cast<size_t>(kernel)] = model.matmulWithPrep(kind.shape, kernel);
+}
+
+/// "dp4a 41.2us vs fp8 57.9us vs ... (M=4, 14336x4096 q4_k; M=4 < fp8-min-m=5)", with a
+/// note where the cost model prefers another kernel than the one taken.
+std::string reasonFor(const MatmulClass& kind, MatmulKernel chosen, const std::string& note) {
+  std::string figures = fmt::format("{} {}", matmulKernelName(chosen), formatUs(kind.cost(chosen)));
+  MatmulKernel cheapest = chosen;
+  for (MatmulKernel kernel : kAllKernels) {
+    if (kernel == chosen || !kind.costs[static_cast<size_t>(kernel)]) continue;
+    figures += fmt::format(" vs {} {}", matmulKernelName(kernel), formatUs(kind.cost(kernel)));
+    if (kind.cost(kernel) < kind.cost(cheapest)) cheapest = kernel;
+  }
+  std::string reason = fmt::format("{} ({}, {}x{} {}; {})", figures, describeBucket(kind.bucket), kind.shape.n,
+                                   kind.shape.k, ir::elemTypeName(kind.shape.weightType).str(), kind.ruleText);
+  if (cheapest != chosen) reason += fmt::format("; the cost model prefers {}", matmulKernelName(cheapest));
+  if (!note.empty()) reason += "; " + note;
+  return reason;
+}
+
+/// The matmul classes of the module, found once per (graph, weight shape, qtype).
+class MatmulClasses {
+public:
+  MatmulClass& classFor(size_t graphIndex, const BucketShape& bucket, const ir::TensorType& weight) {
+    Key key{graphIndex, weight.shape[0], weight.shape[1], static_cast<int>(weight.elem)};
+    auto [it, inserted] = index_.try_emplace(key, nullptr);
+    if (inserted) {
+      classes_.push_back(std::make_unique<MatmulClass>());
+      it->second = classes_.back().get();
+      it->second->bucket = bucket;
+      it->second->shape = {bucket.m, weight.shape[0], weight.shape[1], weight.elem};
+    }
+    return *it->second;
+  }
+  [[nodiscard]] const std::vector<std::unique_ptr<MatmulClass>>& all() const { return classes_; }
+
+private:
+  using Key = std::tuple<size_t, int64_t, int64_t, int>;
+  std::map<Key, MatmulClass*> index_;
+  std::vector<std::unique_ptr<MatmulClass>> classes_;
+};
+
+/// The weights on the GPU: the stored ones (each once by name) and the derived copies.
+class WeightMemory {
+public:
+  void addStored(const ir::Op& weightOp) {
+    std::string name = weightOp.attrs().getString("name").value_or(weightOp.result()->name());
+    if (!storedNames_.insert(name).second) return;
+    storedBytes_ += weightOp.result()->type().numBytes(0, 0).value_or(0);
+  }
+
+  void addUse(MatmulUse& use) {
+    int64_t bytes = derivedWeightBytes(use.chosen, use.kind->weightType());
+    if (bytes == 0) return;
+    auto [it, inserted] = copyIndex_.try_emplace({use.weightName, use.chosen}, copies_.size());
+    if (inserted) copies_.push_back({use.weightName, use.chosen, bytes, {}, 0});
+    copies_[it->second].uses.push_back(&use);
+  }
+
+  [[nodiscard]] int64_t storedBytes() const { return storedBytes_; }
+  [[nodiscard]] int64_t derivedBytes(MatmulKernel kernel) const {
+    int64_t total = 0;
+    for (const DerivedCopy& copy : copies_)
+      if (copy.kernel == kernel && !copy.uses.empty()) total += copy.bytes;
+    return total;
+  }
+  [[nodiscard]] int64_t totalBytes() const {
+    return storedBytes_ + derivedBytes(MatmulKernel::Fp8) + derivedBytes(MatmulKernel::Hgemm);
+  }
+  std::vector<DerivedCopy>& copies() { return copies_; }
+
+private:
+  std::set<std::string> storedNames_;
+  int64_t storedBytes_ = 0;
+  std::vector<DerivedCopy> copies_;
+  std::map<std::pair<std::string, MatmulKernel>, size_t> copyIndex_;
+};
+
+/// Sums, for each copy, what its uses would lose by falling back; returns the copies that
+/// can be dropped (every use has a copy-free kernel).
+std::vector<DerivedCopy*> droppableCopies(WeightMemory& memory, const PrecisionRules& rules) {
+  std::vector<DerivedCopy*> droppable;
+  for (DerivedCopy& copy : memory.copies()) {
+    bool canDrop = true;
+    for (const MatmulUse* use : copy.uses) {
+      std::optional<MatmulKernel> fallback = copyFreeFallback(*use->kind, rules);
+      if (!fallback)
+        canDrop = false;
+      else
+        copy.benefitUs += use->kind->cost(*fallback) - use->kind->cost(use->chosen);
+    }
+    if (canDrop) droppable.push_back(&copy);
+  }
+  std::stable_sort(droppable.begin(), droppable.end(), [](const DerivedCopy* a, const DerivedCopy* b) {
+    return a->benefitUs / static_cast<double>(a->bytes) < b->benefitUs / static_cast<double>(b->bytes);
+  });
+  return droppable;
+}
+
+/// Chooses the copies to drop: least benefit per byte first until the weights fit
+/// `budget`, then, most beneficial first, takes back any dropped copy that still fits.
+std::vector<DerivedCopy*> copiesToDrop(WeightMemory& memory, int64_t budget, const PrecisionRules& rules) {
+  std::vector<DerivedCopy*> dropped;
+  int64_t total = memory.totalBytes();
+  for (DerivedCopy* copy : droppableCopies(memory, rules)) {
+    if (total <= budget) break;
+    dropped.push_back(copy);
+    total -= copy->bytes;
+  }
+  std::vector<DerivedCopy*> kept;
+  for (auto it = dropped.rbegin(); it != dropped.rend(); ++it) {
+    if (total + (*it)->bytes > budget) continue;
+    total += (*it)->bytes;
+    kept.push_back(*it);
+  }
+  std::erase_if(dropped, [&](DerivedCopy* copy) { return std::find(kept.begin(), kept.end(), copy) != kept.end(); });
+  return dropped;
+}
+
+/// Drops derived copies until the weights fit `budget`; their uses fall back to the best
+/// kernel that reads the stored weight.
+void fitBudget(WeightMemory& memory, int64_t budget, const PrecisionRules& rules, PassContext& context) {
+  for (DerivedCopy* copy : copiesToDrop(memory, budget, rules)) {
+    std::string over = formatBytes(static_cast<double>(memory.totalBytes() - budget));
+    for (MatmulUse* use : copy->uses) {
+      use->note = fmt::format("{} copy dropped for the memory budget", matmulKernelName(use->chosen));
+      use->chosen = *copyFreeFallback(*use->kind, rules);
+    }
+    double megabytes = static_cast<double>(copy->bytes) / 1e6;
+    context.decide(
+        {kPassName, "(module)", copy->weightName, fmt::format("drop {} copy", matmulKernelName(copy->kernel)),
+         fmt::format("benefit {} per step over {} use{} for {} ({}/MB; {} over budget)", formatUs(copy->benefitUs),
+                     copy->uses.size(), copy->uses.size() == 1 ? "" : "s",
+                     formatBytes(static_cast<double>(copy->bytes)), formatUs(copy->benefitUs / megabytes), over)});
+    copy->uses.clear();
+  }
+}
+
+void reportWeightBytes(const WeightMemory& memory, std::optional<int64_t> budget, PassContext& context) {
+  std::string budgetText = budget ? formatBytes(static_cast<double>(*budget)) : std::string("none");
+  context.report["weight bytes on GPU"] =
+      fmt::format("{} ({} B) = stored {} + fp8 copies {} + f16 copies {}; budget {}",
+                  formatBytes(static_cast<double>(memory.totalBytes())), memory.totalBytes(),
+                  formatBytes(static_cast<double>(memory.storedBytes())),
+                  formatBytes(static_cast<double>(memory.derivedBytes(MatmulKernel::Fp8))),
+                  formatBytes(static_cast<double>(memory.derivedBytes(MatmulKernel::Hgemm))), budgetText);
+}
+
+/// The matmuls select-precision decides: f32 activations times a static 2-D weight.
+bool decidable(const ir::Op& op) {
+  if (op.name() != "matmul" || op.operand(0)->type().elem != ir::ElemType::F32) return false;
+  const ir::TensorType& weight = op.operand(1)->type();
+  return weight.rank() == 2 && weight.isStatic();
+}
+
+class SelectPrecisionPass : public Pass {
+public:
+  bool runOnModule(ir::Module& module, PassContext& context) override {
+    PrecisionRules rules = readRules(context.profile);
+    CostModel model(context.profile);
+    WeightMemory memory;
+    MatmulClasses classes;
+    std::vector<MatmulUse> uses = collectUses(module, classes, memory);
+    for (const std::unique_ptr<MatmulClass>& kind : classes.all()) {
+      estimate(*kind, model, rules);
+      applyRules(*kind, rules);
+    }
+    for (MatmulUse& use : uses) {
+      use.chosen = use.kind->chosen;
+      memory.addUse(use);
+    }
+    std::optional<int64_t> budget = memoryBudget(context);
+    if (budget && memory.storedBytes() > *budget)
+      failPlain("{}: the stored weights alone need {}, over the memory budget of {}", kPassName,
+                formatBytes(static_cast<double>(memory.storedBytes())), formatBytes(static_cast<double>(*budget)));
+    if (budget && memory.totalBytes() > *budget) fitBudget(memory, *budget, rules, context);
+    reportWeightBytes(memory, budget, context);
+    return applyAndExplain(module, uses, context);
+  }
+
+private:
+  [[nodiscard]] PrecisionRules readRules(const GpuProfile& profile) const {
+    PrecisionRules rules;
+    rules.fp8MinM = intOption(options(), "fp8-min-m", profile.fp8MinM);
+    rules.hgemmMinM = intOption(options(), "hgemm-min-m", profile.hgemmMinM);
+    rules.mmaMinM = options().getInt("mma-min-m");
+    rules.fp8 = boolOption(options(), "fp8", profile.fp8);
+    rules.dp4a = boolOption(options(), "dp4a", profile.dp4a);
+    // kernels/ has no mma kernels yet, so they are chosen only when asked for (and the
+    // profile has the feature); lowering refuses them until the kernels exist.
+    rules.mma = options().given("mma") && options().getBool("mma") && profile.mma;
+    return rules;
+  }
+
+  static std::optional<int64_t> memoryBudget(const PassContext& context) {
+    if (context.memoryBudget) return context.memoryBudget;
+    if (context.profile.memoryGB > 0) return static_cast<int64_t>(context.profile.memoryGB * 1e9);
+    return std::nullopt;
+  }
+
+  static std::vector<MatmulUse> collectUses(ir::Module& module, MatmulClasses& classes, WeightMemory& memory) {
+    std::vector<MatmulUse> uses;
+    for (size_t graphIndex = 0; graphIndex < module.graphs.size(); ++graphIndex) {
+      const ir::Graph& graph = *module.graphs[graphIndex];
+      std::optional<BucketShape> bucket = bucketShape(graph);
+      if (!bucket) continue;
+      for (const std::unique_ptr<ir::Op>& op : graph.ops()) {
+        if (op->name() == "weight") memory.addStored(*op);
+        if (!decidable(*op)) continue;
+        const ir::Value* weight = op->operand(1);
+        MatmulUse use;
+        use.op = op.get();
+        use.graphIndex = graphIndex;
+        use.kind = &classes.classFor(graphIndex, *bucket, weight->type());
+        use.weightName = weight->producer()->attrs().getString("name").value_or(weight->name());
+        uses.push_back(std::move(use));
+      }
+    }
+    return uses;
+  }
+
+  static bool applyAndExplain(const ir::Module& module, std::vector<MatmulUse>& uses, PassContext& context) {
+    bool changed = false;
+    std::optional<DecisionGroups> decisions;
+    size_t currentGraph = SIZE_MAX;
+    std::map<const MatmulClass*, std::string> reasons;
+    for (MatmulUse& use : uses) {
+      if (use.graphIndex != currentGraph) {
+        if (decisions) decisions->flush(context);
+        currentGraph = use.graphIndex;
+        decisions.emplace(kPassName, module.graphs[currentGraph]->name());
+      }
+      changed |= setAttr(use.op->attrs(), "kernel", std::string(matmulKernelName(use.chosen)));
+      std::string reason;
+      if (use.note.empty()) {
+        std::string& cached = reasons[use.kind];
+        if (cached.empty()) cached = reasonFor(*use.kind, use.chosen, "");
+        reason = cached;
+      } else {
+        reason = reasonFor(*use.kind, use.chosen, use.note);
+      }
+      decisions->add(use.op->result()->name(), matmulKernelName(use.chosen), reason);
+    }
+    if (decisions) decisions->flush(context);
+    return changed;
+  }
+};
+
+}  // namespace
+
+PassInfo selectPrecisionPassInfo() {
+  return {kPassName,
+          "kernel family per matmul and bucket: dp4a, fp8 (cuBLASLt), hgemm (cuBLAS), mma; within the memory budget",
+          "precision",
+          {{"fp8-min-m", OptionKind::Int, "", "FP8 GEMMs from this M on (default: the GPU profile's, 5)"},
+           {"hgemm-min-m", OptionKind::Int, "", "FP16 HGEMM from this M on (default: the GPU profile's, 64)"},
+           {"mma-min-m", OptionKind::Int, "9", "consider tensor-core kernels on quantized weights from this M on"},
+           {"fp8", OptionKind::Bool, "", "allow FP8 GEMMs (default: the GPU profile's fp8 feature)"},
+           {"dp4a", OptionKind::Bool, "", "allow DP4A kernels (default: the GPU profile's dp4a feature)"},
+           {"mma", OptionKind::Bool, "false", "allow mma kernels where the profile has them (none in kernels/ yet)"}},
+          [] { return std::make_unique<SelectPrecisionPass>(); }};
+}
+
+std::unique_ptr<Pass> createSelectPrecisionPass() {
+  return createDecisionPass(kPassName);
+}
+
+}  // namespace reel::passes

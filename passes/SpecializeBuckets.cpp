@@ -1,0 +1,85 @@
+// specialize-buckets: the generic step (graph @step, generic in M) becomes one graph per
+// decode bucket, @decode.m1, @decode.m2, ..., plus @prefill, with M replaced by the bucket
+// in every type and the graph attributes {phase = "decode" | "prefill", bucket = N}.
+// A module without @step (already specialised, or hand-written bucket graphs) is left as is.
+#include "ir/Diagnostics.h"
+#include "passes/PassTable.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace reel::passes {
+namespace {
+
+/// What to specialise @step into.
+struct Specialisation {
+  std::vector<int64_t> buckets;
+  int64_t prefillTokens = 0;  ///< 0: no prefill graph
+};
+
+void checkBuckets(const std::vector<int64_t>& buckets) {
+  if (buckets.empty()) failPlain("no buckets to specialise for");
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    if (buckets[i] <= 0) failPlain("bucket sizes must be positive, got {}", buckets[i]);
+    if (i > 0 && buckets[i] <= buckets[i - 1])
+      failPlain("bucket sizes must be increasing, got {} after {}", buckets[i], buckets[i - 1]);
+  }
+}
+
+/// A copy of `step` named `name` with M = `m` and the phase/bucket attributes first.
+std::unique_ptr<ir::Graph> specialise(const ir::Graph& step, const std::string& name, const char* phase, int64_t m) {
+  std::unique_ptr<ir::Graph> graph = step.clone(name);
+  for (const std::unique_ptr<ir::Op>& op : graph->ops())
+    for (unsigned i = 0; i < op->numResults(); ++i) op->result(i)->setType(op->result(i)->type().withM(m));
+  ir::AttrDict attrs;
+  attrs.set("phase", std::string(phase));
+  attrs.set("bucket", m);
+  for (const ir::AttrDict::Entry& entry : step.attrs().entries())
+    if (entry.first != "phase" && entry.first != "bucket") attrs.set(entry.first, entry.second);
+  graph->attrs() = std::move(attrs);
+  return graph;
+}
+
+class SpecializeBucketsPass : public Pass {
+public:
+  bool runOnModule(ir::Module& module, PassContext& context) override {
+    auto stepIt = std::find_if(module.graphs.begin(), module.graphs.end(),
+                               [](const std::unique_ptr<ir::Graph>& graph) { return graph->name() == "step"; });
+    if (stepIt == module.graphs.end()) return false;
+    Specialisation plan = planFor(context);
+
+    std::vector<std::unique_ptr<ir::Graph>> graphs;
+    for (int64_t bucket : plan.buckets)
+      graphs.push_back(specialise(**stepIt, fmt::format("decode.m{}", bucket), "decode", bucket));
+    if (plan.prefillTokens > 0) graphs.push_back(specialise(**stepIt, "prefill", "prefill", plan.prefillTokens));
+    for (const std::unique_ptr<ir::Graph>& graph : graphs)
+      if (module.findGraph(graph->name())) failPlain("graph @{} already exists next to @step", graph->name());
+
+    size_t position = static_cast<size_t>(stepIt - module.graphs.begin());
+    module.graphs.erase(stepIt);
+    module.graphs.insert(module.graphs.begin() + static_cast<std::ptrdiff_t>(position),
+                         std::make_move_iterator(graphs.begin()), std::make_move_iterator(graphs.end()));
+    return true;
+  }
+
+private:
+  /// The buckets and prefill size: the options when given, else the compile context's.
+  /// The context is updated so that later passes and reports see what was built.
+  Specialisation planFor(PassContext& context) const {
+    Specialisation plan;
+    plan.buckets = options().given("buckets") ? options().getIntList("buckets") : context.buckets;
+    plan.prefillTokens = options().getIntOr("prefill-tokens", context.prefillTokens);
+    checkBuckets(plan.buckets);
+    if (plan.prefillTokens < 0) failPlain("prefill-tokens must be 0 (no prefill graph) or positive, got {}", plan.prefillTokens);
+    context.buckets = plan.buckets;
+    context.prefillTokens = plan.prefillTokens;
+    return plan;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> createSpecializeBucketsPass() { return std::make_unique<SpecializeBucketsPass>(); }
+
+}  // namespace reel::passes

@@ -1,0 +1,139 @@
+#pragma once
+/// \file
+/// The GPU runtime: replays a Plan. At load it uploads the weight slots the loaded buckets use,
+/// allocates the arena, scratch, KV cache and step-input buffers at fixed addresses, binds each
+/// bucket's schedule, runs it once eagerly (cuBLAS/cuBLASLt plans and workspaces get made
+/// outside any capture) and captures it into a CUDA graph. Per step: one host-to-device copy of
+/// the step inputs from pinned memory, one graph launch (argmax included), one device-to-host
+/// copy of the chosen tokens. Nothing is re-captured while decoding.
+///
+/// Usage:
+///   GpuRuntime runtime(plan, gguf, {});
+///   StepRows rows{{tok}, {pos}, {pos + 1}, {slot}};
+///   const std::vector<int32_t>& next = runtime.step(Phase::Decode, rows);
+
+#include "codegen/Plan.h"
+#include "kernels/Blas.h"
+#include "runtime/gguf/GgufFile.h"
+#include "runtime/gpu/BoundSchedule.h"
+#include "runtime/gpu/CudaGraph.h"
+#include "runtime/gpu/DeviceMemory.h"
+#include "runtime/gpu/RuntimeBuffers.h"
+#include "runtime/gpu/WeightUpload.h"
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace reel::gpu {
+
+struct RuntimeOptions {
+  bool useGraphs = true;             ///< capture the buckets into CUDA graphs (false: --eager)
+  int64_t kvSlots = 0;               ///< sequences the KV cache holds; 0: the largest decode bucket
+  std::vector<std::string> buckets;  ///< the bucket graphs to load ("decode.m1"); empty: all
+  bool progress = true;              ///< the upload progress bar and warnings on stderr
+  size_t blasWorkspaceBytes = size_t{64} << 20;
+};
+
+enum class Phase { Decode, Prefill };
+
+/// The live rows of one step (padding is added by the runtime).
+struct StepRows {
+  std::vector<int32_t> tokens;
+  std::vector<int32_t> positions;  ///< where each row's K and V are written
+  std::vector<int32_t> kvLens;     ///< KV length after this step's append
+  std::vector<int32_t> slots;      ///< the KV-cache slot (sequence) of each row
+  /// Run through a bucket of at least this many rows (tests put padding rows in every bucket).
+  int64_t minBucketRows = 0;
+};
+
+/// The name of the GPU the runtime uses (device 0), e.g. "NVIDIA H100 80GB HBM3".
+std::string gpuName();
+/// True when a CUDA device is usable.
+bool gpuAvailable();
+/// Throws "<who>: no usable CUDA device (<why>)" unless one is.
+void requireGpu(const std::string& who);
+
+class GpuRuntime {
+public:
+  /// Loads a copy of `plan` with the weights of `file` (needed during the constructor only).
+  GpuRuntime(codegen::Plan plan, const GgufFile& file, const RuntimeOptions& options);
+  GpuRuntime(const GpuRuntime&) = delete;
+  GpuRuntime& operator=(const GpuRuntime&) = delete;
+  ~GpuRuntime();
+
+  /// Runs one step through the smallest loaded bucket of `phase` with room for the rows, in the
+  /// context class of the longest KV length; returns each live row's argmax token. Throws a
+  /// reel::Error for rows no bucket holds, a position past the context, a bad slot or token.
+  const std::vector<int32_t>& step(Phase phase, const StepRows& rows);
+
+  /// The logits of live row `row` of the last step (copied from the arena; for tests).
+  [[nodiscard]] std::vector<float> logitsRow(int64_t row) const;
+
+  /// Runs the following steps eagerly (true) or through the captured graphs (false).
+  void setEager(bool eager) { eager_ = eager; }
+  /// Fills every buffer but the weights with 0xFF bytes (tests: nothing may read stale data).
+  void poison();
+
+  /// The loaded bucket a step of `rows` live rows whose longest KV length is `longestKv` runs
+  /// on (null when none holds them).
+  [[nodiscard]] const codegen::BucketPlan* bucketFor(Phase phase, int64_t rows, int64_t longestKv) const;
+  /// The largest m of the loaded buckets of `phase` (0 when none).
+  [[nodiscard]] int64_t largestRows(Phase phase) const;
+  /// The bucket the last step ran on.
+  [[nodiscard]] const codegen::BucketPlan* lastBucket() const { return last_ ? last_->plan : nullptr; }
+  /// True when the last step replayed a CUDA graph.
+  [[nodiscard]] bool lastStepUsedGraph() const { return lastUsedGraph_; }
+
+  [[nodiscard]] const codegen::Plan& plan() const { return plan_; }
+  [[nodiscard]] const KvLayout& kv() const { return buffers_->kv(); }
+  [[nodiscard]] int64_t vocab() const { return vocab_; }
+  [[nodiscard]] int64_t weightBytes() const { return weights_.bytes; }
+  [[nodiscard]] double uploadSeconds() const { return weights_.seconds; }
+  /// Buckets that fell back to eager execution because their capture failed, with the reason.
+  [[nodiscard]] const std::vector<std::string>& captureFailures() const { return captureFailures_; }
+  /// "weights 3.86 GiB, KV cache 1.00 GiB, ... (total ...; GPU: ... free of ...)".
+  [[nodiscard]] std::string memoryReport() const { return ledger_.describe(); }
+
+private:
+  struct LoadedBucket {
+    const codegen::BucketPlan* plan = nullptr;
+    BoundSchedule schedule;
+    std::unique_ptr<CapturedGraph> graph;
+  };
+
+  void loadBucket(const codegen::BucketPlan& bucket);
+  void checkRows(const StepRows& rows) const;
+  void copyInputs(const LoadedBucket& bucket, const StepRows& rows);
+
+  codegen::Plan plan_;
+  RuntimeOptions options_;
+  MemoryLedger ledger_;
+  CudaStream stream_;
+  DeviceWeights weights_;
+  std::unique_ptr<RuntimeBuffers> buffers_;
+  DeviceBuffer blasWorkspace_;
+  /// The cuBLAS/cuBLASLt handles, destroyed with the runtime.
+  struct BlasHandles {
+    kernels::BlasContext context;
+    BlasHandles() = default;
+    BlasHandles(const BlasHandles&) = delete;
+    BlasHandles& operator=(const BlasHandles&) = delete;
+    ~BlasHandles() { kernels::destroyBlasContext(context); }
+  } blas_;
+  PinnedBuffer hostInputs_;
+  PinnedBuffer hostTokens_;
+  std::vector<LoadedBucket> buckets_;
+  std::vector<std::string> captureFailures_;
+  std::vector<int32_t> next_;
+  int64_t vocab_ = 0;
+  const LoadedBucket* last_ = nullptr;
+  int64_t lastRows_ = 0;
+  bool eager_ = false;
+  bool lastUsedGraph_ = false;
+};
+
+}  // namespace reel::gpu

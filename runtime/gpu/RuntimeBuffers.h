@@ -1,0 +1,73 @@
+#pragma once
+/// \file
+/// The device memory a plan runs in, apart from the weights: the activation arena (the largest
+/// bucket's), the plan-wide scratch, the KV cache and the per-step input buffers. Every address
+/// is fixed for the life of the runtime, so CUDA graphs captured once stay valid; only the
+/// contents of the step-input buffers change between replays.
+///
+/// Step inputs: one device block of int32, refilled by one host-to-device copy per step. A
+/// bucket of m rows reads token ids at [0, m), positions at [m, 2m), KV lengths at [2m, 3m) and
+/// KV slots at [3m, 4m), so the copy is 4m values. next_tokens (argmax output) has its own
+/// buffer.
+
+#include "codegen/Plan.h"
+#include "runtime/gpu/DeviceMemory.h"
+#include "runtime/gpu/WeightUpload.h"
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace reel::gpu {
+
+/// The KV cache shape: per layer a K and a V array of f16 [slots][positions][kvHeads][headDim].
+struct KvLayout {
+  int64_t layers = 0;
+  int64_t slots = 0;
+  int64_t positions = 0;  ///< the plan's maxContext
+  int64_t kvHeads = 0;
+  int64_t headDim = 0;
+
+  /// Bytes of one layer's K (or V) array.
+  [[nodiscard]] int64_t partBytes() const { return slots * positions * kvHeads * headDim * 2; }
+};
+
+/// The KV cache shape of `plan` for `slots` sequences: layers, KV heads and head dim read from
+/// its kv_append steps. Throws when the plan has none or they disagree.
+KvLayout kvLayoutOf(const codegen::Plan& plan, int64_t slots);
+
+/// The largest m over the plan's buckets (the rows the step-input buffers hold).
+int64_t maxBucketRows(const codegen::Plan& plan);
+
+class RuntimeBuffers {
+public:
+  /// Allocates the arena (the largest bucket's arenaBytes), the scratch, the KV cache for
+  /// `kv.slots` sequences and the step inputs; counted in `ledger`.
+  RuntimeBuffers(const codegen::Plan& plan, const KvLayout& kv, MemoryLedger& ledger);
+
+  /// The device address a step argument points to in a bucket of `bucketRows` rows. Throws
+  /// when the reference is out of range (a weight slot not uploaded, a layer past the cache).
+  [[nodiscard]] void* resolve(const codegen::BufferRef& ref, int64_t bucketRows, const DeviceWeights& weights) const;
+
+  /// The step-input block: 4 * maxRows int32 (see the file comment).
+  [[nodiscard]] int32_t* stepInputs() const { return static_cast<int32_t*>(stepInputs_.get()); }
+  [[nodiscard]] int32_t* nextTokens() const { return static_cast<int32_t*>(nextTokens_.get()); }
+  [[nodiscard]] const uint8_t* arena() const { return arena_.bytes(); }
+  [[nodiscard]] const KvLayout& kv() const { return kv_; }
+  [[nodiscard]] int64_t maxRows() const { return maxRows_; }
+
+  /// Fills the arena, scratch, KV cache and outputs with 0xFF bytes (NaN as floats, -1 as
+  /// ints), so that a step reading anything it did not write shows.
+  void poison(cudaStream_t stream) const;
+
+private:
+  KvLayout kv_;
+  int64_t maxRows_ = 0;
+  DeviceBuffer arena_;
+  DeviceBuffer scratch_;
+  DeviceBuffer kvCache_;
+  DeviceBuffer stepInputs_;
+  DeviceBuffer nextTokens_;
+};
+
+}  // namespace reel::gpu

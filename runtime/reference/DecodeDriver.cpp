@@ -1,0 +1,235 @@
+#include "runtime/reference/DecodeDriver.h"
+
+#include "ir/Diagnostics.h"
+#include "runtime/reference/ReferenceExecutor.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
+namespace reel::reference {
+
+StepGraphs findStepGraphs(const ir::Module& module) {
+  StepGraphs graphs;
+  for (const auto& graph : module.graphs) {
+    const std::optional<int64_t> rows = stepGraphRows(*graph);
+    if (isPrefillGraph(*graph)) {
+      if (!graphs.prefill) graphs.prefill = graph.get();
+    } else if (rows) {
+      graphs.buckets.emplace(*rows, graph.get());
+    } else if (!graphs.generic) {
+      graphs.generic = graph.get();
+    }
+  }
+  if (graphs.buckets.empty() && !graphs.generic) failPlain("module @{} has no decode step graph to run", module.name);
+  return graphs;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// Which graph runs a step of `rows` live rows, and how many rows it takes.
+struct StepPlan {
+  const ir::Graph* graph = nullptr;
+  int64_t rows = 0;
+};
+
+class DecodeRun {
+ public:
+  DecodeRun(const StepGraphs& graphs, const WeightSource& weights, const DecodeRequest& request,
+            const DecodeOptions& options)
+      : graphs_(graphs), weights_(weights), request_(request), options_(options) {
+    validate();
+    int64_t longest = 0;
+    for (const auto& prompt : request.prompts)
+      longest = std::max<int64_t>(longest, static_cast<int64_t>(prompt.size()));
+    const int64_t sequences = static_cast<int64_t>(request.prompts.size());
+    const int64_t slots = sequences;
+    cache_ = std::make_unique<KvCacheState>(kvCacheShapeFor(*planFor(1).graph, slots, longest + request.newTokens));
+    report_.sequences.resize(static_cast<size_t>(sequences));
+  }
+
+  DecodeReport run() {
+    Clock::time_point start = Clock::now();
+    for (size_t s = 0; s < request_.prompts.size(); ++s) prefill(static_cast<int32_t>(s));
+    report_.prefillSeconds = secondsSince(start);
+    start = Clock::now();
+    for (int64_t step = 1; step < request_.newTokens; ++step) decodeStep(step);
+    report_.decodeSeconds = secondsSince(start);
+    return std::move(report_);
+  }
+
+ private:
+  void validate() const {
+    if (request_.prompts.empty()) failPlain("decode: no sequences to run");
+    if (request_.newTokens < 1) failPlain("decode: asked for {} new tokens (at least 1)", request_.newTokens);
+    for (const auto& prompt : request_.prompts)
+      if (prompt.empty()) failPlain("decode: every sequence needs at least one prompt token");
+    if (options_.prefill == PrefillMode::Graph && !graphs_.prefill)
+      failPlain("decode: prefill through the prefill graph was asked for, but the module has none");
+    if (options_.prefillChunk < 1) failPlain("decode: the prefill chunk must be at least 1 row");
+  }
+
+  [[nodiscard]] int64_t maxRows() const {
+    if (!graphs_.buckets.empty()) return graphs_.buckets.rbegin()->first;
+    int64_t largest = 1;
+    for (int64_t bucket : options_.buckets) largest = std::max(largest, bucket);
+    return largest;
+  }
+
+  /// The smallest bucket that holds `rows` live rows (rows <= maxRows()).
+  [[nodiscard]] StepPlan planFor(int64_t rows) const {
+    if (!graphs_.buckets.empty()) {
+      if (rows > graphs_.buckets.rbegin()->first) failPlain("decode: no bucket holds {} rows", rows);
+      auto found = graphs_.buckets.lower_bound(rows);
+      return {found->second, found->first};
+    }
+    int64_t best = maxRows();
+    for (int64_t bucket : options_.buckets)
+      if (bucket >= rows) best = std::min(best, bucket);
+    return {graphs_.generic, std::max(best, rows)};
+  }
+
+  ReferenceExecutor& executorFor(const ir::Graph& graph) {
+    std::unique_ptr<ReferenceExecutor>& executor = executors_[&graph];
+    if (!executor)
+      executor = std::make_unique<ReferenceExecutor>(graph, weights_, *cache_, ExecutorOptions{options_.threads});
+    return *executor;
+  }
+
+  /// Runs `inputs` (live rows only) padded to `rows`, returns the result.
+  StepResult runPadded(const ir::Graph& graph, int64_t rows, StepInputs inputs) {
+    const int32_t padSlot = inputs.slots.empty() ? 0 : inputs.slots.front();
+    while (static_cast<int64_t>(inputs.tokens.size()) < rows) {
+      inputs.tokens.push_back(0);
+      inputs.positions.push_back(0);
+      inputs.kvLens.push_back(0);
+      if (!inputs.slots.empty()) inputs.slots.push_back(padSlot);
+    }
+    return executorFor(graph).step(inputs);
+  }
+
+  /// Records the token that row `row` of `result` gives sequence `sequence`.
+  void takeToken(int32_t sequence, const StepResult& result, int64_t row) {
+    SequenceOutput& out = report_.sequences[static_cast<size_t>(sequence)];
+    int32_t token = 0;
+    if (!result.nextTokens.empty()) {
+      token = result.nextTokens[static_cast<size_t>(row)];
+    } else {
+      const float* logits = result.logitsRow(row);
+      token = static_cast<int32_t>(std::max_element(logits, logits + result.vocab) - logits);
+    }
+    out.tokens.push_back(token);
+    if (options_.keepLogits && result.vocab > 0)
+      out.logits.emplace_back(result.logitsRow(row), result.logitsRow(row) + result.vocab);
+  }
+
+  void prefill(int32_t sequence) {
+    const bool byGraph = graphs_.prefill && options_.prefill != PrefillMode::TokenByToken;
+    if (byGraph)
+      prefillByGraph(sequence);
+    else
+      prefillByToken(sequence);
+  }
+
+  void prefillByGraph(int32_t sequence) {
+    const std::vector<int32_t>& prompt = request_.prompts[static_cast<size_t>(sequence)];
+    const ir::Graph& graph = *graphs_.prefill;
+    const int64_t chunk = stepGraphRows(graph).value_or(options_.prefillChunk);
+    report_.prefillPath = fmt::format("@{} (chunks of {} rows)", graph.name(), chunk);
+    const auto length = static_cast<int64_t>(prompt.size());
+    for (int64_t first = 0; first < length; first += chunk) {
+      const int64_t count = std::min(chunk, length - first);
+      StepInputs inputs;
+      for (int64_t i = first; i < first + count; ++i) {
+        inputs.tokens.push_back(prompt[static_cast<size_t>(i)]);
+        inputs.positions.push_back(static_cast<int32_t>(i));
+        inputs.kvLens.push_back(static_cast<int32_t>(i + 1));
+        inputs.slots.push_back(sequence);
+      }
+      StepResult result = runPadded(graph, chunk, std::move(inputs));
+      if (first + count == length) takeToken(sequence, result, count - 1);
+    }
+  }
+
+  void prefillByToken(int32_t sequence) {
+    const std::vector<int32_t>& prompt = request_.prompts[static_cast<size_t>(sequence)];
+    const StepPlan plan = planFor(1);
+    report_.prefillPath = fmt::format("token by token through @{} (M = {})", plan.graph->name(), plan.rows);
+    const auto length = static_cast<int32_t>(prompt.size());
+    for (int32_t i = 0; i < length; ++i) {
+      StepInputs inputs{{prompt[static_cast<size_t>(i)]}, {i}, {i + 1}, {sequence}};
+      StepResult result = runPadded(*plan.graph, plan.rows, std::move(inputs));
+      if (i + 1 == length) takeToken(sequence, result, 0);
+    }
+  }
+
+  /// Decode step `step` (1-based: the prompt gave token 0) for every sequence.
+  void decodeStep(int64_t step) {
+    const auto sequences = static_cast<int32_t>(request_.prompts.size());
+    const int64_t groupSize = std::min<int64_t>(sequences, maxRows());
+    for (int32_t first = 0; first < sequences; first += static_cast<int32_t>(groupSize)) {
+      const int32_t count = std::min<int32_t>(static_cast<int32_t>(groupSize), sequences - first);
+      const StepPlan plan = planFor(std::max<int64_t>(count, options_.decodeRows));
+      StepInputs inputs;
+      for (int32_t s = first; s < first + count; ++s) {
+        const auto position =
+            static_cast<int32_t>(static_cast<int64_t>(request_.prompts[static_cast<size_t>(s)].size()) + step - 1);
+        inputs.tokens.push_back(fedToken(s, step));
+        inputs.positions.push_back(position);
+        inputs.kvLens.push_back(position + 1);
+        inputs.slots.push_back(s);
+      }
+      StepResult result = runPadded(*plan.graph, plan.rows, std::move(inputs));
+      for (int32_t s = first; s < first + count; ++s) takeToken(s, result, s - first);
+      if (first == 0) describeDecode(plan, count, sequences);
+    }
+    ++report_.decodeSteps;
+  }
+
+  /// The token sequence s feeds at decode step `step`: its last generated one, or the one
+  /// teacher forcing prescribes.
+  [[nodiscard]] int32_t fedToken(int32_t sequence, int64_t step) const {
+    const auto index = static_cast<size_t>(sequence);
+    if (index < request_.followTokens.size() && !request_.followTokens[index].empty()) {
+      const std::vector<int32_t>& follow = request_.followTokens[index];
+      if (static_cast<size_t>(step) > follow.size())
+        failPlain("decode: sequence {} has {} tokens to follow, step {} needs more", sequence, follow.size(), step);
+      return follow[static_cast<size_t>(step - 1)];
+    }
+    return report_.sequences[index].tokens.back();
+  }
+
+  void describeDecode(const StepPlan& plan, int64_t live, int64_t sequences) {
+    std::string path = fmt::format("@{} (M = {}: {} live row{}, {} padding)", plan.graph->name(), plan.rows, live,
+                                   live == 1 ? "" : "s", plan.rows - live);
+    if (sequences > live)
+      path += fmt::format("; {} sequences exceed the largest bucket, so each token takes {} steps", sequences,
+                          (sequences + live - 1) / live);
+    report_.decodePath = path;
+  }
+
+  const StepGraphs& graphs_;
+  const WeightSource& weights_;
+  const DecodeRequest& request_;
+  const DecodeOptions& options_;
+  std::unique_ptr<KvCacheState> cache_;
+  std::map<const ir::Graph*, std::unique_ptr<ReferenceExecutor>> executors_;
+  DecodeReport report_;
+};
+
+}  // namespace
+
+DecodeReport runGreedyDecode(const StepGraphs& graphs, const WeightSource& weights, const DecodeRequest& request,
+                             const DecodeOptions& options) {
+  return DecodeRun(graphs, weights, request, options).run();
+}
+
+}  // namespace reel::reference

@@ -1,0 +1,40 @@
+#include "runtime/reference/Parallel.h"
+
+#include <algorithm>
+#include <exception>
+#include <thread>
+#include <vector>
+
+namespace reel::reference {
+
+namespace {
+
+/// Below this many operations a loop runs on the calling thread.
+constexpr int64_t kMinParallelWork = int64_t{1} << 18;
+
+}  // namespace
+
+void parallelFor(int64_t count, unsigned threads, int64_t work, const std::function<void(int64_t, int64_t)>& body) {
+  const int64_t parts = std::min<int64_t>(std::max(1u, threads), count);
+  if (parts <= 1 || work < kMinParallelWork) {
+    if (count > 0) body(0, count);
+    return;
+  }
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(parts));
+  auto runPart = [&](int64_t part) {
+    try {
+      body(count * part / parts, count * (part + 1) / parts);
+    } catch (...) {
+      errors[static_cast<size_t>(part)] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> workers;
+  workers.reserve(static_cast<size_t>(parts - 1));
+  for (int64_t part = 1; part < parts; ++part) workers.emplace_back(runPart, part);
+  runPart(0);
+  for (std::thread& worker : workers) worker.join();
+  for (const std::exception_ptr& error : errors)
+    if (error) std::rethrow_exception(error);
+}
+
+}  // namespace reel::reference

@@ -1,0 +1,63 @@
+#pragma once
+/// \file
+/// The ops of the CPU reference that read weights: the matmul y[M, N] = x[M, K] * w[N, K]^T
+/// with each GPU kernel family's numerics, and the embedding lookup. Weight rows are
+/// dequantized on the fly (never a whole tensor), rows of w split over threads.
+///
+/// Numerics per `kernel` attribute (the tolerances of the parity tests follow from them):
+///  * none (an unspecialised graph): w dequantized to f32, x f32, dot in f64.
+///  * "dp4a" / "mma": x quantized to Q8_1 (unless it already is), w in its GGUF blocks,
+///    quant::dotQ81 (bit-exact with the DP4A GEMV kernels; the MMQ-style "mma" kernels do
+///    the same integer products). Weights without a DP4A format (f16, bf16, f32) are
+///    dotted in f64 with the dequantized Q8_1 activations.
+///  * "hgemm": w and x rounded to fp16, products accumulated in f64 (cuBLAS: f32).
+///  * "fp8": as kernels/Blas.h: w scaled per row (s_w[n] = amax|w[n]| / 448), x per tensor
+///    with one dynamic scale (s_x = amax|x| / 448 over the live rows), both rounded to E4M3
+///    (saturating), products accumulated in f64, then times s_w[n] * s_x. The one
+///    activation scale couples the rows of a step (a bucket's sequences differ slightly
+///    from M = 1); padding rows are left out of it.
+
+#include "runtime/reference/HostTensor.h"
+#include "runtime/reference/WeightSource.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace reel::reference {
+
+/// The numerics family of a matmul.
+enum class MatmulKernel : uint8_t { Float, Dp4a, Hgemm, Fp8 };
+
+/// The family of a `kernel` attribute value (absent: Float); throws for an unknown name.
+MatmulKernel parseMatmulKernel(const std::optional<std::string>& kernel);
+
+/// One weight of a matmul with what its kernel needs precomputed.
+struct MatmulWeight {
+  const WeightView* view = nullptr;
+  const std::vector<float>* fp8RowScales = nullptr;  ///< kernel fp8: the E4M3 scale of each row
+};
+
+/// The FP8 scales of a weight's rows: amax of each dequantized row / 448 (1 for a zero row).
+std::vector<float> fp8WeightRowScales(const WeightView& view, unsigned threads);
+
+/// How to run a matmul: threads, and which rows to compute.
+struct MatmulRun {
+  unsigned threads = 2;
+  /// Rows of x to compute (nonzero = live); the others (padding rows) give zeros. Null:
+  /// every row. Skipping padding changes no live row: every kernel here is row-independent.
+  const std::vector<uint8_t>* liveRows = nullptr;
+};
+
+/// y = x * w^T with the numerics of `kernel`. x is F32, or Q8_1 for Dp4a.
+HostTensor matmul(const HostTensor& x, const MatmulWeight& weight, MatmulKernel kernel, const MatmulRun& run);
+
+/// Rows of the embedding table by token id (dequantized to f32); throws for an id outside
+/// the table.
+HostTensor embedding(const HostTensor& tokens, const WeightView& table);
+
+/// Dequantizes a whole vector weight (norm, bias) to f32.
+std::vector<float> dequantizeVector(const WeightView& view);
+
+}  // namespace reel::reference

@@ -1,0 +1,291 @@
+#include "runtime/reference/ReferenceExecutor.h"
+
+#include "ir/Diagnostics.h"
+#include "runtime/reference/RefAttention.h"
+#include "runtime/reference/RefOps.h"
+#include "runtime/reference/RopeFactors.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace reel::reference {
+
+namespace {
+
+bool readsWeights(const ir::Op& op) {
+  return op.name() == "matmul" || op.name() == "matmul_qkv" || op.name() == "matmul_gate_up";
+}
+
+double floatAttr(const ir::Op& op, const char* name) {
+  std::optional<double> value = op.attrs().getFloat(name);
+  if (!value) failPlain("reference executor: {} has no attribute '{}'", op.describe(), name);
+  return *value;
+}
+
+int64_t intAttr(const ir::Op& op, const char* name) {
+  std::optional<int64_t> value = op.attrs().getInt(name);
+  if (!value) failPlain("reference executor: {} has no attribute '{}'", op.describe(), name);
+  return *value;
+}
+
+}  // namespace
+
+std::optional<int64_t> stepGraphRows(const ir::Graph& graph) {
+  for (const auto& op : graph.ops())
+    if (op->name() == "input") {
+      const ir::Dim rows = op->result()->type().shape[0];
+      return rows >= 0 ? std::optional<int64_t>(rows) : std::nullopt;
+    }
+  return std::nullopt;
+}
+
+bool isPrefillGraph(const ir::Graph& graph) {
+  return graph.attrs().getString("phase") == std::optional<std::string>("prefill");
+}
+
+KvCacheShape kvCacheShapeFor(const ir::Graph& graph, int64_t slots, int64_t capacity) {
+  KvCacheShape shape;
+  shape.slots = slots;
+  shape.capacity = capacity;
+  for (const auto& op : graph.ops()) {
+    if (op->name() != "attention") continue;
+    shape.layers = std::max(shape.layers, intAttr(*op, "layer") + 1);
+    shape.kvHeads = intAttr(*op, "n_kv_heads");
+    shape.headDim = intAttr(*op, "head_dim");
+  }
+  if (shape.layers == 0) failPlain("graph @{} has no attention op: no KV cache to size", graph.name());
+  return shape;
+}
+
+const std::unordered_map<std::string, ReferenceExecutor::OpFn>& ReferenceExecutor::dispatchTable() {
+  static const std::unordered_map<std::string, OpFn> table = {
+      {"input", &ReferenceExecutor::runInput},
+      {"weight", &ReferenceExecutor::runNothing},
+      {"kv_cache", &ReferenceExecutor::runNothing},
+      {"output", &ReferenceExecutor::runOutput},
+      {"embedding", &ReferenceExecutor::runEmbedding},
+      {"rms_norm", &ReferenceExecutor::runRmsNorm},
+      {"matmul", &ReferenceExecutor::runMatmul},
+      {"bias_add", &ReferenceExecutor::runBiasAdd},
+      {"rope", &ReferenceExecutor::runRope},
+      {"attention", &ReferenceExecutor::runAttention},
+      {"add", &ReferenceExecutor::runAdd},
+      {"silu_mul", &ReferenceExecutor::runSiluMul},
+      {"argmax", &ReferenceExecutor::runArgmax},
+      {"matmul_qkv", &ReferenceExecutor::runMatmulMulti},
+      {"matmul_gate_up", &ReferenceExecutor::runMatmulMulti},
+      {"add_rms_norm", &ReferenceExecutor::runAddRmsNorm},
+      {"quantize_q8_1", &ReferenceExecutor::runQuantizeQ81},
+  };
+  return table;
+}
+
+ReferenceExecutor::ReferenceExecutor(const ir::Graph& graph, const WeightSource& weights, KvCacheState& cache,
+                                     ExecutorOptions options)
+    : graph_(graph), source_(weights), cache_(cache), options_(options), staticRows_(stepGraphRows(graph)) {
+  prefill_ = isPrefillGraph(graph);
+  size_t index = 0;
+  for (const auto& op : graph.ops()) {
+    if (!dispatchTable().count(op->name().str()))
+      failPlain("reference executor: graph @{}: {} is not supported by the CPU reference", graph.name(),
+                op->describe());
+    if (op->name() == "weight") prepareWeight(*op);
+    if (op->name() == "rope" && op->attrs().getString("scaling") == std::optional<std::string>("llama3")) {
+      Llama3Params params{floatAttr(*op, "scale_factor"), floatAttr(*op, "low_freq_factor"),
+                          floatAttr(*op, "high_freq_factor"), intAttr(*op, "original_context")};
+      ropeFactors_[op.get()] = llama3RopeFactors(intAttr(*op, "head_dim"), floatAttr(*op, "freq_base"), params);
+    }
+    for (const ir::Value* operand : op->operands()) lastUse_[operand] = index;
+    ++index;
+  }
+  prepareMatmulScales();
+}
+
+void ReferenceExecutor::prepareWeight(const ir::Op& op) {
+  std::string name = op.attrs().getString("name").value_or("");
+  std::optional<WeightView> view = source_.find(name);
+  if (!view) failPlain("{}: has no tensor '{}' (needed by {})", source_.describe(), name, op.describe());
+  checkWeightMatches(op, *view, source_);
+  if (op.result()->type().rank() == 1)
+    vectors_[op.result()] = dequantizeVector(*view);
+  else
+    matrices_[op.result()] = *view;
+}
+
+void ReferenceExecutor::prepareMatmulScales() {
+  for (const auto& op : graph_.ops()) {
+    if (!readsWeights(*op) || kernelOf(*op) != MatmulKernel::Fp8) continue;
+    for (unsigned i = 1; i < op->numOperands(); ++i) {
+      const ir::Value* weight = op->operand(i);
+      if (!fp8Scales_.count(weight)) fp8Scales_[weight] = fp8WeightRowScales(matrices_.at(weight), options_.threads);
+    }
+  }
+}
+
+MatmulKernel ReferenceExecutor::kernelOf(const ir::Op& op) const {
+  if (op.operand(0)->type().elem == ir::ElemType::Q8_1) return MatmulKernel::Dp4a;
+  return parseMatmulKernel(op.attrs().getString("kernel"));
+}
+
+void ReferenceExecutor::checkInputs(const StepInputs& inputs) const {
+  const size_t rows = inputs.tokens.size();
+  if (rows == 0) failPlain("reference step on @{}: no rows", graph_.name());
+  if (inputs.positions.size() != rows || inputs.kvLens.size() != rows ||
+      (!inputs.slots.empty() && inputs.slots.size() != rows))
+    failPlain("reference step on @{}: {} tokens but {} positions, {} kv_lens and {} slots", graph_.name(), rows,
+              inputs.positions.size(), inputs.kvLens.size(), inputs.slots.size());
+  if (staticRows_ && static_cast<int64_t>(rows) != *staticRows_)
+    failPlain("reference step on @{}: the graph takes {} rows, got {} (pad with kv_len 0 rows)", graph_.name(),
+              *staticRows_, rows);
+  for (int32_t slot : inputs.slots)
+    if (slot < 0 || slot >= cache_.shape().slots)
+      failPlain("reference step on @{}: slot {} is outside the KV cache's {} slots", graph_.name(), slot,
+                cache_.shape().slots);
+}
+
+StepResult ReferenceExecutor::step(const StepInputs& inputs) {
+  checkInputs(inputs);
+  const auto rows = static_cast<int32_t>(inputs.tokens.size());
+  slots_ = inputs.slots;
+  if (slots_.empty()) {
+    slots_.resize(static_cast<size_t>(rows));
+    for (int32_t r = 0; r < rows; ++r) slots_[static_cast<size_t>(r)] = prefill_ ? 0 : r;
+    if (!prefill_ && rows > cache_.shape().slots)
+      failPlain("reference step on @{}: {} rows need {} KV-cache slots, the cache has {}", graph_.name(), rows, rows,
+                cache_.shape().slots);
+  }
+  inputs_ = &inputs;
+  liveRows_.assign(inputs.kvLens.size(), 0);
+  for (size_t r = 0; r < inputs.kvLens.size(); ++r) liveRows_[r] = inputs.kvLens[r] != 0 ? 1 : 0;
+  values_.clear();
+  result_ = StepResult{};
+  result_.rows = rows;
+  size_t index = 0;
+  for (const auto& op : graph_.ops()) {
+    (this->*dispatchTable().at(op->name().str()))(*op);
+    for (const ir::Value* operand : op->operands())
+      if (lastUse_.at(operand) == index) values_.erase(operand);
+    ++index;
+  }
+  values_.clear();
+  inputs_ = nullptr;
+  return std::move(result_);
+}
+
+const HostTensor& ReferenceExecutor::operandTensor(const ir::Op& op, unsigned index) const {
+  auto found = values_.find(op.operand(index));
+  if (found == values_.end())
+    failPlain("reference executor: {} reads %{}, which holds no tensor", op.describe(), op.operand(index)->name());
+  return found->second;
+}
+
+void ReferenceExecutor::setResult(const ir::Op& op, unsigned index, HostTensor tensor) {
+  values_[op.result(index)] = std::move(tensor);
+}
+
+MatmulWeight ReferenceExecutor::matmulWeight(const ir::Value* weight) const {
+  auto found = matrices_.find(weight);
+  if (found == matrices_.end()) failPlain("reference executor: %{} is not a matrix weight", weight->name());
+  auto scales = fp8Scales_.find(weight);
+  return {&found->second, scales == fp8Scales_.end() ? nullptr : &scales->second};
+}
+
+HostTensor ReferenceExecutor::project(const ir::Op& op, unsigned weightOperand) const {
+  return matmul(operandTensor(op, 0), matmulWeight(op.operand(weightOperand)), kernelOf(op),
+                MatmulRun{options_.threads, &liveRows_});
+}
+
+void ReferenceExecutor::runInput(const ir::Op& op) {
+  const std::string name = op.attrs().getString("name").value_or("");
+  const std::vector<int32_t>* source = name == "token_ids"   ? &inputs_->tokens
+                                       : name == "positions" ? &inputs_->positions
+                                       : name == "kv_lens"   ? &inputs_->kvLens
+                                                             : nullptr;
+  if (source == nullptr) failPlain("reference executor: unknown step input '{}'", name);
+  HostTensor tensor = HostTensor::zeros(HostKind::I32, static_cast<int64_t>(source->size()), 1);
+  tensor.i32 = *source;
+  setResult(op, 0, std::move(tensor));
+}
+
+void ReferenceExecutor::runNothing(const ir::Op& /*op*/) {}
+
+void ReferenceExecutor::runOutput(const ir::Op& op) {
+  const std::string name = op.attrs().getString("name").value_or("");
+  const HostTensor& value = operandTensor(op, 0);
+  if (name == "logits" && value.kind == HostKind::F32) {
+    result_.vocab = value.cols;
+    result_.logits = value.f32;
+  } else if (name == "next_tokens" && value.kind == HostKind::I32) {
+    result_.nextTokens = value.i32;
+  }
+}
+
+void ReferenceExecutor::runEmbedding(const ir::Op& op) {
+  setResult(op, 0, embedding(operandTensor(op, 0), matrices_.at(op.operand(1))));
+}
+
+void ReferenceExecutor::runRmsNorm(const ir::Op& op) {
+  setResult(op, 0, rmsNorm(operandTensor(op, 0), vectors_.at(op.operand(1)), floatAttr(op, "eps")));
+}
+
+void ReferenceExecutor::runMatmul(const ir::Op& op) {
+  setResult(op, 0, project(op, 1));
+}
+
+void ReferenceExecutor::runMatmulMulti(const ir::Op& op) {
+  for (unsigned i = 0; i < op.numResults(); ++i) setResult(op, i, project(op, i + 1));
+}
+
+void ReferenceExecutor::runBiasAdd(const ir::Op& op) {
+  setResult(op, 0, biasAdd(operandTensor(op, 0), vectors_.at(op.operand(1))));
+}
+
+void ReferenceExecutor::runRope(const ir::Op& op) {
+  RopeSpec spec;
+  spec.neox = op.attrs().getString("style") == std::optional<std::string>("neox");
+  spec.heads = intAttr(op, "n_heads");
+  spec.headDim = intAttr(op, "head_dim");
+  spec.freqBase = floatAttr(op, "freq_base");
+  if (auto factors = ropeFactors_.find(&op); factors != ropeFactors_.end()) spec.factors = factors->second;
+  setResult(op, 0, rope(operandTensor(op, 0), operandTensor(op, 1).i32, spec));
+}
+
+void ReferenceExecutor::runAttention(const ir::Op& op) {
+  AttentionSpec spec;
+  spec.layer = intAttr(op, "layer");
+  spec.heads = intAttr(op, "n_heads");
+  spec.kvHeads = intAttr(op, "n_kv_heads");
+  spec.headDim = intAttr(op, "head_dim");
+  spec.window = op.attrs().getInt("window");
+  spec.prefill = prefill_;
+  AttentionRows rows{&operandTensor(op, 5).i32, &operandTensor(op, 6).i32, &slots_};
+  setResult(op, 0,
+            attention(operandTensor(op, 0), operandTensor(op, 1), operandTensor(op, 2), spec, rows, cache_,
+                      options_.threads));
+}
+
+void ReferenceExecutor::runAdd(const ir::Op& op) {
+  setResult(op, 0, add(operandTensor(op, 0), operandTensor(op, 1)));
+}
+
+void ReferenceExecutor::runSiluMul(const ir::Op& op) {
+  setResult(op, 0, siluMul(operandTensor(op, 0), operandTensor(op, 1)));
+}
+
+void ReferenceExecutor::runArgmax(const ir::Op& op) {
+  setResult(op, 0, argmaxRows(operandTensor(op, 0)));
+}
+
+void ReferenceExecutor::runAddRmsNorm(const ir::Op& op) {
+  HostTensor sum = add(operandTensor(op, 0), operandTensor(op, 1));
+  HostTensor normed = rmsNorm(sum, vectors_.at(op.operand(2)), floatAttr(op, "eps"));
+  setResult(op, 0, std::move(sum));
+  setResult(op, 1, std::move(normed));
+}
+
+void ReferenceExecutor::runQuantizeQ81(const ir::Op& op) {
+  setResult(op, 0, quantizeRowsQ81(operandTensor(op, 0)));
+}
+
+}  // namespace reel::reference

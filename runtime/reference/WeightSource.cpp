@@ -1,0 +1,125 @@
+#include "runtime/reference/WeightSource.h"
+
+#include "ir/Diagnostics.h"
+
+#include <fmt/format.h>
+
+namespace reel::reference {
+
+std::optional<WeightView> GgufWeightSource::find(std::string_view name) const {
+  const GgufTensorInfo* info = file_.findTensor(name);
+  if (info == nullptr) return std::nullopt;
+  WeightView view;
+  view.name = info->name;
+  view.type = info->type;
+  view.cols = info->ne[0];
+  view.rows = info->rowCount();
+  view.rank = static_cast<int>(info->nDims);
+  view.bytes = file_.tensorData(*info);
+  return view;
+}
+
+ir::ElemType elemTypeOf(quant::QType type) {
+  switch (type) {
+    case quant::QType::F32:
+      return ir::ElemType::F32;
+    case quant::QType::F16:
+      return ir::ElemType::F16;
+    case quant::QType::BF16:
+      return ir::ElemType::BF16;
+    case quant::QType::Q8_0:
+      return ir::ElemType::Q8_0;
+    case quant::QType::Q5_0:
+      return ir::ElemType::Q5_0;
+    case quant::QType::Q4_K:
+      return ir::ElemType::Q4_K;
+    case quant::QType::Q6_K:
+      return ir::ElemType::Q6_K;
+    case quant::QType::Q8_1:
+      return ir::ElemType::Q8_1;
+    case quant::QType::FP8_E4M3:
+      return ir::ElemType::FP8_E4M3;
+  }
+  return ir::ElemType::F32;
+}
+
+quant::QType qtypeOf(ir::ElemType type) {
+  switch (type) {
+    case ir::ElemType::F32:
+      return quant::QType::F32;
+    case ir::ElemType::F16:
+      return quant::QType::F16;
+    case ir::ElemType::BF16:
+      return quant::QType::BF16;
+    case ir::ElemType::FP8_E4M3:
+      return quant::QType::FP8_E4M3;
+    case ir::ElemType::Q4_K:
+      return quant::QType::Q4_K;
+    case ir::ElemType::Q5_0:
+      return quant::QType::Q5_0;
+    case ir::ElemType::Q6_K:
+      return quant::QType::Q6_K;
+    case ir::ElemType::Q8_0:
+      return quant::QType::Q8_0;
+    case ir::ElemType::Q8_1:
+      return quant::QType::Q8_1;
+    case ir::ElemType::I32:
+      break;
+  }
+  failPlain("element type {} has no tensor storage format", ir::elemTypeName(type).str());
+}
+
+namespace {
+
+/// "[rows, cols]" of a view, in the IR's order.
+std::string viewShape(const WeightView& view) {
+  return view.rank == 1 ? fmt::format("[{}]", view.cols) : fmt::format("[{}, {}]", view.rows, view.cols);
+}
+
+bool shapeMatches(const ir::TensorType& type, const WeightView& view) {
+  if (type.rank() == 1) return view.rank == 1 && type.shape[0] == view.cols;
+  if (type.rank() != 2 || view.rank < 2) return false;
+  return type.shape[0] == view.rows && type.shape[1] == view.cols;
+}
+
+WeightView requireWeight(const ir::Op& weightOp, const WeightSource& source) {
+  std::string name = weightOp.attrs().getString("name").value_or("");
+  std::optional<WeightView> view = source.find(name);
+  if (!view) failPlain("{}: has no tensor '{}' (needed by {})", source.describe(), name, weightOp.describe());
+  return *view;
+}
+
+}  // namespace
+
+void checkWeightMatches(const ir::Op& weightOp, const WeightView& view, const WeightSource& source) {
+  const ir::TensorType& type = weightOp.result()->type();
+  if (!shapeMatches(type, view))
+    failPlain("{}: tensor '{}' has shape {}, the model needs {}", source.describe(), view.name, viewShape(view),
+              type.str());
+  // Vectors (norms, biases) are read as f32 whatever their storage type.
+  if (type.rank() != 1 && elemTypeOf(view.type) != type.elem)
+    failPlain("{}: tensor '{}' is {}, the graph expects {}", source.describe(), view.name, quant::qtypeName(view.type),
+              ir::elemTypeName(type.elem).str());
+}
+
+int adoptWeightTypes(ir::Module& module, const WeightSource& source) {
+  int changed = 0;
+  for (const auto& graph : module.graphs) {
+    for (const auto& op : graph->ops()) {
+      if (op->name() != "weight") continue;
+      WeightView view = requireWeight(*op, source);
+      ir::TensorType type = op->result()->type();
+      if (!shapeMatches(type, view))
+        failPlain("{}: tensor '{}' has shape {}, the model needs {}", source.describe(), view.name, viewShape(view),
+                  type.str());
+      ir::ElemType stored = elemTypeOf(view.type);
+      if (type.rank() == 1 || stored == type.elem) continue;  // vectors are always read as f32
+      type.elem = stored;
+      op->result()->setType(type);
+      ++changed;
+    }
+  }
+  return changed;
+}
+
+}  // namespace reel::reference

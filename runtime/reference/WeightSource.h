@@ -1,0 +1,70 @@
+#pragma once
+/// \file
+/// Where the CPU reference executor reads weights: tensors by their GGUF name, each with
+/// its qtype, its logical shape [rows, cols] and its bytes in the GGUF block layout.
+/// GgufWeightSource serves them straight from a memory-mapped GGUF file.
+
+#include "ir/Graph.h"
+#include "kernels/QuantRef.h"
+#include "runtime/gguf/GgufFile.h"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace reel::reference {
+
+/// One weight tensor as stored: qtype, logical shape and bytes (rows * rowBytes).
+struct WeightView {
+  std::string name;
+  quant::QType type = quant::QType::F32;
+  int64_t rows = 1;  ///< product of the dims after the first (1 for a vector)
+  int64_t cols = 0;  ///< the row length (GGUF ne[0])
+  int rank = 1;      ///< 1 for vectors (norms, biases), 2 for matrices
+  std::span<const uint8_t> bytes;
+
+  /// Bytes of one row.
+  [[nodiscard]] size_t rowBytes() const { return quant::rowBytes(type, cols); }
+  /// The bytes of row r.
+  [[nodiscard]] const uint8_t* rowData(int64_t r) const { return bytes.data() + static_cast<size_t>(r) * rowBytes(); }
+};
+
+/// A read-only set of named weights.
+class WeightSource {
+ public:
+  virtual ~WeightSource() = default;
+  /// The tensor of this name, or nullopt.
+  [[nodiscard]] virtual std::optional<WeightView> find(std::string_view name) const = 0;
+  /// Names this source in error messages (e.g. the file name).
+  [[nodiscard]] virtual std::string describe() const = 0;
+};
+
+/// Weights served from a GGUF file (which must outlive the source).
+class GgufWeightSource final : public WeightSource {
+ public:
+  explicit GgufWeightSource(const GgufFile& file) : file_(file) {}
+  [[nodiscard]] std::optional<WeightView> find(std::string_view name) const override;
+  [[nodiscard]] std::string describe() const override { return file_.name(); }
+  [[nodiscard]] const GgufFile& file() const { return file_; }
+
+ private:
+  const GgufFile& file_;
+};
+
+/// The IR element type of a GGUF tensor type (quant::QType -> ir::ElemType).
+ir::ElemType elemTypeOf(quant::QType type);
+/// The quant::QType of an IR element type; throws reel::Error for a type without one.
+quant::QType qtypeOf(ir::ElemType type);
+
+/// Checks that `view` has the qtype and shape the weight op `weightOp` declares; throws a
+/// reel::Error naming the tensor, the source and both types otherwise.
+void checkWeightMatches(const ir::Op& weightOp, const WeightView& view, const WeightSource& source);
+
+/// Sets the element type of every `weight` op in `module` to the qtype the source stores
+/// it in (a GGUF file decides its own qtypes); a tensor missing from the source, or one of
+/// another shape, is a reel::Error. Returns how many weight types changed.
+int adoptWeightTypes(ir::Module& module, const WeightSource& source);
+
+}  // namespace reel::reference

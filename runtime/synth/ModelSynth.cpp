@@ -1,0 +1,156 @@
+#include "runtime/synth/ModelSynth.h"
+
+#include "ir/Diagnostics.h"
+#include "models/Builder.h"
+#include "runtime/gguf/GgufFile.h"
+#include "runtime/reference/RopeFactors.h"
+#include "runtime/reference/WeightSource.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+namespace reel::synth {
+
+namespace {
+
+/// Standard deviation and mean of a weight's synthetic values, by what it is.
+void setMagnitude(const models::ModelConfig& config, SynthTensor& tensor) {
+  const std::string& name = tensor.name;
+  const auto endsWith = [&](std::string_view suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (endsWith("_norm.weight")) {
+    tensor.mean = 1.0f;
+    tensor.scale = 0.05f;
+  } else if (endsWith(".bias")) {
+    tensor.scale = 0.02f;
+  } else if (name == "token_embd.weight" || name == "output.weight") {
+    tensor.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(config.hiddenSize)));
+  } else {
+    tensor.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(tensor.ne.front())));
+  }
+}
+
+void setModelMetadata(const models::ModelConfig& config, const SynthOptions& options, GgufMetadata& metadata) {
+  const std::string arch = ggufArchitecture(config);
+  const auto u32 = [](int64_t value) { return static_cast<uint32_t>(value); };
+  metadata.set("general.name", config.name);
+  metadata.set("general.file_type", ggufFileType(options.scheme));
+  metadata.set("general.quantization_version", uint32_t{2});
+  metadata.set("general.alignment", uint32_t{32});
+  metadata.set(arch + ".vocab_size", u32(config.vocabSize));
+  metadata.set(arch + ".context_length", u32(config.maxContext));
+  metadata.set(arch + ".embedding_length", u32(config.hiddenSize));
+  metadata.set(arch + ".block_count", u32(config.numLayers));
+  metadata.set(arch + ".feed_forward_length", u32(config.intermediateSize));
+  metadata.set(arch + ".attention.head_count", u32(config.numHeads));
+  metadata.set(arch + ".attention.head_count_kv", u32(config.numKvHeads));
+  metadata.set(arch + ".attention.layer_norm_rms_epsilon", static_cast<float>(config.rmsNormEps));
+  metadata.set(arch + ".rope.freq_base", static_cast<float>(config.ropeTheta));
+  metadata.set(arch + ".rope.dimension_count", u32(config.headDim));
+  if (config.headDim * config.numHeads != config.hiddenSize) {
+    metadata.set(arch + ".attention.key_length", u32(config.headDim));
+    metadata.set(arch + ".attention.value_length", u32(config.headDim));
+  }
+  if (config.slidingWindow) metadata.set(arch + ".attention.sliding_window", u32(*config.slidingWindow));
+  if (config.ropeScaling) {
+    metadata.set("reel.rope.llama3.factor", static_cast<float>(config.ropeScaling->factor));
+    metadata.set("reel.rope.llama3.low_freq_factor", static_cast<float>(config.ropeScaling->lowFreqFactor));
+    metadata.set("reel.rope.llama3.high_freq_factor", static_cast<float>(config.ropeScaling->highFreqFactor));
+    metadata.set("reel.rope.llama3.original_context_length", u32(config.ropeScaling->originalContext));
+  }
+  metadata.set("tokenizer.ggml.model", "no_vocab");
+}
+
+GgufTensorBlob ropeFreqsTensor(const models::ModelConfig& config) {
+  const models::Llama3RopeScaling& scaling = *config.ropeScaling;
+  const std::vector<float> factors = reference::llama3RopeFactors(
+      config.headDim, config.ropeTheta,
+      {scaling.factor, scaling.lowFreqFactor, scaling.highFreqFactor, scaling.originalContext});
+  GgufTensorBlob blob;
+  blob.decl = {"rope_freqs.weight", quant::QType::F32, {static_cast<int64_t>(factors.size())}};
+  blob.data.resize(factors.size() * sizeof(float));
+  std::memcpy(blob.data.data(), factors.data(), blob.data.size());
+  return blob;
+}
+
+/// Rewrites the GGUF file at `from` into `to` with `extra` tensors appended.
+void appendFixedTensors(const std::filesystem::path& from, const std::filesystem::path& to,
+                        const std::vector<GgufTensorBlob>& extra) {
+  const GgufFile source = GgufFile::open(from);
+  GgufWriter writer(to);
+  writer.setMetadata(source.metadata());
+  for (const GgufTensorInfo& info : source.tensors())
+    writer.addTensor({info.name, info.type, std::vector<int64_t>(info.dims().begin(), info.dims().end())});
+  for (const GgufTensorBlob& blob : extra) writer.addTensor(blob.decl);
+  writer.writeHeader();
+  for (const GgufTensorInfo& info : source.tensors()) writer.writeTensorData(source.tensorData(info));
+  for (const GgufTensorBlob& blob : extra) writer.writeTensorData(blob.data);
+  writer.finish();
+}
+
+/// Removes a file when it goes out of scope.
+struct RemoveOnExit {
+  std::filesystem::path path;
+  ~RemoveOnExit() {
+    std::error_code ignored;
+    std::filesystem::remove(path, ignored);
+  }
+};
+
+}  // namespace
+
+std::string ggufArchitecture(const models::ModelConfig& config) {
+  return config.architecture == "qwen2" ? "qwen2" : "llama";
+}
+
+uint32_t ggufFileType(models::QuantScheme scheme) {
+  switch (scheme) {
+    case models::QuantScheme::F16:
+      return 1;
+    case models::QuantScheme::Q8_0:
+      return 7;
+    case models::QuantScheme::Q4_K:
+      return 14;  // LLAMA_FTYPE_MOSTLY_Q4_K_S
+    case models::QuantScheme::Q4_K_M:
+      return 15;
+  }
+  return 0;
+}
+
+ModelSynthPlan planSyntheticModel(const models::ModelConfig& config, const SynthOptions& options) {
+  config.validate();
+  ModelSynthPlan plan;
+  plan.spec.arch = ggufArchitecture(config);
+  plan.spec.seed = options.seed;
+  plan.spec.threads = options.threads;
+  setModelMetadata(config, options, plan.spec.metadata);
+  for (const models::WeightInfo& weight : models::modelWeights(config, {options.scheme})) {
+    SynthTensor tensor;
+    tensor.name = weight.name;
+    tensor.type = reference::qtypeOf(weight.type.elem);
+    tensor.ne.assign(weight.type.shape.rbegin(), weight.type.shape.rend());
+    setMagnitude(config, tensor);
+    plan.spec.tensors.push_back(std::move(tensor));
+  }
+  if (config.ropeScaling) plan.fixedTensors.push_back(ropeFreqsTensor(config));
+  return plan;
+}
+
+SynthReport writeSyntheticModel(const models::ModelConfig& config, const SynthOptions& options,
+                                const std::filesystem::path& path) {
+  const ModelSynthPlan plan = planSyntheticModel(config, options);
+  if (plan.fixedTensors.empty()) return writeSyntheticGguf(plan.spec, path);
+  const auto start = std::chrono::steady_clock::now();
+  RemoveOnExit randomPart{std::filesystem::path(path.string() + ".random")};
+  SynthReport report = writeSyntheticGguf(plan.spec, randomPart.path);
+  appendFixedTensors(randomPart.path, path, plan.fixedTensors);
+  report.fileBytes = std::filesystem::file_size(path);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace reel::synth

@@ -1,0 +1,69 @@
+#include "ir/Parser.h"
+#include "ir/Verifier.h"
+
+#include <catch2/catch.hpp>
+
+using namespace reel::ir;
+
+namespace {
+
+std::string verifyError(const std::string& body) {
+  std::string text = "module @m\ngraph @g {\n"
+                     "  %t = input {name = \"token_ids\"} : i32[M]\n"
+                     "  %pos = input {name = \"positions\"} : i32[M]\n"
+                     "  %w = weight {name = \"w\"} : q4_k[64, 256]\n"
+                     "  %x = embedding %t, %w : f32[M, 256]\n" +
+                     body + "}\n";
+  std::unique_ptr<Module> module = parseModule(text, "v.ir");
+  std::optional<std::string> error = findVerifyError(*module->graphs.front());
+  return error.value_or("ok");
+}
+
+}  // namespace
+
+TEST_CASE("matmul rules", "[ir][verifier]") {
+  CHECK(verifyError("  %q = weight {name = \"q\"} : q4_k[512, 256]\n  %y = matmul %x, %q : f32[M, 512]\n") == "ok");
+  CHECK_THAT(verifyError("  %q = weight {name = \"q\"} : q4_k[512, 512]\n  %y = matmul %x, %q : f32[M, 512]\n"),
+             Catch::Contains("inner dims differ"));
+  CHECK_THAT(verifyError("  %q = weight {name = \"q\"} : q4_k[512, 256]\n  %y = matmul %x, %q : f32[M, 256]\n"),
+             Catch::Contains("result must be f32[M, 512]"));
+  CHECK_THAT(verifyError("  %y = matmul %x, %x : f32[M, 256]\n"), Catch::Contains("must be a model weight"));
+}
+
+TEST_CASE("weight rules", "[ir][verifier]") {
+  CHECK_THAT(verifyError("  %q = weight {name = \"q\"} : q4_k[512, 100]\n"), Catch::Contains("not a multiple of the q4_k block"));
+  CHECK_THAT(verifyError("  %q = weight {name = \"q\"} : f32[M, 100]\n"), Catch::Contains("must be static"));
+  CHECK_THAT(verifyError("  %q = weight {nam = \"q\"} : f32[100]\n"), Catch::Contains("needs a string attribute 'name'"));
+}
+
+TEST_CASE("rope rules", "[ir][verifier]") {
+  std::string good = "  %r = rope %x, %pos {style = \"neox\", n_heads = 8, head_dim = 32, freq_base = 10000.0} : f32[M, 256]\n";
+  CHECK(verifyError(good) == "ok");
+  CHECK_THAT(verifyError("  %r = rope %x, %pos {style = \"gptj\", n_heads = 8, head_dim = 32, freq_base = 1.0} : f32[M, 256]\n"),
+             Catch::Contains("must be one of norm, neox"));
+  CHECK_THAT(verifyError("  %r = rope %x, %pos {style = \"norm\", n_heads = 4, head_dim = 32, freq_base = 1.0} : f32[M, 256]\n"),
+             Catch::Contains("not n_heads * head_dim"));
+  CHECK_THAT(verifyError("  %r = rope %x, %pos {style = \"norm\", n_heads = 8, head_dim = 32, freq_base = 1.0, scaling = \"llama3\"} : f32[M, 256]\n"),
+             Catch::Contains("needs a positive float attribute 'scale_factor'"));
+}
+
+TEST_CASE("attention rules", "[ir][verifier]") {
+  std::string prelude =
+      "  %len = input {name = \"kv_lens\"} : i32[M]\n"
+      "  %kc = kv_cache {layer = 0, part = \"k\"} : f16[S, 2, 32]\n"
+      "  %vc = kv_cache {layer = 0, part = \"v\"} : f16[S, 2, 32]\n"
+      "  %kw = weight {name = \"k\"} : q4_k[64, 256]\n"
+      "  %k = matmul %x, %kw : f32[M, 64]\n";
+  CHECK(verifyError(prelude + "  %a = attention %x, %k, %k, %kc, %vc, %pos, %len {layer = 0, n_heads = 8, n_kv_heads = 2, head_dim = 32} : f32[M, 256]\n") == "ok");
+  CHECK_THAT(verifyError(prelude + "  %a = attention %x, %k, %k, %kc, %vc, %pos, %len {layer = 0, n_heads = 8, n_kv_heads = 3, head_dim = 32} : f32[M, 256]\n"),
+             Catch::Contains("not a multiple of n_kv_heads"));
+  CHECK_THAT(verifyError(prelude + "  %a = attention %x, %k, %k, %kc, %kc, %pos, %len {layer = 0, n_heads = 8, n_kv_heads = 2, head_dim = 32, window = 0} : f32[M, 256]\n"),
+             Catch::Contains("window must be positive"));
+  CHECK_THAT(verifyError(prelude + "  %a = attention %x, %x, %k, %kc, %vc, %pos, %len {layer = 0, n_heads = 8, n_kv_heads = 2, head_dim = 32} : f32[M, 256]\n"),
+             Catch::Contains("k must be f32[M, 64]"));
+}
+
+TEST_CASE("structural rules", "[ir][verifier]") {
+  CHECK_THAT(verifyError("  %y = add %x : f32[M, 256]\n"), Catch::Contains("takes 2 operands, got 1"));
+  CHECK_THAT(verifyError("  %y = argmax %x : f32[M]\n"), Catch::Contains("result must be i32[M]"));
+}

@@ -1,0 +1,99 @@
+// GPU tests of the small kernels: add, SwiGLU, bias add, f32->f16 cast, argmax, embedding.
+// Tolerances: add, bias and cast bit-exact; SwiGLU relative 1e-6 per element (expf);
+// embeddings within 1e-6 of the largest |value| (GPU may contract d*s*q - m into an FMA).
+#include "GpuTestUtil.h"
+#include "kernels/KernelCatalog.h"
+#include "kernels/QuantRef.h"
+
+#include <cmath>
+
+using namespace reel;
+using namespace reel::test;
+using quant::QType;
+
+TEST_CASE("add, swiglu, bias_add, cast", "[elementwise][sanitize]") {
+  for (int64_t count : {1, 1000, 1 << 20}) {
+    const uint32_t seed = freshSeed();
+    INFO("count " << count << " seed " << seed);
+    const auto a = randomFloats(static_cast<size_t>(count), seed), b = randomFloats(a.size(), seed + 1);
+    DeviceBuffer<float> da(a), db(b), out(a.size());
+    out.poison();
+    CUDA_REQUIRE(run({"add", {da.get(), db.get(), out.get()}, {count}, {}}));
+    const auto sum = out.download();
+    for (size_t i = 0; i < a.size(); ++i) REQUIRE(sum[i] == a[i] + b[i]);
+
+    out.poison();
+    CUDA_REQUIRE(run({"swiglu", {da.get(), db.get(), out.get()}, {count}, {}}));
+    const auto sw = out.download();
+    for (size_t i = 0; i < a.size(); ++i) {
+      const double expect = a[i] / (1.0 + std::exp(-static_cast<double>(a[i]))) * b[i];
+      REQUIRE(std::fabs(sw[i] - expect) <= 1e-6 * std::fabs(expect) + 1e-30);
+    }
+
+    DeviceBuffer<uint16_t> half(a.size());
+    half.poison();
+    CUDA_REQUIRE(run({"cast_f32_f16", {da.get(), half.get()}, {count}, {}}));
+    const auto h = half.download();
+    for (size_t i = 0; i < a.size(); ++i) REQUIRE(h[i] == quant::f32ToF16(a[i]));
+  }
+  const int64_t m = 3, n = 77;
+  const auto x = randomFloats(static_cast<size_t>(m * n), freshSeed()), bias = randomFloats(static_cast<size_t>(n), freshSeed());
+  DeviceBuffer<float> dx(x), db(bias);
+  CUDA_REQUIRE(run({"bias_add", {dx.get(), db.get()}, {m, n}, {}}));
+  const auto got = dx.download();
+  for (int64_t i = 0; i < m * n; ++i) REQUIRE(got[i] == x[i] + bias[i % n]);
+}
+
+TEST_CASE("argmax: lowest index on ties, NaN never wins", "[elementwise][sanitize]") {
+  const int64_t m = 5, n = 32003;
+  auto x = randomFloats(static_cast<size_t>(m * n), freshSeed());
+  x[0 * n + 100] = 50.0f;
+  x[0 * n + 30000] = 50.0f;              // tie: index 100 wins
+  x[1 * n + 7] = NAN;
+  x[1 * n + 8] = 60.0f;                  // NaN ignored
+  for (int64_t j = 0; j < n; ++j) x[2 * n + j] = -1.0f;  // all equal: 0
+  x[3 * n + n - 1] = 99.0f;              // the last element
+  std::vector<int32_t> expect(m);
+  for (int64_t i = 0; i < m; ++i) {
+    int64_t best = 0;
+    for (int64_t j = 1; j < n; ++j) {
+      if (std::isnan(x[i * n + best]) || x[i * n + j] > x[i * n + best]) best = j;
+    }
+    expect[i] = static_cast<int32_t>(best);
+  }
+  DeviceBuffer<float> dx(x);
+  DeviceBuffer<int32_t> out(m);
+  out.poison();
+  CUDA_REQUIRE(run({"argmax", {dx.get(), out.get()}, {m, n}, {}}));
+  CHECK(out.download() == expect);
+  CHECK(expect[0] == 100);
+  CHECK(expect[1] == 8);
+  CHECK(expect[2] == 0);
+  CHECK(expect[3] == n - 1);
+}
+
+TEST_CASE("embedding lookup from every table type", "[elementwise][embed][sanitize]") {
+  const int64_t vocab = 50, n = 512;
+  const std::vector<int32_t> tokens = {3, 49, 0, -1, 50, 3, 17};  // -1 and 50: out of range -> zeros
+  const int64_t m = static_cast<int64_t>(tokens.size());
+  for (QType type : {QType::F32, QType::F16, QType::BF16, QType::Q8_0, QType::Q5_0, QType::Q4_K, QType::Q6_K}) {
+    const uint32_t seed = freshSeed();
+    INFO(quant::qtypeName(type) << " seed " << seed);
+    const auto dense = randomFloats(static_cast<size_t>(vocab * n), seed);
+    const size_t row = quant::rowBytes(type, n);
+    std::vector<uint8_t> table(row * vocab);
+    for (int64_t v = 0; v < vocab; ++v) quant::quantizeRow(type, dense.data() + v * n, table.data() + v * row, n);
+    std::vector<float> expect(static_cast<size_t>(m * n), 0.0f);
+    for (int64_t i = 0; i < m; ++i) {
+      if (tokens[i] >= 0 && tokens[i] < vocab) quant::dequantizeRow(type, table.data() + tokens[i] * row, expect.data() + i * n, n);
+    }
+    DeviceBuffer<uint8_t> dt(table);
+    DeviceBuffer<int32_t> dtok(tokens);
+    DeviceBuffer<float> out(expect.size());
+    out.poison();
+    CUDA_REQUIRE(run({kernels::embedKernelId(type), {dt.get(), dtok.get(), out.get()}, {m, n, vocab}, {}}));
+    float peak = 0.0f;
+    for (float v : expect) peak = std::max(peak, std::fabs(v));
+    CHECK(maxAbsDiff(out.download(), expect) <= 1e-6 * peak);
+  }
+}

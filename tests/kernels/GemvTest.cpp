@@ -1,0 +1,234 @@
+// GPU tests of the Q8_1 quantizer and the DP4A GEMVs against kernels/QuantRef.
+// Tolerances: the quantizer is bit-identical to quant::quantizeQ81; the GEMV is expected to equal
+// quant::dotQ81 bit for bit (checked, reported) and must agree within 1e-5 of each row's
+// sum |w x|; against the float dot of dequantized weights and float activations, relative L2 < 1e-2.
+#include "GpuTestUtil.h"
+#include "kernels/Gemv.h"
+#include "kernels/KernelCatalog.h"
+#include "kernels/QuantRef.h"
+
+#include <cmath>
+
+using namespace reel;
+using namespace reel::test;
+using quant::QType;
+
+namespace {
+
+/// One weight matrix in both layouts.
+struct QuantWeights {
+  std::vector<float> dense;      // the float weights it came from
+  std::vector<uint8_t> gguf;     // GGUF rows (what dotQ81 reads)
+  std::vector<uint8_t> device;   // what the kernel reads (row-planar where needed)
+};
+
+QuantWeights makeWeights(QType type, int64_t n, int64_t k, uint32_t seed) {
+  QuantWeights w;
+  w.dense = randomFloats(static_cast<size_t>(n * k), seed, 0.02f);
+  const size_t row = quant::rowBytes(type, k);
+  w.gguf.resize(row * static_cast<size_t>(n));
+  for (int64_t r = 0; r < n; ++r) quant::quantizeRow(type, w.dense.data() + r * k, w.gguf.data() + r * row, k);
+  if (quant::needsRowPlanar(type)) {
+    w.device.resize(quant::planarRowBytes(type, k) * static_cast<size_t>(n));
+    quant::repackRowPlanar(type, w.gguf.data(), w.device.data(), n, k);
+  } else {
+    w.device = w.gguf;
+  }
+  return w;
+}
+
+/// Activations: m rows, their Q8_1 blocks (CPU) and the row-planar bytes.
+struct Activations {
+  std::vector<float> x;
+  std::vector<quant::BlockQ81> blocks;
+  std::vector<uint8_t> planar;
+};
+
+Activations makeActivations(int m, int64_t k, uint32_t seed) {
+  Activations a;
+  a.x = randomFloats(static_cast<size_t>(m * k), seed, 1.0f, 0.1f);
+  a.blocks.resize(static_cast<size_t>(m * k / 32));
+  a.planar.resize(quant::q81RowBytes(k) * static_cast<size_t>(m));
+  for (int i = 0; i < m; ++i) {
+    quant::quantizeQ81(a.x.data() + i * k, a.blocks.data() + i * k / 32, k);
+    quant::q81BlocksToPlanar(a.blocks.data() + i * k / 32, a.planar.data() + i * quant::q81RowBytes(k), k);
+  }
+  return a;
+}
+
+/// CPU references [m][n]: the DP4A-exact dot, the float dot, and sum |w x| per output.
+struct Reference {
+  std::vector<float> exact, dense, absSum;
+};
+
+Reference reference(QType type, const QuantWeights& w, const Activations& a, int64_t n, int64_t k, int m) {
+  Reference r;
+  const size_t row = quant::rowBytes(type, k);
+  r.exact.resize(static_cast<size_t>(m * n));
+  r.dense.resize(r.exact.size());
+  r.absSum.resize(r.exact.size());
+  std::vector<float> wd(static_cast<size_t>(k));
+  for (int64_t j = 0; j < n; ++j) {
+    quant::dequantizeRow(type, w.gguf.data() + j * row, wd.data(), k);
+    for (int i = 0; i < m; ++i) {
+      const size_t o = static_cast<size_t>(i * n + j);
+      r.exact[o] = quant::dotQ81(type, w.gguf.data() + j * row, a.blocks.data() + i * k / 32, k);
+      double dense = 0.0, abs = 0.0;
+      for (int64_t e = 0; e < k; ++e) {
+        dense += static_cast<double>(wd[e]) * a.x[i * k + e];
+        abs += std::fabs(static_cast<double>(wd[e]) * a.x[i * k + e]);
+      }
+      r.dense[o] = static_cast<float>(dense);
+      r.absSum[o] = static_cast<float>(abs);
+    }
+  }
+  return r;
+}
+
+float silu(float g) { return g / (1.0f + std::exp(-g)); }
+
+/// Checks out (first m rows of the references) and returns how many outputs were not bit-exact.
+int compare(const std::vector<float>& out, const Reference& ref, int m, int64_t n) {
+  int inexact = 0;
+  const std::vector<float> live(out.begin(), out.begin() + m * n);  // rows past m stay poisoned
+  const std::vector<float> dense(ref.dense.begin(), ref.dense.begin() + m * n);
+  for (int64_t o = 0; o < m * n; ++o) {
+    REQUIRE(std::isfinite(live[o]));
+    if (live[o] != ref.exact[o]) ++inexact;
+    REQUIRE(std::fabs(live[o] - ref.exact[o]) <= 1e-5f * ref.absSum[o] + 1e-30f);
+  }
+  for (size_t o = live.size(); o < out.size(); ++o) REQUIRE(std::isnan(out[o]));  // nothing written past row m
+  CHECK(relL2(live, dense) < 1e-2);
+  return inexact;
+}
+
+void checkGemvShape(QType type, int64_t n, int64_t k, const std::vector<int>& ms) {
+  const uint32_t seed = freshSeed();
+  INFO("type " << quant::qtypeName(type) << " n " << n << " k " << k << " seed " << seed);
+  const QuantWeights gate = makeWeights(type, n, k, seed), up = makeWeights(type, n, k, seed + 1);
+  const Activations act = makeActivations(kernels::kGemvMaxM, k, seed + 2);
+  const Reference refGate = reference(type, gate, act, n, k, kernels::kGemvMaxM);
+  const Reference refUp = reference(type, up, act, n, k, kernels::kGemvMaxM);
+  DeviceBuffer<uint8_t> wGate(gate.device), wUp(up.device);
+  DeviceBuffer<float> x(act.x);
+  DeviceBuffer<uint8_t> q81(act.planar.size());
+  DeviceBuffer<float> out0(static_cast<size_t>(kernels::kGemvMaxM * n)), out1(out0.size());
+  int inexact = 0;
+  for (int m : ms) {
+    INFO("m " << m);
+    // The GPU quantizer must reproduce the CPU bytes exactly.
+    q81.poison();
+    CUDA_REQUIRE(run({"quantize_q8_1", {x.get(), q81.get()}, {m, k}, {}}));
+    const std::vector<uint8_t> q81Bytes = q81.download();
+    REQUIRE(std::memcmp(q81Bytes.data(), act.planar.data(), quant::q81RowBytes(k) * static_cast<size_t>(m)) == 0);
+
+    out0.poison();
+    CUDA_REQUIRE(run({kernels::gemvKernelId(type), {wGate.get(), q81.get(), out0.get()}, {n, k, m}, {}}));
+    inexact += compare(out0.download(), refGate, m, n);
+
+    out0.poison();
+    out1.poison();
+    CUDA_REQUIRE(run({kernels::gemvGateUpKernelId(type), {wGate.get(), wUp.get(), q81.get(), out0.get(), out1.get()}, {n, k, m}, {}}));
+    inexact += compare(out0.download(), refGate, m, n);
+    inexact += compare(out1.download(), refUp, m, n);
+
+    out0.poison();
+    CUDA_REQUIRE(run({kernels::gemvSwigluKernelId(type), {wGate.get(), wUp.get(), q81.get(), out0.get()}, {n, k, m}, {}}));
+    const std::vector<float> fused = out0.download();
+    for (int64_t o = 0; o < m * n; ++o) {
+      const float expect = silu(refGate.exact[o]) * refUp.exact[o];
+      REQUIRE(std::fabs(fused[o] - expect) <= 1e-5f * (std::fabs(expect) + refGate.absSum[o] * refUp.absSum[o]));
+    }
+  }
+  CHECK(inexact == 0);  // bit-exact agreement with quant::dotQ81 (the numerics contract)
+}
+
+}  // namespace
+
+TEST_CASE("DP4A GEMV, small shapes, every type and epilogue", "[gemv][sanitize]") {
+  for (QType type : {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0}) checkGemvShape(type, 37, 512, {1, 3, 8});
+}
+
+TEST_CASE("DP4A GEMV, ragged shapes, m = 1..8", "[gemv]") {
+  for (QType type : {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0}) {
+    checkGemvShape(type, 1001, 2816, {1, 2, 3, 4, 5, 6, 7, 8});  // k = 11 x 256: units not a multiple of the 4 warps
+    checkGemvShape(type, 4099, 768, {5, 7});                     // n not a multiple of the 4 rows per block
+  }
+}
+
+TEST_CASE("DP4A GEMV rejects unsupported shapes", "[gemv][sanitize]") {
+  DeviceBuffer<uint8_t> dummy(4096);
+  DeviceBuffer<float> out(64);
+  CHECK(run({kernels::gemvKernelId(QType::Q4_K), {dummy.get(), dummy.get(), out.get()}, {4, 300, 1}, {}}) == cudaErrorInvalidValue);
+  CHECK(run({kernels::gemvKernelId(QType::Q4_K), {dummy.get(), dummy.get(), out.get()}, {4, 256, 9}, {}}) == cudaErrorInvalidValue);
+  kernels::KernelArgs args;
+  args.ints = {4, 256, 1};
+  kernels::LaunchDims wrong = kernels::gemvDims(QType::Q4_K, 4, 256, 1);
+  wrong.grid[0] += 1;
+  CHECK(kernels::launchKernel(kernels::gemvKernelId(QType::Q4_K), wrong, args, nullptr) == cudaErrorInvalidConfiguration);
+  CHECK(kernels::launchKernel("no_such_kernel", wrong, args, nullptr) == cudaErrorInvalidSymbol);
+}
+
+TEST_CASE("quantize -> GEMV -> quantize -> GEMV chains with early start, eager and graph-captured", "[gemv][sanitize]") {
+  const int64_t k = 512;
+  const int m = 3;
+  const uint32_t seed = freshSeed();
+  INFO("seed " << seed);
+  const QuantWeights w1 = makeWeights(QType::Q4_K, k, k, seed), w2 = makeWeights(QType::Q6_K, k, k, seed + 1);
+  const auto x = randomFloats(static_cast<size_t>(m * k), seed + 2);
+  // CPU: y = W1 q(x), z = W2 q(y), with the kernels' exact numerics.
+  auto layer = [&](const QuantWeights& w, QType type, const std::vector<float>& in) {
+    std::vector<float> out(in.size());
+    std::vector<quant::BlockQ81> q(static_cast<size_t>(k / 32));
+    for (int i = 0; i < m; ++i) {
+      quant::quantizeQ81(in.data() + i * k, q.data(), k);
+      for (int64_t r = 0; r < k; ++r) out[i * k + r] = quant::dotQ81(type, w.gguf.data() + r * quant::rowBytes(type, k), q.data(), k);
+    }
+    return out;
+  };
+  const auto z = layer(w2, QType::Q6_K, layer(w1, QType::Q4_K, x));
+
+  DeviceBuffer<uint8_t> dw1(w1.device), dw2(w2.device), act(quant::q81RowBytes(k) * m);
+  DeviceBuffer<float> dx(x), dy(x.size()), dz(x.size());
+  cudaStream_t stream = nullptr;
+  CUDA_REQUIRE(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  auto enqueue = [&]() {
+    CUDA_REQUIRE(kernels::launchQuantizeQ81(dx.get(), act.get(), m, k, stream));
+    kernels::GemvArgs g;
+    g.type = QType::Q4_K;
+    g.weights[0] = dw1.get();
+    g.act = act.get();
+    g.out[0] = dy.get();
+    g.n = k;
+    g.k = k;
+    g.m = m;
+    CUDA_REQUIRE(kernels::launchGemvDp4a(g, stream));
+    CUDA_REQUIRE(kernels::launchQuantizeQ81(dy.get(), act.get(), m, k, stream));  // overwrites what the GEMV read
+    g.type = QType::Q6_K;
+    g.weights[0] = dw2.get();
+    g.out[0] = dz.get();
+    CUDA_REQUIRE(kernels::launchGemvDp4a(g, stream));
+  };
+  for (bool captured : {false, true}) {
+    INFO("captured " << captured);
+    dy.poison();
+    dz.poison();
+    if (captured) {
+      cudaGraph_t graph = nullptr;
+      cudaGraphExec_t exec = nullptr;
+      CUDA_REQUIRE(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+      enqueue();
+      CUDA_REQUIRE(cudaStreamEndCapture(stream, &graph));
+      CUDA_REQUIRE(cudaGraphInstantiate(&exec, graph, 0));
+      for (int rep = 0; rep < 3; ++rep) CUDA_REQUIRE(cudaGraphLaunch(exec, stream));
+      CUDA_REQUIRE(cudaStreamSynchronize(stream));
+      cudaGraphExecDestroy(exec);
+      cudaGraphDestroy(graph);
+    } else {
+      enqueue();
+      CUDA_REQUIRE(cudaStreamSynchronize(stream));
+    }
+    CHECK(dz.download() == z);  // bit-exact through two layers
+  }
+  cudaStreamDestroy(stream);
+}

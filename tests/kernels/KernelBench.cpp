@@ -1,0 +1,226 @@
+// kernel_bench: DP4A GEMV bandwidth at Llama-2-7B shapes (not a ctest test; scripts/gpu-check
+// runs it). Each case rotates over enough weight copies (>= 256 MiB) that L2 (50 MiB) cannot
+// serve them, launches from a captured CUDA graph, and reports the median over replays of the
+// time per GEMV, the bytes it must read (weights + activations) and written, GB/s and the
+// fraction of 3.1 TB/s and of the measured device-to-device copy bandwidth; then the GEMV time
+// of one Llama-2-7B Q4_K_M token, with and without programmatic dependent launch and with a
+// Q8_1 quantize before every GEMV. Weights are random bytes (the DP4A path's cost does not depend on them).
+#include "kernels/Gemv.h"
+#include "kernels/QuantRef.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+namespace {
+
+using reel::kernels::GemvArgs;
+using reel::kernels::GemvEpilogue;
+using reel::quant::QType;
+
+constexpr double kPeakBytesPerSecond = 3.1e12;
+
+#define BENCH_CHECK(expr)                                                                          \
+  do {                                                                                             \
+    const cudaError_t status_ = (expr);                                                            \
+    if (status_ != cudaSuccess) {                                                                  \
+      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(status_)); \
+      std::exit(1);                                                                                \
+    }                                                                                              \
+  } while (0)
+
+struct Case {
+  const char* name;
+  QType type;
+  int64_t n, k;
+  int m;
+  GemvEpilogue epilogue;
+};
+
+struct Result {
+  double seconds;  // per GEMV launch
+  double bytes;    // moved per launch
+};
+
+size_t weightBytes(QType type, int64_t n, int64_t k) {
+  return static_cast<size_t>(n) * (reel::quant::needsRowPlanar(type) ? reel::quant::planarRowBytes(type, k) : reel::quant::rowBytes(type, k));
+}
+
+void fillRandom(void* device, size_t bytes, uint64_t seed) {
+  std::vector<uint64_t> host((bytes + 7) / 8);
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (uint64_t& v : host) {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    v = s;
+  }
+  BENCH_CHECK(cudaMemcpy(device, host.data(), bytes, cudaMemcpyHostToDevice));
+}
+
+/// How the captured chain of launches is built.
+struct Mode {
+  bool earlyStart = true;     ///< programmatic dependent launch of the GEMVs
+  bool quantizeFirst = false; ///< a Q8_1 quantize launch before every GEMV (as in decode)
+};
+
+Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
+  const int matrices = c.epilogue == GemvEpilogue::Plain ? 1 : 2;
+  const size_t bytes = weightBytes(c.type, c.n, c.k);
+  const int copies = static_cast<int>(std::max<size_t>(2, (256u << 20) / (bytes * static_cast<size_t>(matrices)) + 1));
+  std::vector<void*> weights(static_cast<size_t>(copies * matrices));
+  for (size_t i = 0; i < weights.size(); ++i) {
+    BENCH_CHECK(cudaMalloc(&weights[i], bytes));
+    fillRandom(weights[i], bytes, i + 1);
+  }
+  float* x = nullptr;
+  void* act = nullptr;
+  float* out[2] = {nullptr, nullptr};
+  BENCH_CHECK(cudaMalloc(&x, sizeof(float) * static_cast<size_t>(c.m * c.k)));
+  BENCH_CHECK(cudaMalloc(&act, reel::quant::q81RowBytes(c.k) * static_cast<size_t>(c.m)));
+  for (float*& o : out) BENCH_CHECK(cudaMalloc(&o, sizeof(float) * static_cast<size_t>(c.m * c.n)));
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist;
+  std::vector<float> hx(static_cast<size_t>(c.m * c.k));
+  for (float& v : hx) v = dist(rng);
+  BENCH_CHECK(cudaMemcpy(x, hx.data(), sizeof(float) * hx.size(), cudaMemcpyHostToDevice));
+  BENCH_CHECK(reel::kernels::launchQuantizeQ81(x, act, c.m, c.k, stream));
+
+  const int launches = std::max(copies, 64);
+  cudaGraph_t graph = nullptr;
+  BENCH_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < launches; ++i) {
+    if (mode.quantizeFirst) BENCH_CHECK(reel::kernels::launchQuantizeQ81(x, act, c.m, c.k, stream));
+    GemvArgs g;
+    g.earlyStart = mode.earlyStart;
+    g.type = c.type;
+    g.epilogue = c.epilogue;
+    const int copy = i % copies;
+    g.weights[0] = weights[static_cast<size_t>(copy * matrices)];
+    g.weights[1] = matrices == 2 ? weights[static_cast<size_t>(copy * matrices + 1)] : nullptr;
+    g.act = act;
+    g.out[0] = out[0];
+    g.out[1] = out[1];
+    g.n = c.n;
+    g.k = c.k;
+    g.m = c.m;
+    BENCH_CHECK(reel::kernels::launchGemvDp4a(g, stream));
+  }
+  BENCH_CHECK(cudaStreamEndCapture(stream, &graph));
+  cudaGraphExec_t exec = nullptr;
+  BENCH_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  cudaEvent_t start, stop;
+  BENCH_CHECK(cudaEventCreate(&start));
+  BENCH_CHECK(cudaEventCreate(&stop));
+  BENCH_CHECK(cudaGraphLaunch(exec, stream));  // warm-up
+  std::vector<double> times;
+  for (int rep = 0; rep < 9; ++rep) {
+    BENCH_CHECK(cudaEventRecord(start, stream));
+    BENCH_CHECK(cudaGraphLaunch(exec, stream));
+    BENCH_CHECK(cudaEventRecord(stop, stream));
+    BENCH_CHECK(cudaEventSynchronize(stop));
+    float ms = 0.0f;
+    BENCH_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    times.push_back(ms * 1e-3 / launches);
+  }
+  std::sort(times.begin(), times.end());
+  const double moved = static_cast<double>(bytes) * matrices + static_cast<double>(reel::quant::q81RowBytes(c.k)) * c.m +
+                       4.0 * static_cast<double>(c.m * c.n) * (c.epilogue == GemvEpilogue::GateUp ? 2 : 1);
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  for (void* w : weights) cudaFree(w);
+  cudaFree(x);
+  cudaFree(act);
+  for (float* o : out) cudaFree(o);
+  return {times[times.size() / 2], moved};
+}
+
+double copyBandwidth(cudaStream_t stream) {
+  const size_t bytes = 512u << 20;
+  void *a = nullptr, *b = nullptr;
+  BENCH_CHECK(cudaMalloc(&a, bytes));
+  BENCH_CHECK(cudaMalloc(&b, bytes));
+  fillRandom(a, bytes, 99);
+  cudaEvent_t start, stop;
+  BENCH_CHECK(cudaEventCreate(&start));
+  BENCH_CHECK(cudaEventCreate(&stop));
+  BENCH_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream));
+  BENCH_CHECK(cudaEventRecord(start, stream));
+  for (int i = 0; i < 10; ++i) BENCH_CHECK(cudaMemcpyAsync(i % 2 ? a : b, i % 2 ? b : a, bytes, cudaMemcpyDeviceToDevice, stream));
+  BENCH_CHECK(cudaEventRecord(stop, stream));
+  BENCH_CHECK(cudaEventSynchronize(stop));
+  float ms = 0.0f;
+  BENCH_CHECK(cudaEventElapsedTime(&ms, start, stop));
+  cudaFree(a);
+  cudaFree(b);
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return 2.0 * static_cast<double>(bytes) * 10 / (ms * 1e-3);
+}
+
+}  // namespace
+
+int main() {
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
+    std::printf("kernel_bench: no CUDA device\n");
+    return 77;
+  }
+  cudaStream_t stream = nullptr;
+  BENCH_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  std::printf("kernel_bench on %s (%d SMs)\n", prop.name, prop.multiProcessorCount);
+  const double copy = copyBandwidth(stream);
+  std::printf("device-to-device copy: %.0f GB/s (read + write)\n", copy * 1e-9);
+
+  const Case cases[] = {
+      {"q4_k attn_q/k/o 4096x4096", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain},
+      {"q4_k ffn_up 11008x4096", QType::Q4_K, 11008, 4096, 1, GemvEpilogue::Plain},
+      {"q4_k ffn_gate+up fused", QType::Q4_K, 11008, 4096, 1, GemvEpilogue::GateUp},
+      {"q4_k ffn_down 4096x11008", QType::Q4_K, 4096, 11008, 1, GemvEpilogue::Plain},
+      {"q6_k attn_v 4096x4096", QType::Q6_K, 4096, 4096, 1, GemvEpilogue::Plain},
+      {"q6_k ffn_down 4096x11008", QType::Q6_K, 4096, 11008, 1, GemvEpilogue::Plain},
+      {"q6_k output 32000x4096", QType::Q6_K, 32000, 4096, 1, GemvEpilogue::Plain},
+      {"q8_0 4096x4096", QType::Q8_0, 4096, 4096, 1, GemvEpilogue::Plain},
+      {"q5_0 4096x4096", QType::Q5_0, 4096, 4096, 1, GemvEpilogue::Plain},
+      {"q4_k ffn_up m=2", QType::Q4_K, 11008, 4096, 2, GemvEpilogue::Plain},
+      {"q4_k ffn_up m=4", QType::Q4_K, 11008, 4096, 4, GemvEpilogue::Plain},
+      {"q4_k ffn_up m=8", QType::Q4_K, 11008, 4096, 8, GemvEpilogue::Plain},
+      {"q4_k gate+up m=8", QType::Q4_K, 11008, 4096, 8, GemvEpilogue::GateUp},
+  };
+  std::vector<Result> results;
+  std::printf("%-28s %4s %9s %9s %7s %7s %7s\n", "case", "m", "us", "MB", "GB/s", "%3.1TB", "%copy");
+  for (const Case& c : cases) {
+    const Result r = runCase(c, Mode{}, stream);
+    results.push_back(r);
+    std::printf("%-28s %4d %9.2f %9.2f %7.0f %6.1f%% %6.1f%%\n", c.name, c.m, r.seconds * 1e6, r.bytes * 1e-6, r.bytes / r.seconds * 1e-9,
+                100.0 * r.bytes / r.seconds / kPeakBytesPerSecond, 100.0 * r.bytes / r.seconds / copy);
+  }
+  // Llama-2-7B Q4_K_M at m = 1: 32 layers, Q6_K attn_v and ffn_down in half of them, Q6_K output
+  // (cases 0..6 above), in three ways of chaining the launches.
+  const struct {
+    const char* name;
+    Mode mode;
+  } modes[] = {{"GEMVs, early start", {true, false}},
+               {"GEMVs, plain launches", {false, false}},
+               {"quantize+GEMV pairs, early start", {true, true}}};
+  for (const auto& m : modes) {
+    std::vector<Result> r(7);
+    for (size_t i = 0; i < r.size(); ++i) r[i] = m.mode.earlyStart && !m.mode.quantizeFirst ? results[i] : runCase(cases[i], m.mode, stream);
+    const Result &qko = r[0], &gateUp = r[2], &down4 = r[3], &v6 = r[4], &down6 = r[5], &output = r[6];
+    const double seconds = 16 * (4 * qko.seconds + gateUp.seconds + down4.seconds) +
+                           16 * (3 * qko.seconds + v6.seconds + gateUp.seconds + down6.seconds) + output.seconds;
+    const double bytes = 16 * (4 * qko.bytes + gateUp.bytes + down4.bytes) + 16 * (3 * qko.bytes + v6.bytes + gateUp.bytes + down6.bytes) +
+                         output.bytes;
+    std::printf("llama-2-7b q4_k_m m=1, %-34s %6.0f us/token, %.2f GB, %5.0f GB/s = %5.1f%% of 3.1 TB/s, %5.1f%% of copy (%.0f tok/s bound)\n",
+                m.name, seconds * 1e6, bytes * 1e-9, bytes / seconds * 1e-9, 100.0 * bytes / seconds / kPeakBytesPerSecond,
+                100.0 * bytes / seconds / copy, 1.0 / seconds);
+  }
+  cudaStreamDestroy(stream);
+  return 0;
+}

@@ -1,0 +1,47 @@
+// CPU tests of the kernel catalog: every entry is complete and self-consistent.
+#include "kernels/KernelCatalog.h"
+
+#include <catch2/catch.hpp>
+
+#include <set>
+
+using namespace reel::kernels;
+
+TEST_CASE("catalog entries are complete and unique", "[catalog]") {
+  std::set<std::string> ids;
+  for (const KernelInfo& k : kernelCatalog()) {
+    INFO(k.id);
+    CHECK(ids.insert(k.id).second);
+    CHECK(k.dims != nullptr);
+    CHECK(k.check != nullptr);
+    CHECK(!k.doc.empty());
+    CHECK(k.ptrArgs.size() <= static_cast<size_t>(kMaxPtrArgs));
+    CHECK(k.intArgs.size() <= static_cast<size_t>(kMaxIntArgs));
+    CHECK(k.floatArgs.size() <= static_cast<size_t>(kMaxFloatArgs));
+    for (auto arg : k.ptrArgs) CHECK(arg.find(": ") != std::string_view::npos);
+  }
+  CHECK(findKernel("gemv_dp4a_q4_k") != nullptr);
+  CHECK(findKernel("gemv_dp4a_gate_up_q6_k") != nullptr);
+  CHECK(findKernel("attn_decode_split") != nullptr);
+  CHECK(findKernel("nope") == nullptr);
+  CHECK(describeCatalog().find("embed_q6_k") != std::string::npos);
+}
+
+TEST_CASE("launch dims and checks", "[catalog]") {
+  const int64_t gemv[kMaxIntArgs] = {4097, 4096, 3};
+  const LaunchDims d = kernelDims("gemv_dp4a_q4_k", gemv);
+  CHECK(d.grid[0] == 1025);
+  CHECK(d.block[0] == 128);
+  CHECK(checkKernelArgs("gemv_dp4a_q4_k", gemv).empty());
+  const int64_t badK[kMaxIntArgs] = {4096, 4000, 1};
+  CHECK_FALSE(checkKernelArgs("gemv_dp4a_q4_k", badK).empty());
+  const int64_t badM[kMaxIntArgs] = {4096, 4096, 9};
+  CHECK_FALSE(checkKernelArgs("gemv_dp4a_q4_k", badM).empty());
+  const int64_t attn[kMaxIntArgs] = {5, 32, 8, 128, 4096, 0, 4096, 16};
+  const LaunchDims a = kernelDims("attn_decode_split", attn);
+  CHECK(a.grid == std::array<uint32_t, 3>{8, 5, 16});
+  CHECK(a.smemBytes == 4 * 4 * (128 + kAttnThreads));
+  const int64_t badGroup[kMaxIntArgs] = {1, 64, 4, 128, 16, 0, 8192};
+  CHECK_FALSE(checkKernelArgs("attn_decode", badGroup).empty());
+  CHECK(checkKernelArgs("nope", gemv) == "unknown kernel");
+}

@@ -1,0 +1,172 @@
+// ModelConfig::validate(), parameterCount() and the quantization scheme names.
+#include "ConfigTestSupport.h"
+#include "models/ModelConfig.h"
+
+#include <cmath>
+#include <limits>
+
+namespace reel::models {
+namespace {
+
+using test::errorMessage;
+
+/// The bundled "tiny" model, built in code.
+ModelConfig tinyConfig() {
+  ModelConfig config;
+  config.name = "tiny";
+  config.architecture = "llama";
+  config.source = "m.toml";
+  config.vocabSize = 1024;
+  config.hiddenSize = 256;
+  config.intermediateSize = 512;
+  config.numLayers = 2;
+  config.numHeads = 8;
+  config.numKvHeads = 2;
+  config.headDim = 32;
+  config.maxContext = 512;
+  return config;
+}
+
+/// The message validate() gives for tinyConfig() after `edit`.
+template <typename Edit>
+std::string validationError(Edit&& edit) {
+  ModelConfig config = tinyConfig();
+  edit(config);
+  return errorMessage([&] { config.validate(); });
+}
+
+TEST_CASE("A consistent config validates", "[models][config]") {
+  ModelConfig config = tinyConfig();
+  CHECK_NOTHROW(config.validate());
+  config.headDim = 0;  // derived: 256 / 8 = 32
+  CHECK_NOTHROW(config.validate());
+  config.ropeScaling = Llama3RopeScaling{};
+  config.slidingWindow = 128;
+  CHECK_NOTHROW(config.validate());
+}
+
+TEST_CASE("finalize() fills a missing head_dim", "[models][config]") {
+  ModelConfig config = tinyConfig();
+  config.headDim = 0;
+  config.finalize();
+  CHECK(config.headDim == 32);
+
+  config.headDim = 64;  // a given head_dim is kept, even if not hidden / heads
+  config.finalize();
+  CHECK(config.headDim == 64);
+}
+
+TEST_CASE("validate() names the file and the field", "[models][config]") {
+  CHECK(validationError([](ModelConfig& c) { c.numHeads = 0; }) ==
+        "m.toml: 'num_heads' must be a positive integer, got 0");
+  CHECK(validationError([](ModelConfig& c) { c.vocabSize = -5; }) ==
+        "m.toml: 'vocab_size' must be a positive integer, got -5");
+  CHECK(validationError([](ModelConfig& c) { c.maxContext = 0; }) ==
+        "m.toml: 'max_context' must be a positive integer, got 0");
+  CHECK(validationError([](ModelConfig& c) { c.name.clear(); }) == "m.toml: 'name' must not be empty");
+  CHECK(validationError([](ModelConfig& c) { c.name = "a\nb"; }) ==
+        "m.toml: 'name' must not contain control characters");
+  CHECK(validationError([](ModelConfig& c) { c.architecture = "gpt2"; }) ==
+        "m.toml: 'architecture' must be one of \"llama\", \"qwen2\", \"mistral\", got \"gpt2\"");
+}
+
+TEST_CASE("validate() checks the attention shape", "[models][config]") {
+  CHECK(validationError([](ModelConfig& c) { c.numKvHeads = 3; }) ==
+        "m.toml: 'num_kv_heads' (3) must divide 'num_heads' (8)");
+  CHECK(validationError([](ModelConfig& c) {
+          c.headDim = 0;
+          c.hiddenSize = 250;
+        }) == "m.toml: 'hidden_size' (250) must be divisible by 'num_heads' (8) when 'head_dim' is not given");
+  CHECK(validationError([](ModelConfig& c) {
+          c.headDim = 0;
+          c.hiddenSize = 264;  // 264 / 8 = 33
+        }) == "m.toml: 'hidden_size' / 'num_heads' gives head dimension 33, which must be even (rotary embeddings)");
+  CHECK(validationError([](ModelConfig& c) { c.headDim = 33; }) ==
+        "m.toml: 'head_dim' must be even (rotary embeddings rotate pairs), got 33");
+  CHECK(validationError([](ModelConfig& c) { c.headDim = -2; }) ==
+        "m.toml: 'head_dim' must be a positive integer, got -2");
+}
+
+TEST_CASE("validate() bounds sizes so later products cannot overflow", "[models][config]") {
+  CHECK(validationError([](ModelConfig& c) { c.hiddenSize = int64_t{1} << 21; }) ==
+        "m.toml: 'hidden_size' must be at most 1048576, got 2097152");
+  CHECK(validationError([](ModelConfig& c) { c.intermediateSize = std::numeric_limits<int64_t>::max(); }) ==
+        "m.toml: 'intermediate_size' must be at most 1048576, got 9223372036854775807");
+  CHECK(validationError([](ModelConfig& c) { c.numLayers = 1025; }) ==
+        "m.toml: 'num_layers' must be at most 1024, got 1025");
+  CHECK(validationError([](ModelConfig& c) { c.vocabSize = (int64_t{1} << 22) + 1; }) ==
+        "m.toml: 'vocab_size' must be at most 4194304, got 4194305");
+  CHECK(validationError([](ModelConfig& c) { c.maxContext = int64_t{1} << 30; }) ==
+        "m.toml: 'max_context' must be at most 16777216, got 1073741824");
+  CHECK(validationError([](ModelConfig& c) {
+          c.numHeads = 2048;
+          c.numKvHeads = 2048;
+          c.headDim = 1024;
+        }) == "m.toml: 'num_heads' times the head dimension must be at most 1048576, got 2048 * 1024");
+}
+
+TEST_CASE("validate() checks norms, rope and the sliding window", "[models][config]") {
+  CHECK(validationError([](ModelConfig& c) { c.rmsNormEps = 0; }) ==
+        "m.toml: 'rms_norm_eps' must be a positive number, got 0");
+  CHECK(validationError([](ModelConfig& c) { c.ropeTheta = std::nan(""); }) ==
+        "m.toml: 'rope_theta' must be a positive number, got nan");
+  CHECK(validationError([](ModelConfig& c) { c.ropeTheta = std::numeric_limits<double>::infinity(); }) ==
+        "m.toml: 'rope_theta' must be a positive number, got inf");
+  CHECK(validationError([](ModelConfig& c) {
+          c.ropeScaling = Llama3RopeScaling{-1.0, 1.0, 4.0, 8192};
+        }) == "m.toml: 'rope_scaling.factor' must be a positive number, got -1");
+  CHECK(validationError([](ModelConfig& c) {
+          c.ropeScaling = Llama3RopeScaling{8.0, 4.0, 1.0, 8192};
+        }) == "m.toml: 'rope_scaling.high_freq_factor' (1) must be greater than 'rope_scaling.low_freq_factor' (4)");
+  CHECK(validationError([](ModelConfig& c) {
+          c.ropeScaling = Llama3RopeScaling{8.0, 1.0, 4.0, 0};
+        }) == "m.toml: 'rope_scaling.original_context' must be a positive integer, got 0");
+  CHECK(validationError([](ModelConfig& c) { c.slidingWindow = 0; }) ==
+        "m.toml: 'sliding_window' must be a positive integer, got 0");
+}
+
+TEST_CASE("validate() without a source still names something", "[models][config]") {
+  CHECK(validationError([](ModelConfig& c) {
+          c.source.clear();
+          c.numLayers = 0;
+        }) == "<model config>: 'num_layers' must be a positive integer, got 0");
+}
+
+TEST_CASE("validate(locator) spells and places fields as the reader says", "[models][config]") {
+  ModelConfig config = tinyConfig();
+  config.numKvHeads = 3;
+  FieldLocator locate = [](ConfigField field) {
+    return FieldOrigin{std::string("x_") + tomlKeyOf(field), SourceLoc{"f.json", 4, 2}};
+  };
+  CHECK(errorMessage([&] { config.validate(locate); }) ==
+        "f.json:4:2: 'x_num_kv_heads' (3) must divide 'x_num_heads' (8)");
+}
+
+TEST_CASE("parameterCount() counts every weight", "[models][config]") {
+  ModelConfig config = tinyConfig();
+  // embeddings 2 * 1024 * 256; per layer: q 256*256, k and v 256*64, o 256*256,
+  // ffn 3 * 256 * 512, two norms 2 * 256; final norm 256.
+  const int64_t perLayer = 65536 + 2 * 16384 + 65536 + 393216 + 512;
+  CHECK(config.parameterCount() == 2 * 1024 * 256 + 2 * perLayer + 256);
+
+  config.tieEmbeddings = true;
+  CHECK(config.parameterCount() == 1024 * 256 + 2 * perLayer + 256);
+
+  config.qkvBias = true;  // + q, k, v biases: 256 + 64 + 64 per layer
+  CHECK(config.parameterCount() == 1024 * 256 + 2 * (perLayer + 384) + 256);
+}
+
+TEST_CASE("Quantization schemes parse and print", "[models][config]") {
+  for (QuantScheme scheme : {QuantScheme::Q4_K_M, QuantScheme::Q4_K, QuantScheme::Q8_0, QuantScheme::F16})
+    CHECK(parseQuantScheme(quantSchemeName(scheme)) == scheme);
+  CHECK(std::string(quantSchemeName(QuantScheme::Q4_K_M)) == "q4_k_m");
+  CHECK(std::string(quantSchemeName(QuantScheme::Q8_0)) == "q8_0");
+  CHECK(parseQuantScheme("Q4_K_M") == QuantScheme::Q4_K_M);
+  CHECK(parseQuantScheme("F16") == QuantScheme::F16);
+  CHECK_FALSE(parseQuantScheme("q5_k").has_value());
+  CHECK_FALSE(parseQuantScheme("").has_value());
+  CHECK_FALSE(parseQuantScheme("q4_k_m ").has_value());
+}
+
+}  // namespace
+}  // namespace reel::models

@@ -1,0 +1,155 @@
+#include "passes/CostModel.h"
+#include "passes/DecisionTestSupport.h"
+
+#include <catch2/catch.hpp>
+
+using namespace reel::passes;
+using namespace reel::passes::testing;
+using reel::ir::ElemType;
+
+TEST_CASE("an estimate is max(memory, compute) plus launch cost", "[passes][cost-model]") {
+  CostModel model(h100Like());
+  KernelWork work;
+  work.bytes = 3100e3 * 10;  // 10 us at full bandwidth
+  work.ops = 1e6 * 5;
+  work.peakOpsPerUs = 1e6;  // 5 us of compute
+  Estimate estimate = model.kernel(work);
+  CHECK(estimate.fill == 1.0);
+  CHECK(estimate.memoryUs == Approx(10.0));
+  CHECK(estimate.computeUs == Approx(5.0));
+  CHECK(estimate.us == Approx(10.0 + 2.5));
+  CHECK(estimate.launches == 1);
+
+  work.ops = 1e6 * 40;
+  CHECK(model.kernel(work).us == Approx(40.0 + 2.5));
+}
+
+TEST_CASE("a grid that cannot fill the SMs reaches a fraction of the bandwidth", "[passes][cost-model]") {
+  CostModel model(h100Like());
+  double perCta = 2048;
+  CHECK(model.fill(0, perCta) == 1.0);  // library kernels fill the GPU
+  CHECK(model.fill(4, perCta) < model.fill(24, perCta));
+  CHECK(model.fill(24, perCta) < model.fill(1024, perCta));
+  CHECK(model.fill(100000, perCta) == 1.0);
+  // Little's law: 1.86 MB in flight saturate 3.1 TB/s at 0.6 us latency.
+  CHECK(model.fill(4, perCta) == Approx(4 * 2048 / (3100e3 * 0.6)));
+  // and one CTA per SM at most: 8 CTAs with huge loads still use 8 of 132 SMs.
+  CHECK(model.fill(8, 1e9) == Approx(8 * 2.0 / 132));
+}
+
+TEST_CASE("sequences of kernels add their times and launches", "[passes][cost-model]") {
+  CostModel model(rtx4090Like());
+  Estimate add = model.residualAdd(4, 1536);
+  Estimate norm = model.rmsNorm(4, 1536);
+  Estimate both = add.then(norm);
+  CHECK(both.us == Approx(add.us + norm.us));
+  CHECK(both.launches == 2);
+  CHECK(both.ctas == norm.ctas);  // the slower kernel is the main one
+}
+
+TEST_CASE("the seed's residual+RMSNorm fusion loses at hidden 1536, M=4 on an RTX 4090", "[passes][cost-model]") {
+  CostModel model(rtx4090Like());
+  Estimate add = model.residualAdd(4, 1536);
+  Estimate norm = model.rmsNorm(4, 1536);
+  Estimate fused = model.addRmsNorm(4, 1536);
+  CHECK(add.ctas == 24);   // the seed's (6, M) grid
+  CHECK(norm.ctas == 4);   // (1, M)
+  CHECK(fused.ctas == 4);  // (1, M): the add's traffic lost 6x parallelism
+  CHECK(fused.us > add.then(norm).us);
+  CHECK(fused.launches == 1);
+}
+
+TEST_CASE("the fusion pays where launch cost dominates or the rows fill the GPU", "[passes][cost-model]") {
+  SECTION("small hidden: the add's grid is no wider than the norm's") {
+    CostModel model(h100Like());
+    CHECK(model.addRmsNorm(1, 256).us < model.residualAdd(1, 256).then(model.rmsNorm(1, 256)).us);
+    CHECK(model.addRmsNorm(4, 256).us < model.residualAdd(4, 256).then(model.rmsNorm(4, 256)).us);
+  }
+  SECTION("large hidden with enough rows to fill the SMs") {
+    CostModel model(rtx4090Like());
+    CHECK(model.addRmsNorm(256, 4096).us < model.residualAdd(256, 4096).then(model.rmsNorm(256, 4096)).us);
+  }
+  SECTION("a GPU with a high launch cost") {
+    GpuProfile slowLaunch = rtx4090Like();
+    slowLaunch.launchCostUs = 10;
+    CostModel model(slowLaunch);
+    CHECK(model.addRmsNorm(4, 1536).us < model.residualAdd(4, 1536).then(model.rmsNorm(4, 1536)).us);
+  }
+}
+
+TEST_CASE("matmul kernels follow the seed's measurements on its GPU", "[passes][cost-model]") {
+  CostModel model(rtx4090Like());
+  auto cost = [&](int64_t m, MatmulKernel kernel) {
+    return model.matmulWithPrep({m, 14336, 4096, ElemType::Q4_K}, kernel).us;
+  };
+  // DP4A wins at small M (the weight read dominates; FP8 reads 1.8x the bytes) ...
+  CHECK(cost(1, MatmulKernel::Dp4a) < cost(1, MatmulKernel::Fp8));
+  CHECK(cost(4, MatmulKernel::Dp4a) < cost(4, MatmulKernel::Fp8));
+  // ... HGEMM does not beat it at M=4 (FP16's 3.6x bytes) ...
+  CHECK(cost(4, MatmulKernel::Dp4a) < cost(4, MatmulKernel::Hgemm));
+  // ... and FP8 wins at M=8, where the DP4A GEMV has become compute bound.
+  CHECK(cost(8, MatmulKernel::Fp8) < cost(8, MatmulKernel::Dp4a));
+  Estimate dp4a8 = model.matmul({8, 14336, 4096, ElemType::Q4_K}, MatmulKernel::Dp4a);
+  CHECK(dp4a8.computeUs > dp4a8.memoryUs);
+  // FP8 needs the GPU feature.
+  CostModel a100(a100Like());
+  CHECK(std::isinf(a100.matmul({8, 4096, 4096, ElemType::Q4_K}, MatmulKernel::Fp8).us));
+}
+
+TEST_CASE("llama.cpp's DP4A throughput at batch 8 on an H100", "[passes][cost-model]") {
+  // design.md section 4: 805 tok/s aggregate at batch 8 on Llama-2-7B, i.e. 9.9 ms per
+  // step; the matmuls of one step at M=8 (6.5e9 weights) must fit in that.
+  CostModel model(h100Like());
+  double stepUs = 0;
+  for (int layer = 0; layer < 32; ++layer) {
+    stepUs += 4 * model.matmul({8, 4096, 4096, ElemType::Q4_K}, MatmulKernel::Dp4a).us;
+    stepUs += 3 * model.matmul({8, 11008, 4096, ElemType::Q4_K}, MatmulKernel::Dp4a).us;
+  }
+  CHECK(stepUs > 5000);
+  CHECK(stepUs < 9900);
+}
+
+TEST_CASE("derived weight copies cost bytes per element", "[passes][cost-model]") {
+  reel::ir::TensorType q4k(ElemType::Q4_K, {14336, 4096});
+  reel::ir::TensorType f16(ElemType::F16, {14336, 4096});
+  CHECK(derivedWeightBytes(MatmulKernel::Fp8, q4k) == 14336 * 4096 + 4 * 14336);
+  CHECK(derivedWeightBytes(MatmulKernel::Hgemm, q4k) == 2 * 14336 * 4096);
+  CHECK(derivedWeightBytes(MatmulKernel::Hgemm, f16) == 0);
+  CHECK(derivedWeightBytes(MatmulKernel::Dp4a, q4k) == 0);
+  CHECK(derivedWeightBytes(MatmulKernel::Mma, q4k) == 0);
+  CHECK(hasQuantizedKernel(ElemType::Q6_K));
+  CHECK_FALSE(hasQuantizedKernel(ElemType::F16));
+  CHECK(parseMatmulKernel("fp8") == MatmulKernel::Fp8);
+  CHECK_FALSE(parseMatmulKernel("fp4"));
+}
+
+TEST_CASE("flash-decoding splits help a lone sequence at long context", "[passes][cost-model]") {
+  CostModel model(h100Like());
+  AttentionShape shape{1, 32, 8, 128, 4096};
+  Estimate batched = model.decodeAttention(shape, 1);
+  Estimate split = model.decodeAttention(shape, 16);
+  CHECK(batched.ctas == 32);  // one CTA per query head
+  CHECK(split.ctas == 32 * 16);
+  CHECK(split.launches == 2);  // split kernel + reduce
+  CHECK(split.us < batched.us / 4);
+  // With 64 sequences the batched grid is 64x wider: fewer splits are worth their
+  // partial results.
+  auto bestSplits = [&](const AttentionShape& attention) {
+    int64_t best = 1;
+    for (int64_t splits = 2; splits <= 32; splits *= 2)
+      if (model.decodeAttention(attention, splits).us < model.decodeAttention(attention, best).us) best = splits;
+    return best;
+  };
+  AttentionShape wide{64, 32, 8, 128, 4096};
+  CHECK(bestSplits(shape) >= 8);
+  CHECK(bestSplits(wide) < bestSplits(shape));
+}
+
+TEST_CASE("figures print for explanations", "[passes][cost-model]") {
+  CHECK(formatUs(41.23) == "41.2us");
+  CHECK(formatUs(1234.0) == "1.23ms");
+  CHECK(formatBytes(4.92e9) == "4.92 GB");
+  CHECK(formatBytes(310.5e6) == "310.5 MB");
+  CostModel model(rtx4090Like());
+  CHECK_THAT(model.rmsNorm(4, 1536).detail(), Catch::Matches(R"(\d+\.\dus on 4 CTAs at \d+\.\d% of bandwidth)"));
+}

@@ -1,0 +1,149 @@
+#include "passes/GpuProfile.h"
+
+#include "ir/Diagnostics.h"
+
+#include <catch2/catch.hpp>
+
+using namespace reel::passes;
+
+namespace {
+
+std::string parseError(const std::string& text) {
+  try {
+    parseGpuProfile(text, "gpu.toml");
+  } catch (const reel::Error& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
+const char* kMinimal =
+    "[gpu]\n"
+    "name = \"test\"\n"
+    "compute_capability = 90\n"
+    "sm_count = 10\n"
+    "memory_bandwidth_gbs = 100\n"
+    "l2_cache_mb = 1\n"
+    "memory_gb = 8\n"
+    "fp16_tflops = 10\n"
+    "int8_tops = 5\n"
+    "launch_cost_us = 3\n"
+    "[features]\n"
+    "dp4a = true\n"
+    "fp8 = false\n"
+    "wgmma = false\n"
+    "mma = true\n";
+
+std::optional<DetectedGpu> noGpu() { return std::nullopt; }
+std::optional<DetectedGpu> anL40s() { return DetectedGpu{"NVIDIA L40S", 142, 89}; }
+std::optional<DetectedGpu> anH100Pcie() { return DetectedGpu{"NVIDIA H100 PCIe", 114, 90}; }
+
+}  // namespace
+
+TEST_CASE("the bundled profiles hold the published figures", "[passes][profile]") {
+  CHECK(bundledGpuProfileNames() == std::vector<std::string>{"a100", "h100", "h200", "l40s", "rtx4090"});
+  struct Expected {
+    const char* name;
+    int sms;
+    double bandwidth;
+    double l2;
+    bool fp8;
+    bool wgmma;
+  };
+  for (const Expected& e : {Expected{"h100", 132, 3100, 50, true, true}, Expected{"h200", 132, 4300, 50, true, true},
+                            Expected{"a100", 108, 1750, 40, false, false}, Expected{"l40s", 142, 800, 96, true, false},
+                            Expected{"rtx4090", 128, 950, 72, true, false}}) {
+    INFO(e.name);
+    GpuProfile profile = bundledGpuProfile(e.name);
+    CHECK(profile.name == e.name);
+    CHECK(profile.smCount == e.sms);
+    CHECK(profile.memoryBandwidthGBs == e.bandwidth);
+    CHECK(profile.l2CacheMB == e.l2);
+    CHECK(profile.fp8 == e.fp8);
+    CHECK(profile.wgmma == e.wgmma);
+    CHECK(profile.dp4a);
+    CHECK(profile.launchCostUs == 2.5);
+    CHECK(profile.fp8MinM == 5);
+    CHECK(profile.hgemmMinM == 64);
+    CHECK(profile.flashDecodingMinContext == 1024);
+    CHECK(profile.gateUpFuseMaxM == 8);
+    CHECK(profile.source == std::string("<bundled>/") + e.name + ".toml");
+  }
+  CHECK(bundledGpuProfile("H100").name == "h100");
+}
+
+TEST_CASE("an unknown profile name lists the bundled ones", "[passes][profile]") {
+  try {
+    bundledGpuProfile("b200");
+    FAIL("no error");
+  } catch (const reel::Error& error) {
+    CHECK(std::string(error.what()) ==
+          "unknown GPU 'b200' (bundled profiles: a100, h100, h200, l40s, rtx4090; or give a file with --gpu-profile)");
+  }
+}
+
+TEST_CASE("a user's profile: defaults for the optional keys", "[passes][profile]") {
+  GpuProfile profile = parseGpuProfile(kMinimal, "gpu.toml");
+  CHECK(profile.name == "test");
+  CHECK(profile.source == "gpu.toml");
+  CHECK(profile.fp8Tflops == 0);
+  CHECK(profile.maxThreadsPerSm == 2048);
+  CHECK(profile.gateUpFuseMaxM == 8);
+  GpuProfile tuned = parseGpuProfile(std::string(kMinimal) + "[thresholds]\ngate_up_fuse_max_m = 4\n", "gpu.toml");
+  CHECK(tuned.gateUpFuseMaxM == 4);
+}
+
+TEST_CASE("bad profiles are one-line errors with file:line:col", "[passes][profile]") {
+  CHECK(parseError("[gpu\nname = 1") .rfind("gpu.toml:1:", 0) == 0);
+  CHECK(parseError(std::string(kMinimal) + "sm_cuont = 3\n") ==
+        "gpu.toml:16:1: unknown key 'sm_cuont' in [features]");
+  std::string misspelt = kMinimal;
+  misspelt.replace(misspelt.find("sm_count"), 8, "sm_cuont");
+  CHECK(parseError(misspelt) == "gpu.toml:4:1: unknown key 'sm_cuont' in [gpu] (did you mean 'sm_count'?)");
+  std::string wrongType = kMinimal;
+  wrongType.replace(wrongType.find("10\n"), 2, "\"many\"");
+  CHECK(parseError(wrongType) == "gpu.toml:4:12: 'sm_count' in [gpu] must be an integer >= 1, got 'many'");
+  std::string missing = kMinimal;
+  missing.erase(missing.find("memory_gb"), std::string("memory_gb = 8\n").size());
+  CHECK(parseError(missing) == "gpu.toml:1:1: missing key 'memory_gb' in [gpu]");
+  std::string fp8WithoutTflops = kMinimal;
+  fp8WithoutTflops.replace(fp8WithoutTflops.find("fp8 = false"), 11, "fp8 = true");
+  CHECK(parseError(fp8WithoutTflops) == "gpu.toml:13:7: 'fp8' in [features] needs fp8_tflops > 0 in [gpu], got true");
+  CHECK(parseError("[gpus]\n") == "gpu.toml:1:2: unknown table 'gpus' (a profile has [gpu], [features], [thresholds])");
+  CHECK(parseError(std::string(kMinimal) + "[thresholds]\nfp8_min_m = 0\n") ==
+        "gpu.toml:17:13: 'fp8_min_m' in [thresholds] must be an integer >= 1, got 0");
+}
+
+TEST_CASE("--gpu auto matches the device by name and SM count", "[passes][profile]") {
+  std::string note;
+  setGpuDetector(nullptr);
+  CHECK(resolveGpuProfile("auto", &note).name == "h100");
+  CHECK(note == "--gpu auto: reel was built without CUDA; using the h100 profile");
+
+  setGpuDetector(noGpu);
+  CHECK(resolveGpuProfile("auto", &note).name == "h100");
+  CHECK(note == "--gpu auto: no CUDA device is visible; using the h100 profile");
+
+  setGpuDetector(anL40s);
+  CHECK(resolveGpuProfile("auto", &note).name == "l40s");
+  CHECK(note == "--gpu auto: NVIDIA L40S -> the l40s profile");
+
+  setGpuDetector(anH100Pcie);
+  GpuProfile pcie = resolveGpuProfile("auto", &note);
+  CHECK(pcie.name == "h100");
+  CHECK(pcie.smCount == 114);
+  CHECK(note == "--gpu auto: 'NVIDIA H100 PCIe' has 114 SMs; using the h100 profile with that SM count");
+  setGpuDetector(nullptr);
+
+  // What CUDA reports on our H100 SXM (seen with the detector of tools/PassFlags.cpp).
+  note.clear();
+  GpuProfile sxm = matchGpuProfile({"NVIDIA H100 80GB HBM3", 132, 90}, &note);
+  CHECK(sxm.name == "h100");
+  CHECK(sxm.smCount == 132);
+  CHECK(note.empty());
+  CHECK(matchGpuProfile({"NVIDIA GeForce RTX 4090", 128, 89}).name == "rtx4090");
+  CHECK(matchGpuProfile({"NVIDIA H200", 132, 90}).name == "h200");
+  CHECK(matchGpuProfile({"NVIDIA A100-SXM4-80GB", 108, 80}).name == "a100");
+  CHECK(matchGpuProfile({"Tesla T4", 40, 75}, &note).name == "h100");
+  CHECK(note == "no bundled GPU profile matches 'Tesla T4' (40 SMs); using the h100 profile");
+}

@@ -1,0 +1,162 @@
+#include "models/QuantPolicy.h"
+#include "passes/CostModel.h"
+#include "passes/DecisionTestSupport.h"
+
+#include <catch2/catch.hpp>
+
+#include <regex>
+#include <set>
+
+using namespace reel;
+using namespace reel::passes;
+using namespace reel::passes::testing;
+
+namespace {
+
+const char* kPipeline = "specialize-buckets,canonicalize,select-precision";
+
+std::string kernelOf(const ir::Module& module, const char* graph, const char* value) {
+  return attrOf(*module.findGraph(graph), value, "kernel");
+}
+
+/// The "(N B)" figure of the report's weight bytes.
+int64_t reportedWeightBytes(const PassContext& context) {
+  std::smatch match;
+  const std::string& text = context.report.at("weight bytes on GPU");
+  REQUIRE(std::regex_search(text, match, std::regex(R"(\((\d+) B\))")));
+  return std::stoll(match[1]);
+}
+
+struct WeightTotals {
+  int64_t stored = 0;
+  int64_t fp8Copies = 0;  ///< one FP8 copy of every matmul weight
+};
+
+WeightTotals weightTotals(const models::ModelConfig& config) {
+  WeightTotals totals;
+  for (const models::WeightInfo& weight : models::modelWeights(config, {models::QuantScheme::Q4_K_M})) {
+    totals.stored += *weight.type.numBytes(0, 0);
+    bool matmulWeight = weight.type.rank() == 2 && weight.name != "token_embd.weight";
+    if (matmulWeight) totals.fp8Copies += derivedWeightBytes(MatmulKernel::Fp8, weight.type);
+  }
+  return totals;
+}
+
+}  // namespace
+
+TEST_CASE("select-precision follows the seed's rules on an H100", "[passes][select-precision]") {
+  PassContext context = contextFor(h100Like());
+  std::unique_ptr<ir::Module> module = compile(llama3_8b(), kPipeline, context);
+  for (const char* value : {"l0.q", "l0.k", "l0.v", "l3.attn_out", "l3.gate", "l3.up", "l3.ffn_out", "logits"}) {
+    INFO(value);
+    CHECK(kernelOf(*module, "decode.m1", value) == "dp4a");
+    CHECK(kernelOf(*module, "decode.m4", value) == "dp4a");  // M=4 < fp8-min-m=5
+    CHECK(kernelOf(*module, "decode.m8", value) == "fp8");   // M=8 >= fp8-min-m
+    CHECK(kernelOf(*module, "decode.m16", value) == "fp8");  // mma is opt-in (no kernels yet)
+    CHECK(kernelOf(*module, "decode.m64", value) == "hgemm");
+    CHECK(kernelOf(*module, "prefill", value) == "hgemm");
+  }
+  std::vector<Decision> m4 = decisionsOf(context, "select-precision", "decode.m4");
+  REQUIRE_FALSE(m4.empty());
+  // One line per group of layers, quoting every alternative's figure.
+  bool sawGate = false;
+  for (const Decision& decision : m4) {
+    if (decision.subject != "%l*.gate (32 layers)") continue;
+    sawGate = true;
+    CHECK(decision.choice == "dp4a");
+    CHECK_THAT(decision.reason, Catch::Matches(R"(dp4a \d+\.\dus vs fp8 \d+\.\dus vs hgemm \d+\.\dus )"
+                                               R"(\(M=4, 14336x4096 q4_k; M=4 < fp8-min-m=5\)(; the cost model prefers \w+)?)"));
+  }
+  CHECK(sawGate);
+}
+
+TEST_CASE("select-precision options override the profile", "[passes][select-precision]") {
+  PassContext context = contextFor(h100Like(), {4, 16});
+  std::unique_ptr<ir::Module> module =
+      compile(llama3_8b(), "specialize-buckets,select-precision{fp8-min-m=4,mma=false}", context);
+  CHECK(kernelOf(*module, "decode.m4", "l3.gate") == "fp8");
+  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "fp8");
+
+  PassContext noFp8 = contextFor(h100Like(), {8});
+  module = compile(llama3_8b(), "specialize-buckets,select-precision{fp8=false,hgemm-min-m=8}", noFp8);
+  CHECK(kernelOf(*module, "decode.m8", "l3.gate") == "hgemm");
+}
+
+TEST_CASE("mma, when enabled, replaces the rules' pick where the cost model says it wins",
+          "[passes][select-precision]") {
+  PassContext h100 = contextFor(h100Like(), {8, 16, 64});
+  std::unique_ptr<ir::Module> module = compile(llama3_8b(), "specialize-buckets,select-precision{mma=true}", h100);
+  CHECK(kernelOf(*module, "decode.m8", "l3.gate") == "fp8");    // below mma-min-m=9
+  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "mma");   // beats fp8
+  CHECK(kernelOf(*module, "decode.m64", "l3.gate") == "hgemm");  // the hgemm threshold rules
+  bool explained = false;
+  for (const Decision& decision : decisionsOf(h100, "select-precision", "decode.m16"))
+    explained |= decision.reason.find("mma beats fp8 (M=16 >= mma-min-m=9)") != std::string::npos;
+  CHECK(explained);
+
+  GpuProfile noMma = h100Like();
+  noMma.mma = false;  // the option does not override a missing feature
+  PassContext context = contextFor(noMma, {16});
+  module = compile(llama3_8b(), "specialize-buckets,select-precision{mma=true}", context);
+  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "fp8");
+}
+
+TEST_CASE("without FP8 the middle buckets stay on dp4a, or go to mma when enabled", "[passes][select-precision]") {
+  PassContext context = contextFor(a100Like(), {8, 16, 32});
+  std::unique_ptr<ir::Module> module = compile(llama3_8b(), kPipeline, context);
+  CHECK(kernelOf(*module, "decode.m8", "l3.gate") == "dp4a");
+  CHECK(kernelOf(*module, "decode.m32", "l3.gate") == "dp4a");
+  for (const Decision& decision : decisionsOf(context, "select-precision", "decode.m8"))
+    CHECK_THAT(decision.reason, Catch::Contains("no fp8 on this GPU"));
+
+  PassContext withMma = contextFor(a100Like(), {8, 16, 32});
+  module = compile(llama3_8b(), "specialize-buckets,select-precision{mma=true}", withMma);
+  CHECK(kernelOf(*module, "decode.m8", "l3.gate") == "dp4a");  // below mma-min-m=9
+  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "mma");
+  CHECK(kernelOf(*module, "decode.m32", "l3.gate") == "mma");
+}
+
+TEST_CASE("select-precision leaves a graph generic in M alone", "[passes][select-precision]") {
+  PassContext context = contextFor(h100Like());
+  std::unique_ptr<ir::Module> module = models::buildModule(tinyModel(), {models::QuantScheme::Q4_K_M});
+  CHECK_FALSE(PassManager(Pipeline::parse("select-precision")).run(*module, context));
+  for (const ir::Op* op : opsNamed(*module->graphs.front(), "matmul")) CHECK_FALSE(op->attrs().has("kernel"));
+}
+
+TEST_CASE("derived copies are counted once per weight, however many buckets use them", "[passes][select-precision]") {
+  PassContext context = contextFor(h100Like(), {8, 16, 32});
+  context.prefillTokens = 0;  // no prefill graph: its HGEMM would add FP16 copies
+  compile(llama3_8b(), "specialize-buckets,select-precision{mma=false}", context);
+  WeightTotals totals = weightTotals(llama3_8b());
+  CHECK(reportedWeightBytes(context) == totals.stored + totals.fp8Copies);
+  CHECK_THAT(context.report.at("weight bytes on GPU"), Catch::Contains("f16 copies 0 B"));
+}
+
+TEST_CASE("over the memory budget, the least beneficial copies go first", "[passes][select-precision]") {
+  WeightTotals totals = weightTotals(llama3_8b());
+  PassContext context = contextFor(h100Like(), {8});
+  context.prefillTokens = 0;
+  context.memoryBudget = totals.stored + totals.fp8Copies / 2;
+  std::unique_ptr<ir::Module> module = compile(llama3_8b(), "specialize-buckets,select-precision", context);
+  CHECK(reportedWeightBytes(context) <= *context.memoryBudget);
+  CHECK(reportedWeightBytes(context) > totals.stored);
+
+  std::set<std::string> kernels;
+  for (const ir::Op* op : opsNamed(*module->findGraph("decode.m8"), "matmul"))
+    kernels.insert(op->attrs().getString("kernel").value_or(""));
+  CHECK(kernels == std::set<std::string>{"dp4a", "fp8"});  // some copies kept, some dropped
+
+  int drops = 0;
+  for (const Decision& decision : context.decisions) {
+    if (decision.choice != "drop fp8 copy") continue;
+    ++drops;
+    CHECK_THAT(decision.reason, Catch::Contains("benefit") && Catch::Contains("over budget"));
+  }
+  CHECK(drops > 0);
+}
+
+TEST_CASE("stored weights over the budget are an error", "[passes][select-precision]") {
+  PassContext context = contextFor(h100Like(), {1});
+  context.memoryBudget = 1000;
+  CHECK_THROWS_WITH(compile(tinyModel(), kPipeline, context), Catch::Contains("over the memory budget"));
+}

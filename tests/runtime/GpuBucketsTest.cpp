@@ -1,0 +1,120 @@
+// The GPU runtime against itself: each sequence in a padded bucket gets what it gets alone
+// (bit for bit where the bucket's kernels are row-independent), CUDA-graph replay gives exactly
+// the eager results, and a full context, a bad token or too little memory is a clear error.
+
+#include "GpuTestSupport.h"
+
+using namespace reel;
+using namespace reel::test;
+using Catch::Matchers::Contains;
+
+namespace {
+
+constexpr int64_t kNewTokens = 8;
+
+struct TinySetup {
+  models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = gpuTestWeights(config);
+  codegen::CompileResult compiled = compileForGpu(config, *weights.source, {});
+  std::vector<std::vector<int32_t>> prompts = staggeredPrompts(3, config.vocabSize);
+
+  [[nodiscard]] const codegen::BucketPlan& decodeBucket(int64_t m) const {
+    for (const codegen::BucketPlan& bucket : compiled.plan.buckets)
+      if (bucket.phase == "decode" && bucket.m == m && bucket.minContext == 0) return bucket;
+    FAIL("no decode bucket of m = " << m);
+    throw std::logic_error("unreachable");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("each sequence of a padded bucket gets the tokens it gets alone", "[gpu][buckets]") {
+  TinySetup setup;
+  std::unique_ptr<gpu::GpuRuntime> runtime = poisonedRuntime(setup.compiled.plan, setup.weights);
+  std::vector<reference::SequenceOutput> alone;
+  for (const std::vector<int32_t>& prompt : setup.prompts)
+    alone.push_back(gpuDecode(*runtime, {{prompt}, kNewTokens, {}}).sequences.at(0));
+  for (int64_t rows : {4, 8}) {
+    const std::set<std::string> families = bucketKernelFamilies(setup.decodeBucket(rows));
+    INFO("bucket decode.m" << rows << ": 3 live rows, " << rows - 3 << " padding");
+    runtime->poison();
+    const reference::DecodeReport batched = gpuDecode(*runtime, {setup.prompts, kNewTokens, {}}, rows);
+    REQUIRE(runtime->lastBucket()->m == rows);
+    for (size_t s = 0; s < alone.size(); ++s) {
+      INFO("sequence " << s);
+      const reference::SequenceOutput& together = batched.sequences[s];
+      if (families == std::set<std::string>{"dp4a"}) {
+        // Row-independent kernels: the same bits as alone.
+        CHECK(together.tokens == alone[s].tokens);
+        for (size_t t = 0; t < together.logits.size(); ++t)
+          CHECK(std::memcmp(together.logits[t].data(), alone[s].logits[t].data(), together.logits[t].size() * 4) == 0);
+      } else {
+        // FP8 quantizes the activations of all rows with one scale: close, not identical.
+        for (size_t t = 0; t < together.logits.size(); ++t) {
+          CHECK(relativeError(alone[s].logits[t], together.logits[t]) <= gpuToleranceFor(families));
+          if (topTwoMargin(alone[s].logits[t]) > 2 * kFp8Tolerance * rms(alone[s].logits[t]))
+            CHECK(together.tokens[t] == alone[s].tokens[t]);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("CUDA-graph replay gives exactly the eager results", "[gpu][graphs]") {
+  TinySetup setup;
+  std::unique_ptr<gpu::GpuRuntime> runtime = poisonedRuntime(setup.compiled.plan, setup.weights);
+  REQUIRE(runtime->captureFailures().empty());
+  for (int64_t rows : {1, 4, 8}) {
+    INFO("decode bucket of at least " << rows << " rows");
+    std::vector<std::vector<int32_t>> prompts = setup.prompts;
+    prompts.resize(static_cast<size_t>(std::min<int64_t>(rows, 3)));
+    runtime->poison();
+    runtime->setEager(false);
+    const reference::DecodeReport graphed = gpuDecode(*runtime, {prompts, kNewTokens, {}}, rows);
+    CHECK(runtime->lastStepUsedGraph());
+    runtime->poison();
+    runtime->setEager(true);
+    const reference::DecodeReport eager = gpuDecode(*runtime, {prompts, kNewTokens, {}}, rows);
+    CHECK_FALSE(runtime->lastStepUsedGraph());
+    CHECK(bitwiseEqual(graphed, eager));
+  }
+}
+
+TEST_CASE("an eager-only runtime (--eager) gives the graph results too", "[gpu][graphs]") {
+  TinySetup setup;
+  gpu::RuntimeOptions eagerOnly;
+  eagerOnly.useGraphs = false;
+  std::unique_ptr<gpu::GpuRuntime> eager = poisonedRuntime(setup.compiled.plan, setup.weights, eagerOnly);
+  std::unique_ptr<gpu::GpuRuntime> graphed = poisonedRuntime(setup.compiled.plan, setup.weights);
+  const reference::DecodeRequest request{setup.prompts, kNewTokens, {}};
+  CHECK(bitwiseEqual(gpuDecode(*graphed, request), gpuDecode(*eager, request)));
+  CHECK_FALSE(eager->lastStepUsedGraph());
+}
+
+TEST_CASE("a full context, a bad token and a cache too big are clear errors", "[gpu][errors]") {
+  TinySetup setup;
+  std::unique_ptr<gpu::GpuRuntime> runtime = poisonedRuntime(setup.compiled.plan, setup.weights);
+  const int64_t context = runtime->kv().positions;
+  std::vector<int32_t> longPrompt(static_cast<size_t>(context - 4), 7);
+  CHECK_THROWS_WITH(gpuDecode(*runtime, {{longPrompt}, 10, {}}), Contains("context full"));
+  gpu::StepRows pastTheEnd{{1}, {static_cast<int32_t>(context)}, {static_cast<int32_t>(context + 1)}, {0}};
+  CHECK_THROWS_WITH(runtime->step(gpu::Phase::Decode, pastTheEnd), Contains("context full"));
+  gpu::StepRows badToken{{static_cast<int32_t>(setup.config.vocabSize)}, {0}, {1}, {0}};
+  CHECK_THROWS_WITH(runtime->step(gpu::Phase::Decode, badToken), Contains("outside the vocabulary"));
+  CHECK_THROWS_WITH(gpuDecode(*runtime, {staggeredPrompts(9, setup.config.vocabSize), 2, {}}), Contains("slots"));
+  gpu::RuntimeOptions huge;
+  huge.kvSlots = int64_t{1} << 22;
+  CHECK_THROWS_WITH(poisonedRuntime(setup.compiled.plan, setup.weights, huge), Contains("out of GPU memory"));
+  // The runtime still works after the refused steps.
+  CHECK(gpuDecode(*runtime, {{setup.prompts[0]}, 2, {}}).sequences.at(0).tokens.size() == 2);
+}
+
+TEST_CASE("a short graph and eager run, for compute-sanitizer", "[gpu][sanitize]") {
+  TinySetup setup;
+  std::unique_ptr<gpu::GpuRuntime> runtime = poisonedRuntime(setup.compiled.plan, setup.weights);
+  const reference::DecodeRequest request{{setup.prompts[0], setup.prompts[2]}, 3, {}};
+  const reference::DecodeReport graphed = gpuDecode(*runtime, request, 8);
+  runtime->poison();
+  runtime->setEager(true);
+  CHECK(bitwiseEqual(graphed, gpuDecode(*runtime, request, 8)));
+}

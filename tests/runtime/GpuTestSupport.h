@@ -1,0 +1,153 @@
+#pragma once
+/// \file
+/// Helpers of the GPU runtime tests: a model compiled to IR and a Plan in one go (the same
+/// module feeds the CPU reference), synthetic weights written once per binary with every core,
+/// the GPU runtime on poisoned buffers, and comparisons of decode reports.
+///
+/// Tolerances (max |gpu - cpu| over a logits row / rms of the CPU row):
+///  * kGpuTolerance = 0.05 where the plan's matmuls are DP4A on both sides: the GEMVs are
+///    bit-exact with quant::dotQ81, but norms, RoPE and attention sum in another order, and a
+///    last-bit difference can move a Q8_1 rounding of the next matmul's input;
+///  * kQ81Tolerance with HGEMM (prefill), kFp8Tolerance with FP8 (large buckets), as in
+///    ReferenceTestSupport.h.
+///
+/// Greedy tokens are compared two ways: free-running, GPU and CPU must agree up to the first
+/// step where the CPU's top-two margin is within the tolerance (a near tie either side may
+/// break); teacher-forced (the GPU fed the CPU's tokens), the argmax must agree at every step
+/// that is not a near tie, and every logits row must be within the tolerance.
+
+#include "ReferenceTestSupport.h"
+#include "codegen/Compiler.h"
+#include "runtime/gpu/GpuDecode.h"
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <thread>
+
+namespace reel::test {
+
+inline constexpr double kGpuTolerance = 0.05;
+
+/// Synthetic weights for `config` (q4_k_m, seed 0), written with every core once per binary.
+inline const synth::OpenWeights& gpuTestWeights(const models::ModelConfig& config) {
+  static std::map<std::string, synth::OpenWeights> cache;
+  auto found = cache.find(config.name);
+  if (found == cache.end()) {
+    const unsigned threads = std::max(2u, std::thread::hardware_concurrency());
+    found = cache.emplace(config.name, synth::openSyntheticWeights(config, {models::QuantScheme::Q4_K_M, 0, threads})).first;
+  }
+  return found->second;
+}
+
+/// What to compile.
+struct GpuCompileSpec {
+  std::vector<int64_t> buckets{1, 2, 4, 8};
+  int64_t prefillTokens = 16;
+  int64_t maxContext = 256;
+  std::string pipeline;  ///< empty: the default pipeline
+};
+
+/// The optimized module (for the CPU reference) and its plan (for the GPU).
+inline codegen::CompileResult compileForGpu(const models::ModelConfig& config, const reference::WeightSource& weights,
+                                            const GpuCompileSpec& spec) {
+  std::unique_ptr<ir::Module> module = models::buildModule(config, {models::QuantScheme::Q4_K_M});
+  reference::adoptWeightTypes(*module, weights);
+  codegen::CompileRequest request;
+  request.config = config;
+  request.profile = passes::bundledGpuProfile("h100");
+  request.pipeline = spec.pipeline;
+  request.buckets = spec.buckets;
+  request.prefillTokens = spec.prefillTokens;
+  request.maxContext = spec.maxContext;
+  return codegen::compileModule(std::move(module), request);
+}
+
+/// A runtime on poisoned buffers (0xFF: NaN floats, -1 ints), so reading stale data shows.
+inline std::unique_ptr<gpu::GpuRuntime> poisonedRuntime(const codegen::Plan& plan, const synth::OpenWeights& weights,
+                                                        gpu::RuntimeOptions options = {}) {
+  options.progress = false;
+  auto runtime = std::make_unique<gpu::GpuRuntime>(plan, *weights.file, options);
+  runtime->poison();
+  return runtime;
+}
+
+/// The matmul kernel families (dp4a, hgemm, fp8) the steps of a bucket use.
+inline std::set<std::string> bucketKernelFamilies(const codegen::BucketPlan& bucket) {
+  std::set<std::string> families;
+  for (const codegen::Step& step : bucket.steps) {
+    if (step.kernel.rfind("gemv_dp4a", 0) == 0) families.insert("dp4a");
+    if (step.kernel == "hgemm_cublas") families.insert("hgemm");
+    if (step.kernel == "fp8_gemm_cublaslt") families.insert("fp8");
+  }
+  return families;
+}
+
+/// The tolerance between the GPU and the CPU reference for plans using these families.
+inline double gpuToleranceFor(const std::set<std::string>& families) {
+  if (families.count("fp8")) return kFp8Tolerance;
+  if (families.count("hgemm")) return kQ81Tolerance;
+  return kGpuTolerance;
+}
+
+/// Greedy decoding on the CPU reference, keeping logits (threads: every core).
+inline reference::DecodeReport cpuDecode(const ir::Module& module, const reference::WeightSource& weights,
+                                         const reference::DecodeRequest& request, int64_t decodeRows = 0) {
+  reference::DecodeOptions options;
+  options.keepLogits = true;
+  options.decodeRows = decodeRows;
+  options.threads = std::max(2u, std::thread::hardware_concurrency());
+  return reference::runGreedyDecode(reference::findStepGraphs(module), weights, request, options);
+}
+
+/// Greedy decoding on the GPU runtime, keeping logits.
+inline reference::DecodeReport gpuDecode(gpu::GpuRuntime& runtime, const reference::DecodeRequest& request,
+                                         int64_t decodeRows = 0) {
+  gpu::GpuDecodeOptions options;
+  options.keepLogits = true;
+  options.decodeRows = decodeRows;
+  return gpu::runGpuGreedyDecode(runtime, request, options);
+}
+
+/// True when the top two logits are closer than `tolerance` (relative to the row's rms)
+/// allows either side to flip them.
+inline bool nearTie(const std::vector<float>& logits, double tolerance) {
+  return topTwoMargin(logits) <= 2 * tolerance * rms(logits);
+}
+
+/// `request` with every sequence fed `report`'s tokens (teacher forcing along its path).
+inline reference::DecodeRequest following(const reference::DecodeRequest& request, const reference::DecodeReport& report) {
+  reference::DecodeRequest forced = request;
+  forced.followTokens.clear();
+  for (const reference::SequenceOutput& sequence : report.sequences) forced.followTokens.push_back(sequence.tokens);
+  return forced;
+}
+
+/// The largest relative logits error between two reports (same shape required).
+inline double worstError(const reference::DecodeReport& expected, const reference::DecodeReport& actual) {
+  double worst = 0;
+  REQUIRE(expected.sequences.size() == actual.sequences.size());
+  for (size_t s = 0; s < expected.sequences.size(); ++s) {
+    REQUIRE(expected.sequences[s].logits.size() == actual.sequences[s].logits.size());
+    for (size_t t = 0; t < expected.sequences[s].logits.size(); ++t)
+      worst = std::max(worst, relativeError(expected.sequences[s].logits[t], actual.sequences[s].logits[t]));
+  }
+  return worst;
+}
+
+/// True when both reports hold the same tokens and bit-identical logits.
+inline bool bitwiseEqual(const reference::DecodeReport& a, const reference::DecodeReport& b) {
+  if (a.sequences.size() != b.sequences.size()) return false;
+  for (size_t s = 0; s < a.sequences.size(); ++s) {
+    if (a.sequences[s].tokens != b.sequences[s].tokens || a.sequences[s].logits.size() != b.sequences[s].logits.size())
+      return false;
+    for (size_t t = 0; t < a.sequences[s].logits.size(); ++t) {
+      const std::vector<float>& x = a.sequences[s].logits[t];
+      const std::vector<float>& y = b.sequences[s].logits[t];
+      if (x.size() != y.size() || std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) != 0) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace reel::test

@@ -1,0 +1,113 @@
+// Every bucket gives each sequence the logits it gets alone at M = 1: sequences at
+// different positions (prompts of different lengths), padding rows in every bucket > 1,
+// compared step by step along the same tokens (teacher forcing), with the tolerance of
+// the two graphs' matmul kernels (ReferenceTestSupport.h).
+
+#include "ReferenceTestSupport.h"
+#include "passes/PassTable.h"
+
+#include <catch2/catch.hpp>
+
+using namespace reel;
+using namespace reel::reference;
+using namespace reel::test;
+
+namespace {
+
+constexpr int64_t kNewTokens = 4;
+
+/// Each prompt decoded alone through the M = 1 graph.
+std::vector<SequenceOutput> decodeAlone(const StepGraphs& graphs, const WeightSource& weights,
+                                        const std::vector<std::vector<int32_t>>& prompts) {
+  DecodeOptions options;
+  options.keepLogits = true;
+  std::vector<SequenceOutput> outputs;
+  for (const std::vector<int32_t>& prompt : prompts)
+    outputs.push_back(runGreedyDecode(graphs, weights, {{prompt}, kNewTokens, {}}, options).sequences.at(0));
+  return outputs;
+}
+
+/// Compares sequence outputs logits for logits; tokens must agree wherever the reference's
+/// top-two margin exceeds the tolerance.
+void compareWithAlone(const std::vector<SequenceOutput>& alone, const DecodeReport& report, double tolerance) {
+  for (size_t s = 0; s < report.sequences.size(); ++s) {
+    const SequenceOutput& batched = report.sequences[s];
+    REQUIRE(batched.logits.size() == alone[s].logits.size());
+    for (size_t step = 0; step < batched.logits.size(); ++step) {
+      INFO("sequence " << s << ", token " << step);
+      const double error = relativeError(alone[s].logits[step], batched.logits[step]);
+      CHECK(error <= tolerance);
+      if (topTwoMargin(alone[s].logits[step]) > 2 * tolerance * rms(alone[s].logits[step]))
+        CHECK(batched.tokens[step] == alone[s].tokens[step]);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("every bucket matches M = 1 per sequence, padding rows present", "[parity][buckets]") {
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = syntheticWeights(config);
+  std::unique_ptr<ir::Module> module =
+      compileModule(config, *weights.source, {passes::kDefaultPipeline, {1, 2, 4, 8, 16}, 16});
+  const StepGraphs graphs = findStepGraphs(*module);
+  REQUIRE(graphs.buckets.size() == 5);
+  REQUIRE(graphs.prefill != nullptr);
+
+  // Live sequences per bucket: fewer than the bucket, so every bucket > 1 pads.
+  const std::vector<std::pair<int64_t, int64_t>> bucketLive{{1, 1}, {2, 1}, {4, 3}, {8, 5}, {16, 9}};
+  const std::vector<std::vector<int32_t>> prompts = staggeredPrompts(9, config.vocabSize);
+  const std::vector<SequenceOutput> alone = decodeAlone(graphs, *weights.source, prompts);
+  const std::set<std::string> singleKernels = matmulKernels(*graphs.buckets.at(1));
+
+  for (const auto& [bucket, live] : bucketLive) {
+    DecodeRequest request;
+    request.prompts.assign(prompts.begin(), prompts.begin() + live);
+    request.newTokens = kNewTokens;
+    for (int64_t s = 0; s < live; ++s) request.followTokens.push_back(alone[static_cast<size_t>(s)].tokens);
+    DecodeOptions options;
+    options.keepLogits = true;
+    options.decodeRows = bucket;
+    const DecodeReport report = runGreedyDecode(graphs, *weights.source, request, options);
+    const std::set<std::string> kernels = matmulKernels(*graphs.buckets.at(bucket));
+    INFO("bucket " << bucket << ": " << report.decodePath << "; kernels " << *kernels.begin() << " (" << kernels.size()
+                   << " families)");
+    REQUIRE(report.decodePath.find("M = " + std::to_string(bucket)) != std::string::npos);
+    compareWithAlone(alone, report, toleranceFor(singleKernels, kernels));
+  }
+}
+
+TEST_CASE("more sequences than the largest bucket are split into several steps", "[parity][buckets]") {
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = syntheticWeights(config);
+  std::unique_ptr<ir::Module> module = compileModule(config, *weights.source, {passes::kDefaultPipeline, {1, 2}, 0});
+  const StepGraphs graphs = findStepGraphs(*module);
+  REQUIRE(graphs.prefill == nullptr);
+  const std::vector<std::vector<int32_t>> prompts = staggeredPrompts(3, config.vocabSize);
+  const std::vector<SequenceOutput> alone = decodeAlone(graphs, *weights.source, prompts);
+
+  DecodeOptions options;
+  options.keepLogits = true;
+  const DecodeReport report = runGreedyDecode(graphs, *weights.source, {prompts, kNewTokens, {}}, options);
+  CHECK(report.decodePath.find("3 sequences exceed the largest bucket, so each token takes 2 steps") !=
+        std::string::npos);
+  CHECK(report.decodeSteps == kNewTokens - 1);
+  compareWithAlone(alone, report,
+                   toleranceFor(matmulKernels(*graphs.buckets.at(1)), matmulKernels(*graphs.buckets.at(2))));
+}
+
+TEST_CASE("the quantized pipeline stays close to the f32 reference", "[parity][precision]") {
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = syntheticWeights(config);
+  std::unique_ptr<ir::Module> plain = compileModule(config, *weights.source, {});
+  std::unique_ptr<ir::Module> compiled = compileModule(config, *weights.source, {passes::kDefaultPipeline, {1}, 0});
+  const std::vector<std::vector<int32_t>> prompts = staggeredPrompts(2, config.vocabSize);
+  const std::vector<SequenceOutput> f32 = decodeAlone(findStepGraphs(*plain), *weights.source, prompts);
+
+  DecodeOptions options;
+  options.keepLogits = true;
+  DecodeRequest request{prompts, kNewTokens, {f32[0].tokens, f32[1].tokens}};
+  const DecodeReport report = runGreedyDecode(findStepGraphs(*compiled), *weights.source, request, options);
+  REQUIRE(matmulKernels(*compiled->findGraph("decode.m1")) == std::set<std::string>{"dp4a"});
+  compareWithAlone(f32, report, kQ81Tolerance);
+}

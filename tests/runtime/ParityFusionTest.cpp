@@ -1,0 +1,48 @@
+// Fused and unfused pipelines give the same logits and the same greedy tokens: the fusions
+// (matmul_qkv, matmul_gate_up, add_rms_norm) and the shared Q8_1 quantization change the
+// graph, not the numbers. Same kernels on both sides, so the tolerance is kExactTolerance.
+
+#include "ReferenceTestSupport.h"
+
+#include <catch2/catch.hpp>
+
+using namespace reel;
+using namespace reel::reference;
+using namespace reel::test;
+
+namespace {
+
+constexpr const char* kFusedPipeline =
+    "specialize-buckets,canonicalize,cse,dce,select-precision,fuse-qkv,fuse-gate-up,"
+    "fuse-residual-norm{mode=always},select-attention,share-activation-quant,dce,plan-memory";
+constexpr const char* kUnfusedPipeline =
+    "specialize-buckets,canonicalize,cse,dce,select-precision,select-attention,dce,plan-memory";
+
+}  // namespace
+
+TEST_CASE("fused and unfused pipelines agree on logits and tokens", "[parity][fusion]") {
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = syntheticWeights(config);
+  std::unique_ptr<ir::Module> fused = compileModule(config, *weights.source, {kFusedPipeline, {1, 4}, 8});
+  std::unique_ptr<ir::Module> unfused = compileModule(config, *weights.source, {kUnfusedPipeline, {1, 4}, 8});
+  REQUIRE(countOps(*fused, "matmul_qkv") > 0);
+  REQUIRE(countOps(*fused, "matmul_gate_up") > 0);
+  REQUIRE(countOps(*fused, "add_rms_norm") > 0);
+  REQUIRE(countOps(*fused, "quantize_q8_1") > 0);
+  REQUIRE(countOps(*unfused, "matmul_qkv") + countOps(*unfused, "add_rms_norm") == 0);
+  for (const char* graph : {"decode.m1", "decode.m4", "prefill"})
+    REQUIRE(matmulKernels(*fused->findGraph(graph)) == matmulKernels(*unfused->findGraph(graph)));
+
+  DecodeRequest request{staggeredPrompts(3, config.vocabSize), 6, {}};
+  DecodeOptions options;
+  options.keepLogits = true;
+  const DecodeReport a = runGreedyDecode(findStepGraphs(*fused), *weights.source, request, options);
+  const DecodeReport b = runGreedyDecode(findStepGraphs(*unfused), *weights.source, request, options);
+  REQUIRE(a.decodePath.find("decode.m4") != std::string::npos);
+  for (size_t s = 0; s < request.prompts.size(); ++s) {
+    INFO("sequence " << s);
+    CHECK(a.sequences[s].tokens == b.sequences[s].tokens);
+    for (size_t t = 0; t < a.sequences[s].logits.size(); ++t)
+      CHECK(relativeError(b.sequences[s].logits[t], a.sequences[s].logits[t]) <= kExactTolerance);
+  }
+}

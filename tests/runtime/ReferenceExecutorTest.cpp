@@ -1,0 +1,125 @@
+// The CPU reference executor on whole graphs of the tiny model: row independence, input
+// checks, weight checks, finite logits and a consistent argmax.
+
+#include "ReferenceTestSupport.h"
+#include "runtime/reference/ReferenceExecutor.h"
+
+#include <catch2/catch.hpp>
+
+using namespace reel;
+using namespace reel::reference;
+using namespace reel::test;
+using Catch::Matchers::Contains;
+
+namespace {
+
+/// One decode step of `rows` sequences, sequence i at position i.
+StepInputs firstStepInputs(int32_t rows) {
+  StepInputs inputs;
+  for (int32_t i = 0; i < rows; ++i) {
+    inputs.tokens.push_back(3 + 5 * i);
+    inputs.positions.push_back(0);
+    inputs.kvLens.push_back(1);
+  }
+  return inputs;
+}
+
+}  // namespace
+
+TEST_CASE("the generic step runs at any M, each row as if alone", "[reference][executor]") {
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = syntheticWeights(config);
+  std::unique_ptr<ir::Module> module = compileModule(config, *weights.source, {});
+  const ir::Graph& step = *module->findGraph("step");
+
+  KvCacheState batchCache(kvCacheShapeFor(step, 3, 8));
+  ReferenceExecutor batch(step, *weights.source, batchCache);
+  StepResult together = batch.step(firstStepInputs(3));
+  REQUIRE(together.rows == 3);
+  REQUIRE(together.vocab == config.vocabSize);
+
+  for (int32_t i = 0; i < 3; ++i) {
+    KvCacheState aloneCache(kvCacheShapeFor(step, 1, 8));
+    ReferenceExecutor alone(step, *weights.source, aloneCache);
+    StepInputs inputs{{3 + 5 * i}, {0}, {1}, {}};
+    StepResult single = alone.step(inputs);
+    std::vector<float> row(together.logitsRow(i), together.logitsRow(i) + together.vocab);
+    CHECK(row == single.logits);
+    CHECK(together.nextTokens[static_cast<size_t>(i)] == single.nextTokens[0]);
+  }
+}
+
+TEST_CASE("logits are finite, varied, and next_tokens is their argmax", "[reference][executor]") {
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = syntheticWeights(config);
+  std::unique_ptr<ir::Module> module = compileModule(config, *weights.source, {"specialize-buckets", {1, 4}, 8});
+  const ir::Graph& graph = *module->findGraph("decode.m4");
+  KvCacheState cache(kvCacheShapeFor(graph, 4, 8));
+  ReferenceExecutor executor(graph, *weights.source, cache);
+  REQUIRE(executor.staticRows() == 4);
+  StepResult result = executor.step(firstStepInputs(4));
+  for (int64_t r = 0; r < 4; ++r) {
+    std::vector<float> row(result.logitsRow(r), result.logitsRow(r) + result.vocab);
+    for (float value : row) REQUIRE(std::isfinite(value));
+    CHECK(rms(row) > 0.1);
+    CHECK(*std::max_element(row.begin(), row.end()) > *std::min_element(row.begin(), row.end()));
+    CHECK(result.nextTokens[static_cast<size_t>(r)] == std::max_element(row.begin(), row.end()) - row.begin());
+  }
+}
+
+TEST_CASE("step inputs are checked", "[reference][executor]") {
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = syntheticWeights(config);
+  std::unique_ptr<ir::Module> module = compileModule(config, *weights.source, {"specialize-buckets", {2}, 0});
+  const ir::Graph& graph = *module->findGraph("decode.m2");
+  KvCacheState cache(kvCacheShapeFor(graph, 2, 4));
+  ReferenceExecutor executor(graph, *weights.source, cache);
+
+  CHECK_THROWS_WITH(executor.step(firstStepInputs(1)), Contains("the graph takes 2 rows, got 1"));
+  StepInputs inputs = firstStepInputs(2);
+  inputs.kvLens.pop_back();
+  CHECK_THROWS_WITH(executor.step(inputs), Contains("2 tokens but 2 positions, 1 kv_lens"));
+  inputs = firstStepInputs(2);
+  inputs.tokens[1] = static_cast<int32_t>(config.vocabSize);
+  CHECK_THROWS_WITH(executor.step(inputs), Contains("token id 1024 (row 1) is outside the vocabulary"));
+  inputs = firstStepInputs(2);
+  inputs.positions = {4, 0};
+  inputs.kvLens = {5, 1};
+  CHECK_THROWS_WITH(executor.step(inputs), Contains("outside the cache of 4"));
+  inputs = firstStepInputs(2);
+  inputs.slots = {0, 2};
+  CHECK_THROWS_WITH(executor.step(inputs), Contains("slot 2 is outside the KV cache's 2 slots"));
+}
+
+TEST_CASE("weights must exist with the graph's shape and qtype", "[reference][executor]") {
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = syntheticWeights(config);
+  std::unique_ptr<ir::Module> module = models::buildModule(config, {models::QuantScheme::Q8_0});
+  const ir::Graph& step = *module->findGraph("step");
+  KvCacheState cache(kvCacheShapeFor(step, 1, 4));
+  CHECK_THROWS_WITH(ReferenceExecutor(step, *weights.source, cache),
+                    Contains("tensor 'token_embd.weight' is q4_k, the graph expects q8_0"));
+
+  models::ModelConfig wider = config;
+  wider.intermediateSize = 768;
+  std::unique_ptr<ir::Module> other = models::buildModule(wider, {});
+  CHECK_THROWS_WITH(adoptWeightTypes(*other, *weights.source),
+                    Contains("tensor 'blk.0.ffn_gate.weight' has shape [512, 256], the model needs q4_k[768, 256]"));
+}
+
+TEST_CASE("an op the reference does not know is refused up front", "[reference][executor]") {
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = syntheticWeights(config);
+  ir::registerOp({"test_mystery_op", "an op no executor implements", 1, 1, 1, false, nullptr});
+  std::unique_ptr<ir::Module> module = compileModule(config, *weights.source, {});
+  ir::Graph& step = *module->graphs.front();
+  ir::OpSpec spec;
+  spec.name = "test_mystery_op";
+  spec.operands.push_back(step.lookup("x0"));
+  spec.resultNames.push_back("mystery");
+  spec.resultTypes.push_back(step.lookup("x0")->type());
+  step.create(spec);
+  KvCacheState cache(kvCacheShapeFor(step, 1, 4));
+  CHECK_THROWS_WITH(ReferenceExecutor(step, *weights.source, cache),
+                    Contains("op 'test_mystery_op'") && Contains("is not supported by the CPU reference"));
+}

@@ -1,0 +1,113 @@
+#include "tools/Args.h"
+
+#include "ir/Diagnostics.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+namespace reel::tools {
+
+void Args::flag(const std::string& name, const std::string& help) { specs_.push_back({name, "", help, "", false}); }
+
+void Args::option(const std::string& name, const std::string& valueName, const std::string& help,
+                  const std::string& shortAlias, bool repeatable) {
+  specs_.push_back({name, valueName, help, shortAlias, repeatable});
+}
+
+void Args::positional(const std::string& name, const std::string& help, bool required) {
+  positionals_.push_back({name, help, required});
+}
+
+const Args::Spec* Args::findSpec(const std::string& name) const {
+  for (const Spec& spec : specs_)
+    if (spec.name == name || (!spec.shortAlias.empty() && spec.shortAlias == name)) return &spec;
+  return nullptr;
+}
+
+bool Args::parse(int argc, char** argv, int first) {
+  size_t positional = 0;
+  bool onlyPositionals = false;
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (!onlyPositionals && arg == "--") {
+      onlyPositionals = true;
+      continue;
+    }
+    if (!onlyPositionals && (arg == "--help" || arg == "-h")) {
+      std::fputs(help().c_str(), stdout);
+      return false;
+    }
+    bool looksLikeFlag = !onlyPositionals && arg.size() > 1 && arg[0] == '-';
+    if (!looksLikeFlag) {
+      if (positional >= positionals_.size())
+        failPlain("{}: unexpected argument '{}' (see {} --help)", command_, arg, command_);
+      values_[positionals_[positional++].name].push_back(arg);
+      continue;
+    }
+    std::string name = arg;
+    std::optional<std::string> inlineValue;
+    if (size_t eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      inlineValue = arg.substr(eq + 1);
+    }
+    const Spec* spec = findSpec(name);
+    if (!spec) failPlain("{}: unknown flag '{}' (see {} --help)", command_, name, command_);
+    if (spec->valueName.empty()) {
+      if (inlineValue) failPlain("{}: flag '{}' takes no value", command_, spec->name);
+      values_[spec->name].push_back("true");
+      continue;
+    }
+    std::string value;
+    if (inlineValue) {
+      value = *inlineValue;
+    } else {
+      if (i + 1 >= argc) failPlain("{}: option '{}' needs a value {}", command_, spec->name, spec->valueName);
+      value = argv[++i];
+    }
+    std::vector<std::string>& slot = values_[spec->name];
+    if (!slot.empty() && !spec->repeatable) failPlain("{}: option '{}' given twice", command_, spec->name);
+    slot.push_back(value);
+  }
+  for (size_t i = positional; i < positionals_.size(); ++i)
+    if (positionals_[i].required)
+      failPlain("{}: missing argument {} (see {} --help)", command_, positionals_[i].name, command_);
+  return true;
+}
+
+bool Args::has(const std::string& name) const { return values_.count(name) != 0; }
+
+std::optional<std::string> Args::get(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end() || it->second.empty()) return std::nullopt;
+  return it->second.back();
+}
+
+std::string Args::getOr(const std::string& name, const std::string& fallback) const {
+  return get(name).value_or(fallback);
+}
+
+std::vector<std::string> Args::getAll(const std::string& name) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? std::vector<std::string>{} : it->second;
+}
+
+std::string Args::help() const {
+  std::string usage = "usage: " + command_ + " [options]";
+  for (const Positional& p : positionals_) usage += p.required ? " " + p.name : " [" + p.name + "]";
+  std::string text = fmt::format("{}\n\n{}\n", summary_, usage);
+  if (!positionals_.empty()) {
+    text += "\narguments:\n";
+    for (const Positional& p : positionals_) text += fmt::format("  {:<28} {}\n", p.name, p.help);
+  }
+  text += "\noptions:\n";
+  for (const Spec& spec : specs_) {
+    std::string left = spec.name + (spec.valueName.empty() ? "" : "=" + spec.valueName);
+    if (!spec.shortAlias.empty()) left = spec.shortAlias + ", " + left;
+    text += fmt::format("  {:<28} {}\n", left, spec.help);
+  }
+  text += fmt::format("  {:<28} {}\n", "-h, --help", "show this help");
+  return text;
+}
+
+}  // namespace reel::tools

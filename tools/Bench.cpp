@@ -1,0 +1,160 @@
+// reel bench MODEL_OR_PLAN: decode throughput per bucket on the GPU, CUDA graphs against eager
+// launches, in the spirit of llama-bench.
+#include "ir/Diagnostics.h"
+#include "tools/Args.h"
+#include "tools/Commands.h"
+
+#if REEL_WITH_CUDA
+#include "runtime/gpu/DecodeBench.h"
+#include "tools/GpuModel.h"
+#include "tools/PassFlags.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#endif
+
+namespace reel::tools {
+
+#if REEL_WITH_CUDA
+
+namespace {
+
+/// One bucket's figures.
+struct BenchRow {
+  gpu::DecodeBenchResult result;
+  double bandwidthGBs = 0;  ///< the profile's, for the percentage
+
+  [[nodiscard]] double graphTokPerSeq() const { return result.graphSecondsPerStep > 0 ? 1.0 / result.graphSecondsPerStep : 0; }
+  [[nodiscard]] double eagerTokPerSeq() const { return 1.0 / result.eagerSecondsPerStep; }
+  /// The best of graph and eager: what the runtime delivers.
+  [[nodiscard]] double bestSeconds() const {
+    return result.graphSecondsPerStep > 0 ? result.graphSecondsPerStep : result.eagerSecondsPerStep;
+  }
+  [[nodiscard]] double weightGBs() const { return static_cast<double>(result.weightBytesPerStep) / bestSeconds() / 1e9; }
+  [[nodiscard]] double percentOfBandwidth() const { return bandwidthGBs > 0 ? 100.0 * weightGBs() / bandwidthGBs : 0; }
+  [[nodiscard]] double graphSpeedup() const {
+    return result.graphSecondsPerStep > 0 ? result.eagerSecondsPerStep / result.graphSecondsPerStep : 0;
+  }
+};
+
+/// What the header says about the run.
+struct BenchContext {
+  std::string model;
+  std::string weights;
+  std::string gpu;
+  std::string profile;
+  int64_t weightBytes = 0;
+  int64_t tokens = 0;
+};
+
+int64_t positiveFlag(const Args& args, const std::string& flag, const std::string& fallback) {
+  const std::string text = args.getOr(flag, fallback);
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 1)
+    failPlain("reel bench: {} {}: expected a positive integer", flag, text);
+  return value;
+}
+
+std::string markdown(const BenchContext& c, const std::vector<BenchRow>& rows) {
+  std::string out = fmt::format(
+      "model: {}, {} ({:.2f} GB on the GPU)\nGPU: {} (profile {}), {} decode steps per bucket\n\n"
+      "| bucket | M | tok/s per seq | tok/s total | eager tok/s per seq | graph speedup | weight GB/s | % of {} BW |\n"
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+      c.model, c.weights, static_cast<double>(c.weightBytes) / 1e9, c.gpu, c.profile, c.tokens, c.profile);
+  for (const BenchRow& r : rows)
+    out += fmt::format("| {} | {} | {:.1f} | {:.1f} | {:.1f} | {:.2f}x | {:.0f} | {:.1f} |\n", r.result.bucket,
+                       r.result.rows, 1.0 / r.bestSeconds(), static_cast<double>(r.result.rows) / r.bestSeconds(),
+                       r.eagerTokPerSeq(), r.graphSpeedup(), r.weightGBs(), r.percentOfBandwidth());
+  return out;
+}
+
+std::string csv(const std::vector<BenchRow>& rows) {
+  std::string out = "bucket,m,graph_tok_s_per_seq,graph_tok_s_total,eager_tok_s_per_seq,graph_speedup,weight_gb_s,pct_bandwidth\n";
+  for (const BenchRow& r : rows)
+    out += fmt::format("{},{},{:.2f},{:.2f},{:.2f},{:.3f},{:.1f},{:.2f}\n", r.result.bucket, r.result.rows,
+                       r.graphTokPerSeq(), static_cast<double>(r.result.rows) * r.graphTokPerSeq(), r.eagerTokPerSeq(),
+                       r.graphSpeedup(), r.weightGBs(), r.percentOfBandwidth());
+  return out;
+}
+
+std::string json(const BenchContext& c, const std::vector<BenchRow>& rows) {
+  std::string out = fmt::format("{{\"model\": \"{}\", \"gpu\": \"{}\", \"profile\": \"{}\", \"tokens\": {}, \"buckets\": [\n",
+                                c.model, c.gpu, c.profile, c.tokens);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const BenchRow& r = rows[i];
+    out += fmt::format("  {{\"bucket\": \"{}\", \"m\": {}, \"graph_ms_per_step\": {:.4f}, \"eager_ms_per_step\": {:.4f}, "
+                       "\"weight_bytes_per_step\": {}, \"weight_gb_s\": {:.1f}, \"pct_bandwidth\": {:.2f}}}{}\n",
+                       r.result.bucket, r.result.rows, r.result.graphSecondsPerStep * 1e3,
+                       r.result.eagerSecondsPerStep * 1e3, r.result.weightBytesPerStep, r.weightGBs(),
+                       r.percentOfBandwidth(), i + 1 < rows.size() ? "," : "");
+  }
+  return out + "]}\n";
+}
+
+/// The short-context decode buckets of the plan, smallest first.
+std::vector<const codegen::BucketPlan*> decodeBuckets(const codegen::Plan& plan) {
+  std::vector<const codegen::BucketPlan*> buckets;
+  for (const codegen::BucketPlan& bucket : plan.buckets)
+    if (bucket.phase == "decode" && bucket.minContext == 0) buckets.push_back(&bucket);
+  std::sort(buckets.begin(), buckets.end(), [](auto* a, auto* b) { return a->m < b->m; });
+  return buckets;
+}
+
+}  // namespace
+
+int runBench(int argc, char** argv) {
+  Args args("reel bench",
+            "Decode throughput on the GPU per bucket: M sequences decode -n steps through the bucket's CUDA graph,\n"
+            "then eagerly. Prints tok/s per sequence and in all, the weight bytes read per second and their share of\n"
+            "the GPU profile's bandwidth, and what graphs gain over eager launches. Synthetic weights are written once\n"
+            "to a cache file and reused.");
+  args.positional("MODEL", "a plan file (.plan, .json), a .gguf file, or a model .toml, config.json or bundled name");
+  args.option("--weights", "FILE", "the GGUF file holding the weights");
+  args.flag("--synthetic", "random weights, written once to a cache file (see --weights-cache)");
+  args.option("--weights-cache", "FILE", "where --synthetic weights are kept (default $TMPDIR/reel-synthetic-MODEL-QUANT.gguf)");
+  args.option("--quant", "SCHEME", "weight quantization for --synthetic: q4_k_m (default), q4_k, q8_0, f16");
+  args.option("--ctx", "N", "KV positions per sequence (default 1024)");
+  args.option("--tokens", "N", "timed decode steps per bucket (default 128)", "-n");
+  args.option("--warmup", "N", "untimed steps first (default 4)");
+  args.option("--output", "FORMAT", "md (default), csv or json", "-o");
+  declarePassFlags(args);
+  if (!args.parse(argc, argv, 2)) return 0;
+  const std::string format = args.getOr("--output", "md");
+  if (format != "md" && format != "csv" && format != "json") failPlain("reel bench: -o {}: expected md, csv or json", format);
+
+  gpu::requireGpu("reel bench");
+  GpuModel model = loadGpuModel(args, {"1,2,4,8", "0", 1024});
+  BenchContext context{model.plan.model, model.weights.description, gpu::gpuName(), model.plan.gpuProfile, 0,
+                       positiveFlag(args, "--tokens", "128")};
+  gpu::RuntimeOptions options;
+  for (const codegen::BucketPlan* bucket : decodeBuckets(model.plan)) options.buckets.push_back(bucket->graph);
+  if (options.buckets.empty()) failPlain("reel bench: the plan has no decode bucket");
+  const double bandwidth = model.plan.bandwidthGBs;
+  gpu::GpuRuntime runtime(std::move(model.plan), *model.weights.file, options);
+  context.weightBytes = runtime.weightBytes();
+  fmt::print(stderr, "reel: weights uploaded in {:.1f} s; GPU memory: {}\n", runtime.uploadSeconds(), runtime.memoryReport());
+  for (const std::string& failure : runtime.captureFailures()) fmt::print(stderr, "reel: warning: {}\n", failure);
+
+  std::vector<BenchRow> rows;
+  for (const codegen::BucketPlan* bucket : decodeBuckets(runtime.plan())) {
+    gpu::DecodeBenchCase benchCase{bucket->m, context.tokens, positiveFlag(args, "--warmup", "4")};
+    rows.push_back({gpu::benchmarkDecode(runtime, benchCase), bandwidth});
+  }
+  writeOutput("", format == "md" ? markdown(context, rows) : format == "csv" ? csv(rows) : json(context, rows));
+  return 0;
+}
+
+#else
+
+int runBench(int argc, char** argv) {
+  (void)argc;
+  (void)argv;
+  failPlain("reel bench: this build of reel has no GPU support (configure with REEL_WITH_CUDA=ON)");
+}
+
+#endif
+
+}  // namespace reel::tools

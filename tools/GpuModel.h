@@ -1,0 +1,35 @@
+#pragma once
+/// \file
+/// What `reel run --device cuda` and `reel bench` share: turning MODEL_OR_PLAN and the flags
+/// into a plan and the weights it runs on. A plan file (.plan, .json) is read as is; a model
+/// (a .gguf file, a .toml, a config.json or a bundled name) is built, its weight types adopted
+/// from the weights, optimized with the pass flags and lowered. Synthetic weights are written
+/// once to a cache file (--weights-cache, default $TMPDIR/reel-synthetic-<model>-<quant>.gguf)
+/// and reused: a 7B model's weights are 4 GB.
+
+#include "codegen/Plan.h"
+#include "runtime/synth/WeightFiles.h"
+#include "tools/Args.h"
+
+#include <cstdint>
+#include <string>
+
+namespace reel::tools {
+
+/// Defaults that differ between the commands.
+struct GpuModelDefaults {
+  std::string buckets;        ///< --buckets when absent ("" = the pass default)
+  std::string prefillTokens;  ///< --prefill-tokens when absent ("" = the pass default)
+  int64_t maxContext = 4096;  ///< --ctx when absent (capped by the model's context)
+};
+
+struct GpuModel {
+  codegen::Plan plan;
+  synth::OpenWeights weights;
+};
+
+/// Loads the plan and the weights named by `args` (parsed; MODEL is the positional; flags read:
+/// --weights, --synthetic, --weights-cache, --quant, --ctx and the pass flags).
+GpuModel loadGpuModel(const Args& args, const GpuModelDefaults& defaults);
+
+}  // namespace reel::tools

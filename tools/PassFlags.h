@@ -1,0 +1,64 @@
+#pragma once
+/// \file
+/// The pass-pipeline flags `reel compile` and `reel opt` share: the pipeline, the target
+/// (--gpu, --buckets, ...), plugins, instrumentation and --explain, and the one function
+/// that runs a pipeline with them.
+
+#include "ir/Graph.h"
+#include "passes/Pass.h"
+#include "passes/Pipeline.h"
+#include "tools/Args.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace reel::tools {
+
+/// The flags that define a compile's context; a reproducer header records them.
+struct ContextFlags {
+  std::optional<std::string> passes;
+  std::optional<std::string> gpu;
+  std::optional<std::string> gpuProfile;
+  std::optional<std::string> buckets;
+  std::optional<std::string> prefillTokens;
+  std::optional<std::string> memoryBudget;
+  std::vector<std::string> plugins;
+
+  /// Each flag of `this`, or of `fallback` where this one lacks it.
+  [[nodiscard]] ContextFlags orElse(const ContextFlags& fallback) const;
+};
+
+/// Declares the shared flags on `args`.
+void declarePassFlags(Args& args);
+/// Reads the context flags from parsed `args`.
+ContextFlags readContextFlags(const Args& args);
+/// Parses the flags of a reproducer header ("--passes='a,b' --gpu=h100").
+ContextFlags parseReproducerFlags(const std::string& headerFlags);
+
+/// Everything needed to run a pipeline, resolved from the flags.
+struct PassSetup {
+  passes::Pipeline pipeline;
+  passes::PassContext context;
+  std::string reproducerFlags;  ///< the context flags, as a reproducer header writes them
+};
+
+/// Loads plugins, resolves the GPU profile (notes about --gpu auto go to stderr), parses
+/// buckets, memory budget and the pipeline (`defaultPipeline` when --passes is absent).
+PassSetup resolvePassSetup(const ContextFlags& flags, const std::string& defaultPipeline);
+
+/// Runs `setup.pipeline` on `module` with the instrumentation the flags ask for.
+/// Returns false when a pass failed (the error and its notes are already on stderr).
+bool runPasses(ir::Module& module, PassSetup& setup, const Args& args);
+
+/// The decisions of a compile for --explain, grouped by graph, as IR comments ("// ...")
+/// so that IR followed by them still parses.
+std::string explainDecisions(const ir::Module& module, const passes::PassContext& context);
+
+/// Prints the context's report entries to stderr ("reel: weight bytes on the GPU: ...").
+void printReport(const passes::PassContext& context);
+
+/// "24GB", "1.5GiB", "512MB", "4096": bytes (GB = 1e9, GiB = 2^30). Throws reel::Error.
+int64_t parseByteSize(const std::string& text, const std::string& flag);
+
+}  // namespace reel::tools

@@ -1,0 +1,182 @@
+// reel run MODEL_OR_GGUF: greedy decoding of a few tokens, on the CPU reference for now.
+#include "codegen/PlanFile.h"
+#include "ir/Parser.h"
+#include "ir/Verifier.h"
+#include "models/Builder.h"
+#include "models/ModelLoader.h"
+#include "passes/PassTable.h"
+#include "runtime/reference/DecodeDriver.h"
+#include "runtime/synth/WeightFiles.h"
+#include "tools/Args.h"
+#include "tools/Commands.h"
+#include "tools/PassFlags.h"
+#include "tools/RunGpu.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <filesystem>
+
+namespace reel::tools {
+
+namespace {
+
+int64_t parsePositive(const std::string& text, const std::string& flag) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 1)
+    failPlain("reel run: {} {}: expected a positive integer", flag, text);
+  return value;
+}
+
+/// "1,2,3" -> token ids.
+std::vector<int32_t> parseTokens(const std::string& text) {
+  std::vector<int32_t> tokens;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = std::min(text.find(',', start), text.size());
+    std::string item = text.substr(start, comma - start);
+    int32_t value = 0;
+    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || value < 0)
+      failPlain("reel run: --prompt-tokens {}: expected token ids separated by commas, got '{}'", text, item);
+    tokens.push_back(value);
+    start = comma + 1;
+  }
+  return tokens;
+}
+
+/// Sequence i's prompt: the given prompt followed by its first i tokens again (cyclically),
+/// so that the sequences of a batch sit at different positions.
+std::vector<std::vector<int32_t>> batchPrompts(const std::vector<int32_t>& prompt, int64_t batch) {
+  std::vector<std::vector<int32_t>> prompts;
+  for (int64_t i = 0; i < batch; ++i) {
+    std::vector<int32_t> sequence = prompt;
+    for (int64_t j = 0; j < i; ++j) sequence.push_back(prompt[static_cast<size_t>(j) % prompt.size()]);
+    prompts.push_back(std::move(sequence));
+  }
+  return prompts;
+}
+
+reference::PrefillMode parsePrefillMode(const std::string& text) {
+  if (text == "auto") return reference::PrefillMode::Auto;
+  if (text == "graph") return reference::PrefillMode::Graph;
+  if (text == "tokens") return reference::PrefillMode::TokenByToken;
+  failPlain("reel run: --prefill {}: expected auto, graph or tokens", text);
+}
+
+bool hasExtension(const std::string& path, const char* extension) {
+  return std::filesystem::path(path).extension() == extension;
+}
+
+/// A plan file, as the GPU path reads them (.plan, .json).
+bool isPlanPath(const std::string& path) { return hasExtension(path, ".plan") || hasExtension(path, ".json"); }
+
+/// The weights the flags name: --weights, --synthetic, or the MODEL itself when it is a GGUF.
+synth::OpenWeights openWeights(const Args& args, const models::ModelConfig& config, models::QuantScheme scheme) {
+  const std::string model = *args.get("MODEL");
+  if (args.has("--weights") && args.has("--synthetic"))
+    failPlain("reel run: --weights and --synthetic exclude each other");
+  if (std::optional<std::string> weights = args.get("--weights")) return synth::openWeightFile(*weights);
+  if (args.has("--synthetic")) return synth::openSyntheticWeights(config, {scheme, 0, 2});
+  if (hasExtension(model, ".gguf")) return synth::openWeightFile(model);
+  failPlain("reel run: model '{}' comes without weights: pass --weights FILE.gguf or --synthetic", model);
+}
+
+/// What the CPU reference runs: the optimized module, its config and weights.
+struct CpuModel {
+  models::ModelConfig config;
+  synth::OpenWeights weights;
+  std::unique_ptr<ir::Module> module;
+  std::vector<int64_t> buckets;
+};
+
+/// A plan file's optimized IR: no passes run, the weights must fit its qtypes.
+CpuModel loadPlanForCpu(const Args& args, const std::string& path) {
+  CpuModel model;
+  model.module = ir::parseModule(codegen::readPlanFile(path).moduleIr, path);
+  model.config = models::configFromModule(*model.module);
+  std::optional<std::string> quant = args.get("--quant");
+  if (!quant) quant = model.module->attrs.getString("quant");
+  std::optional<models::QuantScheme> scheme = models::parseQuantScheme(quant.value_or("q4_k_m"));
+  if (!scheme) failPlain("reel run: unknown --quant '{}' (expected q4_k_m, q4_k, q8_0 or f16)", *quant);
+  model.weights = openWeights(args, model.config, *scheme);
+  return model;
+}
+
+/// A model config (or GGUF file) built, its weight types adopted from the weights, and
+/// optimized with the pass flags.
+CpuModel compileForCpu(const Args& args) {
+  const std::string path = *args.get("MODEL");
+  if (isPlanPath(path)) return loadPlanForCpu(args, path);
+  std::optional<models::QuantScheme> scheme = models::parseQuantScheme(args.getOr("--quant", "q4_k_m"));
+  if (!scheme) failPlain("reel run: unknown --quant '{}' (expected q4_k_m, q4_k, q8_0 or f16)", *args.get("--quant"));
+  CpuModel model;
+  model.config = models::loadModelConfig(path);
+  model.weights = openWeights(args, model.config, *scheme);
+  model.module = models::buildModule(model.config, {*scheme});
+  reference::adoptWeightTypes(*model.module, *model.weights.source);
+  ir::verifyModule(*model.module);
+  PassSetup setup = resolvePassSetup(readContextFlags(args), passes::kDefaultPipeline);
+  if (!runPasses(*model.module, setup, args)) failPlain("reel run: the pass pipeline failed (see above)");
+  model.buckets = setup.context.buckets;
+  return model;
+}
+
+void printReport(const reference::DecodeReport& report, const std::vector<std::vector<int32_t>>& prompts) {
+  std::string out = fmt::format("prefill: {}\n", report.prefillPath);
+  if (!report.decodePath.empty()) out += fmt::format("decode: {}\n", report.decodePath);
+  for (size_t i = 0; i < report.sequences.size(); ++i)
+    out += fmt::format("sequence {} ({} prompt token{}): {}\n", i, prompts[i].size(), prompts[i].size() == 1 ? "" : "s",
+                       fmt::join(report.sequences[i].tokens, " "));
+  const double perToken = report.decodeSteps > 0 ? report.decodeSeconds / static_cast<double>(report.decodeSteps) : 0;
+  out += fmt::format("time per token: {:.2f} ms ({} decode steps in {:.3f} s; prefill {:.3f} s)\n", perToken * 1e3,
+                     report.decodeSteps, report.decodeSeconds, report.prefillSeconds);
+  writeOutput("", out);
+}
+
+}  // namespace
+
+int runRun(int argc, char** argv) {
+  Args args("reel run",
+            "Generate tokens greedily. The model is compiled with the pass pipeline (one graph per bucket, plus\n"
+            "@prefill) and run on the GPU (CUDA graphs) or the CPU reference executor: the prompt is prefilled, then\n"
+            "-n tokens are decoded.\n"
+            "With --batch M, M sequences (sequence i's prompt is the given one plus i more tokens, so they sit at\n"
+            "different positions) decode together through the smallest bucket >= M, padding rows included.");
+  args.positional("MODEL",
+                  "a .gguf file (config and weights), a .plan file, or a model .toml, config.json or bundled name");
+  args.option("--weights", "FILE", "the GGUF file holding the weights");
+  args.flag("--synthetic", "run on random weights (written to a temporary file)");
+  args.option("--device", "DEVICE", "auto (default: cuda when a GPU is present, else cpu), cpu (the CPU reference) or cuda");
+  args.option("--tokens", "N", "tokens to generate per sequence (default 16)", "-n");
+  args.option("--prompt-tokens", "LIST", "the prompt as token ids, e.g. 1,2,3 (default 1)");
+  args.option("--batch", "M", "run M sequences at once (default 1)");
+  args.option("--prefill", "MODE", "auto (default: @prefill when present), graph, or tokens (one token per step)");
+  args.option("--quant", "SCHEME", "weight quantization for --synthetic: q4_k_m (default), q4_k, q8_0, f16");
+  args.option("--threads", "N", "CPU threads per matmul (default 2)");
+  declareGpuRunFlags(args);
+  declarePassFlags(args);
+  if (!args.parse(argc, argv, 2)) return 0;
+
+  if (resolveDevice(args.getOr("--device", "auto")) == "cuda") return runRunOnGpu(args);
+  const CpuModel model = compileForCpu(args);
+
+  reference::DecodeRequest request;
+  request.prompts = batchPrompts(parseTokens(args.getOr("--prompt-tokens", "1")),
+                                 parsePositive(args.getOr("--batch", "1"), "--batch"));
+  request.newTokens = parsePositive(args.getOr("--tokens", "16"), "--tokens");
+  reference::DecodeOptions options;
+  if (!model.buckets.empty()) options.buckets = model.buckets;
+  options.prefill = parsePrefillMode(args.getOr("--prefill", "auto"));
+  options.threads = static_cast<unsigned>(parsePositive(args.getOr("--threads", "2"), "--threads"));
+
+  writeOutput("", fmt::format("model: {} ({} layers), weights: {}, device: cpu (reference executor)\n",
+                              model.config.name, model.config.numLayers, model.weights.description));
+  reference::DecodeReport report =
+      reference::runGreedyDecode(reference::findStepGraphs(*model.module), *model.weights.source, request, options);
+  printReport(report, request.prompts);
+  return 0;
+}
+
+}  // namespace reel::tools

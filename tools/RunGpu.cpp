@@ -1,0 +1,137 @@
+// reel run --device cuda: the GPU path of reel run (see RunGpu.h).
+#include "tools/RunGpu.h"
+
+#include "ir/Diagnostics.h"
+
+#if REEL_WITH_CUDA
+#include "runtime/gpu/GpuDecode.h"
+#include "tools/Commands.h"
+#include "tools/GpuModel.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#endif
+
+namespace reel::tools {
+
+void declareGpuRunFlags(Args& args) {
+  args.flag("--eager", "GPU: launch the steps one by one instead of replaying CUDA graphs (the baseline)");
+  args.option("--ctx", "N", "GPU: KV positions per sequence the plan is compiled for (default: the model's, at most 4096)");
+  args.option("--weights-cache", "FILE",
+              "GPU: where --synthetic weights are kept and reused (default $TMPDIR/reel-synthetic-MODEL-QUANT.gguf)");
+}
+
+#if REEL_WITH_CUDA
+
+namespace {
+
+int64_t positiveFlag(const Args& args, const std::string& flag, const std::string& fallback) {
+  const std::string text = args.getOr(flag, fallback);
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 1)
+    failPlain("reel run: {} {}: expected a positive integer", flag, text);
+  return value;
+}
+
+/// "1,2,3" -> token ids.
+std::vector<int32_t> promptTokens(const std::string& text) {
+  std::vector<int32_t> tokens;
+  for (size_t start = 0; start <= text.size();) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    int32_t value = 0;
+    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || value < 0)
+      failPlain("reel run: --prompt-tokens {}: expected token ids separated by commas, got '{}'", text, item);
+    tokens.push_back(value);
+    start = comma + 1;
+  }
+  return tokens;
+}
+
+/// Sequence i's prompt: the given one plus its first i tokens again (cyclically), as on the CPU.
+std::vector<std::vector<int32_t>> batchPrompts(const std::vector<int32_t>& prompt, int64_t batch) {
+  std::vector<std::vector<int32_t>> prompts;
+  for (int64_t i = 0; i < batch; ++i) {
+    std::vector<int32_t> sequence = prompt;
+    for (int64_t j = 0; j < i; ++j) sequence.push_back(prompt[static_cast<size_t>(j) % prompt.size()]);
+    prompts.push_back(std::move(sequence));
+  }
+  return prompts;
+}
+
+reference::PrefillMode prefillMode(const std::string& text) {
+  if (text == "auto") return reference::PrefillMode::Auto;
+  if (text == "graph") return reference::PrefillMode::Graph;
+  if (text == "tokens") return reference::PrefillMode::TokenByToken;
+  failPlain("reel run: --prefill {}: expected auto, graph or tokens", text);
+}
+
+void printGpuReport(const reference::DecodeReport& report, const reference::DecodeRequest& request) {
+  std::string out = fmt::format("prefill: {}\n", report.prefillPath);
+  if (!report.decodePath.empty()) out += fmt::format("decode: {}\n", report.decodePath);
+  for (size_t i = 0; i < report.sequences.size(); ++i)
+    out += fmt::format("sequence {} (prompt of {} tokens): {}\n", i, request.prompts[i].size(),
+                       fmt::join(report.sequences[i].tokens, " "));
+  if (report.decodeSteps > 0) {
+    const double perStep = report.decodeSeconds / static_cast<double>(report.decodeSteps);
+    out += fmt::format("decode: {} steps in {:.3f} s: {:.3f} ms per step, {:.1f} tok/s per sequence, {:.1f} tok/s in all "
+                       "(prefill {:.3f} s)\n",
+                       report.decodeSteps, report.decodeSeconds, perStep * 1e3, 1.0 / perStep,
+                       static_cast<double>(request.prompts.size()) / perStep, report.prefillSeconds);
+  }
+  writeOutput("", out);
+}
+
+}  // namespace
+
+std::string resolveDevice(const std::string& device) {
+  if (device == "auto") return gpu::gpuAvailable() ? "cuda" : "cpu";
+  if (device == "cpu" || device == "cuda") return device;
+  failPlain("reel run: --device {}: expected auto, cpu or cuda", device);
+}
+
+int runRunOnGpu(const Args& args) {
+  gpu::requireGpu("reel run --device cuda");
+  // Buckets up to 8 by default: larger ones choose tensor-core kernels that cannot be lowered yet.
+  GpuModel model = loadGpuModel(args, {"1,2,4,8", "", 4096});
+  reference::DecodeRequest request;
+  request.prompts = batchPrompts(promptTokens(args.getOr("--prompt-tokens", "1")), positiveFlag(args, "--batch", "1"));
+  request.newTokens = positiveFlag(args, "--tokens", "16");
+
+  gpu::RuntimeOptions options;
+  options.useGraphs = !args.has("--eager");
+  int64_t largestDecode = 0;
+  for (const codegen::BucketPlan& bucket : model.plan.buckets)
+    if (bucket.phase == "decode") largestDecode = std::max(largestDecode, bucket.m);
+  options.kvSlots = std::max<int64_t>(largestDecode, static_cast<int64_t>(request.prompts.size()));
+  const std::string planName = model.plan.model;
+  const size_t buckets = model.plan.buckets.size();
+  gpu::GpuRuntime runtime(std::move(model.plan), *model.weights.file, options);
+  writeOutput("", fmt::format("model: {}, weights: {}, device: cuda ({}), {} buckets, {}\nGPU memory: {}\n", planName,
+                              model.weights.description, gpu::gpuName(), buckets,
+                              options.useGraphs ? "CUDA graphs" : "eager (--eager)", runtime.memoryReport()));
+  gpu::GpuDecodeOptions decode;
+  decode.prefill = prefillMode(args.getOr("--prefill", "auto"));
+  printGpuReport(gpu::runGpuGreedyDecode(runtime, request, decode), request);
+  return 0;
+}
+
+#else
+
+std::string resolveDevice(const std::string& device) {
+  if (device == "auto" || device == "cpu") return "cpu";
+  if (device == "cuda") return "cuda";
+  failPlain("reel run: --device {}: expected auto, cpu or cuda", device);
+}
+
+int runRunOnGpu(const Args&) {
+  failPlain("reel run: --device cuda: this build of reel has no GPU support (configure with REEL_WITH_CUDA=ON); "
+            "use --device cpu");
+}
+
+#endif
+
+}  // namespace reel::tools

@@ -1,0 +1,23 @@
+#pragma once
+/// \file
+/// The GPU path of `reel run` (--device cuda), kept apart from the CPU path in Run.cpp. In a
+/// build without CUDA it says so and fails.
+
+#include "tools/Args.h"
+
+#include <string>
+
+namespace reel::tools {
+
+/// The flags only the GPU path reads: --eager, --ctx, --weights-cache.
+void declareGpuRunFlags(Args& args);
+
+/// "cpu" or "cuda" for --device auto (cuda when this build has the GPU runtime and a GPU is
+/// present), cpu or cuda; throws for anything else.
+std::string resolveDevice(const std::string& device);
+
+/// reel run --device cuda: compiles (or reads) the plan, loads it on the GPU, prefills and
+/// decodes, prints the tokens and tok/s.
+int runRunOnGpu(const Args& args);
+
+}  // namespace reel::tools

@@ -1,0 +1,75 @@
+// reel: the command-line driver. Each subcommand lives in its own file; this table is
+// the one list of them and drives dispatch and `reel --help`.
+#include "ir/Diagnostics.h"
+#include "runtime/synth/GgufConfig.h"
+#include "tools/Commands.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <fstream>
+
+namespace reel::tools {
+namespace {
+
+struct Subcommand {
+  const char* name;
+  const char* summary;
+  int (*run)(int argc, char** argv);
+};
+
+constexpr Subcommand kSubcommands[] = {
+    {"compile", "compile a model to optimized IR or a plan", runCompile},
+    {"opt", "parse, verify and print an IR file", runOpt},
+    {"models", "list the bundled model configs", runModels},
+    {"passes", "list the passes and their options, the default pipeline, docs/passes.md", runPasses},
+    {"synth", "write a GGUF file of random weights for a model", runSynth},
+    {"run", "generate tokens greedily (GPU runtime, or the CPU reference executor)", runRun},
+    {"bench", "decode tok/s per bucket on the GPU: CUDA graphs vs eager, % of bandwidth", runBench},
+    {"inspect", "print what a plan does per bucket", runInspect},
+};
+
+void printUsage() {
+  std::printf("reel: a dataflow-graph compiler with a CUDA-graph runtime for LLM decode\n\n");
+  std::printf("usage: reel <command> [options]   (reel <command> --help for details)\n\ncommands:\n");
+  for (const Subcommand& sub : kSubcommands) std::printf("  %-10s %s\n", sub.name, sub.summary);
+}
+
+}  // namespace
+
+void writeOutput(const std::string& path, const std::string& text) {
+  if (path.empty() || path == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return;
+  }
+  std::ofstream file(path, std::ios::binary);
+  if (!file) failPlain("{}: cannot open for writing", path);
+  file << text;
+  if (!file) failPlain("{}: write failed", path);
+}
+
+}  // namespace reel::tools
+
+int main(int argc, char** argv) {
+  using namespace reel::tools;
+  reel::synth::registerGgufConfigReader();  // a .gguf file is a MODEL for every command
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    printUsage();
+    return argc < 2 ? 1 : 0;
+  }
+  for (const Subcommand& sub : kSubcommands) {
+    if (std::strcmp(argv[1], sub.name) != 0) continue;
+    try {
+      return sub.run(argc, argv);
+    } catch (const reel::Error& error) {
+      std::fprintf(stderr, "reel: error: %s\n", error.what());
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "reel: internal error: %s\n", error.what());
+    }
+    return 1;
+  }
+  std::fprintf(stderr, "reel: error: unknown command '%s' (see reel --help)\n", argv[1]);
+  return 1;
+}
