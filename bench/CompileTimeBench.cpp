@@ -31,7 +31,7 @@ double millisecondsSince(Clock::time_point start) {
 
 /// Times each pass of one pipeline run (the verifier separately).
 class PassTimer : public reel::passes::PassInstrumentation {
-public:
+ public:
   explicit PassTimer(std::vector<std::vector<double>>& samples, std::vector<double>& verifySamples)
       : samples_(samples), verifySamples_(verifySamples) {}
   void beforePipeline(const reel::passes::Pipeline& pipeline, const reel::ir::Module& /*module*/) override {
@@ -50,7 +50,7 @@ public:
     verifySamples_.push_back(verifyMs_);
   }
 
-private:
+ private:
   std::vector<std::vector<double>>& samples_;
   std::vector<double>& verifySamples_;
   Clock::time_point start_;

@@ -20,16 +20,16 @@ struct CompileRequest {
   models::ModelConfig config;
   models::QuantScheme scheme = models::QuantScheme::Q4_K_M;
   passes::GpuProfile profile;
-  std::string pipeline;                  ///< empty: the default pipeline
+  std::string pipeline;  ///< empty: the default pipeline
   std::vector<int64_t> buckets{1, 2, 4, 8, 16, 32, 64};
-  int64_t prefillTokens = 256;           ///< M of the prefill specialisation
-  int64_t maxContext = 0;                ///< KV positions per sequence; 0: min(model context, 4096)
+  int64_t prefillTokens = 256;  ///< M of the prefill specialisation
+  int64_t maxContext = 0;       ///< KV positions per sequence; 0: min(model context, 4096)
   std::optional<int64_t> memoryBudget;
 };
 
 struct CompileResult {
-  std::unique_ptr<ir::Module> module;    ///< the optimized IR
-  passes::PassContext context;           ///< decisions and report
+  std::unique_ptr<ir::Module> module;  ///< the optimized IR
+  passes::PassContext context;         ///< decisions and report
   Plan plan;
 };
 

@@ -18,20 +18,32 @@ using ir::Value;
 using kernels::LaunchDims;
 using quant::QType;
 
-int64_t alignUp(int64_t value, int64_t alignment) { return (value + alignment - 1) / alignment * alignment; }
+int64_t alignUp(int64_t value, int64_t alignment) {
+  return (value + alignment - 1) / alignment * alignment;
+}
 
 QType toQType(ElemType type) {
   switch (type) {
-    case ElemType::F32: return QType::F32;
-    case ElemType::F16: return QType::F16;
-    case ElemType::BF16: return QType::BF16;
-    case ElemType::Q4_K: return QType::Q4_K;
-    case ElemType::Q6_K: return QType::Q6_K;
-    case ElemType::Q8_0: return QType::Q8_0;
-    case ElemType::Q5_0: return QType::Q5_0;
-    case ElemType::Q8_1: return QType::Q8_1;
-    case ElemType::FP8_E4M3: return QType::FP8_E4M3;
-    case ElemType::I32: break;
+    case ElemType::F32:
+      return QType::F32;
+    case ElemType::F16:
+      return QType::F16;
+    case ElemType::BF16:
+      return QType::BF16;
+    case ElemType::Q4_K:
+      return QType::Q4_K;
+    case ElemType::Q6_K:
+      return QType::Q6_K;
+    case ElemType::Q8_0:
+      return QType::Q8_0;
+    case ElemType::Q5_0:
+      return QType::Q5_0;
+    case ElemType::Q8_1:
+      return QType::Q8_1;
+    case ElemType::FP8_E4M3:
+      return QType::FP8_E4M3;
+    case ElemType::I32:
+      break;
   }
   failPlain("internal error: i32 is not a tensor format");
 }
@@ -52,16 +64,20 @@ int64_t layoutBytes(WeightLayout layout, const ir::TensorType& type) {
   int64_t rows = type.rank() == 2 ? type.shape[0] : 1;
   int64_t cols = type.shape.back();
   switch (layout) {
-    case WeightLayout::Fp8PerRow: return alignUp(rows * cols, 256) + rows * 4;
-    case WeightLayout::F16: return rows * cols * 2;
-    case WeightLayout::F32: return rows * cols * 4;
-    default: return *type.numBytes(1, 1);
+    case WeightLayout::Fp8PerRow:
+      return alignUp(rows * cols, 256) + rows * 4;
+    case WeightLayout::F16:
+      return rows * cols * 2;
+    case WeightLayout::F32:
+      return rows * cols * 4;
+    default:
+      return *type.numBytes(1, 1);
   }
 }
 
 /// Lowers one graph; shares the weight-slot table and the scratch size with the plan.
 class GraphLowering {
-public:
+ public:
   GraphLowering(const ir::Graph& graph, const LowerOptions& options, Plan& plan,
                 std::map<std::pair<std::string, WeightLayout>, int64_t>& slots)
       : graph_(graph), options_(options), plan_(plan), slots_(slots) {}
@@ -95,11 +111,12 @@ public:
     return false;
   }
 
-private:
+ private:
   [[nodiscard]] int64_t contextThreshold() const {
     int64_t threshold = 0;
     for (const auto& op : graph_.ops())
-      if (op->name() == "attention") threshold = std::max(threshold, op->attrs().getInt("context_threshold").value_or(0));
+      if (op->name() == "attention")
+        threshold = std::max(threshold, op->attrs().getInt("context_threshold").value_or(0));
     return threshold;
   }
 
@@ -137,8 +154,8 @@ private:
     auto [it, inserted] = slots_.try_emplace({tensor, layout}, static_cast<int64_t>(plan_.weights.size()));
     if (inserted) {
       const ir::TensorType& type = value->type();
-      plan_.weights.push_back({tensor, ir::elemTypeName(type.elem).str(), layout,
-                               type.rank() == 2 ? type.shape[0] : 1, type.shape.back(), layoutBytes(layout, type)});
+      plan_.weights.push_back({tensor, ir::elemTypeName(type.elem).str(), layout, type.rank() == 2 ? type.shape[0] : 1,
+                               type.shape.back(), layoutBytes(layout, type)});
     }
     return {BufferKind::Weight, it->second, 0};
   }
@@ -224,26 +241,47 @@ private:
     emit(bucket, op, std::move(l));
   }
 
+  /// Kernels with a Q8_1 epilogue (fold-quantize gave the op a q8_1 result) take the `_q8_1`
+  /// variant of their id.
+  static std::string withEpilogue(const char* kernel, const Value* result) {
+    return result->type().elem == ElemType::Q8_1 ? std::string(kernel) + "_q8_1" : std::string(kernel);
+  }
+  /// Bytes of one of the bucket's values, f32 or q8_1.
+  int64_t activationBytes(const Value* value) const {
+    return value->type().elem == ElemType::Q8_1 ? m_ * static_cast<int64_t>(quant::q81RowBytes(width(value)))
+                                                : f32Bytes(value);
+  }
+
   void lowerRmsNorm(const Op& op, BucketPlan& bucket) {
-    Launch l{"rms_norm", {ref(op.operand(0)), weight(op.operand(1), WeightLayout::Gguf), ref(op.result())},
-             {m_, width(op.result())}, {static_cast<float>(*op.attrs().getFloat("eps"))}};
-    l.activationBytes = 2 * f32Bytes(op.result());
+    Launch l{withEpilogue("rms_norm", op.result()),
+             {ref(op.operand(0)), weight(op.operand(1), WeightLayout::Gguf), ref(op.result())},
+             {m_, width(op.result())},
+             {static_cast<float>(*op.attrs().getFloat("eps"))}};
+    l.activationBytes = f32Bytes(op.operand(0)) + activationBytes(op.result());
     emit(bucket, op, std::move(l));
   }
 
   void lowerAddRmsNorm(const Op& op, BucketPlan& bucket) {
-    Launch l{"add_rms_norm",
+    Launch l{withEpilogue("add_rms_norm", op.result(1)),
              {ref(op.operand(0)), ref(op.operand(1)), weight(op.operand(2), WeightLayout::Gguf), ref(op.result(0)),
               ref(op.result(1))},
-             {m_, width(op.result())}, {static_cast<float>(*op.attrs().getFloat("eps"))}};
-    l.activationBytes = 4 * f32Bytes(op.result());
+             {m_, width(op.result())},
+             {static_cast<float>(*op.attrs().getFloat("eps"))}};
+    l.activationBytes = 3 * f32Bytes(op.result(0)) + activationBytes(op.result(1));
     emit(bucket, op, std::move(l));
   }
 
   void lowerElementwise(const Op& op, BucketPlan& bucket) {
-    Launch l{op.name() == "add" ? "add" : "swiglu", {ref(op.operand(0)), ref(op.operand(1)), ref(op.result())},
+    if (op.name() == "add") {
+      Launch l{"add", {ref(op.operand(0)), ref(op.operand(1)), ref(op.result())}, {m_ * width(op.result())}};
+      l.activationBytes = 3 * f32Bytes(op.result());
+      return emit(bucket, op, std::move(l));
+    }
+    Launch l{withEpilogue("swiglu", op.result()),
+             {ref(op.operand(0)), ref(op.operand(1)), ref(op.result())},
              {m_ * width(op.result())}};
-    l.activationBytes = 3 * f32Bytes(op.result());
+    if (op.result()->type().elem == ElemType::Q8_1) l.ints = {m_, width(op.result())};
+    l.activationBytes = 2 * f32Bytes(op.operand(0)) + activationBytes(op.result());
     emit(bucket, op, std::move(l));
   }
 
@@ -265,13 +303,14 @@ private:
   void lowerRope(const Op& op, BucketPlan& bucket) {
     const ir::AttrDict& a = op.attrs();
     bool llama3 = a.has("scaling");
-    Launch l{a.getString("style") == std::optional<std::string>("neox") ? "rope_neox" : "rope_norm",
-             {inPlace(op), BufferRef{}, ref(op.operand(1))},
-             {m_, *a.getInt("n_heads"), 0, *a.getInt("head_dim"), width(op.result()), 0},
-             {static_cast<float>(*a.getFloat("freq_base")), llama3 ? static_cast<float>(*a.getFloat("scale_factor")) : 1.0f,
-              llama3 ? static_cast<float>(*a.getFloat("low_freq_factor")) : 1.0f,
-              llama3 ? static_cast<float>(*a.getFloat("high_freq_factor")) : 1.0f,
-              llama3 ? static_cast<float>(*a.getInt("original_context")) : 0.0f}};
+    Launch l{
+        a.getString("style") == std::optional<std::string>("neox") ? "rope_neox" : "rope_norm",
+        {inPlace(op), BufferRef{}, ref(op.operand(1))},
+        {m_, *a.getInt("n_heads"), 0, *a.getInt("head_dim"), width(op.result()), 0},
+        {static_cast<float>(*a.getFloat("freq_base")), llama3 ? static_cast<float>(*a.getFloat("scale_factor")) : 1.0f,
+         llama3 ? static_cast<float>(*a.getFloat("low_freq_factor")) : 1.0f,
+         llama3 ? static_cast<float>(*a.getFloat("high_freq_factor")) : 1.0f,
+         llama3 ? static_cast<float>(*a.getInt("original_context")) : 0.0f}};
     l.activationBytes = 2 * f32Bytes(op.result());
     emit(bucket, op, std::move(l));
   }
@@ -351,7 +390,8 @@ private:
     quantize.activationBytes = f32Bytes(x);
     emit(bucket, op, std::move(quantize));
     BufferRef wData = weight(w, WeightLayout::Fp8PerRow);
-    Launch gemm{"fp8_gemm_cublaslt", {wData, offsetBy(wData, alignUp(n * k, 256)), actFp8, actScale, ref(op.result())},
+    Launch gemm{"fp8_gemm_cublaslt",
+                {wData, offsetBy(wData, alignUp(n * k, 256)), actFp8, actScale, ref(op.result())},
                 {m_, n, k, 1}};
     gemm.weightBytes = n * k + n * 4;
     emit(bucket, op, std::move(gemm));
@@ -365,7 +405,8 @@ private:
     Launch cast{"cast_f32_f16", {ref(x), x16}, {m_ * k}};
     cast.activationBytes = f32Bytes(x);
     emit(bucket, op, std::move(cast));
-    Launch gemm{"hgemm_cublas", {weight(w, layoutFor("hgemm", w->type().elem)), x16, ref(op.result())},
+    Launch gemm{"hgemm_cublas",
+                {weight(w, layoutFor("hgemm", w->type().elem)), x16, ref(op.result())},
                 {m_, w->type().shape[0], k}};
     gemm.weightBytes = w->type().shape[0] * k * 2;
     emit(bucket, op, std::move(gemm));
@@ -388,7 +429,11 @@ private:
     std::vector<float> scale{1.0f / std::sqrt(static_cast<float>(headDim))};
     std::string strategy = a.getString("strategy").value_or("");
     if (strategy == "prefill-gemm") {
-      emit(bucket, op, {"attn_prefill", {ref(op.operand(0)), kCache, vCache, slots, ref(op.operand(5)), ref(op.result())}, ints, scale});
+      emit(bucket, op,
+           {"attn_prefill",
+            {ref(op.operand(0)), kCache, vCache, slots, ref(op.operand(5)), ref(op.result())},
+            ints,
+            scale});
       return;
     }
     if (strategy != "batched" && strategy != "incremental")
@@ -396,14 +441,16 @@ private:
     BufferRef kvLens = ref(op.operand(6));
     int64_t splits = longContext_ ? a.getInt("splits").value_or(1) : 1;
     if (splits <= 1) {
-      emit(bucket, op, {"attn_decode", {ref(op.operand(0)), kCache, vCache, slots, kvLens, ref(op.result())}, ints, scale});
+      emit(bucket, op,
+           {"attn_decode", {ref(op.operand(0)), kCache, vCache, slots, kvLens, ref(op.result())}, ints, scale});
       return;
     }
     BufferRef partOut = scratch(m_ * heads * splits * headDim * 4);
     BufferRef partMl = scratch(m_ * heads * splits * 2 * 4);
     std::vector<int64_t> splitInts = ints;
     splitInts.push_back(splits);
-    emit(bucket, op, {"attn_decode_split", {ref(op.operand(0)), kCache, vCache, slots, kvLens, partOut, partMl}, splitInts, scale});
+    emit(bucket, op,
+         {"attn_decode_split", {ref(op.operand(0)), kCache, vCache, slots, kvLens, partOut, partMl}, splitInts, scale});
     emit(bucket, op, {"attn_decode_reduce", {partOut, partMl, ref(op.result())}, {m_, heads, headDim, splits}, {}});
   }
 

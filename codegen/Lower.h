@@ -17,8 +17,8 @@ namespace reel::codegen {
 
 struct LowerOptions {
   passes::GpuProfile profile;
-  std::string pipeline;      ///< recorded in the plan
-  int64_t maxContext = 4096; ///< KV positions per sequence slot
+  std::string pipeline;       ///< recorded in the plan
+  int64_t maxContext = 4096;  ///< KV positions per sequence slot
 };
 
 /// Lowers every graph of `module` (after the pipeline, with `offsets` and `arena_bytes`).

@@ -46,39 +46,39 @@ struct Step {
   std::vector<BufferRef> ptrs;
   std::vector<int64_t> ints;
   std::vector<float> floats;
-  std::string op;            ///< the IR value it computes, e.g. "%l3.gate" (for inspect/debug)
-  double predictedUs = 0;    ///< the cost model's estimate
-  int64_t weightBytes = 0;   ///< weight bytes this step reads
+  std::string op;           ///< the IR value it computes, e.g. "%l3.gate" (for inspect/debug)
+  double predictedUs = 0;   ///< the cost model's estimate
+  int64_t weightBytes = 0;  ///< weight bytes this step reads
   friend bool operator==(const Step&, const Step&) = default;
 };
 
 /// How a weight is stored on the GPU.
 enum class WeightLayout {
-  Gguf,        ///< the GGUF blocks as they are
-  RowPlanar,   ///< quantized blocks repacked into per-row field planes (kernels/QuantRef.h)
-  Fp8PerRow,   ///< E4M3 with one f32 scale per row (scales after the data, 256-byte aligned)
-  F16,         ///< dequantized to f16
-  F32,         ///< dequantized to f32 (norms, biases)
+  Gguf,       ///< the GGUF blocks as they are
+  RowPlanar,  ///< quantized blocks repacked into per-row field planes (kernels/QuantRef.h)
+  Fp8PerRow,  ///< E4M3 with one f32 scale per row (scales after the data, 256-byte aligned)
+  F16,        ///< dequantized to f16
+  F32,        ///< dequantized to f32 (norms, biases)
 };
 
 const char* weightLayoutName(WeightLayout layout);
 
 /// One weight tensor in one layout. A tensor used in two layouts has two slots.
 struct WeightSlot {
-  std::string tensor;   ///< GGUF tensor name
-  std::string qtype;    ///< its type in the file ("q4_k")
+  std::string tensor;  ///< GGUF tensor name
+  std::string qtype;   ///< its type in the file ("q4_k")
   WeightLayout layout = WeightLayout::Gguf;
   int64_t rows = 0;
   int64_t cols = 0;
-  int64_t bytes = 0;    ///< device bytes in this layout
+  int64_t bytes = 0;  ///< device bytes in this layout
   friend bool operator==(const WeightSlot&, const WeightSlot&) = default;
 };
 
 /// The schedule of one bucket.
 struct BucketPlan {
-  std::string graph;   ///< "decode.m4"
-  std::string phase;   ///< "decode" or "prefill"
-  int64_t m = 0;       ///< rows of the step
+  std::string graph;  ///< "decode.m4"
+  std::string phase;  ///< "decode" or "prefill"
+  int64_t m = 0;      ///< rows of the step
   int64_t arenaBytes = 0;
   /// Context class: this schedule serves steps whose longest KV length is above this
   /// (0: every step). A decode bucket with flash-decoding has a ".long" variant.
@@ -90,16 +90,16 @@ struct BucketPlan {
 
 struct Plan {
   int formatVersion = kPlanFormatVersion;
-  std::string model;          ///< model name
-  uint64_t configHash = 0;    ///< hash of the model config the plan was compiled for
-  std::string gpuProfile;     ///< profile name
-  double bandwidthGBs = 0;    ///< the profile's bandwidth (for inspect's predictions)
-  std::string pipeline;       ///< the pass pipeline that produced it
-  int64_t maxContext = 0;     ///< KV positions per sequence slot the schedule was lowered for
+  std::string model;        ///< model name
+  uint64_t configHash = 0;  ///< hash of the model config the plan was compiled for
+  std::string gpuProfile;   ///< profile name
+  double bandwidthGBs = 0;  ///< the profile's bandwidth (for inspect's predictions)
+  std::string pipeline;     ///< the pass pipeline that produced it
+  int64_t maxContext = 0;   ///< KV positions per sequence slot the schedule was lowered for
   int64_t scratchBytes = 0;
   std::vector<WeightSlot> weights;
   std::vector<BucketPlan> buckets;
-  std::string moduleIr;       ///< the optimized IR (text), for the CPU reference and for reading
+  std::string moduleIr;  ///< the optimized IR (text), for the CPU reference and for reading
   friend bool operator==(const Plan&, const Plan&) = default;
 };
 

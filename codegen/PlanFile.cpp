@@ -4,7 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace reel::codegen {
@@ -13,7 +15,7 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kMagic = "reel-plan";
-constexpr int64_t kMaxCount = 1 << 22;          // any list in a plan
+constexpr int64_t kMaxCount = 1 << 22;           // any list in a plan
 constexpr int64_t kMaxBytes = int64_t(1) << 42;  // 4 TiB: any size or offset
 
 const char* const kLayoutNames[] = {"gguf", "row-planar", "fp8-per-row", "f16", "f32"};
@@ -27,13 +29,14 @@ json stepJson(const Step& step) {
   json ptrs = json::array();
   for (const BufferRef& ref : step.ptrs)
     ptrs.push_back(json::array({kBufferNames[static_cast<int>(ref.kind)], ref.index, ref.offset}));
-  return json{{"kernel", step.kernel}, {"dims", dimsJson(step.dims)}, {"ptrs", ptrs}, {"ints", step.ints},
-              {"floats", step.floats}, {"op", step.op}, {"us", step.predictedUs}, {"weight_bytes", step.weightBytes}};
+  return json{{"kernel", step.kernel},  {"dims", dimsJson(step.dims)},     {"ptrs", ptrs},
+              {"ints", step.ints},      {"floats", step.floats},           {"op", step.op},
+              {"us", step.predictedUs}, {"weight_bytes", step.weightBytes}};
 }
 
 /// Reads a JSON document with a path for messages: "buckets[2].steps[17].kernel".
 class Reader {
-public:
+ public:
   Reader(const json& node, std::string file, std::string path)
       : node_(node), file_(std::move(file)), path_(std::move(path)) {}
 
@@ -54,7 +57,8 @@ public:
   }
   int64_t integer(int64_t lo = 0, int64_t hi = kMaxBytes) const {
     if (!node_.is_number_integer()) error("expected an integer");
-    int64_t value = node_.is_number_unsigned() && node_.get<uint64_t>() > uint64_t(INT64_MAX) ? -1 : node_.get<int64_t>();
+    int64_t value =
+        node_.is_number_unsigned() && node_.get<uint64_t>() > uint64_t(INT64_MAX) ? -1 : node_.get<int64_t>();
     if (value < lo || value > hi) error(fmt::format("{} is out of range [{}, {}]", value, lo, hi));
     return value;
   }
@@ -65,6 +69,19 @@ public:
   double number() const {
     if (!node_.is_number()) error("expected a number");
     return node_.get<double>();
+  }
+  /// A number that is finite and fits a float (kernel float arguments).
+  float float32() const {
+    const double value = number();
+    if (!std::isfinite(value) || std::fabs(value) > std::numeric_limits<float>::max())
+      error(fmt::format("{} is not a finite 32-bit float", value));
+    return static_cast<float>(value);
+  }
+  /// A finite number >= 0 (times, bandwidths).
+  double nonNegative() const {
+    const double value = number();
+    if (!std::isfinite(value) || value < 0) error(fmt::format("{} is not a finite number >= 0", value));
+    return value;
   }
   std::string string() const {
     if (!node_.is_string()) error("expected a string");
@@ -78,7 +95,7 @@ public:
     error(fmt::format("unknown value \"{}\"", value));
   }
 
-private:
+ private:
   std::string join(const char* key) const { return path_.empty() ? key : path_ + "." + key; }
   const json& node_;
   std::string file_;
@@ -113,13 +130,14 @@ Step readStep(const Reader& r) {
   if (!info) r.at("kernel").error(fmt::format("unknown kernel '{}'", step.kernel));
   step.dims = readDims(r.at("dims"));
   Reader ptrs = r.at("ptrs");
-  for (size_t i = 0, n = ptrs.arraySize(kernels::kMaxPtrArgs); i < n; ++i) step.ptrs.push_back(readBufferRef(ptrs.at(i)));
+  for (size_t i = 0, n = ptrs.arraySize(kernels::kMaxPtrArgs); i < n; ++i)
+    step.ptrs.push_back(readBufferRef(ptrs.at(i)));
   Reader ints = r.at("ints");
   for (size_t i = 0, n = ints.arraySize(kernels::kMaxIntArgs); i < n; ++i)
     step.ints.push_back(ints.at(i).integer(-kMaxBytes, kMaxBytes));
   Reader floats = r.at("floats");
   for (size_t i = 0, n = floats.arraySize(kernels::kMaxFloatArgs); i < n; ++i)
-    step.floats.push_back(static_cast<float>(floats.at(i).number()));
+    step.floats.push_back(floats.at(i).float32());
   if (step.ptrs.size() != info->ptrArgs.size() || step.ints.size() != info->intArgs.size() ||
       step.floats.size() != info->floatArgs.size())
     r.error(fmt::format("kernel '{}' takes {} pointers, {} integers and {} floats", step.kernel, info->ptrArgs.size(),
@@ -128,7 +146,7 @@ Step readStep(const Reader& r) {
   std::copy(step.ints.begin(), step.ints.end(), padded);
   if (std::string why = kernels::checkKernelArgs(step.kernel, padded); !why.empty()) r.error(why);
   step.op = r.at("op").string();
-  step.predictedUs = r.at("us").number();
+  step.predictedUs = r.at("us").nonNegative();
   step.weightBytes = r.at("weight_bytes").integer();
   return step;
 }
@@ -138,24 +156,27 @@ void checkRefs(const Plan& plan, const std::string& file) {
     const BucketPlan& bucket = plan.buckets[b];
     for (size_t s = 0; s < bucket.steps.size(); ++s) {
       for (const BufferRef& ref : bucket.steps[s].ptrs) {
-        auto bad = [&](const std::string& why) {
-          failPlain("{}: buckets[{}].steps[{}].ptrs: {}", file, b, s, why);
-        };
+        auto bad = [&](const std::string& why) { failPlain("{}: buckets[{}].steps[{}].ptrs: {}", file, b, s, why); };
         switch (ref.kind) {
           case BufferKind::Arena:
-            if (ref.offset >= bucket.arenaBytes) bad(fmt::format("arena offset {} beyond {} bytes", ref.offset, bucket.arenaBytes));
+            if (ref.offset >= bucket.arenaBytes)
+              bad(fmt::format("arena offset {} beyond {} bytes", ref.offset, bucket.arenaBytes));
             break;
           case BufferKind::Weight:
-            if (ref.index >= static_cast<int64_t>(plan.weights.size())) bad(fmt::format("no weight slot {}", ref.index));
-            if (ref.offset >= plan.weights[ref.index].bytes) bad(fmt::format("offset {} beyond weight slot {}", ref.offset, ref.index));
+            if (ref.index >= static_cast<int64_t>(plan.weights.size()))
+              bad(fmt::format("no weight slot {}", ref.index));
+            if (ref.offset >= plan.weights[ref.index].bytes)
+              bad(fmt::format("offset {} beyond weight slot {}", ref.offset, ref.index));
             break;
           case BufferKind::StepInput:
             if (ref.index >= kNumStepInputs) bad(fmt::format("no step input {}", ref.index));
             break;
           case BufferKind::Scratch:
-            if (ref.offset >= plan.scratchBytes) bad(fmt::format("scratch offset {} beyond {} bytes", ref.offset, plan.scratchBytes));
+            if (ref.offset >= plan.scratchBytes)
+              bad(fmt::format("scratch offset {} beyond {} bytes", ref.offset, plan.scratchBytes));
             break;
-          default: break;
+          default:
+            break;
         }
       }
     }
@@ -164,7 +185,9 @@ void checkRefs(const Plan& plan, const std::string& file) {
 
 }  // namespace
 
-const char* weightLayoutName(WeightLayout layout) { return kLayoutNames[static_cast<int>(layout)]; }
+const char* weightLayoutName(WeightLayout layout) {
+  return kLayoutNames[static_cast<int>(layout)];
+}
 
 uint64_t hashConfigText(const std::string& canonicalText) {
   uint64_t hash = 0xcbf29ce484222325ull;
@@ -175,19 +198,36 @@ uint64_t hashConfigText(const std::string& canonicalText) {
 std::string planToJson(const Plan& plan) {
   json weights = json::array();
   for (const WeightSlot& w : plan.weights)
-    weights.push_back({{"tensor", w.tensor}, {"qtype", w.qtype}, {"layout", weightLayoutName(w.layout)},
-                       {"rows", w.rows}, {"cols", w.cols}, {"bytes", w.bytes}});
+    weights.push_back({{"tensor", w.tensor},
+                       {"qtype", w.qtype},
+                       {"layout", weightLayoutName(w.layout)},
+                       {"rows", w.rows},
+                       {"cols", w.cols},
+                       {"bytes", w.bytes}});
   json buckets = json::array();
   for (const BucketPlan& b : plan.buckets) {
     json steps = json::array();
     for (const Step& step : b.steps) steps.push_back(stepJson(step));
-    buckets.push_back({{"graph", b.graph}, {"phase", b.phase}, {"m", b.m}, {"arena_bytes", b.arenaBytes},
-                       {"min_context", b.minContext}, {"logits_offset", b.logitsOffset}, {"steps", steps}});
+    buckets.push_back({{"graph", b.graph},
+                       {"phase", b.phase},
+                       {"m", b.m},
+                       {"arena_bytes", b.arenaBytes},
+                       {"min_context", b.minContext},
+                       {"logits_offset", b.logitsOffset},
+                       {"steps", steps}});
   }
-  json doc{{"format", kMagic},        {"version", plan.formatVersion}, {"model", plan.model},
-           {"config_hash", plan.configHash}, {"gpu", plan.gpuProfile},   {"bandwidth_gbs", plan.bandwidthGBs},
-           {"pipeline", plan.pipeline}, {"max_context", plan.maxContext}, {"scratch_bytes", plan.scratchBytes},
-           {"weights", weights},       {"buckets", buckets},            {"ir", plan.moduleIr}};
+  json doc{{"format", kMagic},
+           {"version", plan.formatVersion},
+           {"model", plan.model},
+           {"config_hash", plan.configHash},
+           {"gpu", plan.gpuProfile},
+           {"bandwidth_gbs", plan.bandwidthGBs},
+           {"pipeline", plan.pipeline},
+           {"max_context", plan.maxContext},
+           {"scratch_bytes", plan.scratchBytes},
+           {"weights", weights},
+           {"buckets", buckets},
+           {"ir", plan.moduleIr}};
   return doc.dump(1) + "\n";
 }
 
@@ -209,7 +249,7 @@ Plan planFromJson(const std::string& text, const std::string& fileName) {
   plan.model = root.at("model").string();
   plan.configHash = root.at("config_hash").unsignedInteger();
   plan.gpuProfile = root.at("gpu").string();
-  plan.bandwidthGBs = root.at("bandwidth_gbs").number();
+  plan.bandwidthGBs = root.at("bandwidth_gbs").nonNegative();
   plan.pipeline = root.at("pipeline").string();
   plan.maxContext = root.at("max_context").integer(1, 1 << 24);
   plan.scratchBytes = root.at("scratch_bytes").integer();

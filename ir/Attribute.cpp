@@ -38,9 +38,7 @@ std::string attributeText(const Attribute& value) {
     std::string operator()(double v) const { return floatText(v); }
     std::string operator()(const std::string& v) const { return quoted(v); }
     std::string operator()(bool v) const { return v ? "true" : "false"; }
-    std::string operator()(const std::vector<int64_t>& v) const {
-      return fmt::format("[{}]", fmt::join(v, ", "));
-    }
+    std::string operator()(const std::vector<int64_t>& v) const { return fmt::format("[{}]", fmt::join(v, ", ")); }
   };
   return std::visit(Visitor{}, value);
 }
@@ -99,8 +97,7 @@ std::optional<bool> AttrDict::getBool(llvm::StringRef name) const {
 
 const std::vector<int64_t>* AttrDict::getInts(llvm::StringRef name) const {
   const Attribute* value = find(name);
-  if (value && std::holds_alternative<std::vector<int64_t>>(*value))
-    return &std::get<std::vector<int64_t>>(*value);
+  if (value && std::holds_alternative<std::vector<int64_t>>(*value)) return &std::get<std::vector<int64_t>>(*value);
   return nullptr;
 }
 

@@ -24,7 +24,7 @@ std::string attributeText(const Attribute& value);
 
 /// An ordered name -> attribute dictionary.
 class AttrDict {
-public:
+ public:
   using Entry = std::pair<std::string, Attribute>;
 
   /// Sets `name`, keeping its position if it exists, appending it otherwise.
@@ -47,7 +47,7 @@ public:
 
   friend bool operator==(const AttrDict& a, const AttrDict& b) { return a.entries_ == b.entries_; }
 
-private:
+ private:
   llvm::SmallVector<Entry, 4> entries_;
 };
 

@@ -58,6 +58,21 @@ Result matmulShapes(const Value* x, const Value* w, Dim& n) {
   return std::nullopt;
 }
 
+Result f32OrQ81Result(const Op& op, unsigned index, const TensorType& f32Type) {
+  const TensorType& actual = op.result(index)->type();
+  if (actual.elem == ElemType::Q8_1) {
+    const Dim width = f32Type.shape.back();
+    if (actual.shape != f32Type.shape)
+      return fmt::format("result {} must have shape {}, got {}", index, f32Type.str(), actual.str());
+    if (width < 0 || width % blockElems(ElemType::Q8_1) != 0)
+      return fmt::format("a q8_1 result needs a static width that is a multiple of 32, got {}", actual.str());
+    return std::nullopt;
+  }
+  if (actual != f32Type)
+    return fmt::format("result {} must be {} (or its q8_1 form), got {}", index, f32Type.str(), actual.str());
+  return std::nullopt;
+}
+
 }  // namespace check
 
 namespace {
@@ -118,7 +133,7 @@ Result verifyRmsNorm(const Op& op) {
     return r;
   std::optional<double> eps = op.attrs().getFloat("eps");
   if (!eps || *eps <= 0.0) return std::string("needs a positive float attribute 'eps'");
-  return resultIs(op, x->type());
+  return check::f32OrQ81Result(op, 0, x->type());
 }
 
 Result verifyMatmul(const Op& op) {
@@ -132,8 +147,7 @@ Result verifyBiasAdd(const Op& op) {
   const Value* x = op.operand(0);
   if (Result r = check::elemAndRank(x, "input", ElemType::F32, 2)) return r;
   if (Result r = check::elemAndRank(op.operand(1), "bias", ElemType::F32, 1)) return r;
-  if (Result r = check::sameDim(x->type().shape[1], op.operand(1)->type().shape[0], "input and bias widths"))
-    return r;
+  if (Result r = check::sameDim(x->type().shape[1], op.operand(1)->type().shape[0], "input and bias widths")) return r;
   return resultIs(op, x->type());
 }
 
@@ -148,8 +162,7 @@ Result verifyRope(const Op& op) {
   if (Result r = check::positiveInt(op, "head_dim", headDim)) return r;
   if (headDim % 2 != 0) return fmt::format("head_dim must be even, got {}", headDim);
   if (x->type().shape[1] != heads * headDim)
-    return fmt::format("input width {} is not n_heads * head_dim = {}", dimName(x->type().shape[1]),
-                       heads * headDim);
+    return fmt::format("input width {} is not n_heads * head_dim = {}", dimName(x->type().shape[1]), heads * headDim);
   std::optional<double> base = op.attrs().getFloat("freq_base");
   if (!base || *base <= 0.0) return std::string("needs a positive float attribute 'freq_base'");
   if (op.attrs().has("scaling")) {
@@ -170,8 +183,7 @@ Result verifyAttention(const Op& op) {
   if (Result r = check::positiveInt(op, "n_heads", heads)) return r;
   if (Result r = check::positiveInt(op, "n_kv_heads", kvHeads)) return r;
   if (Result r = check::positiveInt(op, "head_dim", headDim)) return r;
-  if (heads % kvHeads != 0)
-    return fmt::format("n_heads {} is not a multiple of n_kv_heads {}", heads, kvHeads);
+  if (heads % kvHeads != 0) return fmt::format("n_heads {} is not a multiple of n_kv_heads {}", heads, kvHeads);
   if (std::optional<int64_t> window = op.attrs().getInt("window"); window && *window <= 0)
     return fmt::format("window must be positive, got {}", *window);
   const Value* q = op.operand(0);
@@ -200,7 +212,7 @@ Result verifyElementwise(const Op& op) {
   if (Result r = check::elemAndRank(a, "lhs", ElemType::F32, 2)) return r;
   if (op.operand(1)->type() != a->type())
     return fmt::format("operand types differ: {} vs {}", a->type().str(), op.operand(1)->type().str());
-  return resultIs(op, a->type());
+  return op.name() == "silu_mul" ? check::f32OrQ81Result(op, 0, a->type()) : resultIs(op, a->type());
 }
 
 Result verifyArgmax(const Op& op) {
@@ -219,14 +231,14 @@ const std::vector<OpDef>& coreOpDefs() {
        verifyKvCache},
       {"output", "a graph output (the step's result)", 1, 1, 0, true, verifyOutput},
       {"embedding", "rows of a (quantized) table by token id", 2, 2, 1, false, verifyEmbedding},
-      {"rms_norm", "x / rms(x) * w", 2, 2, 1, false, verifyRmsNorm},
+      {"rms_norm", "x / rms(x) * w (a q8_1 result: quantized as quantize_q8_1 would)", 2, 2, 1, false, verifyRmsNorm},
       {"matmul", "y[M, N] = x[M, K] * w[N, K]^T", 2, 2, 1, false, verifyMatmul},
       {"bias_add", "y = x + b per row", 2, 2, 1, false, verifyBiasAdd},
       {"rope", "rotary position embedding (norm or neox, optional llama3 scaling)", 2, 2, 1, false, verifyRope},
-      {"attention", "causal GQA attention; appends k, v to the layer's KV cache", 7, 7, 1, true,
-       verifyAttention},
+      {"attention", "causal GQA attention; appends k, v to the layer's KV cache", 7, 7, 1, true, verifyAttention},
       {"add", "elementwise sum (residual)", 2, 2, 1, false, verifyElementwise},
-      {"silu_mul", "silu(gate) * up (SwiGLU)", 2, 2, 1, false, verifyElementwise},
+      {"silu_mul", "silu(gate) * up (SwiGLU; a q8_1 result: quantized as quantize_q8_1 would)", 2, 2, 1, false,
+       verifyElementwise},
       {"argmax", "index of the largest logit per row", 1, 1, 1, false, verifyArgmax},
   };
   return defs;

@@ -32,6 +32,10 @@ Result oneOf(const Op& op, llvm::StringRef name, llvm::ArrayRef<llvm::StringRef>
 /// The shape [rows, cols] of a matmul: activations x[M, K] (f32 or q8_1) with weight
 /// w[N, K]; writes N.
 Result matmulShapes(const Value* x, const Value* w, Dim& n);
+/// Result `index` of `op` is `f32Type`, or, for ops that may write their rows straight as
+/// Q8_1 blocks (a folded quantize_q8_1, see fold-quantize), the same shape as q8_1 with a
+/// static width that is a multiple of 32.
+Result f32OrQ81Result(const Op& op, unsigned index, const TensorType& f32Type);
 }  // namespace check
 
 }  // namespace reel::ir

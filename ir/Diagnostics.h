@@ -26,7 +26,7 @@ struct SourceLoc {
 
 /// The one exception type for user-facing errors. what() is the full one-line message.
 class Error : public std::runtime_error {
-public:
+ public:
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 

@@ -16,12 +16,14 @@ void Value::replaceAllUsesWith(Value* other) {
 }
 
 void Value::removeUse(Op* user, unsigned index) {
-  auto* it = std::find_if(uses_.begin(), uses_.end(),
-                          [&](const Use& use) { return use.user == user && use.index == index; });
+  auto* it =
+      std::find_if(uses_.begin(), uses_.end(), [&](const Use& use) { return use.user == user && use.index == index; });
   if (it != uses_.end()) uses_.erase(it);
 }
 
-llvm::StringRef Op::name() const { return def_->name; }
+llvm::StringRef Op::name() const {
+  return def_->name;
+}
 
 void Op::setOperand(unsigned i, Value* value) {
   operands_[i]->removeUse(this, i);
@@ -36,8 +38,10 @@ bool Op::hasUsedResults() const {
 
 std::string Op::describe() const {
   std::string text = fmt::format("op '{}'", name().str());
-  if (!results_.empty()) text += fmt::format(" (%{}", results_[0]->name());
-  else text += " (";
+  if (!results_.empty())
+    text += fmt::format(" (%{}", results_[0]->name());
+  else
+    text += " (";
   if (layer_ >= 0) text += fmt::format("{}layer {}", results_.empty() ? "" : ", ", layer_);
   return text + ")";
 }

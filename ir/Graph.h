@@ -35,7 +35,7 @@ struct Use {
 
 /// An SSA value: produced by exactly one op, named uniquely within its graph.
 class Value {
-public:
+ public:
   [[nodiscard]] const std::string& name() const { return name_; }
   [[nodiscard]] const TensorType& type() const { return type_; }
   void setType(TensorType type) { type_ = std::move(type); }
@@ -46,7 +46,7 @@ public:
   /// Points every use of this value at `other` instead.
   void replaceAllUsesWith(Value* other);
 
-private:
+ private:
   friend class Op;
   friend class Graph;
   Value(std::string name, TensorType type, Op* producer, unsigned index)
@@ -73,7 +73,7 @@ struct OpSpec {
 
 /// An operation in a graph.
 class Op {
-public:
+ public:
   [[nodiscard]] const OpDef& def() const { return *def_; }
   [[nodiscard]] llvm::StringRef name() const;
   [[nodiscard]] Graph& graph() const { return *graph_; }
@@ -96,7 +96,7 @@ public:
   /// "op 'matmul' (%l3.q, layer 3)": how diagnostics name this op.
   [[nodiscard]] std::string describe() const;
 
-private:
+ private:
   friend class Graph;
   Op(const OpDef& def, Graph& graph) : def_(&def), graph_(&graph) {}
 
@@ -112,7 +112,7 @@ private:
 
 /// An ordered list of ops forming one SSA dataflow graph (one decode step, or one bucket).
 class Graph {
-public:
+ public:
   using OpList = std::list<std::unique_ptr<Op>>;
 
   explicit Graph(std::string name) : name_(std::move(name)) {}
@@ -143,7 +143,7 @@ public:
   /// A deep copy named `name`.
   [[nodiscard]] std::unique_ptr<Graph> clone(std::string name) const;
 
-private:
+ private:
   std::string uniqueName(llvm::StringRef wanted);
 
   std::string name_;

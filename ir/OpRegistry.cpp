@@ -34,8 +34,8 @@ void registerOp(const OpDef& def) {
   auto it = reg.defs.find(def.name);
   if (it != reg.defs.end()) {
     const OpDef& old = *it->second;
-    if (old.verify != def.verify || old.minOperands != def.minOperands ||
-        old.maxOperands != def.maxOperands || old.numResults != def.numResults)
+    if (old.verify != def.verify || old.minOperands != def.minOperands || old.maxOperands != def.maxOperands ||
+        old.numResults != def.numResults)
       failPlain("op '{}' is registered twice with different definitions", def.name);
     return;
   }

@@ -22,8 +22,8 @@ struct OpDef {
   std::string name;
   std::string summary;
   int minOperands = 0;
-  int maxOperands = 0;   ///< -1: any number
-  int numResults = 1;    ///< -1: any number
+  int maxOperands = 0;  ///< -1: any number
+  int numResults = 1;   ///< -1: any number
   /// Ops with effects beyond their results (outputs, KV-cache writes) are never removed
   /// by DCE and never merged by CSE.
   bool hasSideEffects = false;

@@ -19,11 +19,13 @@ struct Token {
   unsigned col = 1;
 };
 
-bool isNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'; }
+bool isNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+}
 
 /// Splits the text into tokens on demand; skips whitespace and // comments.
 class Lexer {
-public:
+ public:
   Lexer(llvm::StringRef text, std::string file) : text_(text), file_(std::move(file)) {}
 
   Token next() {
@@ -40,7 +42,8 @@ public:
       if (token.text.empty()) error(token, fmt::format("expected a name after '{}'", c));
     } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
       token.kind = Tok::Ident;
-      token.text = takeWhile([](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.'; });
+      token.text =
+          takeWhile([](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.'; });
     } else if (std::isdigit(static_cast<unsigned char>(c)) || c == '-') {
       lexNumber(token);
     } else if (c == '"') {
@@ -60,7 +63,7 @@ public:
   }
   [[nodiscard]] const std::string& file() const { return file_; }
 
-private:
+ private:
   void advance() {
     if (text_[pos_] == '\n') {
       ++line_;
@@ -92,9 +95,8 @@ private:
 
   void lexNumber(Token& token) {
     token.kind = Tok::Int;
-    token.text = takeWhile([](char ch) {
-      return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '+';
-    });
+    token.text = takeWhile(
+        [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '-' || ch == '+'; });
     if (token.text.find_first_of(".eEn") != std::string::npos) token.kind = Tok::Float;
   }
 
@@ -110,9 +112,12 @@ private:
         if (pos_ >= text_.size()) error(token, "unterminated string");
         char escaped = text_[pos_];
         advance();
-        if (escaped == 'n') token.text += '\n';
-        else if (escaped == '"' || escaped == '\\') token.text += escaped;
-        else error(token, fmt::format("unknown escape '\\{}' in string", escaped));
+        if (escaped == 'n')
+          token.text += '\n';
+        else if (escaped == '"' || escaped == '\\')
+          token.text += escaped;
+        else
+          error(token, fmt::format("unknown escape '\\{}' in string", escaped));
         continue;
       }
       token.text += c;
@@ -128,7 +133,7 @@ private:
 
 /// Recursive-descent parser over the lexer, one token of lookahead.
 class Parser {
-public:
+ public:
   Parser(llvm::StringRef text, std::string file) : lexer_(text, std::move(file)) { tok_ = lexer_.next(); }
 
   std::unique_ptr<Module> parseModule() {
@@ -143,7 +148,7 @@ public:
     return module;
   }
 
-private:
+ private:
   Token take() {
     Token current = tok_;
     tok_ = lexer_.next();
@@ -179,7 +184,8 @@ private:
   Attribute parseAttrValue() {
     Token token = take();
     switch (token.kind) {
-      case Tok::Int: return parseInt(token);
+      case Tok::Int:
+        return parseInt(token);
       case Tok::Float: {
         double value = 0;
         auto [end, ec] = std::from_chars(token.text.data(), token.text.data() + token.text.size(), value);
@@ -187,7 +193,8 @@ private:
           lexer_.error(token, fmt::format("invalid number '{}'", token.text));
         return value;
       }
-      case Tok::String: return token.text;
+      case Tok::String:
+        return token.text;
       case Tok::Ident:
         if (token.text == "true" || token.text == "false") return token.text == "true";
         break;
@@ -202,7 +209,8 @@ private:
           return values;
         }
         break;
-      default: break;
+      default:
+        break;
     }
     lexer_.error(token, fmt::format("expected an attribute value, got '{}'", token.text));
   }

@@ -28,13 +28,19 @@ constexpr std::array<ElemInfo, 10> kElemInfo{{
     {ElemType::Q8_1, "q8_1", 32, 36},
 }};
 
-const ElemInfo& info(ElemType type) { return kElemInfo[static_cast<size_t>(type)]; }
+const ElemInfo& info(ElemType type) {
+  return kElemInfo[static_cast<size_t>(type)];
+}
 
-bool mulChecked(int64_t a, int64_t b, int64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
+bool mulChecked(int64_t a, int64_t b, int64_t& out) {
+  return !__builtin_mul_overflow(a, b, &out);
+}
 
 }  // namespace
 
-llvm::StringRef elemTypeName(ElemType type) { return info(type).name; }
+llvm::StringRef elemTypeName(ElemType type) {
+  return info(type).name;
+}
 
 std::optional<ElemType> parseElemType(llvm::StringRef name) {
   for (const ElemInfo& entry : kElemInfo)
@@ -42,9 +48,15 @@ std::optional<ElemType> parseElemType(llvm::StringRef name) {
   return std::nullopt;
 }
 
-bool isQuantized(ElemType type) { return info(type).blockElems > 1; }
-int64_t blockElems(ElemType type) { return info(type).blockElems; }
-int64_t blockBytes(ElemType type) { return info(type).blockBytes; }
+bool isQuantized(ElemType type) {
+  return info(type).blockElems > 1;
+}
+int64_t blockElems(ElemType type) {
+  return info(type).blockElems;
+}
+int64_t blockBytes(ElemType type) {
+  return info(type).blockBytes;
+}
 
 std::string dimName(Dim dim) {
   if (dim == kDimM) return "M";

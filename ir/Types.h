@@ -56,9 +56,7 @@ struct TensorType {
   /// The text form, e.g. "f32[M, 4096]".
   [[nodiscard]] std::string str() const;
 
-  friend bool operator==(const TensorType& a, const TensorType& b) {
-    return a.elem == b.elem && a.shape == b.shape;
-  }
+  friend bool operator==(const TensorType& a, const TensorType& b) { return a.elem == b.elem && a.shape == b.shape; }
 };
 
 }  // namespace reel::ir

@@ -11,9 +11,12 @@ namespace {
 constexpr int kThreads = kAttnThreads;
 constexpr int kWarps = kThreads / 32;
 constexpr int kMaxGroup = kAttnMaxGroup;
-constexpr int kDimsPerThread = kAttnMaxHeadDim / kThreads;
+/// P*V: each lane owns chunks of 4 dims, lane l chunks l, l + 32, ...
+constexpr int kChunksPerLane = kAttnMaxHeadDim / 4 / 32;
+constexpr int kDimsPerLane = 4 * kChunksPerLane;
 
 __global__ void kvAppendKernel(const KvAppendArgs a) {
+  detail::startAfterPrerequisites();
   const int64_t row = blockIdx.x;
   const int slot = a.slots[row], pos = a.positions[row];
   if (slot < 0 || pos < 0 || pos >= a.maxCtx) return;
@@ -54,15 +57,20 @@ __device__ void reduceHeads(float (&v)[kMaxGroup], int group, float (*scratch)[k
 
 /// Block (kv head, row, split) handles the `group` query heads of one KV head over one slice of
 /// the row's KV range, in tiles of kThreads positions: thread t scores position t of the tile for
-/// every head (the scaled queries in shared memory), then owns output dims t and t + kThreads for
-/// the P*V accumulation, with an online softmax across tiles.
+/// every head (the scaled queries in shared memory); for P*V, warp w sums the tile's positions
+/// w, w + kWarps, ... with each lane reading 4 dims of a V row at a time (whole rows per warp,
+/// coalesced, several rows in flight), with an online softmax across tiles. The warps' partial
+/// sums meet in shared memory at the end.
 __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs a) {
   extern __shared__ float smem[];
   __shared__ float scratch[kWarps][kMaxGroup];
+  detail::startAfterPrerequisites();
   const int kvHead = blockIdx.x, row = blockIdx.y, split = blockIdx.z, tid = threadIdx.x;
   const int group = static_cast<int>(a.nHeads / a.nKvHeads), hd = static_cast<int>(a.headDim);
-  float* qs = smem;                  // [group][hd]
-  float* probs = smem + group * hd;  // [group][kThreads]
+  float* qs = smem;                           // [group][hd]
+  float* probs = smem + group * hd;           // [group][kThreads]
+  float* partial = probs + group * kThreads;  // [kWarps][group][hd], the warps' P*V sums
+  const int warp = tid / 32, lane = tid % 32;
 
   const int slot = a.slots[row];
   const int len = a.mode == AttentionMode::Prefill ? a.positions[row] + 1 : a.kvLens[row];
@@ -83,13 +91,13 @@ __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs 
   const __half* kc = static_cast<const __half*>(a.kCache) + base;
   const __half* vc = static_cast<const __half*>(a.vCache) + base;
 
-  float runMax[kMaxGroup], runSum[kMaxGroup], acc[kMaxGroup][kDimsPerThread];
+  float runMax[kMaxGroup], runSum[kMaxGroup], acc[kMaxGroup][kDimsPerLane];
 #pragma unroll
   for (int h = 0; h < kMaxGroup; ++h) {
     runMax[h] = -INFINITY;
     runSum[h] = 0.0f;
 #pragma unroll
-    for (int j = 0; j < kDimsPerThread; ++j) acc[h][j] = 0.0f;
+    for (int j = 0; j < kDimsPerLane; ++j) acc[h][j] = 0.0f;
   }
 
   for (int tile = begin; tile < end; tile += kThreads) {
@@ -100,6 +108,7 @@ __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs 
     for (int h = 0; h < kMaxGroup; ++h) score[h] = 0.0f;
     if (valid) {
       const __half* krow = kc + static_cast<int64_t>(pos) * rowWidth;
+#pragma unroll 4
       for (int d = 0; d < hd; d += 8) {
         const uint4 raw = *reinterpret_cast<const uint4*>(krow + d);
         const __half2* k2 = reinterpret_cast<const __half2*>(&raw);
@@ -139,51 +148,70 @@ __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs 
     for (int h = 0; h < kMaxGroup; ++h) {
       runSum[h] = runSum[h] * corr[h] + p[h];
 #pragma unroll
-      for (int j = 0; j < kDimsPerThread; ++j) acc[h][j] *= corr[h];
+      for (int j = 0; j < kDimsPerLane; ++j) acc[h][j] *= corr[h];
     }
+#pragma unroll 4
+    for (int t = warp; t < count; t += kWarps) {
+      const __half* vrow = vc + static_cast<int64_t>(tile + t) * rowWidth;
 #pragma unroll
-    for (int j = 0; j < kDimsPerThread; ++j) {
-      const int d = tid + j * kThreads;
-      if (d >= hd) continue;
-      const __half* vcol = vc + static_cast<int64_t>(tile) * rowWidth + d;
-      for (int t = 0; t < count; ++t) {
-        const float v = __half2float(vcol[static_cast<int64_t>(t) * rowWidth]);
+      for (int c = 0; c < kChunksPerLane; ++c) {
+        const int d = 4 * (lane + 32 * c);
+        if (d >= hd) continue;
+        const uint2 raw = *reinterpret_cast<const uint2*>(vrow + d);
+        const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&raw.x));
+        const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));
 #pragma unroll
         for (int h = 0; h < kMaxGroup; ++h) {
-          if (h < group) acc[h][j] += probs[h * kThreads + t] * v;
+          if (h < group) {
+            const float pr = probs[h * kThreads + t];
+            acc[h][4 * c] += pr * lo.x;
+            acc[h][4 * c + 1] += pr * lo.y;
+            acc[h][4 * c + 2] += pr * hi.x;
+            acc[h][4 * c + 3] += pr * hi.y;
+          }
         }
       }
     }
     __syncthreads();  // probs are rewritten by the next tile
   }
 
+  // The warps' partial sums (same running max everywhere: the tile maxima are block-wide).
+#pragma unroll
+  for (int h = 0; h < kMaxGroup; ++h) {
+    if (h >= group) continue;
+#pragma unroll
+    for (int c = 0; c < kChunksPerLane; ++c) {
+      const int d = 4 * (lane + 32 * c);
+      if (d >= hd) continue;
+#pragma unroll
+      for (int e = 0; e < 4; ++e) partial[(warp * group + h) * hd + d + e] = acc[h][4 * c + e];
+    }
+  }
+  __syncthreads();
 #pragma unroll
   for (int h = 0; h < kMaxGroup; ++h) {
     if (h >= group) continue;
     const int64_t head = static_cast<int64_t>(kvHead) * group + h;
-    if (a.mode == AttentionMode::Split) {
-      const int64_t part = (row * a.nHeads + head) * a.splits + split;
-#pragma unroll
-      for (int j = 0; j < kDimsPerThread; ++j) {
-        const int d = tid + j * kThreads;
-        if (d < hd) a.partOut[part * hd + d] = acc[h][j];
+    const int64_t part = (row * a.nHeads + head) * a.splits + split;
+    const float inv = runSum[h] > 0.0f ? 1.0f / runSum[h] : 0.0f;
+    for (int d = tid; d < hd; d += kThreads) {
+      float sum = 0.0f;
+      for (int w = 0; w < kWarps; ++w) sum += partial[(w * group + h) * hd + d];
+      if (a.mode == AttentionMode::Split) {
+        a.partOut[part * hd + d] = sum;
+      } else {
+        a.out[(row * a.nHeads + head) * hd + d] = sum * inv;
       }
-      if (tid == 0) {
-        a.partMl[2 * part] = runMax[h];
-        a.partMl[2 * part + 1] = runSum[h];
-      }
-    } else {
-      const float inv = runSum[h] > 0.0f ? 1.0f / runSum[h] : 0.0f;
-#pragma unroll
-      for (int j = 0; j < kDimsPerThread; ++j) {
-        const int d = tid + j * kThreads;
-        if (d < hd) a.out[(row * a.nHeads + head) * hd + d] = acc[h][j] * inv;
-      }
+    }
+    if (a.mode == AttentionMode::Split && tid == 0) {
+      a.partMl[2 * part] = runMax[h];
+      a.partMl[2 * part + 1] = runSum[h];
     }
   }
 }
 
 __global__ void attentionReduceKernel(const AttentionReduceArgs a) {
+  detail::startAfterPrerequisites();
   const int64_t head = blockIdx.x, row = blockIdx.y;
   const int d = threadIdx.x;
   const int64_t first = (row * a.nHeads + head) * a.splits;
@@ -213,23 +241,23 @@ cudaError_t launchKvAppend(const KvAppendArgs& a, cudaStream_t stream) {
     return cudaErrorInvalidValue;
   }
   const LaunchDims d = kvAppendDims(a.m, a.nKvHeads, a.headDim);
-  kvAppendKernel<<<d.grid[0], d.block[0], 0, stream>>>(a);
-  return detail::launchStatus();
+  return detail::launchEarly(kvAppendKernel, d, stream, a);
 }
 
 cudaError_t launchAttention(const AttentionArgs& a, cudaStream_t stream) {
-  const bool shapeOk = a.m >= 1 && a.nKvHeads >= 1 && a.nHeads % a.nKvHeads == 0 && a.nHeads / a.nKvHeads <= kMaxGroup &&
-                       a.headDim >= 8 && a.headDim % 8 == 0 && a.headDim <= kAttnMaxHeadDim && a.maxCtx >= 1 &&
-                       a.splits >= 1 && a.m <= 65535 && a.splits <= 65535 && a.window >= 0;
-  const bool modeOk = a.mode == AttentionMode::Split ? (a.partOut != nullptr && a.partMl != nullptr && a.kvLens != nullptr)
+  const bool shapeOk = a.m >= 1 && a.nKvHeads >= 1 && a.nHeads % a.nKvHeads == 0 &&
+                       a.nHeads / a.nKvHeads <= kMaxGroup && a.headDim >= 8 && a.headDim % 8 == 0 &&
+                       a.headDim <= kAttnMaxHeadDim && a.maxCtx >= 1 && a.splits >= 1 && a.m <= 65535 &&
+                       a.splits <= 65535 && a.window >= 0;
+  const bool modeOk = a.mode == AttentionMode::Split
+                          ? (a.partOut != nullptr && a.partMl != nullptr && a.kvLens != nullptr)
                       : a.mode == AttentionMode::Prefill ? (a.out != nullptr && a.positions != nullptr && a.splits == 1)
-                                                          : (a.out != nullptr && a.kvLens != nullptr && a.splits == 1);
+                                                         : (a.out != nullptr && a.kvLens != nullptr && a.splits == 1);
   if (!shapeOk || !modeOk || a.q == nullptr || a.kCache == nullptr || a.vCache == nullptr || a.slots == nullptr) {
     return cudaErrorInvalidValue;
   }
   const LaunchDims d = attentionDims(a.m, a.nHeads, a.nKvHeads, a.headDim, a.splits);
-  attentionKernel<<<dim3(d.grid[0], d.grid[1], d.grid[2]), d.block[0], d.smemBytes, stream>>>(a);
-  return detail::launchStatus();
+  return detail::launchEarly(attentionKernel, d, stream, a);
 }
 
 cudaError_t launchAttentionReduce(const AttentionReduceArgs& a, cudaStream_t stream) {
@@ -238,8 +266,7 @@ cudaError_t launchAttentionReduce(const AttentionReduceArgs& a, cudaStream_t str
     return cudaErrorInvalidValue;
   }
   const LaunchDims d = attentionReduceDims(a.m, a.nHeads, a.headDim);
-  attentionReduceKernel<<<dim3(d.grid[0], d.grid[1]), d.block[0], 0, stream>>>(a);
-  return detail::launchStatus();
+  return detail::launchEarly(attentionReduceKernel, d, stream, a);
 }
 
 }  // namespace reel::kernels

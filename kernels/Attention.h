@@ -32,20 +32,20 @@ enum class AttentionMode {
 
 struct AttentionArgs {
   AttentionMode mode = AttentionMode::Decode;
-  const float* q = nullptr;           ///< rows of nHeads*headDim floats, qStride apart
-  const void* kCache = nullptr;       ///< f16
-  const void* vCache = nullptr;       ///< f16
-  const int32_t* slots = nullptr;     ///< int32 [m]; a negative slot gives zeros
-  const int32_t* kvLens = nullptr;    ///< int32 [m] (Decode, Split)
-  const int32_t* positions = nullptr; ///< int32 [m] (Prefill)
-  float* out = nullptr;               ///< f32 [m][nHeads][headDim] (Decode, Prefill)
-  float* partOut = nullptr;           ///< f32 [m][nHeads][splits][headDim] (Split)
-  float* partMl = nullptr;            ///< f32 [m][nHeads][splits][2]: max score, sum of exp (Split)
+  const float* q = nullptr;            ///< rows of nHeads*headDim floats, qStride apart
+  const void* kCache = nullptr;        ///< f16
+  const void* vCache = nullptr;        ///< f16
+  const int32_t* slots = nullptr;      ///< int32 [m]; a negative slot gives zeros
+  const int32_t* kvLens = nullptr;     ///< int32 [m] (Decode, Split)
+  const int32_t* positions = nullptr;  ///< int32 [m] (Prefill)
+  float* out = nullptr;                ///< f32 [m][nHeads][headDim] (Decode, Prefill)
+  float* partOut = nullptr;            ///< f32 [m][nHeads][splits][headDim] (Split)
+  float* partMl = nullptr;             ///< f32 [m][nHeads][splits][2]: max score, sum of exp (Split)
   int64_t m = 0, nHeads = 0, nKvHeads = 0, headDim = 0, maxCtx = 0;
-  int64_t window = 0;                 ///< sliding window (0 = none)
+  int64_t window = 0;  ///< sliding window (0 = none)
   int64_t qStride = 0;
   int64_t splits = 1;
-  float scale = 1.0f;                 ///< score scale, usually 1/sqrt(headDim)
+  float scale = 1.0f;  ///< score scale, usually 1/sqrt(headDim)
 };
 cudaError_t launchAttention(const AttentionArgs& args, cudaStream_t stream);
 

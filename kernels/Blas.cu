@@ -28,15 +28,19 @@ cudaError_t blasError(BlasContext& ctx, cublasStatus_t s) {
   if (s == CUBLAS_STATUS_SUCCESS) return cudaSuccess;
   ctx.lastBlasStatus = static_cast<int>(s);
   switch (s) {
-    case CUBLAS_STATUS_NOT_SUPPORTED: return cudaErrorNotSupported;
-    case CUBLAS_STATUS_INVALID_VALUE: return cudaErrorInvalidValue;
-    case CUBLAS_STATUS_ALLOC_FAILED: return cudaErrorMemoryAllocation;
-    default: return cudaErrorUnknown;
+    case CUBLAS_STATUS_NOT_SUPPORTED:
+      return cudaErrorNotSupported;
+    case CUBLAS_STATUS_INVALID_VALUE:
+      return cudaErrorInvalidValue;
+    case CUBLAS_STATUS_ALLOC_FAILED:
+      return cudaErrorMemoryAllocation;
+    default:
+      return cudaErrorUnknown;
   }
 }
 
-#define REEL_BLAS_TRY(ctx, expr)                                             \
-  do {                                                                       \
+#define REEL_BLAS_TRY(ctx, expr)                                                     \
+  do {                                                                               \
     if (const cudaError_t e_ = blasError(ctx, (expr)); e_ != cudaSuccess) return e_; \
   } while (0)
 
@@ -55,16 +59,21 @@ cudaError_t buildPlan(BlasContext& ctx, BlasContext::PlanCache::Plan& p) {
   const cublasOperation_t transA = CUBLAS_OP_T, transB = CUBLAS_OP_N;
   REEL_BLAS_TRY(ctx, cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &transA, sizeof(transA)));
   REEL_BLAS_TRY(ctx, cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &transB, sizeof(transB)));
-  REEL_BLAS_TRY(ctx, cublasLtMatrixLayoutCreate(&p.a, CUDA_R_8F_E4M3, static_cast<uint64_t>(p.k), static_cast<uint64_t>(p.n), p.k));
-  REEL_BLAS_TRY(ctx, cublasLtMatrixLayoutCreate(&p.b, CUDA_R_8F_E4M3, static_cast<uint64_t>(p.k), static_cast<uint64_t>(p.m), p.k));
-  REEL_BLAS_TRY(ctx, cublasLtMatrixLayoutCreate(&p.c, CUDA_R_32F, static_cast<uint64_t>(p.n), static_cast<uint64_t>(p.m), p.n));
+  REEL_BLAS_TRY(ctx, cublasLtMatrixLayoutCreate(&p.a, CUDA_R_8F_E4M3, static_cast<uint64_t>(p.k),
+                                                static_cast<uint64_t>(p.n), p.k));
+  REEL_BLAS_TRY(ctx, cublasLtMatrixLayoutCreate(&p.b, CUDA_R_8F_E4M3, static_cast<uint64_t>(p.k),
+                                                static_cast<uint64_t>(p.m), p.k));
+  REEL_BLAS_TRY(
+      ctx, cublasLtMatrixLayoutCreate(&p.c, CUDA_R_32F, static_cast<uint64_t>(p.n), static_cast<uint64_t>(p.m), p.n));
   cublasLtMatmulPreference_t pref = nullptr;
   REEL_BLAS_TRY(ctx, cublasLtMatmulPreferenceCreate(&pref));
   const size_t ws = ctx.workspaceBytes;
-  cublasStatus_t s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+  cublasStatus_t s =
+      cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
-  if (s == CUBLAS_STATUS_SUCCESS) s = cublasLtMatmulAlgoGetHeuristic(ctx.lt, p.op, p.a, p.b, p.c, p.c, pref, 1, &result, &found);
+  if (s == CUBLAS_STATUS_SUCCESS)
+    s = cublasLtMatmulAlgoGetHeuristic(ctx.lt, p.op, p.a, p.b, p.c, p.c, pref, 1, &result, &found);
   cublasLtMatmulPreferenceDestroy(pref);
   REEL_BLAS_TRY(ctx, s);
   if (found == 0) return blasError(ctx, CUBLAS_STATUS_NOT_SUPPORTED);
@@ -73,7 +82,8 @@ cudaError_t buildPlan(BlasContext& ctx, BlasContext::PlanCache::Plan& p) {
 }
 
 __global__ void scaleColumnsKernel(float* out, const float* scales, int64_t n, int64_t count) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     out[i] *= scales[i % n];
   }
 }
@@ -125,11 +135,13 @@ cudaError_t fp8Gemm(BlasContext& ctx, const Fp8GemmArgs& a, cudaStream_t stream)
   // D = alpha * scaleA * scaleB * (A B): per-tensor weight scale as scaleA, else columns afterwards.
   const void* aScale = a.perRow ? nullptr : a.wScales;
   const void* bScale = a.actScale;
-  REEL_BLAS_TRY(ctx, cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &aScale, sizeof(aScale)));
-  REEL_BLAS_TRY(ctx, cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &bScale, sizeof(bScale)));
+  REEL_BLAS_TRY(
+      ctx, cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &aScale, sizeof(aScale)));
+  REEL_BLAS_TRY(
+      ctx, cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &bScale, sizeof(bScale)));
   const float alpha = 1.0f, beta = 0.0f;
-  REEL_BLAS_TRY(ctx, cublasLtMatmul(ctx.lt, plan->op, &alpha, a.w, plan->a, a.act, plan->b, &beta, a.out, plan->c, a.out,
-                                    plan->c, &plan->algo, ctx.workspace, ctx.workspaceBytes, stream));
+  REEL_BLAS_TRY(ctx, cublasLtMatmul(ctx.lt, plan->op, &alpha, a.w, plan->a, a.act, plan->b, &beta, a.out, plan->c,
+                                    a.out, plan->c, &plan->algo, ctx.workspace, ctx.workspaceBytes, stream));
   if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
   if (a.perRow) {
     const int64_t count = a.m * a.n;
@@ -149,8 +161,8 @@ cudaError_t hgemm(BlasContext& ctx, const HgemmArgs& a, cudaStream_t stream) {
   if (ctx.workspace != nullptr) REEL_BLAS_TRY(ctx, cublasSetWorkspace(ctx.blas, ctx.workspace, ctx.workspaceBytes));
   const float alpha = 1.0f, beta = 0.0f;
   const int n = static_cast<int>(a.n), m = static_cast<int>(a.m), k = static_cast<int>(a.k);
-  REEL_BLAS_TRY(ctx, cublasGemmEx(ctx.blas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha, a.w, CUDA_R_16F, k, a.x, CUDA_R_16F, k,
-                                  &beta, a.out, CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  REEL_BLAS_TRY(ctx, cublasGemmEx(ctx.blas, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &alpha, a.w, CUDA_R_16F, k, a.x,
+                                  CUDA_R_16F, k, &beta, a.out, CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   return cudaGetLastError();
 }
 

@@ -17,13 +17,13 @@ namespace reel::kernels {
 
 /// Handles, workspace and the per-shape cuBLASLt plans. Create with createBlasContext.
 struct BlasContext {
-  cublasContext* blas = nullptr;      ///< cublasHandle_t
-  cublasLtContext* lt = nullptr;      ///< cublasLtHandle_t
-  void* workspace = nullptr;          ///< device memory owned by the caller
+  cublasContext* blas = nullptr;  ///< cublasHandle_t
+  cublasLtContext* lt = nullptr;  ///< cublasLtHandle_t
+  void* workspace = nullptr;      ///< device memory owned by the caller
   size_t workspaceBytes = 0;
   struct PlanCache;
-  PlanCache* plans = nullptr;         ///< cached FP8 matmul descriptors and algorithms
-  int lastBlasStatus = 0;             ///< the last failing cublasStatus_t (0 = none)
+  PlanCache* plans = nullptr;  ///< cached FP8 matmul descriptors and algorithms
+  int lastBlasStatus = 0;      ///< the last failing cublasStatus_t (0 = none)
 };
 
 /// Creates the handles; workspace (>= 32 MiB recommended on Hopper) stays owned by the caller.
@@ -52,9 +52,9 @@ struct Fp8GemmArgs {
   const uint8_t* w = nullptr;
   const float* wScales = nullptr;  ///< device: [n] (perRow) or [1]
   const uint8_t* act = nullptr;
-  const float* actScale = nullptr; ///< device [1]
+  const float* actScale = nullptr;  ///< device [1]
   float* out = nullptr;
-  int64_t m = 0, n = 0, k = 0;     ///< n, k multiples of 16
+  int64_t m = 0, n = 0, k = 0;  ///< n, k multiples of 16
   bool perRow = false;
 };
 cudaError_t fp8Gemm(BlasContext& ctx, const Fp8GemmArgs& args, cudaStream_t stream);

@@ -5,12 +5,16 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "kernels/KernelCatalog.h"
+
 #include <cstdint>
 
 namespace reel::kernels::detail {
 
 /// f16 bits -> float.
-__device__ __forceinline__ float halfBitsToFloat(uint16_t bits) { return __half2float(__ushort_as_half(bits)); }
+__device__ __forceinline__ float halfBitsToFloat(uint16_t bits) {
+  return __half2float(__ushort_as_half(bits));
+}
 
 __device__ __forceinline__ float warpSum(float v) {
 #pragma unroll
@@ -37,7 +41,9 @@ __device__ __forceinline__ float blockSum(float v, float* scratch) {
   return total;
 }
 
-__device__ __forceinline__ float siluMul(float gate, float up) { return gate / (1.0f + expf(-gate)) * up; }
+__device__ __forceinline__ float siluMul(float gate, float up) {
+  return gate / (1.0f + expf(-gate)) * up;
+}
 
 /// Programmatic dependent launch (Hopper): blocks until the grids this one depends on have
 /// completed and their writes are visible. A no-op when the launch did not allow an early start.
@@ -55,15 +61,29 @@ __device__ __forceinline__ void allowDependents() {
 #endif
 }
 
-/// Launches `kernel`; with `earlyStart` it may begin before the previous work in the stream ends
-/// (programmatic stream serialization), so it must call waitForPrerequisites() before touching
-/// anything that work writes or reads.
+/// The prologue of a kernel launched with an early start that has nothing to prefetch: waits for
+/// the previous grid, then lets the next one be scheduled (it waits for this one in turn). The
+/// gain is the launch latency of the next kernel, hidden behind this one's run.
+__device__ __forceinline__ void startAfterPrerequisites() {
+  waitForPrerequisites();
+  allowDependents();
+}
+
+/// Grid, block and dynamic shared memory of one launch.
+struct LaunchShape {
+  dim3 grid;
+  dim3 block;
+  size_t smemBytes = 0;
+};
+
+/// Launches `kernel` with `shape`; see launchKernelEx.
 template <typename... Params, typename... Args>
-cudaError_t launchKernelEx(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, bool earlyStart, Args... args) {
+cudaError_t launchKernelExSmem(void (*kernel)(Params...), const LaunchShape& shape, cudaStream_t stream,
+                               bool earlyStart, Args... args) {
   cudaLaunchConfig_t config{};
-  config.gridDim = grid;
-  config.blockDim = block;
-  config.dynamicSmemBytes = 0;
+  config.gridDim = shape.grid;
+  config.blockDim = shape.block;
+  config.dynamicSmemBytes = shape.smemBytes;
   config.stream = stream;
   cudaLaunchAttribute attribute{};
   attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
@@ -75,7 +95,26 @@ cudaError_t launchKernelEx(void (*kernel)(Params...), dim3 grid, dim3 block, cud
   return status != cudaSuccess ? status : last;
 }
 
+/// Launches `kernel` with the catalog's dims and an early start. The kernel must begin with
+/// startAfterPrerequisites() (or waitForPrerequisites() before its first memory access).
+template <typename... Params, typename... Args>
+cudaError_t launchEarly(void (*kernel)(Params...), const LaunchDims& d, cudaStream_t stream, Args... args) {
+  const LaunchShape shape{dim3(d.grid[0], d.grid[1], d.grid[2]), dim3(d.block[0], d.block[1], d.block[2]), d.smemBytes};
+  return launchKernelExSmem(kernel, shape, stream, true, args...);
+}
+
+/// Launches `kernel`; with `earlyStart` it may begin before the previous work in the stream ends
+/// (programmatic stream serialization), so it must call waitForPrerequisites() before touching
+/// anything that work writes or reads.
+template <typename... Params, typename... Args>
+cudaError_t launchKernelEx(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, bool earlyStart,
+                           Args... args) {
+  return launchKernelExSmem(kernel, {grid, block, 0}, stream, earlyStart, args...);
+}
+
 /// Status of the launch just made (clears a non-sticky error so the next check is clean).
-inline cudaError_t launchStatus() { return cudaGetLastError(); }
+inline cudaError_t launchStatus() {
+  return cudaGetLastError();
+}
 
 }  // namespace reel::kernels::detail

@@ -29,8 +29,8 @@ namespace reel::quant {
 /// activations, scLo/scHi the 6-bit scales of their sub-blocks, d8Lo/d8Hi the Q8_1 scales of
 /// their activation blocks; minQ is the 6-bit min of the lane's min sub-block, s8Min the Q8_1
 /// s (d*sum q) of that sub-block's activation block.
-REEL_HD float q4kLaneContrib(float d, float dmin, int scLo, int sumiLo, float d8Lo, int scHi,
-                             int sumiHi, float d8Hi, int minQ, float s8Min) {
+REEL_HD float q4kLaneContrib(float d, float dmin, int scLo, int sumiLo, float d8Lo, int scHi, int sumiHi, float d8Hi,
+                             int minQ, float s8Min) {
   const float accD = d8Lo * static_cast<float>(scLo * sumiLo) + d8Hi * static_cast<float>(scHi * sumiHi);
   const float accM = static_cast<float>(minQ) * s8Min;
   return d * accD - dmin * accM;

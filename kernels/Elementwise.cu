@@ -2,6 +2,7 @@
 #include "kernels/CudaCommon.cuh"
 #include "kernels/Elementwise.h"
 #include "kernels/KernelCatalog.h"
+#include "kernels/Q81Epilogue.cuh"
 
 #include <cfloat>
 
@@ -10,29 +11,46 @@ namespace {
 
 using quant::QType;
 
-dim3 gridOf(int64_t count) { return dim3(elementwiseDims(count).grid[0]); }
-constexpr int kThreads = 256;
-
 __global__ void addKernel(const float* a, const float* b, float* out, int64_t count) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  detail::startAfterPrerequisites();
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     out[i] = a[i] + b[i];
   }
 }
 
 __global__ void swigluKernel(const float* gate, const float* up, float* out, int64_t count) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  detail::startAfterPrerequisites();
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     out[i] = detail::siluMul(gate[i], up[i]);
   }
 }
 
+/// One value per thread, one warp per Q8_1 block (n is a multiple of 32, so warps neither
+/// straddle rows nor run past the end partly).
+__global__ void swigluQ81Kernel(const float* gate, const float* up, uint8_t* out, int n, int64_t count) {
+  detail::startAfterPrerequisites();
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t row = i / n;
+    const float v[1] = {detail::siluMul(gate[i], up[i])};
+    detail::storeQ81(v, out + row * (n + n / 8), n, static_cast<int>(i - row * n));
+  }
+}
+
 __global__ void biasAddKernel(float* x, const float* bias, int64_t n, int64_t count) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  detail::startAfterPrerequisites();
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     x[i] += bias[i % n];
   }
 }
 
 __global__ void castKernel(const float* in, __half* out, int64_t count) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  detail::startAfterPrerequisites();
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     out[i] = __float2half_rn(in[i]);
   }
 }
@@ -47,6 +65,7 @@ __device__ __forceinline__ bool better(float v, int i, float bestV, int bestI) {
 __global__ void argmaxKernel(const float* x, int32_t* out, int64_t n) {
   __shared__ float vals[32];
   __shared__ int idxs[32];
+  detail::startAfterPrerequisites();
   const float* row = x + blockIdx.x * n;
   float bestV = NAN;
   int bestI = INT_MAX;
@@ -81,7 +100,9 @@ __global__ void argmaxKernel(const float* x, int32_t* out, int64_t n) {
   }
 }
 
-__device__ __forceinline__ uint16_t readU16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+__device__ __forceinline__ uint16_t readU16(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] | (p[1] << 8));
+}
 
 /// Element j of a GGUF row of type T (byte loads: rows of 22/34/210-byte blocks are unaligned).
 template <QType T>
@@ -129,6 +150,7 @@ __device__ float dequantElement(const uint8_t* row, int64_t j) {
 
 template <QType T>
 __global__ void embedKernel(const EmbedArgs a, int64_t rowBytes) {
+  detail::startAfterPrerequisites();
   const int64_t token = a.tokens[blockIdx.x];
   const bool valid = token >= 0 && token < a.vocab;
   const uint8_t* row = static_cast<const uint8_t*>(a.table) + (valid ? token : 0) * rowBytes;
@@ -136,62 +158,74 @@ __global__ void embedKernel(const EmbedArgs a, int64_t rowBytes) {
   for (int64_t j = threadIdx.x; j < a.n; j += blockDim.x) out[j] = valid ? dequantElement<T>(row, j) : 0.0f;
 }
 
-bool badCount(int64_t count) { return count < 0; }
+bool badCount(int64_t count) {
+  return count < 0;
+}
 
 }  // namespace
 
 cudaError_t launchAdd(const float* a, const float* b, float* out, int64_t count, cudaStream_t stream) {
   if (badCount(count)) return cudaErrorInvalidValue;
   if (count == 0) return cudaSuccess;
-  addKernel<<<gridOf(count), kThreads, 0, stream>>>(a, b, out, count);
-  return detail::launchStatus();
+  return detail::launchEarly(addKernel, elementwiseDims(count), stream, a, b, out, count);
 }
 
 cudaError_t launchSwiglu(const float* gate, const float* up, float* out, int64_t count, cudaStream_t stream) {
   if (badCount(count)) return cudaErrorInvalidValue;
   if (count == 0) return cudaSuccess;
-  swigluKernel<<<gridOf(count), kThreads, 0, stream>>>(gate, up, out, count);
-  return detail::launchStatus();
+  return detail::launchEarly(swigluKernel, elementwiseDims(count), stream, gate, up, out, count);
+}
+
+cudaError_t launchSwigluQ81(const float* gate, const float* up, void* out, int64_t m, int64_t n, cudaStream_t stream) {
+  if (m < 0 || n < 32 || n % 32 != 0 || n > INT32_MAX || out == nullptr) return cudaErrorInvalidValue;
+  if (m == 0) return cudaSuccess;
+  return detail::launchEarly(swigluQ81Kernel, elementwiseDims(m * n), stream, gate, up, static_cast<uint8_t*>(out),
+                             static_cast<int>(n), m * n);
 }
 
 cudaError_t launchBiasAdd(float* x, const float* bias, int64_t m, int64_t n, cudaStream_t stream) {
   if (m < 0 || n < 1) return cudaErrorInvalidValue;
   if (m == 0) return cudaSuccess;
-  biasAddKernel<<<gridOf(m * n), kThreads, 0, stream>>>(x, bias, n, m * n);
-  return detail::launchStatus();
+  return detail::launchEarly(biasAddKernel, elementwiseDims(m * n), stream, x, bias, n, m * n);
 }
 
 cudaError_t launchCastF32ToF16(const float* in, void* out, int64_t count, cudaStream_t stream) {
   if (badCount(count)) return cudaErrorInvalidValue;
   if (count == 0) return cudaSuccess;
-  castKernel<<<gridOf(count), kThreads, 0, stream>>>(in, static_cast<__half*>(out), count);
-  return detail::launchStatus();
+  return detail::launchEarly(castKernel, elementwiseDims(count), stream, in, static_cast<__half*>(out), count);
 }
 
 cudaError_t launchArgmax(const float* x, int32_t* out, int64_t m, int64_t n, cudaStream_t stream) {
   if (m < 1 || n < 1 || m > INT32_MAX || n > INT32_MAX) return cudaErrorInvalidValue;
   const LaunchDims d = rowKernelDims(m, n);
-  argmaxKernel<<<d.grid[0], d.block[0], 0, stream>>>(x, out, n);
-  return detail::launchStatus();
+  return detail::launchEarly(argmaxKernel, d, stream, x, out, n);
 }
 
 cudaError_t launchEmbed(const EmbedArgs& a, cudaStream_t stream) {
-  if (a.m < 1 || a.n < 1 || a.vocab < 1 || a.m > INT32_MAX || a.n % static_cast<int64_t>(quant::blockElems(a.type)) != 0) {
+  if (a.m < 1 || a.n < 1 || a.vocab < 1 || a.m > INT32_MAX ||
+      a.n % static_cast<int64_t>(quant::blockElems(a.type)) != 0) {
     return cudaErrorInvalidValue;
   }
   const LaunchDims d = embedDims(a.m, a.n);
   const auto rowBytes = static_cast<int64_t>(quant::rowBytes(a.type, a.n));
   switch (a.type) {
-    case QType::F32: embedKernel<QType::F32><<<d.grid[0], d.block[0], 0, stream>>>(a, rowBytes); break;
-    case QType::F16: embedKernel<QType::F16><<<d.grid[0], d.block[0], 0, stream>>>(a, rowBytes); break;
-    case QType::BF16: embedKernel<QType::BF16><<<d.grid[0], d.block[0], 0, stream>>>(a, rowBytes); break;
-    case QType::Q8_0: embedKernel<QType::Q8_0><<<d.grid[0], d.block[0], 0, stream>>>(a, rowBytes); break;
-    case QType::Q5_0: embedKernel<QType::Q5_0><<<d.grid[0], d.block[0], 0, stream>>>(a, rowBytes); break;
-    case QType::Q4_K: embedKernel<QType::Q4_K><<<d.grid[0], d.block[0], 0, stream>>>(a, rowBytes); break;
-    case QType::Q6_K: embedKernel<QType::Q6_K><<<d.grid[0], d.block[0], 0, stream>>>(a, rowBytes); break;
-    default: return cudaErrorInvalidValue;
+    case QType::F32:
+      return detail::launchEarly(embedKernel<QType::F32>, d, stream, a, rowBytes);
+    case QType::F16:
+      return detail::launchEarly(embedKernel<QType::F16>, d, stream, a, rowBytes);
+    case QType::BF16:
+      return detail::launchEarly(embedKernel<QType::BF16>, d, stream, a, rowBytes);
+    case QType::Q8_0:
+      return detail::launchEarly(embedKernel<QType::Q8_0>, d, stream, a, rowBytes);
+    case QType::Q5_0:
+      return detail::launchEarly(embedKernel<QType::Q5_0>, d, stream, a, rowBytes);
+    case QType::Q4_K:
+      return detail::launchEarly(embedKernel<QType::Q4_K>, d, stream, a, rowBytes);
+    case QType::Q6_K:
+      return detail::launchEarly(embedKernel<QType::Q6_K>, d, stream, a, rowBytes);
+    default:
+      return cudaErrorInvalidValue;
   }
-  return detail::launchStatus();
 }
 
 }  // namespace reel::kernels

@@ -14,6 +14,9 @@ namespace reel::kernels {
 cudaError_t launchAdd(const float* a, const float* b, float* out, int64_t count, cudaStream_t stream);
 /// out = silu(gate) * up (out may alias gate or up).
 cudaError_t launchSwiglu(const float* gate, const float* up, float* out, int64_t count, cudaStream_t stream);
+/// silu(gate) * up of [m][n] rows (n a multiple of 32) written as Q8_1 row-planar rows
+/// (bit-identical to launchSwiglu then launchQuantizeQ81).
+cudaError_t launchSwigluQ81(const float* gate, const float* up, void* out, int64_t m, int64_t n, cudaStream_t stream);
 /// x[i][j] += bias[j] for x [m][n].
 cudaError_t launchBiasAdd(float* x, const float* bias, int64_t m, int64_t n, cudaStream_t stream);
 /// out (f16 bits) = round-to-nearest-even(in).

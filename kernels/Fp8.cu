@@ -33,7 +33,9 @@ __device__ float blockMax(float v, float* scratch) {
   return r;
 }
 
-__device__ __forceinline__ float scaleOf(float amax) { return amax > 0.0f ? amax / kFp8Max : 1.0f; }
+__device__ __forceinline__ float scaleOf(float amax) {
+  return amax > 0.0f ? amax / kFp8Max : 1.0f;
+}
 
 /// One block per row: the row's amax, then (perRow) its own scale, else atomicMax into amaxOut.
 template <bool kF16>
@@ -59,13 +61,17 @@ __global__ void convertKernel(const Fp8ConvertArgs a, const unsigned int* tensor
   } else {
     scale = scaleOf(__uint_as_float(*tensorAmax));
   }
-  for (int64_t j = threadIdx.x; j < a.k; j += blockDim.x) a.out[row * a.k + j] = toFp8(loadValue<kF16>(a.in, row * a.k + j) / scale);
+  for (int64_t j = threadIdx.x; j < a.k; j += blockDim.x)
+    a.out[row * a.k + j] = toFp8(loadValue<kF16>(a.in, row * a.k + j) / scale);
 }
 
-__global__ void finalizeTensorScale(float* scales) { scales[0] = scaleOf(__uint_as_float(*reinterpret_cast<unsigned int*>(scales))); }
+__global__ void finalizeTensorScale(float* scales) {
+  scales[0] = scaleOf(__uint_as_float(*reinterpret_cast<unsigned int*>(scales)));
+}
 
 __global__ void quantizeActKernel(const float* x, uint8_t* out, float* scaleOut, int64_t count) {
   __shared__ float scratch[32];
+  detail::startAfterPrerequisites();
   float m = 0.0f;
   for (int64_t i = threadIdx.x; i < count; i += blockDim.x) m = fmaxf(m, fabsf(x[i]));
   const float scale = scaleOf(blockMax(m, scratch));
@@ -83,12 +89,16 @@ cudaError_t launchFp8ConvertWeights(const Fp8ConvertArgs& a, cudaStream_t stream
   auto* amax = reinterpret_cast<unsigned int*>(a.scales);  // the tensor amax lives in scales[0] until finalized
   if (!a.perRow) {
     if (const cudaError_t e = cudaMemsetAsync(a.scales, 0, sizeof(float), stream); e != cudaSuccess) return e;
-    if (a.inIsF16) rowAmaxKernel<true><<<d.grid[0], d.block[0], 0, stream>>>(a.in, a.k, amax);
-    else rowAmaxKernel<false><<<d.grid[0], d.block[0], 0, stream>>>(a.in, a.k, amax);
+    if (a.inIsF16)
+      rowAmaxKernel<true><<<d.grid[0], d.block[0], 0, stream>>>(a.in, a.k, amax);
+    else
+      rowAmaxKernel<false><<<d.grid[0], d.block[0], 0, stream>>>(a.in, a.k, amax);
     if (const cudaError_t e = detail::launchStatus(); e != cudaSuccess) return e;
   }
-  if (a.inIsF16) convertKernel<true><<<d.grid[0], d.block[0], 0, stream>>>(a, amax);
-  else convertKernel<false><<<d.grid[0], d.block[0], 0, stream>>>(a, amax);
+  if (a.inIsF16)
+    convertKernel<true><<<d.grid[0], d.block[0], 0, stream>>>(a, amax);
+  else
+    convertKernel<false><<<d.grid[0], d.block[0], 0, stream>>>(a, amax);
   if (const cudaError_t e = detail::launchStatus(); e != cudaSuccess) return e;
   if (!a.perRow) {
     finalizeTensorScale<<<1, 1, 0, stream>>>(a.scales);
@@ -97,10 +107,10 @@ cudaError_t launchFp8ConvertWeights(const Fp8ConvertArgs& a, cudaStream_t stream
   return cudaSuccess;
 }
 
-cudaError_t launchFp8QuantizeAct(const float* x, uint8_t* out, float* scale, int64_t m, int64_t k, cudaStream_t stream) {
+cudaError_t launchFp8QuantizeAct(const float* x, uint8_t* out, float* scale, int64_t m, int64_t k,
+                                 cudaStream_t stream) {
   if (m < 1 || k < 1 || x == nullptr || out == nullptr || scale == nullptr) return cudaErrorInvalidValue;
-  quantizeActKernel<<<1, 1024, 0, stream>>>(x, out, scale, m * k);
-  return detail::launchStatus();
+  return detail::launchKernelEx(quantizeActKernel, dim3(1), dim3(1024), stream, true, x, out, scale, m * k);
 }
 
 }  // namespace reel::kernels

@@ -35,11 +35,16 @@ cudaError_t launchGemvDp4a(const GemvArgs& a, cudaStream_t stream) {
   p.actStride = static_cast<int64_t>(quant::q81RowBytes(a.k));
   p.swiglu = a.epilogue == GemvEpilogue::SwiGlu ? 1 : 0;
   switch (a.type) {
-    case QType::Q4_K: return detail::launchGemvQ4K(p, a.m, nw, a.earlyStart, stream);
-    case QType::Q6_K: return detail::launchGemvQ6K(p, a.m, nw, a.earlyStart, stream);
-    case QType::Q8_0: return detail::launchGemvQ80(p, a.m, nw, a.earlyStart, stream);
-    case QType::Q5_0: return detail::launchGemvQ50(p, a.m, nw, a.earlyStart, stream);
-    default: return cudaErrorInvalidValue;
+    case QType::Q4_K:
+      return detail::launchGemvQ4K(p, a.m, nw, a.earlyStart, stream);
+    case QType::Q6_K:
+      return detail::launchGemvQ6K(p, a.m, nw, a.earlyStart, stream);
+    case QType::Q8_0:
+      return detail::launchGemvQ80(p, a.m, nw, a.earlyStart, stream);
+    case QType::Q5_0:
+      return detail::launchGemvQ50(p, a.m, nw, a.earlyStart, stream);
+    default:
+      return cudaErrorInvalidValue;
   }
 }
 

@@ -20,7 +20,7 @@ enum class GemvEpilogue {
 
 /// One GEMV launch: out[i][r] = dot(W[r], act[i]) for rows r < n, activation rows i < m.
 struct GemvArgs {
-  quant::QType type = quant::QType::Q4_K;     ///< weight type (Q4_K, Q6_K, Q8_0, Q5_0)
+  quant::QType type = quant::QType::Q4_K;       ///< weight type (Q4_K, Q6_K, Q8_0, Q5_0)
   const void* weights[2] = {nullptr, nullptr};  ///< W0 (and W1 for GateUp/SwiGlu)
   const void* act = nullptr;                    ///< Q8_1 row-planar activations, m rows
   float* out[2] = {nullptr, nullptr};           ///< f32 [m][n] outputs

@@ -5,8 +5,8 @@
 /// Block = kGemvKSplit warps x 32 lanes; block b owns weight rows 4b..4b+3. Lane l works on row
 /// 4b + l/8 as lane c = l%8 of each 256-element unit (see Dp4aMath.h for which elements lane c
 /// owns); warp w takes units w, w+4, w+8, ... of the row, so the 4 warps split K. Each lane loads
-/// its 16-byte weight chunks of several units before computing any of them (kDepth), reuses each weight chunk for all M activation rows, and the
-/// activation chunks (shared by the 4 rows of a warp, L1-resident) are 16-byte loads from the
+/// its 16-byte weight chunks of several units before computing any of them (kDepth), reuses each weight chunk for all M
+/// activation rows, and the activation chunks (shared by the 4 rows of a warp, L1-resident) are 16-byte loads from the
 /// row-planar Q8_1 layout. Partial sums: xor-shuffles within the 8 lanes of a row, then the 4
 /// warps through shared memory, in the order quant::dotQ81 reproduces.
 
@@ -23,19 +23,26 @@ using quant::QType;
 __device__ __forceinline__ uint4 loadWeight16(const uint8_t* p) {
   uint4 v;
   asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-      : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-      : "l"(p));
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
   return v;
 }
 
-__device__ __forceinline__ uint4 loadAct16(const uint8_t* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
-__device__ __forceinline__ uint32_t loadU32(const uint8_t* p) { return __ldg(reinterpret_cast<const uint32_t*>(p)); }
-__device__ __forceinline__ uint16_t loadU16(const uint8_t* p) { return __ldg(reinterpret_cast<const uint16_t*>(p)); }
+__device__ __forceinline__ uint4 loadAct16(const uint8_t* p) {
+  return __ldg(reinterpret_cast<const uint4*>(p));
+}
+__device__ __forceinline__ uint32_t loadU32(const uint8_t* p) {
+  return __ldg(reinterpret_cast<const uint32_t*>(p));
+}
+__device__ __forceinline__ uint16_t loadU16(const uint8_t* p) {
+  return __ldg(reinterpret_cast<const uint16_t*>(p));
+}
 
 __device__ __forceinline__ int dot16(const uint4& w, const uint4& a) {
   return __dp4a(static_cast<int>(w.w), static_cast<int>(a.w),
                 __dp4a(static_cast<int>(w.z), static_cast<int>(a.z),
-                       __dp4a(static_cast<int>(w.y), static_cast<int>(a.y), __dp4a(static_cast<int>(w.x), static_cast<int>(a.x), 0))));
+                       __dp4a(static_cast<int>(w.y), static_cast<int>(a.y),
+                              __dp4a(static_cast<int>(w.x), static_cast<int>(a.x), 0))));
 }
 
 __device__ __forceinline__ uint4 lowNibbles(const uint4& v) {
@@ -95,8 +102,9 @@ struct LaneOps<QType::Q4_K> {
     q4kScaleMin(w.head, 2 * g, scLo, mLo);
     q4kScaleMin(w.head, 2 * g + 1, scHi, mHi);
     const uint32_t dsMin = h == 0 ? a.ds.x : a.ds.y;
-    return quant::q4kLaneContrib(halfBitsToFloat(static_cast<uint16_t>(w.head.x)), halfBitsToFloat(static_cast<uint16_t>(w.head.x >> 16)),
-                                 scLo, dot16(lo, a.lo), halfBitsToFloat(static_cast<uint16_t>(a.ds.x)), scHi, dot16(hi, a.hi),
+    return quant::q4kLaneContrib(halfBitsToFloat(static_cast<uint16_t>(w.head.x)),
+                                 halfBitsToFloat(static_cast<uint16_t>(w.head.x >> 16)), scLo, dot16(lo, a.lo),
+                                 halfBitsToFloat(static_cast<uint16_t>(a.ds.x)), scHi, dot16(hi, a.hi),
                                  halfBitsToFloat(static_cast<uint16_t>(a.ds.y)), h == 0 ? mLo : mHi,
                                  halfBitsToFloat(static_cast<uint16_t>(dsMin >> 16)));
   }
@@ -136,10 +144,11 @@ struct LaneOps<QType::Q6_K> {
     const int hs = 2 * ((c & 3) >> 1);
     const uint4 qA = {quants(w.ql.x & 0x0F0F0F0Fu, w.qh.x, hs), quants(w.ql.y & 0x0F0F0F0Fu, w.qh.y, hs),
                       quants(w.ql.z & 0x0F0F0F0Fu, w.qh.z, hs), quants(w.ql.w & 0x0F0F0F0Fu, w.qh.w, hs)};
-    const uint4 qB = {quants((w.ql.x >> 4) & 0x0F0F0F0Fu, w.qh.x, hs + 4), quants((w.ql.y >> 4) & 0x0F0F0F0Fu, w.qh.y, hs + 4),
-                      quants((w.ql.z >> 4) & 0x0F0F0F0Fu, w.qh.z, hs + 4), quants((w.ql.w >> 4) & 0x0F0F0F0Fu, w.qh.w, hs + 4)};
-    return quant::q6kLaneContrib(halfBitsToFloat(w.d), w.scA, dot16(qA, x.a), halfBitsToFloat(x.dA), w.scB, dot16(qB, x.b),
-                                 halfBitsToFloat(x.dB));
+    const uint4 qB = {
+        quants((w.ql.x >> 4) & 0x0F0F0F0Fu, w.qh.x, hs + 4), quants((w.ql.y >> 4) & 0x0F0F0F0Fu, w.qh.y, hs + 4),
+        quants((w.ql.z >> 4) & 0x0F0F0F0Fu, w.qh.z, hs + 4), quants((w.ql.w >> 4) & 0x0F0F0F0Fu, w.qh.w, hs + 4)};
+    return quant::q6kLaneContrib(halfBitsToFloat(w.d), w.scA, dot16(qA, x.a), halfBitsToFloat(x.dA), w.scB,
+                                 dot16(qB, x.b), halfBitsToFloat(x.dB));
   }
 };
 
@@ -311,9 +320,9 @@ template <QType T>
 cudaError_t launchGemvTyped(const GemvKernelParams& p, int m, int nw, bool earlyStart, cudaStream_t stream) {
   const LaunchDims d = gemvDims(T, p.n, p.k, m);
   const dim3 grid(d.grid[0], d.grid[1], d.grid[2]), block(d.block[0], d.block[1], d.block[2]);
-#define REEL_GEMV_CASE(M)                                                                                      \
-  case M:                                                                                                      \
-    return nw == 1 ? launchKernelEx(gemvDp4aKernel<T, M, 1>, grid, block, stream, earlyStart, p)               \
+#define REEL_GEMV_CASE(M)                                                                        \
+  case M:                                                                                        \
+    return nw == 1 ? launchKernelEx(gemvDp4aKernel<T, M, 1>, grid, block, stream, earlyStart, p) \
                    : launchKernelEx(gemvDp4aKernel<T, M, 2>, grid, block, stream, earlyStart, p);
   switch (m) {
     REEL_GEMV_CASE(1)
@@ -324,7 +333,8 @@ cudaError_t launchGemvTyped(const GemvKernelParams& p, int m, int nw, bool early
     REEL_GEMV_CASE(6)
     REEL_GEMV_CASE(7)
     REEL_GEMV_CASE(8)
-    default: return cudaErrorInvalidValue;
+    default:
+      return cudaErrorInvalidValue;
   }
 #undef REEL_GEMV_CASE
 }

@@ -59,8 +59,8 @@ using CheckFn = std::string (*)(const int64_t* ints);
 
 /// One catalog entry. Each arg description reads "name: meaning".
 struct KernelInfo {
-  std::string id;                      ///< e.g. "gemv_dp4a_q4_k"
-  std::string_view family;             ///< e.g. "gemv"
+  std::string id;           ///< e.g. "gemv_dp4a_q4_k"
+  std::string_view family;  ///< e.g. "gemv"
   KernelKind kind = KernelKind::Kernel;
   std::vector<std::string_view> ptrArgs;
   std::vector<std::string_view> intArgs;
@@ -101,7 +101,7 @@ inline constexpr int kGemvMaxM = 8;
 LaunchDims gemvDims(QType weightType, int64_t n, int64_t k, int m);
 LaunchDims quantizeQ81Dims(int64_t m, int64_t k);
 LaunchDims rowKernelDims(int64_t m, int64_t n);  ///< one block per row (norms, argmax)
-LaunchDims elementwiseDims(int64_t count);        ///< grid-stride elementwise kernels
+LaunchDims elementwiseDims(int64_t count);       ///< grid-stride elementwise kernels
 LaunchDims ropeDims(int64_t m, int64_t nHeads, int64_t nKvHeads, int64_t headDim);
 LaunchDims embedDims(int64_t m, int64_t n);
 

@@ -21,8 +21,12 @@ template <typename T>
 T* ptrArg(const KernelArgs& a, int i) {
   return static_cast<T*>(a.ptrs[static_cast<size_t>(i)]);
 }
-int32_t* intPtr(const KernelArgs& a, int i) { return ptrArg<int32_t>(a, i); }
-float* floatPtr(const KernelArgs& a, int i) { return ptrArg<float>(a, i); }
+int32_t* intPtr(const KernelArgs& a, int i) {
+  return ptrArg<int32_t>(a, i);
+}
+float* floatPtr(const KernelArgs& a, int i) {
+  return ptrArg<float>(a, i);
+}
 
 template <QType T, GemvEpilogue E>
 cudaError_t gemv(const KernelArgs& a, cudaStream_t s) {
@@ -46,14 +50,30 @@ cudaError_t embed(const KernelArgs& a, cudaStream_t s) {
   return launchEmbed({T, a.ptrs[0], intPtr(a, 1), floatPtr(a, 2), a.ints[0], a.ints[1], a.ints[2]}, s);
 }
 
-cudaError_t quantizeQ81(const KernelArgs& a, cudaStream_t s) { return launchQuantizeQ81(floatPtr(a, 0), a.ptrs[1], a.ints[0], a.ints[1], s); }
+cudaError_t quantizeQ81(const KernelArgs& a, cudaStream_t s) {
+  return launchQuantizeQ81(floatPtr(a, 0), a.ptrs[1], a.ints[0], a.ints[1], s);
+}
 
 cudaError_t rmsNorm(const KernelArgs& a, cudaStream_t s) {
-  return launchRmsNorm({floatPtr(a, 0), nullptr, floatPtr(a, 1), nullptr, floatPtr(a, 2), a.ints[0], a.ints[1], a.floats[0]}, s);
+  return launchRmsNorm(
+      {floatPtr(a, 0), nullptr, floatPtr(a, 1), nullptr, floatPtr(a, 2), a.ints[0], a.ints[1], a.floats[0]}, s);
 }
 
 cudaError_t addRmsNorm(const KernelArgs& a, cudaStream_t s) {
-  return launchRmsNorm({floatPtr(a, 0), floatPtr(a, 1), floatPtr(a, 2), floatPtr(a, 3), floatPtr(a, 4), a.ints[0], a.ints[1], a.floats[0]}, s);
+  return launchRmsNorm({floatPtr(a, 0), floatPtr(a, 1), floatPtr(a, 2), floatPtr(a, 3), floatPtr(a, 4), a.ints[0],
+                        a.ints[1], a.floats[0]},
+                       s);
+}
+
+cudaError_t rmsNormQ81(const KernelArgs& a, cudaStream_t s) {
+  return launchRmsNorm(
+      {floatPtr(a, 0), nullptr, floatPtr(a, 1), nullptr, nullptr, a.ints[0], a.ints[1], a.floats[0], a.ptrs[2]}, s);
+}
+
+cudaError_t addRmsNormQ81(const KernelArgs& a, cudaStream_t s) {
+  return launchRmsNorm({floatPtr(a, 0), floatPtr(a, 1), floatPtr(a, 2), floatPtr(a, 3), nullptr, a.ints[0], a.ints[1],
+                        a.floats[0], a.ptrs[4]},
+                       s);
 }
 
 template <RopeStyle Style>
@@ -73,11 +93,24 @@ cudaError_t rope(const KernelArgs& a, cudaStream_t s) {
   return launchRope(r, s);
 }
 
-cudaError_t add(const KernelArgs& a, cudaStream_t s) { return launchAdd(floatPtr(a, 0), floatPtr(a, 1), floatPtr(a, 2), a.ints[0], s); }
-cudaError_t swiglu(const KernelArgs& a, cudaStream_t s) { return launchSwiglu(floatPtr(a, 0), floatPtr(a, 1), floatPtr(a, 2), a.ints[0], s); }
-cudaError_t biasAdd(const KernelArgs& a, cudaStream_t s) { return launchBiasAdd(floatPtr(a, 0), floatPtr(a, 1), a.ints[0], a.ints[1], s); }
-cudaError_t castF16(const KernelArgs& a, cudaStream_t s) { return launchCastF32ToF16(floatPtr(a, 0), a.ptrs[1], a.ints[0], s); }
-cudaError_t argmax(const KernelArgs& a, cudaStream_t s) { return launchArgmax(floatPtr(a, 0), intPtr(a, 1), a.ints[0], a.ints[1], s); }
+cudaError_t add(const KernelArgs& a, cudaStream_t s) {
+  return launchAdd(floatPtr(a, 0), floatPtr(a, 1), floatPtr(a, 2), a.ints[0], s);
+}
+cudaError_t swiglu(const KernelArgs& a, cudaStream_t s) {
+  return launchSwiglu(floatPtr(a, 0), floatPtr(a, 1), floatPtr(a, 2), a.ints[0], s);
+}
+cudaError_t swigluQ81(const KernelArgs& a, cudaStream_t s) {
+  return launchSwigluQ81(floatPtr(a, 0), floatPtr(a, 1), a.ptrs[2], a.ints[0], a.ints[1], s);
+}
+cudaError_t biasAdd(const KernelArgs& a, cudaStream_t s) {
+  return launchBiasAdd(floatPtr(a, 0), floatPtr(a, 1), a.ints[0], a.ints[1], s);
+}
+cudaError_t castF16(const KernelArgs& a, cudaStream_t s) {
+  return launchCastF32ToF16(floatPtr(a, 0), a.ptrs[1], a.ints[0], s);
+}
+cudaError_t argmax(const KernelArgs& a, cudaStream_t s) {
+  return launchArgmax(floatPtr(a, 0), intPtr(a, 1), a.ints[0], a.ints[1], s);
+}
 
 cudaError_t kvAppend(const KernelArgs& a, cudaStream_t s) {
   KvAppendArgs k;
@@ -131,7 +164,8 @@ cudaError_t attnSplit(const KernelArgs& a, cudaStream_t s) {
 }
 
 cudaError_t attnReduce(const KernelArgs& a, cudaStream_t s) {
-  return launchAttentionReduce({floatPtr(a, 0), floatPtr(a, 1), floatPtr(a, 2), a.ints[0], a.ints[1], a.ints[2], a.ints[3]}, s);
+  return launchAttentionReduce(
+      {floatPtr(a, 0), floatPtr(a, 1), floatPtr(a, 2), a.ints[0], a.ints[1], a.ints[2], a.ints[3]}, s);
 }
 
 cudaError_t attnPrefill(const KernelArgs& a, cudaStream_t s) {
@@ -143,7 +177,8 @@ cudaError_t attnPrefill(const KernelArgs& a, cudaStream_t s) {
 
 template <bool kF16>
 cudaError_t fp8Convert(const KernelArgs& a, cudaStream_t s) {
-  return launchFp8ConvertWeights({a.ptrs[0], kF16, ptrArg<uint8_t>(a, 1), floatPtr(a, 2), a.ints[0], a.ints[1], a.ints[2] != 0}, s);
+  return launchFp8ConvertWeights(
+      {a.ptrs[0], kF16, ptrArg<uint8_t>(a, 1), floatPtr(a, 2), a.ints[0], a.ints[1], a.ints[2] != 0}, s);
 }
 
 cudaError_t fp8QuantizeAct(const KernelArgs& a, cudaStream_t s) {
@@ -153,8 +188,9 @@ cudaError_t fp8QuantizeAct(const KernelArgs& a, cudaStream_t s) {
 cudaError_t fp8GemmLib(const KernelArgs& a, cudaStream_t s) {
   auto* ctx = static_cast<BlasContext*>(a.library);
   if (ctx == nullptr) return cudaErrorInvalidValue;
-  return fp8Gemm(*ctx, {ptrArg<uint8_t>(a, 0), floatPtr(a, 1), ptrArg<uint8_t>(a, 2), floatPtr(a, 3), floatPtr(a, 4), a.ints[0],
-                        a.ints[1], a.ints[2], a.ints[3] != 0},
+  return fp8Gemm(*ctx,
+                 {ptrArg<uint8_t>(a, 0), floatPtr(a, 1), ptrArg<uint8_t>(a, 2), floatPtr(a, 3), floatPtr(a, 4),
+                  a.ints[0], a.ints[1], a.ints[2], a.ints[3] != 0},
                  s);
 }
 
@@ -181,6 +217,8 @@ std::vector<std::pair<std::string, LaunchFn>> buildTable() {
       {"quantize_q8_1", quantizeQ81},
       {"rms_norm", rmsNorm},
       {"add_rms_norm", addRmsNorm},
+      {"rms_norm_q8_1", rmsNormQ81},
+      {"add_rms_norm_q8_1", addRmsNormQ81},
       {"rope_norm", rope<RopeStyle::Norm>},
       {"rope_neox", rope<RopeStyle::Neox>},
       {embedKernelId(QType::F32), embed<QType::F32>},
@@ -192,6 +230,7 @@ std::vector<std::pair<std::string, LaunchFn>> buildTable() {
       {embedKernelId(QType::Q6_K), embed<QType::Q6_K>},
       {"add", add},
       {"swiglu", swiglu},
+      {"swiglu_q8_1", swigluQ81},
       {"bias_add", biasAdd},
       {"cast_f32_f16", castF16},
       {"argmax", argmax},

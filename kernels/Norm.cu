@@ -2,13 +2,17 @@
 #include "kernels/CudaCommon.cuh"
 #include "kernels/KernelCatalog.h"
 #include "kernels/Norm.h"
+#include "kernels/Q81Epilogue.cuh"
 
 namespace reel::kernels {
 namespace {
 
 /// One block per row; float4 accesses. The second pass re-reads what this same thread wrote.
+/// With a Q8_1 output, 8 consecutive lanes hold one 32-value block; every lane runs the same
+/// number of second-pass iterations (the epilogue shuffles over whole warps).
 __global__ void rmsNormKernel(const RmsNormArgs a) {
   __shared__ float scratch[32];
+  detail::startAfterPrerequisites();
   const int64_t row = blockIdx.x;
   const int64_t vecs = a.n / 4;
   const auto* x = reinterpret_cast<const float4*>(a.x + row * a.n);
@@ -28,23 +32,40 @@ __global__ void rmsNormKernel(const RmsNormArgs a) {
   const float inv = 1.0f / sqrtf(total / static_cast<float>(a.n) + a.eps);
   const float4* src = sum != nullptr ? sum : x;
   const auto* w = reinterpret_cast<const float4*>(a.weight);
-  auto* out = reinterpret_cast<float4*>(a.out + row * a.n);
-  for (int64_t i = threadIdx.x; i < vecs; i += blockDim.x) {
-    const float4 v = src[i], g = w[i];
-    out[i] = make_float4(v.x * inv * g.x, v.y * inv * g.y, v.z * inv * g.z, v.w * inv * g.w);
+  if (a.outQ81 == nullptr) {
+    auto* out = reinterpret_cast<float4*>(a.out + row * a.n);
+    for (int64_t i = threadIdx.x; i < vecs; i += blockDim.x) {
+      const float4 v = src[i], g = w[i];
+      out[i] = make_float4(v.x * inv * g.x, v.y * inv * g.y, v.z * inv * g.z, v.w * inv * g.w);
+    }
+    return;
+  }
+  uint8_t* rowOut = static_cast<uint8_t*>(a.outQ81) + row * (a.n + a.n / 8);  // q81RowBytes(n)
+  for (int64_t base = 0; base < vecs; base += blockDim.x) {
+    const int64_t i = base + threadIdx.x;
+    float normed[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (i < vecs) {
+      const float4 v = src[i], g = w[i];
+      normed[0] = v.x * inv * g.x;
+      normed[1] = v.y * inv * g.y;
+      normed[2] = v.z * inv * g.z;
+      normed[3] = v.w * inv * g.w;
+    }
+    // vecs is a multiple of 8, so a Q8_1 block's 8 lanes are all in range or all out.
+    detail::storeQ81(normed, rowOut, static_cast<int>(a.n), static_cast<int>(4 * i), i < vecs);
   }
 }
 
 }  // namespace
 
 cudaError_t launchRmsNorm(const RmsNormArgs& a, cudaStream_t stream) {
-  if (a.m < 1 || a.n < 4 || a.n % 4 != 0 || a.x == nullptr || a.weight == nullptr || a.out == nullptr ||
+  if (a.m < 1 || a.n < 4 || a.n % 4 != 0 || a.x == nullptr || a.weight == nullptr ||
+      (a.out == nullptr) == (a.outQ81 == nullptr) || (a.outQ81 != nullptr && a.n % 32 != 0) ||
       (a.residual != nullptr && a.sumOut == nullptr) || a.m > INT32_MAX) {
     return cudaErrorInvalidValue;
   }
   const LaunchDims d = rowKernelDims(a.m, a.n);
-  rmsNormKernel<<<d.grid[0], d.block[0], 0, stream>>>(a);
-  return detail::launchStatus();
+  return detail::launchEarly(rmsNormKernel, d, stream, a);
 }
 
 }  // namespace reel::kernels

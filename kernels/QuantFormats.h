@@ -18,10 +18,10 @@ inline constexpr int kQK32 = 32;
 /// Q4_K: 8 sub-blocks of 32 weights, 4-bit quants, 6-bit sub-block scales and mins.
 /// w = d * scale_j * q - dmin * min_j.
 struct BlockQ4K {
-  uint16_t d;                 ///< super-block scale for the sub-block scales (f16 bits)
-  uint16_t dmin;              ///< super-block scale for the sub-block mins (f16 bits)
-  uint8_t scales[12];         ///< 8 scales and 8 mins, 6 bits each, packed
-  uint8_t qs[kQK_K / 2];      ///< 4-bit quants
+  uint16_t d;             ///< super-block scale for the sub-block scales (f16 bits)
+  uint16_t dmin;          ///< super-block scale for the sub-block mins (f16 bits)
+  uint8_t scales[12];     ///< 8 scales and 8 mins, 6 bits each, packed
+  uint8_t qs[kQK_K / 2];  ///< 4-bit quants
 };
 static_assert(sizeof(BlockQ4K) == 144);
 
@@ -45,16 +45,16 @@ static_assert(sizeof(BlockQ80) == 34);
 /// Q5_0: 32 weights, 5-bit quants, w = d * (q - 16).
 struct BlockQ50 {
   uint16_t d;
-  uint8_t qh[4];              ///< 5th bit of each quant
-  uint8_t qs[kQK32 / 2];      ///< low 4 bits
+  uint8_t qh[4];          ///< 5th bit of each quant
+  uint8_t qs[kQK32 / 2];  ///< low 4 bits
 };
 static_assert(sizeof(BlockQ50) == 22);
 
 /// Q8_1: the activation format of the DP4A kernels: 32 values, x = d * q, and
 /// s = d * sum(q) so that formats with a min/offset can fold it in one multiply.
 struct BlockQ81 {
-  uint16_t d;                 ///< scale (f16 bits)
-  uint16_t s;                 ///< d * sum of the quants (f16 bits)
+  uint16_t d;  ///< scale (f16 bits)
+  uint16_t s;  ///< d * sum of the quants (f16 bits)
   int8_t qs[kQK32];
 };
 static_assert(sizeof(BlockQ81) == 36);

@@ -16,13 +16,21 @@
 namespace reel::quant {
 namespace {
 
-uint32_t floatBits(float x) { return std::bit_cast<uint32_t>(x); }
-float bitsFloat(uint32_t b) { return std::bit_cast<float>(b); }
+uint32_t floatBits(float x) {
+  return std::bit_cast<uint32_t>(x);
+}
+float bitsFloat(uint32_t b) {
+  return std::bit_cast<float>(b);
+}
 
 /// Round half to even, the rounding of every conversion here.
-float roundEven(float x) { return std::nearbyint(x); }
+float roundEven(float x) {
+  return std::nearbyint(x);
+}
 
-int clampInt(int v, int lo, int hi) { return std::min(hi, std::max(lo, v)); }
+int clampInt(int v, int lo, int hi) {
+  return std::min(hi, std::max(lo, v));
+}
 
 uint16_t loadU16(const uint8_t* p) {
   uint16_t v;
@@ -38,7 +46,8 @@ void quantizeQ80Block(const float* x, BlockQ80& b) {
   const float d = amax / 127.0f;
   b.d = f32ToF16(d);
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
-  for (int i = 0; i < kQK32; ++i) b.qs[i] = static_cast<int8_t>(clampInt(static_cast<int>(roundEven(x[i] * id)), -127, 127));
+  for (int i = 0; i < kQK32; ++i)
+    b.qs[i] = static_cast<int8_t>(clampInt(static_cast<int>(roundEven(x[i] * id)), -127, 127));
 }
 
 void quantizeQ50Block(const float* x, BlockQ50& b) {
@@ -173,8 +182,10 @@ void dequantizeQ4kBlock(const BlockQ4K& b, float* y) {
     q4kScaleMin(b.scales, 2 * g, sc0, m0);
     q4kScaleMin(b.scales, 2 * g + 1, sc1, m1);
     for (int l = 0; l < 32; ++l) {
-      y[64 * g + l] = d * static_cast<float>(sc0) * static_cast<float>(b.qs[32 * g + l] & 0xF) - dmin * static_cast<float>(m0);
-      y[64 * g + 32 + l] = d * static_cast<float>(sc1) * static_cast<float>(b.qs[32 * g + l] >> 4) - dmin * static_cast<float>(m1);
+      y[64 * g + l] =
+          d * static_cast<float>(sc0) * static_cast<float>(b.qs[32 * g + l] & 0xF) - dmin * static_cast<float>(m0);
+      y[64 * g + 32 + l] =
+          d * static_cast<float>(sc1) * static_cast<float>(b.qs[32 * g + l] >> 4) - dmin * static_cast<float>(m1);
     }
   }
 }
@@ -190,7 +201,8 @@ int q6kQuant(const BlockQ6K& b, int e) {
 
 void dequantizeQ6kBlock(const BlockQ6K& b, float* y) {
   const float d = f16ToF32(b.d);
-  for (int e = 0; e < kQK_K; ++e) y[e] = d * static_cast<float>(b.scales[e / 16]) * static_cast<float>(q6kQuant(b, e) - 32);
+  for (int e = 0; e < kQK_K; ++e)
+    y[e] = d * static_cast<float>(b.scales[e / 16]) * static_cast<float>(q6kQuant(b, e) - 32);
 }
 
 /// Q5_0 quant minus 16 of element e.
@@ -226,8 +238,8 @@ float q4kLane(const BlockQ4K& b, const BlockQ81* act, int64_t base, int c) {
   const BlockQ81& aLo = act[eLo / 32];
   const BlockQ81& aHi = act[eHi / 32];
   const BlockQ81& aMin = h == 0 ? aLo : aHi;
-  return q4kLaneContrib(f16ToF32(b.d), f16ToF32(b.dmin), scLo, sumiLo, f16ToF32(aLo.d), scHi, sumiHi,
-                        f16ToF32(aHi.d), h == 0 ? mLo : mHi, f16ToF32(aMin.s));
+  return q4kLaneContrib(f16ToF32(b.d), f16ToF32(b.dmin), scLo, sumiLo, f16ToF32(aLo.d), scHi, sumiHi, f16ToF32(aHi.d),
+                        h == 0 ? mLo : mHi, f16ToF32(aMin.s));
 }
 
 float q6kLane(const BlockQ6K& b, const BlockQ81* act, int64_t base, int c) {
@@ -251,8 +263,10 @@ float q50Lane(const BlockQ50& b, const BlockQ81* act, int64_t base) {
 /// Contribution of lane c to unit u (0 where the unit has no block for that lane).
 float laneContribution(QType type, const uint8_t* row, const BlockQ81* act, int64_t n, int64_t u, int c) {
   switch (type) {
-    case QType::Q4_K: return q4kLane(reinterpret_cast<const BlockQ4K*>(row)[u], act, 256 * u, c);
-    case QType::Q6_K: return q6kLane(reinterpret_cast<const BlockQ6K*>(row)[u], act, 256 * u, c);
+    case QType::Q4_K:
+      return q4kLane(reinterpret_cast<const BlockQ4K*>(row)[u], act, 256 * u, c);
+    case QType::Q6_K:
+      return q6kLane(reinterpret_cast<const BlockQ6K*>(row)[u], act, 256 * u, c);
     case QType::Q8_0:
     case QType::Q5_0: {
       const int64_t block = 8 * u + c;
@@ -260,7 +274,8 @@ float laneContribution(QType type, const uint8_t* row, const BlockQ81* act, int6
       if (type == QType::Q8_0) return q80Lane(reinterpret_cast<const BlockQ80*>(row)[block], act, 32 * block);
       return q50Lane(reinterpret_cast<const BlockQ50*>(row)[block], act, 32 * block);
     }
-    default: throw std::invalid_argument("dotQ81: not a DP4A weight type");
+    default:
+      throw std::invalid_argument("dotQ81: not a DP4A weight type");
   }
 }
 
@@ -270,15 +285,24 @@ float laneContribution(QType type, const uint8_t* row, const BlockQ81* act, int6
 
 std::string_view qtypeName(QType type) {
   switch (type) {
-    case QType::F32: return "f32";
-    case QType::F16: return "f16";
-    case QType::BF16: return "bf16";
-    case QType::Q8_0: return "q8_0";
-    case QType::Q5_0: return "q5_0";
-    case QType::Q4_K: return "q4_k";
-    case QType::Q6_K: return "q6_k";
-    case QType::Q8_1: return "q8_1";
-    case QType::FP8_E4M3: return "fp8_e4m3";
+    case QType::F32:
+      return "f32";
+    case QType::F16:
+      return "f16";
+    case QType::BF16:
+      return "bf16";
+    case QType::Q8_0:
+      return "q8_0";
+    case QType::Q5_0:
+      return "q5_0";
+    case QType::Q4_K:
+      return "q4_k";
+    case QType::Q6_K:
+      return "q6_k";
+    case QType::Q8_1:
+      return "q8_1";
+    case QType::FP8_E4M3:
+      return "fp8_e4m3";
   }
   return "?";
 }
@@ -297,25 +321,36 @@ bool parseQType(std::string_view name, QType& out) {
 size_t blockElems(QType type) {
   switch (type) {
     case QType::Q4_K:
-    case QType::Q6_K: return kQK_K;
+    case QType::Q6_K:
+      return kQK_K;
     case QType::Q8_0:
     case QType::Q5_0:
-    case QType::Q8_1: return kQK32;
-    default: return 1;
+    case QType::Q8_1:
+      return kQK32;
+    default:
+      return 1;
   }
 }
 
 size_t blockBytes(QType type) {
   switch (type) {
-    case QType::F32: return 4;
+    case QType::F32:
+      return 4;
     case QType::F16:
-    case QType::BF16: return 2;
-    case QType::FP8_E4M3: return 1;
-    case QType::Q8_0: return sizeof(BlockQ80);
-    case QType::Q5_0: return sizeof(BlockQ50);
-    case QType::Q4_K: return sizeof(BlockQ4K);
-    case QType::Q6_K: return sizeof(BlockQ6K);
-    case QType::Q8_1: return sizeof(BlockQ81);
+    case QType::BF16:
+      return 2;
+    case QType::FP8_E4M3:
+      return 1;
+    case QType::Q8_0:
+      return sizeof(BlockQ80);
+    case QType::Q5_0:
+      return sizeof(BlockQ50);
+    case QType::Q4_K:
+      return sizeof(BlockQ4K);
+    case QType::Q6_K:
+      return sizeof(BlockQ6K);
+    case QType::Q8_1:
+      return sizeof(BlockQ81);
   }
   return 0;
 }
@@ -348,12 +383,12 @@ uint16_t f32ToF16(float x) {
   const uint32_t b = floatBits(x);
   const auto sign = static_cast<uint16_t>((b >> 16) & 0x8000u);
   const uint32_t a = b & 0x7FFFFFFFu;
-  if (a > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);    // NaN
-  if (a >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);   // rounds beyond 65504: inf
-  if (a >= 0x38800000u) {                                               // normal half
+  if (a > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);   // NaN
+  if (a >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);  // rounds beyond 65504: inf
+  if (a >= 0x38800000u) {                                              // normal half
     uint32_t h = (((a >> 23) - 112u) << 10) | ((a & 0x7FFFFFu) >> 13);
     const uint32_t rem = a & 0x1FFFu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;              // carry may bump the exponent: correct
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // carry may bump the exponent: correct
     return static_cast<uint16_t>(sign | h);
   }
   if (a <= 0x33000000u) return sign;  // at most 2^-25: rounds to zero (the tie goes to even 0)
@@ -365,7 +400,9 @@ uint16_t f32ToF16(float x) {
   return static_cast<uint16_t>(sign | h);
 }
 
-float bf16ToF32(uint16_t bits) { return bitsFloat(static_cast<uint32_t>(bits) << 16); }
+float bf16ToF32(uint16_t bits) {
+  return bitsFloat(static_cast<uint32_t>(bits) << 16);
+}
 
 uint16_t f32ToBf16(float x) {
   const uint32_t b = floatBits(x);
@@ -393,7 +430,8 @@ float fp8E4M3ToF32(uint8_t bits) {
   const int exp = (bits >> 3) & 0xF, mant = bits & 7;
   const bool negative = (bits & 0x80) != 0;
   if (exp == 15 && mant == 7) return std::numeric_limits<float>::quiet_NaN();
-  const float v = exp == 0 ? static_cast<float>(mant) * 0x1p-9f : std::ldexp(1.0f + static_cast<float>(mant) / 8.0f, exp - 7);
+  const float v =
+      exp == 0 ? static_cast<float>(mant) * 0x1p-9f : std::ldexp(1.0f + static_cast<float>(mant) / 8.0f, exp - 7);
   return negative ? -v : v;
 }
 
@@ -404,7 +442,9 @@ void quantizeRow(QType type, const float* x, void* out, int64_t n) {
   auto* o = static_cast<uint8_t*>(out);
   for (int64_t i = 0; i < blocks; ++i) {
     switch (type) {
-      case QType::F32: std::memcpy(o + 4 * i, x + i, 4); break;
+      case QType::F32:
+        std::memcpy(o + 4 * i, x + i, 4);
+        break;
       case QType::F16: {
         const uint16_t h = f32ToF16(x[i]);
         std::memcpy(o + 2 * i, &h, 2);
@@ -415,12 +455,24 @@ void quantizeRow(QType type, const float* x, void* out, int64_t n) {
         std::memcpy(o + 2 * i, &h, 2);
         break;
       }
-      case QType::FP8_E4M3: o[i] = f32ToFp8E4M3(x[i]); break;
-      case QType::Q8_0: quantizeQ80Block(x + 32 * i, reinterpret_cast<BlockQ80*>(o)[i]); break;
-      case QType::Q5_0: quantizeQ50Block(x + 32 * i, reinterpret_cast<BlockQ50*>(o)[i]); break;
-      case QType::Q4_K: quantizeQ4kBlock(x + 256 * i, reinterpret_cast<BlockQ4K*>(o)[i]); break;
-      case QType::Q6_K: quantizeQ6kBlock(x + 256 * i, reinterpret_cast<BlockQ6K*>(o)[i]); break;
-      case QType::Q8_1: quantizeQ81(x + 32 * i, reinterpret_cast<BlockQ81*>(o) + i, 32); break;
+      case QType::FP8_E4M3:
+        o[i] = f32ToFp8E4M3(x[i]);
+        break;
+      case QType::Q8_0:
+        quantizeQ80Block(x + 32 * i, reinterpret_cast<BlockQ80*>(o)[i]);
+        break;
+      case QType::Q5_0:
+        quantizeQ50Block(x + 32 * i, reinterpret_cast<BlockQ50*>(o)[i]);
+        break;
+      case QType::Q4_K:
+        quantizeQ4kBlock(x + 256 * i, reinterpret_cast<BlockQ4K*>(o)[i]);
+        break;
+      case QType::Q6_K:
+        quantizeQ6kBlock(x + 256 * i, reinterpret_cast<BlockQ6K*>(o)[i]);
+        break;
+      case QType::Q8_1:
+        quantizeQ81(x + 32 * i, reinterpret_cast<BlockQ81*>(o) + i, 32);
+        break;
     }
   }
 }
@@ -430,10 +482,18 @@ void dequantizeRow(QType type, const void* in, float* y, int64_t n) {
   const auto* p = static_cast<const uint8_t*>(in);
   for (int64_t i = 0; i < blocks; ++i) {
     switch (type) {
-      case QType::F32: std::memcpy(y + i, p + 4 * i, 4); break;
-      case QType::F16: y[i] = f16ToF32(loadU16(p + 2 * i)); break;
-      case QType::BF16: y[i] = bf16ToF32(loadU16(p + 2 * i)); break;
-      case QType::FP8_E4M3: y[i] = fp8E4M3ToF32(p[i]); break;
+      case QType::F32:
+        std::memcpy(y + i, p + 4 * i, 4);
+        break;
+      case QType::F16:
+        y[i] = f16ToF32(loadU16(p + 2 * i));
+        break;
+      case QType::BF16:
+        y[i] = bf16ToF32(loadU16(p + 2 * i));
+        break;
+      case QType::FP8_E4M3:
+        y[i] = fp8E4M3ToF32(p[i]);
+        break;
       case QType::Q8_0: {
         const auto& b = reinterpret_cast<const BlockQ80*>(p)[i];
         for (int j = 0; j < 32; ++j) y[32 * i + j] = f16ToF32(b.d) * static_cast<float>(b.qs[j]);
@@ -444,8 +504,12 @@ void dequantizeRow(QType type, const void* in, float* y, int64_t n) {
         for (int j = 0; j < 32; ++j) y[32 * i + j] = f16ToF32(b.d) * static_cast<float>(q50Signed(b, j));
         break;
       }
-      case QType::Q4_K: dequantizeQ4kBlock(reinterpret_cast<const BlockQ4K*>(p)[i], y + 256 * i); break;
-      case QType::Q6_K: dequantizeQ6kBlock(reinterpret_cast<const BlockQ6K*>(p)[i], y + 256 * i); break;
+      case QType::Q4_K:
+        dequantizeQ4kBlock(reinterpret_cast<const BlockQ4K*>(p)[i], y + 256 * i);
+        break;
+      case QType::Q6_K:
+        dequantizeQ6kBlock(reinterpret_cast<const BlockQ6K*>(p)[i], y + 256 * i);
+        break;
       case QType::Q8_1: {
         const auto& b = reinterpret_cast<const BlockQ81*>(p)[i];
         for (int j = 0; j < 32; ++j) y[32 * i + j] = f16ToF32(b.d) * static_cast<float>(b.qs[j]);
@@ -501,9 +565,13 @@ float dotDequant(QType weightType, const void* wrow, const float* x, int64_t n) 
 
 // ---- row-planar repack ---------------------------------------------------------------------
 
-bool needsRowPlanar(QType type) { return type == QType::Q6_K || type == QType::Q8_0 || type == QType::Q5_0; }
+bool needsRowPlanar(QType type) {
+  return type == QType::Q6_K || type == QType::Q8_0 || type == QType::Q5_0;
+}
 
-size_t planarRowBytes(QType type, int64_t n) { return (rowBytes(type, n) + 15) / 16 * 16; }
+size_t planarRowBytes(QType type, int64_t n) {
+  return (rowBytes(type, n) + 15) / 16 * 16;
+}
 
 void repackRowPlanar(QType type, const void* in, void* out, int64_t rows, int64_t n) {
   const size_t srcStride = rowBytes(type, n), dstStride = planarRowBytes(type, n);
@@ -534,7 +602,9 @@ void repackRowPlanar(QType type, const void* in, void* out, int64_t rows, int64_
   }
 }
 
-size_t q81RowBytes(int64_t k) { return rowBytes(QType::Q8_1, k); }
+size_t q81RowBytes(int64_t k) {
+  return rowBytes(QType::Q8_1, k);
+}
 
 void q81BlocksToPlanar(const BlockQ81* in, void* out, int64_t k) {
   auto* o = static_cast<uint8_t*>(out);

@@ -2,31 +2,19 @@
 #include "kernels/CudaCommon.cuh"
 #include "kernels/Gemv.h"
 #include "kernels/KernelCatalog.h"
+#include "kernels/Q81Epilogue.cuh"
 
 namespace reel::kernels {
 namespace {
 
 /// One thread per value, one warp per 32-block. Row-planar output: qs [k] then {d, s} [k/32].
 __global__ void quantizeQ81Kernel(const float* __restrict__ x, uint8_t* __restrict__ out, int k, int64_t outStride) {
-  detail::waitForPrerequisites();
-  detail::allowDependents();
+  detail::startAfterPrerequisites();
   const int col = static_cast<int>(blockIdx.x) * 256 + static_cast<int>(threadIdx.x);
   if (col >= k) return;  // k is a multiple of 32: whole warps leave together
   const int64_t row = blockIdx.y;
-  const float v = x[row * k + col];
-  const float amax = detail::warpMax(fabsf(v));
-  const float d = amax / 127.0f;
-  const int q = amax == 0.0f ? 0 : max(-127, min(127, __float2int_rn(v / d)));
-  int sum = q;
-#pragma unroll
-  for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
-  uint8_t* rowOut = out + row * outStride;
-  rowOut[col] = static_cast<uint8_t>(static_cast<int8_t>(q));
-  if ((threadIdx.x & 31) == 0) {
-    const uint32_t ds = static_cast<uint32_t>(__half_as_ushort(__float2half_rn(d))) |
-                        (static_cast<uint32_t>(__half_as_ushort(__float2half_rn(d * static_cast<float>(sum)))) << 16);
-    *reinterpret_cast<uint32_t*>(rowOut + k + 4 * (col / 32)) = ds;
-  }
+  const float v[1] = {x[row * k + col]};
+  detail::storeQ81(v, out + row * outStride, k, col);
 }
 
 }  // namespace
@@ -37,7 +25,8 @@ cudaError_t launchQuantizeQ81(const float* x, void* out, int64_t m, int64_t k, c
   }
   const LaunchDims d = quantizeQ81Dims(m, k);
   return detail::launchKernelEx(quantizeQ81Kernel, dim3(d.grid[0], d.grid[1]), dim3(d.block[0]), stream, true, x,
-                                static_cast<uint8_t*>(out), static_cast<int>(k), static_cast<int64_t>(quant::q81RowBytes(k)));
+                                static_cast<uint8_t*>(out), static_cast<int>(k),
+                                static_cast<int64_t>(quant::q81RowBytes(k)));
 }
 
 }  // namespace reel::kernels

@@ -22,13 +22,16 @@ __device__ float ropeInvFreq(int pair, int headDim, const RopeScaling& s) {
   return inv;
 }
 
-/// One block per row; thread t rotates pairs t, t + blockDim, ... over the q heads then the k heads.
+/// Block (row, chunk): thread t of chunk c rotates pair c * blockDim + t, counting over the q
+/// heads then the k heads (one pair per thread: every head of a row in flight at once).
 __global__ void ropeKernel(const RopeArgs a) {
+  detail::startAfterPrerequisites();
   const int64_t row = blockIdx.x;
   const int half = static_cast<int>(a.headDim / 2);
   const float pos = static_cast<float>(a.positions[row]);
   const int64_t pairs = (a.nHeads + a.nKvHeads) * half;
-  for (int64_t p = threadIdx.x; p < pairs; p += blockDim.x) {
+  for (int64_t p = blockIdx.y * static_cast<int64_t>(blockDim.x) + threadIdx.x; p < pairs;
+       p += static_cast<int64_t>(gridDim.y) * blockDim.x) {
     const int64_t head = p / half;
     const int i = static_cast<int>(p % half);
     float* base = head < a.nHeads ? a.q + row * a.qStride + head * a.headDim
@@ -51,8 +54,7 @@ cudaError_t launchRope(const RopeArgs& a, cudaStream_t stream) {
     return cudaErrorInvalidValue;
   }
   const LaunchDims d = ropeDims(a.m, a.nHeads, a.nKvHeads, a.headDim);
-  ropeKernel<<<d.grid[0], d.block[0], 0, stream>>>(a);
-  return detail::launchStatus();
+  return detail::launchEarly(ropeKernel, d, stream, a);
 }
 
 }  // namespace reel::kernels

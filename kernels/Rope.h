@@ -25,11 +25,11 @@ struct RopeScaling {
 };
 
 struct RopeArgs {
-  float* q = nullptr;                    ///< rows of nHeads*headDim (in place)
-  float* k = nullptr;                    ///< rows of nKvHeads*headDim (in place)
-  const int32_t* positions = nullptr;    ///< int32 [m]
+  float* q = nullptr;                  ///< rows of nHeads*headDim (in place)
+  float* k = nullptr;                  ///< rows of nKvHeads*headDim (in place)
+  const int32_t* positions = nullptr;  ///< int32 [m]
   int64_t m = 0, nHeads = 0, nKvHeads = 0, headDim = 0;
-  int64_t qStride = 0, kStride = 0;      ///< floats between rows
+  int64_t qStride = 0, kStride = 0;  ///< floats between rows
   RopeStyle style = RopeStyle::Norm;
   RopeScaling scaling;
 };

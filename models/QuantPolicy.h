@@ -16,8 +16,8 @@ enum class WeightRole { TokenEmbd, Output, Norm, Bias, AttnQ, AttnK, AttnV, Attn
 
 struct WeightSlot {
   WeightRole role;
-  int64_t layer = -1;      ///< -1 for non-layer weights
-  int64_t rowLength = 0;   ///< elements per row (the matmul's K)
+  int64_t layer = -1;     ///< -1 for non-layer weights
+  int64_t rowLength = 0;  ///< elements per row (the matmul's K)
 };
 
 /// llama.cpp's use_more_bits: the layers that get more bits under Q4_K_M.

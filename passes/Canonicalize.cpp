@@ -65,8 +65,7 @@ bool sinkSources(ir::Graph& graph) {
   for (size_t i = 0; i < ops.size(); ++i) position[ops[i]] = i;
   // nextComputation[i]: the position of the first non-source op after position i.
   std::vector<size_t> nextComputation(ops.size() + 1, ops.size());
-  for (size_t i = ops.size(); i-- > 1;)
-    nextComputation[i - 1] = isSource(*ops[i]) ? nextComputation[i] : i;
+  for (size_t i = ops.size(); i-- > 1;) nextComputation[i - 1] = isSource(*ops[i]) ? nextComputation[i] : i;
 
   bool changed = false;
   for (size_t i = 0; i < ops.size(); ++i) {
@@ -104,7 +103,7 @@ bool dropNoOpWindows(ir::Graph& graph, std::optional<int64_t> context) {
 }
 
 class CanonicalizePass : public Pass {
-public:
+ public:
   bool runOnModule(ir::Module& module, PassContext& /*context*/) override {
     std::optional<int64_t> maxContext = module.attrs.getInt("context");
     bool changed = false;
@@ -120,6 +119,8 @@ public:
 
 }  // namespace
 
-std::unique_ptr<Pass> createCanonicalizePass() { return std::make_unique<CanonicalizePass>(); }
+std::unique_ptr<Pass> createCanonicalizePass() {
+  return std::make_unique<CanonicalizePass>();
+}
 
 }  // namespace reel::passes

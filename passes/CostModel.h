@@ -52,8 +52,8 @@ int64_t derivedWeightBytes(MatmulKernel kernel, const ir::TensorType& weightType
 /// Properties of reel's kernels (not of the GPU) that the estimates rest on. The defaults
 /// describe the kernels as designed; `reel tune` is meant to measure them.
 struct CostModelParams {
-  double dramLatencyUs = 0.6;           ///< DRAM round trip a CTA waits for per load in flight
-  double smBandwidthShare = 2.0;        ///< one SM can pull this many times its fair share of bandwidth
+  double dramLatencyUs = 0.6;     ///< DRAM round trip a CTA waits for per load in flight
+  double smBandwidthShare = 2.0;  ///< one SM can pull this many times its fair share of bandwidth
   /// Fraction of profile.int8Tops a K-quant DP4A GEMV reaches (unpacking, scales and mins
   /// cost several instructions per DP4A). 0.09 fits both anchors we have: llama.cpp's MMVQ
   /// at batch 8 on an H100 (design.md section 4: 805 tok/s on Llama-2-7B, so its matmuls
@@ -114,7 +114,7 @@ struct AttentionShape {
 
 /// Estimates kernels on one GPU profile.
 class CostModel {
-public:
+ public:
   explicit CostModel(const GpuProfile& profile, CostModelParams params = {});
 
   [[nodiscard]] const GpuProfile& profile() const { return profile_; }
@@ -149,7 +149,7 @@ public:
   /// causal context of `shape.rows` tokens.
   [[nodiscard]] Estimate prefillAttention(const AttentionShape& shape) const;
 
-private:
+ private:
   [[nodiscard]] double bandwidthBytesPerUs() const;
   [[nodiscard]] Estimate rowKernel(const char* family, double bytes, int64_t ctas) const;
 

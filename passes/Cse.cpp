@@ -27,12 +27,14 @@ llvm::hash_code hashAttribute(const ir::Attribute& value) {
 }
 
 llvm::hash_code hashType(const ir::TensorType& type) {
-  return llvm::hash_combine(static_cast<int>(type.elem), llvm::hash_combine_range(type.shape.begin(), type.shape.end()));
+  return llvm::hash_combine(static_cast<int>(type.elem),
+                            llvm::hash_combine_range(type.shape.begin(), type.shape.end()));
 }
 
 /// A hash of everything that makes two ops interchangeable.
 size_t hashOp(const ir::Op& op) {
-  llvm::hash_code hash = llvm::hash_combine(&op.def(), llvm::hash_combine_range(op.operands().begin(), op.operands().end()));
+  llvm::hash_code hash =
+      llvm::hash_combine(&op.def(), llvm::hash_combine_range(op.operands().begin(), op.operands().end()));
   for (const ir::AttrDict::Entry& entry : op.attrs().entries())
     hash = llvm::hash_combine(hash, entry.first, hashAttribute(entry.second));
   for (unsigned i = 0; i < op.numResults(); ++i) hash = llvm::hash_combine(hash, hashType(op.result(i)->type()));
@@ -51,10 +53,12 @@ bool equivalent(const ir::Op& a, const ir::Op& b) {
 }
 
 /// Ops CSE may merge: no side effects, and results to hand over.
-bool isMergeable(const ir::Op& op) { return !op.def().hasSideEffects && op.numResults() > 0; }
+bool isMergeable(const ir::Op& op) {
+  return !op.def().hasSideEffects && op.numResults() > 0;
+}
 
 class CsePass : public Pass {
-public:
+ public:
   bool runOnGraph(ir::Graph& graph, PassContext& /*context*/) override {
     std::unordered_map<size_t, llvm::SmallVector<ir::Op*, 1>> seen;
     seen.reserve(graph.size());
@@ -82,6 +86,8 @@ public:
 
 }  // namespace
 
-std::unique_ptr<Pass> createCsePass() { return std::make_unique<CsePass>(); }
+std::unique_ptr<Pass> createCsePass() {
+  return std::make_unique<CsePass>();
+}
 
 }  // namespace reel::passes

@@ -8,10 +8,12 @@ namespace reel::passes {
 namespace {
 
 /// True if erasing `op` cannot change what the graph computes.
-bool isDead(const ir::Op& op) { return !op.def().hasSideEffects && !op.hasUsedResults(); }
+bool isDead(const ir::Op& op) {
+  return !op.def().hasSideEffects && !op.hasUsedResults();
+}
 
 class DcePass : public Pass {
-public:
+ public:
   bool runOnGraph(ir::Graph& graph, PassContext& /*context*/) override {
     std::vector<ir::Op*> ops = graph.opsSnapshot();
     bool changed = false;
@@ -26,6 +28,8 @@ public:
 
 }  // namespace
 
-std::unique_ptr<Pass> createDcePass() { return std::make_unique<DcePass>(); }
+std::unique_ptr<Pass> createDcePass() {
+  return std::make_unique<DcePass>();
+}
 
 }  // namespace reel::passes

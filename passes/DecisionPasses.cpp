@@ -9,7 +9,7 @@ std::vector<PassInfo> decisionPassInfos() {
   registerFusedOps();
   return {selectPrecisionPassInfo(),  fuseQkvPassInfo(),         fuseGateUpPassInfo(),
           fuseResidualNormPassInfo(), selectAttentionPassInfo(), shareActivationQuantPassInfo(),
-          planMemoryPassInfo()};
+          foldQuantizePassInfo(),     planMemoryPassInfo()};
 }
 
 std::unique_ptr<Pass> createDecisionPass(const std::string& name, const std::map<std::string, std::string>& given) {

@@ -31,6 +31,7 @@ std::unique_ptr<Pass> createFuseGateUpPass();
 std::unique_ptr<Pass> createFuseResidualNormPass();
 std::unique_ptr<Pass> createSelectAttentionPass();
 std::unique_ptr<Pass> createShareActivationQuantPass();
+std::unique_ptr<Pass> createFoldQuantizePass();
 std::unique_ptr<Pass> createPlanMemoryPass();
 
 /// The table rows of one pass each (name, summary, phase, options, factory).
@@ -40,6 +41,7 @@ PassInfo fuseGateUpPassInfo();
 PassInfo fuseResidualNormPassInfo();
 PassInfo selectAttentionPassInfo();
 PassInfo shareActivationQuantPassInfo();
+PassInfo foldQuantizePassInfo();
 PassInfo planMemoryPassInfo();
 
 /// All rows above, in pipeline order.

@@ -47,7 +47,7 @@ bool setAttr(ir::AttrDict& attrs, llvm::StringRef name, const ir::Attribute& val
 /// same reason on every layer) into one line whose subject counts the layers, so that
 /// --explain reads as a page, not as thousands of lines.
 class DecisionGroups {
-public:
+ public:
   DecisionGroups(std::string pass, std::string graph) : pass_(std::move(pass)), graph_(std::move(graph)) {}
 
   /// Records a decision about `subject` (a value name such as "l3.gate", or any text).
@@ -55,7 +55,7 @@ public:
   /// Hands the merged decisions to the context, in first-seen order.
   void flush(PassContext& context);
 
-private:
+ private:
   struct Group {
     std::string pattern;
     std::string firstSubject;
@@ -72,12 +72,12 @@ private:
 /// The position of each op in its graph, taken once (moving or creating ops afterwards
 /// keeps the relative order of the ops it already knows).
 class OpOrder {
-public:
+ public:
   explicit OpOrder(const ir::Graph& graph);
   /// The position of `op`; ops created after the snapshot are not known (asserts).
   [[nodiscard]] size_t of(const ir::Op* op) const;
 
-private:
+ private:
   llvm::DenseMap<const ir::Op*, size_t> position_;
 };
 

@@ -95,7 +95,7 @@ void fuse(ir::Graph& graph, const GateUpPair& pair, const OpOrder& order) {
 }
 
 class FuseGateUpPass : public Pass {
-public:
+ public:
   bool runOnGraph(ir::Graph& graph, PassContext& context) override {
     std::optional<BucketShape> bucket = bucketShape(graph);
     if (!bucket) return false;

@@ -93,7 +93,7 @@ void fuse(ir::Graph& graph, const std::array<ir::Op*, 3>& projections, const OpO
 }
 
 class FuseQkvPass : public Pass {
-public:
+ public:
   bool runOnGraph(ir::Graph& graph, PassContext& context) override {
     std::optional<BucketShape> bucket = bucketShape(graph);
     if (!bucket || !options().getBool("enable")) return false;

@@ -80,7 +80,7 @@ void fuse(ir::Graph& graph, ir::Op& add, ir::Op& norm) {
 }
 
 class FuseResidualNormPass : public Pass {
-public:
+ public:
   bool runOnGraph(ir::Graph& graph, PassContext& context) override {
     std::optional<BucketShape> bucket = bucketShape(graph);
     if (!bucket) return false;

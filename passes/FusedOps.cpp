@@ -80,7 +80,7 @@ Result verifyAddRmsNorm(const Op& op) {
   std::optional<double> eps = op.attrs().getFloat("eps");
   if (!eps || *eps <= 0.0) return std::string("needs a positive float attribute 'eps'");
   if (Result r = resultTypeIs(op, 0, a->type())) return r;
-  return resultTypeIs(op, 1, a->type());
+  return ir::check::f32OrQ81Result(op, 1, a->type());
 }
 
 Result verifyQuantizeQ81(const Op& op) {

@@ -12,7 +12,8 @@
 ///       Weights of equal type and shape [N, K]; results f32[M, N] twice.
 ///   %sum, %normed = add_rms_norm %a, %b, %w {eps = 1.0e-05}
 ///       residual add then RMSNorm of the sum, one kernel: sum = a + b,
-///       normed = sum / rms(sum) * w. a, b: f32[M, H]; w: f32[H].
+///       normed = sum / rms(sum) * w. a, b: f32[M, H]; w: f32[H]. normed may be q8_1
+///       (fold-quantize).
 ///   %xq = quantize_q8_1 %x
 ///       f32[M, K] -> q8_1[M, K] (K a multiple of 32): the DP4A kernels' activations.
 ///

@@ -44,7 +44,7 @@ std::string describeValue(const toml::node& node) {
 
 /// Reads the typed keys of one table of a profile; every mistake reported at its place.
 class TableReader {
-public:
+ public:
   TableReader(const toml::table& table, std::string title, const std::string& file)
       : table_(table), title_(std::move(title)), file_(file) {}
 
@@ -53,7 +53,8 @@ public:
       if (std::find(known.begin(), known.end(), key.str()) != known.end()) continue;
       std::string near;
       for (std::string_view candidate : known)
-        if (llvm::StringRef(key.str().data(), key.str().size()).edit_distance(llvm::StringRef(candidate.data(), candidate.size())) <= 2)
+        if (llvm::StringRef(key.str().data(), key.str().size())
+                .edit_distance(llvm::StringRef(candidate.data(), candidate.size())) <= 2)
           near = fmt::format(" (did you mean '{}'?)", candidate);
       fail(locationOf(file_, key.source()), "unknown key '{}' in {}{}", key.str(), title_, near);
     }
@@ -81,9 +82,12 @@ public:
     const toml::node* node = find(key);
     if (!node) return require(key, fallback);
     double value = 0;
-    if (node->is_integer()) value = static_cast<double>(node->as_integer()->get());
-    else if (node->is_floating_point()) value = node->as_floating_point()->get();
-    else reject(*node, key, allowZero ? "must be a number >= 0" : "must be a positive number");
+    if (node->is_integer())
+      value = static_cast<double>(node->as_integer()->get());
+    else if (node->is_floating_point())
+      value = node->as_floating_point()->get();
+    else
+      reject(*node, key, allowZero ? "must be a number >= 0" : "must be a positive number");
     if (!(value > 0 || (allowZero && value == 0)) || value > 1e9)
       reject(*node, key, allowZero ? "must be a number >= 0" : "must be a positive number");
     return value;
@@ -112,7 +116,7 @@ public:
     fail(locationOf(file_, node.source()), "'{}' in {} {}, got {}", key, title_, complaint, describeValue(node));
   }
 
-private:
+ private:
   template <typename T>
   T require(std::string_view key, std::optional<T> fallback) const {
     if (!fallback) fail(locationOf(file_, table_.source()), "missing key '{}' in {}", key, title_);
@@ -127,7 +131,8 @@ private:
 const toml::table& requireTable(const toml::table& root, std::string_view name, const std::string& file) {
   const toml::node* node = root.get(name);
   if (!node) fail(SourceLoc{file, 1, 1}, "missing table [{}]", name);
-  if (!node->is_table()) fail(locationOf(file, node->source()), "'{}' must be a table, got {}", name, describeValue(*node));
+  if (!node->is_table())
+    fail(locationOf(file, node->source()), "'{}' must be a table, got {}", name, describeValue(*node));
   return *node->as_table();
 }
 
@@ -175,7 +180,9 @@ std::string lowerCase(std::string_view text) {
   return lower;
 }
 
-std::string bundledSource(std::string_view stem) { return fmt::format("<bundled>/{}.toml", stem); }
+std::string bundledSource(std::string_view stem) {
+  return fmt::format("<bundled>/{}.toml", stem);
+}
 
 }  // namespace
 
@@ -226,7 +233,9 @@ GpuProfile bundledGpuProfile(const std::string& name) {
             fmt::join(bundledGpuProfileNames(), ", "));
 }
 
-void setGpuDetector(GpuDetector detector) { gDetector = detector; }
+void setGpuDetector(GpuDetector detector) {
+  gDetector = detector;
+}
 
 GpuProfile matchGpuProfile(const DetectedGpu& gpu, std::string* note) {
   std::string deviceName = lowerCase(gpu.name);
@@ -239,13 +248,15 @@ GpuProfile matchGpuProfile(const DetectedGpu& gpu, std::string* note) {
     if (matches && (!best || profile.smCount == gpu.smCount)) best = std::move(profile);
   }
   if (!best) {
-    if (note) *note = fmt::format("no bundled GPU profile matches '{}' ({} SMs); using the {} profile", gpu.name,
-                                  gpu.smCount, kFallbackProfile);
+    if (note)
+      *note = fmt::format("no bundled GPU profile matches '{}' ({} SMs); using the {} profile", gpu.name, gpu.smCount,
+                          kFallbackProfile);
     return bundledGpuProfile(kFallbackProfile);
   }
   if (gpu.smCount > 0 && best->smCount != gpu.smCount) {
-    if (note) *note = fmt::format("'{}' has {} SMs; using the {} profile with that SM count", gpu.name, gpu.smCount,
-                                  best->name);
+    if (note)
+      *note =
+          fmt::format("'{}' has {} SMs; using the {} profile with that SM count", gpu.name, gpu.smCount, best->name);
     best->smCount = gpu.smCount;
   }
   return *best;
@@ -254,18 +265,21 @@ GpuProfile matchGpuProfile(const DetectedGpu& gpu, std::string* note) {
 GpuProfile resolveGpuProfile(const std::string& gpuArg, std::string* autoNote) {
   if (gpuArg != "auto") return bundledGpuProfile(gpuArg);
   if (!gDetector) {
-    if (autoNote) *autoNote = fmt::format("--gpu auto: reel was built without CUDA; using the {} profile", kFallbackProfile);
+    if (autoNote)
+      *autoNote = fmt::format("--gpu auto: reel was built without CUDA; using the {} profile", kFallbackProfile);
     return bundledGpuProfile(kFallbackProfile);
   }
   std::optional<DetectedGpu> gpu = gDetector();
   if (!gpu) {
-    if (autoNote) *autoNote = fmt::format("--gpu auto: no CUDA device is visible; using the {} profile", kFallbackProfile);
+    if (autoNote)
+      *autoNote = fmt::format("--gpu auto: no CUDA device is visible; using the {} profile", kFallbackProfile);
     return bundledGpuProfile(kFallbackProfile);
   }
   std::string note;
   GpuProfile profile = matchGpuProfile(*gpu, &note);
-  if (autoNote) *autoNote = note.empty() ? fmt::format("--gpu auto: {} -> the {} profile", gpu->name, profile.name)
-                                         : "--gpu auto: " + note;
+  if (autoNote)
+    *autoNote =
+        note.empty() ? fmt::format("--gpu auto: {} -> the {} profile", gpu->name, profile.name) : "--gpu auto: " + note;
   return profile;
 }
 

@@ -12,31 +12,31 @@
 namespace reel::passes {
 
 struct GpuProfile {
-  std::string name;              ///< "h100"
-  std::string description;       ///< "NVIDIA H100 80GB HBM3 (SXM)"
-  std::string source;            ///< the file it was read from (for messages)
+  std::string name;         ///< "h100"
+  std::string description;  ///< "NVIDIA H100 80GB HBM3 (SXM)"
+  std::string source;       ///< the file it was read from (for messages)
   int smCount = 0;
-  int computeCapability = 0;     ///< e.g. 90
-  double memoryBandwidthGBs = 0; ///< achievable read bandwidth, GB/s
+  int computeCapability = 0;      ///< e.g. 90
+  double memoryBandwidthGBs = 0;  ///< achievable read bandwidth, GB/s
   double l2CacheMB = 0;
   double memoryGB = 0;
-  double fp16Tflops = 0;         ///< dense tensor-core peak
-  double fp8Tflops = 0;          ///< 0 when the GPU has no FP8 tensor cores
-  double int8Tops = 0;           ///< DP4A / int8 peak (non tensor core for dp4a)
-  double launchCostUs = 0;       ///< cost of one kernel launch inside a CUDA graph, microseconds
+  double fp16Tflops = 0;    ///< dense tensor-core peak
+  double fp8Tflops = 0;     ///< 0 when the GPU has no FP8 tensor cores
+  double int8Tops = 0;      ///< DP4A / int8 peak (non tensor core for dp4a)
+  double launchCostUs = 0;  ///< cost of one kernel launch inside a CUDA graph, microseconds
   int maxThreadsPerSm = 2048;
 
   // features
   bool dp4a = true;
   bool fp8 = false;
   bool wgmma = false;
-  bool mma = true;               ///< int8/fp16 mma.sync tensor-core kernels on quantized weights
+  bool mma = true;  ///< int8/fp16 mma.sync tensor-core kernels on quantized weights
 
   // default thresholds of the decision passes (each also a pass option)
-  int fp8MinM = 5;               ///< FP8 GEMM from this M on (when fp8)
-  int hgemmMinM = 64;            ///< FP16 HGEMM from this M on
+  int fp8MinM = 5;                     ///< FP8 GEMM from this M on (when fp8)
+  int hgemmMinM = 64;                  ///< FP16 HGEMM from this M on
   int flashDecodingMinContext = 1024;  ///< flash-decoding above this KV length
-  int gateUpFuseMaxM = 8;        ///< fused gate+up DP4A up to this M
+  int gateUpFuseMaxM = 8;              ///< fused gate+up DP4A up to this M
 
   /// Substrings of CUDA device names this profile stands for ("H100"), for --gpu auto.
   std::vector<std::string> deviceNames;
@@ -44,9 +44,9 @@ struct GpuProfile {
 
 /// The GPU present, as the CUDA runtime names it.
 struct DetectedGpu {
-  std::string name;            ///< "NVIDIA H100 80GB HBM3"
+  std::string name;  ///< "NVIDIA H100 80GB HBM3"
   int smCount = 0;
-  int computeCapability = 0;   ///< major * 10 + minor
+  int computeCapability = 0;  ///< major * 10 + minor
 };
 
 /// Asks the driver for device 0; nullopt when no GPU is visible. passes/ does not link

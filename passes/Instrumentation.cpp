@@ -57,16 +57,22 @@ void TimingInstrumentation::beforePipeline(const Pipeline& pipeline, const ir::M
   pipelineStart_ = Clock::now();
 }
 
-void TimingInstrumentation::beforePass(const PassRun& /*run*/, const ir::Module& /*module*/) { start_ = Clock::now(); }
+void TimingInstrumentation::beforePass(const PassRun& /*run*/, const ir::Module& /*module*/) {
+  start_ = Clock::now();
+}
 
 void TimingInstrumentation::afterPass(const PassRun& run, const ir::Module& /*module*/, bool changed) {
   passSeconds_[run.index] += secondsBetween(start_, Clock::now());
   changed_[run.index] = changed;
 }
 
-void TimingInstrumentation::beforeVerify(const PassRun& /*run*/) { start_ = Clock::now(); }
+void TimingInstrumentation::beforeVerify(const PassRun& /*run*/) {
+  start_ = Clock::now();
+}
 
-void TimingInstrumentation::afterVerify(const PassRun& /*run*/) { verifySeconds_ += secondsBetween(start_, Clock::now()); }
+void TimingInstrumentation::afterVerify(const PassRun& /*run*/) {
+  verifySeconds_ += secondsBetween(start_, Clock::now());
+}
 
 void TimingInstrumentation::afterPipeline(const Pipeline& pipeline, const ir::Module& /*module*/) {
   totalSeconds_ = secondsBetween(pipelineStart_, Clock::now());

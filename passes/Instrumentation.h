@@ -28,9 +28,9 @@ struct PassRun {
 
 /// The IR just before a failed pass, rebuilt on demand (see PassManager::run).
 struct IrBeforeFailure {
-  std::string text;            ///< the module as printed
-  size_t firstPassIndex = 0;   ///< where the pipeline restarts: the failed pass, or 0 if the
-                               ///< IR could not be rebuilt and `text` is the pipeline's input
+  std::string text;           ///< the module as printed
+  size_t firstPassIndex = 0;  ///< where the pipeline restarts: the failed pass, or 0 if the
+                              ///< IR could not be rebuilt and `text` is the pipeline's input
 };
 
 /// A pass that threw or produced IR the verifier rejects.
@@ -46,7 +46,7 @@ struct PassFailure {
 
 /// Hooks around a pipeline run. All do nothing by default.
 class PassInstrumentation {
-public:
+ public:
   virtual ~PassInstrumentation() = default;
   virtual void beforePipeline(const Pipeline& /*pipeline*/, const ir::Module& /*module*/) {}
   virtual void beforePass(const PassRun& /*run*/, const ir::Module& /*module*/) {}
@@ -63,9 +63,9 @@ public:
 /// Which IR dumps to print (--print-ir-*).
 struct PrintIrOptions {
   bool afterAll = false;
-  bool afterChange = false;       ///< after each pass that reported a change
-  std::set<std::string> before;   ///< pass names
-  std::set<std::string> after;    ///< pass names
+  bool afterChange = false;      ///< after each pass that reported a change
+  std::set<std::string> before;  ///< pass names
+  std::set<std::string> after;   ///< pass names
 
   [[nodiscard]] bool any() const { return afterAll || afterChange || !before.empty() || !after.empty(); }
 };
@@ -73,12 +73,12 @@ struct PrintIrOptions {
 /// Prints the module before/after the chosen passes, each dump headed by a comment line
 /// `// ----- IR after fuse-gate-up (pass 7 of 12) -----`, so a dump parses as IR.
 class PrintIrInstrumentation : public PassInstrumentation {
-public:
+ public:
   PrintIrInstrumentation(PrintIrOptions options, std::ostream& out) : options_(std::move(options)), out_(out) {}
   void beforePass(const PassRun& run, const ir::Module& module) override;
   void afterPass(const PassRun& run, const ir::Module& module, bool changed) override;
 
-private:
+ private:
   void dump(const char* when, const PassRun& run, const ir::Module& module);
   PrintIrOptions options_;
   std::ostream& out_;
@@ -87,7 +87,7 @@ private:
 /// --time-passes: wall time of each pass in pipeline order, the verifier and the total,
 /// printed as a table when the pipeline ends.
 class TimingInstrumentation : public PassInstrumentation {
-public:
+ public:
   explicit TimingInstrumentation(std::ostream& out) : out_(out) {}
   void beforePipeline(const Pipeline& pipeline, const ir::Module& module) override;
   void beforePass(const PassRun& run, const ir::Module& module) override;
@@ -99,7 +99,7 @@ public:
   /// The table printed at the end (exposed for tests).
   [[nodiscard]] std::string table(const Pipeline& pipeline) const;
 
-private:
+ private:
   using Clock = std::chrono::steady_clock;
   std::ostream& out_;
   std::vector<double> passSeconds_;
@@ -113,20 +113,20 @@ private:
 /// --dump-dir DIR: `000-input.ir`, then `NNN-<pass>.ir` after each pass (NNN = its
 /// 1-based position in the pipeline).
 class DumpDirInstrumentation : public PassInstrumentation {
-public:
+ public:
   /// Creates `dir` if needed; throws reel::Error if it cannot.
   explicit DumpDirInstrumentation(std::string dir);
   void beforePipeline(const Pipeline& pipeline, const ir::Module& module) override;
   void afterPass(const PassRun& run, const ir::Module& module, bool changed) override;
 
-private:
+ private:
   void write(const std::string& fileName, const ir::Module& module) const;
   std::string dir_;
 };
 
 /// Where and how the crash reproducer is written.
 struct ReproducerOptions {
-  std::string dir = ".";          ///< the dump dir when given, else the current dir
+  std::string dir = ".";  ///< the dump dir when given, else the current dir
   /// Flags besides --passes that the rerun needs ("--gpu=h100 --buckets=1,2"), written into
   /// the header so `reel opt --run-reproducer` restores the compile context.
   std::string contextFlags;
@@ -136,14 +136,14 @@ struct ReproducerOptions {
 /// `// reel-reproducer: --passes='<the pipeline from the failed pass on>' <context flags>`
 /// then the IR before the failed pass. Adds a note with its path.
 class ReproducerInstrumentation : public PassInstrumentation {
-public:
+ public:
   explicit ReproducerInstrumentation(ReproducerOptions options) : options_(std::move(options)) {}
   void onPassFailure(const PassFailure& failure) override;
 
   /// The header keyword `reel opt --run-reproducer` looks for.
   static constexpr const char* kHeader = "// reel-reproducer:";
 
-private:
+ private:
   ReproducerOptions options_;
 };
 

@@ -48,15 +48,22 @@ std::optional<std::vector<int64_t>> parseIntList(std::string_view text) {
   return values;
 }
 
-bool isPlainWordChar(char c) { return c > ' ' && c != ',' && c != '{' && c != '}' && c != '[' && c != ']' && c != '='; }
+bool isPlainWordChar(char c) {
+  return c > ' ' && c != ',' && c != '{' && c != '}' && c != '[' && c != ']' && c != '=';
+}
 
 const char* kindNoun(OptionKind kind) {
   switch (kind) {
-    case OptionKind::Int: return "an integer";
-    case OptionKind::Float: return "a number";
-    case OptionKind::Bool: return "true or false";
-    case OptionKind::String: return "a word without spaces or ,{}[]=";
-    case OptionKind::IntList: return "a list of integers such as [1,2,4]";
+    case OptionKind::Int:
+      return "an integer";
+    case OptionKind::Float:
+      return "a number";
+    case OptionKind::Bool:
+      return "true or false";
+    case OptionKind::String:
+      return "a word without spaces or ,{}[]=";
+    case OptionKind::IntList:
+      return "a list of integers such as [1,2,4]";
   }
   return "a value";
 }
@@ -66,11 +73,21 @@ const char* kindNoun(OptionKind kind) {
 std::optional<std::string> optionValueError(const OptionSpec& spec, const std::string& value) {
   bool valid = false;
   switch (spec.kind) {
-    case OptionKind::Int: valid = parseInt(value).has_value(); break;
-    case OptionKind::Float: valid = parseFloat(value).has_value(); break;
-    case OptionKind::Bool: valid = value == "true" || value == "false"; break;
-    case OptionKind::String: valid = std::all_of(value.begin(), value.end(), isPlainWordChar); break;
-    case OptionKind::IntList: valid = parseIntList(value).has_value(); break;
+    case OptionKind::Int:
+      valid = parseInt(value).has_value();
+      break;
+    case OptionKind::Float:
+      valid = parseFloat(value).has_value();
+      break;
+    case OptionKind::Bool:
+      valid = value == "true" || value == "false";
+      break;
+    case OptionKind::String:
+      valid = std::all_of(value.begin(), value.end(), isPlainWordChar);
+      break;
+    case OptionKind::IntList:
+      valid = parseIntList(value).has_value();
+      break;
   }
   if (valid) return std::nullopt;
   return fmt::format("option '{}' expects {}, got '{}'", spec.name, kindNoun(spec.kind), value);
@@ -133,7 +150,9 @@ bool PassOptions::getBool(const std::string& name) const {
   return text == "true";
 }
 
-std::string PassOptions::getString(const std::string& name) const { return raw(name); }
+std::string PassOptions::getString(const std::string& name) const {
+  return raw(name);
+}
 
 std::vector<int64_t> PassOptions::getIntList(const std::string& name) const {
   std::optional<std::vector<int64_t>> values = parseIntList(raw(name));

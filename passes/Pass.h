@@ -36,7 +36,7 @@ std::optional<std::string> optionValueError(const OptionSpec& spec, const std::s
 
 /// Option values of one pass instance, typed by the pass's OptionSpecs.
 class PassOptions {
-public:
+ public:
   PassOptions() = default;
   /// Throws reel::Error for an undeclared option or a value of the wrong kind.
   PassOptions(std::vector<OptionSpec> specs, std::map<std::string, std::string> given);
@@ -59,7 +59,7 @@ public:
   [[nodiscard]] std::string str() const;
   [[nodiscard]] const std::vector<OptionSpec>& specs() const { return specs_; }
 
-private:
+ private:
   [[nodiscard]] const std::string& raw(const std::string& name) const;
   [[nodiscard]] const OptionSpec& spec(const std::string& name) const;
   std::vector<OptionSpec> specs_;
@@ -70,11 +70,11 @@ private:
 /// One decision a pass made, for `--explain`: what, the alternatives with their cost-model
 /// figures, and the choice.
 struct Decision {
-  std::string pass;        ///< "select-precision"
-  std::string graph;       ///< "decode.m4"
-  std::string subject;     ///< "%l3.gate" or "layer 3"
-  std::string choice;      ///< "dp4a"
-  std::string reason;      ///< one line: the figures that decided it
+  std::string pass;     ///< "select-precision"
+  std::string graph;    ///< "decode.m4"
+  std::string subject;  ///< "%l3.gate" or "layer 3"
+  std::string choice;   ///< "dp4a"
+  std::string reason;   ///< one line: the figures that decided it
 };
 
 /// What a compile knows besides the IR: the target, the compile options and a log of
@@ -82,8 +82,8 @@ struct Decision {
 struct PassContext {
   GpuProfile profile;
   std::vector<int64_t> buckets{1, 2, 4, 8, 16, 32, 64};
-  int64_t prefillTokens = 256;           ///< M of the prefill specialisation
-  std::optional<int64_t> memoryBudget;   ///< bytes of GPU memory for weights; nullopt = the profile's memory
+  int64_t prefillTokens = 256;          ///< M of the prefill specialisation
+  std::optional<int64_t> memoryBudget;  ///< bytes of GPU memory for weights; nullopt = the profile's memory
   std::vector<Decision> decisions;
   /// Totals reported at the end of a compile ("weight bytes on the GPU: ...").
   std::map<std::string, std::string> report;
@@ -93,7 +93,7 @@ struct PassContext {
 
 /// A compiler pass.
 class Pass {
-public:
+ public:
   virtual ~Pass() = default;
   /// Runs on the whole module; the default runs runOnGraph on each graph.
   /// Returns whether the IR changed.
@@ -104,15 +104,15 @@ public:
   [[nodiscard]] const PassOptions& options() const { return options_; }
   void setOptions(PassOptions options) { options_ = std::move(options); }
 
-private:
+ private:
   PassOptions options_;
 };
 
 /// The registration record of a pass: one row of the declarative pass table.
 struct PassInfo {
-  std::string name;      ///< "fuse-gate-up"
-  std::string summary;   ///< one line
-  std::string phase;     ///< "cleanup", "fusion", "precision", "attention", "memory", "specialize"
+  std::string name;     ///< "fuse-gate-up"
+  std::string summary;  ///< one line
+  std::string phase;    ///< "cleanup", "fusion", "precision", "attention", "memory", "specialize"
   std::vector<OptionSpec> options;
   std::function<std::unique_ptr<Pass>()> create;
   /// Ops this pass creates (fused, lowered); registered with ir::registerOp when the pass

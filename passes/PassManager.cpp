@@ -55,7 +55,8 @@ bool PassManager::run(ir::Module& module, PassContext& context) {
       for (auto& hooks : instrumentations_) hooks->beforeVerify(run);
       std::optional<std::string> error = findModuleVerifyError(module);
       for (auto& hooks : instrumentations_) hooks->afterVerify(run);
-      if (error) reportFailure(run, fmt::format("pass '{}' produced invalid IR: {}", run.name(), *error), *input, inputContext);
+      if (error)
+        reportFailure(run, fmt::format("pass '{}' produced invalid IR: {}", run.name(), *error), *input, inputContext);
     }
     anyChanged |= changed;
   }

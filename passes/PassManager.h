@@ -26,13 +26,13 @@ namespace reel::passes {
 
 /// A failed pass: what() is the one-line error, notes() what the instrumentations added.
 class PassError : public Error {
-public:
+ public:
   PassError(const std::string& message, std::string passName, std::vector<std::string> notes)
       : Error(message), passName_(std::move(passName)), notes_(std::move(notes)) {}
   [[nodiscard]] const std::string& passName() const { return passName_; }
   [[nodiscard]] const std::vector<std::string>& notes() const { return notes_; }
 
-private:
+ private:
   std::string passName_;
   std::vector<std::string> notes_;
 };
@@ -43,7 +43,7 @@ struct PassManagerOptions {
 };
 
 class PassManager {
-public:
+ public:
   explicit PassManager(Pipeline pipeline, PassManagerOptions options = {});
 
   /// Adds an instrumentation; hooks run in the order they were added.
@@ -55,7 +55,7 @@ public:
 
   [[nodiscard]] const Pipeline& pipeline() const { return pipeline_; }
 
-private:
+ private:
   [[noreturn]] void reportFailure(const PassRun& run, const std::string& message, const ir::Module& input,
                                   const PassContext& inputContext);
   [[nodiscard]] IrBeforeFailure rebuildIrBefore(size_t index, const ir::Module& input,

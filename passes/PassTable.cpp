@@ -28,7 +28,10 @@ std::vector<PassInfo> makeTable() {
        "cleanup",
        {},
        createCanonicalizePass},
-      {"cse", "merge identical side-effect-free ops (same op, operands, attributes and result types)", "cleanup", {},
+      {"cse",
+       "merge identical side-effect-free ops (same op, operands, attributes and result types)",
+       "cleanup",
+       {},
        createCsePass},
       {"dce", "remove side-effect-free ops whose results are unused, transitively", "cleanup", {}, createDcePass},
 
@@ -40,6 +43,7 @@ std::vector<PassInfo> makeTable() {
       fuseResidualNormPassInfo(),
       selectAttentionPassInfo(),
       shareActivationQuantPassInfo(),
+      foldQuantizePassInfo(),
       planMemoryPassInfo(),
   };
 }
@@ -58,9 +62,11 @@ bool isPassName(std::string_view name) {
 void checkOptionDeclarations(const PassInfo& info) {
   for (size_t i = 0; i < info.options.size(); ++i) {
     const OptionSpec& spec = info.options[i];
-    if (!isPassName(spec.name)) failPlain("pass '{}': option name '{}' is not lower-case words joined by '-'", info.name, spec.name);
+    if (!isPassName(spec.name))
+      failPlain("pass '{}': option name '{}' is not lower-case words joined by '-'", info.name, spec.name);
     for (size_t j = 0; j < i; ++j)
-      if (info.options[j].name == spec.name) failPlain("pass '{}': option '{}' is declared twice", info.name, spec.name);
+      if (info.options[j].name == spec.name)
+        failPlain("pass '{}': option '{}' is declared twice", info.name, spec.name);
     if (!spec.defaultValue.empty())
       if (std::optional<std::string> error = optionValueError(spec, spec.defaultValue))
         failPlain("pass '{}': default of {}", info.name, *error);
@@ -70,7 +76,8 @@ void checkOptionDeclarations(const PassInfo& info) {
 }  // namespace
 
 const std::vector<std::string>& passPhases() {
-  static const std::vector<std::string> phases = {"specialize", "cleanup", "precision", "fusion", "attention", "memory"};
+  static const std::vector<std::string> phases = {"specialize", "cleanup",   "precision",
+                                                  "fusion",     "attention", "memory"};
   return phases;
 }
 
@@ -89,8 +96,7 @@ PassRegistry& PassRegistry::global() {
 }
 
 void PassRegistry::add(PassInfo info, const std::string& origin) {
-  if (!isPassName(info.name))
-    failPlain("{}: pass name '{}' is not lower-case words joined by '-'", origin, info.name);
+  if (!isPassName(info.name)) failPlain("{}: pass name '{}' is not lower-case words joined by '-'", origin, info.name);
   if (const RegisteredPass* existing = find(info.name))
     failPlain("{}: pass '{}' is already registered (by {})", origin, info.name, existing->origin);
   if (!info.create) failPlain("{}: pass '{}' has no factory", origin, info.name);

@@ -20,7 +20,7 @@ namespace reel::passes {
 /// the fusions because fuse-gate-up's conditions depend on the chosen kernel.
 inline constexpr const char* kDefaultPipeline =
     "specialize-buckets,canonicalize,cse,dce,select-precision,fuse-qkv,fuse-gate-up,"
-    "fuse-residual-norm,select-attention,share-activation-quant,dce,plan-memory";
+    "fuse-residual-norm,select-attention,share-activation-quant,fold-quantize,dce,plan-memory";
 
 /// The phases of the pipeline, in order, for listings: "specialize", "cleanup",
 /// "precision", "fusion", "attention", "memory".
@@ -37,7 +37,7 @@ struct RegisteredPass {
 
 /// The passes a pipeline may name: the built-in table plus plugin passes.
 class PassRegistry {
-public:
+ public:
   PassRegistry() = default;
   PassRegistry(const PassRegistry&) = delete;
   PassRegistry& operator=(const PassRegistry&) = delete;
@@ -55,7 +55,7 @@ public:
   /// A registered name within two edits of `name` (for "did you mean"), or "".
   [[nodiscard]] std::string nearest(std::string_view name) const;
 
-private:
+ private:
   std::vector<std::unique_ptr<RegisteredPass>> passes_;
 };
 

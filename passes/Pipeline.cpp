@@ -9,8 +9,12 @@
 namespace reel::passes {
 namespace {
 
-bool isNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; }
-bool isValueChar(char c) { return c > ' ' && c != ',' && c != '{' && c != '}' && c != '[' && c != ']' && c != '='; }
+bool isNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+}
+bool isValueChar(char c) {
+  return c > ' ' && c != ',' && c != '{' && c != '}' && c != '[' && c != ']' && c != '=';
+}
 
 /// One `name=value` as written, with the column of its name for messages.
 struct WrittenOption {
@@ -22,7 +26,7 @@ struct WrittenOption {
 
 /// Recursive descent over the pipeline text; every error names origin:line:col.
 class PipelineParser {
-public:
+ public:
   PipelineParser(std::string_view text, const PassRegistry& registry, const std::string& origin)
       : text_(text), registry_(registry), origin_(origin) {}
 
@@ -42,7 +46,7 @@ public:
     }
   }
 
-private:
+ private:
   void parseEntry(Pipeline& pipeline) {
     size_t nameOffset = pos_;
     std::string name = takeWhile(isNameChar);
@@ -50,7 +54,8 @@ private:
     const RegisteredPass* pass = registry_.find(name);
     if (!pass) {
       std::string near = registry_.nearest(name);
-      error(nameOffset, fmt::format("unknown pass '{}'{}", name, near.empty() ? "" : " (did you mean '" + near + "'?)"));
+      error(nameOffset,
+            fmt::format("unknown pass '{}'{}", name, near.empty() ? "" : " (did you mean '" + near + "'?)"));
     }
     skipSpace();
     std::vector<WrittenOption> written;
@@ -181,7 +186,9 @@ Pipeline Pipeline::parse(std::string_view text, const PassRegistry& registry, co
   return PipelineParser(text, registry, origin).parse();
 }
 
-void Pipeline::append(const PassInfo& info, PassOptions options) { entries_.push_back({&info, std::move(options)}); }
+void Pipeline::append(const PassInfo& info, PassOptions options) {
+  entries_.push_back({&info, std::move(options)});
+}
 
 std::string Pipeline::strFrom(size_t first) const {
   std::string text;

@@ -34,7 +34,7 @@ struct PipelineEntry {
 
 /// An ordered list of passes with their options.
 class Pipeline {
-public:
+ public:
   Pipeline() = default;
 
   /// Parses `text` against `registry`. `origin` names the text in errors ("--passes").
@@ -53,7 +53,7 @@ public:
   /// The canonical text of entries [first, end): what a reproducer reruns.
   [[nodiscard]] std::string strFrom(size_t first) const;
 
-private:
+ private:
   std::vector<PipelineEntry> entries_;
 };
 

@@ -42,7 +42,9 @@ struct LiveValue {
 };
 
 /// Ops whose kernels work in place: their result may take the storage of operand 0.
-bool runsInPlace(const ir::Op& op) { return op.name() == "rope" || op.name() == "bias_add"; }
+bool runsInPlace(const ir::Op& op) {
+  return op.name() == "rope" || op.name() == "bias_add";
+}
 
 bool livesInArena(const ir::Op& producer) {
   llvm::StringRef name = producer.name();
@@ -98,7 +100,7 @@ std::optional<std::vector<LiveValue>> liveValues(const ir::Graph& graph, int64_t
 /// starts and values starting during its life, so the work follows the intervals'
 /// lengths, not the square of the graph.
 class ArenaPlacer {
-public:
+ public:
   explicit ArenaPlacer(size_t numPositions) : liveAt_(numPositions), startsAt_(numPositions) {}
 
   void place(std::vector<LiveValue>& values) {
@@ -109,7 +111,7 @@ public:
     for (size_t index : bySize) placeOne(values, index);
   }
 
-private:
+ private:
   void placeOne(std::vector<LiveValue>& values, size_t index) {
     LiveValue& value = values[index];
     std::vector<std::pair<int64_t, int64_t>> taken;  // [offset, offset + bytes) of overlapping values
@@ -164,7 +166,7 @@ bool writeOffsets(const std::vector<LiveValue>& values) {
 }
 
 class PlanMemoryPass : public Pass {
-public:
+ public:
   bool runOnGraph(ir::Graph& graph, PassContext& context) override {
     std::optional<BucketShape> bucket = bucketShape(graph);
     if (!bucket) return false;
@@ -186,7 +188,7 @@ public:
     return changed;
   }
 
-private:
+ private:
   struct ArenaSummary {
     int64_t arena;
     int64_t peak;

@@ -14,7 +14,7 @@ namespace {
 
 /// Adds the plugin's passes to a registry, remembering their names.
 class RecordingRegistrar : public PassRegistrar {
-public:
+ public:
   RecordingRegistrar(PassRegistry& registry, std::string origin) : registry_(registry), origin_(std::move(origin)) {}
   void addPass(PassInfo info) override {
     std::string name = info.name;
@@ -23,7 +23,7 @@ public:
   }
   [[nodiscard]] const std::vector<std::string>& added() const { return added_; }
 
-private:
+ private:
   PassRegistry& registry_;
   std::string origin_;
   std::vector<std::string> added_;
@@ -70,9 +70,10 @@ LoadedPlugin loadPassPlugin(const std::string& path, PassRegistry& registry) {
   reel_plugin_info info = openPlugin(path, canonical)();
   std::string name = info.plugin_name ? info.plugin_name : "<unnamed>";
   if (info.api_version != REEL_PLUGIN_API_VERSION)
-    failPlain("--load-pass-plugin {}: plugin '{}' was built for reel plugin API version {}, but this reel has version {}; "
-              "rebuild the plugin against this reel",
-              path, name, info.api_version, REEL_PLUGIN_API_VERSION);
+    failPlain(
+        "--load-pass-plugin {}: plugin '{}' was built for reel plugin API version {}, but this reel has version {}; "
+        "rebuild the plugin against this reel",
+        path, name, info.api_version, REEL_PLUGIN_API_VERSION);
   if (!info.register_passes) failPlain("--load-pass-plugin {}: plugin '{}' has no registration callback", path, name);
 
   RecordingRegistrar registrar(registry, "plugin " + name + " (" + path + ")");

@@ -36,7 +36,7 @@ namespace reel::passes {
 
 /// What a plugin's registration callback receives: adds passes to reel's registry.
 class PassRegistrar {
-public:
+ public:
   virtual ~PassRegistrar() = default;
   /// Registers a pass (and its PassInfo::ops). Throws reel::Error if the name is taken.
   virtual void addPass(PassInfo info) = 0;

@@ -138,7 +138,7 @@ bool applyChoice(ir::Op& attention, const AttentionChoice& choice, int64_t thres
 }
 
 class SelectAttentionPass : public Pass {
-public:
+ public:
   bool runOnModule(ir::Module& module, PassContext& context) override {
     CostModel model(context.profile);
     bool changed = false;
@@ -155,7 +155,7 @@ public:
     return changed;
   }
 
-private:
+ private:
   bool runOnBucket(ir::Graph& graph, const CostModel& model, const AttentionPlanInput& input, PassContext& context) {
     DecisionGroups decisions(kPassName, graph.name());
     bool changed = false;

@@ -173,7 +173,7 @@ std::string reasonFor(const MatmulClass& kind, MatmulKernel chosen, const std::s
 
 /// The matmul classes of the module, found once per (graph, weight shape, qtype).
 class MatmulClasses {
-public:
+ public:
   MatmulClass& classFor(size_t graphIndex, const BucketShape& bucket, const ir::TensorType& weight) {
     Key key{graphIndex, weight.shape[0], weight.shape[1], static_cast<int>(weight.elem)};
     auto [it, inserted] = index_.try_emplace(key, nullptr);
@@ -187,7 +187,7 @@ public:
   }
   [[nodiscard]] const std::vector<std::unique_ptr<MatmulClass>>& all() const { return classes_; }
 
-private:
+ private:
   using Key = std::tuple<size_t, int64_t, int64_t, int>;
   std::map<Key, MatmulClass*> index_;
   std::vector<std::unique_ptr<MatmulClass>> classes_;
@@ -195,7 +195,7 @@ private:
 
 /// The weights on the GPU: the stored ones (each once by name) and the derived copies.
 class WeightMemory {
-public:
+ public:
   void addStored(const ir::Op& weightOp) {
     std::string name = weightOp.attrs().getString("name").value_or(weightOp.result()->name());
     if (!storedNames_.insert(name).second) return;
@@ -222,7 +222,7 @@ public:
   }
   std::vector<DerivedCopy>& copies() { return copies_; }
 
-private:
+ private:
   std::set<std::string> storedNames_;
   int64_t storedBytes_ = 0;
   std::vector<DerivedCopy> copies_;
@@ -307,7 +307,7 @@ bool decidable(const ir::Op& op) {
 }
 
 class SelectPrecisionPass : public Pass {
-public:
+ public:
   bool runOnModule(ir::Module& module, PassContext& context) override {
     PrecisionRules rules = readRules(context.profile);
     CostModel model(context.profile);
@@ -331,7 +331,7 @@ public:
     return applyAndExplain(module, uses, context);
   }
 
-private:
+ private:
   [[nodiscard]] PrecisionRules readRules(const GpuProfile& profile) const {
     PrecisionRules rules;
     rules.fp8MinM = intOption(options(), "fp8-min-m", profile.fp8MinM);

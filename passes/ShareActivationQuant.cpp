@@ -51,7 +51,7 @@ std::string reasonFor(const CostModel& model, const ir::Value& input, size_t con
 }
 
 class ShareActivationQuantPass : public Pass {
-public:
+ public:
   bool runOnGraph(ir::Graph& graph, PassContext& context) override {
     std::optional<BucketShape> bucket = bucketShape(graph);
     if (!bucket) return false;

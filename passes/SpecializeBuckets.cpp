@@ -42,7 +42,7 @@ std::unique_ptr<ir::Graph> specialise(const ir::Graph& step, const std::string& 
 }
 
 class SpecializeBucketsPass : public Pass {
-public:
+ public:
   bool runOnModule(ir::Module& module, PassContext& context) override {
     auto stepIt = std::find_if(module.graphs.begin(), module.graphs.end(),
                                [](const std::unique_ptr<ir::Graph>& graph) { return graph->name() == "step"; });
@@ -63,7 +63,7 @@ public:
     return true;
   }
 
-private:
+ private:
   /// The buckets and prefill size: the options when given, else the compile context's.
   /// The context is updated so that later passes and reports see what was built.
   Specialisation planFor(PassContext& context) const {
@@ -71,7 +71,8 @@ private:
     plan.buckets = options().given("buckets") ? options().getIntList("buckets") : context.buckets;
     plan.prefillTokens = options().getIntOr("prefill-tokens", context.prefillTokens);
     checkBuckets(plan.buckets);
-    if (plan.prefillTokens < 0) failPlain("prefill-tokens must be 0 (no prefill graph) or positive, got {}", plan.prefillTokens);
+    if (plan.prefillTokens < 0)
+      failPlain("prefill-tokens must be 0 (no prefill graph) or positive, got {}", plan.prefillTokens);
     context.buckets = plan.buckets;
     context.prefillTokens = plan.prefillTokens;
     return plan;
@@ -80,6 +81,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Pass> createSpecializeBucketsPass() { return std::make_unique<SpecializeBucketsPass>(); }
+std::unique_ptr<Pass> createSpecializeBucketsPass() {
+  return std::make_unique<SpecializeBucketsPass>();
+}
 
 }  // namespace reel::passes

@@ -8,7 +8,9 @@
 
 namespace reel::tools {
 
-void Args::flag(const std::string& name, const std::string& help) { specs_.push_back({name, "", help, "", false}); }
+void Args::flag(const std::string& name, const std::string& help) {
+  specs_.push_back({name, "", help, "", false});
+}
 
 void Args::option(const std::string& name, const std::string& valueName, const std::string& help,
                   const std::string& shortAlias, bool repeatable) {
@@ -75,7 +77,9 @@ bool Args::parse(int argc, char** argv, int first) {
   return true;
 }
 
-bool Args::has(const std::string& name) const { return values_.count(name) != 0; }
+bool Args::has(const std::string& name) const {
+  return values_.count(name) != 0;
+}
 
 std::optional<std::string> Args::get(const std::string& name) const {
   auto it = values_.find(name);

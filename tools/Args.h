@@ -12,7 +12,7 @@
 namespace reel::tools {
 
 class Args {
-public:
+ public:
   Args(std::string command, std::string summary) : command_(std::move(command)), summary_(std::move(summary)) {}
 
   /// A boolean flag `--name`.
@@ -33,7 +33,7 @@ public:
   [[nodiscard]] std::string help() const;
   [[nodiscard]] const std::string& command() const { return command_; }
 
-private:
+ private:
   struct Spec {
     std::string name;
     std::string valueName;  // empty for flags

@@ -26,13 +26,17 @@ struct BenchRow {
   gpu::DecodeBenchResult result;
   double bandwidthGBs = 0;  ///< the profile's, for the percentage
 
-  [[nodiscard]] double graphTokPerSeq() const { return result.graphSecondsPerStep > 0 ? 1.0 / result.graphSecondsPerStep : 0; }
+  [[nodiscard]] double graphTokPerSeq() const {
+    return result.graphSecondsPerStep > 0 ? 1.0 / result.graphSecondsPerStep : 0;
+  }
   [[nodiscard]] double eagerTokPerSeq() const { return 1.0 / result.eagerSecondsPerStep; }
   /// The best of graph and eager: what the runtime delivers.
   [[nodiscard]] double bestSeconds() const {
     return result.graphSecondsPerStep > 0 ? result.graphSecondsPerStep : result.eagerSecondsPerStep;
   }
-  [[nodiscard]] double weightGBs() const { return static_cast<double>(result.weightBytesPerStep) / bestSeconds() / 1e9; }
+  [[nodiscard]] double weightGBs() const {
+    return static_cast<double>(result.weightBytesPerStep) / bestSeconds() / 1e9;
+  }
   [[nodiscard]] double percentOfBandwidth() const { return bandwidthGBs > 0 ? 100.0 * weightGBs() / bandwidthGBs : 0; }
   [[nodiscard]] double graphSpeedup() const {
     return result.graphSecondsPerStep > 0 ? result.eagerSecondsPerStep / result.graphSecondsPerStep : 0;
@@ -72,7 +76,8 @@ std::string markdown(const BenchContext& c, const std::vector<BenchRow>& rows) {
 }
 
 std::string csv(const std::vector<BenchRow>& rows) {
-  std::string out = "bucket,m,graph_tok_s_per_seq,graph_tok_s_total,eager_tok_s_per_seq,graph_speedup,weight_gb_s,pct_bandwidth\n";
+  std::string out =
+      "bucket,m,graph_tok_s_per_seq,graph_tok_s_total,eager_tok_s_per_seq,graph_speedup,weight_gb_s,pct_bandwidth\n";
   for (const BenchRow& r : rows)
     out += fmt::format("{},{},{:.2f},{:.2f},{:.2f},{:.3f},{:.1f},{:.2f}\n", r.result.bucket, r.result.rows,
                        r.graphTokPerSeq(), static_cast<double>(r.result.rows) * r.graphTokPerSeq(), r.eagerTokPerSeq(),
@@ -81,17 +86,32 @@ std::string csv(const std::vector<BenchRow>& rows) {
 }
 
 std::string json(const BenchContext& c, const std::vector<BenchRow>& rows) {
-  std::string out = fmt::format("{{\"model\": \"{}\", \"gpu\": \"{}\", \"profile\": \"{}\", \"tokens\": {}, \"buckets\": [\n",
-                                c.model, c.gpu, c.profile, c.tokens);
+  std::string out =
+      fmt::format("{{\"model\": \"{}\", \"gpu\": \"{}\", \"profile\": \"{}\", \"tokens\": {}, \"buckets\": [\n",
+                  c.model, c.gpu, c.profile, c.tokens);
   for (size_t i = 0; i < rows.size(); ++i) {
     const BenchRow& r = rows[i];
-    out += fmt::format("  {{\"bucket\": \"{}\", \"m\": {}, \"graph_ms_per_step\": {:.4f}, \"eager_ms_per_step\": {:.4f}, "
-                       "\"weight_bytes_per_step\": {}, \"weight_gb_s\": {:.1f}, \"pct_bandwidth\": {:.2f}}}{}\n",
-                       r.result.bucket, r.result.rows, r.result.graphSecondsPerStep * 1e3,
-                       r.result.eagerSecondsPerStep * 1e3, r.result.weightBytesPerStep, r.weightGBs(),
-                       r.percentOfBandwidth(), i + 1 < rows.size() ? "," : "");
+    out += fmt::format(
+        "  {{\"bucket\": \"{}\", \"m\": {}, \"graph_ms_per_step\": {:.4f}, \"eager_ms_per_step\": {:.4f}, "
+        "\"weight_bytes_per_step\": {}, \"weight_gb_s\": {:.1f}, \"pct_bandwidth\": {:.2f}}}{}\n",
+        r.result.bucket, r.result.rows, r.result.graphSecondsPerStep * 1e3, r.result.eagerSecondsPerStep * 1e3,
+        r.result.weightBytesPerStep, r.weightGBs(), r.percentOfBandwidth(), i + 1 < rows.size() ? "," : "");
   }
   return out + "]}\n";
+}
+
+/// The per-kernel time of one step of a bucket, as a markdown table.
+std::string breakdownTable(const std::string& bucket, const std::vector<gpu::KernelTime>& times) {
+  double total = 0;
+  for (const gpu::KernelTime& time : times) total += time.microseconds;
+  std::string out = fmt::format(
+      "\n@{}: one step at KV length 64, each launch timed with events between launches (no early-start overlap): "
+      "{:.0f} us\n\n| kernel | launches | us per step | % |\n| --- | ---: | ---: | ---: |\n",
+      bucket, total);
+  for (const gpu::KernelTime& time : times)
+    out += fmt::format("| {} | {} | {:.1f} | {:.1f} |\n", time.kernel, time.launches, time.microseconds,
+                       100.0 * time.microseconds / total);
+  return out;
 }
 
 /// The short-context decode buckets of the plan, smallest first.
@@ -106,28 +126,36 @@ std::vector<const codegen::BucketPlan*> decodeBuckets(const codegen::Plan& plan)
 }  // namespace
 
 int runBench(int argc, char** argv) {
-  Args args("reel bench",
-            "Decode throughput on the GPU per bucket: M sequences decode -n steps through the bucket's CUDA graph,\n"
-            "then eagerly. Prints tok/s per sequence and in all, the weight bytes read per second and their share of\n"
-            "the GPU profile's bandwidth, and what graphs gain over eager launches. Synthetic weights are written once\n"
-            "to a cache file and reused.");
+  Args args(
+      "reel bench",
+      "Decode throughput on the GPU per bucket: M sequences decode -n steps through the bucket's CUDA graph,\n"
+      "then eagerly. Prints tok/s per sequence and in all, the weight bytes read per second and their share of\n"
+      "the GPU profile's bandwidth, and what graphs gain over eager launches. Synthetic weights are written once\n"
+      "to a cache file and reused.");
   args.positional("MODEL", "a plan file (.plan, .json), a .gguf file, or a model .toml, config.json or bundled name");
   args.option("--weights", "FILE", "the GGUF file holding the weights");
   args.flag("--synthetic", "random weights, written once to a cache file (see --weights-cache)");
-  args.option("--weights-cache", "FILE", "where --synthetic weights are kept (default $TMPDIR/reel-synthetic-MODEL-QUANT.gguf)");
+  args.option("--weights-cache", "FILE",
+              "where --synthetic weights are kept (default $TMPDIR/reel-synthetic-MODEL-QUANT.gguf)");
   args.option("--quant", "SCHEME", "weight quantization for --synthetic: q4_k_m (default), q4_k, q8_0, f16");
   args.option("--ctx", "N", "KV positions per sequence (default 1024)");
   args.option("--tokens", "N", "timed decode steps per bucket (default 128)", "-n");
   args.option("--warmup", "N", "untimed steps first (default 4)");
   args.option("--output", "FORMAT", "md (default), csv or json", "-o");
+  args.flag("--breakdown", "also time each launch of one step per bucket and print the time per kernel (md)");
   declarePassFlags(args);
   if (!args.parse(argc, argv, 2)) return 0;
   const std::string format = args.getOr("--output", "md");
-  if (format != "md" && format != "csv" && format != "json") failPlain("reel bench: -o {}: expected md, csv or json", format);
+  if (format != "md" && format != "csv" && format != "json")
+    failPlain("reel bench: -o {}: expected md, csv or json", format);
 
   gpu::requireGpu("reel bench");
   GpuModel model = loadGpuModel(args, {"1,2,4,8", "0", 1024});
-  BenchContext context{model.plan.model, model.weights.description, gpu::gpuName(), model.plan.gpuProfile, 0,
+  BenchContext context{model.plan.model,
+                       model.weights.description,
+                       gpu::gpuName(),
+                       model.plan.gpuProfile,
+                       0,
                        positiveFlag(args, "--tokens", "128")};
   gpu::RuntimeOptions options;
   for (const codegen::BucketPlan* bucket : decodeBuckets(model.plan)) options.buckets.push_back(bucket->graph);
@@ -135,7 +163,8 @@ int runBench(int argc, char** argv) {
   const double bandwidth = model.plan.bandwidthGBs;
   gpu::GpuRuntime runtime(std::move(model.plan), *model.weights.file, options);
   context.weightBytes = runtime.weightBytes();
-  fmt::print(stderr, "reel: weights uploaded in {:.1f} s; GPU memory: {}\n", runtime.uploadSeconds(), runtime.memoryReport());
+  fmt::print(stderr, "reel: weights uploaded in {:.1f} s; GPU memory: {}\n", runtime.uploadSeconds(),
+             runtime.memoryReport());
   for (const std::string& failure : runtime.captureFailures()) fmt::print(stderr, "reel: warning: {}\n", failure);
 
   std::vector<BenchRow> rows;
@@ -143,7 +172,11 @@ int runBench(int argc, char** argv) {
     gpu::DecodeBenchCase benchCase{bucket->m, context.tokens, positiveFlag(args, "--warmup", "4")};
     rows.push_back({gpu::benchmarkDecode(runtime, benchCase), bandwidth});
   }
-  writeOutput("", format == "md" ? markdown(context, rows) : format == "csv" ? csv(rows) : json(context, rows));
+  std::string out = format == "md" ? markdown(context, rows) : format == "csv" ? csv(rows) : json(context, rows);
+  if (args.has("--breakdown") && format == "md")
+    for (const codegen::BucketPlan* bucket : decodeBuckets(runtime.plan()))
+      out += breakdownTable(bucket->graph, gpu::decodeBreakdown(runtime, bucket->m, 64));
+  writeOutput("", out);
   return 0;
 }
 

@@ -52,8 +52,10 @@ int runCompile(int argc, char** argv) {
     }
     codegen::Plan plan = codegen::lowerModule(*module, lower);
     std::string json = codegen::planToJson(plan);
-    if (output.empty() || output == "-") writeOutput("", json);
-    else codegen::writePlanFile(plan, output);
+    if (output.empty() || output == "-")
+      writeOutput("", json);
+    else
+      codegen::writePlanFile(plan, output);
     printReport(setup.context);
     return 0;
   }

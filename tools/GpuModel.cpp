@@ -23,7 +23,9 @@ bool hasExtension(const std::string& path, const char* extension) {
   return std::filesystem::path(path).extension() == extension;
 }
 
-bool isPlanPath(const std::string& path) { return hasExtension(path, ".plan") || hasExtension(path, ".json"); }
+bool isPlanPath(const std::string& path) {
+  return hasExtension(path, ".plan") || hasExtension(path, ".json");
+}
 
 int64_t parseContext(const std::string& command, const std::string& text) {
   int64_t value = 0;
@@ -35,25 +37,27 @@ int64_t parseContext(const std::string& command, const std::string& text) {
 
 models::QuantScheme quantScheme(const Args& args) {
   std::optional<models::QuantScheme> scheme = models::parseQuantScheme(args.getOr("--quant", "q4_k_m"));
-  if (!scheme) failPlain("{}: unknown --quant '{}' (expected q4_k_m, q4_k, q8_0 or f16)", args.command(), *args.get("--quant"));
+  if (!scheme)
+    failPlain("{}: unknown --quant '{}' (expected q4_k_m, q4_k, q8_0 or f16)", args.command(), *args.get("--quant"));
   return *scheme;
 }
 
 /// Synthetic weights of `config`, from the cache file when it exists, else written there first.
 synth::OpenWeights cachedSyntheticWeights(const Args& args, const models::ModelConfig& config) {
   const models::QuantScheme scheme = quantScheme(args);
-  const std::filesystem::path path = args.get("--weights-cache").value_or(
-      (std::filesystem::temp_directory_path() /
-       fmt::format("reel-synthetic-{}-{}.gguf", config.name, models::quantSchemeName(scheme)))
-          .string());
+  const std::filesystem::path path =
+      args.get("--weights-cache")
+          .value_or((std::filesystem::temp_directory_path() /
+                     fmt::format("reel-synthetic-{}-{}.gguf", config.name, models::quantSchemeName(scheme)))
+                        .string());
   if (!std::filesystem::exists(path)) {
     fmt::print(stderr, "reel: writing synthetic {} weights of {} to {} (once; later runs reuse it)\n",
                models::quantSchemeName(scheme), config.name, path.string());
     synth::writeSyntheticModel(config, {scheme, 0, std::max(2u, std::thread::hardware_concurrency())}, path);
   }
   synth::OpenWeights weights = synth::openWeightFile(path.string());
-  weights.description = fmt::format("synthetic {} weights (seed 0, cached in {})", models::quantSchemeName(scheme),
-                                    path.string());
+  weights.description =
+      fmt::format("synthetic {} weights (seed 0, cached in {})", models::quantSchemeName(scheme), path.string());
   return weights;
 }
 

@@ -25,11 +25,11 @@ std::string bucketReport(const codegen::BucketPlan& bucket) {
     weightBytes += step.weightBytes;
     predictedUs += step.predictedUs;
   }
-  std::string text = fmt::format("bucket {} ({}, M={}{}): {} launches, arena {}, weights read {}/step, predicted {:.1f} us/step",
-                                 bucket.graph, bucket.phase, bucket.m,
-                                 bucket.minContext ? fmt::format(", KV length > {}", bucket.minContext) : "",
-                                 bucket.steps.size(), bytesText(static_cast<double>(bucket.arenaBytes)),
-                                 bytesText(static_cast<double>(weightBytes)), predictedUs);
+  std::string text = fmt::format(
+      "bucket {} ({}, M={}{}): {} launches, arena {}, weights read {}/step, predicted {:.1f} us/step", bucket.graph,
+      bucket.phase, bucket.m, bucket.minContext ? fmt::format(", KV length > {}", bucket.minContext) : "",
+      bucket.steps.size(), bytesText(static_cast<double>(bucket.arenaBytes)),
+      bytesText(static_cast<double>(weightBytes)), predictedUs);
   if (bucket.phase == "decode" && predictedUs > 0)
     text += fmt::format(" ({:.0f} tok/s per sequence)", 1e6 / predictedUs);
   text += "\n";
@@ -40,7 +40,8 @@ std::string bucketReport(const codegen::BucketPlan& bucket) {
 }  // namespace
 
 int runInspect(int argc, char** argv) {
-  Args args("reel inspect", "Print what a plan does per bucket: launches by kernel, arena and weight bytes, predicted step time.");
+  Args args("reel inspect",
+            "Print what a plan does per bucket: launches by kernel, arena and weight bytes, predicted step time.");
   args.positional("PLAN", "a plan file written by `reel compile -o FILE.plan`");
   if (!args.parse(argc, argv, 2)) return 0;
 
@@ -51,7 +52,8 @@ int runInspect(int argc, char** argv) {
       "plan for {} (config {:016x}), GPU profile {} ({:.0f} GB/s), max context {}\npipeline: {}\n"
       "weights on the GPU: {} in {} slots; scratch {}\n\n",
       plan.model, plan.configHash, plan.gpuProfile, plan.bandwidthGBs, plan.maxContext, plan.pipeline,
-      bytesText(static_cast<double>(weightBytes)), plan.weights.size(), bytesText(static_cast<double>(plan.scratchBytes)));
+      bytesText(static_cast<double>(weightBytes)), plan.weights.size(),
+      bytesText(static_cast<double>(plan.scratchBytes)));
   for (const codegen::BucketPlan& bucket : plan.buckets) text += bucketReport(bucket);
   writeOutput("", text);
   return 0;

@@ -24,8 +24,8 @@ int runModels(int argc, char** argv) {
 
   static const char* const kCountUnits[3] = {"B", "M", "K"};
   static const char* const kByteUnits[3] = {" GB", " MB", " KB"};
-  std::string table = fmt::format("{:<18} {:<8} {:>6} {:>7} {:>9} {:>8} {:>10}\n", "name", "arch", "layers",
-                                  "hidden", "heads/kv", "params", "q4_k_m");
+  std::string table = fmt::format("{:<18} {:<8} {:>6} {:>7} {:>9} {:>8} {:>10}\n", "name", "arch", "layers", "hidden",
+                                  "heads/kv", "params", "q4_k_m");
   for (const std::string& name : models::bundledModelNames()) {
     models::ModelConfig config = models::loadModelConfig(name);
     int64_t bytes = 0;

@@ -97,7 +97,8 @@ int runOpt(int argc, char** argv) {
   ContextFlags flags = readContextFlags(args);
   if (args.has("--run-reproducer")) {
     std::string header = passes::reproducerFlags(text);
-    if (header.empty()) failPlain("{}: --run-reproducer: no '{}' header line", fileName, passes::ReproducerInstrumentation::kHeader);
+    if (header.empty())
+      failPlain("{}: --run-reproducer: no '{}' header line", fileName, passes::ReproducerInstrumentation::kHeader);
     flags = flags.orElse(parseReproducerFlags(header));
   }
   PassSetup setup = resolvePassSetup(flags, "");

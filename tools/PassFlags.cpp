@@ -36,7 +36,9 @@ std::optional<passes::DetectedGpu> detectCudaGpu() {
 }
 #endif
 
-void note(const std::string& text) { std::fprintf(stderr, "reel: note: %s\n", text.c_str()); }
+void note(const std::string& text) {
+  std::fprintf(stderr, "reel: note: %s\n", text.c_str());
+}
 
 /// "1,2,4,8" -> positive, increasing sizes.
 std::vector<int64_t> parseBuckets(const std::string& text) {
@@ -269,9 +271,13 @@ void printReport(const passes::PassContext& context) {
 }
 
 int64_t parseByteSize(const std::string& text, const std::string& flag) {
-  static const std::pair<const char*, double> kUnits[] = {
-      {"GiB", 1024.0 * 1024 * 1024}, {"MiB", 1024.0 * 1024}, {"KiB", 1024.0}, {"GB", 1e9}, {"MB", 1e6},
-      {"KB", 1e3}, {"B", 1.0}};
+  static const std::pair<const char*, double> kUnits[] = {{"GiB", 1024.0 * 1024 * 1024},
+                                                          {"MiB", 1024.0 * 1024},
+                                                          {"KiB", 1024.0},
+                                                          {"GB", 1e9},
+                                                          {"MB", 1e6},
+                                                          {"KB", 1e3},
+                                                          {"B", 1.0}};
   std::string number = text;
   double scale = 1.0;
   for (const auto& [suffix, factor] : kUnits) {

@@ -16,11 +16,16 @@ namespace {
 
 const char* kindName(passes::OptionKind kind) {
   switch (kind) {
-    case passes::OptionKind::Int: return "int";
-    case passes::OptionKind::Float: return "float";
-    case passes::OptionKind::Bool: return "bool";
-    case passes::OptionKind::String: return "string";
-    case passes::OptionKind::IntList: return "int list";
+    case passes::OptionKind::Int:
+      return "int";
+    case passes::OptionKind::Float:
+      return "float";
+    case passes::OptionKind::Bool:
+      return "bool";
+    case passes::OptionKind::String:
+      return "string";
+    case passes::OptionKind::IntList:
+      return "int list";
   }
   return "?";
 }
@@ -36,7 +41,8 @@ std::string listing(const passes::PassRegistry& registry) {
     std::string origin = pass->origin == "built-in" ? "" : "  [" + pass->origin + "]";
     text += fmt::format("{:<24} {:<11} {}{}\n", info.name, info.phase, info.summary, origin);
     for (const passes::OptionSpec& spec : info.options)
-      text += fmt::format("    {:<26} {:<9} default {:<20} {}\n", spec.name, kindName(spec.kind), defaultText(spec), spec.help);
+      text += fmt::format("    {:<26} {:<9} default {:<20} {}\n", spec.name, kindName(spec.kind), defaultText(spec),
+                          spec.help);
   }
   return text;
 }
@@ -82,8 +88,9 @@ std::string passSection(const passes::RegisteredPass& pass) {
   if (info.options.empty()) return text + "No options.\n\n";
   text += "| option | type | default | meaning |\n| --- | --- | --- | --- |\n";
   for (const passes::OptionSpec& spec : info.options)
-    text += fmt::format("| `{}` | {} | {} | {} |\n", spec.name, kindName(spec.kind),
-                        spec.defaultValue.empty() ? "from the context" : "`" + spec.defaultValue + "`", cell(spec.help));
+    text +=
+        fmt::format("| `{}` | {} | {} | {} |\n", spec.name, kindName(spec.kind),
+                    spec.defaultValue.empty() ? "from the context" : "`" + spec.defaultValue + "`", cell(spec.help));
   return text + "\n";
 }
 
@@ -103,7 +110,8 @@ std::string markdown(const passes::PassRegistry& registry) {
       "plugin: docs/writing-a-pass.md.\n\n"
       "| pass | phase | summary |\n| --- | --- | --- |\n";
   for (const passes::RegisteredPass* pass : registry.all())
-    text += fmt::format("| [`{}`](#{}) | {} | {} |\n", pass->info.name, pass->info.name, pass->info.phase, cell(pass->info.summary));
+    text += fmt::format("| [`{}`](#{}) | {} | {} |\n", pass->info.name, pass->info.name, pass->info.phase,
+                        cell(pass->info.summary));
   text += "\n";
   for (const passes::RegisteredPass* pass : registry.all()) text += passSection(*pass);
   text += "## Ops added by passes\n\nOps the passes create besides the core ops of docs/ir.md.\n\n";
@@ -118,13 +126,17 @@ int runPasses(int argc, char** argv) {
   args.flag("--markdown", "print the pass reference as Markdown instead (docs/passes.md)");
   args.option("--load-pass-plugin", "PATH", "load a pass plugin (.so) first, to list its passes; repeatable", "", true);
   if (!args.parse(argc, argv, 2)) return 0;
-  if (args.has("--default") && args.has("--markdown")) failPlain("reel passes: --default and --markdown exclude each other");
+  if (args.has("--default") && args.has("--markdown"))
+    failPlain("reel passes: --default and --markdown exclude each other");
 
   for (const std::string& plugin : args.getAll("--load-pass-plugin")) passes::loadPassPlugin(plugin);
   passes::PassRegistry& registry = passes::PassRegistry::global();
-  if (args.has("--default")) writeOutput("", std::string(passes::kDefaultPipeline) + "\n");
-  else if (args.has("--markdown")) writeOutput("", markdown(registry));
-  else writeOutput("", listing(registry));
+  if (args.has("--default"))
+    writeOutput("", std::string(passes::kDefaultPipeline) + "\n");
+  else if (args.has("--markdown"))
+    writeOutput("", markdown(registry));
+  else
+    writeOutput("", listing(registry));
   return 0;
 }
 

@@ -70,7 +70,9 @@ bool hasExtension(const std::string& path, const char* extension) {
 }
 
 /// A plan file, as the GPU path reads them (.plan, .json).
-bool isPlanPath(const std::string& path) { return hasExtension(path, ".plan") || hasExtension(path, ".json"); }
+bool isPlanPath(const std::string& path) {
+  return hasExtension(path, ".plan") || hasExtension(path, ".json");
+}
 
 /// The weights the flags name: --weights, --synthetic, or the MODEL itself when it is a GGUF.
 synth::OpenWeights openWeights(const Args& args, const models::ModelConfig& config, models::QuantScheme scheme) {
@@ -148,7 +150,8 @@ int runRun(int argc, char** argv) {
                   "a .gguf file (config and weights), a .plan file, or a model .toml, config.json or bundled name");
   args.option("--weights", "FILE", "the GGUF file holding the weights");
   args.flag("--synthetic", "run on random weights (written to a temporary file)");
-  args.option("--device", "DEVICE", "auto (default: cuda when a GPU is present, else cpu), cpu (the CPU reference) or cuda");
+  args.option("--device", "DEVICE",
+              "auto (default: cuda when a GPU is present, else cpu), cpu (the CPU reference) or cuda");
   args.option("--tokens", "N", "tokens to generate per sequence (default 16)", "-n");
   args.option("--prompt-tokens", "LIST", "the prompt as token ids, e.g. 1,2,3 (default 1)");
   args.option("--batch", "M", "run M sequences at once (default 1)");

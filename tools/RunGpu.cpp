@@ -17,7 +17,8 @@ namespace reel::tools {
 
 void declareGpuRunFlags(Args& args) {
   args.flag("--eager", "GPU: launch the steps one by one instead of replaying CUDA graphs (the baseline)");
-  args.option("--ctx", "N", "GPU: KV positions per sequence the plan is compiled for (default: the model's, at most 4096)");
+  args.option("--ctx", "N",
+              "GPU: KV positions per sequence the plan is compiled for (default: the model's, at most 4096)");
   args.option("--weights-cache", "FILE",
               "GPU: where --synthetic weights are kept and reused (default $TMPDIR/reel-synthetic-MODEL-QUANT.gguf)");
 }
@@ -77,10 +78,11 @@ void printGpuReport(const reference::DecodeReport& report, const reference::Deco
                        fmt::join(report.sequences[i].tokens, " "));
   if (report.decodeSteps > 0) {
     const double perStep = report.decodeSeconds / static_cast<double>(report.decodeSteps);
-    out += fmt::format("decode: {} steps in {:.3f} s: {:.3f} ms per step, {:.1f} tok/s per sequence, {:.1f} tok/s in all "
-                       "(prefill {:.3f} s)\n",
-                       report.decodeSteps, report.decodeSeconds, perStep * 1e3, 1.0 / perStep,
-                       static_cast<double>(request.prompts.size()) / perStep, report.prefillSeconds);
+    out += fmt::format(
+        "decode: {} steps in {:.3f} s: {:.3f} ms per step, {:.1f} tok/s per sequence, {:.1f} tok/s in all "
+        "(prefill {:.3f} s)\n",
+        report.decodeSteps, report.decodeSeconds, perStep * 1e3, 1.0 / perStep,
+        static_cast<double>(request.prompts.size()) / perStep, report.prefillSeconds);
   }
   writeOutput("", out);
 }
@@ -128,8 +130,9 @@ std::string resolveDevice(const std::string& device) {
 }
 
 int runRunOnGpu(const Args&) {
-  failPlain("reel run: --device cuda: this build of reel has no GPU support (configure with REEL_WITH_CUDA=ON); "
-            "use --device cpu");
+  failPlain(
+      "reel run: --device cuda: this build of reel has no GPU support (configure with REEL_WITH_CUDA=ON); "
+      "use --device cpu");
 }
 
 #endif

@@ -14,7 +14,7 @@ using reel::passes::Pass;
 using reel::passes::PassContext;
 
 class CountOpsPass : public Pass {
-public:
+ public:
   bool runOnGraph(reel::ir::Graph& graph, PassContext& /*context*/) override {
     std::string only = options().getString("op");
     if (only != "all" && !reel::ir::lookupOp(only)) throw reel::Error("count-ops: unknown op '" + only + "'");

@@ -40,8 +40,14 @@ cudaError_t launchStep(const BoundSchedule& schedule, size_t index, cudaStream_t
 }
 
 void runEager(const BoundSchedule& schedule, cudaStream_t stream) {
-  for (size_t i = 0; i < schedule.steps.size(); ++i)
-    checkCuda(launchStep(schedule, i, stream), "launching " + describeStep(schedule, i));
+  for (size_t i = 0; i < schedule.steps.size(); ++i) {
+    const cudaError_t status = launchStep(schedule, i, stream);
+    if (status == cudaSuccess) continue;
+    const auto* blas = static_cast<const kernels::BlasContext*>(schedule.steps[i].args.library);
+    const std::string library =
+        blas && blas->lastBlasStatus != 0 ? fmt::format(" (cuBLAS status {})", blas->lastBlasStatus) : "";
+    checkCuda(status, "launching " + describeStep(schedule, i) + library);
+  }
 }
 
 std::string describeStep(const BoundSchedule& schedule, size_t index) {

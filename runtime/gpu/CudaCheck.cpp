@@ -17,8 +17,10 @@ bool isSticky(cudaError_t status) {
     case cudaErrorMisalignedAddress:
     case cudaErrorHardwareStackError:
     case cudaErrorInvalidPc:
-    case cudaErrorAssert: return true;
-    default: return false;
+    case cudaErrorAssert:
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -37,6 +37,8 @@ CapturedGraph::~CapturedGraph() {
   if (graph_) (void)cudaGraphDestroy(graph_);
 }
 
-void CapturedGraph::launch(cudaStream_t stream) const { checkCuda(cudaGraphLaunch(exec_, stream), "launching a CUDA graph"); }
+void CapturedGraph::launch(cudaStream_t stream) const {
+  checkCuda(cudaGraphLaunch(exec_, stream), "launching a CUDA graph");
+}
 
 }  // namespace reel::gpu

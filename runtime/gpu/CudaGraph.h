@@ -15,10 +15,11 @@
 namespace reel::gpu {
 
 class CapturedGraph {
-public:
+ public:
   /// Captures `schedule` on `stream` (which must be idle) and instantiates it. On failure
   /// returns null and sets `whyNot` ("step 7 of @decode.m8 (...): cudaErrorStreamCaptureUnsupported").
-  static std::unique_ptr<CapturedGraph> capture(const BoundSchedule& schedule, cudaStream_t stream, std::string& whyNot);
+  static std::unique_ptr<CapturedGraph> capture(const BoundSchedule& schedule, cudaStream_t stream,
+                                                std::string& whyNot);
 
   CapturedGraph(const CapturedGraph&) = delete;
   CapturedGraph& operator=(const CapturedGraph&) = delete;
@@ -28,7 +29,7 @@ public:
   void launch(cudaStream_t stream) const;
   [[nodiscard]] size_t nodeCount() const { return nodes_; }
 
-private:
+ private:
   CapturedGraph() = default;
 
   cudaGraph_t graph_ = nullptr;

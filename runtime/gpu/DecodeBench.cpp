@@ -2,7 +2,9 @@
 
 #include "ir/Diagnostics.h"
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 
 namespace reel::gpu {
 
@@ -27,7 +29,8 @@ double timeSteps(GpuRuntime& runtime, const DecodeBenchCase& c) {
       rows.kvLens[static_cast<size_t>(s)] += 1;
     }
   }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / static_cast<double>(c.tokens);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
+         static_cast<double>(c.tokens);
 }
 
 }  // namespace
@@ -50,6 +53,31 @@ DecodeBenchResult benchmarkDecode(GpuRuntime& runtime, const DecodeBenchCase& be
   result.eagerSecondsPerStep = timeSteps(runtime, benchCase);
   runtime.setEager(false);
   return result;
+}
+
+std::vector<KernelTime> decodeBreakdown(GpuRuntime& runtime, int64_t rows, int64_t kvLength) {
+  StepRows step;
+  for (int64_t s = 0; s < rows; ++s) {
+    step.tokens.push_back(static_cast<int32_t>(1 + s));
+    step.positions.push_back(static_cast<int32_t>(kvLength - 1));
+    step.kvLens.push_back(static_cast<int32_t>(kvLength));
+    step.slots.push_back(static_cast<int32_t>(s));
+  }
+  step.minBucketRows = rows;
+  const std::vector<float> milliseconds = runtime.timeEachLaunch(Phase::Decode, step);
+  const std::vector<codegen::Step>& steps = runtime.lastBucket()->steps;
+  std::map<std::string, KernelTime> byKernel;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    KernelTime& time = byKernel[steps[i].kernel];
+    time.kernel = steps[i].kernel;
+    time.launches += 1;
+    time.microseconds += 1e3 * milliseconds[i];
+  }
+  std::vector<KernelTime> times;
+  for (const auto& [kernel, time] : byKernel) times.push_back(time);
+  std::sort(times.begin(), times.end(),
+            [](const KernelTime& a, const KernelTime& b) { return a.microseconds > b.microseconds; });
+  return times;
 }
 
 }  // namespace reel::gpu

@@ -44,7 +44,8 @@ DeviceBuffer::DeviceBuffer(size_t bytes, std::string label, MemoryLedger* ledger
               formatBytes(static_cast<double>(totalBytes)),
               formatBytes(static_cast<double>(ledger_ ? ledger_->total() : 0)));
   }
-  checkCuda(status, fmt::format("allocating {} of GPU memory for the {}", formatBytes(static_cast<double>(size_)), label_));
+  checkCuda(status,
+            fmt::format("allocating {} of GPU memory for the {}", formatBytes(static_cast<double>(size_)), label_));
   if (ledger_) ledger_->add(label_, size_);
 }
 

@@ -16,7 +16,7 @@ namespace reel::gpu {
 
 /// Bytes allocated per label ("weights", "kv cache", ...), for the memory report.
 class MemoryLedger {
-public:
+ public:
   void add(const std::string& label, size_t bytes) { bytes_[label] += bytes; }
   void remove(const std::string& label, size_t bytes) { bytes_[label] -= bytes; }
   [[nodiscard]] size_t total() const;
@@ -24,13 +24,13 @@ public:
   /// "weights 3.86 GiB, kv cache 512.0 MiB, ... (total 4.51 GiB; GPU: 70.1 GiB free of 79.1 GiB)".
   [[nodiscard]] std::string describe() const;
 
-private:
+ private:
   std::map<std::string, size_t> bytes_;
 };
 
 /// Device memory from cudaMalloc, freed on destruction (move-only).
 class DeviceBuffer {
-public:
+ public:
   DeviceBuffer() = default;
   /// Allocates `bytes` (at least 1); throws a reel::Error naming `label` and the sizes when the
   /// GPU has too little memory. `ledger` (may be null) must outlive the buffer.
@@ -46,7 +46,7 @@ public:
   [[nodiscard]] size_t size() const { return size_; }
   explicit operator bool() const { return ptr_ != nullptr; }
 
-private:
+ private:
   void release() noexcept;
 
   void* ptr_ = nullptr;
@@ -57,7 +57,7 @@ private:
 
 /// Page-locked host memory from cudaMallocHost (for asynchronous copies), move-only.
 class PinnedBuffer {
-public:
+ public:
   PinnedBuffer() = default;
   explicit PinnedBuffer(size_t bytes);
   PinnedBuffer(PinnedBuffer&& other) noexcept { *this = std::move(other); }
@@ -67,10 +67,12 @@ public:
   ~PinnedBuffer() { release(); }
 
   template <typename T>
-  [[nodiscard]] T* as() const { return static_cast<T*>(ptr_); }
+  [[nodiscard]] T* as() const {
+    return static_cast<T*>(ptr_);
+  }
   [[nodiscard]] size_t size() const { return size_; }
 
-private:
+ private:
   void release() noexcept;
 
   void* ptr_ = nullptr;
@@ -79,14 +81,14 @@ private:
 
 /// A non-blocking CUDA stream, synchronized and destroyed on destruction.
 class CudaStream {
-public:
+ public:
   CudaStream();
   CudaStream(const CudaStream&) = delete;
   CudaStream& operator=(const CudaStream&) = delete;
   ~CudaStream();
   [[nodiscard]] cudaStream_t get() const { return stream_; }
 
-private:
+ private:
   cudaStream_t stream_ = nullptr;
 };
 

@@ -15,10 +15,12 @@ using Clock = std::chrono::steady_clock;
 using reference::DecodeReport;
 using reference::DecodeRequest;
 
-double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 class GpuDecodeRun {
-public:
+ public:
   GpuDecodeRun(GpuRuntime& runtime, const DecodeRequest& request, const GpuDecodeOptions& options)
       : runtime_(runtime), request_(request), options_(options) {
     validate();
@@ -35,7 +37,7 @@ public:
     return std::move(report_);
   }
 
-private:
+ private:
   void validate() const {
     if (request_.prompts.empty()) failPlain("decode: no sequences to run");
     if (request_.newTokens < 1) failPlain("decode: asked for {} new tokens (at least 1)", request_.newTokens);
@@ -46,9 +48,10 @@ private:
       const auto needed = static_cast<int64_t>(request_.prompts[s].size()) + request_.newTokens - 1;
       if (request_.prompts[s].empty()) failPlain("decode: every sequence needs at least one prompt token");
       if (needed > kv.positions)
-        failPlain("context full: sequence {} needs {} positions ({} prompt tokens + {} new, the last one not stored), "
-                  "the plan's KV cache holds {} per sequence (compile with a larger --ctx)",
-                  s, needed, request_.prompts[s].size(), request_.newTokens, kv.positions);
+        failPlain(
+            "context full: sequence {} needs {} positions ({} prompt tokens + {} new, the last one not stored), "
+            "the plan's KV cache holds {} per sequence (compile with a larger --ctx)",
+            s, needed, request_.prompts[s].size(), request_.newTokens, kv.positions);
     }
     if (runtime_.largestRows(Phase::Decode) == 0) failPlain("decode: the runtime has no decode bucket loaded");
     if (options_.prefill == reference::PrefillMode::Graph && runtime_.largestRows(Phase::Prefill) == 0)
@@ -62,8 +65,8 @@ private:
   }
 
   void prefill(int32_t sequence) {
-    const bool byBucket = options_.prefill != reference::PrefillMode::TokenByToken &&
-                          runtime_.largestRows(Phase::Prefill) > 0;
+    const bool byBucket =
+        options_.prefill != reference::PrefillMode::TokenByToken && runtime_.largestRows(Phase::Prefill) > 0;
     const std::vector<int32_t>& prompt = request_.prompts[static_cast<size_t>(sequence)];
     const int64_t chunk = byBucket ? runtime_.largestRows(Phase::Prefill) : 1;
     const Phase phase = byBucket ? Phase::Prefill : Phase::Decode;
@@ -93,7 +96,8 @@ private:
       StepRows rows;
       rows.minBucketRows = options_.decodeRows;
       for (int64_t s = first; s < first + count; ++s) {
-        const auto position = static_cast<int32_t>(static_cast<int64_t>(request_.prompts[static_cast<size_t>(s)].size()) + step - 1);
+        const auto position =
+            static_cast<int32_t>(static_cast<int64_t>(request_.prompts[static_cast<size_t>(s)].size()) + step - 1);
         rows.tokens.push_back(fedToken(s, step));
         rows.positions.push_back(position);
         rows.kvLens.push_back(position + 1);
@@ -121,9 +125,9 @@ private:
 
   void describeDecode(int64_t live, int64_t sequences) {
     const codegen::BucketPlan& bucket = *runtime_.lastBucket();
-    std::string path = fmt::format("@{} (M = {}: {} live row{}, {} padding; {})", bucket.graph, bucket.m, live,
-                                   live == 1 ? "" : "s", bucket.m - live,
-                                   runtime_.lastStepUsedGraph() ? "CUDA graph" : "eager");
+    std::string path =
+        fmt::format("@{} (M = {}: {} live row{}, {} padding; {})", bucket.graph, bucket.m, live, live == 1 ? "" : "s",
+                    bucket.m - live, runtime_.lastStepUsedGraph() ? "CUDA graph" : "eager");
     if (sequences > live)
       path += fmt::format("; {} sequences exceed the largest bucket, so each token takes {} steps", sequences,
                           (sequences + live - 1) / live);

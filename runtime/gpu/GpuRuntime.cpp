@@ -2,6 +2,7 @@
 
 #include "ir/Diagnostics.h"
 #include "runtime/gpu/CudaCheck.h"
+#include "runtime/gpu/StepTimer.h"
 
 #include <fmt/format.h>
 
@@ -15,7 +16,9 @@ using codegen::BucketPlan;
 
 namespace {
 
-const char* phaseName(Phase phase) { return phase == Phase::Prefill ? "prefill" : "decode"; }
+const char* phaseName(Phase phase) {
+  return phase == Phase::Prefill ? "prefill" : "decode";
+}
 
 bool isSelected(const RuntimeOptions& options, const BucketPlan& bucket) {
   return options.buckets.empty() ||
@@ -80,7 +83,8 @@ GpuRuntime::GpuRuntime(codegen::Plan plan, const GgufFile& file, const RuntimeOp
   const int64_t slots = options_.kvSlots > 0 ? options_.kvSlots : largestDecodeRows(plan_, options_);
   buffers_ = std::make_unique<RuntimeBuffers>(plan_, kvLayoutOf(plan_, slots), ledger_);
   blasWorkspace_ = DeviceBuffer(options_.blasWorkspaceBytes, "cuBLAS workspace", &ledger_);
-  checkCuda(kernels::createBlasContext(blas_.context, blasWorkspace_.get(), blasWorkspace_.size()), "creating the cuBLAS handles");
+  checkCuda(kernels::createBlasContext(blas_.context, blasWorkspace_.get(), blasWorkspace_.size()),
+            "creating the cuBLAS handles");
   hostInputs_ = PinnedBuffer(static_cast<size_t>(4 * buffers_->maxRows()) * sizeof(int32_t));
   hostTokens_ = PinnedBuffer(static_cast<size_t>(buffers_->maxRows()) * sizeof(int32_t));
   for (const BucketPlan& bucket : plan_.buckets)
@@ -136,13 +140,16 @@ void GpuRuntime::checkRows(const StepRows& rows) const {
   const KvLayout& kv = buffers_->kv();
   for (size_t i = 0; i < n; ++i) {
     if (rows.positions[i] < 0 || rows.positions[i] >= kv.positions || rows.kvLens[i] > kv.positions)
-      failPlain("context full: row {} needs position {}, the KV cache holds {} positions per sequence (compile with a "
-                "larger --ctx)", i, rows.positions[i], kv.positions);
+      failPlain(
+          "context full: row {} needs position {}, the KV cache holds {} positions per sequence (compile with a "
+          "larger --ctx)",
+          i, rows.positions[i], kv.positions);
     if (rows.slots[i] < 0 || rows.slots[i] >= kv.slots)
       failPlain("GPU step: row {} uses KV slot {}, the cache has {} slots", i, rows.slots[i], kv.slots);
     if (rows.tokens[i] < 0 || rows.tokens[i] >= vocab_)
       failPlain("GPU step: row {} has token {}, outside the vocabulary of {}", i, rows.tokens[i], vocab_);
-    if (rows.kvLens[i] < 1) failPlain("GPU step: row {} has KV length {} (live rows need at least 1)", i, rows.kvLens[i]);
+    if (rows.kvLens[i] < 1)
+      failPlain("GPU step: row {} has KV length {} (live rows need at least 1)", i, rows.kvLens[i]);
   }
 }
 
@@ -163,15 +170,20 @@ void GpuRuntime::copyInputs(const LoadedBucket& bucket, const StepRows& rows) {
             "copying the step inputs to the GPU");
 }
 
-const std::vector<int32_t>& GpuRuntime::step(Phase phase, const StepRows& rows) {
+const GpuRuntime::LoadedBucket& GpuRuntime::bucketOf(Phase phase, const StepRows& rows) const {
   checkRows(rows);
   const auto n = static_cast<int64_t>(rows.tokens.size());
   const int64_t longestKv = *std::max_element(rows.kvLens.begin(), rows.kvLens.end());
   const BucketPlan* plan = bucketFor(phase, std::max(n, rows.minBucketRows), longestKv);
   if (!plan)
-    failPlain("no {} bucket holds {} rows (the largest loaded has {})", phaseName(phase), std::max(n, rows.minBucketRows),
-              largestRows(phase));
-  const LoadedBucket& bucket = *std::find_if(buckets_.begin(), buckets_.end(), [&](const LoadedBucket& b) { return b.plan == plan; });
+    failPlain("no {} bucket holds {} rows (the largest loaded has {})", phaseName(phase),
+              std::max(n, rows.minBucketRows), largestRows(phase));
+  return *std::find_if(buckets_.begin(), buckets_.end(), [&](const LoadedBucket& b) { return b.plan == plan; });
+}
+
+const std::vector<int32_t>& GpuRuntime::step(Phase phase, const StepRows& rows) {
+  const LoadedBucket& bucket = bucketOf(phase, rows);
+  const auto n = static_cast<int64_t>(rows.tokens.size());
   copyInputs(bucket, rows);
   lastUsedGraph_ = bucket.graph && !eager_;
   if (lastUsedGraph_)
@@ -181,11 +193,22 @@ const std::vector<int32_t>& GpuRuntime::step(Phase phase, const StepRows& rows) 
   checkCuda(cudaMemcpyAsync(hostTokens_.as<int32_t>(), buffers_->nextTokens(), static_cast<size_t>(n) * sizeof(int32_t),
                             cudaMemcpyDeviceToHost, stream_.get()),
             "copying the next tokens from the GPU");
-  checkCuda(cudaStreamSynchronize(stream_.get()), "running @" + plan->graph);
+  checkCuda(cudaStreamSynchronize(stream_.get()), "running @" + bucket.plan->graph);
   next_.assign(hostTokens_.as<int32_t>(), hostTokens_.as<int32_t>() + n);
   last_ = &bucket;
   lastRows_ = n;
   return next_;
+}
+
+std::vector<float> GpuRuntime::timeEachLaunch(Phase phase, const StepRows& rows) {
+  const LoadedBucket& bucket = bucketOf(phase, rows);
+  copyInputs(bucket, rows);
+  checkCuda(cudaStreamSynchronize(stream_.get()), "copying the step inputs to the GPU");
+  std::vector<float> milliseconds = timeEachStep(bucket.schedule, stream_.get());
+  last_ = &bucket;
+  lastRows_ = static_cast<int64_t>(rows.tokens.size());
+  lastUsedGraph_ = false;
+  return milliseconds;
 }
 
 std::vector<float> GpuRuntime::logitsRow(int64_t row) const {
@@ -198,6 +221,8 @@ std::vector<float> GpuRuntime::logitsRow(int64_t row) const {
   return logits;
 }
 
-void GpuRuntime::poison() { buffers_->poison(stream_.get()); }
+void GpuRuntime::poison() {
+  buffers_->poison(stream_.get());
+}
 
 }  // namespace reel::gpu

@@ -58,7 +58,7 @@ bool gpuAvailable();
 void requireGpu(const std::string& who);
 
 class GpuRuntime {
-public:
+ public:
   /// Loads a copy of `plan` with the weights of `file` (needed during the constructor only).
   GpuRuntime(codegen::Plan plan, const GgufFile& file, const RuntimeOptions& options);
   GpuRuntime(const GpuRuntime&) = delete;
@@ -69,6 +69,10 @@ public:
   /// context class of the longest KV length; returns each live row's argmax token. Throws a
   /// reel::Error for rows no bucket holds, a position past the context, a bad slot or token.
   const std::vector<int32_t>& step(Phase phase, const StepRows& rows);
+
+  /// Runs one step like step(), timing each launch (StepTimer.h): milliseconds per step of the
+  /// bucket it ran on (lastBucket()). For `reel bench --breakdown`.
+  std::vector<float> timeEachLaunch(Phase phase, const StepRows& rows);
 
   /// The logits of live row `row` of the last step (copied from the arena; for tests).
   [[nodiscard]] std::vector<float> logitsRow(int64_t row) const;
@@ -98,7 +102,7 @@ public:
   /// "weights 3.86 GiB, KV cache 1.00 GiB, ... (total ...; GPU: ... free of ...)".
   [[nodiscard]] std::string memoryReport() const { return ledger_.describe(); }
 
-private:
+ private:
   struct LoadedBucket {
     const codegen::BucketPlan* plan = nullptr;
     BoundSchedule schedule;
@@ -108,6 +112,7 @@ private:
   void loadBucket(const codegen::BucketPlan& bucket);
   void checkRows(const StepRows& rows) const;
   void copyInputs(const LoadedBucket& bucket, const StepRows& rows);
+  const LoadedBucket& bucketOf(Phase phase, const StepRows& rows) const;
 
   codegen::Plan plan_;
   RuntimeOptions options_;

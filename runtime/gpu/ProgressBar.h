@@ -1,7 +1,8 @@
 #pragma once
 /// \file
 /// A one-line progress bar on stderr ("uploading weights [#######.....]  58%  2.3/4.0 GB"),
-/// redrawn in place at most once per percent; silent when disabled.
+/// redrawn in place at most once per percent; silent when disabled or when stderr is not a
+/// terminal (logs get no hundred redrawn lines).
 
 #include <cstdint>
 #include <string>
@@ -9,7 +10,7 @@
 namespace reel::gpu {
 
 class ProgressBar {
-public:
+ public:
   /// `total` units (bytes); draws nothing unless `enabled`.
   ProgressBar(std::string label, int64_t total, bool enabled);
   ProgressBar(const ProgressBar&) = delete;
@@ -19,7 +20,7 @@ public:
 
   void advance(int64_t units);
 
-private:
+ private:
   void draw() const;
 
   std::string label_;

@@ -52,7 +52,8 @@ RuntimeBuffers::RuntimeBuffers(const Plan& plan, const KvLayout& kv, MemoryLedge
 
 void* RuntimeBuffers::resolve(const BufferRef& ref, int64_t bucketRows, const DeviceWeights& weights) const {
   switch (ref.kind) {
-    case BufferKind::Null: return nullptr;
+    case BufferKind::Null:
+      return nullptr;
     case BufferKind::Arena:
       if (ref.offset < 0 || static_cast<size_t>(ref.offset) >= arena_.size()) break;
       return arena_.bytes() + ref.offset;

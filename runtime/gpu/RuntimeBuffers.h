@@ -40,7 +40,7 @@ KvLayout kvLayoutOf(const codegen::Plan& plan, int64_t slots);
 int64_t maxBucketRows(const codegen::Plan& plan);
 
 class RuntimeBuffers {
-public:
+ public:
   /// Allocates the arena (the largest bucket's arenaBytes), the scratch, the KV cache for
   /// `kv.slots` sequences and the step inputs; counted in `ledger`.
   RuntimeBuffers(const codegen::Plan& plan, const KvLayout& kv, MemoryLedger& ledger);
@@ -60,7 +60,7 @@ public:
   /// ints), so that a step reading anything it did not write shows.
   void poison(cudaStream_t stream) const;
 
-private:
+ private:
   KvLayout kv_;
   int64_t maxRows_ = 0;
   DeviceBuffer arena_;

@@ -29,6 +29,8 @@ void StagedCopy::submit(void* dst, size_t bytes) {
   checkCuda(cudaEventRecord(copied_[current_], stream_), "recording a staging event");
 }
 
-void StagedCopy::finish() { checkCuda(cudaStreamSynchronize(stream_), "finishing the weight upload"); }
+void StagedCopy::finish() {
+  checkCuda(cudaStreamSynchronize(stream_), "finishing the weight upload");
+}
 
 }  // namespace reel::gpu

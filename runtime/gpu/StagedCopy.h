@@ -14,7 +14,7 @@
 namespace reel::gpu {
 
 class StagedCopy {
-public:
+ public:
   /// Two pinned buffers of `chunkBytes` each; copies run on `stream`.
   StagedCopy(cudaStream_t stream, size_t chunkBytes);
   StagedCopy(const StagedCopy&) = delete;
@@ -29,7 +29,7 @@ public:
   /// Waits for every copy (and whatever else was queued on the stream).
   void finish();
 
-private:
+ private:
   cudaStream_t stream_;
   size_t chunkBytes_;
   std::array<PinnedBuffer, 2> buffers_;

@@ -27,16 +27,22 @@ using quant::QType;
 constexpr size_t kStagingBytes = size_t{64} << 20;
 constexpr int64_t kProgressMinBytes = 1'000'000'000;
 
-int64_t alignUp(int64_t value, int64_t alignment) { return (value + alignment - 1) / alignment * alignment; }
+int64_t alignUp(int64_t value, int64_t alignment) {
+  return (value + alignment - 1) / alignment * alignment;
+}
 
 /// Bytes of one row in the pinned staging buffer (FP8 rows are staged as f32).
 size_t stagedRowBytes(const WeightSlot& slot, QType type) {
   switch (slot.layout) {
-    case WeightLayout::Gguf: return quant::rowBytes(type, slot.cols);
-    case WeightLayout::RowPlanar: return quant::planarRowBytes(type, slot.cols);
-    case WeightLayout::F16: return static_cast<size_t>(slot.cols) * 2;
+    case WeightLayout::Gguf:
+      return quant::rowBytes(type, slot.cols);
+    case WeightLayout::RowPlanar:
+      return quant::planarRowBytes(type, slot.cols);
+    case WeightLayout::F16:
+      return static_cast<size_t>(slot.cols) * 2;
     case WeightLayout::F32:
-    case WeightLayout::Fp8PerRow: return static_cast<size_t>(slot.cols) * 4;
+    case WeightLayout::Fp8PerRow:
+      return static_cast<size_t>(slot.cols) * 4;
   }
   return 0;
 }
@@ -49,8 +55,8 @@ const GgufTensorInfo& tensorOf(const GgufFile& file, const WeightSlot& slot) {
     failPlain("{}: tensor '{}' is {} in the file, the plan was compiled for {} (compile the plan for these weights)",
               file.name(), slot.tensor, quant::qtypeName(info->type), slot.qtype);
   if (info->ne[0] != slot.cols || info->rowCount() != slot.rows)
-    failPlain("{}: tensor '{}' is {} x {} (rows x cols) in the file, the plan expects {} x {}", file.name(), slot.tensor,
-              info->rowCount(), info->ne[0], slot.rows, slot.cols);
+    failPlain("{}: tensor '{}' is {} x {} (rows x cols) in the file, the plan expects {} x {}", file.name(),
+              slot.tensor, info->rowCount(), info->ne[0], slot.rows, slot.cols);
   return *info;
 }
 
@@ -71,12 +77,16 @@ struct RowConversion {
     });
   }
 
-private:
+ private:
   void convert(const uint8_t* in, uint8_t* out, int64_t rows) const {
     const size_t inRow = quant::rowBytes(type, slot.cols);
     switch (slot.layout) {
-      case WeightLayout::Gguf: std::memcpy(out, in, static_cast<size_t>(rows) * inRow); return;
-      case WeightLayout::RowPlanar: quant::repackRowPlanar(type, in, out, rows, slot.cols); return;
+      case WeightLayout::Gguf:
+        std::memcpy(out, in, static_cast<size_t>(rows) * inRow);
+        return;
+      case WeightLayout::RowPlanar:
+        quant::repackRowPlanar(type, in, out, rows, slot.cols);
+        return;
       case WeightLayout::F32:
       case WeightLayout::Fp8PerRow:
         for (int64_t r = 0; r < rows; ++r)
@@ -87,7 +97,8 @@ private:
         auto* halves = reinterpret_cast<uint16_t*>(out);
         for (int64_t r = 0; r < rows; ++r) {
           quant::dequantizeRow(type, in + r * inRow, row.data(), slot.cols);
-          for (int64_t i = 0; i < slot.cols; ++i) halves[r * slot.cols + i] = quant::f32ToF16(row[static_cast<size_t>(i)]);
+          for (int64_t i = 0; i < slot.cols; ++i)
+            halves[r * slot.cols + i] = quant::f32ToF16(row[static_cast<size_t>(i)]);
         }
         return;
       }
@@ -97,9 +108,10 @@ private:
 
 /// Uploads the slots one after the other through the staging buffers.
 class Uploader {
-public:
+ public:
   Uploader(const WeightUploadRequest& request, size_t chunkBytes)
-      : request_(request), staging_(request.stream, chunkBytes),
+      : request_(request),
+        staging_(request.stream, chunkBytes),
         threads_(std::max(1u, std::thread::hardware_concurrency())) {}
 
   void upload(const WeightSlot& slot, uint8_t* device, ProgressBar& progress) {
@@ -124,7 +136,7 @@ public:
 
   void finish() { staging_.finish(); }
 
-private:
+ private:
   DeviceBuffer& fp8Staging() {
     if (!fp8Staging_) fp8Staging_ = DeviceBuffer(staging_.chunkBytes(), "fp8 conversion staging", request_.ledger);
     return fp8Staging_;
@@ -159,11 +171,16 @@ int64_t deviceBytesOf(const WeightSlot& slot) {
   QType type = QType::F32;
   if (!quant::parseQType(slot.qtype, type)) failPlain("weight slot '{}': unknown qtype '{}'", slot.tensor, slot.qtype);
   switch (slot.layout) {
-    case WeightLayout::Gguf: return slot.rows * static_cast<int64_t>(quant::rowBytes(type, slot.cols));
-    case WeightLayout::RowPlanar: return slot.rows * static_cast<int64_t>(quant::planarRowBytes(type, slot.cols));
-    case WeightLayout::Fp8PerRow: return alignUp(slot.rows * slot.cols, 256) + slot.rows * 4;
-    case WeightLayout::F16: return slot.rows * slot.cols * 2;
-    case WeightLayout::F32: return slot.rows * slot.cols * 4;
+    case WeightLayout::Gguf:
+      return slot.rows * static_cast<int64_t>(quant::rowBytes(type, slot.cols));
+    case WeightLayout::RowPlanar:
+      return slot.rows * static_cast<int64_t>(quant::planarRowBytes(type, slot.cols));
+    case WeightLayout::Fp8PerRow:
+      return alignUp(slot.rows * slot.cols, 256) + slot.rows * 4;
+    case WeightLayout::F16:
+      return slot.rows * slot.cols * 2;
+    case WeightLayout::F32:
+      return slot.rows * slot.cols * 4;
   }
   return 0;
 }

@@ -30,8 +30,8 @@ struct WeightUploadRequest {
 /// The device copies of the weight slots (an empty buffer for a slot not uploaded).
 struct DeviceWeights {
   std::vector<DeviceBuffer> slots;
-  int64_t bytes = 0;     ///< device bytes of all slots
-  double seconds = 0;    ///< time the upload took
+  int64_t bytes = 0;   ///< device bytes of all slots
+  double seconds = 0;  ///< time the upload took
 };
 
 /// Device bytes of `slot` in its layout, as the kernels read it (rows * planarRowBytes for

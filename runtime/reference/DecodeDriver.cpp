@@ -50,9 +50,9 @@ class DecodeRun {
     int64_t longest = 0;
     for (const auto& prompt : request.prompts)
       longest = std::max<int64_t>(longest, static_cast<int64_t>(prompt.size()));
+    // One slot per sequence, each long enough for its prompt and the new tokens.
     const int64_t sequences = static_cast<int64_t>(request.prompts.size());
-    const int64_t slots = sequences;
-    cache_ = std::make_unique<KvCacheState>(kvCacheShapeFor(*planFor(1).graph, slots, longest + request.newTokens));
+    cache_ = std::make_unique<KvCacheState>(kvCacheShapeFor(*planFor(1).graph, sequences, longest + request.newTokens));
     report_.sequences.resize(static_cast<size_t>(sequences));
   }
 

@@ -181,6 +181,9 @@ const HostTensor& ReferenceExecutor::operandTensor(const ir::Op& op, unsigned in
 }
 
 void ReferenceExecutor::setResult(const ir::Op& op, unsigned index, HostTensor tensor) {
+  // A q8_1 result of an f32 op (a folded quantize_q8_1) holds the Q8_1 form of its rows.
+  if (op.result(index)->type().elem == ir::ElemType::Q8_1 && tensor.kind == HostKind::F32)
+    tensor = quantizeRowsQ81(tensor);
   values_[op.result(index)] = std::move(tensor);
 }
 

@@ -2,8 +2,8 @@
 #include "codegen/PlanFile.h"
 #include "models/ModelLoader.h"
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include <functional>
@@ -32,7 +32,6 @@ std::string readError(const std::string& text) {
   return "no error";
 }
 
-
 }  // namespace
 
 TEST_CASE("the plan file round-trips", "[codegen][plan]") {
@@ -60,17 +59,27 @@ TEST_CASE("bad plan files are refused with the place", "[codegen][plan]") {
   CHECK(withEdit([](auto& d) { d["max_context"] = "big"; }) == "t.plan: max_context: expected an integer");
   CHECK(withEdit([](auto& d) { d["buckets"][0]["steps"][0]["ints"].push_back(1); }) ==
         "t.plan: buckets[0].steps[0]: kernel 'embed_q4_k' takes 3 pointers, 3 integers and 0 floats");
-  CHECK(withEdit([](auto& d) { d["buckets"][0]["steps"][0]["ptrs"][0] = {"weight", 100000, 0}; }) ==
-        "t.plan: buckets[0].steps[0].ptrs: no weight slot 100000");
-  CHECK(withEdit([](auto& d) { d["buckets"][0]["steps"][0]["ptrs"][2] = {"arena", 0, int64_t(1) << 40}; }) ==
-        fmt::format("t.plan: buckets[0].steps[0].ptrs: arena offset {} beyond {} bytes", int64_t(1) << 40,
-                    good["buckets"][0]["arena_bytes"].get<int64_t>()));
-  CHECK(withEdit([](auto& d) { d["buckets"][0]["steps"][0]["ptrs"][2] = {"disk", 0, 0}; }) ==
-        "t.plan: buckets[0].steps[0].ptrs[2][0]: unknown value \"disk\"");
-  CHECK(withEdit([](auto& d) { d["buckets"][0]["steps"][0]["dims"]["grid"] = {0, 1, 1}; }) ==
-        "t.plan: buckets[0].steps[0].dims.grid[0]: 0 is out of range [1, 2147483647]");
+  CHECK(withEdit([](auto& d) {
+          d["buckets"][0]["steps"][0]["ptrs"][0] = {"weight", 100000, 0};
+        }) == "t.plan: buckets[0].steps[0].ptrs: no weight slot 100000");
+  CHECK(withEdit([](auto& d) {
+          d["buckets"][0]["steps"][0]["ptrs"][2] = {"arena", 0, int64_t(1) << 40};
+        }) == fmt::format("t.plan: buckets[0].steps[0].ptrs: arena offset {} beyond {} bytes", int64_t(1) << 40,
+                          good["buckets"][0]["arena_bytes"].get<int64_t>()));
+  CHECK(withEdit([](auto& d) {
+          d["buckets"][0]["steps"][0]["ptrs"][2] = {"disk", 0, 0};
+        }) == "t.plan: buckets[0].steps[0].ptrs[2][0]: unknown value \"disk\"");
+  CHECK(withEdit([](auto& d) {
+          d["buckets"][0]["steps"][0]["dims"]["grid"] = {0, 1, 1};
+        }) == "t.plan: buckets[0].steps[0].dims.grid[0]: 0 is out of range [1, 2147483647]");
   size_t gemv = 0;
   while (good["buckets"][0]["steps"][gemv]["kernel"].get<std::string>().rfind("gemv", 0) != 0) ++gemv;
   CHECK(withEdit([&](auto& d) { d["buckets"][0]["steps"][gemv]["ints"][2] = 99; }) ==
         fmt::format("t.plan: buckets[0].steps[{}]: m must be in 1..8", gemv));
+  size_t withFloat = 0;
+  while (good["buckets"][0]["steps"][withFloat]["floats"].empty()) ++withFloat;
+  CHECK(withEdit([&](auto& d) { d["buckets"][0]["steps"][withFloat]["floats"][0] = 1e39; }) ==
+        fmt::format("t.plan: buckets[0].steps[{}].floats[0]: 1e+39 is not a finite 32-bit float", withFloat));
+  CHECK(withEdit([](auto& d) { d["bandwidth_gbs"] = -1.0; }) ==
+        "t.plan: bandwidth_gbs: -1 is not a finite number >= 0");
 }

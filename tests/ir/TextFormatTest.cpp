@@ -8,7 +8,8 @@ using namespace reel::ir;
 
 namespace {
 
-const char* kSmall = R"(module @small attributes {arch = "llama", eps = 1e-05, ratio = 0.5, tied = false, ids = [1, 2, 3]}
+const char* kSmall =
+    R"(module @small attributes {arch = "llama", eps = 1e-05, ratio = 0.5, tied = false, ids = [1, 2, 3]}
 
 graph @step attributes {phase = "decode"} {
   %token_ids = input {name = "token_ids"} : i32[M]
@@ -24,7 +25,9 @@ graph @step attributes {phase = "decode"} {
 }
 )";
 
-std::string roundTrip(const std::string& text) { return printModule(*parseModule(text, "t.ir")); }
+std::string roundTrip(const std::string& text) {
+  return printModule(*parseModule(text, "t.ir"));
+}
 
 std::string parseError(const std::string& text) {
   try {
@@ -74,9 +77,11 @@ TEST_CASE("parse errors name file:line:col", "[ir][text][errors]") {
         "bad.ir:3:12: use of undefined value %b");
   CHECK(parseError("module @m\ngraph @g {\n  %a = input {name = \"x\"} : i33[M]\n}") ==
         "bad.ir:3:29: unknown element type 'i33'");
-  CHECK(parseError("module @m\ngraph @g {\n  %a = input {name = \"x\"} : i32[M]\n  %a = input {name = \"y\"} : i32[M]\n}") ==
+  CHECK(parseError(
+            "module @m\ngraph @g {\n  %a = input {name = \"x\"} : i32[M]\n  %a = input {name = \"y\"} : i32[M]\n}") ==
         "bad.ir:4:3: redefinition of %a");
-  CHECK(parseError("module @m\ngraph @g {\n  %a = input {name = \"x} : i32[M]\n}") == "bad.ir:3:22: unterminated string");
+  CHECK(parseError("module @m\ngraph @g {\n  %a = input {name = \"x} : i32[M]\n}") ==
+        "bad.ir:3:22: unterminated string");
   CHECK(parseError("module @m\ngraph @g {\n  %a = input {name = \"x\"} : i32[M]\n") ==
         "bad.ir:4:1: expected '}' closing graph @g, got end of file");
   CHECK(parseError("module @m\ngraph @g {\n  %a = input {name = \"x\"} : i32[-4]\n}") ==
@@ -97,6 +102,5 @@ graph @g {
   %y = rms_norm %x, %n {eps = 1e-05} : f32[M, 64]
 }
 )";
-  CHECK(parseError(text) ==
-        "bad.ir:7:3: graph @g: op 'rms_norm' (%y): input and weight widths differ: 64 vs 32");
+  CHECK(parseError(text) == "bad.ir:7:3: graph @g: op 'rms_norm' (%y): input and weight widths differ: 64 vs 32");
 }

@@ -8,12 +8,13 @@ using namespace reel::ir;
 namespace {
 
 std::string verifyError(const std::string& body) {
-  std::string text = "module @m\ngraph @g {\n"
-                     "  %t = input {name = \"token_ids\"} : i32[M]\n"
-                     "  %pos = input {name = \"positions\"} : i32[M]\n"
-                     "  %w = weight {name = \"w\"} : q4_k[64, 256]\n"
-                     "  %x = embedding %t, %w : f32[M, 256]\n" +
-                     body + "}\n";
+  std::string text =
+      "module @m\ngraph @g {\n"
+      "  %t = input {name = \"token_ids\"} : i32[M]\n"
+      "  %pos = input {name = \"positions\"} : i32[M]\n"
+      "  %w = weight {name = \"w\"} : q4_k[64, 256]\n"
+      "  %x = embedding %t, %w : f32[M, 256]\n" +
+      body + "}\n";
   std::unique_ptr<Module> module = parseModule(text, "v.ir");
   std::optional<std::string> error = findVerifyError(*module->graphs.front());
   return error.value_or("ok");
@@ -31,19 +32,27 @@ TEST_CASE("matmul rules", "[ir][verifier]") {
 }
 
 TEST_CASE("weight rules", "[ir][verifier]") {
-  CHECK_THAT(verifyError("  %q = weight {name = \"q\"} : q4_k[512, 100]\n"), Catch::Contains("not a multiple of the q4_k block"));
+  CHECK_THAT(verifyError("  %q = weight {name = \"q\"} : q4_k[512, 100]\n"),
+             Catch::Contains("not a multiple of the q4_k block"));
   CHECK_THAT(verifyError("  %q = weight {name = \"q\"} : f32[M, 100]\n"), Catch::Contains("must be static"));
-  CHECK_THAT(verifyError("  %q = weight {nam = \"q\"} : f32[100]\n"), Catch::Contains("needs a string attribute 'name'"));
+  CHECK_THAT(verifyError("  %q = weight {nam = \"q\"} : f32[100]\n"),
+             Catch::Contains("needs a string attribute 'name'"));
 }
 
 TEST_CASE("rope rules", "[ir][verifier]") {
-  std::string good = "  %r = rope %x, %pos {style = \"neox\", n_heads = 8, head_dim = 32, freq_base = 10000.0} : f32[M, 256]\n";
+  std::string good =
+      "  %r = rope %x, %pos {style = \"neox\", n_heads = 8, head_dim = 32, freq_base = 10000.0} : f32[M, 256]\n";
   CHECK(verifyError(good) == "ok");
-  CHECK_THAT(verifyError("  %r = rope %x, %pos {style = \"gptj\", n_heads = 8, head_dim = 32, freq_base = 1.0} : f32[M, 256]\n"),
-             Catch::Contains("must be one of norm, neox"));
-  CHECK_THAT(verifyError("  %r = rope %x, %pos {style = \"norm\", n_heads = 4, head_dim = 32, freq_base = 1.0} : f32[M, 256]\n"),
-             Catch::Contains("not n_heads * head_dim"));
-  CHECK_THAT(verifyError("  %r = rope %x, %pos {style = \"norm\", n_heads = 8, head_dim = 32, freq_base = 1.0, scaling = \"llama3\"} : f32[M, 256]\n"),
+  CHECK_THAT(
+      verifyError(
+          "  %r = rope %x, %pos {style = \"gptj\", n_heads = 8, head_dim = 32, freq_base = 1.0} : f32[M, 256]\n"),
+      Catch::Contains("must be one of norm, neox"));
+  CHECK_THAT(
+      verifyError(
+          "  %r = rope %x, %pos {style = \"norm\", n_heads = 4, head_dim = 32, freq_base = 1.0} : f32[M, 256]\n"),
+      Catch::Contains("not n_heads * head_dim"));
+  CHECK_THAT(verifyError("  %r = rope %x, %pos {style = \"norm\", n_heads = 8, head_dim = 32, freq_base = 1.0, scaling "
+                         "= \"llama3\"} : f32[M, 256]\n"),
              Catch::Contains("needs a positive float attribute 'scale_factor'"));
 }
 
@@ -54,16 +63,36 @@ TEST_CASE("attention rules", "[ir][verifier]") {
       "  %vc = kv_cache {layer = 0, part = \"v\"} : f16[S, 2, 32]\n"
       "  %kw = weight {name = \"k\"} : q4_k[64, 256]\n"
       "  %k = matmul %x, %kw : f32[M, 64]\n";
-  CHECK(verifyError(prelude + "  %a = attention %x, %k, %k, %kc, %vc, %pos, %len {layer = 0, n_heads = 8, n_kv_heads = 2, head_dim = 32} : f32[M, 256]\n") == "ok");
-  CHECK_THAT(verifyError(prelude + "  %a = attention %x, %k, %k, %kc, %vc, %pos, %len {layer = 0, n_heads = 8, n_kv_heads = 3, head_dim = 32} : f32[M, 256]\n"),
+  CHECK(verifyError(prelude + "  %a = attention %x, %k, %k, %kc, %vc, %pos, %len {layer = 0, n_heads = 8, n_kv_heads = "
+                              "2, head_dim = 32} : f32[M, 256]\n") == "ok");
+  CHECK_THAT(verifyError(prelude + "  %a = attention %x, %k, %k, %kc, %vc, %pos, %len {layer = 0, n_heads = 8, "
+                                   "n_kv_heads = 3, head_dim = 32} : f32[M, 256]\n"),
              Catch::Contains("not a multiple of n_kv_heads"));
-  CHECK_THAT(verifyError(prelude + "  %a = attention %x, %k, %k, %kc, %kc, %pos, %len {layer = 0, n_heads = 8, n_kv_heads = 2, head_dim = 32, window = 0} : f32[M, 256]\n"),
+  CHECK_THAT(verifyError(prelude + "  %a = attention %x, %k, %k, %kc, %kc, %pos, %len {layer = 0, n_heads = 8, "
+                                   "n_kv_heads = 2, head_dim = 32, window = 0} : f32[M, 256]\n"),
              Catch::Contains("window must be positive"));
-  CHECK_THAT(verifyError(prelude + "  %a = attention %x, %x, %k, %kc, %vc, %pos, %len {layer = 0, n_heads = 8, n_kv_heads = 2, head_dim = 32} : f32[M, 256]\n"),
+  CHECK_THAT(verifyError(prelude + "  %a = attention %x, %x, %k, %kc, %vc, %pos, %len {layer = 0, n_heads = 8, "
+                                   "n_kv_heads = 2, head_dim = 32} : f32[M, 256]\n"),
              Catch::Contains("k must be f32[M, 64]"));
 }
 
 TEST_CASE("structural rules", "[ir][verifier]") {
   CHECK_THAT(verifyError("  %y = add %x : f32[M, 256]\n"), Catch::Contains("takes 2 operands, got 1"));
   CHECK_THAT(verifyError("  %y = argmax %x : f32[M]\n"), Catch::Contains("result must be i32[M]"));
+}
+
+TEST_CASE("q8_1 results of norms and SwiGLU (folded quantizations)", "[ir][verifier]") {
+  const std::string normWeight = "  %nw = weight {name = \"n\"} : f32[256]\n";
+  CHECK(verifyError(normWeight + "  %n = rms_norm %x, %nw {eps = 1.0e-05} : q8_1[M, 256]\n") == "ok");
+  CHECK(verifyError("  %s = silu_mul %x, %x : q8_1[M, 256]\n") == "ok");
+  CHECK_THAT(verifyError(normWeight + "  %n = rms_norm %x, %nw {eps = 1.0e-05} : q8_1[M, 128]\n"),
+             Catch::Contains("result 0 must have shape f32[M, 256]"));
+  CHECK_THAT(verifyError(normWeight + "  %n = rms_norm %x, %nw {eps = 1.0e-05} : f16[M, 256]\n"),
+             Catch::Contains("result 0 must be f32[M, 256] (or its q8_1 form)"));
+  // The residual add has no Q8_1 epilogue.
+  CHECK_THAT(verifyError("  %s = add %x, %x : q8_1[M, 256]\n"), Catch::Contains("result must be f32[M, 256]"));
+  // Whole Q8_1 blocks only.
+  CHECK_THAT(verifyError("  %w48 = weight {name = \"w48\"} : f32[64, 48]\n  %y = embedding %t, %w48 : f32[M, 48]\n"
+                         "  %s = silu_mul %y, %y : q8_1[M, 48]\n"),
+             Catch::Contains("a q8_1 result needs a static width that is a multiple of 32"));
 }

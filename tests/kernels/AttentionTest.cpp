@@ -24,7 +24,8 @@ struct Shape {
 struct Cache {
   std::vector<uint16_t> k, v;
   DeviceBuffer<uint16_t> dk, dv;
-  Cache(const Shape& s, uint32_t seed) : dk(static_cast<size_t>(s.cacheElems())), dv(static_cast<size_t>(s.cacheElems())) {
+  Cache(const Shape& s, uint32_t seed)
+      : dk(static_cast<size_t>(s.cacheElems())), dv(static_cast<size_t>(s.cacheElems())) {
     const auto kf = randomFloats(static_cast<size_t>(s.cacheElems()), seed), vf = randomFloats(kf.size(), seed + 1);
     k.resize(kf.size());
     v.resize(kf.size());
@@ -39,7 +40,8 @@ struct Cache {
 
 /// out [m][nHeads][headDim]: row i attends to [max(0, len - window), len) of slot slots[i].
 std::vector<float> attentionRef(const Shape& s, const Cache& c, const std::vector<float>& q, int64_t qStride,
-                                const std::vector<int32_t>& slots, const std::vector<int32_t>& lens, int64_t window, float scale) {
+                                const std::vector<int32_t>& slots, const std::vector<int32_t>& lens, int64_t window,
+                                float scale) {
   const int64_t m = static_cast<int64_t>(slots.size()), hd = s.headDim, group = s.nHeads / s.nKvHeads;
   std::vector<float> out(static_cast<size_t>(m * s.nHeads * hd), 0.0f);
   for (int64_t i = 0; i < m; ++i) {
@@ -53,7 +55,8 @@ std::vector<float> attentionRef(const Shape& s, const Cache& c, const std::vecto
       for (int64_t t = first; t < len; ++t) {
         const int64_t base = (slot * s.maxCtx + t) * s.width() + kvh * hd;
         double dot = 0.0;
-        for (int64_t d = 0; d < hd; ++d) dot += static_cast<double>(q[i * qStride + h * hd + d]) * quant::f16ToF32(c.k[base + d]);
+        for (int64_t d = 0; d < hd; ++d)
+          dot += static_cast<double>(q[i * qStride + h * hd + d]) * quant::f16ToF32(c.k[base + d]);
         score[t - first] = dot * scale;
         best = std::max(best, score[t - first]);
       }
@@ -61,7 +64,8 @@ std::vector<float> attentionRef(const Shape& s, const Cache& c, const std::vecto
       for (double& sc : score) total += (sc = std::exp(sc - best));
       for (int64_t d = 0; d < hd; ++d) {
         double acc = 0.0;
-        for (int64_t t = first; t < len; ++t) acc += score[t - first] * quant::f16ToF32(c.v[(slot * s.maxCtx + t) * s.width() + kvh * hd + d]);
+        for (int64_t t = first; t < len; ++t)
+          acc += score[t - first] * quant::f16ToF32(c.v[(slot * s.maxCtx + t) * s.width() + kvh * hd + d]);
         out[(i * s.nHeads + h) * hd + d] = static_cast<float>(acc / total);
       }
     }
@@ -70,9 +74,11 @@ std::vector<float> attentionRef(const Shape& s, const Cache& c, const std::vecto
 }
 
 /// Runs attn_decode (and, with splits > 1, the flash-decoding pair) and checks both.
-void checkDecode(const Shape& s, const std::vector<int32_t>& slots, const std::vector<int32_t>& lens, int64_t window, int64_t splits) {
+void checkDecode(const Shape& s, const std::vector<int32_t>& slots, const std::vector<int32_t>& lens, int64_t window,
+                 int64_t splits) {
   const uint32_t seed = freshSeed();
-  INFO("heads " << s.nHeads << "/" << s.nKvHeads << " hd " << s.headDim << " window " << window << " splits " << splits << " seed " << seed);
+  INFO("heads " << s.nHeads << "/" << s.nKvHeads << " hd " << s.headDim << " window " << window << " splits " << splits
+                << " seed " << seed);
   const Cache cache(s, seed);
   const int64_t m = static_cast<int64_t>(slots.size()), qStride = s.nHeads * s.headDim + 16;  // padded rows
   const auto q = randomFloats(static_cast<size_t>(m * qStride), seed + 2);
@@ -82,18 +88,24 @@ void checkDecode(const Shape& s, const std::vector<int32_t>& slots, const std::v
   DeviceBuffer<int32_t> dslots(slots), dlens(lens);
   const std::vector<int64_t> ints = {m, s.nHeads, s.nKvHeads, s.headDim, s.maxCtx, window, qStride};
   out.poison();
-  CUDA_REQUIRE(run({"attn_decode", {dq.get(), cache.dk.get(), cache.dv.get(), dslots.get(), dlens.get(), out.get()}, ints, {scale}}));
+  CUDA_REQUIRE(run({"attn_decode",
+                    {dq.get(), cache.dk.get(), cache.dv.get(), dslots.get(), dlens.get(), out.get()},
+                    ints,
+                    {scale}}));
   const auto batched = out.download();
   CHECK(maxAbsDiff(batched, expect) < 2e-4);
   CHECK(relL2(batched, expect) < 1e-5);
   if (splits > 1) {
-    DeviceBuffer<float> part(static_cast<size_t>(m * s.nHeads * splits * s.headDim)), ml(static_cast<size_t>(m * s.nHeads * splits * 2));
+    DeviceBuffer<float> part(static_cast<size_t>(m * s.nHeads * splits * s.headDim)),
+        ml(static_cast<size_t>(m * s.nHeads * splits * 2));
     part.poison();
     ml.poison();
     auto splitInts = ints;
     splitInts.push_back(splits);
-    CUDA_REQUIRE(run({"attn_decode_split", {dq.get(), cache.dk.get(), cache.dv.get(), dslots.get(), dlens.get(), part.get(), ml.get()},
-                      splitInts, {scale}}));
+    CUDA_REQUIRE(run({"attn_decode_split",
+                      {dq.get(), cache.dk.get(), cache.dv.get(), dslots.get(), dlens.get(), part.get(), ml.get()},
+                      splitInts,
+                      {scale}}));
     out.poison();
     CUDA_REQUIRE(run({"attn_decode_reduce", {part.get(), ml.get(), out.get()}, {m, s.nHeads, s.headDim, splits}, {}}));
     const auto flash = out.download();
@@ -114,8 +126,11 @@ TEST_CASE("kv_append writes f16 rows at slot and position, skips padding", "[att
   DeviceBuffer<uint16_t> dk(k), dv(v);
   DeviceBuffer<float> drows(rows);
   DeviceBuffer<int32_t> dslots(slots), dpos(positions);
-  CUDA_REQUIRE(run({"kv_append", {drows.get() + s.width(), drows.get() + 2 * s.width(), dk.get(), dv.get(), dslots.get(), dpos.get()},
-                    {m, s.nKvHeads, s.headDim, s.maxCtx, stride, stride}, {}}));
+  CUDA_REQUIRE(
+      run({"kv_append",
+           {drows.get() + s.width(), drows.get() + 2 * s.width(), dk.get(), dv.get(), dslots.get(), dpos.get()},
+           {m, s.nKvHeads, s.headDim, s.maxCtx, stride, stride},
+           {}}));
   for (int64_t i = 0; i < m; ++i) {
     if (slots[i] < 0) continue;
     for (int64_t e = 0; e < s.width(); ++e) {
@@ -168,15 +183,19 @@ TEST_CASE("prefill attention is causal over the appended tokens", "[attention]")
   DeviceBuffer<float> dqkv(qkv), out(static_cast<size_t>(m * s.nHeads * s.headDim));
   DeviceBuffer<int32_t> dslots(slots), dpos(positions);
   float* base = dqkv.get();
-  CUDA_REQUIRE(run({"kv_append", {base + s.nHeads * s.headDim, base + s.nHeads * s.headDim + s.width(), cache.dk.get(), cache.dv.get(),
-                                  dslots.get(), dpos.get()},
-                    {m, s.nKvHeads, s.headDim, s.maxCtx, qkvStride, qkvStride}, {}}));
+  CUDA_REQUIRE(run({"kv_append",
+                    {base + s.nHeads * s.headDim, base + s.nHeads * s.headDim + s.width(), cache.dk.get(),
+                     cache.dv.get(), dslots.get(), dpos.get()},
+                    {m, s.nKvHeads, s.headDim, s.maxCtx, qkvStride, qkvStride},
+                    {}}));
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.headDim));
   for (int64_t window : {0, 5}) {
     INFO("window " << window);
     out.poison();
-    CUDA_REQUIRE(run({"attn_prefill", {base, cache.dk.get(), cache.dv.get(), dslots.get(), dpos.get(), out.get()},
-                      {m, s.nHeads, s.nKvHeads, s.headDim, s.maxCtx, window, qkvStride}, {scale}}));
+    CUDA_REQUIRE(run({"attn_prefill",
+                      {base, cache.dk.get(), cache.dv.get(), dslots.get(), dpos.get(), out.get()},
+                      {m, s.nHeads, s.nKvHeads, s.headDim, s.maxCtx, window, qkvStride},
+                      {scale}}));
     const auto expect = attentionRef(s, cache, qkv, qkvStride, slots, lens, window, scale);
     CHECK(maxAbsDiff(out.download(), expect) < 2e-4);
   }

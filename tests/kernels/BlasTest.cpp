@@ -2,7 +2,8 @@
 // cuBLAS HGEMM, including replay from a captured CUDA graph.
 // Tolerances: conversions bit-exact against quant::f32ToFp8E4M3 (scales exact: amax/448);
 // FP8 GEMM relative L2 < 1e-3 against a double-precision product of the dequantized E4M3
-// operands (Hopper's FP8 tensor cores accumulate with reduced precision: ~1.3e-4 seen at k=1024); HGEMM relative L2 < 1e-4 against a double product of the f16-rounded operands.
+// operands (Hopper's FP8 tensor cores accumulate with reduced precision: ~1.3e-4 seen at k=1024); HGEMM relative L2 <
+// 1e-4 against a double product of the f16-rounded operands.
 #include "GpuTestUtil.h"
 #include "kernels/Blas.h"
 #include "kernels/QuantRef.h"
@@ -74,7 +75,7 @@ TEST_CASE("fp8 weight conversion: per row and per tensor, f32 and f16 input", "[
   INFO("seed " << seed);
   auto w = randomFloats(static_cast<size_t>(n * k), seed, 0.05f);
   for (int64_t j = 0; j < k; ++j) w[5 * k + j] = 0.0f;  // an all-zero row: scale 1
-  w[7 * k + 3] = 1000.0f;                             // a large outlier
+  w[7 * k + 3] = 1000.0f;                               // a large outlier
   std::vector<uint16_t> wHalf(w.size());
   std::vector<float> wFromHalf(w.size());
   for (size_t i = 0; i < w.size(); ++i) {
@@ -133,7 +134,8 @@ TEST_CASE("cuBLASLt FP8 GEMM and cuBLAS HGEMM, eager and graph-captured", "[fp8]
     for (bool perRow : {false, true}) {
       const uint32_t seed = freshSeed();
       INFO("m " << m << " per_row " << perRow << " seed " << seed);
-      const auto w = randomFloats(static_cast<size_t>(n * k), seed, 0.05f), x = randomFloats(static_cast<size_t>(m * k), seed + 1);
+      const auto w = randomFloats(static_cast<size_t>(n * k), seed, 0.05f),
+                 x = randomFloats(static_cast<size_t>(m * k), seed + 1);
       std::vector<float> wScales(perRow ? static_cast<size_t>(n) : 1);
       std::vector<uint8_t> wq(w.size());
       for (int64_t r = 0; r < (perRow ? n : 1); ++r) {
@@ -147,13 +149,18 @@ TEST_CASE("cuBLASLt FP8 GEMM and cuBLAS HGEMM, eager and graph-captured", "[fp8]
       for (int64_t i = 0; i < m; ++i) {
         for (int64_t r = 0; r < n; ++r) {
           double acc = 0.0;
-          for (int64_t e = 0; e < k; ++e) acc += static_cast<double>(quant::fp8E4M3ToF32(wq[r * k + e])) * quant::fp8E4M3ToF32(xq[i * k + e]);
+          for (int64_t e = 0; e < k; ++e)
+            acc += static_cast<double>(quant::fp8E4M3ToF32(wq[r * k + e])) * quant::fp8E4M3ToF32(xq[i * k + e]);
           expect[i * n + r] = static_cast<float>(acc * xScale * wScales[perRow ? r : 0]);
         }
       }
       DeviceBuffer<uint8_t> dw(wq), dx(xq);
       DeviceBuffer<float> dws(wScales), dxs(std::vector<float>{xScale}), out(expect.size());
-      const Launch gemm{"fp8_gemm_cublaslt", {dw.get(), dws.get(), dx.get(), dxs.get(), out.get()}, {m, n, k, perRow ? 1 : 0}, {}, &blas.ctx};
+      const Launch gemm{"fp8_gemm_cublaslt",
+                        {dw.get(), dws.get(), dx.get(), dxs.get(), out.get()},
+                        {m, n, k, perRow ? 1 : 0},
+                        {},
+                        &blas.ctx};
       out.poison();
       CUDA_REQUIRE(run(gemm));
       CHECK(relL2(out.download(), expect) < 1e-3);
@@ -164,14 +171,16 @@ TEST_CASE("cuBLASLt FP8 GEMM and cuBLAS HGEMM, eager and graph-captured", "[fp8]
     // HGEMM on f16 operands.
     const uint32_t seed = freshSeed();
     INFO("hgemm m " << m << " seed " << seed);
-    const auto w = randomFloats(static_cast<size_t>(n * k), seed, 0.05f), x = randomFloats(static_cast<size_t>(m * k), seed + 1);
+    const auto w = randomFloats(static_cast<size_t>(n * k), seed, 0.05f),
+               x = randomFloats(static_cast<size_t>(m * k), seed + 1);
     std::vector<uint16_t> wh(w.size());
     for (size_t i = 0; i < w.size(); ++i) wh[i] = quant::f32ToF16(w[i]);
     std::vector<float> expect(static_cast<size_t>(m * n));
     for (int64_t i = 0; i < m; ++i) {
       for (int64_t r = 0; r < n; ++r) {
         double acc = 0.0;
-        for (int64_t e = 0; e < k; ++e) acc += static_cast<double>(quant::f16ToF32(wh[r * k + e])) * quant::f16ToF32(quant::f32ToF16(x[i * k + e]));
+        for (int64_t e = 0; e < k; ++e)
+          acc += static_cast<double>(quant::f16ToF32(wh[r * k + e])) * quant::f16ToF32(quant::f32ToF16(x[i * k + e]));
         expect[i * n + r] = static_cast<float>(acc);
       }
     }

@@ -37,7 +37,8 @@ TEST_CASE("add, swiglu, bias_add, cast", "[elementwise][sanitize]") {
     for (size_t i = 0; i < a.size(); ++i) REQUIRE(h[i] == quant::f32ToF16(a[i]));
   }
   const int64_t m = 3, n = 77;
-  const auto x = randomFloats(static_cast<size_t>(m * n), freshSeed()), bias = randomFloats(static_cast<size_t>(n), freshSeed());
+  const auto x = randomFloats(static_cast<size_t>(m * n), freshSeed()),
+             bias = randomFloats(static_cast<size_t>(n), freshSeed());
   DeviceBuffer<float> dx(x), db(bias);
   CUDA_REQUIRE(run({"bias_add", {dx.get(), db.get()}, {m, n}, {}}));
   const auto got = dx.download();
@@ -48,11 +49,11 @@ TEST_CASE("argmax: lowest index on ties, NaN never wins", "[elementwise][sanitiz
   const int64_t m = 5, n = 32003;
   auto x = randomFloats(static_cast<size_t>(m * n), freshSeed());
   x[0 * n + 100] = 50.0f;
-  x[0 * n + 30000] = 50.0f;              // tie: index 100 wins
+  x[0 * n + 30000] = 50.0f;  // tie: index 100 wins
   x[1 * n + 7] = NAN;
-  x[1 * n + 8] = 60.0f;                  // NaN ignored
+  x[1 * n + 8] = 60.0f;                                  // NaN ignored
   for (int64_t j = 0; j < n; ++j) x[2 * n + j] = -1.0f;  // all equal: 0
-  x[3 * n + n - 1] = 99.0f;              // the last element
+  x[3 * n + n - 1] = 99.0f;                              // the last element
   std::vector<int32_t> expect(m);
   for (int64_t i = 0; i < m; ++i) {
     int64_t best = 0;
@@ -85,7 +86,8 @@ TEST_CASE("embedding lookup from every table type", "[elementwise][embed][saniti
     for (int64_t v = 0; v < vocab; ++v) quant::quantizeRow(type, dense.data() + v * n, table.data() + v * row, n);
     std::vector<float> expect(static_cast<size_t>(m * n), 0.0f);
     for (int64_t i = 0; i < m; ++i) {
-      if (tokens[i] >= 0 && tokens[i] < vocab) quant::dequantizeRow(type, table.data() + tokens[i] * row, expect.data() + i * n, n);
+      if (tokens[i] >= 0 && tokens[i] < vocab)
+        quant::dequantizeRow(type, table.data() + tokens[i] * row, expect.data() + i * n, n);
     }
     DeviceBuffer<uint8_t> dt(table);
     DeviceBuffer<int32_t> dtok(tokens);
@@ -95,5 +97,29 @@ TEST_CASE("embedding lookup from every table type", "[elementwise][embed][saniti
     float peak = 0.0f;
     for (float v : expect) peak = std::max(peak, std::fabs(v));
     CHECK(maxAbsDiff(out.download(), expect) <= 1e-6 * peak);
+  }
+}
+
+TEST_CASE("swiglu_q8_1 writes what quantize_q8_1 makes of swiglu's rows", "[elementwise][q8_1][sanitize]") {
+  // 11008: Llama-2-7B's FFN width; m = 5 x 11008 values also run the grid-stride loop twice.
+  for (int64_t n : {32, 11008}) {
+    for (int64_t m : {1, 5}) {
+      const uint32_t seed = freshSeed();
+      INFO("m " << m << " n " << n << " seed " << seed);
+      const auto gate = randomFloats(static_cast<size_t>(m * n), seed), up = randomFloats(gate.size(), seed + 1);
+      DeviceBuffer<float> dg(gate), du(up), out(gate.size());
+      DeviceBuffer<uint8_t> q(static_cast<size_t>(m) * quant::q81RowBytes(n));
+      CUDA_REQUIRE(run({"swiglu", {dg.get(), du.get(), out.get()}, {m * n}, {}}));
+      const std::vector<float> rows = out.download();
+      std::vector<uint8_t> expected(q.size());
+      std::vector<quant::BlockQ81> blocks(static_cast<size_t>(n / 32));
+      for (int64_t i = 0; i < m; ++i) {
+        quant::quantizeQ81(rows.data() + i * n, blocks.data(), n);
+        quant::q81BlocksToPlanar(blocks.data(), expected.data() + static_cast<size_t>(i) * quant::q81RowBytes(n), n);
+      }
+      q.poison();
+      CUDA_REQUIRE(run({"swiglu_q8_1", {dg.get(), du.get(), q.get()}, {m, n}, {}}));
+      CHECK(q.download() == expected);
+    }
   }
 }

@@ -17,9 +17,9 @@ namespace {
 
 /// One weight matrix in both layouts.
 struct QuantWeights {
-  std::vector<float> dense;      // the float weights it came from
-  std::vector<uint8_t> gguf;     // GGUF rows (what dotQ81 reads)
-  std::vector<uint8_t> device;   // what the kernel reads (row-planar where needed)
+  std::vector<float> dense;     // the float weights it came from
+  std::vector<uint8_t> gguf;    // GGUF rows (what dotQ81 reads)
+  std::vector<uint8_t> device;  // what the kernel reads (row-planar where needed)
 };
 
 QuantWeights makeWeights(QType type, int64_t n, int64_t k, uint32_t seed) {
@@ -85,7 +85,9 @@ Reference reference(QType type, const QuantWeights& w, const Activations& a, int
   return r;
 }
 
-float silu(float g) { return g / (1.0f + std::exp(-g)); }
+float silu(float g) {
+  return g / (1.0f + std::exp(-g));
+}
 
 /// Checks out (first m rows of the references) and returns how many outputs were not bit-exact.
 int compare(const std::vector<float>& out, const Reference& ref, int m, int64_t n) {
@@ -128,12 +130,16 @@ void checkGemvShape(QType type, int64_t n, int64_t k, const std::vector<int>& ms
 
     out0.poison();
     out1.poison();
-    CUDA_REQUIRE(run({kernels::gemvGateUpKernelId(type), {wGate.get(), wUp.get(), q81.get(), out0.get(), out1.get()}, {n, k, m}, {}}));
+    CUDA_REQUIRE(run({kernels::gemvGateUpKernelId(type),
+                      {wGate.get(), wUp.get(), q81.get(), out0.get(), out1.get()},
+                      {n, k, m},
+                      {}}));
     inexact += compare(out0.download(), refGate, m, n);
     inexact += compare(out1.download(), refUp, m, n);
 
     out0.poison();
-    CUDA_REQUIRE(run({kernels::gemvSwigluKernelId(type), {wGate.get(), wUp.get(), q81.get(), out0.get()}, {n, k, m}, {}}));
+    CUDA_REQUIRE(
+        run({kernels::gemvSwigluKernelId(type), {wGate.get(), wUp.get(), q81.get(), out0.get()}, {n, k, m}, {}}));
     const std::vector<float> fused = out0.download();
     for (int64_t o = 0; o < m * n; ++o) {
       const float expect = silu(refGate.exact[o]) * refUp.exact[o];
@@ -159,17 +165,21 @@ TEST_CASE("DP4A GEMV, ragged shapes, m = 1..8", "[gemv]") {
 TEST_CASE("DP4A GEMV rejects unsupported shapes", "[gemv][sanitize]") {
   DeviceBuffer<uint8_t> dummy(4096);
   DeviceBuffer<float> out(64);
-  CHECK(run({kernels::gemvKernelId(QType::Q4_K), {dummy.get(), dummy.get(), out.get()}, {4, 300, 1}, {}}) == cudaErrorInvalidValue);
-  CHECK(run({kernels::gemvKernelId(QType::Q4_K), {dummy.get(), dummy.get(), out.get()}, {4, 256, 9}, {}}) == cudaErrorInvalidValue);
+  CHECK(run({kernels::gemvKernelId(QType::Q4_K), {dummy.get(), dummy.get(), out.get()}, {4, 300, 1}, {}}) ==
+        cudaErrorInvalidValue);
+  CHECK(run({kernels::gemvKernelId(QType::Q4_K), {dummy.get(), dummy.get(), out.get()}, {4, 256, 9}, {}}) ==
+        cudaErrorInvalidValue);
   kernels::KernelArgs args;
   args.ints = {4, 256, 1};
   kernels::LaunchDims wrong = kernels::gemvDims(QType::Q4_K, 4, 256, 1);
   wrong.grid[0] += 1;
-  CHECK(kernels::launchKernel(kernels::gemvKernelId(QType::Q4_K), wrong, args, nullptr) == cudaErrorInvalidConfiguration);
+  CHECK(kernels::launchKernel(kernels::gemvKernelId(QType::Q4_K), wrong, args, nullptr) ==
+        cudaErrorInvalidConfiguration);
   CHECK(kernels::launchKernel("no_such_kernel", wrong, args, nullptr) == cudaErrorInvalidSymbol);
 }
 
-TEST_CASE("quantize -> GEMV -> quantize -> GEMV chains with early start, eager and graph-captured", "[gemv][sanitize]") {
+TEST_CASE("quantize -> GEMV -> quantize -> GEMV chains with early start, eager and graph-captured",
+          "[gemv][sanitize]") {
   const int64_t k = 512;
   const int m = 3;
   const uint32_t seed = freshSeed();
@@ -182,7 +192,8 @@ TEST_CASE("quantize -> GEMV -> quantize -> GEMV chains with early start, eager a
     std::vector<quant::BlockQ81> q(static_cast<size_t>(k / 32));
     for (int i = 0; i < m; ++i) {
       quant::quantizeQ81(in.data() + i * k, q.data(), k);
-      for (int64_t r = 0; r < k; ++r) out[i * k + r] = quant::dotQ81(type, w.gguf.data() + r * quant::rowBytes(type, k), q.data(), k);
+      for (int64_t r = 0; r < k; ++r)
+        out[i * k + r] = quant::dotQ81(type, w.gguf.data() + r * quant::rowBytes(type, k), q.data(), k);
     }
     return out;
   };

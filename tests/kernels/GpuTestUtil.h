@@ -3,8 +3,8 @@
 // fresh random inputs and error metrics.
 #include "kernels/KernelRegistry.h"
 
-#include <catch2/catch.hpp>
 #include <cuda_runtime_api.h>
+#include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -15,11 +15,11 @@
 
 namespace reel::test {
 
-#define CUDA_REQUIRE(expr)                                  \
-  do {                                                      \
-    const cudaError_t status_ = (expr);                     \
-    INFO("CUDA: " << cudaGetErrorString(status_));          \
-    REQUIRE(status_ == cudaSuccess);                        \
+#define CUDA_REQUIRE(expr)                         \
+  do {                                             \
+    const cudaError_t status_ = (expr);            \
+    INFO("CUDA: " << cudaGetErrorString(status_)); \
+    REQUIRE(status_ == cudaSuccess);               \
   } while (0)
 
 /// Typed device memory; poison() fills it with 0xFF bytes (NaN for floats).
@@ -27,7 +27,9 @@ template <typename T>
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  explicit DeviceBuffer(size_t count) : count_(count) { CUDA_REQUIRE(cudaMalloc(reinterpret_cast<void**>(&ptr_), bytes() == 0 ? 1 : bytes())); }
+  explicit DeviceBuffer(size_t count) : count_(count) {
+    CUDA_REQUIRE(cudaMalloc(reinterpret_cast<void**>(&ptr_), bytes() == 0 ? 1 : bytes()));
+  }
   explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) { upload(host); }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;

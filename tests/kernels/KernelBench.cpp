@@ -24,13 +24,13 @@ using reel::quant::QType;
 
 constexpr double kPeakBytesPerSecond = 3.1e12;
 
-#define BENCH_CHECK(expr)                                                                          \
-  do {                                                                                             \
-    const cudaError_t status_ = (expr);                                                            \
-    if (status_ != cudaSuccess) {                                                                  \
+#define BENCH_CHECK(expr)                                                                              \
+  do {                                                                                                 \
+    const cudaError_t status_ = (expr);                                                                \
+    if (status_ != cudaSuccess) {                                                                      \
       std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #expr, cudaGetErrorString(status_)); \
-      std::exit(1);                                                                                \
-    }                                                                                              \
+      std::exit(1);                                                                                    \
+    }                                                                                                  \
   } while (0)
 
 struct Case {
@@ -47,7 +47,8 @@ struct Result {
 };
 
 size_t weightBytes(QType type, int64_t n, int64_t k) {
-  return static_cast<size_t>(n) * (reel::quant::needsRowPlanar(type) ? reel::quant::planarRowBytes(type, k) : reel::quant::rowBytes(type, k));
+  return static_cast<size_t>(n) *
+         (reel::quant::needsRowPlanar(type) ? reel::quant::planarRowBytes(type, k) : reel::quant::rowBytes(type, k));
 }
 
 void fillRandom(void* device, size_t bytes, uint64_t seed) {
@@ -64,8 +65,8 @@ void fillRandom(void* device, size_t bytes, uint64_t seed) {
 
 /// How the captured chain of launches is built.
 struct Mode {
-  bool earlyStart = true;     ///< programmatic dependent launch of the GEMVs
-  bool quantizeFirst = false; ///< a Q8_1 quantize launch before every GEMV (as in decode)
+  bool earlyStart = true;      ///< programmatic dependent launch of the GEMVs
+  bool quantizeFirst = false;  ///< a Q8_1 quantize launch before every GEMV (as in decode)
 };
 
 Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
@@ -128,7 +129,8 @@ Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
     times.push_back(ms * 1e-3 / launches);
   }
   std::sort(times.begin(), times.end());
-  const double moved = static_cast<double>(bytes) * matrices + static_cast<double>(reel::quant::q81RowBytes(c.k)) * c.m +
+  const double moved = static_cast<double>(bytes) * matrices +
+                       static_cast<double>(reel::quant::q81RowBytes(c.k)) * c.m +
                        4.0 * static_cast<double>(c.m * c.n) * (c.epilogue == GemvEpilogue::GateUp ? 2 : 1);
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
@@ -152,7 +154,8 @@ double copyBandwidth(cudaStream_t stream) {
   BENCH_CHECK(cudaEventCreate(&stop));
   BENCH_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream));
   BENCH_CHECK(cudaEventRecord(start, stream));
-  for (int i = 0; i < 10; ++i) BENCH_CHECK(cudaMemcpyAsync(i % 2 ? a : b, i % 2 ? b : a, bytes, cudaMemcpyDeviceToDevice, stream));
+  for (int i = 0; i < 10; ++i)
+    BENCH_CHECK(cudaMemcpyAsync(i % 2 ? a : b, i % 2 ? b : a, bytes, cudaMemcpyDeviceToDevice, stream));
   BENCH_CHECK(cudaEventRecord(stop, stream));
   BENCH_CHECK(cudaEventSynchronize(stop));
   float ms = 0.0f;
@@ -198,8 +201,9 @@ int main() {
   for (const Case& c : cases) {
     const Result r = runCase(c, Mode{}, stream);
     results.push_back(r);
-    std::printf("%-28s %4d %9.2f %9.2f %7.0f %6.1f%% %6.1f%%\n", c.name, c.m, r.seconds * 1e6, r.bytes * 1e-6, r.bytes / r.seconds * 1e-9,
-                100.0 * r.bytes / r.seconds / kPeakBytesPerSecond, 100.0 * r.bytes / r.seconds / copy);
+    std::printf("%-28s %4d %9.2f %9.2f %7.0f %6.1f%% %6.1f%%\n", c.name, c.m, r.seconds * 1e6, r.bytes * 1e-6,
+                r.bytes / r.seconds * 1e-9, 100.0 * r.bytes / r.seconds / kPeakBytesPerSecond,
+                100.0 * r.bytes / r.seconds / copy);
   }
   // Llama-2-7B Q4_K_M at m = 1: 32 layers, Q6_K attn_v and ffn_down in half of them, Q6_K output
   // (cases 0..6 above), in three ways of chaining the launches.
@@ -211,15 +215,18 @@ int main() {
                {"quantize+GEMV pairs, early start", {true, true}}};
   for (const auto& m : modes) {
     std::vector<Result> r(7);
-    for (size_t i = 0; i < r.size(); ++i) r[i] = m.mode.earlyStart && !m.mode.quantizeFirst ? results[i] : runCase(cases[i], m.mode, stream);
+    for (size_t i = 0; i < r.size(); ++i)
+      r[i] = m.mode.earlyStart && !m.mode.quantizeFirst ? results[i] : runCase(cases[i], m.mode, stream);
     const Result &qko = r[0], &gateUp = r[2], &down4 = r[3], &v6 = r[4], &down6 = r[5], &output = r[6];
     const double seconds = 16 * (4 * qko.seconds + gateUp.seconds + down4.seconds) +
                            16 * (3 * qko.seconds + v6.seconds + gateUp.seconds + down6.seconds) + output.seconds;
-    const double bytes = 16 * (4 * qko.bytes + gateUp.bytes + down4.bytes) + 16 * (3 * qko.bytes + v6.bytes + gateUp.bytes + down6.bytes) +
-                         output.bytes;
-    std::printf("llama-2-7b q4_k_m m=1, %-34s %6.0f us/token, %.2f GB, %5.0f GB/s = %5.1f%% of 3.1 TB/s, %5.1f%% of copy (%.0f tok/s bound)\n",
-                m.name, seconds * 1e6, bytes * 1e-9, bytes / seconds * 1e-9, 100.0 * bytes / seconds / kPeakBytesPerSecond,
-                100.0 * bytes / seconds / copy, 1.0 / seconds);
+    const double bytes = 16 * (4 * qko.bytes + gateUp.bytes + down4.bytes) +
+                         16 * (3 * qko.bytes + v6.bytes + gateUp.bytes + down6.bytes) + output.bytes;
+    std::printf(
+        "llama-2-7b q4_k_m m=1, %-34s %6.0f us/token, %.2f GB, %5.0f GB/s = %5.1f%% of 3.1 TB/s, %5.1f%% of copy (%.0f "
+        "tok/s bound)\n",
+        m.name, seconds * 1e6, bytes * 1e-9, bytes / seconds * 1e-9, 100.0 * bytes / seconds / kPeakBytesPerSecond,
+        100.0 * bytes / seconds / copy, 1.0 / seconds);
   }
   cudaStreamDestroy(stream);
   return 0;

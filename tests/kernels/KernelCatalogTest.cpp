@@ -40,8 +40,17 @@ TEST_CASE("launch dims and checks", "[catalog]") {
   const int64_t attn[kMaxIntArgs] = {5, 32, 8, 128, 4096, 0, 4096, 16};
   const LaunchDims a = kernelDims("attn_decode_split", attn);
   CHECK(a.grid == std::array<uint32_t, 3>{8, 5, 16});
-  CHECK(a.smemBytes == 4 * 4 * (128 + kAttnThreads));
+  // Group 4: queries [4][128], scores [4][threads], the warps' P*V sums [warps][4][128].
+  CHECK(a.smemBytes == 4 * 4 * (128 + kAttnThreads + kAttnThreads / 32 * 128));
   const int64_t badGroup[kMaxIntArgs] = {1, 64, 4, 128, 16, 0, 8192};
   CHECK_FALSE(checkKernelArgs("attn_decode", badGroup).empty());
   CHECK(checkKernelArgs("nope", gemv) == "unknown kernel");
+  // RoPE: one pair per thread, 128 threads per block, a row's pairs over several blocks.
+  const int64_t rope[kMaxIntArgs] = {3, 32, 8, 128};
+  const LaunchDims r = kernelDims("rope_norm", rope);
+  CHECK(r.grid == std::array<uint32_t, 3>{3, 20, 1});
+  CHECK(r.block[0] == 128);
+  const int64_t q81Rows[kMaxIntArgs] = {2, 4100};
+  CHECK(checkKernelArgs("rms_norm_q8_1", q81Rows) == "n must be a multiple of 32 (whole Q8_1 blocks)");
+  CHECK(checkKernelArgs("rms_norm", q81Rows).empty());
 }

@@ -2,6 +2,7 @@
 // Tolerances (f32 kernels): norms relative L2 < 1e-6 and the sum bit-exact; RoPE max abs error
 // < 2e-3 for |x| ~ 1 at positions up to 5000 (the f32 angle pos * inv_freq is off by ~ulp(pos)).
 #include "GpuTestUtil.h"
+#include "kernels/QuantRef.h"
 
 #include <cmath>
 
@@ -10,7 +11,8 @@ using namespace reel::test;
 
 namespace {
 
-std::vector<float> rmsNormRef(const std::vector<float>& x, const std::vector<float>& w, int64_t m, int64_t n, float eps) {
+std::vector<float> rmsNormRef(const std::vector<float>& x, const std::vector<float>& w, int64_t m, int64_t n,
+                              float eps) {
   std::vector<float> out(x.size());
   for (int64_t i = 0; i < m; ++i) {
     double sq = 0.0;
@@ -92,8 +94,10 @@ TEST_CASE("rope: norm and neox styles, llama3 scaling, strided fused-QKV rows", 
       std::vector<int32_t> pos = {0, 1, 17, 4095, 5000};
       DeviceBuffer<float> d(qkv);
       DeviceBuffer<int32_t> dpos(pos);
-      CUDA_REQUIRE(run({c.neox ? "rope_neox" : "rope_norm", {d.get(), d.get() + nh * hd, dpos.get()},
-                        {m, nh, nkv, hd, stride, stride}, {c.base, c.factor, c.low, c.high, c.orig}}));
+      CUDA_REQUIRE(run({c.neox ? "rope_neox" : "rope_norm",
+                        {d.get(), d.get() + nh * hd, dpos.get()},
+                        {m, nh, nkv, hd, stride, stride},
+                        {c.base, c.factor, c.low, c.high, c.orig}}));
       for (int64_t i = 0; i < m; ++i) {
         for (int64_t h = 0; h < nh + nkv; ++h) ropeRef(qkv.data() + i * stride + h * hd, hd, pos[i], c);
       }
@@ -102,6 +106,50 @@ TEST_CASE("rope: norm and neox styles, llama3 scaling, strided fused-QKV rows", 
       for (int64_t i = 0; i < m; ++i) {
         for (int64_t j = (nh + nkv) * hd; j < stride; ++j) REQUIRE(got[i * stride + j] == qkv[i * stride + j]);
       }
+    }
+  }
+}
+
+namespace {
+
+/// quant::quantizeQ81 of each row of `x` in the row-planar GPU layout.
+std::vector<uint8_t> hostQ81Rows(const std::vector<float>& x, int64_t m, int64_t n) {
+  const size_t rowBytes = quant::q81RowBytes(n);
+  std::vector<uint8_t> out(static_cast<size_t>(m) * rowBytes);
+  std::vector<quant::BlockQ81> blocks(static_cast<size_t>(n / 32));
+  for (int64_t i = 0; i < m; ++i) {
+    quant::quantizeQ81(x.data() + i * n, blocks.data(), n);
+    quant::q81BlocksToPlanar(blocks.data(), out.data() + static_cast<size_t>(i) * rowBytes, n);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("rms_norm_q8_1 and add_rms_norm_q8_1 write what quantize_q8_1 makes of the f32 rows",
+          "[norm][q8_1][sanitize]") {
+  // n = 96: one warp partly past the row; 4128: the last 256-thread pass partly past it.
+  for (int64_t n : {96, 4128}) {
+    for (int64_t m : {1, 3}) {
+      const uint32_t seed = freshSeed();
+      INFO("m " << m << " n " << n << " seed " << seed);
+      const auto x = randomFloats(static_cast<size_t>(m * n), seed), r = randomFloats(x.size(), seed + 1);
+      const auto w = randomFloats(static_cast<size_t>(n), seed + 2, 0.2f, 1.0f);
+      const size_t q81Bytes = static_cast<size_t>(m) * quant::q81RowBytes(n);
+      DeviceBuffer<float> dx(x), dr(r), dw(w), sum(x.size()), out(x.size());
+      DeviceBuffer<uint8_t> q(q81Bytes);
+      CUDA_REQUIRE(run({"rms_norm", {dx.get(), dw.get(), out.get()}, {m, n}, {1e-5f}}));
+      q.poison();
+      CUDA_REQUIRE(run({"rms_norm_q8_1", {dx.get(), dw.get(), q.get()}, {m, n}, {1e-5f}}));
+      CHECK(q.download() == hostQ81Rows(out.download(), m, n));
+
+      CUDA_REQUIRE(run({"add_rms_norm", {dx.get(), dr.get(), dw.get(), sum.get(), out.get()}, {m, n}, {1e-6f}}));
+      const std::vector<float> expectedSum = sum.download();
+      sum.poison();
+      q.poison();
+      CUDA_REQUIRE(run({"add_rms_norm_q8_1", {dx.get(), dr.get(), dw.get(), sum.get(), q.get()}, {m, n}, {1e-6f}}));
+      CHECK(sum.download() == expectedSum);
+      CHECK(q.download() == hostQ81Rows(out.download(), m, n));
     }
   }
 }

@@ -212,17 +212,20 @@ TEST_CASE("quantize-dequantize error bounds", "[quant]") {
   const auto x = gaussianRow(4096, 11);
   SECTION("Q8_0: |err| <= 0.57 * amax/127 per block (half a step + the f16 rounding of d); RMS < 0.8%") {
     const auto y = roundTrip(QType::Q8_0, x);
-    for (size_t i = 0; i < x.size(); ++i) REQUIRE(std::fabs(x[i] - y[i]) <= 0.57f * groupAmax(x, i / 32 * 32, 32) / 127.0f);
+    for (size_t i = 0; i < x.size(); ++i)
+      REQUIRE(std::fabs(x[i] - y[i]) <= 0.57f * groupAmax(x, i / 32 * 32, 32) / 127.0f);
     CHECK(relRms(x, y) < 0.008);
   }
   SECTION("Q5_0: |err| <= 1.01 * amax/16 per block (the far end clips one step); relative RMS < 6%") {
     const auto y = roundTrip(QType::Q5_0, x);
-    for (size_t i = 0; i < x.size(); ++i) REQUIRE(std::fabs(x[i] - y[i]) <= 1.01f * groupAmax(x, i / 32 * 32, 32) / 16.0f);
+    for (size_t i = 0; i < x.size(); ++i)
+      REQUIRE(std::fabs(x[i] - y[i]) <= 1.01f * groupAmax(x, i / 32 * 32, 32) / 16.0f);
     CHECK(relRms(x, y) < 0.06);
   }
   SECTION("Q6_K: |err| <= 1.1 * amax/32 per 16-element sub-block; relative RMS < 3%") {
     const auto y = roundTrip(QType::Q6_K, x);
-    for (size_t i = 0; i < x.size(); ++i) REQUIRE(std::fabs(x[i] - y[i]) <= 1.1f * groupAmax(x, i / 16 * 16, 16) / 32.0f);
+    for (size_t i = 0; i < x.size(); ++i)
+      REQUIRE(std::fabs(x[i] - y[i]) <= 1.1f * groupAmax(x, i / 16 * 16, 16) / 32.0f);
     CHECK(relRms(x, y) < 0.03);
   }
   SECTION("Q4_K: |err| <= 0.6 * range/15 + 4% of the block amax per 32-sub-block; relative RMS < 10%") {

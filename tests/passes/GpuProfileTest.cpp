@@ -34,9 +34,15 @@ const char* kMinimal =
     "wgmma = false\n"
     "mma = true\n";
 
-std::optional<DetectedGpu> noGpu() { return std::nullopt; }
-std::optional<DetectedGpu> anL40s() { return DetectedGpu{"NVIDIA L40S", 142, 89}; }
-std::optional<DetectedGpu> anH100Pcie() { return DetectedGpu{"NVIDIA H100 PCIe", 114, 90}; }
+std::optional<DetectedGpu> noGpu() {
+  return std::nullopt;
+}
+std::optional<DetectedGpu> anL40s() {
+  return DetectedGpu{"NVIDIA L40S", 142, 89};
+}
+std::optional<DetectedGpu> anH100Pcie() {
+  return DetectedGpu{"NVIDIA H100 PCIe", 114, 90};
+}
 
 }  // namespace
 
@@ -94,9 +100,8 @@ TEST_CASE("a user's profile: defaults for the optional keys", "[passes][profile]
 }
 
 TEST_CASE("bad profiles are one-line errors with file:line:col", "[passes][profile]") {
-  CHECK(parseError("[gpu\nname = 1") .rfind("gpu.toml:1:", 0) == 0);
-  CHECK(parseError(std::string(kMinimal) + "sm_cuont = 3\n") ==
-        "gpu.toml:16:1: unknown key 'sm_cuont' in [features]");
+  CHECK(parseError("[gpu\nname = 1").rfind("gpu.toml:1:", 0) == 0);
+  CHECK(parseError(std::string(kMinimal) + "sm_cuont = 3\n") == "gpu.toml:16:1: unknown key 'sm_cuont' in [features]");
   std::string misspelt = kMinimal;
   misspelt.replace(misspelt.find("sm_count"), 8, "sm_cuont");
   CHECK(parseError(misspelt) == "gpu.toml:4:1: unknown key 'sm_cuont' in [gpu] (did you mean 'sm_count'?)");

@@ -21,7 +21,7 @@ inline std::unique_ptr<ir::Module> tinyModule() {
 
 /// Sets the graph attribute `marked = <value option>`; a change only the first time.
 class MarkPass : public Pass {
-public:
+ public:
   bool runOnGraph(ir::Graph& graph, PassContext& /*context*/) override {
     int64_t value = options().getInt("value");
     if (graph.attrs().getInt("marked") == value) return false;
@@ -32,7 +32,7 @@ public:
 
 /// Removes the `name` of every output: the verifier rejects the result.
 class BreakPass : public Pass {
-public:
+ public:
   explicit BreakPass(bool reportChange) : reportChange_(reportChange) {}
   bool runOnGraph(ir::Graph& graph, PassContext& /*context*/) override {
     for (const std::unique_ptr<ir::Op>& op : graph.ops())
@@ -40,23 +40,25 @@ public:
     return reportChange_;
   }
 
-private:
+ private:
   bool reportChange_;
 };
 
 class ThrowPass : public Pass {
-public:
+ public:
   bool runOnModule(ir::Module& /*module*/, PassContext& /*context*/) override { throw Error("boom"); }
 };
 
 /// A registry with: mark{value=INT}, break, break-quietly (reports no change), throw,
 /// fuse-gate-up{max-m=INT,min-m=INT,fp8=BOOL,kernel=STRING,buckets=LIST,scale=FLOAT}.
 inline void addTestPasses(PassRegistry& registry) {
-  registry.add({"mark", "set marked = value", "cleanup", {{"value", OptionKind::Int, "1", "the mark"}},
-                [] { return std::make_unique<MarkPass>(); }});
+  registry.add({"mark", "set marked = value", "cleanup", {{"value", OptionKind::Int, "1", "the mark"}}, [] {
+                  return std::make_unique<MarkPass>();
+                }});
   registry.add({"break", "drop output names", "cleanup", {}, [] { return std::make_unique<BreakPass>(true); }});
-  registry.add({"break-quietly", "drop output names, report no change", "cleanup", {},
-                [] { return std::make_unique<BreakPass>(false); }});
+  registry.add({"break-quietly", "drop output names, report no change", "cleanup", {}, [] {
+                  return std::make_unique<BreakPass>(false);
+                }});
   registry.add({"throw", "throw", "cleanup", {}, [] { return std::make_unique<ThrowPass>(); }});
   registry.add({"fuse-gate-up",
                 "options of every kind",

@@ -22,24 +22,30 @@ const PassRegistry& testRegistry() {
   return *registry;
 }
 
-PassManager managerFor(const std::string& pipeline) { return PassManager(Pipeline::parse(pipeline, testRegistry())); }
+PassManager managerFor(const std::string& pipeline) {
+  return PassManager(Pipeline::parse(pipeline, testRegistry()));
+}
 
 /// Records every hook call as a line.
 class RecordingInstrumentation : public PassInstrumentation {
-public:
+ public:
   explicit RecordingInstrumentation(std::vector<std::string>& log) : log_(log) {}
   void beforePipeline(const Pipeline& pipeline, const reel::ir::Module& /*module*/) override {
     log_.push_back("begin " + pipeline.str());
   }
-  void beforePass(const PassRun& run, const reel::ir::Module& /*module*/) override { log_.push_back("before " + run.name()); }
+  void beforePass(const PassRun& run, const reel::ir::Module& /*module*/) override {
+    log_.push_back("before " + run.name());
+  }
   void afterPass(const PassRun& run, const reel::ir::Module& /*module*/, bool changed) override {
     log_.push_back("after " + run.name() + (changed ? " changed" : " unchanged"));
   }
   void beforeVerify(const PassRun& run) override { log_.push_back("verify " + run.name()); }
   void onPassFailure(const PassFailure& failure) override { log_.push_back("failed " + failure.run.name()); }
-  void afterPipeline(const Pipeline& /*pipeline*/, const reel::ir::Module& /*module*/) override { log_.push_back("end"); }
+  void afterPipeline(const Pipeline& /*pipeline*/, const reel::ir::Module& /*module*/) override {
+    log_.push_back("end");
+  }
 
-private:
+ private:
   std::vector<std::string>& log_;
 };
 
@@ -129,7 +135,8 @@ TEST_CASE("a failure writes a reproducer: the IR before the pass and the rest of
   auto module = testing::tinyModule();
   PassContext context;
   PassManager manager = managerFor("mark{value=7},throw,mark");
-  manager.addInstrumentation(std::make_unique<ReproducerInstrumentation>(ReproducerOptions{dir.string(), "--gpu=a100"}));
+  manager.addInstrumentation(
+      std::make_unique<ReproducerInstrumentation>(ReproducerOptions{dir.string(), "--gpu=a100"}));
   std::vector<std::string> notes;
   try {
     manager.run(*module, context);
@@ -138,7 +145,8 @@ TEST_CASE("a failure writes a reproducer: the IR before the pass and the rest of
   }
   std::filesystem::path path = dir / "reel-reproducer-throw.ir";
   REQUIRE(notes.size() == 1);
-  CHECK(notes[0] == "reproducer written to " + path.string() + " (rerun: reel opt " + path.string() + " --run-reproducer)");
+  CHECK(notes[0] ==
+        "reproducer written to " + path.string() + " (rerun: reel opt " + path.string() + " --run-reproducer)");
   std::string text = readFile(path);
   CHECK(text.rfind("// reel-reproducer: --passes='throw,mark' --gpu=a100\n// pass 'throw' failed: boom\n", 0) == 0);
   CHECK(text.find("graph @g attributes {marked = 7}") != std::string::npos);  // the IR after mark, before throw

@@ -55,16 +55,23 @@ TEST_CASE("an empty option set", "[passes][options]") {
 }
 
 TEST_CASE("option values are checked by kind", "[passes][options]") {
-  CHECK(errorOf([] { (void)PassOptions(specs(), {{"min-m", "two"}}); }) == "option 'min-m' expects an integer, got 'two'");
+  CHECK(errorOf([] {
+          (void)PassOptions(specs(), {{"min-m", "two"}});
+        }) == "option 'min-m' expects an integer, got 'two'");
   CHECK(errorOf([] { (void)PassOptions(specs(), {{"fp8", "1"}}); }) == "option 'fp8' expects true or false, got '1'");
-  CHECK(errorOf([] { (void)PassOptions(specs(), {{"scale", "1e999"}}); }) == "option 'scale' expects a number, got '1e999'");
-  CHECK(errorOf([] { (void)PassOptions(specs(), {{"buckets", "[1,]"}}); }) ==
-        "option 'buckets' expects a list of integers such as [1,2,4], got '[1,]'");
-  CHECK(errorOf([] { (void)PassOptions(specs(), {{"kernel", "a b"}}); }) ==
-        "option 'kernel' expects a word without spaces or ,{}[]=, got 'a b'");
+  CHECK(errorOf([] {
+          (void)PassOptions(specs(), {{"scale", "1e999"}});
+        }) == "option 'scale' expects a number, got '1e999'");
+  CHECK(errorOf([] {
+          (void)PassOptions(specs(), {{"buckets", "[1,]"}});
+        }) == "option 'buckets' expects a list of integers such as [1,2,4], got '[1,]'");
+  CHECK(errorOf([] {
+          (void)PassOptions(specs(), {{"kernel", "a b"}});
+        }) == "option 'kernel' expects a word without spaces or ,{}[]=, got 'a b'");
   CHECK(errorOf([] { (void)PassOptions(specs(), {{"nope", "1"}}); }) == "unknown pass option 'nope'");
-  CHECK(errorOf([] { (void)PassOptions::inGivenOrder(specs(), {{"min-m", "1"}, {"min-m", "2"}}); }) ==
-        "option 'min-m' given twice");
+  CHECK(errorOf([] {
+          (void)PassOptions::inGivenOrder(specs(), {{"min-m", "1"}, {"min-m", "2"}});
+        }) == "option 'min-m' given twice");
 }
 
 TEST_CASE("reading an option without a default or of another name fails clearly", "[passes][options]") {

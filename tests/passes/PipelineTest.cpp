@@ -19,7 +19,9 @@ const PassRegistry& testRegistry() {
   return *registry;
 }
 
-Pipeline parse(const std::string& text) { return Pipeline::parse(text, testRegistry()); }
+Pipeline parse(const std::string& text) {
+  return Pipeline::parse(text, testRegistry());
+}
 
 /// The error message of parsing `text`.
 std::string parseError(const std::string& text) {
@@ -62,10 +64,12 @@ TEST_CASE("pipeline entries carry typed options", "[passes][pipeline]") {
 }
 
 TEST_CASE("bad pipelines are one-line errors naming the place", "[passes][pipeline]") {
-  CHECK(parseError("mark,fuse-gate-upp") == "--passes:1:6: unknown pass 'fuse-gate-upp' (did you mean 'fuse-gate-up'?)");
+  CHECK(parseError("mark,fuse-gate-upp") ==
+        "--passes:1:6: unknown pass 'fuse-gate-upp' (did you mean 'fuse-gate-up'?)");
   CHECK(parseError("mark,zzz") == "--passes:1:6: unknown pass 'zzz'");
-  CHECK(parseError("fuse-gate-up{max-n=8}") ==
-        "--passes:1:14: pass 'fuse-gate-up' has no option 'max-n' (options: max-m, min-m, fp8, kernel, buckets, scale)");
+  CHECK(
+      parseError("fuse-gate-up{max-n=8}") ==
+      "--passes:1:14: pass 'fuse-gate-up' has no option 'max-n' (options: max-m, min-m, fp8, kernel, buckets, scale)");
   CHECK(parseError("mark{x=1}") == "--passes:1:6: pass 'mark' has no option 'x' (options: value)");
   CHECK(parseError("throw{x=1}") == "--passes:1:7: pass 'throw' has no options, got 'x'");
   CHECK(parseError("fuse-gate-up{max-m=eight}") ==
@@ -76,7 +80,8 @@ TEST_CASE("bad pipelines are one-line errors naming the place", "[passes][pipeli
         "--passes:1:22: pass 'fuse-gate-up': option 'buckets' expects a list of integers such as [1,2,4], got '[1,x]'");
   CHECK(parseError("fuse-gate-up{scale=fast}") ==
         "--passes:1:20: pass 'fuse-gate-up': option 'scale' expects a number, got 'fast'");
-  CHECK(parseError("fuse-gate-up{max-m=8") == "--passes:1:13: unbalanced braces: '{' of pass 'fuse-gate-up' is never closed");
+  CHECK(parseError("fuse-gate-up{max-m=8") ==
+        "--passes:1:13: unbalanced braces: '{' of pass 'fuse-gate-up' is never closed");
   CHECK(parseError("mark}") == "--passes:1:5: unbalanced braces: '}' without a matching '{'");
   CHECK(parseError("fuse-gate-up{max-m=8,max-m=4}") == "--passes:1:22: option 'max-m' given twice");
   CHECK(parseError("mark,") == "--passes:1:6: expected a pass name after ','");
@@ -99,7 +104,7 @@ TEST_CASE("the error origin names where the pipeline came from", "[passes][pipel
 TEST_CASE("the default pipeline parses against the pass table and prints back", "[passes][pipeline]") {
   Pipeline pipeline = Pipeline::parse(kDefaultPipeline);
   CHECK(pipeline.str() == kDefaultPipeline);
-  CHECK(pipeline.size() == 12);
+  CHECK(pipeline.size() == 13);
   CHECK(pipeline.entries().front().name() == "specialize-buckets");
   CHECK(pipeline.entries().back().name() == "plan-memory");
 }

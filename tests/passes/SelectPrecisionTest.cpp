@@ -64,8 +64,9 @@ TEST_CASE("select-precision follows the seed's rules on an H100", "[passes][sele
     if (decision.subject != "%l*.gate (32 layers)") continue;
     sawGate = true;
     CHECK(decision.choice == "dp4a");
-    CHECK_THAT(decision.reason, Catch::Matches(R"(dp4a \d+\.\dus vs fp8 \d+\.\dus vs hgemm \d+\.\dus )"
-                                               R"(\(M=4, 14336x4096 q4_k; M=4 < fp8-min-m=5\)(; the cost model prefers \w+)?)"));
+    CHECK_THAT(decision.reason,
+               Catch::Matches(R"(dp4a \d+\.\dus vs fp8 \d+\.\dus vs hgemm \d+\.\dus )"
+                              R"(\(M=4, 14336x4096 q4_k; M=4 < fp8-min-m=5\)(; the cost model prefers \w+)?)"));
   }
   CHECK(sawGate);
 }
@@ -86,8 +87,8 @@ TEST_CASE("mma, when enabled, replaces the rules' pick where the cost model says
           "[passes][select-precision]") {
   PassContext h100 = contextFor(h100Like(), {8, 16, 64});
   std::unique_ptr<ir::Module> module = compile(llama3_8b(), "specialize-buckets,select-precision{mma=true}", h100);
-  CHECK(kernelOf(*module, "decode.m8", "l3.gate") == "fp8");    // below mma-min-m=9
-  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "mma");   // beats fp8
+  CHECK(kernelOf(*module, "decode.m8", "l3.gate") == "fp8");     // below mma-min-m=9
+  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "mma");    // beats fp8
   CHECK(kernelOf(*module, "decode.m64", "l3.gate") == "hgemm");  // the hgemm threshold rules
   bool explained = false;
   for (const Decision& decision : decisionsOf(h100, "select-precision", "decode.m16"))

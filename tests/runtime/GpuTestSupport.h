@@ -5,16 +5,18 @@
 /// the GPU runtime on poisoned buffers, and comparisons of decode reports.
 ///
 /// Tolerances (max |gpu - cpu| over a logits row / rms of the CPU row):
-///  * kGpuTolerance = 0.05 where the plan's matmuls are DP4A on both sides: the GEMVs are
-///    bit-exact with quant::dotQ81, but norms, RoPE and attention sum in another order, and a
-///    last-bit difference can move a Q8_1 rounding of the next matmul's input;
-///  * kQ81Tolerance with HGEMM (prefill), kFp8Tolerance with FP8 (large buckets), as in
-///    ReferenceTestSupport.h.
+///  * kGpuTolerance (= kQ81Tolerance, 0.15) wherever the matmuls are DP4A or HGEMM. The GEMVs
+///    are bit-exact with quant::dotQ81 and short runs of tiny match the CPU bit for bit, but
+///    norms, RoPE and attention sum in another order or use other libm calls; a last-bit
+///    difference that moves one Q8_1 rounding of a matmul input changes that output by up to
+///    d = amax/127, and such flips add up over the layers. Measured on the H100: tiny <= 0.07,
+///    TinyLlama (22 layers) <= 0.09, whether prefill is HGEMM or token by token through DP4A.
+///  * kFp8Tolerance with FP8 (large buckets), as in ReferenceTestSupport.h.
 ///
-/// Greedy tokens are compared two ways: free-running, GPU and CPU must agree up to the first
-/// step where the CPU's top-two margin is within the tolerance (a near tie either side may
-/// break); teacher-forced (the GPU fed the CPU's tokens), the argmax must agree at every step
-/// that is not a near tie, and every logits row must be within the tolerance.
+/// Greedy tokens: along the CPU's tokens (teacher forcing), the GPU's argmax must equal the
+/// CPU's wherever the CPU's top-two margin exceeds twice the row's measured difference (below
+/// it either side may win); free-running, the GPU's tokens must equal the CPU's up to the first
+/// such near tie (and, where a test says so, over the whole run).
 
 #include "ReferenceTestSupport.h"
 #include "codegen/Compiler.h"
@@ -27,7 +29,7 @@
 
 namespace reel::test {
 
-inline constexpr double kGpuTolerance = 0.05;
+inline constexpr double kGpuTolerance = kQ81Tolerance;
 
 /// Synthetic weights for `config` (q4_k_m, seed 0), written with every core once per binary.
 inline const synth::OpenWeights& gpuTestWeights(const models::ModelConfig& config) {
@@ -35,7 +37,8 @@ inline const synth::OpenWeights& gpuTestWeights(const models::ModelConfig& confi
   auto found = cache.find(config.name);
   if (found == cache.end()) {
     const unsigned threads = std::max(2u, std::thread::hardware_concurrency());
-    found = cache.emplace(config.name, synth::openSyntheticWeights(config, {models::QuantScheme::Q4_K_M, 0, threads})).first;
+    found = cache.emplace(config.name, synth::openSyntheticWeights(config, {models::QuantScheme::Q4_K_M, 0, threads}))
+                .first;
   }
   return found->second;
 }
@@ -85,38 +88,40 @@ inline std::set<std::string> bucketKernelFamilies(const codegen::BucketPlan& buc
 
 /// The tolerance between the GPU and the CPU reference for plans using these families.
 inline double gpuToleranceFor(const std::set<std::string>& families) {
-  if (families.count("fp8")) return kFp8Tolerance;
-  if (families.count("hgemm")) return kQ81Tolerance;
-  return kGpuTolerance;
+  return families.count("fp8") ? kFp8Tolerance : kGpuTolerance;
 }
 
 /// Greedy decoding on the CPU reference, keeping logits (threads: every core).
 inline reference::DecodeReport cpuDecode(const ir::Module& module, const reference::WeightSource& weights,
-                                         const reference::DecodeRequest& request, int64_t decodeRows = 0) {
+                                         const reference::DecodeRequest& request,
+                                         reference::PrefillMode prefill = reference::PrefillMode::Auto) {
   reference::DecodeOptions options;
   options.keepLogits = true;
-  options.decodeRows = decodeRows;
+  options.prefill = prefill;
   options.threads = std::max(2u, std::thread::hardware_concurrency());
   return reference::runGreedyDecode(reference::findStepGraphs(module), weights, request, options);
 }
 
 /// Greedy decoding on the GPU runtime, keeping logits.
 inline reference::DecodeReport gpuDecode(gpu::GpuRuntime& runtime, const reference::DecodeRequest& request,
-                                         int64_t decodeRows = 0) {
+                                         int64_t decodeRows = 0,
+                                         reference::PrefillMode prefill = reference::PrefillMode::Auto) {
   gpu::GpuDecodeOptions options;
   options.keepLogits = true;
   options.decodeRows = decodeRows;
+  options.prefill = prefill;
   return gpu::runGpuGreedyDecode(runtime, request, options);
 }
 
-/// True when the top two logits are closer than `tolerance` (relative to the row's rms)
-/// allows either side to flip them.
-inline bool nearTie(const std::vector<float>& logits, double tolerance) {
-  return topTwoMargin(logits) <= 2 * tolerance * rms(logits);
+/// True when the top two logits are close enough that a difference of `error` (relative to
+/// the row's rms) can swap them.
+inline bool nearTie(const std::vector<float>& logits, double error) {
+  return topTwoMargin(logits) <= 2 * error * rms(logits);
 }
 
 /// `request` with every sequence fed `report`'s tokens (teacher forcing along its path).
-inline reference::DecodeRequest following(const reference::DecodeRequest& request, const reference::DecodeReport& report) {
+inline reference::DecodeRequest following(const reference::DecodeRequest& request,
+                                          const reference::DecodeReport& report) {
   reference::DecodeRequest forced = request;
   forced.followTokens.clear();
   for (const reference::SequenceOutput& sequence : report.sequences) forced.followTokens.push_back(sequence.tokens);

@@ -1,6 +1,7 @@
 // Fused and unfused pipelines give the same logits and the same greedy tokens: the fusions
-// (matmul_qkv, matmul_gate_up, add_rms_norm) and the shared Q8_1 quantization change the
-// graph, not the numbers. Same kernels on both sides, so the tolerance is kExactTolerance.
+// (matmul_qkv, matmul_gate_up, add_rms_norm), the shared Q8_1 quantization and its folding
+// into norms and SwiGLU change the graph, not the numbers. Same kernels on both sides, so the tolerance is
+// kExactTolerance.
 
 #include "ReferenceTestSupport.h"
 
@@ -14,7 +15,7 @@ namespace {
 
 constexpr const char* kFusedPipeline =
     "specialize-buckets,canonicalize,cse,dce,select-precision,fuse-qkv,fuse-gate-up,"
-    "fuse-residual-norm{mode=always},select-attention,share-activation-quant,dce,plan-memory";
+    "fuse-residual-norm{mode=always},select-attention,share-activation-quant,fold-quantize,dce,plan-memory";
 constexpr const char* kUnfusedPipeline =
     "specialize-buckets,canonicalize,cse,dce,select-precision,select-attention,dce,plan-memory";
 
@@ -29,6 +30,13 @@ TEST_CASE("fused and unfused pipelines agree on logits and tokens", "[parity][fu
   REQUIRE(countOps(*fused, "matmul_gate_up") > 0);
   REQUIRE(countOps(*fused, "add_rms_norm") > 0);
   REQUIRE(countOps(*fused, "quantize_q8_1") > 0);
+  size_t q81Producers = 0;  // norms and SwiGLUs writing q8_1 (fold-quantize)
+  for (const auto& graph : fused->graphs)
+    for (const auto& op : graph->ops())
+      if (op->name() != "quantize_q8_1" && op->numResults() > 0 &&
+          op->result(op->numResults() - 1)->type().elem == ir::ElemType::Q8_1)
+        ++q81Producers;
+  REQUIRE(q81Producers > 0);
   REQUIRE(countOps(*unfused, "matmul_qkv") + countOps(*unfused, "add_rms_norm") == 0);
   for (const char* graph : {"decode.m1", "decode.m4", "prefill"})
     REQUIRE(matmulKernels(*fused->findGraph(graph)) == matmulKernels(*unfused->findGraph(graph)));

@@ -1,8 +1,8 @@
 // Catch2 main of the GPU tests: exits 77 (ctest's SKIP_RETURN_CODE) where no CUDA device
 // is usable, so CI without a GPU reports these tests as skipped, never as failed.
 #define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
 #include <cuda_runtime.h>
+#include <catch2/catch.hpp>
 
 #include <cstdio>
 

@@ -5,7 +5,7 @@
 namespace {
 
 class TestPluginPass : public reel::passes::Pass {
-public:
+ public:
   bool runOnGraph(reel::ir::Graph& graph, reel::passes::PassContext& /*context*/) override {
     graph.attrs().set("plugin_ran", true);
     return true;
@@ -13,8 +13,9 @@ public:
 };
 
 void registerPasses(reel::passes::PassRegistrar& registrar) {
-  reel::passes::PassInfo info{"test-plugin-pass", "a pass from a test plugin", "cleanup", {},
-                              [] { return std::make_unique<TestPluginPass>(); }};
+  reel::passes::PassInfo info{"test-plugin-pass", "a pass from a test plugin", "cleanup", {}, [] {
+                                return std::make_unique<TestPluginPass>();
+                              }};
   info.ops.push_back({"test_plugin_op", "an op from a test plugin", 1, 1, 1, false, nullptr});
   registrar.addPass(std::move(info));
 }
