@@ -108,7 +108,7 @@ __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs 
     for (int h = 0; h < kMaxGroup; ++h) score[h] = 0.0f;
     if (valid) {
       const __half* krow = kc + static_cast<int64_t>(pos) * rowWidth;
-#pragma unroll 4
+#pragma unroll 8
       for (int d = 0; d < hd; d += 8) {
         const uint4 raw = *reinterpret_cast<const uint4*>(krow + d);
         const __half2* k2 = reinterpret_cast<const __half2*>(&raw);
@@ -150,7 +150,7 @@ __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs 
 #pragma unroll
       for (int j = 0; j < kDimsPerLane; ++j) acc[h][j] *= corr[h];
     }
-#pragma unroll 4
+#pragma unroll 8
     for (int t = warp; t < count; t += kWarps) {
       const __half* vrow = vc + static_cast<int64_t>(tile + t) * rowWidth;
 #pragma unroll

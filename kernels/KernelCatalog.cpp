@@ -94,6 +94,9 @@ LaunchDims quantizeFromInts(const int64_t* a) {
 LaunchDims rowFromInts(const int64_t* a) {
   return rowKernelDims(a[0], a[1]);
 }
+LaunchDims normFromInts(const int64_t* a) {
+  return normDims(a[0], a[1]);
+}
 LaunchDims countFromInts(const int64_t* a) {
   return elementwiseDims(a[0]);
 }
@@ -194,7 +197,7 @@ std::vector<KernelInfo> buildCatalog() {
                {"m: rows", "n: row length (multiple of 4)"},
                {"eps: added to the mean square"},
                "out = x / sqrt(mean(x^2) + eps) * weight",
-               rowFromInts,
+               normFromInts,
                checkNorm});
   c.push_back(
       {"add_rms_norm",
@@ -205,7 +208,7 @@ std::vector<KernelInfo> buildCatalog() {
        {"m: rows", "n: row length (multiple of 4)"},
        {"eps: added to the mean square"},
        "fused residual add + RMSNorm",
-       rowFromInts,
+       normFromInts,
        checkNorm});
   c.push_back({"rms_norm_q8_1",
                "norm",
@@ -214,7 +217,7 @@ std::vector<KernelInfo> buildCatalog() {
                {"m: rows", "n: row length (multiple of 32)"},
                {"eps: added to the mean square"},
                "rms_norm writing its rows as quantize_q8_1 would (bit-identical to the two kernels)",
-               rowFromInts,
+               normFromInts,
                checkQ81Rows});
   c.push_back({"add_rms_norm_q8_1",
                "norm",
@@ -225,7 +228,7 @@ std::vector<KernelInfo> buildCatalog() {
                {"m: rows", "n: row length (multiple of 32)"},
                {"eps: added to the mean square"},
                "fused residual add + RMSNorm with a Q8_1 epilogue",
-               rowFromInts,
+               normFromInts,
                checkQ81Rows});
   for (std::string_view style : {"norm", "neox"}) {
     c.push_back({style == "norm" ? "rope_norm" : "rope_neox",
@@ -448,6 +451,9 @@ LaunchDims gemvDims(QType, int64_t n, int64_t, int) {
 }
 LaunchDims quantizeQ81Dims(int64_t m, int64_t k) {
   return make(ceilDiv(k, 256), m, 1, 256);
+}
+LaunchDims normDims(int64_t m, int64_t n) {
+  return make(m, 1, 1, std::clamp<int64_t>(ceilDiv(n / 4, 32) * 32, 32, 1024));
 }
 LaunchDims rowKernelDims(int64_t m, int64_t) {
   return make(m, 1, 1, 256);

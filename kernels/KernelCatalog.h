@@ -100,7 +100,10 @@ inline constexpr int kGemvRowsPerBlock = 4;
 inline constexpr int kGemvMaxM = 8;
 LaunchDims gemvDims(QType weightType, int64_t n, int64_t k, int m);
 LaunchDims quantizeQ81Dims(int64_t m, int64_t k);
-LaunchDims rowKernelDims(int64_t m, int64_t n);  ///< one block per row (norms, argmax)
+LaunchDims rowKernelDims(int64_t m, int64_t n);  ///< one block of 256 threads per row (argmax, FP8 conversion)
+/// RMSNorm: one block per row, one float4 per thread where the row allows (up to 1024 threads),
+/// so a row's loads are in flight at once.
+LaunchDims normDims(int64_t m, int64_t n);
 LaunchDims elementwiseDims(int64_t count);       ///< grid-stride elementwise kernels
 LaunchDims ropeDims(int64_t m, int64_t nHeads, int64_t nKvHeads, int64_t headDim);
 LaunchDims embedDims(int64_t m, int64_t n);

@@ -64,7 +64,7 @@ cudaError_t launchRmsNorm(const RmsNormArgs& a, cudaStream_t stream) {
       (a.residual != nullptr && a.sumOut == nullptr) || a.m > INT32_MAX) {
     return cudaErrorInvalidValue;
   }
-  const LaunchDims d = rowKernelDims(a.m, a.n);
+  const LaunchDims d = normDims(a.m, a.n);
   return detail::launchEarly(rmsNormKernel, d, stream, a);
 }
 

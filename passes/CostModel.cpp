@@ -21,10 +21,12 @@ struct GridFamily {
   [[nodiscard]] double bytesInFlightPerCta() const { return threadsPerCta * bytesInFlightPerThread; }
 };
 
-// Row kernels: scalar f32 loads, two outstanding per thread.
+// Elementwise kernels: scalar f32 loads, two outstanding per thread.
 constexpr GridFamily kElementwise{"elementwise", 256, 8};
-constexpr GridFamily kRmsNorm{"rms_norm", 256, 8};
-constexpr GridFamily kAddRmsNorm{"add_rms_norm", 256, 8};
+// Norms: one CTA per row, up to 1024 threads with one float4 load each (x, and the residual
+// for add_rms_norm) in flight.
+constexpr GridFamily kRmsNorm{"rms_norm", 1024, 16};
+constexpr GridFamily kAddRmsNorm{"add_rms_norm", 1024, 32};
 constexpr GridFamily kQuantizeQ81{"quantize_q8_1", 256, 8};
 // DP4A GEMV: 4 warps, two 16-byte weight loads in flight per thread; one output row per
 // CTA for M = 1, two for M > 1 (as llama.cpp's MMVQ).
