@@ -11,7 +11,9 @@
 ///
 /// The seed fused from M = 2 on. reel fuses at M = 1 too: its fused GEMV reads the two
 /// weights in one pass (on an H200, Llama-2-7B's 2 x 11008x4096 Q4_K at M = 1: 17.8 us fused
-/// against 2 x 11.4 us apart, kernel_bench) and saves a launch; min-m=2 restores the seed.
+/// against 2 x 11.4 us apart, kernel_bench) and saves a launch. In a captured decode step,
+/// where early start overlaps the separate GEMVs, the gain shrinks to noise (341.7 vs 340.9
+/// tok/s, H200, 2026-11-30); min-m=2 restores the seed's rule.
 
 #include "passes/CostModel.h"
 #include "passes/DecisionPasses.h"
