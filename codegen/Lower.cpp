@@ -302,15 +302,10 @@ class GraphLowering {
 
   void lowerRope(const Op& op, BucketPlan& bucket) {
     const ir::AttrDict& a = op.attrs();
-    bool llama3 = a.has("scaling");
-    Launch l{
-        a.getString("style") == std::optional<std::string>("neox") ? "rope_neox" : "rope_norm",
-        {inPlace(op), BufferRef{}, ref(op.operand(1))},
-        {m_, *a.getInt("n_heads"), 0, *a.getInt("head_dim"), width(op.result()), 0},
-        {static_cast<float>(*a.getFloat("freq_base")), llama3 ? static_cast<float>(*a.getFloat("scale_factor")) : 1.0f,
-         llama3 ? static_cast<float>(*a.getFloat("low_freq_factor")) : 1.0f,
-         llama3 ? static_cast<float>(*a.getFloat("high_freq_factor")) : 1.0f,
-         llama3 ? static_cast<float>(*a.getInt("original_context")) : 0.0f}};
+    Launch l{a.getString("style") == std::optional<std::string>("neox") ? "rope_neox" : "rope_norm",
+             {inPlace(op), BufferRef{}, ref(op.operand(1))},
+             {m_, *a.getInt("n_heads"), 0, *a.getInt("head_dim"), width(op.result()), 0},
+             rotationFloats(a, "")};
     l.activationBytes = 2 * f32Bytes(op.result());
     emit(bucket, op, std::move(l));
   }
@@ -412,6 +407,51 @@ class GraphLowering {
     emit(bucket, op, std::move(gemm));
   }
 
+  /// The rotation floats of the rope kernels, from a rope op's attributes (prefix "") or an
+  /// attention's rope_* attributes.
+  static std::vector<float> rotationFloats(const ir::AttrDict& a, const std::string& prefix) {
+    const bool llama3 = a.has(prefix + "scaling");
+    return {static_cast<float>(*a.getFloat(prefix + "freq_base")),
+            llama3 ? static_cast<float>(*a.getFloat(prefix + "scale_factor")) : 1.0f,
+            llama3 ? static_cast<float>(*a.getFloat(prefix + "low_freq_factor")) : 1.0f,
+            llama3 ? static_cast<float>(*a.getFloat(prefix + "high_freq_factor")) : 1.0f,
+            llama3 ? static_cast<float>(*a.getInt(prefix + "original_context")) : 0.0f};
+  }
+
+  /// fuse-rope-attention's attention: one launch rotates q and k, appends k and v, attends.
+  void lowerAttentionWithRope(const Op& op, BucketPlan& bucket) {
+    const ir::AttrDict& a = op.attrs();
+    std::string strategy = a.getString("strategy").value_or("");
+    if (strategy != "batched" && strategy != "incremental")
+      cannotLower(op, "rope_* attributes need a decode strategy (batched or incremental), got " + strategy);
+    int64_t heads = *a.getInt("n_heads");
+    int64_t kvHeads = *a.getInt("n_kv_heads");
+    int64_t headDim = *a.getInt("head_dim");
+    std::vector<BufferRef> ptrs{ref(op.operand(0)), ref(op.operand(1)), ref(op.operand(2)),
+                                ref(op.operand(3)), ref(op.operand(4)), stepInput(StepInput::Slots),
+                                ref(op.operand(6)), ref(op.operand(5))};
+    std::vector<int64_t> ints{
+        m_, heads, kvHeads, headDim, options_.maxContext, a.getInt("window").value_or(0), heads * headDim};
+    int64_t splits = longContext_ ? a.getInt("splits").value_or(1) : 1;
+    if (splits > 1) ints.push_back(splits);
+    ints.insert(ints.end(), {width(op.operand(1)), width(op.operand(2)),
+                             a.getString("rope_style") == std::optional<std::string>("neox") ? 1 : 0});
+    std::vector<float> floats{1.0f / std::sqrt(static_cast<float>(headDim))};
+    for (float f : rotationFloats(a, "rope_")) floats.push_back(f);
+    if (splits <= 1) {
+      ptrs.push_back(ref(op.result()));
+      Launch l{"attn_decode_rope", std::move(ptrs), std::move(ints), std::move(floats)};
+      l.activationBytes = f32Bytes(op.operand(0)) + 2 * f32Bytes(op.operand(1)) + f32Bytes(op.result());
+      return emit(bucket, op, std::move(l));
+    }
+    BufferRef partOut = scratch(m_ * heads * splits * headDim * 4);
+    BufferRef partMl = scratch(m_ * heads * splits * 2 * 4);
+    ptrs.push_back(partOut);
+    ptrs.push_back(partMl);
+    emit(bucket, op, {"attn_decode_split_rope", std::move(ptrs), std::move(ints), std::move(floats)});
+    emit(bucket, op, {"attn_decode_reduce", {partOut, partMl, ref(op.result())}, {m_, heads, headDim, splits}, {}});
+  }
+
   void lowerAttention(const Op& op, BucketPlan& bucket) {
     const ir::AttrDict& a = op.attrs();
     int64_t heads = *a.getInt("n_heads");
@@ -421,6 +461,7 @@ class GraphLowering {
     BufferRef kCache = ref(op.operand(3));
     BufferRef vCache = ref(op.operand(4));
     BufferRef slots = stepInput(StepInput::Slots);
+    if (a.has("rope_style")) return lowerAttentionWithRope(op, bucket);
     Launch append{"kv_append",
                   {ref(op.operand(1)), ref(op.operand(2)), kCache, vCache, slots, ref(op.operand(5))},
                   {m_, kvHeads, headDim, options_.maxContext, kvHeads * headDim, kvHeads * headDim}};

@@ -151,28 +151,36 @@ Result verifyBiasAdd(const Op& op) {
   return resultIs(op, x->type());
 }
 
+/// The rotation attributes of a rope op (prefix "") or of an attention that rotates its own
+/// q and k (prefix "rope_", see fuse-rope-attention): style, freq_base, optional llama3 scaling.
+Result checkRotation(const Op& op, const std::string& prefix) {
+  if (Result r = check::oneOf(op, prefix + "style", {"norm", "neox"})) return r;
+  std::optional<double> base = op.attrs().getFloat(prefix + "freq_base");
+  if (!base || *base <= 0.0) return fmt::format("needs a positive float attribute '{}freq_base'", prefix);
+  if (op.attrs().has(prefix + "scaling")) {
+    if (Result r = check::oneOf(op, prefix + "scaling", {"llama3"})) return r;
+    for (const char* key : {"scale_factor", "low_freq_factor", "high_freq_factor"})
+      if (!op.attrs().getFloat(prefix + key) || *op.attrs().getFloat(prefix + key) <= 0.0)
+        return fmt::format("llama3 scaling needs a positive float attribute '{}{}'", prefix, key);
+    int64_t original = 0;
+    if (Result r = check::positiveInt(op, prefix + "original_context", original)) return r;
+  }
+  return std::nullopt;
+}
+
 Result verifyRope(const Op& op) {
   const Value* x = op.operand(0);
   if (Result r = check::elemAndRank(x, "input", ElemType::F32, 2)) return r;
   if (Result r = check::elemAndRank(op.operand(1), "positions", ElemType::I32, 1)) return r;
-  if (Result r = check::oneOf(op, "style", {"norm", "neox"})) return r;
   int64_t heads = 0;
   int64_t headDim = 0;
+  if (Result r = check::oneOf(op, "style", {"norm", "neox"})) return r;
   if (Result r = check::positiveInt(op, "n_heads", heads)) return r;
   if (Result r = check::positiveInt(op, "head_dim", headDim)) return r;
   if (headDim % 2 != 0) return fmt::format("head_dim must be even, got {}", headDim);
   if (x->type().shape[1] != heads * headDim)
     return fmt::format("input width {} is not n_heads * head_dim = {}", dimName(x->type().shape[1]), heads * headDim);
-  std::optional<double> base = op.attrs().getFloat("freq_base");
-  if (!base || *base <= 0.0) return std::string("needs a positive float attribute 'freq_base'");
-  if (op.attrs().has("scaling")) {
-    if (Result r = check::oneOf(op, "scaling", {"llama3"})) return r;
-    for (llvm::StringRef key : {"scale_factor", "low_freq_factor", "high_freq_factor"})
-      if (!op.attrs().getFloat(key) || *op.attrs().getFloat(key) <= 0.0)
-        return fmt::format("llama3 scaling needs a positive float attribute '{}'", key.str());
-    int64_t original = 0;
-    if (Result r = check::positiveInt(op, "original_context", original)) return r;
-  }
+  if (Result r = checkRotation(op, "")) return r;
   return resultIs(op, x->type());
 }
 
@@ -186,6 +194,10 @@ Result verifyAttention(const Op& op) {
   if (heads % kvHeads != 0) return fmt::format("n_heads {} is not a multiple of n_kv_heads {}", heads, kvHeads);
   if (std::optional<int64_t> window = op.attrs().getInt("window"); window && *window <= 0)
     return fmt::format("window must be positive, got {}", *window);
+  if (op.attrs().has("rope_style")) {
+    if (Result r = checkRotation(op, "rope_")) return r;
+    if (headDim % 2 != 0) return fmt::format("head_dim must be even to rotate, got {}", headDim);
+  }
   const Value* q = op.operand(0);
   if (Result r = check::elemAndRank(q, "q", ElemType::F32, 2)) return r;
   Dim m = q->type().shape[0];
@@ -235,7 +247,10 @@ const std::vector<OpDef>& coreOpDefs() {
       {"matmul", "y[M, N] = x[M, K] * w[N, K]^T", 2, 2, 1, false, verifyMatmul},
       {"bias_add", "y = x + b per row", 2, 2, 1, false, verifyBiasAdd},
       {"rope", "rotary position embedding (norm or neox, optional llama3 scaling)", 2, 2, 1, false, verifyRope},
-      {"attention", "causal GQA attention; appends k, v to the layer's KV cache", 7, 7, 1, true, verifyAttention},
+      {"attention",
+       "causal GQA attention; appends k, v to the layer's KV cache (rotating q and k first when it has rope_* "
+       "attributes)",
+       7, 7, 1, true, verifyAttention},
       {"add", "elementwise sum (residual)", 2, 2, 1, false, verifyElementwise},
       {"silu_mul", "silu(gate) * up (SwiGLU; a q8_1 result: quantized as quantize_q8_1 would)", 2, 2, 1, false,
        verifyElementwise},

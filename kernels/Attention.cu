@@ -2,6 +2,7 @@
 #include "kernels/Attention.h"
 #include "kernels/CudaCommon.cuh"
 #include "kernels/KernelCatalog.h"
+#include "kernels/RopeMath.cuh"
 
 #include <cfloat>
 
@@ -83,13 +84,46 @@ __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs 
     end = min(len, begin + chunk);
   }
   const float* q = a.q + row * a.qStride + static_cast<int64_t>(kvHead) * group * hd;
-  for (int i = tid; i < group * hd; i += kThreads) qs[i] = q[i] * a.scale;
-  __syncthreads();
-
   const int64_t rowWidth = a.nKvHeads * a.headDim;
   const int64_t base = static_cast<int64_t>(max(slot, 0)) * a.maxCtx * rowWidth + static_cast<int64_t>(kvHead) * hd;
-  const __half* kc = static_cast<const __half*>(a.kCache) + base;
-  const __half* vc = static_cast<const __half*>(a.vCache) + base;
+  __half* kc = static_cast<__half*>(a.kCache) + base;
+  __half* vc = static_cast<__half*>(a.vCache) + base;
+  if (a.newK == nullptr) {
+    for (int i = tid; i < group * hd; i += kThreads) qs[i] = q[i] * a.scale;
+  } else {
+    // Fused RoPE + KV append: rotate the group's query heads into shared memory, and, in the
+    // block whose slice holds the new position (split 0 when none does: a padding row),
+    // append this KV head's key (rotated) and value.
+    const int pos = a.positions[row];
+    const int half = hd / 2;
+    for (int p = tid; p < group * half; p += kThreads) {
+      const int h = p / half, i = p % half;
+      int first = 0, second = 0;
+      detail::ropePairOffsets(a.ropeStyle, i, hd, first, second);
+      float v0 = q[h * hd + first], v1 = q[h * hd + second];
+      detail::ropeRotate(v0, v1, static_cast<float>(pos), i, hd, a.rope);
+      qs[h * hd + first] = v0 * a.scale;
+      qs[h * hd + second] = v1 * a.scale;
+    }
+    // The slices partition [first, len): exactly one block of the row and KV head writes.
+    const bool writer = (begin <= pos && pos < end) || (split == 0 && pos >= len);
+    if (slot >= 0 && pos >= 0 && pos < a.maxCtx && writer) {
+      const float* k = a.newK + row * a.kStride + static_cast<int64_t>(kvHead) * hd;
+      const float* v = a.newV + row * a.vStride + static_cast<int64_t>(kvHead) * hd;
+      __half* kDst = kc + static_cast<int64_t>(pos) * rowWidth;
+      __half* vDst = vc + static_cast<int64_t>(pos) * rowWidth;
+      for (int i = tid; i < half; i += kThreads) {
+        int first = 0, second = 0;
+        detail::ropePairOffsets(a.ropeStyle, i, hd, first, second);
+        float v0 = k[first], v1 = k[second];
+        detail::ropeRotate(v0, v1, static_cast<float>(pos), i, hd, a.rope);
+        kDst[first] = __float2half_rn(v0);
+        kDst[second] = __float2half_rn(v1);
+      }
+      for (int i = tid; i < hd; i += kThreads) vDst[i] = __float2half_rn(v[i]);
+    }
+  }
+  __syncthreads();  // the queries, and the appended row, visible to the whole block
 
   float runMax[kMaxGroup], runSum[kMaxGroup], acc[kMaxGroup][kDimsPerLane];
 #pragma unroll
@@ -256,6 +290,10 @@ cudaError_t launchAttention(const AttentionArgs& a, cudaStream_t stream) {
   if (!shapeOk || !modeOk || a.q == nullptr || a.kCache == nullptr || a.vCache == nullptr || a.slots == nullptr) {
     return cudaErrorInvalidValue;
   }
+  const bool ropeOk =
+      a.newK == nullptr || (a.mode != AttentionMode::Prefill && a.newV != nullptr && a.positions != nullptr &&
+                            a.kStride >= a.nKvHeads * a.headDim && a.vStride >= a.nKvHeads * a.headDim);
+  if (!ropeOk) return cudaErrorInvalidValue;
   const LaunchDims d = attentionDims(a.m, a.nHeads, a.nKvHeads, a.headDim, a.splits);
   return detail::launchEarly(attentionKernel, d, stream, a);
 }

@@ -4,6 +4,8 @@
 /// KV append, batched decode attention (one query row per sequence), flash-decoding (split +
 /// log-sum-exp reduce) and causal prefill attention.
 
+#include "kernels/Rope.h"
+
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -33,8 +35,8 @@ enum class AttentionMode {
 struct AttentionArgs {
   AttentionMode mode = AttentionMode::Decode;
   const float* q = nullptr;            ///< rows of nHeads*headDim floats, qStride apart
-  const void* kCache = nullptr;        ///< f16
-  const void* vCache = nullptr;        ///< f16
+  void* kCache = nullptr;              ///< f16 (written only by the RoPE + append prologue)
+  void* vCache = nullptr;              ///< f16
   const int32_t* slots = nullptr;      ///< int32 [m]; a negative slot gives zeros
   const int32_t* kvLens = nullptr;     ///< int32 [m] (Decode, Split)
   const int32_t* positions = nullptr;  ///< int32 [m] (Prefill)
@@ -46,6 +48,16 @@ struct AttentionArgs {
   int64_t qStride = 0;
   int64_t splits = 1;
   float scale = 1.0f;  ///< score scale, usually 1/sqrt(headDim)
+  /// RoPE + KV append prologue (Decode and Split; fuse-rope-attention): with newK set, q and
+  /// newK are not yet rotated. Each block rotates its query heads by positions[i] as it loads
+  /// them; the block whose slice of the KV range holds positions[i] rotates row i's key of its
+  /// KV head and writes it and the value (f16) to the cache before reading the cache. Rows with
+  /// a negative slot or a position outside [0, maxCtx) write nothing (as launchKvAppend).
+  const float* newK = nullptr;  ///< rows of nKvHeads*headDim floats, kStride apart
+  const float* newV = nullptr;  ///< rows of nKvHeads*headDim floats, vStride apart
+  int64_t kStride = 0, vStride = 0;
+  RopeStyle ropeStyle = RopeStyle::Norm;
+  RopeScaling rope;
 };
 cudaError_t launchAttention(const AttentionArgs& args, cudaStream_t stream);
 

@@ -147,6 +147,28 @@ const std::vector<std::string_view> kRopeFloats = {
     "low_freq_factor: llama3 low_freq_factor", "high_freq_factor: llama3 high_freq_factor",
     "original_max_positions: llama3 original_max_position_embeddings (0 = off)"};
 
+/// The ints the fused RoPE + append variants take after the plain attention's (and splits).
+const std::vector<std::string_view> kRopeAppendInts = {"k_stride: floats between key rows",
+                                                       "v_stride: floats between value rows",
+                                                       "style: 0 = norm (adjacent pairs), 1 = neox (halves)"};
+
+std::vector<std::string_view> joined(std::vector<std::string_view> a, const std::vector<std::string_view>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+std::string checkAttentionRope(const int64_t* a, int styleIndex) {
+  if (std::string why = checkAttention(a); !why.empty()) return why;
+  if (a[styleIndex] != 0 && a[styleIndex] != 1) return "style must be 0 (norm) or 1 (neox)";
+  return "";
+}
+std::string checkDecodeRope(const int64_t* a) {
+  return checkAttentionRope(a, 9);
+}
+std::string checkSplitRope(const int64_t* a) {
+  return checkAttentionRope(a, 10);
+}
+
 std::vector<KernelInfo> buildCatalog() {
   std::vector<KernelInfo> c;
   for (QType t : kGemvTypes) {
@@ -345,6 +367,30 @@ std::vector<KernelInfo> buildCatalog() {
                "flash-decoding, phase 1: each split of the KV range on its own block",
                attnSplitFromInts,
                checkAttention});
+  const std::vector<std::string_view> ropeFloats = joined({"scale: score scale"}, kRopeFloats);
+  c.push_back({"attn_decode_rope",
+               "attention",
+               KernelKind::Kernel,
+               {"q: f32 rows, not yet rotated", "k: f32 [m] rows of n_kv_heads*head_dim, not yet rotated",
+                "v: f32 [m] rows of n_kv_heads*head_dim", "k_cache: f16", "v_cache: f16", "slots: int32 [m]",
+                "kv_lens: int32 [m]", "positions: int32 [m] (the new token's)", "out: f32 [m][n_heads][head_dim]"},
+               joined(kAttnInts, kRopeAppendInts),
+               ropeFloats,
+               "attn_decode that first rotates q, and rotates k and appends k, v at the row's position (RoPE + "
+               "kv_append + attention in one launch)",
+               attnFromInts,
+               checkDecodeRope});
+  c.push_back({"attn_decode_split_rope",
+               "attention",
+               KernelKind::Kernel,
+               {"q: f32 rows, not yet rotated", "k: f32 rows, not yet rotated", "v: f32 rows", "k_cache: f16",
+                "v_cache: f16", "slots: int32 [m]", "kv_lens: int32 [m]", "positions: int32 [m]",
+                "part_out: f32 [m][n_heads][splits][head_dim]", "part_ml: f32 [m][n_heads][splits][2]"},
+               joined(splitInts, kRopeAppendInts),
+               ropeFloats,
+               "attn_decode_split with the RoPE + append prologue (the split holding the new position appends)",
+               attnSplitFromInts,
+               checkSplitRope});
   c.push_back(
       {"attn_decode_reduce",
        "attention",

@@ -104,7 +104,7 @@ LaunchDims rowKernelDims(int64_t m, int64_t n);  ///< one block of 256 threads p
 /// RMSNorm: one block per row, one float4 per thread where the row allows (up to 1024 threads),
 /// so a row's loads are in flight at once.
 LaunchDims normDims(int64_t m, int64_t n);
-LaunchDims elementwiseDims(int64_t count);       ///< grid-stride elementwise kernels
+LaunchDims elementwiseDims(int64_t count);  ///< grid-stride elementwise kernels
 LaunchDims ropeDims(int64_t m, int64_t nHeads, int64_t nKvHeads, int64_t headDim);
 LaunchDims embedDims(int64_t m, int64_t n);
 

@@ -163,6 +163,51 @@ cudaError_t attnSplit(const KernelArgs& a, cudaStream_t s) {
   return launchAttention(t, s);
 }
 
+/// attn_decode_rope / attn_decode_split_rope: q, k, v, caches, slots, kv_lens, positions, then
+/// the outputs; ints as attn_decode's (and splits), then k_stride, v_stride, style.
+AttentionArgs attentionRope(const KernelArgs& a, AttentionMode mode) {
+  const bool split = mode == AttentionMode::Split;
+  AttentionArgs t;
+  t.mode = mode;
+  t.q = floatPtr(a, 0);
+  t.newK = floatPtr(a, 1);
+  t.newV = floatPtr(a, 2);
+  t.kCache = a.ptrs[3];
+  t.vCache = a.ptrs[4];
+  t.slots = intPtr(a, 5);
+  t.kvLens = intPtr(a, 6);
+  t.positions = intPtr(a, 7);
+  t.m = a.ints[0];
+  t.nHeads = a.ints[1];
+  t.nKvHeads = a.ints[2];
+  t.headDim = a.ints[3];
+  t.maxCtx = a.ints[4];
+  t.window = a.ints[5];
+  t.qStride = a.ints[6];
+  const int tail = split ? 8 : 7;
+  if (split) t.splits = a.ints[7];
+  t.kStride = a.ints[static_cast<size_t>(tail)];
+  t.vStride = a.ints[static_cast<size_t>(tail) + 1];
+  t.ropeStyle = a.ints[static_cast<size_t>(tail) + 2] == 1 ? RopeStyle::Neox : RopeStyle::Norm;
+  t.scale = a.floats[0];
+  t.rope = {a.floats[1], a.floats[2], a.floats[3], a.floats[4], a.floats[5]};
+  if (split) {
+    t.partOut = floatPtr(a, 8);
+    t.partMl = floatPtr(a, 9);
+  } else {
+    t.out = floatPtr(a, 8);
+  }
+  return t;
+}
+
+cudaError_t attnDecodeRope(const KernelArgs& a, cudaStream_t s) {
+  return launchAttention(attentionRope(a, AttentionMode::Decode), s);
+}
+
+cudaError_t attnSplitRope(const KernelArgs& a, cudaStream_t s) {
+  return launchAttention(attentionRope(a, AttentionMode::Split), s);
+}
+
 cudaError_t attnReduce(const KernelArgs& a, cudaStream_t s) {
   return launchAttentionReduce(
       {floatPtr(a, 0), floatPtr(a, 1), floatPtr(a, 2), a.ints[0], a.ints[1], a.ints[2], a.ints[3]}, s);
@@ -237,6 +282,8 @@ std::vector<std::pair<std::string, LaunchFn>> buildTable() {
       {"kv_append", kvAppend},
       {"attn_decode", attnDecode},
       {"attn_decode_split", attnSplit},
+      {"attn_decode_rope", attnDecodeRope},
+      {"attn_decode_split_rope", attnSplitRope},
       {"attn_decode_reduce", attnReduce},
       {"attn_prefill", attnPrefill},
       {"fp8_convert_f32", fp8Convert<false>},

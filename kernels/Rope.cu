@@ -2,25 +2,10 @@
 #include "kernels/CudaCommon.cuh"
 #include "kernels/KernelCatalog.h"
 #include "kernels/Rope.h"
+#include "kernels/RopeMath.cuh"
 
 namespace reel::kernels {
 namespace {
-
-__device__ float ropeInvFreq(int pair, int headDim, const RopeScaling& s) {
-  float inv = powf(s.freqBase, -2.0f * static_cast<float>(pair) / static_cast<float>(headDim));
-  if (s.llama3Factor != 1.0f && s.originalMaxPositions > 0.0f) {
-    const float wavelen = 2.0f * 3.14159265358979f / inv;
-    const float lowWavelen = s.originalMaxPositions / s.lowFreqFactor;
-    const float highWavelen = s.originalMaxPositions / s.highFreqFactor;
-    if (wavelen > lowWavelen) {
-      inv = inv / s.llama3Factor;
-    } else if (wavelen >= highWavelen) {
-      const float smooth = (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
-      inv = (1.0f - smooth) * inv / s.llama3Factor + smooth * inv;
-    }
-  }
-  return inv;
-}
 
 /// Block (row, chunk): thread t of chunk c rotates pair c * blockDim + t, counting over the q
 /// heads then the k heads (one pair per thread: every head of a row in flight at once).
@@ -36,13 +21,9 @@ __global__ void ropeKernel(const RopeArgs a) {
     const int i = static_cast<int>(p % half);
     float* base = head < a.nHeads ? a.q + row * a.qStride + head * a.headDim
                                   : a.k + row * a.kStride + (head - a.nHeads) * a.headDim;
-    float* x0 = a.style == RopeStyle::Norm ? base + 2 * i : base + i;
-    float* x1 = a.style == RopeStyle::Norm ? base + 2 * i + 1 : base + i + half;
-    float sn, cs;
-    sincosf(pos * ropeInvFreq(i, static_cast<int>(a.headDim), a.scaling), &sn, &cs);
-    const float v0 = *x0, v1 = *x1;
-    *x0 = v0 * cs - v1 * sn;
-    *x1 = v0 * sn + v1 * cs;
+    int first = 0, second = 0;
+    detail::ropePairOffsets(a.style, i, static_cast<int>(a.headDim), first, second);
+    detail::ropeRotate(base[first], base[second], pos, i, static_cast<int>(a.headDim), a.scaling);
   }
 }
 

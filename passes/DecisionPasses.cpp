@@ -7,9 +7,9 @@ namespace reel::passes {
 
 std::vector<PassInfo> decisionPassInfos() {
   registerFusedOps();
-  return {selectPrecisionPassInfo(),  fuseQkvPassInfo(),         fuseGateUpPassInfo(),
-          fuseResidualNormPassInfo(), selectAttentionPassInfo(), shareActivationQuantPassInfo(),
-          foldQuantizePassInfo(),     planMemoryPassInfo()};
+  return {selectPrecisionPassInfo(),      fuseQkvPassInfo(),         fuseGateUpPassInfo(),
+          fuseResidualNormPassInfo(),     selectAttentionPassInfo(), fuseRopeAttentionPassInfo(),
+          shareActivationQuantPassInfo(), foldQuantizePassInfo(),    planMemoryPassInfo()};
 }
 
 std::unique_ptr<Pass> createDecisionPass(const std::string& name, const std::map<std::string, std::string>& given) {

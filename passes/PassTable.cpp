@@ -42,6 +42,7 @@ std::vector<PassInfo> makeTable() {
       fuseGateUpPassInfo(),
       fuseResidualNormPassInfo(),
       selectAttentionPassInfo(),
+      fuseRopeAttentionPassInfo(),
       shareActivationQuantPassInfo(),
       foldQuantizePassInfo(),
       planMemoryPassInfo(),

@@ -20,7 +20,7 @@ namespace reel::passes {
 /// the fusions because fuse-gate-up's conditions depend on the chosen kernel.
 inline constexpr const char* kDefaultPipeline =
     "specialize-buckets,canonicalize,cse,dce,select-precision,fuse-qkv,fuse-gate-up,"
-    "fuse-residual-norm,select-attention,share-activation-quant,fold-quantize,dce,plan-memory";
+    "fuse-residual-norm,select-attention,fuse-rope-attention,share-activation-quant,fold-quantize,dce,plan-memory";
 
 /// The phases of the pipeline, in order, for listings: "specialize", "cleanup",
 /// "precision", "fusion", "attention", "memory".

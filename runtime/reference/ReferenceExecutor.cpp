@@ -17,13 +17,13 @@ bool readsWeights(const ir::Op& op) {
   return op.name() == "matmul" || op.name() == "matmul_qkv" || op.name() == "matmul_gate_up";
 }
 
-double floatAttr(const ir::Op& op, const char* name) {
+double floatAttr(const ir::Op& op, const std::string& name) {
   std::optional<double> value = op.attrs().getFloat(name);
   if (!value) failPlain("reference executor: {} has no attribute '{}'", op.describe(), name);
   return *value;
 }
 
-int64_t intAttr(const ir::Op& op, const char* name) {
+int64_t intAttr(const ir::Op& op, const std::string& name) {
   std::optional<int64_t> value = op.attrs().getInt(name);
   if (!value) failPlain("reference executor: {} has no attribute '{}'", op.describe(), name);
   return *value;
@@ -91,10 +91,14 @@ ReferenceExecutor::ReferenceExecutor(const ir::Graph& graph, const WeightSource&
       failPlain("reference executor: graph @{}: {} is not supported by the CPU reference", graph.name(),
                 op->describe());
     if (op->name() == "weight") prepareWeight(*op);
-    if (op->name() == "rope" && op->attrs().getString("scaling") == std::optional<std::string>("llama3")) {
-      Llama3Params params{floatAttr(*op, "scale_factor"), floatAttr(*op, "low_freq_factor"),
-                          floatAttr(*op, "high_freq_factor"), intAttr(*op, "original_context")};
-      ropeFactors_[op.get()] = llama3RopeFactors(intAttr(*op, "head_dim"), floatAttr(*op, "freq_base"), params);
+    // llama3 divisors of a rope op, or of an attention rotating its own q and k (rope_*).
+    const std::string prefix = op->name() == "attention" ? "rope_" : "";
+    if ((op->name() == "rope" || op->name() == "attention") &&
+        op->attrs().getString(prefix + "scaling") == std::optional<std::string>("llama3")) {
+      Llama3Params params{floatAttr(*op, prefix + "scale_factor"), floatAttr(*op, prefix + "low_freq_factor"),
+                          floatAttr(*op, prefix + "high_freq_factor"), intAttr(*op, prefix + "original_context")};
+      ropeFactors_[op.get()] =
+          llama3RopeFactors(intAttr(*op, "head_dim"), floatAttr(*op, prefix + "freq_base"), params);
     }
     for (const ir::Value* operand : op->operands()) lastUse_[operand] = index;
     ++index;
@@ -263,9 +267,23 @@ void ReferenceExecutor::runAttention(const ir::Op& op) {
   spec.window = op.attrs().getInt("window");
   spec.prefill = prefill_;
   AttentionRows rows{&operandTensor(op, 5).i32, &operandTensor(op, 6).i32, &slots_};
-  setResult(op, 0,
-            attention(operandTensor(op, 0), operandTensor(op, 1), operandTensor(op, 2), spec, rows, cache_,
-                      options_.threads));
+  if (!op.attrs().has("rope_style")) {
+    setResult(op, 0,
+              attention(operandTensor(op, 0), operandTensor(op, 1), operandTensor(op, 2), spec, rows, cache_,
+                        options_.threads));
+    return;
+  }
+  // fuse-rope-attention: q and k arrive un-rotated.
+  RopeSpec rotation;
+  rotation.neox = op.attrs().getString("rope_style") == std::optional<std::string>("neox");
+  rotation.headDim = spec.headDim;
+  rotation.freqBase = floatAttr(op, "rope_freq_base");
+  if (auto factors = ropeFactors_.find(&op); factors != ropeFactors_.end()) rotation.factors = factors->second;
+  rotation.heads = spec.heads;
+  const HostTensor q = rope(operandTensor(op, 0), *rows.positions, rotation);
+  rotation.heads = spec.kvHeads;
+  const HostTensor k = rope(operandTensor(op, 1), *rows.positions, rotation);
+  setResult(op, 0, attention(q, k, operandTensor(op, 2), spec, rows, cache_, options_.threads));
 }
 
 void ReferenceExecutor::runAdd(const ir::Op& op) {

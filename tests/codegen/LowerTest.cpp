@@ -62,12 +62,15 @@ TEST_CASE("lowering follows the passes' decisions", "[codegen]") {
   std::multiset<std::string> m1;
   for (const Step& step : bucketNamed(plan, "decode.m1").steps) m1.insert(step.kernel);
   CHECK(m1.count("embed_q4_k") == 1);
-  CHECK(m1.count("kv_append") == 2);  // one per layer
-  CHECK(m1.count("attn_decode") == 2);
+  // fuse-rope-attention: RoPE, KV append and attention in one launch per layer.
+  CHECK(m1.count("attn_decode_rope") == 2);
+  CHECK(m1.count("kv_append") + m1.count("rope_norm") + m1.count("attn_decode") == 0);
   CHECK(m1.count("gemv_dp4a_q6_k") >= 1);  // output.weight and layer 1's attn_v / ffn_down
   std::multiset<std::string> prefill;
   for (const Step& step : bucketNamed(plan, "prefill").steps) prefill.insert(step.kernel);
-  CHECK(prefill.count("attn_prefill") == 2);
+  CHECK(prefill.count("attn_prefill") == 2);  // prefill keeps the separate launches
+  CHECK(prefill.count("kv_append") == 2);
+  CHECK(prefill.count("rope_norm") == 4);
 }
 
 TEST_CASE("a weight keeps one slot per layout", "[codegen]") {

@@ -200,3 +200,101 @@ TEST_CASE("prefill attention is causal over the appended tokens", "[attention]")
     CHECK(maxAbsDiff(out.download(), expect) < 2e-4);
   }
 }
+
+namespace {
+
+/// One case of the fused RoPE + KV append + attention kernels against the separate launches
+/// (rope on q, rope on k, kv_append, attention) on two copies of one cache.
+struct RopeCase {
+  Shape shape;
+  std::vector<int32_t> slots, lens;  ///< lens[i] = positions[i] + 1 (0: a padding row)
+  int64_t splits = 1;
+  bool neox = false;
+  std::vector<float> rotation = {10000.0f, 1.0f, 1.0f, 1.0f, 0.0f};  ///< the rope kernels' floats
+};
+
+std::vector<float> halvesToFloats(const std::vector<uint16_t>& h) {
+  std::vector<float> f(h.size());
+  for (size_t i = 0; i < h.size(); ++i) f[i] = quant::f16ToF32(h[i]);
+  return f;
+}
+
+void checkFusedRope(const RopeCase& c) {
+  const Shape& s = c.shape;
+  const uint32_t seed = freshSeed();
+  INFO("heads " << s.nHeads << "/" << s.nKvHeads << " hd " << s.headDim << " splits " << c.splits << " neox " << c.neox
+                << " seed " << seed);
+  const Cache separate(s, seed), fused(s, seed);
+  const int64_t m = static_cast<int64_t>(c.slots.size());
+  const int64_t qStride = s.nHeads * s.headDim, kvStride = s.width() + 8;  // padded K and V rows
+  const auto q = randomFloats(static_cast<size_t>(m * qStride), seed + 2);
+  const auto k = randomFloats(static_cast<size_t>(m * kvStride), seed + 3);
+  const auto v = randomFloats(k.size(), seed + 4);
+  std::vector<int32_t> positions(c.lens.size());
+  for (size_t i = 0; i < positions.size(); ++i) positions[i] = std::max(c.lens[i] - 1, 0);
+  DeviceBuffer<float> dq(q), dk(k), dv(v), qRot(q), kRot(k);
+  DeviceBuffer<int32_t> dslots(c.slots), dlens(c.lens), dpos(positions);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(s.headDim));
+  const std::string rope = c.neox ? "rope_neox" : "rope_norm";
+
+  // Separate: rotate copies of q and k, append, attend.
+  CUDA_REQUIRE(run({rope, {qRot.get(), nullptr, dpos.get()}, {m, s.nHeads, 0, s.headDim, qStride, 0}, c.rotation}));
+  CUDA_REQUIRE(run({rope, {kRot.get(), nullptr, dpos.get()}, {m, s.nKvHeads, 0, s.headDim, kvStride, 0}, c.rotation}));
+  CUDA_REQUIRE(run({"kv_append",
+                    {kRot.get(), dv.get(), separate.dk.get(), separate.dv.get(), dslots.get(), dpos.get()},
+                    {m, s.nKvHeads, s.headDim, s.maxCtx, kvStride, kvStride},
+                    {}}));
+  const std::vector<int64_t> ints = {m, s.nHeads, s.nKvHeads, s.headDim, s.maxCtx, 0, qStride};
+  const size_t outSize = static_cast<size_t>(m * s.nHeads * s.headDim);
+  DeviceBuffer<float> expected(outSize), out(outSize);
+  expected.poison();
+  CUDA_REQUIRE(run({"attn_decode",
+                    {qRot.get(), separate.dk.get(), separate.dv.get(), dslots.get(), dlens.get(), expected.get()},
+                    ints,
+                    {scale}}));
+
+  // Fused, on the other copy of the cache.
+  std::vector<float> floats = {scale};
+  floats.insert(floats.end(), c.rotation.begin(), c.rotation.end());
+  std::vector<int64_t> fusedInts = ints;
+  if (c.splits > 1) fusedInts.push_back(c.splits);
+  fusedInts.insert(fusedInts.end(), {kvStride, kvStride, c.neox ? 1 : 0});
+  std::vector<void*> ptrs = {dq.get(),       dk.get(),     dv.get(),    fused.dk.get(),
+                             fused.dv.get(), dslots.get(), dlens.get(), dpos.get()};
+  out.poison();
+  if (c.splits == 1) {
+    ptrs.push_back(out.get());
+    CUDA_REQUIRE(run({"attn_decode_rope", ptrs, fusedInts, floats}));
+  } else {
+    DeviceBuffer<float> part(static_cast<size_t>(m * s.nHeads * c.splits * s.headDim)),
+        ml(static_cast<size_t>(m * s.nHeads * c.splits * 2));
+    part.poison();
+    ml.poison();
+    ptrs.push_back(part.get());
+    ptrs.push_back(ml.get());
+    CUDA_REQUIRE(run({"attn_decode_split_rope", ptrs, fusedInts, floats}));
+    CUDA_REQUIRE(
+        run({"attn_decode_reduce", {part.get(), ml.get(), out.get()}, {m, s.nHeads, s.headDim, c.splits}, {}}));
+  }
+  // The same rotation code either way; the split path sums in another order.
+  const auto want = expected.download();
+  const auto got = out.download();
+  CHECK(maxAbsDiff(got, want) < (c.splits > 1 ? 2e-5 : 1e-5));
+  CHECK(relL2(got, want) < 1e-5);
+  CHECK(maxAbsDiff(halvesToFloats(fused.dk.download()), halvesToFloats(separate.dk.download())) < 2e-3);
+  CHECK(fused.dv.download() == separate.dv.download());
+}
+
+}  // namespace
+
+TEST_CASE("fused RoPE + KV append + decode attention equals the separate launches", "[attention][rope][sanitize]") {
+  // A padding row (slot -1), a row at position 0, GQA 4, both styles, llama3 scaling.
+  checkFusedRope({{8, 2, 64, 40, 4}, {2, -1, 0, 3}, {17, 0, 1, 40}});
+  checkFusedRope({{8, 2, 64, 40, 4}, {1, 3, 0}, {5, 33, 12}, 1, true});
+  checkFusedRope({{8, 8, 128, 64, 2}, {1, 0}, {64, 9}, 1, false, {500000.0f, 8.0f, 1.0f, 4.0f, 8192.0f}});
+}
+
+TEST_CASE("fused RoPE + KV append in flash-decoding: the split holding the position appends", "[attention][rope]") {
+  checkFusedRope({{32, 8, 128, 2048, 3}, {2, 0, 1}, {2000, 1, 1537}, 16});
+  checkFusedRope({{32, 8, 128, 2048, 3}, {0, 1, 2}, {1024, 0, 513}, 5, true});
+}

@@ -15,7 +15,8 @@ namespace {
 
 constexpr const char* kFusedPipeline =
     "specialize-buckets,canonicalize,cse,dce,select-precision,fuse-qkv,fuse-gate-up,"
-    "fuse-residual-norm{mode=always},select-attention,share-activation-quant,fold-quantize,dce,plan-memory";
+    "fuse-residual-norm{mode=always},select-attention,fuse-rope-attention,share-activation-quant,fold-quantize,dce,"
+    "plan-memory";
 constexpr const char* kUnfusedPipeline =
     "specialize-buckets,canonicalize,cse,dce,select-precision,select-attention,dce,plan-memory";
 
