@@ -4,6 +4,9 @@
 #include "runtime/gpu/CudaCheck.h"
 
 #include <algorithm>
+#include <array>
+#include <optional>
+#include <string>
 
 namespace reel::gpu {
 
@@ -11,6 +14,18 @@ using codegen::BufferKind;
 using codegen::BufferRef;
 using codegen::Plan;
 using codegen::StepInput;
+
+namespace {
+
+/// Where a kernel that reads or writes the KV cache keeps n_kv_heads, head_dim and max_ctx
+/// among its int args (catalog order), or nothing for the other kernels.
+std::optional<std::array<size_t, 3>> kvShapeArgs(const std::string& kernel) {
+  if (kernel == "kv_append") return std::array<size_t, 3>{1, 2, 3};
+  if (kernel.rfind("attn_", 0) == 0 && kernel != "attn_decode_reduce") return std::array<size_t, 3>{2, 3, 4};
+  return std::nullopt;
+}
+
+}  // namespace
 
 KvLayout kvLayoutOf(const Plan& plan, int64_t slots) {
   KvLayout kv;
@@ -20,16 +35,19 @@ KvLayout kvLayoutOf(const Plan& plan, int64_t slots) {
     for (const codegen::Step& step : bucket.steps) {
       for (const BufferRef& ref : step.ptrs)
         if (ref.kind == BufferKind::KvCache) kv.layers = std::max(kv.layers, ref.index / 2 + 1);
-      if (step.kernel != "kv_append") continue;
-      if ((kv.kvHeads != 0 && kv.kvHeads != step.ints[1]) || (kv.headDim != 0 && kv.headDim != step.ints[2]) ||
-          step.ints[3] != plan.maxContext)
-        failPlain("plan of {}: the kv_append steps disagree on the KV cache shape (@{})", plan.model, bucket.graph);
-      kv.kvHeads = step.ints[1];
-      kv.headDim = step.ints[2];
+      const std::optional<std::array<size_t, 3>> at = kvShapeArgs(step.kernel);
+      if (!at) continue;
+      const int64_t kvHeads = step.ints[(*at)[0]], headDim = step.ints[(*at)[1]], maxCtx = step.ints[(*at)[2]];
+      if ((kv.kvHeads != 0 && kv.kvHeads != kvHeads) || (kv.headDim != 0 && kv.headDim != headDim) ||
+          maxCtx != plan.maxContext)
+        failPlain("plan of {}: the attention steps disagree on the KV cache shape (@{}, {})", plan.model,
+                  bucket.graph, step.kernel);
+      kv.kvHeads = kvHeads;
+      kv.headDim = headDim;
     }
   }
   if (kv.layers == 0 || kv.kvHeads == 0 || kv.positions <= 0)
-    failPlain("plan of {}: no kv_append step or no context length, so no KV cache shape", plan.model);
+    failPlain("plan of {}: no attention step or no context length, so no KV cache shape", plan.model);
   return kv;
 }
 

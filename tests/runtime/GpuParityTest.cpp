@@ -110,6 +110,14 @@ TEST_CASE("tiny: with every matmul DP4A (prefill token by token) the GPU tracks 
   checkModel(config, {}, {staggeredPrompts(3, config.vocabSize), 16, {}}, {PrefillMode::TokenByToken});
 }
 
+TEST_CASE("tiny: a decode-only plan (no prefill graph, no kv_append step) matches the CPU", "[gpu][parity]") {
+  // Every KV-cache write is then inside the fused RoPE + append + attention kernel.
+  const models::ModelConfig config = tinyConfig();
+  GpuCompileSpec spec;
+  spec.prefillTokens = 0;
+  checkModel(config, spec, {staggeredPrompts(2, config.vocabSize), 12, {}}, {PrefillMode::TokenByToken});
+}
+
 TEST_CASE("tiny: three sequences decoding together match the CPU reference", "[gpu][parity]") {
   const models::ModelConfig config = tinyConfig();
   std::vector<std::vector<int32_t>> prompts = staggeredPrompts(3, config.vocabSize);
