@@ -40,8 +40,8 @@ KvLayout kvLayoutOf(const Plan& plan, int64_t slots) {
       const int64_t kvHeads = step.ints[(*at)[0]], headDim = step.ints[(*at)[1]], maxCtx = step.ints[(*at)[2]];
       if ((kv.kvHeads != 0 && kv.kvHeads != kvHeads) || (kv.headDim != 0 && kv.headDim != headDim) ||
           maxCtx != plan.maxContext)
-        failPlain("plan of {}: the attention steps disagree on the KV cache shape (@{}, {})", plan.model,
-                  bucket.graph, step.kernel);
+        failPlain("plan of {}: the attention steps disagree on the KV cache shape (@{}, {})", plan.model, bucket.graph,
+                  step.kernel);
       kv.kvHeads = kvHeads;
       kv.headDim = headDim;
     }
