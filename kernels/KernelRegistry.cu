@@ -129,13 +129,11 @@ cudaError_t kvAppend(const KernelArgs& a, cudaStream_t s) {
   return launchKvAppend(k, s);
 }
 
-AttentionArgs attentionCommon(const KernelArgs& a, AttentionMode mode) {
+/// The ints every attention kernel starts with (m, n_heads, n_kv_heads, head_dim, max_ctx,
+/// window, q_stride) and its score scale (floats[0]).
+AttentionArgs attentionShape(const KernelArgs& a, AttentionMode mode) {
   AttentionArgs t;
   t.mode = mode;
-  t.q = floatPtr(a, 0);
-  t.kCache = a.ptrs[1];
-  t.vCache = a.ptrs[2];
-  t.slots = intPtr(a, 3);
   t.m = a.ints[0];
   t.nHeads = a.ints[1];
   t.nKvHeads = a.ints[2];
@@ -144,6 +142,16 @@ AttentionArgs attentionCommon(const KernelArgs& a, AttentionMode mode) {
   t.window = a.ints[5];
   t.qStride = a.ints[6];
   t.scale = a.floats[0];
+  return t;
+}
+
+/// attn_decode, attn_decode_split, attn_prefill: q, the caches and the slots first.
+AttentionArgs attentionCommon(const KernelArgs& a, AttentionMode mode) {
+  AttentionArgs t = attentionShape(a, mode);
+  t.q = floatPtr(a, 0);
+  t.kCache = a.ptrs[1];
+  t.vCache = a.ptrs[2];
+  t.slots = intPtr(a, 3);
   return t;
 }
 
@@ -167,8 +175,7 @@ cudaError_t attnSplit(const KernelArgs& a, cudaStream_t s) {
 /// the outputs; ints as attn_decode's (and splits), then k_stride, v_stride, style.
 AttentionArgs attentionRope(const KernelArgs& a, AttentionMode mode) {
   const bool split = mode == AttentionMode::Split;
-  AttentionArgs t;
-  t.mode = mode;
+  AttentionArgs t = attentionShape(a, mode);
   t.q = floatPtr(a, 0);
   t.newK = floatPtr(a, 1);
   t.newV = floatPtr(a, 2);
@@ -177,19 +184,11 @@ AttentionArgs attentionRope(const KernelArgs& a, AttentionMode mode) {
   t.slots = intPtr(a, 5);
   t.kvLens = intPtr(a, 6);
   t.positions = intPtr(a, 7);
-  t.m = a.ints[0];
-  t.nHeads = a.ints[1];
-  t.nKvHeads = a.ints[2];
-  t.headDim = a.ints[3];
-  t.maxCtx = a.ints[4];
-  t.window = a.ints[5];
-  t.qStride = a.ints[6];
   const int tail = split ? 8 : 7;
   if (split) t.splits = a.ints[7];
   t.kStride = a.ints[static_cast<size_t>(tail)];
   t.vStride = a.ints[static_cast<size_t>(tail) + 1];
   t.ropeStyle = a.ints[static_cast<size_t>(tail) + 2] == 1 ? RopeStyle::Neox : RopeStyle::Norm;
-  t.scale = a.floats[0];
   t.rope = {a.floats[1], a.floats[2], a.floats[3], a.floats[4], a.floats[5]};
   if (split) {
     t.partOut = floatPtr(a, 8);

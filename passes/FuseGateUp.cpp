@@ -1,7 +1,7 @@
 /// fuse-gate-up: the FFN gate and up projections become one `matmul_gate_up` (two
 /// results, one launch, one Q8_1 quantization of the input) under the seed's conditions:
 ///   - both weights Q4_K                      (option require-q4k, default true)
-///   - min-m <= M <= max-m                    (options; defaults 1 and the profile's 8)
+///   - min-m <= M <= max-m                    (options; defaults 2 and the profile's 8)
 ///   - the GPU has DP4A                       (profile)
 ///   - not prefill, and both matmuls chose dp4a: this also covers "HGEMM decode off"
 ///     and "FP8 will not fire", since select-precision picks hgemm / fp8 instead of dp4a
@@ -9,11 +9,10 @@
 /// The pair is found from each silu_mul: its gate and up operands, two matmuls of the
 /// same activations.
 ///
-/// The seed fused from M = 2 on. reel fuses at M = 1 too: its fused GEMV reads the two
-/// weights in one pass (on an H200, Llama-2-7B's 2 x 11008x4096 Q4_K at M = 1: 17.8 us fused
-/// against 2 x 11.4 us apart, kernel_bench) and saves a launch. In a captured decode step,
-/// where early start overlaps the separate GEMVs, the gain shrinks to noise (341.7 vs 340.9
-/// tok/s, H200, 2026-11-30); min-m=2 restores the seed's rule.
+/// At M = 1 reel's fused GEMV alone is faster (on an H200, Llama-2-7B's 2 x 11008x4096 Q4_K:
+/// 17.8 us fused against 2 x 11.4 us apart, kernel_bench), but in a captured decode step,
+/// where early start overlaps the separate GEMVs, the gain is noise (341.7 with min-m=1 vs
+/// 340.9 tok/s, H200, 2026-11-30): the seed's M >= 2 stays the default.
 
 #include "passes/CostModel.h"
 #include "passes/DecisionPasses.h"
@@ -29,7 +28,7 @@ constexpr const char* kPassName = "fuse-gate-up";
 
 struct GateUpConditions {
   bool requireQ4k = true;
-  int64_t minM = 1;
+  int64_t minM = 2;
   int64_t maxM = 8;
   bool dp4a = true;
 };
@@ -139,7 +138,7 @@ PassInfo fuseGateUpPassInfo() {
                 "FFN gate and up in one matmul_gate_up sharing one Q8_1 quantization (the seed's conditions)",
                 "fusion",
                 {{"require-q4k", OptionKind::Bool, "true", "fuse only when both weights are Q4_K"},
-                 {"min-m", OptionKind::Int, "1", "fuse from this bucket M on"},
+                 {"min-m", OptionKind::Int, "2", "fuse from this bucket M on"},
                  {"max-m", OptionKind::Int, "", "fuse up to this bucket M (default: the GPU profile's, 8)"}},
                 [] { return std::make_unique<FuseGateUpPass>(); }};
   info.ops = {fusedOpDef(fused_ops::kMatmulGateUp)};
