@@ -237,6 +237,8 @@ Plan planFromJson(const std::string& text, const std::string& fileName) {
     doc = json::parse(text);
   } catch (const json::parse_error& error) {
     failPlain("{}: byte {}: not a plan file (invalid JSON)", fileName, error.byte);
+  } catch (const json::exception&) {  // out_of_range: a number beyond double ("1e999")
+    failPlain("{}: not a plan file (invalid JSON: a number out of range)", fileName);
   }
   Reader root(doc, fileName, "");
   if (!doc.is_object() || !doc.contains("format") || !doc["format"].is_string() || doc["format"] != kMagic)

@@ -1,12 +1,5 @@
 #include "models/TomlConfig.h"
-
-// toml++ 3.3 asserts on some malformed input ("[\n", "x = [}", "1979-05-27T:00Z"; upstream
-// marzer/tomlplusplus#301 fixes the first) that its parser, asserts off, reports as the
-// parse errors they are. Bad input must give a reel::Error, never an abort.
-#ifndef TOML_ASSERT
-#define TOML_ASSERT(expr) static_cast<void>(0)
-#endif
-#include <toml++/toml.h>
+#include "models/TomlParse.h"
 
 #include <algorithm>
 #include <array>
@@ -32,10 +25,6 @@ constexpr std::array<std::string_view, 5> kRopeScalingKeys = {"type", "factor", 
 
 /// Values longer than this are cut short in messages.
 constexpr size_t kMaxQuotedValue = 60;
-
-SourceLoc locationOf(const std::string& file, const toml::source_region& region) {
-  return SourceLoc{file, region.begin.line, region.begin.column};
-}
 
 /// Replaces control characters so a message stays on one line.
 std::string oneLine(std::string_view text) {
@@ -131,7 +120,7 @@ class TableReader {
   void rejectUnknownKeys(std::span<const std::string_view> known) const {
     for (const auto& [key, node] : table_) {
       if (isKnown(key.str(), known)) continue;
-      fail(locationOf(file_, key.source()), "unknown key '{}' in {}{}", shortened(key.str()), title_,
+      fail(tomlLocation(file_, key.source()), "unknown key '{}' in {}{}", shortened(key.str()), title_,
            suggestionFor(key.str(), known));
     }
   }
@@ -173,13 +162,13 @@ class TableReader {
   /// Throws "<value's place>: '<key>' <complaint>, got <value>"; `key` must be present.
   [[noreturn]] void rejectValue(std::string_view key, std::string_view complaint) const {
     const toml::node& node = *table_.get(key);
-    fail(locationOf(file_, node.source()), "'{}{}' {}, got {}", keyPrefix_, key, complaint, describeValue(node));
+    fail(tomlLocation(file_, node.source()), "'{}{}' {}, got {}", keyPrefix_, key, complaint, describeValue(node));
   }
 
   /// Where `key`'s value is, or the table itself when the key is absent.
   SourceLoc locate(std::string_view key) const {
     const toml::node* node = table_.get(key);
-    return locationOf(file_, node != nullptr ? node->source() : table_.source());
+    return tomlLocation(file_, node != nullptr ? node->source() : table_.source());
   }
 
  private:
@@ -196,18 +185,14 @@ class TableReader {
 };
 
 toml::table parseToml(std::string_view text, const std::string& file) {
-  try {
-    return toml::parse(text, file);
-  } catch (const toml::parse_error& error) {
-    fail(locationOf(file, error.source()), "malformed TOML: {}", oneLine(error.description()));
-  }
+  return parseTomlText(text, file);
 }
 
 void rejectUnknownTopLevelKeys(const toml::table& root, const std::string& file) {
   for (const auto& [key, node] : root) {
     if (isKnown(key.str(), kTopLevelKeys)) continue;
     std::string suggestion = suggestionFor(key.str(), kTopLevelKeys);
-    fail(locationOf(file, key.source()), "unknown top-level key '{}'{}", shortened(key.str()),
+    fail(tomlLocation(file, key.source()), "unknown top-level key '{}'{}", shortened(key.str()),
          suggestion.empty() ? std::string(" (expected the tables [model] and [rope_scaling])") : suggestion);
   }
 }
@@ -217,7 +202,7 @@ const toml::table* findTable(const toml::table& root, std::string_view name, con
   const toml::node* node = root.get(name);
   if (node == nullptr) return nullptr;
   if (!node->is_table())
-    fail(locationOf(file, node->source()), "'{}' must be a table, got {}", name, describeValue(*node));
+    fail(tomlLocation(file, node->source()), "'{}' must be a table, got {}", name, describeValue(*node));
   return node->as_table();
 }
 

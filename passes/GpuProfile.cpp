@@ -1,6 +1,7 @@
 #include "passes/GpuProfile.h"
 
 #include "ir/Diagnostics.h"
+#include "models/TomlParse.h"
 
 #include <fmt/format.h>
 #include <llvm/ADT/StringRef.h>
@@ -27,10 +28,6 @@ constexpr const char* kFallbackProfile = "h100";
 
 GpuDetector gDetector = nullptr;
 
-SourceLoc locationOf(const std::string& file, const toml::source_region& region) {
-  return SourceLoc{file, region.begin.line, region.begin.column};
-}
-
 std::string describeValue(const toml::node& node) {
   if (node.is_table()) return "a table";
   if (node.is_array()) return "an array";
@@ -56,7 +53,7 @@ class TableReader {
         if (llvm::StringRef(key.str().data(), key.str().size())
                 .edit_distance(llvm::StringRef(candidate.data(), candidate.size())) <= 2)
           near = fmt::format(" (did you mean '{}'?)", candidate);
-      fail(locationOf(file_, key.source()), "unknown key '{}' in {}{}", key.str(), title_, near);
+      fail(models::tomlLocation(file_, key.source()), "unknown key '{}' in {}{}", key.str(), title_, near);
     }
   }
 
@@ -95,7 +92,7 @@ class TableReader {
 
   bool boolean(std::string_view key) const {
     const toml::node* node = find(key);
-    if (!node) fail(locationOf(file_, table_.source()), "missing key '{}' in {}", key, title_);
+    if (!node) fail(models::tomlLocation(file_, table_.source()), "missing key '{}' in {}", key, title_);
     if (!node->is_boolean()) reject(*node, key, "must be true or false");
     return node->as_boolean()->get();
   }
@@ -113,13 +110,13 @@ class TableReader {
   }
 
   [[noreturn]] void reject(const toml::node& node, std::string_view key, std::string_view complaint) const {
-    fail(locationOf(file_, node.source()), "'{}' in {} {}, got {}", key, title_, complaint, describeValue(node));
+    fail(models::tomlLocation(file_, node.source()), "'{}' in {} {}, got {}", key, title_, complaint, describeValue(node));
   }
 
  private:
   template <typename T>
   T require(std::string_view key, std::optional<T> fallback) const {
-    if (!fallback) fail(locationOf(file_, table_.source()), "missing key '{}' in {}", key, title_);
+    if (!fallback) fail(models::tomlLocation(file_, table_.source()), "missing key '{}' in {}", key, title_);
     return *fallback;
   }
 
@@ -132,7 +129,7 @@ const toml::table& requireTable(const toml::table& root, std::string_view name, 
   const toml::node* node = root.get(name);
   if (!node) fail(SourceLoc{file, 1, 1}, "missing table [{}]", name);
   if (!node->is_table())
-    fail(locationOf(file, node->source()), "'{}' must be a table, got {}", name, describeValue(*node));
+    fail(models::tomlLocation(file, node->source()), "'{}' must be a table, got {}", name, describeValue(*node));
   return *node->as_table();
 }
 
@@ -166,11 +163,13 @@ void readFeatures(const TableReader& features, GpuProfile& profile) {
 }
 
 void readThresholds(const TableReader& thresholds, GpuProfile& profile) {
-  thresholds.rejectUnknownKeys({"fp8_min_m", "hgemm_min_m", "flash_decoding_min_context", "gate_up_fuse_max_m"});
+  thresholds.rejectUnknownKeys(
+      {"fp8_min_m", "hgemm_min_m", "flash_decoding_min_context", "gate_up_fuse_min_m", "gate_up_fuse_max_m"});
   profile.fp8MinM = static_cast<int>(thresholds.integer("fp8_min_m", profile.fp8MinM));
   profile.hgemmMinM = static_cast<int>(thresholds.integer("hgemm_min_m", profile.hgemmMinM));
   profile.flashDecodingMinContext =
       static_cast<int>(thresholds.integer("flash_decoding_min_context", profile.flashDecodingMinContext));
+  profile.gateUpFuseMinM = static_cast<int>(thresholds.integer("gate_up_fuse_min_m", profile.gateUpFuseMinM));
   profile.gateUpFuseMaxM = static_cast<int>(thresholds.integer("gate_up_fuse_max_m", profile.gateUpFuseMaxM));
 }
 
@@ -187,25 +186,17 @@ std::string bundledSource(std::string_view stem) {
 }  // namespace
 
 GpuProfile parseGpuProfile(const std::string& text, const std::string& fileName) {
-  toml::table root;
-  try {
-    root = toml::parse(text, fileName);
-  } catch (const toml::parse_error& error) {
-    std::string description(error.description());
-    for (char& c : description)
-      if (std::iscntrl(static_cast<unsigned char>(c))) c = ' ';
-    fail(locationOf(fileName, error.source()), "malformed TOML: {}", description);
-  }
+  toml::table root = models::parseTomlText(text, fileName);
   for (const auto& [key, node] : root)
     if (key.str() != "gpu" && key.str() != "features" && key.str() != "thresholds")
-      fail(locationOf(fileName, key.source()), "unknown table '{}' (a profile has [gpu], [features], [thresholds])",
+      fail(models::tomlLocation(fileName, key.source()), "unknown table '{}' (a profile has [gpu], [features], [thresholds])",
            key.str());
   GpuProfile profile;
   profile.source = fileName;
   readGpuTable(TableReader(requireTable(root, "gpu", fileName), "[gpu]", fileName), profile);
   readFeatures(TableReader(requireTable(root, "features", fileName), "[features]", fileName), profile);
   if (const toml::node* thresholds = root.get("thresholds")) {
-    if (!thresholds->is_table()) fail(locationOf(fileName, thresholds->source()), "'thresholds' must be a table");
+    if (!thresholds->is_table()) fail(models::tomlLocation(fileName, thresholds->source()), "'thresholds' must be a table");
     readThresholds(TableReader(*thresholds->as_table(), "[thresholds]", fileName), profile);
   }
   return profile;

@@ -28,7 +28,7 @@ TEST_CASE("the default pipeline on llama-3-8b for an H100 follows the rules", "[
 
   const ir::Graph& m1 = *module->findGraph("decode.m1");
   CHECK(kernelOf(m1, "l3.ffn_out") == "dp4a");
-  CHECK(countOps(m1, "matmul_gate_up") == 0);
+  CHECK(countOps(m1, "matmul_gate_up") == 32);  // the h100 profile fuses from M = 1
   CHECK(kernelOf(m1, "l3.gate") == "dp4a");
   CHECK(attrOf(m1, "l3.attn", "strategy") == "incremental");
 

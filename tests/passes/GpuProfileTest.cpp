@@ -94,8 +94,11 @@ TEST_CASE("a user's profile: defaults for the optional keys", "[passes][profile]
   CHECK(profile.source == "gpu.toml");
   CHECK(profile.fp8Tflops == 0);
   CHECK(profile.maxThreadsPerSm == 2048);
+  CHECK(profile.gateUpFuseMinM == 2);
   CHECK(profile.gateUpFuseMaxM == 8);
-  GpuProfile tuned = parseGpuProfile(std::string(kMinimal) + "[thresholds]\ngate_up_fuse_max_m = 4\n", "gpu.toml");
+  GpuProfile tuned = parseGpuProfile(
+      std::string(kMinimal) + "[thresholds]\ngate_up_fuse_min_m = 1\ngate_up_fuse_max_m = 4\n", "gpu.toml");
+  CHECK(tuned.gateUpFuseMinM == 1);
   CHECK(tuned.gateUpFuseMaxM == 4);
 }
 
