@@ -110,7 +110,8 @@ class TableReader {
   }
 
   [[noreturn]] void reject(const toml::node& node, std::string_view key, std::string_view complaint) const {
-    fail(models::tomlLocation(file_, node.source()), "'{}' in {} {}, got {}", key, title_, complaint, describeValue(node));
+    fail(models::tomlLocation(file_, node.source()), "'{}' in {} {}, got {}", key, title_, complaint,
+         describeValue(node));
   }
 
  private:
@@ -189,14 +190,15 @@ GpuProfile parseGpuProfile(const std::string& text, const std::string& fileName)
   toml::table root = models::parseTomlText(text, fileName);
   for (const auto& [key, node] : root)
     if (key.str() != "gpu" && key.str() != "features" && key.str() != "thresholds")
-      fail(models::tomlLocation(fileName, key.source()), "unknown table '{}' (a profile has [gpu], [features], [thresholds])",
-           key.str());
+      fail(models::tomlLocation(fileName, key.source()),
+           "unknown table '{}' (a profile has [gpu], [features], [thresholds])", key.str());
   GpuProfile profile;
   profile.source = fileName;
   readGpuTable(TableReader(requireTable(root, "gpu", fileName), "[gpu]", fileName), profile);
   readFeatures(TableReader(requireTable(root, "features", fileName), "[features]", fileName), profile);
   if (const toml::node* thresholds = root.get("thresholds")) {
-    if (!thresholds->is_table()) fail(models::tomlLocation(fileName, thresholds->source()), "'thresholds' must be a table");
+    if (!thresholds->is_table())
+      fail(models::tomlLocation(fileName, thresholds->source()), "'thresholds' must be a table");
     readThresholds(TableReader(*thresholds->as_table(), "[thresholds]", fileName), profile);
   }
   return profile;
