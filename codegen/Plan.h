@@ -15,8 +15,9 @@
 
 namespace reel::codegen {
 
-/// The plan file format version; a plan of another version is refused.
-inline constexpr int kPlanFormatVersion = 1;
+/// The plan file format version; a plan of another version is refused. 2: launch dims of
+/// RoPE, RMSNorm and attention changed, and the fused attention and Q8_1-epilogue kernels.
+inline constexpr int kPlanFormatVersion = 2;
 
 /// Where a pointer argument points, resolved by the runtime at load time.
 enum class BufferKind {
