@@ -362,16 +362,46 @@ class GraphLowering {
         emit(bucket, op, std::move(l));
         continue;
       }
-      for (unsigned i = 0; i < weights; ++i) {
-        const Value* w = op.operand(i + 1);
-        int64_t n = w->type().shape[0];
-        Launch l{kernels::gemvKernelId(toQType(w->type().elem)),
-                 {weight(w, layoutFor("dp4a", w->type().elem)), chunkAct, offsetBy(ref(op.result(i)), row * n * 4)},
-                 {n, k, rows}};
-        l.weightBytes = *w->type().numBytes(1, 1);
-        emit(bucket, op, std::move(l));
+      // Consecutive weights of one type (fuse-qkv's q, k, v; q and k when v has more bits) share
+      // one stacked launch: one ramp-up and tail instead of one per small matrix.
+      for (unsigned first = 0; first < weights;) {
+        const ir::ElemType elem = op.operand(first + 1)->type().elem;
+        unsigned last = first + 1;
+        while (last < weights && last - first < kernels::kGemvMaxStack && op.operand(last + 1)->type().elem == elem)
+          ++last;
+        emitGemvRun(op, bucket, {first, last, k, rows, row, chunkAct});
+        first = last;
       }
     }
+  }
+
+  /// Weights [first, last) of a matmul and the activation row chunk they multiply.
+  struct GemvRun {
+    unsigned first, last;
+    int64_t k, rows, row;
+    BufferRef act;
+  };
+
+  /// One GEMV launch for a run of weights of one type: plain for one, stacked for several.
+  void emitGemvRun(const Op& op, BucketPlan& bucket, const GemvRun& run) {
+    const QType qtype = toQType(op.operand(run.first + 1)->type().elem);
+    const auto count = static_cast<int>(run.last - run.first);
+    Launch l{count == 1 ? kernels::gemvKernelId(qtype) : kernels::gemvStackedKernelId(qtype, count),
+             {},
+             {0, run.k, run.rows}};
+    std::vector<BufferRef> outs;
+    for (unsigned i = run.first; i < run.last; ++i) {
+      const Value* w = op.operand(i + 1);
+      const int64_t n = w->type().shape[0];
+      l.ptrs.push_back(weight(w, layoutFor("dp4a", w->type().elem)));
+      outs.push_back(offsetBy(ref(op.result(i)), run.row * n * 4));
+      l.ints[0] += n;
+      if (count > 1) l.ints.push_back(n);
+      l.weightBytes += *w->type().numBytes(1, 1);
+    }
+    l.ptrs.push_back(run.act);
+    l.ptrs.insert(l.ptrs.end(), outs.begin(), outs.end());
+    emit(bucket, op, std::move(l));
   }
 
   void lowerFp8(const Op& op, BucketPlan& bucket) {

@@ -12,9 +12,6 @@ namespace {
 constexpr int kThreads = kAttnThreads;
 constexpr int kWarps = kThreads / 32;
 constexpr int kMaxGroup = kAttnMaxGroup;
-/// P*V: each lane owns chunks of 4 dims, lane l chunks l, l + 32, ...
-constexpr int kChunksPerLane = kAttnMaxHeadDim / 4 / 32;
-constexpr int kDimsPerLane = 4 * kChunksPerLane;
 
 __global__ void kvAppendKernel(const KvAppendArgs a) {
   detail::startAfterPrerequisites();
@@ -33,44 +30,138 @@ __global__ void kvAppendKernel(const KvAppendArgs a) {
   }
 }
 
-/// Per-head reduction over the block of the values each thread holds for each head of the group.
-template <bool kMax>
-__device__ void reduceHeads(float (&v)[kMaxGroup], int group, float (*scratch)[kMaxGroup]) {
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+/// Decode attention is latency-bound (at M = 1 a Llama-2-7B layer has 32 blocks on 132 SMs), so
+/// each warp runs its own online softmax over its share of the block's KV slice with no block
+/// barrier in the loop, and loads the next step's K and V rows while it computes the current one.
+/// A step is 4 positions: for the scores, lanes 8g..8g+7 hold position g's K row in 16-byte
+/// chunks (coalesced, one dot product per 8 lanes, 3 shuffles); for P*V, lane l holds 4 dims of
+/// each of the 4 V rows. The warps' (max, sum, P*V) meet in shared memory at the end, like the
+/// flash-decoding reduce.
+template <int kHeadDimCap>
+struct AttnStepShape {
+  static constexpr int kPositions = 4;                ///< per warp step
+  static constexpr int kKChunks = kHeadDimCap / 64;   ///< 8-half K chunks per lane (8 lanes per row)
+  static constexpr int kVChunks = kHeadDimCap / 128;  ///< 4-half V chunks per lane (32 lanes per row)
+  static constexpr int kDimsPerLane = 4 * kVChunks;
+};
+
+/// One warp step's K and V rows in registers (zeros outside the slice).
+template <int kHeadDimCap>
+struct AttnStepRows {
+  using Shape = AttnStepShape<kHeadDimCap>;
+  uint4 k[Shape::kKChunks];
+  uint2 v[Shape::kPositions][Shape::kVChunks];
+
+  __device__ __forceinline__ void load(const __half* kc, const __half* vc, int64_t rowWidth, int first, int end,
+                                       int hd) {
+    const int lane = threadIdx.x % 32, g = lane / 8, c = lane % 8;
+    const int pos = first + g;
 #pragma unroll
-  for (int h = 0; h < kMaxGroup; ++h) {
-    if (h < group) {
-      const float r = kMax ? detail::warpMax(v[h]) : detail::warpSum(v[h]);
-      if (lane == 0) scratch[warp][h] = r;
+    for (int i = 0; i < Shape::kKChunks; ++i) {
+      const int d = 8 * (c + 8 * i);
+      k[i] = pos < end && d < hd ? *reinterpret_cast<const uint4*>(kc + pos * rowWidth + d) : make_uint4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int p = 0; p < Shape::kPositions; ++p) {
+#pragma unroll
+      for (int i = 0; i < Shape::kVChunks; ++i) {
+        const int d = 4 * (lane + 32 * i);
+        v[p][i] = first + p < end && d < hd ? *reinterpret_cast<const uint2*>(vc + (first + p) * rowWidth + d)
+                                            : make_uint2(0, 0);
+      }
     }
   }
-  __syncthreads();
+};
+
+__device__ __forceinline__ float4 halves4(uint2 raw) {
+  const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&raw.x));
+  const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));
+  return make_float4(lo.x, lo.y, hi.x, hi.y);
+}
+
+/// A warp's running softmax state for up to kGroup query heads.
+template <int kGroup, int kHeadDimCap>
+struct AttnWarpState {
+  float runMax[kGroup], lsum[kGroup], acc[kGroup][AttnStepShape<kHeadDimCap>::kDimsPerLane];
+};
+
+template <int kGroup, int kHeadDimCap>
+__device__ __forceinline__ void attendStep(const AttnStepRows<kHeadDimCap>& rows, const float* qs, int group, int hd,
+                                           bool valid, AttnWarpState<kGroup, kHeadDimCap>& st) {
+  using Shape = AttnStepShape<kHeadDimCap>;
+  const int lane = threadIdx.x % 32, c = lane % 8;
+  float score[kGroup];
 #pragma unroll
-  for (int h = 0; h < kMaxGroup; ++h) {
-    if (h < group) {
-      float r = scratch[0][h];
-      for (int w = 1; w < kWarps; ++w) r = kMax ? fmaxf(r, scratch[w][h]) : r + scratch[w][h];
-      v[h] = r;
+  for (int h = 0; h < kGroup; ++h) score[h] = 0.0f;
+#pragma unroll
+  for (int i = 0; i < Shape::kKChunks; ++i) {
+    const int d = 8 * (c + 8 * i);
+    if (d >= hd) continue;
+    const __half2* k2 = reinterpret_cast<const __half2*>(&rows.k[i]);
+    float kf[8];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float2 f = __half22float2(k2[e]);
+      kf[2 * e] = f.x;
+      kf[2 * e + 1] = f.y;
+    }
+#pragma unroll
+    for (int h = 0; h < kGroup; ++h) {
+      if (h >= group) continue;
+      const float4 q0 = *reinterpret_cast<const float4*>(qs + h * hd + d);
+      const float4 q1 = *reinterpret_cast<const float4*>(qs + h * hd + d + 4);
+      score[h] += q0.x * kf[0] + q0.y * kf[1] + q0.z * kf[2] + q0.w * kf[3] + q1.x * kf[4] + q1.y * kf[5] +
+                  q1.z * kf[6] + q1.w * kf[7];
     }
   }
-  __syncthreads();
+  float p[kGroup];
+#pragma unroll
+  for (int h = 0; h < kGroup; ++h) {
+    p[h] = 0.0f;
+    if (h >= group) continue;
+    // The 8 lanes of a position sum its dot product; then the max over the step's 4 positions.
+    for (int offset = 1; offset < 8; offset <<= 1) score[h] += __shfl_xor_sync(0xffffffffu, score[h], offset);
+    if (!valid) score[h] = -INFINITY;
+    float stepMax = fmaxf(score[h], __shfl_xor_sync(0xffffffffu, score[h], 8));
+    stepMax = fmaxf(stepMax, __shfl_xor_sync(0xffffffffu, stepMax, 16));
+    const float newMax = fmaxf(st.runMax[h], stepMax);
+    const float corr = newMax == -INFINITY ? 1.0f : expf(st.runMax[h] - newMax);
+    st.runMax[h] = newMax;
+    p[h] = valid ? expf(score[h] - newMax) : 0.0f;
+    st.lsum[h] = st.lsum[h] * corr + p[h];
+#pragma unroll
+    for (int j = 0; j < Shape::kDimsPerLane; ++j) st.acc[h][j] *= corr;
+  }
+#pragma unroll
+  for (int pos = 0; pos < Shape::kPositions; ++pos) {
+#pragma unroll
+    for (int h = 0; h < kGroup; ++h) {
+      if (h >= group) continue;
+      const float pr = __shfl_sync(0xffffffffu, p[h], 8 * pos);
+#pragma unroll
+      for (int i = 0; i < Shape::kVChunks; ++i) {
+        const float4 v = halves4(rows.v[pos][i]);
+        st.acc[h][4 * i] += pr * v.x;
+        st.acc[h][4 * i + 1] += pr * v.y;
+        st.acc[h][4 * i + 2] += pr * v.z;
+        st.acc[h][4 * i + 3] += pr * v.w;
+      }
+    }
+  }
 }
 
 /// Block (kv head, row, split) handles the `group` query heads of one KV head over one slice of
-/// the row's KV range, in tiles of kThreads positions: thread t scores position t of the tile for
-/// every head (the scaled queries in shared memory); for P*V, warp w sums the tile's positions
-/// w, w + kWarps, ... with each lane reading 4 dims of a V row at a time (whole rows per warp,
-/// coalesced, several rows in flight), with an online softmax across tiles. The warps' partial
-/// sums meet in shared memory at the end.
+/// the row's KV range; its warps take the slice's steps of 4 positions in turn (see AttnStepShape).
+template <int kGroup, int kHeadDimCap>
 __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs a) {
-  extern __shared__ float smem[];
-  __shared__ float scratch[kWarps][kMaxGroup];
+  using Shape = AttnStepShape<kHeadDimCap>;
+  extern __shared__ float4 smem4[];
   detail::startAfterPrerequisites();
   const int kvHead = blockIdx.x, row = blockIdx.y, split = blockIdx.z, tid = threadIdx.x;
   const int group = static_cast<int>(a.nHeads / a.nKvHeads), hd = static_cast<int>(a.headDim);
-  float* qs = smem;                           // [group][hd]
-  float* probs = smem + group * hd;           // [group][kThreads]
-  float* partial = probs + group * kThreads;  // [kWarps][group][hd], the warps' P*V sums
+  float* qs = reinterpret_cast<float*>(smem4);    // [group][hd]
+  float* partial = qs + group * hd;               // [kWarps][group][hd], the warps' P*V sums
+  float* partMl = partial + kWarps * group * hd;  // [kWarps][group][2]: max, sum of exp
   const int warp = tid / 32, lane = tid % 32;
 
   const int slot = a.slots[row];
@@ -88,7 +179,11 @@ __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs 
   const int64_t base = static_cast<int64_t>(max(slot, 0)) * a.maxCtx * rowWidth + static_cast<int64_t>(kvHead) * hd;
   __half* kc = static_cast<__half*>(a.kCache) + base;
   __half* vc = static_cast<__half*>(a.vCache) + base;
+  constexpr int kStride = kWarps * Shape::kPositions;
+  int first = begin + warp * Shape::kPositions;
+  AttnStepRows<kHeadDimCap> rows;
   if (a.newK == nullptr) {
+    rows.load(kc, vc, rowWidth, first, end, hd);  // in flight while the queries are staged
     for (int i = tid; i < group * hd; i += kThreads) qs[i] = q[i] * a.scale;
   } else {
     // Fused RoPE + KV append: rotate the group's query heads into shared memory, and, in the
@@ -124,122 +219,64 @@ __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs 
     }
   }
   __syncthreads();  // the queries, and the appended row, visible to the whole block
+  if (a.newK != nullptr) rows.load(kc, vc, rowWidth, first, end, hd);
 
-  float runMax[kMaxGroup], runSum[kMaxGroup], acc[kMaxGroup][kDimsPerLane];
+  AttnWarpState<kGroup, kHeadDimCap> st;
 #pragma unroll
-  for (int h = 0; h < kMaxGroup; ++h) {
-    runMax[h] = -INFINITY;
-    runSum[h] = 0.0f;
+  for (int h = 0; h < kGroup; ++h) {
+    st.runMax[h] = -INFINITY;
+    st.lsum[h] = 0.0f;
 #pragma unroll
-    for (int j = 0; j < kDimsPerLane; ++j) acc[h][j] = 0.0f;
+    for (int j = 0; j < Shape::kDimsPerLane; ++j) st.acc[h][j] = 0.0f;
+  }
+  for (; first < end; first += kStride) {
+    AttnStepRows<kHeadDimCap> next;
+    next.load(kc, vc, rowWidth, first + kStride, end, hd);
+    attendStep<kGroup, kHeadDimCap>(rows, qs, group, hd, first + lane / 8 < end, st);
+    rows = next;
   }
 
-  for (int tile = begin; tile < end; tile += kThreads) {
-    const int pos = tile + tid;
-    const bool valid = pos < end;
-    float score[kMaxGroup];
+  // The warp's sum of exp over its positions (each group of 8 lanes holds one position's), then
+  // the warps' partial results, combined under the block's largest max.
 #pragma unroll
-    for (int h = 0; h < kMaxGroup; ++h) score[h] = 0.0f;
-    if (valid) {
-      const __half* krow = kc + static_cast<int64_t>(pos) * rowWidth;
-#pragma unroll 8
-      for (int d = 0; d < hd; d += 8) {
-        const uint4 raw = *reinterpret_cast<const uint4*>(krow + d);
-        const __half2* k2 = reinterpret_cast<const __half2*>(&raw);
-        float kf[8];
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const float2 f = __half22float2(k2[e]);
-          kf[2 * e] = f.x;
-          kf[2 * e + 1] = f.y;
-        }
-#pragma unroll
-        for (int h = 0; h < kMaxGroup; ++h) {
-          if (h < group) {
-            const float* qh = qs + h * hd + d;
-#pragma unroll
-            for (int e = 0; e < 8; ++e) score[h] += qh[e] * kf[e];
-          }
-        }
-      }
-    }
-    float tileMax[kMaxGroup];
-#pragma unroll
-    for (int h = 0; h < kMaxGroup; ++h) tileMax[h] = valid ? score[h] : -INFINITY;
-    reduceHeads<true>(tileMax, group, scratch);
-    float corr[kMaxGroup], p[kMaxGroup];
-#pragma unroll
-    for (int h = 0; h < kMaxGroup; ++h) {
-      const float newMax = fmaxf(runMax[h], tileMax[h]);
-      corr[h] = expf(runMax[h] - newMax);
-      runMax[h] = newMax;
-      p[h] = valid ? expf(score[h] - newMax) : 0.0f;
-      if (h < group) probs[h * kThreads + tid] = p[h];
-    }
-    reduceHeads<false>(p, group, scratch);  // also makes probs visible to the block
-    const int count = min(kThreads, end - tile);
-#pragma unroll
-    for (int h = 0; h < kMaxGroup; ++h) {
-      runSum[h] = runSum[h] * corr[h] + p[h];
-#pragma unroll
-      for (int j = 0; j < kDimsPerLane; ++j) acc[h][j] *= corr[h];
-    }
-#pragma unroll 8
-    for (int t = warp; t < count; t += kWarps) {
-      const __half* vrow = vc + static_cast<int64_t>(tile + t) * rowWidth;
-#pragma unroll
-      for (int c = 0; c < kChunksPerLane; ++c) {
-        const int d = 4 * (lane + 32 * c);
-        if (d >= hd) continue;
-        const uint2 raw = *reinterpret_cast<const uint2*>(vrow + d);
-        const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&raw.x));
-        const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));
-#pragma unroll
-        for (int h = 0; h < kMaxGroup; ++h) {
-          if (h < group) {
-            const float pr = probs[h * kThreads + t];
-            acc[h][4 * c] += pr * lo.x;
-            acc[h][4 * c + 1] += pr * lo.y;
-            acc[h][4 * c + 2] += pr * hi.x;
-            acc[h][4 * c + 3] += pr * hi.y;
-          }
-        }
-      }
-    }
-    __syncthreads();  // probs are rewritten by the next tile
-  }
-
-  // The warps' partial sums (same running max everywhere: the tile maxima are block-wide).
-#pragma unroll
-  for (int h = 0; h < kMaxGroup; ++h) {
+  for (int h = 0; h < kGroup; ++h) {
     if (h >= group) continue;
+    float l = st.lsum[h] + __shfl_xor_sync(0xffffffffu, st.lsum[h], 8);
+    l += __shfl_xor_sync(0xffffffffu, l, 16);
 #pragma unroll
-    for (int c = 0; c < kChunksPerLane; ++c) {
-      const int d = 4 * (lane + 32 * c);
+    for (int i = 0; i < Shape::kVChunks; ++i) {
+      const int d = 4 * (lane + 32 * i);
       if (d >= hd) continue;
-#pragma unroll
-      for (int e = 0; e < 4; ++e) partial[(warp * group + h) * hd + d + e] = acc[h][4 * c + e];
+      *reinterpret_cast<float4*>(partial + (warp * group + h) * hd + d) =
+          make_float4(st.acc[h][4 * i], st.acc[h][4 * i + 1], st.acc[h][4 * i + 2], st.acc[h][4 * i + 3]);
+    }
+    if (lane == 0) {
+      partMl[2 * (warp * group + h)] = st.runMax[h];
+      partMl[2 * (warp * group + h) + 1] = l;
     }
   }
   __syncthreads();
-#pragma unroll
-  for (int h = 0; h < kMaxGroup; ++h) {
-    if (h >= group) continue;
-    const int64_t head = static_cast<int64_t>(kvHead) * group + h;
-    const int64_t part = (row * a.nHeads + head) * a.splits + split;
-    const float inv = runSum[h] > 0.0f ? 1.0f / runSum[h] : 0.0f;
-    for (int d = tid; d < hd; d += kThreads) {
-      float sum = 0.0f;
-      for (int w = 0; w < kWarps; ++w) sum += partial[(w * group + h) * hd + d];
-      if (a.mode == AttentionMode::Split) {
-        a.partOut[part * hd + d] = sum;
-      } else {
-        a.out[(row * a.nHeads + head) * hd + d] = sum * inv;
-      }
+  for (int i = tid; i < group * hd; i += kThreads) {
+    const int h = i / hd, d = i % hd;
+    float best = -INFINITY;
+    for (int w = 0; w < kWarps; ++w) best = fmaxf(best, partMl[2 * (w * group + h)]);
+    float num = 0.0f, den = 0.0f;
+    for (int w = 0; w < kWarps; ++w) {
+      const float m = partMl[2 * (w * group + h)];
+      const float weight = m == -INFINITY ? 0.0f : expf(m - best);
+      num += weight * partial[(w * group + h) * hd + d];
+      den += weight * partMl[2 * (w * group + h) + 1];
     }
-    if (a.mode == AttentionMode::Split && tid == 0) {
-      a.partMl[2 * part] = runMax[h];
-      a.partMl[2 * part + 1] = runSum[h];
+    const int64_t head = static_cast<int64_t>(kvHead) * group + h;
+    if (a.mode == AttentionMode::Split) {
+      const int64_t part = (row * a.nHeads + head) * a.splits + split;
+      a.partOut[part * hd + d] = num;
+      if (d == 0) {
+        a.partMl[2 * part] = best;
+        a.partMl[2 * part + 1] = den;
+      }
+    } else {
+      a.out[(row * a.nHeads + head) * hd + d] = den > 0.0f ? num / den : 0.0f;
     }
   }
 }
@@ -295,7 +332,16 @@ cudaError_t launchAttention(const AttentionArgs& a, cudaStream_t stream) {
                             a.kStride >= a.nKvHeads * a.headDim && a.vStride >= a.nKvHeads * a.headDim);
   if (!ropeOk) return cudaErrorInvalidValue;
   const LaunchDims d = attentionDims(a.m, a.nHeads, a.nKvHeads, a.headDim, a.splits);
-  return detail::launchEarly(attentionKernel, d, stream, a);
+  const int64_t group = a.nHeads / a.nKvHeads;
+  const bool wide = a.headDim > 128;
+  auto kernel = wide ? attentionKernel<kMaxGroup, 256> : attentionKernel<kMaxGroup, 128>;
+  if (group == 1)
+    kernel = wide ? attentionKernel<1, 256> : attentionKernel<1, 128>;
+  else if (group == 2)
+    kernel = wide ? attentionKernel<2, 256> : attentionKernel<2, 128>;
+  else if (group <= 4)
+    kernel = wide ? attentionKernel<4, 256> : attentionKernel<4, 128>;
+  return detail::launchEarly(kernel, d, stream, a);
 }
 
 cudaError_t launchAttentionReduce(const AttentionReduceArgs& a, cudaStream_t stream) {

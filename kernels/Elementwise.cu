@@ -62,17 +62,55 @@ __device__ __forceinline__ bool better(float v, int i, float bestV, int bestI) {
   return v > bestV || (v == bestV && i < bestI);
 }
 
-__global__ void argmaxKernel(const float* x, int32_t* out, int64_t n) {
+/// A row is one DRAM/L2 round trip per thread, not one per element: each thread issues up to
+/// kArgmaxBatch 16-byte loads before comparing (the ordering is a total order, so any grouping
+/// gives the same winner).
+constexpr int kArgmaxBatch = 8;
+
+__device__ __forceinline__ void consider(float v, int i, float& bestV, int& bestI) {
+  if (better(v, i, bestV, bestI)) {
+    bestV = v;
+    bestI = i;
+  }
+}
+
+__global__ void __launch_bounds__(1024) argmaxKernel(const float* x, int32_t* out, int64_t n) {
   __shared__ float vals[32];
   __shared__ int idxs[32];
   detail::startAfterPrerequisites();
   const float* row = x + blockIdx.x * n;
   float bestV = NAN;
   int bestI = INT_MAX;
-  for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
-    if (better(row[j], static_cast<int>(j), bestV, bestI)) {
-      bestV = row[j];
-      bestI = static_cast<int>(j);
+  const int threads = static_cast<int>(blockDim.x);
+  if (n % 4 == 0 && reinterpret_cast<uintptr_t>(row) % 16 == 0) {
+    const auto* row4 = reinterpret_cast<const float4*>(row);
+    const int64_t n4 = n / 4;
+    for (int64_t base = threadIdx.x; base < n4; base += static_cast<int64_t>(kArgmaxBatch) * threads) {
+      float4 v[kArgmaxBatch];
+#pragma unroll
+      for (int u = 0; u < kArgmaxBatch; ++u) {
+        const int64_t j = base + static_cast<int64_t>(u) * threads;
+        v[u] = j < n4 ? row4[j] : make_float4(NAN, NAN, NAN, NAN);
+      }
+#pragma unroll
+      for (int u = 0; u < kArgmaxBatch; ++u) {
+        const int i = static_cast<int>(4 * (base + static_cast<int64_t>(u) * threads));
+        consider(v[u].x, i, bestV, bestI);
+        consider(v[u].y, i + 1, bestV, bestI);
+        consider(v[u].z, i + 2, bestV, bestI);
+        consider(v[u].w, i + 3, bestV, bestI);
+      }
+    }
+  } else {
+    for (int64_t base = threadIdx.x; base < n; base += static_cast<int64_t>(kArgmaxBatch) * threads) {
+      float v[kArgmaxBatch];
+#pragma unroll
+      for (int u = 0; u < kArgmaxBatch; ++u) {
+        const int64_t j = base + static_cast<int64_t>(u) * threads;
+        v[u] = j < n ? row[j] : NAN;
+      }
+#pragma unroll
+      for (int u = 0; u < kArgmaxBatch; ++u) consider(v[u], static_cast<int>(base + u * threads), bestV, bestI);
     }
   }
   for (int offset = 16; offset > 0; offset >>= 1) {
@@ -197,7 +235,7 @@ cudaError_t launchCastF32ToF16(const float* in, void* out, int64_t count, cudaSt
 
 cudaError_t launchArgmax(const float* x, int32_t* out, int64_t m, int64_t n, cudaStream_t stream) {
   if (m < 1 || n < 1 || m > INT32_MAX || n > INT32_MAX) return cudaErrorInvalidValue;
-  const LaunchDims d = rowKernelDims(m, n);
+  const LaunchDims d = argmaxDims(m, n);
   return detail::launchEarly(argmaxKernel, d, stream, x, out, n);
 }
 

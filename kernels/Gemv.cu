@@ -21,12 +21,31 @@ cudaError_t launchGemvDp4a(const GemvArgs& a, cudaStream_t stream) {
     return cudaErrorInvalidValue;
   }
   detail::GemvKernelParams p{};
-  for (int w = 0; w < 2; ++w) {
-    p.weights[w] = static_cast<const uint8_t*>(a.weights[w != 0 && nw == 2 ? 1 : 0]);
-    p.out[w] = a.out[w];
+  int64_t n = a.n;
+  if (a.stackRows[0] > 0) {  // stacked matrices: rows add up, each its own weights and output
+    if (nw != 1) return cudaErrorInvalidValue;
+    n = 0;
+    for (int s = 0; s < kGemvMaxStack; ++s) {
+      p.weights[s] = static_cast<const uint8_t*>(a.weights[s > 0 && a.stackRows[s] == 0 ? 0 : s]);
+      p.out[s] = a.out[s > 0 && a.stackRows[s] == 0 ? 0 : s];
+      if (a.stackRows[s] < 0 || (a.stackRows[s] > 0 && (p.weights[s] == nullptr || p.out[s] == nullptr)) ||
+          (s > 0 && a.stackRows[s] > 0 && a.stackRows[s - 1] == 0)) {
+        return cudaErrorInvalidValue;
+      }
+      n += a.stackRows[s];
+      if (n > INT32_MAX) return cudaErrorInvalidValue;
+      p.stackEnd[s] = static_cast<int>(n);
+    }
+    if (n != a.n) return cudaErrorInvalidValue;
+  } else {
+    for (int w = 0; w < kGemvMaxStack; ++w) {
+      p.weights[w] = static_cast<const uint8_t*>(a.weights[w == 1 && nw == 2 ? 1 : 0]);
+      p.out[w] = a.out[w == 1 ? 1 : 0];
+      p.stackEnd[w] = static_cast<int>(a.n);
+    }
   }
   p.act = static_cast<const uint8_t*>(a.act);
-  p.n = static_cast<int>(a.n);
+  p.n = static_cast<int>(n);
   p.k = static_cast<int>(a.k);
   p.units = p.k / 256;
   p.nb = p.k / static_cast<int>(quant::blockElems(a.type));

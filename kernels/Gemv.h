@@ -20,14 +20,18 @@ enum class GemvEpilogue {
 
 /// One GEMV launch: out[i][r] = dot(W[r], act[i]) for rows r < n, activation rows i < m.
 struct GemvArgs {
-  quant::QType type = quant::QType::Q4_K;       ///< weight type (Q4_K, Q6_K, Q8_0, Q5_0)
-  const void* weights[2] = {nullptr, nullptr};  ///< W0 (and W1 for GateUp/SwiGlu)
-  const void* act = nullptr;                    ///< Q8_1 row-planar activations, m rows
-  float* out[2] = {nullptr, nullptr};           ///< f32 [m][n] outputs
-  int64_t n = 0;                                ///< rows of W
-  int64_t k = 0;                                ///< columns of W (multiple of 256)
-  int m = 1;                                    ///< activation rows (1..8)
+  quant::QType type = quant::QType::Q4_K;                ///< weight type (Q4_K, Q6_K, Q8_0, Q5_0)
+  const void* weights[3] = {nullptr, nullptr, nullptr};  ///< W0 (and W1 for GateUp/SwiGlu, stacked)
+  const void* act = nullptr;                             ///< Q8_1 row-planar activations, m rows
+  float* out[3] = {nullptr, nullptr, nullptr};           ///< f32 [m][n] outputs
+  int64_t n = 0;                                         ///< rows of W
+  int64_t k = 0;                                         ///< columns of W (multiple of 256)
+  int m = 1;                                             ///< activation rows (1..8)
   GemvEpilogue epilogue = GemvEpilogue::Plain;
+  /// Plain only: 2 or 3 matrices of one type and k in one launch (fuse-qkv's q, k and v, so
+  /// their small GEMVs share one ramp-up and tail): weights[s] has stackRows[s] rows and writes
+  /// out[s], f32 [m][stackRows[s]]; n is their sum. 0 rows ends the list.
+  int64_t stackRows[3] = {0, 0, 0};
   /// Programmatic dependent launch: the kernel may start while the previous kernel in the stream
   /// is still running and streams in its weights; it waits for that kernel before it reads the
   /// activations or writes anything. The weights must not be written by the previous kernel.

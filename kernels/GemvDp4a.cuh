@@ -216,16 +216,36 @@ struct LaneOps<QType::Q5_0> {
   }
 };
 
-/// Kernel parameters (one struct: the weights of up to two matrices of one shape).
+/// Kernel parameters. NW == 2: weights[0] and weights[1] are two matrices of one shape (gate
+/// and up). NW == 1: up to kGemvMaxStack matrices of one type and k stacked along the rows
+/// (fuse-qkv's q, k, v): launch row r belongs to matrix s with stackEnd[s-1] <= r < stackEnd[s]
+/// and writes out[s], which has stackEnd[s] - stackEnd[s-1] columns; unused entries hold n.
 struct GemvKernelParams {
-  const uint8_t* weights[2];
+  const uint8_t* weights[kGemvMaxStack];
   const uint8_t* act;
-  float* out[2];
+  float* out[kGemvMaxStack];
+  int stackEnd[kGemvMaxStack];
   int n, k, units, nb;
   int64_t weightStride;  ///< bytes between weight rows
   int64_t actStride;     ///< bytes between activation rows
   int swiglu;            ///< NW == 2: write silu(out0) * out1 into out[0]
 };
+
+/// Element s (0..2) of a kernel-parameter array, by selects: a dynamic index into the
+/// parameters would copy them to local memory (measured: 15% slower decode).
+template <typename T>
+__device__ __forceinline__ T pick(const T (&v)[kGemvMaxStack], int s) {
+  return s == 0 ? v[0] : (s == 1 ? v[1] : v[2]);
+}
+
+/// The stacked matrix holding launch row `row`, the row's index within it and its row count.
+__device__ __forceinline__ int stackedMatrix(const GemvKernelParams& p, int row, int& local, int& rowsOfMatrix) {
+  const int s = row < p.stackEnd[0] ? 0 : (row < p.stackEnd[1] ? 1 : 2);
+  const int start = s == 0 ? 0 : (s == 1 ? p.stackEnd[0] : p.stackEnd[1]);
+  local = row - start;
+  rowsOfMatrix = pick(p.stackEnd, s) - start;
+  return s;
+}
 
 template <QType T, int M, int NW>
 __global__ void __launch_bounds__(128, M == 1 ? 8 : 4) gemvDp4aKernel(const GemvKernelParams p) {
@@ -235,8 +255,14 @@ __global__ void __launch_bounds__(128, M == 1 ? 8 : 4) gemvDp4aKernel(const Gemv
   const int c = lane & 7, rowInBlock = lane >> 3;
   const int row = min(static_cast<int>(blockIdx.x) * kGemvRowsPerBlock + rowInBlock, p.n - 1);
   const uint8_t* rows[NW];
+  if constexpr (NW == 1) {
+    int local = 0, rowsOfMatrix = 0;
+    const int s = stackedMatrix(p, row, local, rowsOfMatrix);
+    rows[0] = pick(p.weights, s) + static_cast<int64_t>(local) * p.weightStride;
+  } else {
 #pragma unroll
-  for (int w = 0; w < NW; ++w) rows[w] = p.weights[w] + static_cast<int64_t>(row) * p.weightStride;
+    for (int w = 0; w < NW; ++w) rows[w] = p.weights[w] + static_cast<int64_t>(row) * p.weightStride;
+  }
 
   float acc[NW][M];
 #pragma unroll
@@ -305,7 +331,9 @@ __global__ void __launch_bounds__(128, M == 1 ? 8 : 4) gemvDp4aKernel(const Gemv
     }
     const int64_t o = static_cast<int64_t>(i) * p.n + outRow;
     if constexpr (NW == 1) {
-      p.out[0][o] = total[0];
+      int local = 0, rowsOfMatrix = 0;
+      const int s = stackedMatrix(p, outRow, local, rowsOfMatrix);
+      pick(p.out, s)[static_cast<int64_t>(i) * rowsOfMatrix + local] = total[0];
     } else if (p.swiglu) {
       p.out[0][o] = siluMul(total[0], total[1]);
     } else {

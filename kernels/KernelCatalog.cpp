@@ -35,6 +35,19 @@ std::string checkGemv(const int64_t* a) {
   return "";
 }
 
+/// Stacked GEMVs: ints n, k, m, then each matrix's rows, which add up to n.
+template <int S>
+std::string checkGemvStacked(const int64_t* a) {
+  if (std::string why = checkGemv(a); !why.empty()) return why;
+  int64_t sum = 0;
+  for (int i = 0; i < S; ++i) {
+    if (a[3 + i] < 1) return fmt::format("rows_{} must be positive", i);
+    sum += a[3 + i];
+  }
+  if (sum != a[0]) return fmt::format("n = {} must be the sum of the matrices' rows ({})", a[0], sum);
+  return "";
+}
+
 std::string checkQuantizeQ81(const int64_t* a) {
   if (a[1] % 32 != 0) return "k must be a multiple of 32";
   return "";
@@ -91,9 +104,6 @@ LaunchDims gemvFromInts(const int64_t* a) {
 LaunchDims quantizeFromInts(const int64_t* a) {
   return quantizeQ81Dims(a[0], a[1]);
 }
-LaunchDims rowFromInts(const int64_t* a) {
-  return rowKernelDims(a[0], a[1]);
-}
 LaunchDims normFromInts(const int64_t* a) {
   return normDims(a[0], a[1]);
 }
@@ -121,6 +131,9 @@ LaunchDims attnSplitFromInts(const int64_t* a) {
 LaunchDims attnReduceFromInts(const int64_t* a) {
   return attentionReduceDims(a[0], a[1], a[2]);
 }
+LaunchDims argmaxFromInts(const int64_t* a) {
+  return argmaxDims(a[0], a[1]);
+}
 LaunchDims fp8ConvertFromInts(const int64_t* a) {
   return rowKernelDims(a[0], a[1]);
 }
@@ -135,6 +148,13 @@ LaunchDims libraryDims(const int64_t*) {
 
 const std::vector<std::string_view> kGemvInts = {"n: rows of W = outputs per activation row",
                                                  "k: columns of W (a multiple of 256)", "m: activation rows, 1..8"};
+const std::vector<std::string_view> kGemvStack2Ints = {"n: rows of both matrices", "k: columns (a multiple of 256)",
+                                                       "m: activation rows, 1..8", "rows_0: rows of w_0",
+                                                       "rows_1: rows of w_1"};
+const std::vector<std::string_view> kGemvStack3Ints = {
+    "n: rows of the three matrices", "k: columns (a multiple of 256)",
+    "m: activation rows, 1..8",      "rows_0: rows of w_0",
+    "rows_1: rows of w_1",           "rows_2: rows of w_2"};
 const std::vector<std::string_view> kAttnInts = {"m: query rows (sequences)",
                                                  "n_heads: query heads",
                                                  "n_kv_heads: KV heads (n_heads multiple of it, ratio <= 8)",
@@ -202,6 +222,29 @@ std::vector<KernelInfo> buildCatalog() {
                  "gate and up GEMVs fused with SwiGLU",
                  gemvFromInts,
                  checkGemv});
+  }
+  for (QType t : kGemvTypes) {
+    c.push_back({gemvStackedKernelId(t, 2),
+                 "gemv",
+                 KernelKind::Kernel,
+                 {"w_0: weights [rows_0][k]", "w_1: weights [rows_1][k], same type", "act: Q8_1 row-planar activations",
+                  "out_0: f32 [m][rows_0]", "out_1: f32 [m][rows_1]"},
+                 kGemvStack2Ints,
+                 {},
+                 "two GEMVs of one activation in one launch, the matrices stacked along the rows",
+                 gemvFromInts,
+                 checkGemvStacked<2>});
+    c.push_back({gemvStackedKernelId(t, 3),
+                 "gemv",
+                 KernelKind::Kernel,
+                 {"w_0: weights [rows_0][k]", "w_1: weights [rows_1][k], same type",
+                  "w_2: weights [rows_2][k], same type", "act: Q8_1 row-planar activations", "out_0: f32 [m][rows_0]",
+                  "out_1: f32 [m][rows_1]", "out_2: f32 [m][rows_2]"},
+                 kGemvStack3Ints,
+                 {},
+                 "three GEMVs of one activation (q, k, v) in one launch, the matrices stacked along the rows",
+                 gemvFromInts,
+                 checkGemvStacked<3>});
   }
   c.push_back({"quantize_q8_1",
                "quant",
@@ -330,7 +373,7 @@ std::vector<KernelInfo> buildCatalog() {
                {"m: rows", "n: columns"},
                {},
                "index of each row's maximum (the lowest index on ties; NaN never wins)",
-               rowFromInts,
+               argmaxFromInts,
                noCheck});
   c.push_back({"kv_append",
                "attention",
@@ -462,6 +505,9 @@ std::string gemvKernelId(QType t) {
 std::string gemvGateUpKernelId(QType t) {
   return fmt::format("gemv_dp4a_gate_up_{}", quant::qtypeName(t));
 }
+std::string gemvStackedKernelId(QType t, int matrices) {
+  return fmt::format("gemv_dp4a_stack{}_{}", matrices, quant::qtypeName(t));
+}
 std::string gemvSwigluKernelId(QType t) {
   return fmt::format("gemv_dp4a_swiglu_{}", quant::qtypeName(t));
 }
@@ -504,6 +550,9 @@ LaunchDims normDims(int64_t m, int64_t n) {
 LaunchDims rowKernelDims(int64_t m, int64_t) {
   return make(m, 1, 1, 256);
 }
+LaunchDims argmaxDims(int64_t m, int64_t n) {
+  return make(m, 1, 1, n >= 16384 ? 1024 : 256);
+}
 LaunchDims elementwiseDims(int64_t count) {
   return make(std::min<int64_t>(ceilDiv(count, 256), 4096), 1, 1, 256);
 }
@@ -518,9 +567,10 @@ LaunchDims embedDims(int64_t m, int64_t) {
 }
 LaunchDims attentionDims(int64_t m, int64_t nHeads, int64_t nKvHeads, int64_t headDim, int64_t splits) {
   const int64_t group = nHeads / std::max<int64_t>(nKvHeads, 1);
-  // Shared memory: the group's scaled queries [group][head_dim], scores [group][kAttnThreads]
-  // and the warps' P*V sums [warps][group][head_dim].
-  const int64_t smem = 4 * group * (headDim + kAttnThreads + kAttnThreads / 32 * headDim);
+  // Shared memory: the group's scaled queries [group][head_dim], the warps' P*V sums
+  // [warps][group][head_dim] and their (max, sum of exp) pairs [warps][group][2].
+  const int64_t warps = kAttnThreads / 32;
+  const int64_t smem = 4 * group * (headDim + warps * headDim + warps * 2);
   return make(nKvHeads, m, splits, kAttnThreads, smem);
 }
 LaunchDims attentionReduceDims(int64_t m, int64_t nHeads, int64_t headDim) {

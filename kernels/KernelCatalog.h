@@ -88,6 +88,8 @@ std::string gemvKernelId(QType weightType);
 std::string gemvGateUpKernelId(QType weightType);
 /// "gemv_dp4a_swiglu_<qtype>": silu(W_gate x) * (W_up x) in one launch, one output.
 std::string gemvSwigluKernelId(QType weightType);
+/// "gemv_dp4a_stack<2|3>_<qtype>": 2 or 3 matrices of one type and k (q, k, v) in one launch.
+std::string gemvStackedKernelId(QType weightType, int matrices);
 /// "embed_<qtype>": embedding rows from a table in the GGUF layout (f32, f16, bf16, q8_0, q5_0,
 /// q4_k, q6_k).
 std::string embedKernelId(QType tableType);
@@ -98,9 +100,12 @@ std::string embedKernelId(QType tableType);
 inline constexpr int kGemvRowsPerBlock = 4;
 /// Largest m of the DP4A GEMV kernels.
 inline constexpr int kGemvMaxM = 8;
+/// Most matrices one stacked GEMV launch serves (fuse-qkv's q, k and v).
+inline constexpr int kGemvMaxStack = 3;
 LaunchDims gemvDims(QType weightType, int64_t n, int64_t k, int m);
 LaunchDims quantizeQ81Dims(int64_t m, int64_t k);
-LaunchDims rowKernelDims(int64_t m, int64_t n);  ///< one block of 256 threads per row (argmax, FP8 conversion)
+LaunchDims rowKernelDims(int64_t m, int64_t n);  ///< one block of 256 threads per row (FP8 conversion)
+LaunchDims argmaxDims(int64_t m, int64_t n);     ///< one block per row, 1024 threads for vocabulary-sized rows
 /// RMSNorm: one block per row, one float4 per thread where the row allows (up to 1024 threads),
 /// so a row's loads are in flight at once.
 LaunchDims normDims(int64_t m, int64_t n);
@@ -111,7 +116,7 @@ LaunchDims embedDims(int64_t m, int64_t n);
 /// Largest query heads per KV head, and head_dim, of the attention kernels.
 inline constexpr int kAttnMaxGroup = 8;
 inline constexpr int kAttnMaxHeadDim = 256;
-/// Threads per attention block, also the KV positions per tile.
+/// Threads per attention block (its warps take turns over the KV positions, 4 at a time).
 inline constexpr int kAttnThreads = 128;
 LaunchDims attentionDims(int64_t m, int64_t nHeads, int64_t nKvHeads, int64_t headDim, int64_t splits);
 LaunchDims attentionReduceDims(int64_t m, int64_t nHeads, int64_t headDim);

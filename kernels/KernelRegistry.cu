@@ -45,6 +45,23 @@ cudaError_t gemv(const KernelArgs& a, cudaStream_t s) {
   return launchGemvDp4a(g, s);
 }
 
+/// Stacked GEMV of `S` matrices: ptrs w_0..w_{S-1}, act, out_0..out_{S-1}; ints n, k, m, rows_0..rows_{S-1}.
+template <QType T, int S>
+cudaError_t gemvStacked(const KernelArgs& a, cudaStream_t s) {
+  GemvArgs g;
+  g.type = T;
+  for (int i = 0; i < S; ++i) {
+    g.weights[i] = a.ptrs[static_cast<size_t>(i)];
+    g.out[i] = floatPtr(a, S + 1 + i);
+    g.stackRows[i] = a.ints[static_cast<size_t>(3 + i)];
+  }
+  g.act = a.ptrs[static_cast<size_t>(S)];
+  g.n = a.ints[0];
+  g.k = a.ints[1];
+  g.m = static_cast<int>(a.ints[2]);
+  return launchGemvDp4a(g, s);
+}
+
 template <QType T>
 cudaError_t embed(const KernelArgs& a, cudaStream_t s) {
   return launchEmbed({T, a.ptrs[0], intPtr(a, 1), floatPtr(a, 2), a.ints[0], a.ints[1], a.ints[2]}, s);
@@ -258,6 +275,14 @@ std::vector<std::pair<std::string, LaunchFn>> buildTable() {
       {gemvSwigluKernelId(QType::Q6_K), gemv<QType::Q6_K, GemvEpilogue::SwiGlu>},
       {gemvSwigluKernelId(QType::Q8_0), gemv<QType::Q8_0, GemvEpilogue::SwiGlu>},
       {gemvSwigluKernelId(QType::Q5_0), gemv<QType::Q5_0, GemvEpilogue::SwiGlu>},
+      {gemvStackedKernelId(QType::Q4_K, 2), gemvStacked<QType::Q4_K, 2>},
+      {gemvStackedKernelId(QType::Q6_K, 2), gemvStacked<QType::Q6_K, 2>},
+      {gemvStackedKernelId(QType::Q8_0, 2), gemvStacked<QType::Q8_0, 2>},
+      {gemvStackedKernelId(QType::Q5_0, 2), gemvStacked<QType::Q5_0, 2>},
+      {gemvStackedKernelId(QType::Q4_K, 3), gemvStacked<QType::Q4_K, 3>},
+      {gemvStackedKernelId(QType::Q6_K, 3), gemvStacked<QType::Q6_K, 3>},
+      {gemvStackedKernelId(QType::Q8_0, 3), gemvStacked<QType::Q8_0, 3>},
+      {gemvStackedKernelId(QType::Q5_0, 3), gemvStacked<QType::Q5_0, 3>},
       {"quantize_q8_1", quantizeQ81},
       {"rms_norm", rmsNorm},
       {"add_rms_norm", addRmsNorm},

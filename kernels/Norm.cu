@@ -12,9 +12,13 @@ namespace {
 /// number of second-pass iterations (the epilogue shuffles over whole warps).
 __global__ void rmsNormKernel(const RmsNormArgs a) {
   __shared__ float scratch[32];
-  detail::startAfterPrerequisites();
   const int64_t row = blockIdx.x;
   const int64_t vecs = a.n / 4;
+  // The norm weight is never written by a kernel: its first float4 per thread is loaded before
+  // waiting for the previous kernel, so the wait hides that round trip.
+  const auto* w = reinterpret_cast<const float4*>(a.weight);
+  const float4 firstWeight = threadIdx.x < vecs ? w[threadIdx.x] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  detail::startAfterPrerequisites();
   const auto* x = reinterpret_cast<const float4*>(a.x + row * a.n);
   const auto* r = a.residual != nullptr ? reinterpret_cast<const float4*>(a.residual + row * a.n) : nullptr;
   auto* sum = a.residual != nullptr ? reinterpret_cast<float4*>(a.sumOut + row * a.n) : nullptr;
@@ -31,11 +35,10 @@ __global__ void rmsNormKernel(const RmsNormArgs a) {
   const float total = detail::blockSum(sq, scratch);
   const float inv = 1.0f / sqrtf(total / static_cast<float>(a.n) + a.eps);
   const float4* src = sum != nullptr ? sum : x;
-  const auto* w = reinterpret_cast<const float4*>(a.weight);
   if (a.outQ81 == nullptr) {
     auto* out = reinterpret_cast<float4*>(a.out + row * a.n);
     for (int64_t i = threadIdx.x; i < vecs; i += blockDim.x) {
-      const float4 v = src[i], g = w[i];
+      const float4 v = src[i], g = i == threadIdx.x ? firstWeight : w[i];
       out[i] = make_float4(v.x * inv * g.x, v.y * inv * g.y, v.z * inv * g.z, v.w * inv * g.w);
     }
     return;
@@ -45,7 +48,7 @@ __global__ void rmsNormKernel(const RmsNormArgs a) {
     const int64_t i = base + threadIdx.x;
     float normed[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     if (i < vecs) {
-      const float4 v = src[i], g = w[i];
+      const float4 v = src[i], g = i == threadIdx.x ? firstWeight : w[i];
       normed[0] = v.x * inv * g.x;
       normed[1] = v.y * inv * g.y;
       normed[2] = v.z * inv * g.z;

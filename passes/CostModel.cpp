@@ -25,12 +25,11 @@ struct GridFamily {
 constexpr GridFamily kElementwise{"elementwise", 256, 8};
 // RMSNorm: one CTA per row, up to 1024 threads with one float4 load each in flight.
 constexpr GridFamily kRmsNorm{"rms_norm", 1024, 16};
-// add_rms_norm: the same kernel, reading the residual too and writing the sum. Its figure is
-// calibrated, not derived (2 KB in flight per CTA, as the seed's 256-thread kernel): on an
-// H200 it ran slower than add + rms_norm at M = 1..8, hidden 4096 (Llama-2-7B decode 341.7
-// vs 350.8 tok/s at M = 1, `reel bench`, 2026-11-30), as the seed's did at M = 4: a row's
-// whole residual stream goes through one SM.
-constexpr GridFamily kAddRmsNorm{"add_rms_norm", 1024, 2};
+// add_rms_norm: the same kernel, also reading the residual (two float4 loads in flight per
+// thread) and writing the sum. Measured on an H200, Llama-2-7B decode: fused faster than
+// add + rms_norm at M = 1, 2, 4, 8 (442 against 430 tok/s at M = 1, `reel bench`, 2026-11-30,
+// once the norm's weight loads preceded its wait for the previous kernel).
+constexpr GridFamily kAddRmsNorm{"add_rms_norm", 1024, 32};
 constexpr GridFamily kQuantizeQ81{"quantize_q8_1", 256, 8};
 // DP4A GEMV: 4 warps, two 16-byte weight loads in flight per thread; one output row per
 // CTA for M = 1, two for M > 1 (as llama.cpp's MMVQ).

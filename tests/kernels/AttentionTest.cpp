@@ -157,6 +157,13 @@ TEST_CASE("batched decode attention: GQA 4, padding row, different lengths, wind
   checkDecode(Shape{8, 8, 256, 300, 3}, {0, 1, 2}, {299, 129, 128}, 0, 1);  // MHA, head_dim 256
 }
 
+TEST_CASE("batched decode attention: ragged groups and head dims", "[attention]") {
+  checkDecode(Shape{14, 2, 64, 300, 2}, {1, 0}, {259, 6}, 0, 1);  // group 7 (Qwen2.5-0.5B), head_dim 64
+  checkDecode(Shape{6, 2, 80, 200, 2}, {0, 1}, {3, 133}, 0, 1);   // group 3, head_dim 80
+  checkDecode(Shape{8, 2, 32, 100, 2}, {1, 0}, {17, 99}, 0, 2);   // the tiny model: group 4, head_dim 32
+  checkDecode(Shape{2, 1, 8, 50, 1}, {0}, {41}, 0, 3);            // head_dim 8, the smallest
+}
+
 TEST_CASE("flash-decoding equals batched decode at long contexts", "[attention]") {
   const Shape s{32, 8, 128, 3072, 3};
   checkDecode(s, {1, 0, 2}, {3000, 1, 0}, 0, 16);

@@ -46,31 +46,37 @@ TEST_CASE("add, swiglu, bias_add, cast", "[elementwise][sanitize]") {
 }
 
 TEST_CASE("argmax: lowest index on ties, NaN never wins", "[elementwise][sanitize]") {
-  const int64_t m = 5, n = 32003;
-  auto x = randomFloats(static_cast<size_t>(m * n), freshSeed());
-  x[0 * n + 100] = 50.0f;
-  x[0 * n + 30000] = 50.0f;  // tie: index 100 wins
-  x[1 * n + 7] = NAN;
-  x[1 * n + 8] = 60.0f;                                  // NaN ignored
-  for (int64_t j = 0; j < n; ++j) x[2 * n + j] = -1.0f;  // all equal: 0
-  x[3 * n + n - 1] = 99.0f;                              // the last element
-  std::vector<int32_t> expect(m);
-  for (int64_t i = 0; i < m; ++i) {
-    int64_t best = 0;
-    for (int64_t j = 1; j < n; ++j) {
-      if (std::isnan(x[i * n + best]) || x[i * n + j] > x[i * n + best]) best = j;
+  // 32000: the 16-byte path (ties within one float4 and across threads); 32003 and 37: the
+  // scalar path (rows not 16-byte aligned, fewer columns than threads).
+  for (const int64_t n : {int64_t{32000}, int64_t{32003}, int64_t{37}}) {
+    CAPTURE(n);
+    const int64_t m = 5;
+    auto x = randomFloats(static_cast<size_t>(m * n), freshSeed());
+    x[0 * n + n / 3] = 50.0f;
+    x[0 * n + n - 2] = 50.0f;  // tie: the lower index wins
+    x[1 * n + 7] = NAN;
+    x[1 * n + 5] = 60.0f;  // NaN ignored; a tie inside one float4
+    x[1 * n + 6] = 60.0f;
+    for (int64_t j = 0; j < n; ++j) x[2 * n + j] = -1.0f;  // all equal: 0
+    x[3 * n + n - 1] = 99.0f;                              // the last element
+    std::vector<int32_t> expect(m);
+    for (int64_t i = 0; i < m; ++i) {
+      int64_t best = 0;
+      for (int64_t j = 1; j < n; ++j) {
+        if (std::isnan(x[i * n + best]) || x[i * n + j] > x[i * n + best]) best = j;
+      }
+      expect[i] = static_cast<int32_t>(best);
     }
-    expect[i] = static_cast<int32_t>(best);
+    DeviceBuffer<float> dx(x);
+    DeviceBuffer<int32_t> out(m);
+    out.poison();
+    CUDA_REQUIRE(run({"argmax", {dx.get(), out.get()}, {m, n}, {}}));
+    CHECK(out.download() == expect);
+    CHECK(expect[0] == n / 3);
+    CHECK(expect[1] == 5);
+    CHECK(expect[2] == 0);
+    CHECK(expect[3] == n - 1);
   }
-  DeviceBuffer<float> dx(x);
-  DeviceBuffer<int32_t> out(m);
-  out.poison();
-  CUDA_REQUIRE(run({"argmax", {dx.get(), out.get()}, {m, n}, {}}));
-  CHECK(out.download() == expect);
-  CHECK(expect[0] == 100);
-  CHECK(expect[1] == 8);
-  CHECK(expect[2] == 0);
-  CHECK(expect[3] == n - 1);
 }
 
 TEST_CASE("embedding lookup from every table type", "[elementwise][embed][sanitize]") {

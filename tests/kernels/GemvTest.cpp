@@ -8,6 +8,7 @@
 #include "kernels/QuantRef.h"
 
 #include <cmath>
+#include <deque>
 
 using namespace reel;
 using namespace reel::test;
@@ -149,7 +150,66 @@ void checkGemvShape(QType type, int64_t n, int64_t k, const std::vector<int>& ms
   CHECK(inexact == 0);  // bit-exact agreement with quant::dotQ81 (the numerics contract)
 }
 
+/// Stacked GEMVs (2 and 3 matrices, row counts that split blocks of 4 rows) against the CPU
+/// reference of each matrix alone: bit-exact like the plain GEMV, nothing written past row m.
+void checkStacked(QType type, const std::vector<int64_t>& rows, int64_t k, const std::vector<int>& ms) {
+  const uint32_t seed = freshSeed();
+  INFO("type " << quant::qtypeName(type) << " matrices " << rows.size() << " k " << k << " seed " << seed);
+  const Activations act = makeActivations(kernels::kGemvMaxM, k, seed);
+  std::vector<QuantWeights> weights;
+  std::vector<Reference> refs;
+  std::deque<DeviceBuffer<uint8_t>> dw;  // deque: the buffers are not movable
+  std::deque<DeviceBuffer<float>> outs;
+  int64_t total = 0;
+  for (size_t s = 0; s < rows.size(); ++s) {
+    weights.push_back(makeWeights(type, rows[s], k, seed + 1 + static_cast<uint32_t>(s)));
+    refs.push_back(reference(type, weights.back(), act, rows[s], k, kernels::kGemvMaxM));
+    dw.emplace_back(weights.back().device);
+    outs.emplace_back(static_cast<size_t>(kernels::kGemvMaxM * rows[s]));
+    total += rows[s];
+  }
+  DeviceBuffer<uint8_t> q81(act.planar);
+  const int count = static_cast<int>(rows.size());
+  int inexact = 0;
+  for (int m : ms) {
+    INFO("m " << m);
+    std::vector<void*> ptrs;
+    for (auto& w : dw) ptrs.push_back(w.get());
+    ptrs.push_back(q81.get());
+    for (auto& o : outs) {
+      o.poison();
+      ptrs.push_back(o.get());
+    }
+    std::vector<int64_t> ints = {total, k, m};
+    ints.insert(ints.end(), rows.begin(), rows.end());
+    CUDA_REQUIRE(run({kernels::gemvStackedKernelId(type, count), ptrs, ints, {}}));
+    for (size_t s = 0; s < rows.size(); ++s) inexact += compare(outs[s].download(), refs[s], m, rows[s]);
+  }
+  CHECK(inexact == 0);
+}
+
 }  // namespace
+
+TEST_CASE("stacked DP4A GEMVs equal each matrix alone", "[gemv][sanitize]") {
+  for (QType type : {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0}) {
+    checkStacked(type, {37, 41, 101}, 512, {1, 4, 8});  // >= 37 rows each: enough outputs for the L2 check
+    checkStacked(type, {64, 45}, 768, {1, 3});
+  }
+  // Rows that do not add up to n are refused by the catalog check and the launcher.
+  const int64_t bad[kernels::kMaxIntArgs] = {100, 512, 1, 37, 62};
+  CHECK_FALSE(kernels::checkKernelArgs(kernels::gemvStackedKernelId(QType::Q4_K, 2), bad).empty());
+  kernels::GemvArgs g;
+  DeviceBuffer<uint8_t> dummy(4096);
+  DeviceBuffer<float> out(64);
+  g.weights[0] = g.weights[1] = dummy.get();
+  g.act = dummy.get();
+  g.out[0] = g.out[1] = out.get();
+  g.n = 100;
+  g.k = 512;
+  g.stackRows[0] = 37;
+  g.stackRows[1] = 62;
+  CHECK(kernels::launchGemvDp4a(g, nullptr) == cudaErrorInvalidValue);
+}
 
 TEST_CASE("DP4A GEMV, small shapes, every type and epilogue", "[gemv][sanitize]") {
   for (QType type : {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0}) checkGemvShape(type, 37, 512, {1, 3, 8});

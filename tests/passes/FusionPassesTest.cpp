@@ -118,14 +118,16 @@ TEST_CASE("fuse-gate-up waits for select-precision", "[passes][fuse-gate-up]") {
   CHECK(countOps(*module, "decode.m4", "matmul_gate_up") == 0);
 }
 
-TEST_CASE("fuse-residual-norm declines the seed's situation", "[passes][fuse-residual-norm]") {
+TEST_CASE("fuse-residual-norm fuses the seed's situation with reel's kernel, and says why",
+          "[passes][fuse-residual-norm]") {
+  // The seed's fused kernel lost here (CostModelTest); reel's keeps 16x the bytes in flight.
   PassContext context = contextFor(rtx4090Like(), {4});
   std::unique_ptr<ir::Module> module = compile(seedModel(), "specialize-buckets,fuse-residual-norm", context);
-  CHECK(countOps(*module, "decode.m4", "add_rms_norm") == 0);
+  CHECK(countOps(*module, "decode.m4", "add_rms_norm") == 56);
   std::vector<Decision> decisions = decisionsOf(context, "fuse-residual-norm", "decode.m4");
   REQUIRE_FALSE(decisions.empty());
   for (const Decision& decision : decisions) {
-    CHECK(decision.choice == "separate");
+    CHECK(decision.choice == "add_rms_norm");
     CHECK_THAT(decision.reason,
                Catch::Matches(R"(fused (\d+\.\d)us on 4 CTAs .* vs separate (\d+\.\d)us \(add .* on 24 CTAs.*)"
                               R"(\(M=4, hidden 1536, 128 SMs\))"));
@@ -143,11 +145,11 @@ TEST_CASE("fuse-residual-norm accepts where it pays", "[passes][fuse-residual-no
     CHECK(fused->result(0)->name() == "l0.h");
     CHECK(producerOf(*module->findGraph("decode.m1"), "final_norm")->name() == "add_rms_norm");
   }
-  SECTION("enough rows to fill the GPU: prefill on an RTX 4090") {
+  SECTION("prefill and decode on an RTX 4090") {
     PassContext context = contextFor(rtx4090Like(), {4});
     std::unique_ptr<ir::Module> module = compile(llama3_8b(), "specialize-buckets,fuse-residual-norm", context);
     CHECK(countOps(*module, "prefill", "add_rms_norm") == 64);
-    CHECK(countOps(*module, "decode.m4", "add_rms_norm") == 0);
+    CHECK(countOps(*module, "decode.m4", "add_rms_norm") == 64);
   }
 }
 
