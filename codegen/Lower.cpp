@@ -470,8 +470,8 @@ class GraphLowering {
     for (float f : rotationFloats(a, "rope_")) floats.push_back(f);
     if (splits <= 1) {
       ptrs.push_back(ref(op.result()));
-      Launch l{"attn_decode_rope", std::move(ptrs), std::move(ints), std::move(floats)};
-      l.activationBytes = f32Bytes(op.operand(0)) + 2 * f32Bytes(op.operand(1)) + f32Bytes(op.result());
+      Launch l{withEpilogue("attn_decode_rope", op.result()), std::move(ptrs), std::move(ints), std::move(floats)};
+      l.activationBytes = f32Bytes(op.operand(0)) + 2 * f32Bytes(op.operand(1)) + activationBytes(op.result());
       return emit(bucket, op, std::move(l));
     }
     BufferRef partOut = scratch(m_ * heads * splits * headDim * 4);
@@ -479,7 +479,11 @@ class GraphLowering {
     ptrs.push_back(partOut);
     ptrs.push_back(partMl);
     emit(bucket, op, {"attn_decode_split_rope", std::move(ptrs), std::move(ints), std::move(floats)});
-    emit(bucket, op, {"attn_decode_reduce", {partOut, partMl, ref(op.result())}, {m_, heads, headDim, splits}, {}});
+    emit(bucket, op,
+         {withEpilogue("attn_decode_reduce", op.result()),
+          {partOut, partMl, ref(op.result())},
+          {m_, heads, headDim, splits},
+          {}});
   }
 
   void lowerAttention(const Op& op, BucketPlan& bucket) {
@@ -499,6 +503,8 @@ class GraphLowering {
     std::vector<int64_t> ints{m_, heads, kvHeads, headDim, options_.maxContext, window, heads * headDim};
     std::vector<float> scale{1.0f / std::sqrt(static_cast<float>(headDim))};
     std::string strategy = a.getString("strategy").value_or("");
+    if (strategy == "prefill-gemm" && op.result()->type().elem == ElemType::Q8_1)
+      cannotLower(op, "a q8_1 result needs a decode strategy (batched or incremental)");
     if (strategy == "prefill-gemm") {
       emit(bucket, op,
            {"attn_prefill",
@@ -513,7 +519,10 @@ class GraphLowering {
     int64_t splits = longContext_ ? a.getInt("splits").value_or(1) : 1;
     if (splits <= 1) {
       emit(bucket, op,
-           {"attn_decode", {ref(op.operand(0)), kCache, vCache, slots, kvLens, ref(op.result())}, ints, scale});
+           {withEpilogue("attn_decode", op.result()),
+            {ref(op.operand(0)), kCache, vCache, slots, kvLens, ref(op.result())},
+            ints,
+            scale});
       return;
     }
     BufferRef partOut = scratch(m_ * heads * splits * headDim * 4);
@@ -522,7 +531,11 @@ class GraphLowering {
     splitInts.push_back(splits);
     emit(bucket, op,
          {"attn_decode_split", {ref(op.operand(0)), kCache, vCache, slots, kvLens, partOut, partMl}, splitInts, scale});
-    emit(bucket, op, {"attn_decode_reduce", {partOut, partMl, ref(op.result())}, {m_, heads, headDim, splits}, {}});
+    emit(bucket, op,
+         {withEpilogue("attn_decode_reduce", op.result()),
+          {partOut, partMl, ref(op.result())},
+          {m_, heads, headDim, splits},
+          {}});
   }
 
   void lowerArgmax(const Op& op, BucketPlan& bucket) {

@@ -216,7 +216,10 @@ Result verifyAttention(const Op& op) {
   TensorType perRow(ElemType::I32, {m});
   if (op.operand(5)->type() != perRow || op.operand(6)->type() != perRow)
     return fmt::format("positions and kv_lens must be {}", perRow.str());
-  return resultIs(op, q->type());
+  // A q8_1 result (fold-quantize): each Q8_1 block of 32 values within one head.
+  if (op.result()->type().elem == ElemType::Q8_1 && headDim % 32 != 0)
+    return fmt::format("a q8_1 result needs head_dim a multiple of 32, got {}", headDim);
+  return check::f32OrQ81Result(op, 0, q->type());
 }
 
 Result verifyElementwise(const Op& op) {

@@ -2,6 +2,7 @@
 #include "kernels/Attention.h"
 #include "kernels/CudaCommon.cuh"
 #include "kernels/KernelCatalog.h"
+#include "kernels/Q81Epilogue.cuh"
 #include "kernels/RopeMath.cuh"
 
 #include <cfloat>
@@ -256,6 +257,8 @@ __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs 
     }
   }
   __syncthreads();
+  // With a Q8_1 output, group * hd is a multiple of 32: each warp's 32 values of one pass are
+  // one Q8_1 block, and every lane of the warp runs the same passes (storeQ81 shuffles).
   for (int i = tid; i < group * hd; i += kThreads) {
     const int h = i / hd, d = i % hd;
     float best = -INFINITY;
@@ -275,6 +278,11 @@ __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs 
         a.partMl[2 * part] = best;
         a.partMl[2 * part + 1] = den;
       }
+    } else if (a.outQ81 != nullptr) {
+      const int64_t width = a.nHeads * hd;
+      const float v[1] = {den > 0.0f ? num / den : 0.0f};
+      detail::storeQ81(v, static_cast<uint8_t*>(a.outQ81) + row * (width + width / 8), static_cast<int>(width),
+                       static_cast<int>(head * hd + d));
     } else {
       a.out[(row * a.nHeads + head) * hd + d] = den > 0.0f ? num / den : 0.0f;
     }
@@ -300,7 +308,15 @@ __global__ void attentionReduceKernel(const AttentionReduceArgs a) {
       den += w * l;
     }
   }
-  a.out[(row * a.nHeads + head) * a.headDim + d] = den > 0.0f ? num / den : 0.0f;
+  const float result = den > 0.0f ? num / den : 0.0f;
+  if (a.outQ81 != nullptr) {  // headDim a multiple of 32: each warp holds one Q8_1 block
+    const int64_t width = a.nHeads * a.headDim;
+    const float v[1] = {result};
+    detail::storeQ81(v, static_cast<uint8_t*>(a.outQ81) + row * (width + width / 8), static_cast<int>(width),
+                     static_cast<int>(head * a.headDim + d));
+  } else {
+    a.out[(row * a.nHeads + head) * a.headDim + d] = result;
+  }
 }
 
 }  // namespace
@@ -320,10 +336,13 @@ cudaError_t launchAttention(const AttentionArgs& a, cudaStream_t stream) {
                        a.nHeads / a.nKvHeads <= kMaxGroup && a.headDim >= 8 && a.headDim % 8 == 0 &&
                        a.headDim <= kAttnMaxHeadDim && a.maxCtx >= 1 && a.splits >= 1 && a.m <= 65535 &&
                        a.splits <= 65535 && a.window >= 0;
-  const bool modeOk = a.mode == AttentionMode::Split
-                          ? (a.partOut != nullptr && a.partMl != nullptr && a.kvLens != nullptr)
-                      : a.mode == AttentionMode::Prefill ? (a.out != nullptr && a.positions != nullptr && a.splits == 1)
-                                                         : (a.out != nullptr && a.kvLens != nullptr && a.splits == 1);
+  const bool q81Ok = a.outQ81 == nullptr || (a.mode == AttentionMode::Decode && a.out == nullptr &&
+                                             a.headDim % 32 == 0 && a.nHeads * a.headDim <= INT32_MAX);
+  const bool hasOut = a.out != nullptr || a.outQ81 != nullptr;
+  const bool modeOk =
+      q81Ok && (a.mode == AttentionMode::Split ? (a.partOut != nullptr && a.partMl != nullptr && a.kvLens != nullptr)
+                : a.mode == AttentionMode::Prefill ? (a.out != nullptr && a.positions != nullptr && a.splits == 1)
+                                                   : (hasOut && a.kvLens != nullptr && a.splits == 1));
   if (!shapeOk || !modeOk || a.q == nullptr || a.kCache == nullptr || a.vCache == nullptr || a.slots == nullptr) {
     return cudaErrorInvalidValue;
   }
@@ -346,7 +365,8 @@ cudaError_t launchAttention(const AttentionArgs& a, cudaStream_t stream) {
 
 cudaError_t launchAttentionReduce(const AttentionReduceArgs& a, cudaStream_t stream) {
   if (a.m < 1 || a.nHeads < 1 || a.headDim < 1 || a.headDim > 1024 || a.splits < 1 || a.m > 65535 ||
-      a.partOut == nullptr || a.partMl == nullptr || a.out == nullptr) {
+      a.partOut == nullptr || a.partMl == nullptr || (a.out == nullptr) == (a.outQ81 == nullptr) ||
+      (a.outQ81 != nullptr && (a.headDim % 32 != 0 || a.nHeads * a.headDim > INT32_MAX))) {
     return cudaErrorInvalidValue;
   }
   const LaunchDims d = attentionReduceDims(a.m, a.nHeads, a.headDim);

@@ -41,8 +41,11 @@ struct AttentionArgs {
   const int32_t* kvLens = nullptr;     ///< int32 [m] (Decode, Split)
   const int32_t* positions = nullptr;  ///< int32 [m] (Prefill)
   float* out = nullptr;                ///< f32 [m][nHeads][headDim] (Decode, Prefill)
-  float* partOut = nullptr;            ///< f32 [m][nHeads][splits][headDim] (Split)
-  float* partMl = nullptr;             ///< f32 [m][nHeads][splits][2]: max score, sum of exp (Split)
+  /// Instead of out (Decode; headDim a multiple of 32): the rows as Q8_1 row-planar rows of
+  /// nHeads*headDim (q81RowBytes), bit-identical to out followed by quantize_q8_1.
+  void* outQ81 = nullptr;
+  float* partOut = nullptr;  ///< f32 [m][nHeads][splits][headDim] (Split)
+  float* partMl = nullptr;   ///< f32 [m][nHeads][splits][2]: max score, sum of exp (Split)
   int64_t m = 0, nHeads = 0, nKvHeads = 0, headDim = 0, maxCtx = 0;
   int64_t window = 0;  ///< sliding window (0 = none)
   int64_t qStride = 0;
@@ -67,6 +70,7 @@ struct AttentionReduceArgs {
   const float* partMl = nullptr;
   float* out = nullptr;
   int64_t m = 0, nHeads = 0, headDim = 0, splits = 1;
+  void* outQ81 = nullptr;  ///< instead of out (headDim a multiple of 32): Q8_1 row-planar rows
 };
 cudaError_t launchAttentionReduce(const AttentionReduceArgs& args, cudaStream_t stream);
 

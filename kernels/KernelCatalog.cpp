@@ -189,6 +189,19 @@ std::string checkSplitRope(const int64_t* a) {
   return checkAttentionRope(a, 10);
 }
 
+/// Attention writing Q8_1 rows: each Q8_1 block of 32 values within one head.
+std::string checkAttentionQ81(const int64_t* a) {
+  if (std::string why = checkAttention(a); !why.empty()) return why;
+  return a[3] % 32 == 0 ? "" : "head_dim must be a multiple of 32 for a Q8_1 output";
+}
+std::string checkDecodeRopeQ81(const int64_t* a) {
+  if (std::string why = checkDecodeRope(a); !why.empty()) return why;
+  return a[3] % 32 == 0 ? "" : "head_dim must be a multiple of 32 for a Q8_1 output";
+}
+std::string checkReduceQ81(const int64_t* a) {
+  return a[2] % 32 == 0 ? "" : "head_dim must be a multiple of 32 for a Q8_1 output";
+}
+
 std::vector<KernelInfo> buildCatalog() {
   std::vector<KernelInfo> c;
   for (QType t : kGemvTypes) {
@@ -444,6 +457,38 @@ std::vector<KernelInfo> buildCatalog() {
        "flash-decoding, phase 2: log-sum-exp merge of the splits",
        attnReduceFromInts,
        noCheck});
+  c.push_back({"attn_decode_q8_1",
+               "attention",
+               KernelKind::Kernel,
+               {"q: f32 rows", "k_cache: f16", "v_cache: f16", "slots: int32 [m]", "kv_lens: int32 [m]",
+                "out: Q8_1 row-planar [m] rows of q81RowBytes(n_heads*head_dim)"},
+               kAttnInts,
+               {"scale: score scale (1/sqrt(head_dim))"},
+               "attn_decode writing its rows as quantize_q8_1 would (bit-identical to the two kernels)",
+               attnFromInts,
+               checkAttentionQ81});
+  c.push_back({"attn_decode_rope_q8_1",
+               "attention",
+               KernelKind::Kernel,
+               {"q: f32 rows, not yet rotated", "k: f32 rows, not yet rotated", "v: f32 rows", "k_cache: f16",
+                "v_cache: f16", "slots: int32 [m]", "kv_lens: int32 [m]", "positions: int32 [m]",
+                "out: Q8_1 row-planar [m] rows of q81RowBytes(n_heads*head_dim)"},
+               joined(kAttnInts, kRopeAppendInts),
+               ropeFloats,
+               "attn_decode_rope writing its rows as quantize_q8_1 would (bit-identical to the two kernels)",
+               attnFromInts,
+               checkDecodeRopeQ81});
+  c.push_back(
+      {"attn_decode_reduce_q8_1",
+       "attention",
+       KernelKind::Kernel,
+       {"part_out: from attn_decode_split", "part_ml: from attn_decode_split",
+        "out: Q8_1 row-planar [m] rows of q81RowBytes(n_heads*head_dim)"},
+       {"m: rows", "n_heads: query heads", "head_dim: dims per head (a multiple of 32)", "splits: splits per row"},
+       {},
+       "attn_decode_reduce writing its rows as quantize_q8_1 would (bit-identical to the two kernels)",
+       attnReduceFromInts,
+       checkReduceQ81});
   c.push_back({"attn_prefill",
                "attention",
                KernelKind::Kernel,

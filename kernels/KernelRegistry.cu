@@ -179,6 +179,13 @@ cudaError_t attnDecode(const KernelArgs& a, cudaStream_t s) {
   return launchAttention(t, s);
 }
 
+cudaError_t attnDecodeQ81(const KernelArgs& a, cudaStream_t s) {
+  AttentionArgs t = attentionCommon(a, AttentionMode::Decode);
+  t.kvLens = intPtr(a, 4);
+  t.outQ81 = a.ptrs[5];
+  return launchAttention(t, s);
+}
+
 cudaError_t attnSplit(const KernelArgs& a, cudaStream_t s) {
   AttentionArgs t = attentionCommon(a, AttentionMode::Split);
   t.kvLens = intPtr(a, 4);
@@ -220,6 +227,13 @@ cudaError_t attnDecodeRope(const KernelArgs& a, cudaStream_t s) {
   return launchAttention(attentionRope(a, AttentionMode::Decode), s);
 }
 
+cudaError_t attnDecodeRopeQ81(const KernelArgs& a, cudaStream_t s) {
+  AttentionArgs t = attentionRope(a, AttentionMode::Decode);
+  t.outQ81 = t.out;
+  t.out = nullptr;
+  return launchAttention(t, s);
+}
+
 cudaError_t attnSplitRope(const KernelArgs& a, cudaStream_t s) {
   return launchAttention(attentionRope(a, AttentionMode::Split), s);
 }
@@ -227,6 +241,12 @@ cudaError_t attnSplitRope(const KernelArgs& a, cudaStream_t s) {
 cudaError_t attnReduce(const KernelArgs& a, cudaStream_t s) {
   return launchAttentionReduce(
       {floatPtr(a, 0), floatPtr(a, 1), floatPtr(a, 2), a.ints[0], a.ints[1], a.ints[2], a.ints[3]}, s);
+}
+
+cudaError_t attnReduceQ81(const KernelArgs& a, cudaStream_t s) {
+  AttentionReduceArgs r{floatPtr(a, 0), floatPtr(a, 1), nullptr, a.ints[0], a.ints[1], a.ints[2], a.ints[3]};
+  r.outQ81 = a.ptrs[2];
+  return launchAttentionReduce(r, s);
 }
 
 cudaError_t attnPrefill(const KernelArgs& a, cudaStream_t s) {
@@ -309,6 +329,9 @@ std::vector<std::pair<std::string, LaunchFn>> buildTable() {
       {"attn_decode_rope", attnDecodeRope},
       {"attn_decode_split_rope", attnSplitRope},
       {"attn_decode_reduce", attnReduce},
+      {"attn_decode_q8_1", attnDecodeQ81},
+      {"attn_decode_rope_q8_1", attnDecodeRopeQ81},
+      {"attn_decode_reduce_q8_1", attnReduceQ81},
       {"attn_prefill", attnPrefill},
       {"fp8_convert_f32", fp8Convert<false>},
       {"fp8_convert_f16", fp8Convert<true>},

@@ -1,5 +1,6 @@
 /// fold-quantize: a `quantize_q8_1` whose input is produced by `rms_norm`, `add_rms_norm`
-/// (its normed result) or `silu_mul`, and read by nothing else, folds into that producer:
+/// (its normed result), `silu_mul` or decode `attention` (head_dim a multiple of 32), and read
+/// by nothing else, folds into that producer:
 /// the producer's result becomes q8_1 and its kernel writes the Q8_1 blocks directly. The
 /// f32 rows never reach memory and a launch disappears. The numerics do not change: the
 /// fused kernels quantize exactly the floats the unfused ones would have stored.
@@ -19,11 +20,20 @@ namespace {
 
 constexpr const char* kPassName = "fold-quantize";
 
+/// Decode attention (incremental or batched; its flash-decoding variant's reduce too) writes
+/// Q8_1 blocks within one head: head_dim a multiple of 32.
+bool attentionWritesQ81(const ir::Op& attention) {
+  const std::optional<std::string> strategy = attention.attrs().getString("strategy");
+  const std::optional<int64_t> headDim = attention.attrs().getInt("head_dim");
+  return (strategy == "incremental" || strategy == "batched") && headDim && *headDim % 32 == 0;
+}
+
 /// The producers whose kernels have a Q8_1 epilogue, and which of their results it is.
 std::optional<unsigned> foldableResult(const ir::Op& producer) {
   llvm::StringRef name = producer.name();
   if (name == "rms_norm" || name == "silu_mul") return 0U;
   if (name == fused_ops::kAddRmsNorm) return 1U;
+  if (name == "attention" && attentionWritesQ81(producer)) return 0U;
   return std::nullopt;
 }
 
@@ -67,7 +77,7 @@ class FoldQuantizePass : public Pass {
 
 PassInfo foldQuantizePassInfo() {
   return {kPassName,
-          "fold quantize_q8_1 into the rms_norm, add_rms_norm or silu_mul producing its only input (q8_1 results)",
+          "fold quantize_q8_1 into the rms_norm, add_rms_norm, silu_mul or decode attention producing its only input",
           "memory",
           {},
           [] { return std::make_unique<FoldQuantizePass>(); }};

@@ -1,10 +1,11 @@
 /// fuse-qkv: the Q, K and V projections of one input become one `matmul_qkv` (three
-/// results, one launch) where the three weights share a qtype and select-precision gave
-/// all three the DP4A kernel. Biases stay as bias_adds on the fused results.
+/// results) where select-precision gave all three the DP4A kernel. Consecutive weights of
+/// one qtype run in one launch, so their small GEMVs share one ramp-up and tail: one launch
+/// for q, k and v, or two with Q4_K_M's layers whose attn_v is Q6_K. Biases stay as
+/// bias_adds on the fused results.
 ///
 /// The projections are found from each attention op: its q, k and v operands, through a
-/// rope and a bias_add, lead to three matmuls of the same activations. With Q4_K_M, a
-/// layer whose attn_v is Q6_K keeps separate matmuls: the fused kernel reads one qtype.
+/// rope and a bias_add, lead to three matmuls of the same activations.
 
 #include "passes/CostModel.h"
 #include "passes/DecisionPasses.h"
@@ -13,7 +14,12 @@
 
 #include <fmt/format.h>
 
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <array>
+#include <string>
+#include <vector>
 
 namespace reel::passes {
 namespace {
@@ -36,12 +42,8 @@ std::string blocker(const std::array<ir::Op*, 3>& projections) {
     return "q, k and v share a projection";
   ir::Value* x = projections[0]->operand(0);
   std::string kernel = projections[0]->attrs().getString("kernel").value_or("");
-  ir::ElemType qtype = projections[0]->operand(1)->type().elem;
   for (ir::Op* op : projections) {
     if (op->operand(0) != x) return "q, k and v read different inputs";
-    if (op->operand(1)->type().elem != qtype)
-      return fmt::format("qtypes differ: {} vs {}", ir::elemTypeName(qtype).str(),
-                         ir::elemTypeName(op->operand(1)->type().elem).str());
     std::string opKernel = op->attrs().getString("kernel").value_or("");
     if (opKernel != "dp4a")
       return opKernel.empty() ? "no kernel chosen (run select-precision first)"
@@ -57,14 +59,29 @@ MatmulShape shapeOf(const ir::Op& matmul, int64_t m) {
   return {m, w.shape[0], w.shape[1], w.elem};
 }
 
+/// The fused cost: one stacked GEMV per run of consecutive weights of one qtype (as lowered).
 std::string costReason(const std::array<ir::Op*, 3>& projections, const CostModel& model, int64_t m) {
-  MatmulShape fused = shapeOf(*projections[0], m);
   double separateUs = 0;
   for (ir::Op* op : projections) separateUs += model.matmul(shapeOf(*op, m), MatmulKernel::Dp4a).us;
-  fused.n = 0;
-  for (ir::Op* op : projections) fused.n += op->operand(1)->type().shape[0];
-  return fmt::format("fused {} vs separate {} (M={}, N={}, K={} {})", model.matmul(fused, MatmulKernel::Dp4a).str(),
-                     formatUs(separateUs), m, fused.n, fused.k, ir::elemTypeName(fused.weightType).str());
+  Estimate fused;
+  MatmulShape run = shapeOf(*projections[0], m);
+  std::vector<std::string> qtypes;
+  int64_t rows = 0;
+  for (size_t i = 0; i < projections.size(); ++i) {
+    MatmulShape shape = shapeOf(*projections[i], m);
+    qtypes.push_back(ir::elemTypeName(shape.weightType).str());
+    rows += shape.n;
+    if (i > 0 && shape.weightType == run.weightType) {
+      run.n += shape.n;
+    } else if (i > 0) {
+      fused = fused.then(model.matmul(run, MatmulKernel::Dp4a));
+      run = shape;
+    }
+  }
+  fused = fused.then(model.matmul(run, MatmulKernel::Dp4a));
+  const bool uniform = std::all_of(qtypes.begin(), qtypes.end(), [&](const std::string& t) { return t == qtypes[0]; });
+  return fmt::format("fused {} vs separate {} (M={}, N={}, K={} {})", fused.str(), formatUs(separateUs), m, rows, run.k,
+                     uniform ? qtypes[0] : fmt::format("{}", fmt::join(qtypes, "+")));
 }
 
 /// Builds the matmul_qkv replacing the three projections, before the first of them;
@@ -124,7 +141,7 @@ class FuseQkvPass : public Pass {
 
 PassInfo fuseQkvPassInfo() {
   PassInfo info{kPassName,
-                "Q, K and V projections of one input in one matmul_qkv where qtypes match and all chose dp4a",
+                "Q, K and V projections of one input in one matmul_qkv where all chose dp4a (one launch per qtype run)",
                 "fusion",
                 {{"enable", OptionKind::Bool, "true", "fuse at all"}},
                 [] { return std::make_unique<FuseQkvPass>(); }};

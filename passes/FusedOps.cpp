@@ -37,15 +37,6 @@ Result checkProjection(const Op& op, unsigned index, llvm::StringRef what, ir::D
   return std::nullopt;
 }
 
-Result checkSameWeightType(const Op& op, unsigned first, unsigned last) {
-  ElemType elem = op.operand(first)->type().elem;
-  for (unsigned i = first + 1; i <= last; ++i)
-    if (op.operand(i)->type().elem != elem)
-      return fmt::format("weights must share one qtype: {} vs {}", ir::elemTypeName(elem).str(),
-                         ir::elemTypeName(op.operand(i)->type().elem).str());
-  return std::nullopt;
-}
-
 Result verifyMatmulQkv(const Op& op) {
   const char* names[] = {"q weight", "k weight", "v weight"};
   for (unsigned i = 0; i < 3; ++i) {
@@ -53,7 +44,6 @@ Result verifyMatmulQkv(const Op& op) {
     if (Result r = checkProjection(op, i + 1, names[i], n)) return r;
     if (Result r = resultTypeIs(op, i, TensorType(ElemType::F32, {op.operand(0)->type().shape[0], n}))) return r;
   }
-  if (Result r = checkSameWeightType(op, 1, 3)) return r;
   return checkKernel(op);
 }
 

@@ -4,9 +4,9 @@
 /// verifier built on ir/CoreOps.h's checks):
 ///
 ///   %q, %k, %v = matmul_qkv %x, %wq, %wk, %wv {kernel = "dp4a"}
-///       Q, K and V projections of one input in one launch. x: f32[M, K] or q8_1[M, K]
-///       (q8_1 only with kernel dp4a); the three weights share qtype and K; results
-///       f32[M, Nq], f32[M, Nk], f32[M, Nv].
+///       Q, K and V projections of one input. x: f32[M, K] or q8_1[M, K] (q8_1 only with
+///       kernel dp4a); the three weights share K; results f32[M, Nq], f32[M, Nk], f32[M, Nv].
+///       Consecutive weights of one qtype run in one launch (Q4_K_M's Q6_K attn_v: two).
 ///   %gate, %up = matmul_gate_up %x, %wgate, %wup {kernel = "dp4a"}
 ///       gate and up projections in one launch, sharing one activation quantization.
 ///       Weights of equal type and shape [N, K]; results f32[M, N] twice.

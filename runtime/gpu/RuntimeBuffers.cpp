@@ -21,7 +21,9 @@ namespace {
 /// among its int args (catalog order), or nothing for the other kernels.
 std::optional<std::array<size_t, 3>> kvShapeArgs(const std::string& kernel) {
   if (kernel == "kv_append") return std::array<size_t, 3>{1, 2, 3};
-  if (kernel.rfind("attn_", 0) == 0 && kernel != "attn_decode_reduce") return std::array<size_t, 3>{2, 3, 4};
+  // Every attention kernel but the flash-decoding reduce (and its _q8_1 form) reads the cache.
+  if (kernel.rfind("attn_", 0) == 0 && kernel.rfind("attn_decode_reduce", 0) != 0)
+    return std::array<size_t, 3>{2, 3, 4};
   return std::nullopt;
 }
 

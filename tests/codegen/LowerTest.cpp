@@ -62,8 +62,10 @@ TEST_CASE("lowering follows the passes' decisions", "[codegen]") {
   std::multiset<std::string> m1;
   for (const Step& step : bucketNamed(plan, "decode.m1").steps) m1.insert(step.kernel);
   CHECK(m1.count("embed_q4_k") == 1);
-  // fuse-rope-attention: RoPE, KV append and attention in one launch per layer.
-  CHECK(m1.count("attn_decode_rope") == 2);
+  // fuse-rope-attention: RoPE, KV append and attention in one launch per layer; fold-quantize:
+  // it writes the output projection's Q8_1 activations itself.
+  CHECK(m1.count("attn_decode_rope_q8_1") == 2);
+  CHECK(m1.count("quantize_q8_1") == 0);
   CHECK(m1.count("kv_append") + m1.count("rope_norm") + m1.count("attn_decode") == 0);
   CHECK(m1.count("gemv_dp4a_q6_k") >= 1);  // output.weight and layer 1's attn_v / ffn_down
   std::multiset<std::string> prefill;

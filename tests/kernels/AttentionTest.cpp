@@ -74,6 +74,31 @@ std::vector<float> attentionRef(const Shape& s, const Cache& c, const std::vecto
 }
 
 /// Runs attn_decode (and, with splits > 1, the flash-decoding pair) and checks both.
+/// The Q8_1 row-planar bytes quantize_q8_1 writes for f32 rows of `width` (the reference of
+/// the kernels' Q8_1 epilogue).
+std::vector<uint8_t> q81Rows(const std::vector<float>& rows, int64_t width) {
+  const int64_t m = static_cast<int64_t>(rows.size()) / width;
+  std::vector<uint8_t> out(quant::q81RowBytes(width) * static_cast<size_t>(m));
+  std::vector<quant::BlockQ81> blocks(static_cast<size_t>(width / 32));
+  for (int64_t i = 0; i < m; ++i) {
+    quant::quantizeQ81(rows.data() + i * width, blocks.data(), width);
+    quant::q81BlocksToPlanar(blocks.data(), out.data() + i * quant::q81RowBytes(width), width);
+  }
+  return out;
+}
+
+/// Runs `id` (an attention kernel whose last pointer is the output) with a Q8_1 output in
+/// place of the f32 one, and checks its bytes against quantize_q8_1 of the f32 result.
+void checkQ81Output(const std::string& id, std::vector<void*> ptrs, const std::vector<int64_t>& ints,
+                    const std::vector<float>& floats, const std::vector<float>& f32Result, int64_t width) {
+  INFO(id);
+  DeviceBuffer<uint8_t> q81(quant::q81RowBytes(width) * f32Result.size() / static_cast<size_t>(width));
+  q81.poison();
+  ptrs.back() = q81.get();
+  CUDA_REQUIRE(run({id, ptrs, ints, floats}));
+  CHECK(q81.download() == q81Rows(f32Result, width));
+}
+
 void checkDecode(const Shape& s, const std::vector<int32_t>& slots, const std::vector<int32_t>& lens, int64_t window,
                  int64_t splits) {
   const uint32_t seed = freshSeed();
@@ -95,6 +120,11 @@ void checkDecode(const Shape& s, const std::vector<int32_t>& slots, const std::v
   const auto batched = out.download();
   CHECK(maxAbsDiff(batched, expect) < 2e-4);
   CHECK(relL2(batched, expect) < 1e-5);
+  const int64_t width = s.nHeads * s.headDim;
+  if (s.headDim % 32 == 0) {
+    checkQ81Output("attn_decode_q8_1", {dq.get(), cache.dk.get(), cache.dv.get(), dslots.get(), dlens.get(), nullptr},
+                   ints, {scale}, batched, width);
+  }
   if (splits > 1) {
     DeviceBuffer<float> part(static_cast<size_t>(m * s.nHeads * splits * s.headDim)),
         ml(static_cast<size_t>(m * s.nHeads * splits * 2));
@@ -111,6 +141,10 @@ void checkDecode(const Shape& s, const std::vector<int32_t>& slots, const std::v
     const auto flash = out.download();
     CHECK(maxAbsDiff(flash, batched) < 2e-5);
     CHECK(maxAbsDiff(flash, expect) < 2e-4);
+    if (s.headDim % 32 == 0) {
+      checkQ81Output("attn_decode_reduce_q8_1", {part.get(), ml.get(), nullptr}, {m, s.nHeads, s.headDim, splits}, {},
+                     flash, width);
+    }
   }
 }
 
@@ -290,6 +324,10 @@ void checkFusedRope(const RopeCase& c) {
   CHECK(relL2(got, want) < 1e-5);
   CHECK(maxAbsDiff(halvesToFloats(fused.dk.download()), halvesToFloats(separate.dk.download())) < 2e-3);
   CHECK(fused.dv.download() == separate.dv.download());
+  if (c.splits == 1 && s.headDim % 32 == 0) {
+    // The Q8_1 variant on the same cache: it appends the same row again, then writes Q8_1.
+    checkQ81Output("attn_decode_rope_q8_1", ptrs, fusedInts, floats, got, s.nHeads * s.headDim);
+  }
 }
 
 }  // namespace

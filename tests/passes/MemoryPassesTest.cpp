@@ -56,9 +56,8 @@ bool writtenInPlace(const Interval& a, const Interval& b) {
 TEST_CASE("share-activation-quant: one quantization per input, shared by its dp4a consumers",
           "[passes][share-activation-quant]") {
   PassContext context = contextFor(h100Like(), {4, 8});
-  std::unique_ptr<ir::Module> module =
-      compile(llama3_8b(),
-              "specialize-buckets,canonicalize,select-precision,fuse-qkv,fuse-gate-up,share-activation-quant", context);
+  std::unique_ptr<ir::Module> module = compile(
+      llama3_8b(), "specialize-buckets,canonicalize,select-precision,fuse-gate-up,share-activation-quant", context);
   const ir::Graph& m4 = *module->findGraph("decode.m4");
   std::map<const ir::Value*, int> consumersPerQuantized;
   for (const std::unique_ptr<ir::Op>& op : m4.ops()) {
@@ -71,7 +70,7 @@ TEST_CASE("share-activation-quant: one quantization per input, shared by its dp4
   // Per layer: attn_in, attn, ffn_in, act; plus final_norm for the logits.
   CHECK(opsNamed(m4, "quantize_q8_1").size() == 32 * 4 + 1);
   CHECK(consumersPerQuantized.size() == 32 * 4 + 1);
-  // Layer 0 (q6_k attn_v): three separate matmuls share one quantization.
+  // Without fuse-qkv, q, k and v are three matmuls: they share one quantization.
   const ir::Op* quantized = producerOf(m4, "l0.attn_in.q8");
   REQUIRE(quantized);
   CHECK(consumersPerQuantized[quantized->result()] == 3);
