@@ -3,8 +3,9 @@
 // serve them, launches from a captured CUDA graph, and reports the median over replays of the
 // time per GEMV, the bytes it must read (weights + activations) and written, GB/s and the
 // fraction of 3.1 TB/s and of the measured device-to-device copy bandwidth; then the GEMV time
-// of one Llama-2-7B Q4_K_M token, with and without programmatic dependent launch and with a
-// Q8_1 quantize before every GEMV. Weights are random bytes (the DP4A path's cost does not depend on them).
+// of one Llama-2-7B Q4_K_M token, with and without programmatic dependent launch, with a
+// Q8_1 quantize before every GEMV, and with q, k, v stacked as the default plan lowers them. Weights are random bytes
+// (the DP4A path's cost does not depend on them).
 #include "kernels/Gemv.h"
 #include "kernels/QuantRef.h"
 
@@ -39,6 +40,7 @@ struct Case {
   int64_t n, k;
   int m;
   GemvEpilogue epilogue;
+  int stacked = 1;  ///< > 1: that many n x k matrices in one stacked launch (fuse-qkv)
 };
 
 struct Result {
@@ -70,7 +72,7 @@ struct Mode {
 };
 
 Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
-  const int matrices = c.epilogue == GemvEpilogue::Plain ? 1 : 2;
+  const int matrices = c.epilogue == GemvEpilogue::Plain ? c.stacked : 2;
   const size_t bytes = weightBytes(c.type, c.n, c.k);
   const int copies = static_cast<int>(std::max<size_t>(2, (256u << 20) / (bytes * static_cast<size_t>(matrices)) + 1));
   std::vector<void*> weights(static_cast<size_t>(copies * matrices));
@@ -84,6 +86,8 @@ Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
   BENCH_CHECK(cudaMalloc(&x, sizeof(float) * static_cast<size_t>(c.m * c.k)));
   BENCH_CHECK(cudaMalloc(&act, reel::quant::q81RowBytes(c.k) * static_cast<size_t>(c.m)));
   for (float*& o : out) BENCH_CHECK(cudaMalloc(&o, sizeof(float) * static_cast<size_t>(c.m * c.n)));
+  float* extraOut = nullptr;  // the third stacked matrix's output
+  BENCH_CHECK(cudaMalloc(&extraOut, sizeof(float) * static_cast<size_t>(c.m * c.n)));
   std::mt19937 rng(7);
   std::normal_distribution<float> dist;
   std::vector<float> hx(static_cast<size_t>(c.m * c.k));
@@ -101,12 +105,13 @@ Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
     g.type = c.type;
     g.epilogue = c.epilogue;
     const int copy = i % copies;
-    g.weights[0] = weights[static_cast<size_t>(copy * matrices)];
-    g.weights[1] = matrices == 2 ? weights[static_cast<size_t>(copy * matrices + 1)] : nullptr;
+    for (int w = 0; w < matrices; ++w) g.weights[w] = weights[static_cast<size_t>(copy * matrices + w)];
     g.act = act;
     g.out[0] = out[0];
     g.out[1] = out[1];
-    g.n = c.n;
+    g.out[2] = extraOut;
+    g.n = c.n * c.stacked;
+    for (int w = 0; c.stacked > 1 && w < c.stacked; ++w) g.stackRows[w] = c.n;
     g.k = c.k;
     g.m = c.m;
     BENCH_CHECK(reel::kernels::launchGemvDp4a(g, stream));
@@ -131,7 +136,7 @@ Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
   std::sort(times.begin(), times.end());
   const double moved = static_cast<double>(bytes) * matrices +
                        static_cast<double>(reel::quant::q81RowBytes(c.k)) * c.m +
-                       4.0 * static_cast<double>(c.m * c.n) * (c.epilogue == GemvEpilogue::GateUp ? 2 : 1);
+                       4.0 * static_cast<double>(c.m * c.n) * (c.epilogue == GemvEpilogue::GateUp ? 2 : c.stacked);
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
   cudaGraphExecDestroy(exec);
@@ -140,6 +145,7 @@ Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
   cudaFree(x);
   cudaFree(act);
   for (float* o : out) cudaFree(o);
+  cudaFree(extraOut);
   return {times[times.size() / 2], moved};
 }
 
@@ -189,6 +195,8 @@ int main() {
       {"q6_k attn_v 4096x4096", QType::Q6_K, 4096, 4096, 1, GemvEpilogue::Plain},
       {"q6_k ffn_down 4096x11008", QType::Q6_K, 4096, 11008, 1, GemvEpilogue::Plain},
       {"q6_k output 32000x4096", QType::Q6_K, 32000, 4096, 1, GemvEpilogue::Plain},
+      {"q4_k attn_q+k+v stacked", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain, 3},
+      {"q4_k attn_q+k stacked", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain, 2},
       {"q8_0 4096x4096", QType::Q8_0, 4096, 4096, 1, GemvEpilogue::Plain},
       {"q5_0 4096x4096", QType::Q5_0, 4096, 4096, 1, GemvEpilogue::Plain},
       {"q4_k ffn_up m=2", QType::Q4_K, 11008, 4096, 2, GemvEpilogue::Plain},
@@ -227,6 +235,21 @@ int main() {
         "tok/s bound)\n",
         m.name, seconds * 1e6, bytes * 1e-9, bytes / seconds * 1e-9, 100.0 * bytes / seconds / kPeakBytesPerSecond,
         100.0 * bytes / seconds / copy, 1.0 / seconds);
+  }
+  {
+    // As the default pipeline lowers them: q, k, v stacked in one launch where attn_v is Q4_K,
+    // q and k stacked and v alone where it is Q6_K (cases 7 and 8).
+    const Result &o = results[0], &gateUp = results[2], &down4 = results[3], &v6 = results[4], &down6 = results[5],
+                 &output = results[6], &qkv = results[7], &qk = results[8];
+    const double seconds = 16 * (qkv.seconds + o.seconds + gateUp.seconds + down4.seconds) +
+                           16 * (qk.seconds + v6.seconds + o.seconds + gateUp.seconds + down6.seconds) + output.seconds;
+    const double bytes = 16 * (qkv.bytes + o.bytes + gateUp.bytes + down4.bytes) +
+                         16 * (qk.bytes + v6.bytes + o.bytes + gateUp.bytes + down6.bytes) + output.bytes;
+    std::printf(
+        "llama-2-7b q4_k_m m=1, %-34s %6.0f us/token, %.2f GB, %5.0f GB/s = %5.1f%% of 3.1 TB/s, %5.1f%% of copy (%.0f "
+        "tok/s bound)\n",
+        "q/k/v stacked GEMVs, early start", seconds * 1e6, bytes * 1e-9, bytes / seconds * 1e-9,
+        100.0 * bytes / seconds / kPeakBytesPerSecond, 100.0 * bytes / seconds / copy, 1.0 / seconds);
   }
   cudaStreamDestroy(stream);
   return 0;
