@@ -219,6 +219,7 @@ TEST_CASE("DP4A GEMV, ragged shapes, m = 1..8", "[gemv]") {
   for (QType type : {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0}) {
     checkGemvShape(type, 1001, 2816, {1, 2, 3, 4, 5, 6, 7, 8});  // k = 11 x 256: units not a multiple of the 4 warps
     checkGemvShape(type, 4099, 768, {5, 7});                     // n not a multiple of the 4 rows per block
+    checkGemvShape(type, 517, 11008, {1, 2});                    // ffn_down's k: several batches per warp at m = 1
   }
 }
 
