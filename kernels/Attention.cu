@@ -181,10 +181,10 @@ __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs 
   __half* kc = static_cast<__half*>(a.kCache) + base;
   __half* vc = static_cast<__half*>(a.vCache) + base;
   constexpr int kStride = kWarps * Shape::kPositions;
-  int first = begin + warp * Shape::kPositions;
+  int stepStart = begin + warp * Shape::kPositions;  // this warp's first position
   AttnStepRows<kHeadDimCap> rows;
   if (a.newK == nullptr) {
-    rows.load(kc, vc, rowWidth, first, end, hd);  // in flight while the queries are staged
+    rows.load(kc, vc, rowWidth, stepStart, end, hd);  // in flight while the queries are staged
     for (int i = tid; i < group * hd; i += kThreads) qs[i] = q[i] * a.scale;
   } else {
     // Fused RoPE + KV append: rotate the group's query heads into shared memory, and, in the
@@ -220,7 +220,7 @@ __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs 
     }
   }
   __syncthreads();  // the queries, and the appended row, visible to the whole block
-  if (a.newK != nullptr) rows.load(kc, vc, rowWidth, first, end, hd);
+  if (a.newK != nullptr) rows.load(kc, vc, rowWidth, stepStart, end, hd);
 
   AttnWarpState<kGroup, kHeadDimCap> st;
 #pragma unroll
@@ -230,10 +230,10 @@ __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs 
 #pragma unroll
     for (int j = 0; j < Shape::kDimsPerLane; ++j) st.acc[h][j] = 0.0f;
   }
-  for (; first < end; first += kStride) {
+  for (; stepStart < end; stepStart += kStride) {
     AttnStepRows<kHeadDimCap> next;
-    next.load(kc, vc, rowWidth, first + kStride, end, hd);
-    attendStep<kGroup, kHeadDimCap>(rows, qs, group, hd, first + lane / 8 < end, st);
+    next.load(kc, vc, rowWidth, stepStart + kStride, end, hd);
+    attendStep<kGroup, kHeadDimCap>(rows, qs, group, hd, stepStart + lane / 8 < end, st);
     rows = next;
   }
 
