@@ -68,6 +68,19 @@ TEST_CASE("lowering follows the passes' decisions", "[codegen]") {
   CHECK(m1.count("quantize_q8_1") == 0);
   CHECK(m1.count("kv_append") + m1.count("rope_norm") + m1.count("attn_decode") == 0);
   CHECK(m1.count("gemv_dp4a_q6_k") >= 1);  // output.weight and layer 1's attn_v / ffn_down
+  // fuse-qkv: layer 0's q, k, v (all Q4_K) in one stacked launch; layer 1's q and k in one, its
+  // Q6_K v alone.
+  CHECK(m1.count("gemv_dp4a_stack3_q4_k") == 1);
+  CHECK(m1.count("gemv_dp4a_stack2_q4_k") == 1);
+  for (const Step& step : bucketNamed(plan, "decode.m1").steps) {
+    if (step.kernel.rfind("gemv_dp4a_stack", 0) != 0) continue;
+    INFO(step.kernel);
+    const size_t matrices = step.ints.size() - 3;  // n, k, m, then each matrix's rows
+    CHECK(step.ptrs.size() == 2 * matrices + 1);   // weights, the activations, outputs
+    int64_t rows = 0;
+    for (size_t i = 3; i < step.ints.size(); ++i) rows += step.ints[i];
+    CHECK(rows == step.ints[0]);
+  }
   std::multiset<std::string> prefill;
   for (const Step& step : bucketNamed(plan, "prefill").steps) prefill.insert(step.kernel);
   CHECK(prefill.count("attn_prefill") == 2);  // prefill keeps the separate launches
