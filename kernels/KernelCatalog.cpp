@@ -2,7 +2,9 @@
 #include "kernels/KernelCatalog.h"
 
 #include <fmt/format.h>
+
 #include <algorithm>
+#include <utility>
 
 namespace reel::kernels {
 namespace {
@@ -200,6 +202,16 @@ std::string checkDecodeRopeQ81(const int64_t* a) {
 }
 std::string checkReduceQ81(const int64_t* a) {
   return a[2] % 32 == 0 ? "" : "head_dim must be a multiple of 32 for a Q8_1 output";
+}
+
+/// `base` writing its result rows (its last pointer) as quantize_q8_1 would: id `<base>_q8_1`.
+KernelInfo withQ81Output(const KernelInfo& base, CheckFn check) {
+  KernelInfo k = base;
+  k.id += "_q8_1";
+  k.ptrArgs.back() = "out: Q8_1 row-planar [m] rows of q81RowBytes(width) instead of f32";
+  k.doc = "as the kernel without _q8_1, writing its rows as quantize_q8_1 would (bit-identical to the two kernels)";
+  k.check = check;
+  return k;
 }
 
 std::vector<KernelInfo> buildCatalog() {
@@ -457,38 +469,14 @@ std::vector<KernelInfo> buildCatalog() {
        "flash-decoding, phase 2: log-sum-exp merge of the splits",
        attnReduceFromInts,
        noCheck});
-  c.push_back({"attn_decode_q8_1",
-               "attention",
-               KernelKind::Kernel,
-               {"q: f32 rows", "k_cache: f16", "v_cache: f16", "slots: int32 [m]", "kv_lens: int32 [m]",
-                "out: Q8_1 row-planar [m] rows of q81RowBytes(n_heads*head_dim)"},
-               kAttnInts,
-               {"scale: score scale (1/sqrt(head_dim))"},
-               "attn_decode writing its rows as quantize_q8_1 would (bit-identical to the two kernels)",
-               attnFromInts,
-               checkAttentionQ81});
-  c.push_back({"attn_decode_rope_q8_1",
-               "attention",
-               KernelKind::Kernel,
-               {"q: f32 rows, not yet rotated", "k: f32 rows, not yet rotated", "v: f32 rows", "k_cache: f16",
-                "v_cache: f16", "slots: int32 [m]", "kv_lens: int32 [m]", "positions: int32 [m]",
-                "out: Q8_1 row-planar [m] rows of q81RowBytes(n_heads*head_dim)"},
-               joined(kAttnInts, kRopeAppendInts),
-               ropeFloats,
-               "attn_decode_rope writing its rows as quantize_q8_1 would (bit-identical to the two kernels)",
-               attnFromInts,
-               checkDecodeRopeQ81});
-  c.push_back(
-      {"attn_decode_reduce_q8_1",
-       "attention",
-       KernelKind::Kernel,
-       {"part_out: from attn_decode_split", "part_ml: from attn_decode_split",
-        "out: Q8_1 row-planar [m] rows of q81RowBytes(n_heads*head_dim)"},
-       {"m: rows", "n_heads: query heads", "head_dim: dims per head (a multiple of 32)", "splits: splits per row"},
-       {},
-       "attn_decode_reduce writing its rows as quantize_q8_1 would (bit-identical to the two kernels)",
-       attnReduceFromInts,
-       checkReduceQ81});
+  // The decode kernels that write the final attention rows have a Q8_1 form (fold-quantize).
+  const std::pair<std::string_view, CheckFn> q81Forms[] = {{"attn_decode", checkAttentionQ81},
+                                                           {"attn_decode_rope", checkDecodeRopeQ81},
+                                                           {"attn_decode_reduce", checkReduceQ81}};
+  for (const auto& [base, check] : q81Forms) {
+    const auto found = std::find_if(c.begin(), c.end(), [&](const KernelInfo& k) { return k.id == base; });
+    c.push_back(withQ81Output(*found, check));
+  }
   c.push_back({"attn_prefill",
                "attention",
                KernelKind::Kernel,
