@@ -473,9 +473,9 @@ std::vector<KernelInfo> buildCatalog() {
   const std::pair<std::string_view, CheckFn> q81Forms[] = {{"attn_decode", checkAttentionQ81},
                                                            {"attn_decode_rope", checkDecodeRopeQ81},
                                                            {"attn_decode_reduce", checkReduceQ81}};
-  for (const auto& [base, check] : q81Forms) {
-    const auto found = std::find_if(c.begin(), c.end(), [&](const KernelInfo& k) { return k.id == base; });
-    c.push_back(withQ81Output(*found, check));
+  for (const auto& form : q81Forms) {  // (clang 14 cannot capture a structured binding)
+    const auto found = std::find_if(c.begin(), c.end(), [&](const KernelInfo& k) { return k.id == form.first; });
+    c.push_back(withQ81Output(*found, form.second));
   }
   c.push_back({"attn_prefill",
                "attention",
