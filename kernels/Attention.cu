@@ -10,8 +10,6 @@
 namespace reel::kernels {
 namespace {
 
-constexpr int kThreads = kAttnThreads;
-constexpr int kWarps = kThreads / 32;
 constexpr int kMaxGroup = kAttnMaxGroup;
 
 __global__ void kvAppendKernel(const KvAppendArgs a) {
@@ -153,20 +151,27 @@ __device__ __forceinline__ void attendStep(const AttnStepRows<kHeadDimCap>& rows
 
 /// Block (kv head, row, split) handles the `group` query heads of one KV head over one slice of
 /// the row's KV range; its warps take the slice's steps of 4 positions in turn (see AttnStepShape).
+///
+/// Before waiting for the previous kernel the block reads only step inputs (slots, positions, KV
+/// lengths: copied in before the graph's first kernel), so the RoPE table (a sincosf per pair)
+/// overlaps the end of the GEMV writing q, k and v. (Prefetching the first KV rows to L2 there
+/// too was measured: no gain.) Block size: attnWarps(group, head-dim cap) warps.
 template <int kGroup, int kHeadDimCap>
-__global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs a) {
+__global__ void __launch_bounds__(32 * attnWarps(kGroup, kHeadDimCap)) attentionKernel(const AttentionArgs a) {
   using Shape = AttnStepShape<kHeadDimCap>;
+  constexpr int kWarps = attnWarps(kGroup, kHeadDimCap), kThreads = 32 * kWarps;
   extern __shared__ float4 smem4[];
-  detail::startAfterPrerequisites();
   const int kvHead = blockIdx.x, row = blockIdx.y, split = blockIdx.z, tid = threadIdx.x;
-  const int group = static_cast<int>(a.nHeads / a.nKvHeads), hd = static_cast<int>(a.headDim);
-  float* qs = reinterpret_cast<float*>(smem4);    // [group][hd]
-  float* partial = qs + group * hd;               // [kWarps][group][hd], the warps' P*V sums
-  float* partMl = partial + kWarps * group * hd;  // [kWarps][group][2]: max, sum of exp
+  const int group = static_cast<int>(a.nHeads / a.nKvHeads), hd = static_cast<int>(a.headDim), half = hd / 2;
+  float* qs = reinterpret_cast<float*>(smem4);                               // [group][hd]
+  float* partial = qs + group * hd;                                          // [kWarps][group][hd], the warps' P*V sums
+  float* partMl = partial + kWarps * group * hd;                             // [kWarps][group][2]: max, sum of exp
+  auto* ropeTable = reinterpret_cast<float2*>(partMl + 2 * kWarps * group);  // {sin, cos}[hd / 2]
   const int warp = tid / 32, lane = tid % 32;
 
   const int slot = a.slots[row];
-  const int len = a.mode == AttentionMode::Prefill ? a.positions[row] + 1 : a.kvLens[row];
+  const int pos = a.positions == nullptr ? -1 : a.positions[row];
+  const int len = a.mode == AttentionMode::Prefill ? pos + 1 : a.kvLens[row];
   int begin = 0, end = 0;
   if (slot >= 0 && len > 0) {
     const int first = a.window > 0 ? max(0, len - static_cast<int>(a.window)) : 0;
@@ -175,12 +180,19 @@ __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs 
     begin = min(len, first + split * chunk);
     end = min(len, begin + chunk);
   }
-  const float* q = a.q + row * a.qStride + static_cast<int64_t>(kvHead) * group * hd;
   const int64_t rowWidth = a.nKvHeads * a.headDim;
   const int64_t base = static_cast<int64_t>(max(slot, 0)) * a.maxCtx * rowWidth + static_cast<int64_t>(kvHead) * hd;
   __half* kc = static_cast<__half*>(a.kCache) + base;
   __half* vc = static_cast<__half*>(a.vCache) + base;
   constexpr int kStride = kWarps * Shape::kPositions;
+  if (a.newK != nullptr) {
+    for (int i = tid; i < half; i += kThreads)
+      detail::ropeSinCos(static_cast<float>(pos), i, hd, a.rope, ropeTable[i].x, ropeTable[i].y);
+  }
+  __syncthreads();  // the RoPE table
+  detail::letNextStartThenWait();
+
+  const float* q = a.q + row * a.qStride + static_cast<int64_t>(kvHead) * group * hd;
   int stepStart = begin + warp * Shape::kPositions;  // this warp's first position
   AttnStepRows<kHeadDimCap> rows;
   if (a.newK == nullptr) {
@@ -190,14 +202,12 @@ __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs 
     // Fused RoPE + KV append: rotate the group's query heads into shared memory, and, in the
     // block whose slice holds the new position (split 0 when none does: a padding row),
     // append this KV head's key (rotated) and value.
-    const int pos = a.positions[row];
-    const int half = hd / 2;
     for (int p = tid; p < group * half; p += kThreads) {
       const int h = p / half, i = p % half;
       int first = 0, second = 0;
       detail::ropePairOffsets(a.ropeStyle, i, hd, first, second);
       float v0 = q[h * hd + first], v1 = q[h * hd + second];
-      detail::ropeRotate(v0, v1, static_cast<float>(pos), i, hd, a.rope);
+      detail::ropeApply(v0, v1, ropeTable[i].x, ropeTable[i].y);
       qs[h * hd + first] = v0 * a.scale;
       qs[h * hd + second] = v1 * a.scale;
     }
@@ -212,7 +222,7 @@ __global__ void __launch_bounds__(kThreads) attentionKernel(const AttentionArgs 
         int first = 0, second = 0;
         detail::ropePairOffsets(a.ropeStyle, i, hd, first, second);
         float v0 = k[first], v1 = k[second];
-        detail::ropeRotate(v0, v1, static_cast<float>(pos), i, hd, a.rope);
+        detail::ropeApply(v0, v1, ropeTable[i].x, ropeTable[i].y);
         kDst[first] = __float2half_rn(v0);
         kDst[second] = __float2half_rn(v1);
       }

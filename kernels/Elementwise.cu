@@ -30,7 +30,7 @@ __global__ void swigluKernel(const float* gate, const float* up, float* out, int
 /// One value per thread, one warp per Q8_1 block (n is a multiple of 32, so warps neither
 /// straddle rows nor run past the end partly).
 __global__ void swigluQ81Kernel(const float* gate, const float* up, uint8_t* out, int n, int64_t count) {
-  detail::startAfterPrerequisites();
+  detail::letNextStartThenWait();
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t row = i / n;

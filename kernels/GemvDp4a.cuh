@@ -52,24 +52,23 @@ __device__ __forceinline__ uint4 highNibbles(const uint4& v) {
   return {(v.x >> 4) & 0x0F0F0F0Fu, (v.y >> 4) & 0x0F0F0F0Fu, (v.z >> 4) & 0x0F0F0F0Fu, (v.w >> 4) & 0x0F0F0F0Fu};
 }
 
-/// Byte i (0..11) of the Q4_K scales, held in words y, z, w of the block header.
-__device__ __forceinline__ int q4kScaleByte(const uint4& head, int i) {
-  const uint32_t word = i < 4 ? head.y : (i < 8 ? head.z : head.w);
-  return static_cast<int>((word >> (8 * (i & 3))) & 0xFFu);
-}
-
-__device__ __forceinline__ void q4kScaleMin(const uint4& head, int j, int& scale, int& min) {
-  if (j < 4) {
-    scale = q4kScaleByte(head, j) & 63;
-    min = q4kScaleByte(head, j + 4) & 63;
-  } else {
-    scale = (q4kScaleByte(head, j + 4) & 0xF) | ((q4kScaleByte(head, j - 4) >> 6) << 4);
-    min = (q4kScaleByte(head, j + 4) >> 4) | ((q4kScaleByte(head, j) >> 6) << 4);
-  }
+/// The 6-bit scales and mins of Q4_K sub-blocks 2g and 2g+1 (one byte each, sub-block 2g in the
+/// low byte), from the 12 scale bytes in words y, z, w of the block header. Which 16-bit halves
+/// to combine depends only on g, a lane constant, so both layouts are computed and one selected:
+/// no divergent branch in the unit loop (sub-blocks 0..3 keep their 6 bits in bytes 0..7;
+/// 4..7 take 4 low bits from bytes 8..11 and 2 high bits from the top of bytes 0..7).
+__device__ __forceinline__ void q4kScaleMinPairs(const uint4& head, int g, uint32_t& scales, uint32_t& mins) {
+  const int shift = 16 * (g & 1);
+  const uint32_t y = (head.y >> shift) & 0xFFFFu, z = (head.z >> shift) & 0xFFFFu, w = (head.w >> shift) & 0xFFFFu;
+  const bool low = g < 2;
+  scales = low ? y & 0x3F3Fu : (w & 0x0F0Fu) | ((y & 0xC0C0u) >> 2);
+  mins = low ? z & 0x3F3Fu : ((w >> 4) & 0x0F0Fu) | ((z & 0xC0C0u) >> 2);
 }
 
 /// Per-format lane operations: Weights = what a lane loads of one unit of one weight row
-/// (load(row, nb, u, c)); Act = what it loads of one activation row (loadAct(actRow, k, u, c));
+/// (load(row, nb, u, c)); Act = what it loads of one activation row: unit u's quants at
+/// row + 256 u + actQuantOffset(c) and its Q8_1 {d, s} words at row + k + 32 u + actScaleOffset(c)
+/// (lane constants, so the unit loop adds only the unit's stride);
 /// dot(weights, act, c) = the lane's float contribution.
 template <QType T>
 struct LaneOps;
@@ -89,24 +88,26 @@ struct LaneOps<QType::Q4_K> {
     uint4 lo, hi;
     uint2 ds;  ///< {d, s} of the two Q8_1 blocks
   };
-  static __device__ __forceinline__ void loadAct(Act& a, const uint8_t* act, int k, int u, int c) {
-    const int eLo = 256 * u + 64 * (c >> 1) + 16 * (c & 1);
-    a.lo = loadAct16(act + eLo);
-    a.hi = loadAct16(act + eLo + 32);
-    a.ds = __ldg(reinterpret_cast<const uint2*>(act + k + 4 * (eLo / 32)));
+  /// Lane c reads quants 64 (c/2) + 16 (c%2) of each unit (and 32 further), and the {d, s}
+  /// words of the unit's Q8_1 blocks 2 (c/2) and 2 (c/2) + 1.
+  static __device__ __forceinline__ int actQuantOffset(int c) { return 64 * (c >> 1) + 16 * (c & 1); }
+  static __device__ __forceinline__ int actScaleOffset(int c) { return 8 * (c >> 1); }
+  static __device__ __forceinline__ void loadAct(Act& a, const uint8_t* quants, const uint8_t* scales) {
+    a.lo = loadAct16(quants);
+    a.hi = loadAct16(quants + 32);
+    a.ds = __ldg(reinterpret_cast<const uint2*>(scales));
   }
   static __device__ __forceinline__ float dot(const Weights& w, const Act& a, int c) {
     const int g = c >> 1, h = c & 1;
     const uint4 lo = lowNibbles(w.qs), hi = highNibbles(w.qs);
-    int scLo, mLo, scHi, mHi;
-    q4kScaleMin(w.head, 2 * g, scLo, mLo);
-    q4kScaleMin(w.head, 2 * g + 1, scHi, mHi);
+    uint32_t scales, mins;
+    q4kScaleMinPairs(w.head, g, scales, mins);
     const uint32_t dsMin = h == 0 ? a.ds.x : a.ds.y;
-    return quant::q4kLaneContrib(halfBitsToFloat(static_cast<uint16_t>(w.head.x)),
-                                 halfBitsToFloat(static_cast<uint16_t>(w.head.x >> 16)), scLo, dot16(lo, a.lo),
-                                 halfBitsToFloat(static_cast<uint16_t>(a.ds.x)), scHi, dot16(hi, a.hi),
-                                 halfBitsToFloat(static_cast<uint16_t>(a.ds.y)), h == 0 ? mLo : mHi,
-                                 halfBitsToFloat(static_cast<uint16_t>(dsMin >> 16)));
+    return quant::q4kLaneContrib(
+        halfBitsToFloat(static_cast<uint16_t>(w.head.x)), halfBitsToFloat(static_cast<uint16_t>(w.head.x >> 16)),
+        static_cast<int>(scales & 0xFFu), dot16(lo, a.lo), halfBitsToFloat(static_cast<uint16_t>(a.ds.x)),
+        static_cast<int>(scales >> 8), dot16(hi, a.hi), halfBitsToFloat(static_cast<uint16_t>(a.ds.y)),
+        static_cast<int>((mins >> (8 * h)) & 0xFFu), halfBitsToFloat(static_cast<uint16_t>(dsMin >> 16)));
   }
 };
 
@@ -126,19 +127,28 @@ struct LaneOps<QType::Q6_K> {
     w.scB = static_cast<int8_t>(__ldg(scales + 4));
     w.d = loadU16(row + 208 * nb + 2 * u);
   }
+  /// The unsigned 6-bit quants (0..63) of 4 weights; the -32 offset is applied to the dot
+  /// product instead (sum (q - 32) a = sum q a - 32 sum a, exact in int32), cheaper than a
+  /// per-byte subtraction, which has no SIMD instruction here.
   static __device__ __forceinline__ uint32_t quants(uint32_t low4, uint32_t qh, int shift) {
-    return __vsub4(low4 | (((qh >> shift) & 0x03030303u) << 4), 0x20202020u);
+    return low4 | (((qh >> shift) & 0x03030303u) << 4);
+  }
+  static __device__ __forceinline__ int offsetDot(const uint4& q, const uint4& a) {
+    return dot16(q, a) - 32 * dot16(make_uint4(0x01010101u, 0x01010101u, 0x01010101u, 0x01010101u), a);
   }
   struct Act {
     uint4 a, b;
     uint16_t dA, dB;
   };
-  static __device__ __forceinline__ void loadAct(Act& x, const uint8_t* act, int k, int u, int c) {
-    const int eA = 256 * u + 128 * (c >> 2) + 16 * (c & 3);
-    x.a = loadAct16(act + eA);
-    x.b = loadAct16(act + eA + 64);
-    x.dA = loadU16(act + k + 4 * (eA / 32));
-    x.dB = loadU16(act + k + 4 * ((eA + 64) / 32));
+  /// Lane c reads quants 128 (c/4) + 16 (c%4) of each unit (and 64 further), in Q8_1 blocks
+  /// 4 (c/4) + (c%4)/2 and that + 2.
+  static __device__ __forceinline__ int actQuantOffset(int c) { return 128 * (c >> 2) + 16 * (c & 3); }
+  static __device__ __forceinline__ int actScaleOffset(int c) { return 4 * (4 * (c >> 2) + ((c & 3) >> 1)); }
+  static __device__ __forceinline__ void loadAct(Act& x, const uint8_t* quants, const uint8_t* scales) {
+    x.a = loadAct16(quants);
+    x.b = loadAct16(quants + 64);
+    x.dA = loadU16(scales);
+    x.dB = loadU16(scales + 8);
   }
   static __device__ __forceinline__ float dot(const Weights& w, const Act& x, int c) {
     const int hs = 2 * ((c & 3) >> 1);
@@ -147,8 +157,8 @@ struct LaneOps<QType::Q6_K> {
     const uint4 qB = {
         quants((w.ql.x >> 4) & 0x0F0F0F0Fu, w.qh.x, hs + 4), quants((w.ql.y >> 4) & 0x0F0F0F0Fu, w.qh.y, hs + 4),
         quants((w.ql.z >> 4) & 0x0F0F0F0Fu, w.qh.z, hs + 4), quants((w.ql.w >> 4) & 0x0F0F0F0Fu, w.qh.w, hs + 4)};
-    return quant::q6kLaneContrib(halfBitsToFloat(w.d), w.scA, dot16(qA, x.a), halfBitsToFloat(x.dA), w.scB,
-                                 dot16(qB, x.b), halfBitsToFloat(x.dB));
+    return quant::q6kLaneContrib(halfBitsToFloat(w.d), w.scA, offsetDot(qA, x.a), halfBitsToFloat(x.dA), w.scB,
+                                 offsetDot(qB, x.b), halfBitsToFloat(x.dB));
   }
 };
 
@@ -169,11 +179,13 @@ struct LaneOps<QType::Q8_0> {
     uint4 a0, a1;
     uint16_t d;
   };
-  static __device__ __forceinline__ void loadAct(Act& x, const uint8_t* act, int k, int u, int c) {
-    const int e = 256 * u + 32 * c;
-    x.a0 = loadAct16(act + e);
-    x.a1 = loadAct16(act + e + 16);
-    x.d = loadU16(act + k + 4 * (e / 32));
+  /// Lane c reads Q8_1 block c of each unit.
+  static __device__ __forceinline__ int actQuantOffset(int c) { return 32 * c; }
+  static __device__ __forceinline__ int actScaleOffset(int c) { return 4 * c; }
+  static __device__ __forceinline__ void loadAct(Act& x, const uint8_t* quants, const uint8_t* scales) {
+    x.a0 = loadAct16(quants);
+    x.a1 = loadAct16(quants + 16);
+    x.d = loadU16(scales);
   }
   static __device__ __forceinline__ float dot(const Weights& w, const Act& x, int) {
     const int sumi = dot16(w.q1, x.a1) + dot16(w.q0, x.a0);
@@ -199,19 +211,23 @@ struct LaneOps<QType::Q5_0> {
   static __device__ __forceinline__ uint32_t spreadHighBits(uint32_t x) {
     return ((x & 1u) << 4) | ((x & 2u) << 11) | ((x & 4u) << 18) | ((x & 8u) << 25);
   }
+  /// Unsigned 5-bit quants (0..31); the -16 offset is applied to the dot product (as Q6_K's).
   static __device__ __forceinline__ uint32_t quants(uint32_t low4, uint32_t qh, int first) {
-    return __vsub4(low4 | spreadHighBits((qh >> first) & 0xFu), 0x10101010u);
+    return low4 | spreadHighBits((qh >> first) & 0xFu);
   }
   using Act = LaneOps<QType::Q8_0>::Act;
-  static __device__ __forceinline__ void loadAct(Act& x, const uint8_t* act, int k, int u, int c) {
-    LaneOps<QType::Q8_0>::loadAct(x, act, k, u, c);
+  static __device__ __forceinline__ int actQuantOffset(int c) { return LaneOps<QType::Q8_0>::actQuantOffset(c); }
+  static __device__ __forceinline__ int actScaleOffset(int c) { return LaneOps<QType::Q8_0>::actScaleOffset(c); }
+  static __device__ __forceinline__ void loadAct(Act& x, const uint8_t* quants, const uint8_t* scales) {
+    LaneOps<QType::Q8_0>::loadAct(x, quants, scales);
   }
   static __device__ __forceinline__ float dot(const Weights& w, const Act& x, int) {
     const uint4 lo = {quants(w.qs.x & 0x0F0F0F0Fu, w.qh, 0), quants(w.qs.y & 0x0F0F0F0Fu, w.qh, 4),
                       quants(w.qs.z & 0x0F0F0F0Fu, w.qh, 8), quants(w.qs.w & 0x0F0F0F0Fu, w.qh, 12)};
     const uint4 hi = {quants((w.qs.x >> 4) & 0x0F0F0F0Fu, w.qh, 16), quants((w.qs.y >> 4) & 0x0F0F0F0Fu, w.qh, 20),
                       quants((w.qs.z >> 4) & 0x0F0F0F0Fu, w.qh, 24), quants((w.qs.w >> 4) & 0x0F0F0F0Fu, w.qh, 28)};
-    const int sumi = dot16(hi, x.a1) + dot16(lo, x.a0);
+    const uint4 ones = make_uint4(0x01010101u, 0x01010101u, 0x01010101u, 0x01010101u);
+    const int sumi = dot16(hi, x.a1) + dot16(lo, x.a0) - 16 * (dot16(ones, x.a1) + dot16(ones, x.a0));
     return quant::q32LaneContrib(halfBitsToFloat(w.d), halfBitsToFloat(x.d), sumi);
   }
 };
@@ -271,17 +287,20 @@ __global__ void __launch_bounds__(128, M == 1 ? 8 : 4) gemvDp4aKernel(const Gemv
     for (int i = 0; i < M; ++i) acc[w][i] = 0.0f;
   }
   // Batches of kDepth units per warp: all their weight loads are issued before any is used
-  // (for k = 4096 at m <= 2, a warp's whole slice of the row is in flight at once).
+  // (for k = 4096 at m <= 2, a warp's whole slice of the row is in flight at once). Full batches
+  // run without per-unit bounds checks; a last partial batch, if any, with them.
   constexpr int kDepth = (M == 1 ? Ops::kDepthM1 : 2) / NW > 0 ? (M == 1 ? Ops::kDepthM1 : 2) / NW : 1;
+  constexpr int kBatch = kWarps * kDepth;
+  const uint8_t* actQuants = p.act + Ops::actQuantOffset(c);
+  const uint8_t* actScales = p.act + p.k + Ops::actScaleOffset(c);
   bool waited = false;
-  for (int base = warp; base < p.units; base += kWarps * kDepth) {
+  auto runBatch = [&](int base, int validUnits) {
     typename Ops::Weights wts[kDepth][NW];
 #pragma unroll
     for (int d = 0; d < kDepth; ++d) {
-      const int u = base + d * kWarps;
-      if (u < p.units) {
+      if (d < validUnits) {
 #pragma unroll
-        for (int w = 0; w < NW; ++w) Ops::load(wts[d][w], rows[w], p.nb, u, c);
+        for (int w = 0; w < NW; ++w) Ops::load(wts[d][w], rows[w], p.nb, base + d * kWarps, c);
       }
     }
     if (!waited) {  // weights are immutable: their first loads may precede the previous kernel's end
@@ -290,18 +309,21 @@ __global__ void __launch_bounds__(128, M == 1 ? 8 : 4) gemvDp4aKernel(const Gemv
     }
 #pragma unroll
     for (int d = 0; d < kDepth; ++d) {
-      const int u = base + d * kWarps;
-      if (u < p.units) {
+      if (d < validUnits) {
+        const int u = base + d * kWarps;
 #pragma unroll
         for (int i = 0; i < M; ++i) {
           typename Ops::Act a;  // one activation chunk serves every weight matrix
-          Ops::loadAct(a, p.act + i * p.actStride, p.k, u, c);
+          Ops::loadAct(a, actQuants + i * p.actStride + 256 * u, actScales + i * p.actStride + 32 * u);
 #pragma unroll
           for (int w = 0; w < NW; ++w) acc[w][i] += Ops::dot(wts[d][w], a, c);
         }
       }
     }
-  }
+  };
+  int base = warp;
+  for (; base + (kDepth - 1) * kWarps < p.units; base += kBatch) runBatch(base, kDepth);
+  if (base < p.units) runBatch(base, (p.units - base + kWarps - 1) / kWarps);
 
   waitForPrerequisites();  // warps without units; before any write
   allowDependents();

@@ -600,11 +600,12 @@ LaunchDims embedDims(int64_t m, int64_t) {
 }
 LaunchDims attentionDims(int64_t m, int64_t nHeads, int64_t nKvHeads, int64_t headDim, int64_t splits) {
   const int64_t group = nHeads / std::max<int64_t>(nKvHeads, 1);
+  const int64_t warps = attnWarps(attnGroupCap(group), headDim > 128 ? 256 : 128);
   // Shared memory: the group's scaled queries [group][head_dim], the warps' P*V sums
-  // [warps][group][head_dim] and their (max, sum of exp) pairs [warps][group][2].
-  const int64_t warps = kAttnThreads / 32;
-  const int64_t smem = 4 * group * (headDim + warps * headDim + warps * 2);
-  return make(nKvHeads, m, splits, kAttnThreads, smem);
+  // [warps][group][head_dim], their (max, sum of exp) pairs [warps][group][2] and the RoPE
+  // table {sin, cos}[head_dim / 2].
+  const int64_t smem = 4 * (group * (headDim + warps * headDim + warps * 2) + headDim);
+  return make(nKvHeads, m, splits, 32 * warps, smem);
 }
 LaunchDims attentionReduceDims(int64_t m, int64_t nHeads, int64_t headDim) {
   return make(nHeads, m, 1, headDim);

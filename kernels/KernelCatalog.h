@@ -116,8 +116,16 @@ LaunchDims embedDims(int64_t m, int64_t n);
 /// Largest query heads per KV head, and head_dim, of the attention kernels.
 inline constexpr int kAttnMaxGroup = 8;
 inline constexpr int kAttnMaxHeadDim = 256;
-/// Threads per attention block (its warps take turns over the KV positions, 4 at a time).
-inline constexpr int kAttnThreads = 128;
+/// The attention kernels' instantiations cover query heads per KV head up to 1, 2, 4 or 8.
+constexpr int attnGroupCap(int64_t group) {
+  return group <= 1 ? 1 : (group <= 2 ? 2 : (group <= 4 ? 4 : 8));
+}
+/// Warps per attention block (its warps take turns over the KV positions, 4 at a time): as many
+/// as keep the block's partial results within 48 KB of shared memory. Decode attention is
+/// latency-bound: more warps put more KV rows in flight per round trip.
+constexpr int attnWarps(int groupCap, int headDimCap) {
+  return groupCap * headDimCap <= 512 ? 16 : (groupCap * headDimCap <= 1024 ? 8 : 4);
+}
 LaunchDims attentionDims(int64_t m, int64_t nHeads, int64_t nKvHeads, int64_t headDim, int64_t splits);
 LaunchDims attentionReduceDims(int64_t m, int64_t nHeads, int64_t headDim);
 LaunchDims kvAppendDims(int64_t m, int64_t nKvHeads, int64_t headDim);

@@ -18,7 +18,7 @@ __global__ void rmsNormKernel(const RmsNormArgs a) {
   // waiting for the previous kernel, so the wait hides that round trip.
   const auto* w = reinterpret_cast<const float4*>(a.weight);
   const float4 firstWeight = threadIdx.x < vecs ? w[threadIdx.x] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-  detail::startAfterPrerequisites();
+  detail::letNextStartThenWait();
   const auto* x = reinterpret_cast<const float4*>(a.x + row * a.n);
   const auto* r = a.residual != nullptr ? reinterpret_cast<const float4*>(a.residual + row * a.n) : nullptr;
   auto* sum = a.residual != nullptr ? reinterpret_cast<float4*>(a.sumOut + row * a.n) : nullptr;

@@ -30,13 +30,23 @@ __device__ __forceinline__ void ropePairOffsets(RopeStyle style, int i, int head
   second = style == RopeStyle::Norm ? 2 * i + 1 : i + headDim / 2;
 }
 
-/// Rotates (v0, v1), pair i of a head, by position `pos`.
-__device__ __forceinline__ void ropeRotate(float& v0, float& v1, float pos, int i, int headDim, const RopeScaling& s) {
-  float sn, cs;
+/// sin and cos of pair i's angle at position `pos`.
+__device__ __forceinline__ void ropeSinCos(float pos, int i, int headDim, const RopeScaling& s, float& sn, float& cs) {
   sincosf(pos * ropeInvFreq(i, headDim, s), &sn, &cs);
+}
+
+/// Rotates (v0, v1) by the angle whose sin and cos are given.
+__device__ __forceinline__ void ropeApply(float& v0, float& v1, float sn, float cs) {
   const float x0 = v0, x1 = v1;
   v0 = x0 * cs - x1 * sn;
   v1 = x0 * sn + x1 * cs;
+}
+
+/// Rotates (v0, v1), pair i of a head, by position `pos`.
+__device__ __forceinline__ void ropeRotate(float& v0, float& v1, float pos, int i, int headDim, const RopeScaling& s) {
+  float sn, cs;
+  ropeSinCos(pos, i, headDim, s, sn, cs);
+  ropeApply(v0, v1, sn, cs);
 }
 
 }  // namespace reel::kernels::detail
