@@ -18,7 +18,8 @@ namespace reel::codegen {
 /// The plan file format version; a plan of another version is refused. 2: launch dims of
 /// RoPE, RMSNorm and attention changed, and the fused attention and Q8_1-epilogue kernels.
 /// 3: attention's shared memory and argmax's block changed; stacked GEMVs (gemv_dp4a_stack*).
-inline constexpr int kPlanFormatVersion = 3;
+/// 4: attention blocks of up to 16 warps (block size and shared memory changed).
+inline constexpr int kPlanFormatVersion = 4;
 
 /// Where a pointer argument points, resolved by the runtime at load time.
 enum class BufferKind {

@@ -167,6 +167,7 @@ __global__ void __launch_bounds__(32 * attnWarps(kGroup, kHeadDimCap)) attention
   float* partial = qs + group * hd;                                          // [kWarps][group][hd], the warps' P*V sums
   float* partMl = partial + kWarps * group * hd;                             // [kWarps][group][2]: max, sum of exp
   auto* ropeTable = reinterpret_cast<float2*>(partMl + 2 * kWarps * group);  // {sin, cos}[hd / 2]
+  float* headStats = reinterpret_cast<float*>(ropeTable + half);             // [group][2]: max, sum of exp
   const int warp = tid / 32, lane = tid % 32;
 
   const int slot = a.slots[row];
@@ -267,19 +268,32 @@ __global__ void __launch_bounds__(32 * attnWarps(kGroup, kHeadDimCap)) attention
     }
   }
   __syncthreads();
+  // The warps' results meet under each head's largest max. Warp h (lane w holding warp w's
+  // figures) turns head h's maxima into weights exp(max_w - best) in place and sums the weighted
+  // exp-sums with shuffles; then each output adds kWarps weighted partial sums. (A serial loop
+  // over the warps' maxima and exps per output put ~1700 dependent cycles on every layer.)
+  for (int h = warp; h < group; h += kWarps) {
+    const bool holds = lane < kWarps;
+    const float m = holds ? partMl[2 * (lane * group + h)] : -INFINITY;
+    float best = m;
+    for (int offset = 16; offset > 0; offset >>= 1) best = fmaxf(best, __shfl_xor_sync(0xffffffffu, best, offset));
+    const float weight = m == -INFINITY ? 0.0f : expf(m - best);
+    const float den = detail::warpSum(holds ? weight * partMl[2 * (lane * group + h) + 1] : 0.0f);
+    if (holds) partMl[2 * (lane * group + h)] = weight;
+    if (lane == 0) {
+      headStats[2 * h] = best;
+      headStats[2 * h + 1] = den;
+    }
+  }
+  __syncthreads();
   // With a Q8_1 output, group * hd is a multiple of 32: each warp's 32 values of one pass are
   // one Q8_1 block, and every lane of the warp runs the same passes (storeQ81 shuffles).
   for (int i = tid; i < group * hd; i += kThreads) {
     const int h = i / hd, d = i % hd;
-    float best = -INFINITY;
-    for (int w = 0; w < kWarps; ++w) best = fmaxf(best, partMl[2 * (w * group + h)]);
-    float num = 0.0f, den = 0.0f;
-    for (int w = 0; w < kWarps; ++w) {
-      const float m = partMl[2 * (w * group + h)];
-      const float weight = m == -INFINITY ? 0.0f : expf(m - best);
-      num += weight * partial[(w * group + h) * hd + d];
-      den += weight * partMl[2 * (w * group + h) + 1];
-    }
+    float num = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) num += partMl[2 * (w * group + h)] * partial[(w * group + h) * hd + d];
+    const float best = headStats[2 * h], den = headStats[2 * h + 1];
     const int64_t head = static_cast<int64_t>(kvHead) * group + h;
     if (a.mode == AttentionMode::Split) {
       const int64_t part = (row * a.nHeads + head) * a.splits + split;

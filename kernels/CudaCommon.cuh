@@ -29,16 +29,21 @@ __device__ __forceinline__ float warpMax(float v) {
 }
 
 /// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
-/// `scratch` holds 32 floats; the call ends with a barrier so scratch can be reused.
+/// `scratch` holds 33 floats. The warps' sums meet in shared memory and warp 0 adds them with
+/// shuffles: a serial loop over 32 shared-memory partials would put ~1000 cycles of dependent
+/// loads on the critical path of every RMSNorm. Returns after a barrier, so scratch[0..31] can
+/// be reused at once (scratch[32] is written again only after the next call's first barrier).
 __device__ __forceinline__ float blockSum(float v, float* scratch) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
   v = warpSum(v);
   if (lane == 0) scratch[warp] = v;
   __syncthreads();
-  float total = 0.0f;
-  for (int w = 0; w < warps; ++w) total += scratch[w];
+  if (warp == 0) {
+    const float total = warpSum(lane < warps ? scratch[lane] : 0.0f);
+    if (lane == 0) scratch[32] = total;
+  }
   __syncthreads();
-  return total;
+  return scratch[32];
 }
 
 __device__ __forceinline__ float siluMul(float gate, float up) {

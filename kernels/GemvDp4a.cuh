@@ -28,9 +28,17 @@ __device__ __forceinline__ uint4 loadWeight16(const uint8_t* p) {
   return v;
 }
 
-__device__ __forceinline__ uint4 loadAct16(const uint8_t* p) {
-  return __ldg(reinterpret_cast<const uint4*>(p));
+/// Activation loads: plain (coherent) global loads, L1-cached for the rows of a warp that share
+/// them. Not the read-only path (__ldg, ld.global.nc): with an early start the previous kernel
+/// writes the activations while this grid is alive, which breaks .nc's contract (data read-only
+/// for the grid's lifetime); and the compiler may hoist such loads above the wait. A test
+/// (a late-writing predecessor) catches either.
+template <typename T>
+__device__ __forceinline__ T loadActivation(const uint8_t* p) {
+  return *reinterpret_cast<const T*>(p);
 }
+
+/// Weight loads of the small fields (immutable: the read-only path is fine).
 __device__ __forceinline__ uint32_t loadU32(const uint8_t* p) {
   return __ldg(reinterpret_cast<const uint32_t*>(p));
 }
@@ -93,9 +101,9 @@ struct LaneOps<QType::Q4_K> {
   static __device__ __forceinline__ int actQuantOffset(int c) { return 64 * (c >> 1) + 16 * (c & 1); }
   static __device__ __forceinline__ int actScaleOffset(int c) { return 8 * (c >> 1); }
   static __device__ __forceinline__ void loadAct(Act& a, const uint8_t* quants, const uint8_t* scales) {
-    a.lo = loadAct16(quants);
-    a.hi = loadAct16(quants + 32);
-    a.ds = __ldg(reinterpret_cast<const uint2*>(scales));
+    a.lo = loadActivation<uint4>(quants);
+    a.hi = loadActivation<uint4>(quants + 32);
+    a.ds = loadActivation<uint2>(scales);
   }
   static __device__ __forceinline__ float dot(const Weights& w, const Act& a, int c) {
     const int g = c >> 1, h = c & 1;
@@ -145,10 +153,10 @@ struct LaneOps<QType::Q6_K> {
   static __device__ __forceinline__ int actQuantOffset(int c) { return 128 * (c >> 2) + 16 * (c & 3); }
   static __device__ __forceinline__ int actScaleOffset(int c) { return 4 * (4 * (c >> 2) + ((c & 3) >> 1)); }
   static __device__ __forceinline__ void loadAct(Act& x, const uint8_t* quants, const uint8_t* scales) {
-    x.a = loadAct16(quants);
-    x.b = loadAct16(quants + 64);
-    x.dA = loadU16(scales);
-    x.dB = loadU16(scales + 8);
+    x.a = loadActivation<uint4>(quants);
+    x.b = loadActivation<uint4>(quants + 64);
+    x.dA = loadActivation<uint16_t>(scales);
+    x.dB = loadActivation<uint16_t>(scales + 8);
   }
   static __device__ __forceinline__ float dot(const Weights& w, const Act& x, int c) {
     const int hs = 2 * ((c & 3) >> 1);
@@ -183,9 +191,9 @@ struct LaneOps<QType::Q8_0> {
   static __device__ __forceinline__ int actQuantOffset(int c) { return 32 * c; }
   static __device__ __forceinline__ int actScaleOffset(int c) { return 4 * c; }
   static __device__ __forceinline__ void loadAct(Act& x, const uint8_t* quants, const uint8_t* scales) {
-    x.a0 = loadAct16(quants);
-    x.a1 = loadAct16(quants + 16);
-    x.d = loadU16(scales);
+    x.a0 = loadActivation<uint4>(quants);
+    x.a1 = loadActivation<uint4>(quants + 16);
+    x.d = loadActivation<uint16_t>(scales);
   }
   static __device__ __forceinline__ float dot(const Weights& w, const Act& x, int) {
     const int sumi = dot16(w.q1, x.a1) + dot16(w.q0, x.a0);

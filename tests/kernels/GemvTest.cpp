@@ -6,6 +6,7 @@
 #include "kernels/Gemv.h"
 #include "kernels/KernelCatalog.h"
 #include "kernels/QuantRef.h"
+#include "tests/kernels/LateWriter.h"
 
 #include <cmath>
 #include <deque>
@@ -301,6 +302,55 @@ TEST_CASE("quantize -> GEMV -> quantize -> GEMV chains with early start, eager a
       CUDA_REQUIRE(cudaStreamSynchronize(stream));
     }
     CHECK(dz.download() == z);  // bit-exact through two layers
+  }
+  cudaStreamDestroy(stream);
+}
+
+TEST_CASE("DP4A GEMV with an early start reads the activations only after its predecessor ends", "[gemv]") {
+  // The predecessor lets the GEMV start at once and writes the activations 200 us later, over
+  // poison: a GEMV that loads them before its wait (a compiler may hoist read-only-path loads
+  // above it), or through a cache that still holds the poison, computes on the poison. A GEMV
+  // reads the poisoned bytes first, as an earlier layer's GEMV reads the same arena bytes. With
+  // the activations loaded through the read-only path (ld.global.nc) this case failed (NaN
+  // rows, H200); with plain loads it passes. k = 4096 gives every warp full batches of units.
+  const int64_t n = 256, k = 4096;
+  const uint32_t seed = freshSeed();
+  INFO("seed " << seed);
+  cudaStream_t stream = nullptr;
+  CUDA_REQUIRE(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  for (const QType type : {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0}) {
+    for (const int m : {1, 3}) {
+      INFO(quant::qtypeName(type) << " m=" << m);
+      const QuantWeights w = makeWeights(type, n, k, seed);
+      const auto x = randomFloats(static_cast<size_t>(m * k), seed + 1);
+      std::vector<float> expected(static_cast<size_t>(m * n));
+      std::vector<quant::BlockQ81> q(static_cast<size_t>(k / 32));
+      for (int i = 0; i < m; ++i) {
+        quant::quantizeQ81(x.data() + i * k, q.data(), k);
+        for (int64_t r = 0; r < n; ++r)
+          expected[i * n + r] = quant::dotQ81(type, w.gguf.data() + r * quant::rowBytes(type, k), q.data(), k);
+      }
+      DeviceBuffer<uint8_t> weights(w.device), fresh(quant::q81RowBytes(k) * m), act(quant::q81RowBytes(k) * m);
+      DeviceBuffer<float> dx(x), out(static_cast<size_t>(m * n));
+      CUDA_REQUIRE(kernels::launchQuantizeQ81(dx.get(), fresh.get(), m, k, stream));
+      CUDA_REQUIRE(cudaStreamSynchronize(stream));
+      act.poison();
+      kernels::GemvArgs g;
+      g.type = type;
+      g.weights[0] = weights.get();
+      g.act = act.get();
+      g.out[0] = out.get();
+      g.n = n;
+      g.k = k;
+      g.m = m;
+      CUDA_REQUIRE(kernels::launchGemvDp4a(g, stream));  // reads the poison
+      CUDA_REQUIRE(cudaStreamSynchronize(stream));
+      out.poison();
+      CUDA_REQUIRE(launchLateCopy(fresh.get(), act.get(), act.bytes(), 200'000, stream));
+      CUDA_REQUIRE(kernels::launchGemvDp4a(g, stream));
+      CUDA_REQUIRE(cudaStreamSynchronize(stream));
+      CHECK(out.download() == expected);
+    }
   }
   cudaStreamDestroy(stream);
 }

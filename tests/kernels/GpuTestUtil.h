@@ -48,7 +48,12 @@ class DeviceBuffer {
     CUDA_REQUIRE(cudaMemcpy(host.data(), ptr_, bytes(), cudaMemcpyDeviceToHost));
     return host;
   }
-  void poison() { CUDA_REQUIRE(cudaMemset(ptr_, 0xFF, bytes())); }
+  /// Synchronous: cudaMemset runs on the legacy stream, which the tests' non-blocking streams
+  /// do not wait for, so work queued there next could otherwise run before the poison lands.
+  void poison() {
+    CUDA_REQUIRE(cudaMemset(ptr_, 0xFF, bytes()));
+    CUDA_REQUIRE(cudaDeviceSynchronize());
+  }
 
  private:
   T* ptr_ = nullptr;

@@ -41,9 +41,9 @@ TEST_CASE("launch dims and checks", "[catalog]") {
   const LaunchDims a = kernelDims("attn_decode_split", attn);
   CHECK(a.grid == std::array<uint32_t, 3>{8, 5, 16});
   // Group 4, head_dim 128: 16 warps; queries [4][128], the warps' P*V sums [16][4][128], their
-  // (max, sum) pairs [16][4][2] and the RoPE table [128].
+  // (max, sum) pairs [16][4][2], the RoPE table [128] and the combined pairs [4][2].
   CHECK(a.block == std::array<uint32_t, 3>{512, 1, 1});
-  CHECK(a.smemBytes == 4 * (4 * (128 + 16 * (128 + 2)) + 128));
+  CHECK(a.smemBytes == 4 * (4 * (128 + 16 * (128 + 2)) + 128 + 2 * 4));
   const int64_t wideGroup8[kMaxIntArgs] = {1, 64, 8, 256, 4096, 0, 4096, 1};
   CHECK(kernelDims("attn_decode", wideGroup8).block == std::array<uint32_t, 3>{128, 1, 1});
   const int64_t badGroup[kMaxIntArgs] = {1, 64, 4, 128, 16, 0, 8192};
