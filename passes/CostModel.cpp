@@ -34,10 +34,11 @@ constexpr GridFamily kQuantizeQ81{"quantize_q8_1", 256, 8};
 // DP4A GEMV: 4 warps, two 16-byte weight loads in flight per thread; one output row per
 // CTA for M = 1, two for M > 1 (as llama.cpp's MMVQ).
 constexpr GridFamily kDp4aGemv{"dp4a-gemv", 128, 32};
-// Decode attention: one CTA per (row, KV head, split) streaming f16 K/V rows. The kernel runs
-// up to 16 warps per CTA, but what bounds one CTA's stream is its SM's load throughput, not
-// the warps' requests: 4 KB in flight per CTA is the figure that reproduces flash-decoding's
-// measured gains at long contexts (splits fill the SMs a few CTAs leave idle). The CTA count
+// Decode attention: one CTA per (row, KV head, split) streaming f16 K/V rows. 4 KB in flight
+// per CTA was calibrated on the 4-warp kernel, where flash-decoding's splits paid at long
+// contexts. The kernel now runs up to 16 warps per CTA, and at M = 1 on an H200 (Llama-2-7B,
+// KV lengths to 4096) splits measured no gain over one CTA per KV head (docs/performance.md):
+// this figure overstates their benefit and awaits recalibration on the GPU. The CTA count
 // counts query heads; GQA's query heads of one KV head share each K/V row read (L2 serves the
 // repeats, DRAM sees each row once).
 constexpr GridFamily kDecodeAttention{"decode-attention", 128, 32};
