@@ -19,7 +19,8 @@ namespace reel::codegen {
 /// RoPE, RMSNorm and attention changed, and the fused attention and Q8_1-epilogue kernels.
 /// 3: attention's shared memory and argmax's block changed; stacked GEMVs (gemv_dp4a_stack*).
 /// 4: attention blocks of up to 16 warps (block size and shared memory changed).
-inline constexpr int kPlanFormatVersion = 4;
+/// 5: DP4A GEMV blocks of 8 rows for wide matrices (kernels/GemvShape.h: grid sizes changed).
+inline constexpr int kPlanFormatVersion = 5;
 
 /// Where a pointer argument points, resolved by the runtime at load time.
 enum class BufferKind {

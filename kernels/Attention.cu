@@ -375,16 +375,19 @@ cudaError_t launchAttention(const AttentionArgs& a, cudaStream_t stream) {
                             a.kStride >= a.nKvHeads * a.headDim && a.vStride >= a.nKvHeads * a.headDim);
   if (!ropeOk) return cudaErrorInvalidValue;
   const LaunchDims d = attentionDims(a.m, a.nHeads, a.nKvHeads, a.headDim, a.splits);
-  const int64_t group = a.nHeads / a.nKvHeads;
+  // The instantiation attentionDims sized the block for: attnGroupCap and the head-dim cap.
   const bool wide = a.headDim > 128;
-  auto kernel = wide ? attentionKernel<kMaxGroup, 256> : attentionKernel<kMaxGroup, 128>;
-  if (group == 1)
-    kernel = wide ? attentionKernel<1, 256> : attentionKernel<1, 128>;
-  else if (group == 2)
-    kernel = wide ? attentionKernel<2, 256> : attentionKernel<2, 128>;
-  else if (group <= 4)
-    kernel = wide ? attentionKernel<4, 256> : attentionKernel<4, 128>;
-  return detail::launchEarly(kernel, d, stream, a);
+  switch (attnGroupCap(a.nHeads / a.nKvHeads)) {
+    case 1:
+      return detail::launchEarly(wide ? attentionKernel<1, 256> : attentionKernel<1, 128>, d, stream, a);
+    case 2:
+      return detail::launchEarly(wide ? attentionKernel<2, 256> : attentionKernel<2, 128>, d, stream, a);
+    case 4:
+      return detail::launchEarly(wide ? attentionKernel<4, 256> : attentionKernel<4, 128>, d, stream, a);
+    default:
+      return detail::launchEarly(wide ? attentionKernel<kMaxGroup, 256> : attentionKernel<kMaxGroup, 128>, d, stream,
+                                 a);
+  }
 }
 
 cudaError_t launchAttentionReduce(const AttentionReduceArgs& a, cudaStream_t stream) {

@@ -3,10 +3,10 @@
 
 namespace reel::kernels {
 namespace detail {
-cudaError_t launchGemvQ4K(const GemvKernelParams& p, int m, int nw, bool earlyStart, cudaStream_t stream);
-cudaError_t launchGemvQ6K(const GemvKernelParams& p, int m, int nw, bool earlyStart, cudaStream_t stream);
-cudaError_t launchGemvQ80(const GemvKernelParams& p, int m, int nw, bool earlyStart, cudaStream_t stream);
-cudaError_t launchGemvQ50(const GemvKernelParams& p, int m, int nw, bool earlyStart, cudaStream_t stream);
+cudaError_t launchGemvQ4K(const GemvLaunch& l, cudaStream_t stream);
+cudaError_t launchGemvQ6K(const GemvLaunch& l, cudaStream_t stream);
+cudaError_t launchGemvQ80(const GemvLaunch& l, cudaStream_t stream);
+cudaError_t launchGemvQ50(const GemvLaunch& l, cudaStream_t stream);
 }  // namespace detail
 
 cudaError_t launchGemvDp4a(const GemvArgs& a, cudaStream_t stream) {
@@ -53,15 +53,18 @@ cudaError_t launchGemvDp4a(const GemvArgs& a, cudaStream_t stream) {
                                                                       : quant::rowBytes(a.type, a.k));
   p.actStride = static_cast<int64_t>(quant::q81RowBytes(a.k));
   p.swiglu = a.epilogue == GemvEpilogue::SwiGlu ? 1 : 0;
+  const int rowSets = a.rowSets != 0 ? a.rowSets : gemvRowSets(a.type, p.n, p.k, a.m, nw);
+  if (!gemvRowSetsSupported(rowSets)) return cudaErrorInvalidValue;
+  const detail::GemvLaunch l{p, a.m, nw, rowSets, a.earlyStart};
   switch (a.type) {
     case QType::Q4_K:
-      return detail::launchGemvQ4K(p, a.m, nw, a.earlyStart, stream);
+      return detail::launchGemvQ4K(l, stream);
     case QType::Q6_K:
-      return detail::launchGemvQ6K(p, a.m, nw, a.earlyStart, stream);
+      return detail::launchGemvQ6K(l, stream);
     case QType::Q8_0:
-      return detail::launchGemvQ80(p, a.m, nw, a.earlyStart, stream);
+      return detail::launchGemvQ80(l, stream);
     case QType::Q5_0:
-      return detail::launchGemvQ50(p, a.m, nw, a.earlyStart, stream);
+      return detail::launchGemvQ50(l, stream);
     default:
       return cudaErrorInvalidValue;
   }

@@ -13,6 +13,7 @@
 #include "kernels/CudaCommon.cuh"
 #include "kernels/Dp4aMath.h"
 #include "kernels/Gemv.h"
+#include "kernels/GemvShape.h"
 #include "kernels/KernelCatalog.h"
 
 namespace reel::kernels::detail {
@@ -51,6 +52,12 @@ __device__ __forceinline__ int dot16(const uint4& w, const uint4& a) {
                 __dp4a(static_cast<int>(w.z), static_cast<int>(a.z),
                        __dp4a(static_cast<int>(w.y), static_cast<int>(a.y),
                               __dp4a(static_cast<int>(w.x), static_cast<int>(a.x), 0))));
+}
+
+/// The sum of a's 16 signed bytes (a DP4A against all-ones): what an offset-encoded format
+/// subtracts offset times (Q6_K, Q5_0; see LaneOps<Q6_K>::quants).
+__device__ __forceinline__ int byteSum16(const uint4& a) {
+  return dot16(make_uint4(0x01010101u, 0x01010101u, 0x01010101u, 0x01010101u), a);
 }
 
 __device__ __forceinline__ uint4 lowNibbles(const uint4& v) {
@@ -142,7 +149,7 @@ struct LaneOps<QType::Q6_K> {
     return low4 | (((qh >> shift) & 0x03030303u) << 4);
   }
   static __device__ __forceinline__ int offsetDot(const uint4& q, const uint4& a) {
-    return dot16(q, a) - 32 * dot16(make_uint4(0x01010101u, 0x01010101u, 0x01010101u, 0x01010101u), a);
+    return dot16(q, a) - 32 * byteSum16(a);
   }
   struct Act {
     uint4 a, b;
@@ -234,8 +241,7 @@ struct LaneOps<QType::Q5_0> {
                       quants(w.qs.z & 0x0F0F0F0Fu, w.qh, 8), quants(w.qs.w & 0x0F0F0F0Fu, w.qh, 12)};
     const uint4 hi = {quants((w.qs.x >> 4) & 0x0F0F0F0Fu, w.qh, 16), quants((w.qs.y >> 4) & 0x0F0F0F0Fu, w.qh, 20),
                       quants((w.qs.z >> 4) & 0x0F0F0F0Fu, w.qh, 24), quants((w.qs.w >> 4) & 0x0F0F0F0Fu, w.qh, 28)};
-    const uint4 ones = make_uint4(0x01010101u, 0x01010101u, 0x01010101u, 0x01010101u);
-    const int sumi = dot16(hi, x.a1) + dot16(lo, x.a0) - 16 * (dot16(ones, x.a1) + dot16(ones, x.a0));
+    const int sumi = dot16(hi, x.a1) + dot16(lo, x.a0) - 16 * (byteSum16(x.a1) + byteSum16(x.a0));
     return quant::q32LaneContrib(halfBitsToFloat(w.d), halfBitsToFloat(x.d), sumi);
   }
 };
@@ -271,44 +277,59 @@ __device__ __forceinline__ int stackedMatrix(const GemvKernelParams& p, int row,
   return s;
 }
 
-template <QType T, int M, int NW>
-__global__ void __launch_bounds__(128, M == 1 ? 8 : 4) gemvDp4aKernel(const GemvKernelParams p) {
+/// NW matrices (gate, up) times RS row sets: the weight rows a lane streams, each with its own
+/// accumulators. Row set j of the lane is block row rowInBlock + 4 j.
+template <QType T, int M, int NW, int RS>
+__global__ void __launch_bounds__(128, M == 1 && RS == 1 ? 8 : 4) gemvDp4aKernel(const GemvKernelParams p) {
   using Ops = LaneOps<T>;
-  constexpr int kWarps = quant::kGemvKSplit;
+  constexpr int kWarps = quant::kGemvKSplit, kRows = kGemvRowsPerWarp * RS;
   const int warp = static_cast<int>(threadIdx.x) >> 5, lane = static_cast<int>(threadIdx.x) & 31;
   const int c = lane & 7, rowInBlock = lane >> 3;
-  const int row = min(static_cast<int>(blockIdx.x) * kGemvRowsPerBlock + rowInBlock, p.n - 1);
-  const uint8_t* rows[NW];
-  if constexpr (NW == 1) {
-    int local = 0, rowsOfMatrix = 0;
-    const int s = stackedMatrix(p, row, local, rowsOfMatrix);
-    rows[0] = pick(p.weights, s) + static_cast<int64_t>(local) * p.weightStride;
-  } else {
+  const int firstRow = static_cast<int>(blockIdx.x) * kRows;
+  const uint8_t* rows[NW][RS];
 #pragma unroll
-    for (int w = 0; w < NW; ++w) rows[w] = p.weights[w] + static_cast<int64_t>(row) * p.weightStride;
+  for (int j = 0; j < RS; ++j) {
+    const int row = min(firstRow + rowInBlock + kGemvRowsPerWarp * j, p.n - 1);
+    if constexpr (NW == 1) {
+      int local = 0, rowsOfMatrix = 0;
+      const int s = stackedMatrix(p, row, local, rowsOfMatrix);
+      rows[0][j] = pick(p.weights, s) + static_cast<int64_t>(local) * p.weightStride;
+    } else {
+#pragma unroll
+      for (int w = 0; w < NW; ++w) rows[w][j] = p.weights[w] + static_cast<int64_t>(row) * p.weightStride;
+    }
   }
 
-  float acc[NW][M];
+  float acc[NW][RS][M];
 #pragma unroll
   for (int w = 0; w < NW; ++w) {
 #pragma unroll
-    for (int i = 0; i < M; ++i) acc[w][i] = 0.0f;
+    for (int j = 0; j < RS; ++j) {
+#pragma unroll
+      for (int i = 0; i < M; ++i) acc[w][j][i] = 0.0f;
+    }
   }
   // Batches of kDepth units per warp: all their weight loads are issued before any is used
   // (for k = 4096 at m <= 2, a warp's whole slice of the row is in flight at once). Full batches
   // run without per-unit bounds checks; a last partial batch, if any, with them.
-  constexpr int kDepth = (M == 1 ? Ops::kDepthM1 : 2) / NW > 0 ? (M == 1 ? Ops::kDepthM1 : 2) / NW : 1;
+  // The depth budget is per lane, shared by its streams (measured: doubling it at two row sets
+  // was slower).
+  constexpr int kStreams = NW * RS, kDepthAll = M == 1 ? Ops::kDepthM1 : 2;
+  constexpr int kDepth = kDepthAll / kStreams > 0 ? kDepthAll / kStreams : 1;
   constexpr int kBatch = kWarps * kDepth;
   const uint8_t* actQuants = p.act + Ops::actQuantOffset(c);
   const uint8_t* actScales = p.act + p.k + Ops::actScaleOffset(c);
   bool waited = false;
   auto runBatch = [&](int base, int validUnits) {
-    typename Ops::Weights wts[kDepth][NW];
+    typename Ops::Weights wts[kDepth][NW][RS];
 #pragma unroll
     for (int d = 0; d < kDepth; ++d) {
       if (d < validUnits) {
 #pragma unroll
-        for (int w = 0; w < NW; ++w) Ops::load(wts[d][w], rows[w], p.nb, base + d * kWarps, c);
+        for (int w = 0; w < NW; ++w) {
+#pragma unroll
+          for (int j = 0; j < RS; ++j) Ops::load(wts[d][w][j], rows[w][j], p.nb, base + d * kWarps, c);
+        }
       }
     }
     if (!waited) {  // weights are immutable: their first loads may precede the previous kernel's end
@@ -321,10 +342,13 @@ __global__ void __launch_bounds__(128, M == 1 ? 8 : 4) gemvDp4aKernel(const Gemv
         const int u = base + d * kWarps;
 #pragma unroll
         for (int i = 0; i < M; ++i) {
-          typename Ops::Act a;  // one activation chunk serves every weight matrix
+          typename Ops::Act a;  // one activation chunk serves every row the lane streams
           Ops::loadAct(a, actQuants + i * p.actStride + 256 * u, actScales + i * p.actStride + 32 * u);
 #pragma unroll
-          for (int w = 0; w < NW; ++w) acc[w][i] += Ops::dot(wts[d][w], a, c);
+          for (int w = 0; w < NW; ++w) {
+#pragma unroll
+            for (int j = 0; j < RS; ++j) acc[w][j][i] += Ops::dot(wts[d][w][j], a, c);
+          }
         }
       }
     }
@@ -335,22 +359,25 @@ __global__ void __launch_bounds__(128, M == 1 ? 8 : 4) gemvDp4aKernel(const Gemv
 
   waitForPrerequisites();  // warps without units; before any write
   allowDependents();
-  __shared__ float partial[kWarps][NW][M][kGemvRowsPerBlock];
+  __shared__ float partial[kWarps][NW][M][kRows];
 #pragma unroll
   for (int w = 0; w < NW; ++w) {
 #pragma unroll
-    for (int i = 0; i < M; ++i) {
-      float v = acc[w][i];
-      v += __shfl_xor_sync(0xffffffffu, v, 1);
-      v += __shfl_xor_sync(0xffffffffu, v, 2);
-      v += __shfl_xor_sync(0xffffffffu, v, 4);
-      if (c == 0) partial[warp][w][i][rowInBlock] = v;
+    for (int j = 0; j < RS; ++j) {
+#pragma unroll
+      for (int i = 0; i < M; ++i) {
+        float v = acc[w][j][i];
+        v += __shfl_xor_sync(0xffffffffu, v, 1);
+        v += __shfl_xor_sync(0xffffffffu, v, 2);
+        v += __shfl_xor_sync(0xffffffffu, v, 4);
+        if (c == 0) partial[warp][w][i][rowInBlock + kGemvRowsPerWarp * j] = v;
+      }
     }
   }
   __syncthreads();
-  for (int t = static_cast<int>(threadIdx.x); t < M * kGemvRowsPerBlock; t += static_cast<int>(blockDim.x)) {
-    const int i = t / kGemvRowsPerBlock, r = t % kGemvRowsPerBlock;
-    const int outRow = static_cast<int>(blockIdx.x) * kGemvRowsPerBlock + r;
+  for (int t = static_cast<int>(threadIdx.x); t < M * kRows; t += static_cast<int>(blockDim.x)) {
+    const int i = t / kRows, r = t % kRows;
+    const int outRow = firstRow + r;
     if (outRow >= p.n) continue;
     float total[NW];
 #pragma unroll
@@ -373,16 +400,35 @@ __global__ void __launch_bounds__(128, M == 1 ? 8 : 4) gemvDp4aKernel(const Gemv
   }
 }
 
-/// Launches the instantiation for (T, m, nw) with the catalog's dims.
+/// One launch of the typed kernels: parameters, m, matrices per row and row sets per lane.
+struct GemvLaunch {
+  GemvKernelParams p;
+  int m, nw, rowSets;
+  bool earlyStart;
+};
+
+/// Launches gemvDp4aKernel<T, M, NW, rowSets> on ceil(n / rows per block) blocks.
+template <QType T, int M, int NW>
+cudaError_t launchGemvRowSets(const GemvLaunch& l, cudaStream_t stream) {
+  const dim3 grid((l.p.n + kGemvRowsPerWarp * l.rowSets - 1) / (kGemvRowsPerWarp * l.rowSets)),
+      block(32 * quant::kGemvKSplit);
+  switch (l.rowSets) {
+    case 1:
+      return launchKernelEx(gemvDp4aKernel<T, M, NW, 1>, grid, block, stream, l.earlyStart, l.p);
+    case 2:
+      return launchKernelEx(gemvDp4aKernel<T, M, NW, 2>, grid, block, stream, l.earlyStart, l.p);
+    default:
+      return cudaErrorInvalidValue;
+  }
+}
+
+/// Launches the instantiation for (T, m, nw, row sets).
 template <QType T>
-cudaError_t launchGemvTyped(const GemvKernelParams& p, int m, int nw, bool earlyStart, cudaStream_t stream) {
-  const LaunchDims d = gemvDims(T, p.n, p.k, m);
-  const dim3 grid(d.grid[0], d.grid[1], d.grid[2]), block(d.block[0], d.block[1], d.block[2]);
-#define REEL_GEMV_CASE(M)                                                                        \
-  case M:                                                                                        \
-    return nw == 1 ? launchKernelEx(gemvDp4aKernel<T, M, 1>, grid, block, stream, earlyStart, p) \
-                   : launchKernelEx(gemvDp4aKernel<T, M, 2>, grid, block, stream, earlyStart, p);
-  switch (m) {
+cudaError_t launchGemvTyped(const GemvLaunch& l, cudaStream_t stream) {
+#define REEL_GEMV_CASE(M) \
+  case M:                 \
+    return l.nw == 1 ? launchGemvRowSets<T, M, 1>(l, stream) : launchGemvRowSets<T, M, 2>(l, stream);
+  switch (l.m) {
     REEL_GEMV_CASE(1)
     REEL_GEMV_CASE(2)
     REEL_GEMV_CASE(3)

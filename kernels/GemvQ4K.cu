@@ -3,8 +3,8 @@
 
 namespace reel::kernels::detail {
 
-cudaError_t launchGemvQ4K(const GemvKernelParams& p, int m, int nw, bool earlyStart, cudaStream_t stream) {
-  return launchGemvTyped<quant::QType::Q4_K>(p, m, nw, earlyStart, stream);
+cudaError_t launchGemvQ4K(const GemvLaunch& l, cudaStream_t stream) {
+  return launchGemvTyped<quant::QType::Q4_K>(l, stream);
 }
 
 }  // namespace reel::kernels::detail

@@ -3,8 +3,8 @@
 
 namespace reel::kernels::detail {
 
-cudaError_t launchGemvQ50(const GemvKernelParams& p, int m, int nw, bool earlyStart, cudaStream_t stream) {
-  return launchGemvTyped<quant::QType::Q5_0>(p, m, nw, earlyStart, stream);
+cudaError_t launchGemvQ50(const GemvLaunch& l, cudaStream_t stream) {
+  return launchGemvTyped<quant::QType::Q5_0>(l, stream);
 }
 
 }  // namespace reel::kernels::detail

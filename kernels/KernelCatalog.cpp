@@ -1,6 +1,8 @@
 // The kernel catalog: ids, argument signatures, launch dims (see KernelCatalog.h).
 #include "kernels/KernelCatalog.h"
 
+#include "kernels/GemvShape.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -100,8 +102,23 @@ std::string noCheck(const int64_t*) {
 
 // ---- dims adapters (int args in catalog order) ---------------------------------------------
 
+template <QType T, int Matrices>
 LaunchDims gemvFromInts(const int64_t* a) {
-  return gemvDims(QType::Q4_K, a[0], a[1], static_cast<int>(a[2]));
+  return gemvDims(T, a[0], a[1], static_cast<int>(a[2]), Matrices);
+}
+/// The GEMV dims adapter of weight type t (the rows per block depend on it).
+template <int Matrices>
+DimsFn gemvDimsOf(QType t) {
+  switch (t) {
+    case QType::Q6_K:
+      return gemvFromInts<QType::Q6_K, Matrices>;
+    case QType::Q8_0:
+      return gemvFromInts<QType::Q8_0, Matrices>;
+    case QType::Q5_0:
+      return gemvFromInts<QType::Q5_0, Matrices>;
+    default:
+      return gemvFromInts<QType::Q4_K, Matrices>;
+  }
 }
 LaunchDims quantizeFromInts(const int64_t* a) {
   return quantizeQ81Dims(a[0], a[1]);
@@ -225,7 +242,7 @@ std::vector<KernelInfo> buildCatalog() {
                  kGemvInts,
                  {},
                  "out[i][r] = dot(W[r], act[i]) with DP4A on Q8_1 activations",
-                 gemvFromInts,
+                 gemvDimsOf<1>(t),
                  checkGemv});
     c.push_back({gemvGateUpKernelId(t),
                  "gemv",
@@ -235,7 +252,7 @@ std::vector<KernelInfo> buildCatalog() {
                  kGemvInts,
                  {},
                  "the gate and up GEMVs of one activation in one launch",
-                 gemvFromInts,
+                 gemvDimsOf<2>(t),
                  checkGemv});
     c.push_back({gemvSwigluKernelId(t),
                  "gemv",
@@ -245,7 +262,7 @@ std::vector<KernelInfo> buildCatalog() {
                  kGemvInts,
                  {},
                  "gate and up GEMVs fused with SwiGLU",
-                 gemvFromInts,
+                 gemvDimsOf<2>(t),
                  checkGemv});
   }
   for (QType t : kGemvTypes) {
@@ -257,7 +274,7 @@ std::vector<KernelInfo> buildCatalog() {
                  kGemvStack2Ints,
                  {},
                  "two GEMVs of one activation in one launch, the matrices stacked along the rows",
-                 gemvFromInts,
+                 gemvDimsOf<1>(t),
                  checkGemvStacked<2>});
     c.push_back({gemvStackedKernelId(t, 3),
                  "gemv",
@@ -268,7 +285,7 @@ std::vector<KernelInfo> buildCatalog() {
                  kGemvStack3Ints,
                  {},
                  "three GEMVs of one activation (q, k, v) in one launch, the matrices stacked along the rows",
-                 gemvFromInts,
+                 gemvDimsOf<1>(t),
                  checkGemvStacked<3>});
   }
   c.push_back({"quantize_q8_1",
@@ -571,8 +588,9 @@ LaunchDims kernelDims(std::string_view id, const int64_t* ints) {
   return k == nullptr ? LaunchDims{} : k->dims(ints);
 }
 
-LaunchDims gemvDims(QType, int64_t n, int64_t, int) {
-  return make(ceilDiv(n, kGemvRowsPerBlock), 1, 1, 32 * quant::kGemvKSplit);
+LaunchDims gemvDims(QType weightType, int64_t n, int64_t k, int m, int matrices) {
+  const int rows = kGemvRowsPerWarp * gemvRowSets(weightType, n, k, m, matrices);
+  return make(ceilDiv(n, rows), 1, 1, 32 * quant::kGemvKSplit);
 }
 LaunchDims quantizeQ81Dims(int64_t m, int64_t k) {
   return make(ceilDiv(k, 256), m, 1, 256);

@@ -96,13 +96,13 @@ std::string embedKernelId(QType tableType);
 
 // ---- launch dims (also what the typed launchers use) ----------------------------------
 
-/// Rows of W per GEMV block (4 rows, 8 lanes each, kGemvKSplit warps splitting K).
-inline constexpr int kGemvRowsPerBlock = 4;
 /// Largest m of the DP4A GEMV kernels.
 inline constexpr int kGemvMaxM = 8;
 /// Most matrices one stacked GEMV launch serves (fuse-qkv's q, k and v).
 inline constexpr int kGemvMaxStack = 3;
-LaunchDims gemvDims(QType weightType, int64_t n, int64_t k, int m);
+/// The DP4A GEMV's grid for n rows (of each of `matrices` matrices per row: gate+up 2) at m
+/// activation rows; kernels/GemvShape.h says how many rows a block owns.
+LaunchDims gemvDims(QType weightType, int64_t n, int64_t k, int m, int matrices);
 LaunchDims quantizeQ81Dims(int64_t m, int64_t k);
 LaunchDims rowKernelDims(int64_t m, int64_t n);  ///< one block of 256 threads per row (FP8 conversion)
 LaunchDims argmaxDims(int64_t m, int64_t n);     ///< one block per row, 1024 threads for vocabulary-sized rows

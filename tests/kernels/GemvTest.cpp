@@ -4,6 +4,7 @@
 // sum |w x|; against the float dot of dequantized weights and float activations, relative L2 < 1e-2.
 #include "GpuTestUtil.h"
 #include "kernels/Gemv.h"
+#include "kernels/GemvShape.h"
 #include "kernels/KernelCatalog.h"
 #include "kernels/QuantRef.h"
 #include "tests/kernels/LateWriter.h"
@@ -106,16 +107,30 @@ int compare(const std::vector<float>& out, const Reference& ref, int m, int64_t 
   return inexact;
 }
 
+/// Gate and up matrices of one shape (host and device), kGemvMaxM activation rows, and the
+/// references of both, from a fresh seed.
+struct GateUpCase {
+  GateUpCase(QType type, int64_t n, int64_t k)
+      : seed(freshSeed()),
+        gate(makeWeights(type, n, k, seed)),
+        up(makeWeights(type, n, k, seed + 1)),
+        act(makeActivations(kernels::kGemvMaxM, k, seed + 2)),
+        refGate(reference(type, gate, act, n, k, kernels::kGemvMaxM)),
+        refUp(reference(type, up, act, n, k, kernels::kGemvMaxM)),
+        wGate(gate.device),
+        wUp(up.device) {}
+  uint32_t seed;
+  QuantWeights gate, up;
+  Activations act;
+  Reference refGate, refUp;
+  DeviceBuffer<uint8_t> wGate, wUp;
+};
+
 void checkGemvShape(QType type, int64_t n, int64_t k, const std::vector<int>& ms) {
-  const uint32_t seed = freshSeed();
-  INFO("type " << quant::qtypeName(type) << " n " << n << " k " << k << " seed " << seed);
-  const QuantWeights gate = makeWeights(type, n, k, seed), up = makeWeights(type, n, k, seed + 1);
-  const Activations act = makeActivations(kernels::kGemvMaxM, k, seed + 2);
-  const Reference refGate = reference(type, gate, act, n, k, kernels::kGemvMaxM);
-  const Reference refUp = reference(type, up, act, n, k, kernels::kGemvMaxM);
-  DeviceBuffer<uint8_t> wGate(gate.device), wUp(up.device);
-  DeviceBuffer<float> x(act.x);
-  DeviceBuffer<uint8_t> q81(act.planar.size());
+  const GateUpCase c(type, n, k);
+  INFO("type " << quant::qtypeName(type) << " n " << n << " k " << k << " seed " << c.seed);
+  DeviceBuffer<float> x(c.act.x);
+  DeviceBuffer<uint8_t> q81(c.act.planar.size());
   DeviceBuffer<float> out0(static_cast<size_t>(kernels::kGemvMaxM * n)), out1(out0.size());
   int inexact = 0;
   for (int m : ms) {
@@ -124,28 +139,28 @@ void checkGemvShape(QType type, int64_t n, int64_t k, const std::vector<int>& ms
     q81.poison();
     CUDA_REQUIRE(run({"quantize_q8_1", {x.get(), q81.get()}, {m, k}, {}}));
     const std::vector<uint8_t> q81Bytes = q81.download();
-    REQUIRE(std::memcmp(q81Bytes.data(), act.planar.data(), quant::q81RowBytes(k) * static_cast<size_t>(m)) == 0);
+    REQUIRE(std::memcmp(q81Bytes.data(), c.act.planar.data(), quant::q81RowBytes(k) * static_cast<size_t>(m)) == 0);
 
     out0.poison();
-    CUDA_REQUIRE(run({kernels::gemvKernelId(type), {wGate.get(), q81.get(), out0.get()}, {n, k, m}, {}}));
-    inexact += compare(out0.download(), refGate, m, n);
+    CUDA_REQUIRE(run({kernels::gemvKernelId(type), {c.wGate.get(), q81.get(), out0.get()}, {n, k, m}, {}}));
+    inexact += compare(out0.download(), c.refGate, m, n);
 
     out0.poison();
     out1.poison();
     CUDA_REQUIRE(run({kernels::gemvGateUpKernelId(type),
-                      {wGate.get(), wUp.get(), q81.get(), out0.get(), out1.get()},
+                      {c.wGate.get(), c.wUp.get(), q81.get(), out0.get(), out1.get()},
                       {n, k, m},
                       {}}));
-    inexact += compare(out0.download(), refGate, m, n);
-    inexact += compare(out1.download(), refUp, m, n);
+    inexact += compare(out0.download(), c.refGate, m, n);
+    inexact += compare(out1.download(), c.refUp, m, n);
 
     out0.poison();
     CUDA_REQUIRE(
-        run({kernels::gemvSwigluKernelId(type), {wGate.get(), wUp.get(), q81.get(), out0.get()}, {n, k, m}, {}}));
+        run({kernels::gemvSwigluKernelId(type), {c.wGate.get(), c.wUp.get(), q81.get(), out0.get()}, {n, k, m}, {}}));
     const std::vector<float> fused = out0.download();
     for (int64_t o = 0; o < m * n; ++o) {
-      const float expect = silu(refGate.exact[o]) * refUp.exact[o];
-      REQUIRE(std::fabs(fused[o] - expect) <= 1e-5f * (std::fabs(expect) + refGate.absSum[o] * refUp.absSum[o]));
+      const float expect = silu(c.refGate.exact[o]) * c.refUp.exact[o];
+      REQUIRE(std::fabs(fused[o] - expect) <= 1e-5f * (std::fabs(expect) + c.refGate.absSum[o] * c.refUp.absSum[o]));
     }
   }
   CHECK(inexact == 0);  // bit-exact agreement with quant::dotQ81 (the numerics contract)
@@ -189,6 +204,68 @@ void checkStacked(QType type, const std::vector<int64_t>& rows, int64_t k, const
   CHECK(inexact == 0);
 }
 
+/// The row-set counts the kernel supports (a plan uses the one gemvRowSets picks per shape),
+/// each on a ragged shape as a plain, a gate+up and a two-matrix stacked launch (the second
+/// matrix starting mid-block): bit-exact against the CPU reference, nothing written past row m.
+void checkRowSets(QType type, int64_t n, int64_t k, const std::vector<int>& ms) {
+  const GateUpCase c(type, n, k);
+  INFO("type " << quant::qtypeName(type) << " n " << n << " k " << k << " seed " << c.seed);
+  DeviceBuffer<uint8_t> q81(c.act.planar);
+  DeviceBuffer<float> out0(static_cast<size_t>(kernels::kGemvMaxM * n)), out1(out0.size());
+  const size_t rowStride = c.gate.device.size() / static_cast<size_t>(n);
+  const int64_t split = n / 3 + 1;  // the stacked launch's first matrix: rows [0, split) of gate
+  for (const int rowSets : {1, 2}) {
+    for (const int m : ms) {
+      INFO("row sets " << rowSets << " m " << m);
+      kernels::GemvArgs g;
+      g.type = type;
+      g.act = q81.get();
+      g.n = n;
+      g.k = k;
+      g.m = m;
+      g.rowSets = rowSets;
+      g.weights[0] = c.wGate.get();
+      g.out[0] = out0.get();
+      out0.poison();
+      CUDA_REQUIRE(kernels::launchGemvDp4a(g, nullptr));
+      CUDA_REQUIRE(cudaDeviceSynchronize());
+      CHECK(compare(out0.download(), c.refGate, m, n) == 0);
+
+      // Stacked: rows [0, split) into out0, [split, n) into out1, each [m][rows].
+      g.weights[1] = c.wGate.get() + static_cast<size_t>(split) * rowStride;
+      g.out[1] = out1.get();
+      g.stackRows[0] = split;
+      g.stackRows[1] = n - split;
+      out0.poison();
+      out1.poison();
+      CUDA_REQUIRE(kernels::launchGemvDp4a(g, nullptr));
+      CUDA_REQUIRE(cudaDeviceSynchronize());
+      const std::vector<float> first = out0.download(), second = out1.download();
+      for (int i = 0; i < kernels::kGemvMaxM; ++i) {
+        for (int64_t r = 0; r < n; ++r) {
+          const bool inFirst = r < split;
+          const float got = inFirst ? first[static_cast<size_t>(i * split + r)]
+                                    : second[static_cast<size_t>(i * (n - split) + r - split)];
+          if (i < m)
+            REQUIRE(got == c.refGate.exact[static_cast<size_t>(i * n + r)]);
+          else
+            REQUIRE(std::isnan(got));
+        }
+      }
+
+      g.stackRows[0] = g.stackRows[1] = 0;
+      g.weights[1] = c.wUp.get();
+      g.epilogue = kernels::GemvEpilogue::GateUp;
+      out0.poison();
+      out1.poison();
+      CUDA_REQUIRE(kernels::launchGemvDp4a(g, nullptr));
+      CUDA_REQUIRE(cudaDeviceSynchronize());
+      CHECK(compare(out0.download(), c.refGate, m, n) == 0);
+      CHECK(compare(out1.download(), c.refUp, m, n) == 0);
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("stacked DP4A GEMVs equal each matrix alone", "[gemv][sanitize]") {
@@ -224,6 +301,18 @@ TEST_CASE("DP4A GEMV, ragged shapes, m = 1..8", "[gemv]") {
   }
 }
 
+TEST_CASE("DP4A GEMV, every row-set count per lane, small shapes", "[gemv][sanitize]") {
+  for (QType type : {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0}) {
+    checkRowSets(type, 13, 512, {2, 4});  // fewer rows than two blocks of 2 row sets
+    checkRowSets(type, 45, 768, {1, 8});
+  }
+}
+
+TEST_CASE("DP4A GEMV, every row-set count per lane, ragged shapes", "[gemv]") {
+  for (QType type : {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0})
+    checkRowSets(type, 1001, 2816, {1, 3, 8});  // n not a multiple of 8 rows per block; 11 units per row
+}
+
 TEST_CASE("DP4A GEMV rejects unsupported shapes", "[gemv][sanitize]") {
   DeviceBuffer<uint8_t> dummy(4096);
   DeviceBuffer<float> out(64);
@@ -233,11 +322,19 @@ TEST_CASE("DP4A GEMV rejects unsupported shapes", "[gemv][sanitize]") {
         cudaErrorInvalidValue);
   kernels::KernelArgs args;
   args.ints = {4, 256, 1};
-  kernels::LaunchDims wrong = kernels::gemvDims(QType::Q4_K, 4, 256, 1);
+  kernels::LaunchDims wrong = kernels::gemvDims(QType::Q4_K, 4, 256, 1, 1);
   wrong.grid[0] += 1;
   CHECK(kernels::launchKernel(kernels::gemvKernelId(QType::Q4_K), wrong, args, nullptr) ==
         cudaErrorInvalidConfiguration);
   CHECK(kernels::launchKernel("no_such_kernel", wrong, args, nullptr) == cudaErrorInvalidSymbol);
+  kernels::GemvArgs g;  // a row-set count the kernel is not instantiated for
+  g.weights[0] = dummy.get();
+  g.act = dummy.get();
+  g.out[0] = out.get();
+  g.n = 4;
+  g.k = 256;
+  g.rowSets = 4;
+  CHECK(kernels::launchGemvDp4a(g, nullptr) == cudaErrorInvalidValue);
 }
 
 TEST_CASE("quantize -> GEMV -> quantize -> GEMV chains with early start, eager and graph-captured",

@@ -8,6 +8,7 @@
 // Q8_1 quantize before every GEMV, and with q, k, v stacked as the default plan lowers them. Weights are random bytes
 // (the DP4A path's cost does not depend on them).
 #include "kernels/Gemv.h"
+#include "kernels/GemvShape.h"
 #include "kernels/QuantRef.h"
 #include "tests/kernels/ReadBandwidth.h"
 
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -71,6 +73,7 @@ void fillRandom(void* device, size_t bytes, uint64_t seed) {
 struct Mode {
   bool earlyStart = true;      ///< programmatic dependent launch of the GEMVs
   bool quantizeFirst = false;  ///< a Q8_1 quantize launch before every GEMV (as in decode)
+  int rowSets = 0;             ///< GemvArgs::rowSets (0: the shape's default)
 };
 
 Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
@@ -104,6 +107,7 @@ Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
     if (mode.quantizeFirst) BENCH_CHECK(reel::kernels::launchQuantizeQ81(x, act, c.m, c.k, stream));
     GemvArgs g;
     g.earlyStart = mode.earlyStart;
+    g.rowSets = mode.rowSets;
     g.type = c.type;
     g.epilogue = c.epilogue;
     const int copy = i % copies;
@@ -215,9 +219,54 @@ double readBandwidth(const cudaDeviceProp& prop, cudaStream_t stream) {
   return best;
 }
 
+/// Times every row-set count the GEMV supports on the decode shapes of Llama-2-7B and TinyLlama
+/// at m = 1, 2, 4, 8: the measurements gemvRowSets (kernels/GemvShape.h) is drawn from.
+void sweepRowSets(cudaStream_t stream) {
+  const Case shapes[] = {
+      {"l7b q4_k attn_q/k/o", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain},
+      {"l7b q4_k attn_q+k+v", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain, 3},
+      {"l7b q4_k attn_q+k", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain, 2},
+      {"l7b q6_k attn_v", QType::Q6_K, 4096, 4096, 1, GemvEpilogue::Plain},
+      {"l7b q4_k gate+up", QType::Q4_K, 11008, 4096, 1, GemvEpilogue::GateUp},
+      {"l7b q4_k ffn_down", QType::Q4_K, 4096, 11008, 1, GemvEpilogue::Plain},
+      {"l7b q6_k ffn_down", QType::Q6_K, 4096, 11008, 1, GemvEpilogue::Plain},
+      {"l7b q6_k output", QType::Q6_K, 32000, 4096, 1, GemvEpilogue::Plain},
+      {"tiny q4_k attn_q/o", QType::Q4_K, 2048, 2048, 1, GemvEpilogue::Plain},
+      {"tiny q4_k gate+up", QType::Q4_K, 5632, 2048, 1, GemvEpilogue::GateUp},
+      {"tiny q4_k ffn_down", QType::Q4_K, 2048, 5632, 1, GemvEpilogue::Plain},
+      {"tiny q6_k ffn_down", QType::Q6_K, 2048, 5632, 1, GemvEpilogue::Plain},
+      {"q8_0 4096x4096", QType::Q8_0, 4096, 4096, 1, GemvEpilogue::Plain},
+      {"q5_0 4096x4096", QType::Q5_0, 4096, 4096, 1, GemvEpilogue::Plain},
+  };
+  std::printf("row sets per lane: us per launch (* = the default gemvRowSets picks)\n");
+  std::printf("%-22s %6s %6s %5s %10s %10s\n", "case", "n", "k", "m", "rs=1", "rs=2");
+  for (Case c : shapes) {
+    for (const int m : {1, 2, 4, 8}) {
+      c.m = m;
+      const int matrices = c.epilogue == GemvEpilogue::Plain ? 1 : 2;
+      const int chosen = reel::kernels::gemvRowSets(c.type, c.n * c.stacked, c.k, m, matrices);
+      std::printf("%-22s %6lld %6lld %5d", c.name, static_cast<long long>(c.n * c.stacked), static_cast<long long>(c.k),
+                  m);
+      for (const int rs : {1, 2}) {
+        Mode mode;
+        mode.rowSets = rs;
+        const Result r = runCase(c, mode, stream);
+        std::printf(" %9.2f%s", r.seconds * 1e6, rs == chosen ? "*" : " ");
+      }
+      std::printf("\n");
+      std::fflush(stdout);
+    }
+  }
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const bool sweep = argc > 1 && std::string_view(argv[1]) == "--row-sets";
+  if (argc > 1 && !sweep) {
+    std::fprintf(stderr, "usage: kernel_bench [--row-sets]\n");
+    return 2;
+  }
   cudaDeviceProp prop{};
   if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
     std::printf("kernel_bench: no CUDA device\n");
@@ -230,6 +279,11 @@ int main() {
   std::printf("device-to-device copy: %.0f GB/s (read + write)\n", copy * 1e-9);
   const double read = readBandwidth(prop, stream);
   std::printf("read bandwidth: %.0f GB/s (the best streaming read above)\n", read * 1e-9);
+  if (sweep) {
+    sweepRowSets(stream);
+    cudaStreamDestroy(stream);
+    return 0;
+  }
 
   const Case cases[] = {
       {"q4_k attn_q/k/o 4096x4096", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain},

@@ -28,10 +28,16 @@ TEST_CASE("catalog entries are complete and unique", "[catalog]") {
 }
 
 TEST_CASE("launch dims and checks", "[catalog]") {
+  // 4097 rows: two rows per lane (8 per block); 2048 rows: one (4 per block); gate+up at m = 2: one.
   const int64_t gemv[kMaxIntArgs] = {4097, 4096, 3};
   const LaunchDims d = kernelDims("gemv_dp4a_q4_k", gemv);
-  CHECK(d.grid[0] == 1025);
+  CHECK(d.grid[0] == 513);
   CHECK(d.block[0] == 128);
+  const int64_t narrow[kMaxIntArgs] = {2048, 4096, 1};
+  CHECK(kernelDims("gemv_dp4a_q6_k", narrow).grid[0] == 512);
+  const int64_t gateUp2[kMaxIntArgs] = {11008, 4096, 2};
+  CHECK(kernelDims("gemv_dp4a_gate_up_q4_k", gateUp2).grid[0] == 2752);
+  gateUp2[2] == 2 ? void() : void();
   CHECK(checkKernelArgs("gemv_dp4a_q4_k", gemv).empty());
   const int64_t badK[kMaxIntArgs] = {4096, 4000, 1};
   CHECK_FALSE(checkKernelArgs("gemv_dp4a_q4_k", badK).empty());
