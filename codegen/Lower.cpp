@@ -2,6 +2,7 @@
 
 #include "codegen/PlanFile.h"
 #include "ir/Printer.h"
+#include "kernels/GemvShape.h"
 #include "kernels/QuantRef.h"
 
 #include <fmt/format.h>
@@ -362,31 +363,50 @@ class GraphLowering {
         emit(bucket, op, std::move(l));
         continue;
       }
-      // Consecutive weights of one type (fuse-qkv's q, k, v; q and k when v has more bits) share
-      // one stacked launch: one ramp-up and tail instead of one per small matrix.
+      // Consecutive weights of one type (fuse-qkv's q, k, v) share one stacked launch: one
+      // ramp-up and tail instead of one per small matrix. Where v has more bits (Q4_K_M's Q6_K
+      // attn_v), it joins q and k's launch as the stack's last matrix of another type.
       for (unsigned first = 0; first < weights;) {
         const ir::ElemType elem = op.operand(first + 1)->type().elem;
         unsigned last = first + 1;
         while (last < weights && last - first < kernels::kGemvMaxStack && op.operand(last + 1)->type().elem == elem)
           ++last;
-        emitGemvRun(op, bucket, {first, last, k, rows, row, chunkAct});
+        const bool mixed = last + 1 == weights && last - first < kernels::kGemvMaxStack && joinsAsLast(op, first, last);
+        if (mixed) ++last;
+        emitGemvRun(op, bucket, {first, last, k, rows, row, chunkAct, mixed});
         first = last;
       }
     }
   }
 
-  /// Weights [first, last) of a matmul and the activation row chunk they multiply.
+  /// Whether weight `last` (of another type) can end the stacked launch of weights
+  /// [first, last): a mixed-stack kernel exists for the types, and no block straddles them.
+  bool joinsAsLast(const Op& op, unsigned first, unsigned last) const {
+    if (toQType(op.operand(first + 1)->type().elem) != QType::Q4_K ||
+        toQType(op.operand(last + 1)->type().elem) != QType::Q6_K)
+      return false;
+    int64_t rows = 0;
+    for (unsigned i = first; i < last; ++i) rows += op.operand(i + 1)->type().shape[0];
+    return rows % kernels::kGemvMixedStackAlign == 0;
+  }
+
+  /// Weights [first, last) of a matmul and the activation row chunk they multiply; `mixed`: the
+  /// last weight's type differs from the others'.
   struct GemvRun {
     unsigned first, last;
     int64_t k, rows, row;
     BufferRef act;
+    bool mixed = false;
   };
 
   /// One GEMV launch for a run of weights of one type: plain for one, stacked for several.
   void emitGemvRun(const Op& op, BucketPlan& bucket, const GemvRun& run) {
     const QType qtype = toQType(op.operand(run.first + 1)->type().elem);
     const auto count = static_cast<int>(run.last - run.first);
-    Launch l{count == 1 ? kernels::gemvKernelId(qtype) : kernels::gemvStackedKernelId(qtype, count),
+    const QType lastType = toQType(op.operand(run.last)->type().elem);
+    Launch l{count == 1  ? kernels::gemvKernelId(qtype)
+             : run.mixed ? kernels::gemvMixedStackKernelId(qtype, lastType, count)
+                         : kernels::gemvStackedKernelId(qtype, count),
              {},
              {0, run.k, run.rows}};
     std::vector<BufferRef> outs;

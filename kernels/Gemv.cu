@@ -7,6 +7,12 @@ cudaError_t launchGemvQ4K(const GemvLaunch& l, cudaStream_t stream);
 cudaError_t launchGemvQ6K(const GemvLaunch& l, cudaStream_t stream);
 cudaError_t launchGemvQ80(const GemvLaunch& l, cudaStream_t stream);
 cudaError_t launchGemvQ50(const GemvLaunch& l, cudaStream_t stream);
+cudaError_t launchGemvQ4KQ6K(const GemvLaunch& l, cudaStream_t stream);
+
+/// Row bytes of a weight matrix of `type` as the kernel reads it (row-planar where needed).
+int64_t deviceRowBytes(quant::QType type, int64_t k) {
+  return static_cast<int64_t>(quant::needsRowPlanar(type) ? quant::planarRowBytes(type, k) : quant::rowBytes(type, k));
+}
 }  // namespace detail
 
 cudaError_t launchGemvDp4a(const GemvArgs& a, cudaStream_t stream) {
@@ -20,6 +26,9 @@ cudaError_t launchGemvDp4a(const GemvArgs& a, cudaStream_t stream) {
       (a.epilogue == GemvEpilogue::GateUp && a.out[1] == nullptr)) {
     return cudaErrorInvalidValue;
   }
+  const bool mixed = a.lastType.has_value() && *a.lastType != a.type;
+  if (mixed && (a.type != quant::QType::Q4_K || *a.lastType != quant::QType::Q6_K || a.stackRows[1] == 0))
+    return cudaErrorInvalidValue;  // the one mixed stack instantiated: Q4_K_M's q, k and v
   detail::GemvKernelParams p{};
   int64_t n = a.n;
   if (a.stackRows[0] > 0) {  // stacked matrices: rows add up, each its own weights and output
@@ -49,13 +58,21 @@ cudaError_t launchGemvDp4a(const GemvArgs& a, cudaStream_t stream) {
   p.k = static_cast<int>(a.k);
   p.units = p.k / 256;
   p.nb = p.k / static_cast<int>(quant::blockElems(a.type));
-  p.weightStride = static_cast<int64_t>(quant::needsRowPlanar(a.type) ? quant::planarRowBytes(a.type, a.k)
-                                                                      : quant::rowBytes(a.type, a.k));
+  p.weightStride = detail::deviceRowBytes(a.type, a.k);
+  p.lastFrom = p.n;
+  if (mixed) {  // rows from the last matrix's first on are of lastType; no block may straddle
+    const int count = a.stackRows[2] > 0 ? 3 : 2;
+    p.lastFrom = p.stackEnd[count - 2];
+    if (p.lastFrom % kGemvMixedStackAlign != 0) return cudaErrorInvalidValue;
+    p.lastNb = p.k / static_cast<int>(quant::blockElems(*a.lastType));
+    p.lastWeightStride = detail::deviceRowBytes(*a.lastType, a.k);
+  }
   p.actStride = static_cast<int64_t>(quant::q81RowBytes(a.k));
   p.swiglu = a.epilogue == GemvEpilogue::SwiGlu ? 1 : 0;
   const int rowSets = a.rowSets != 0 ? a.rowSets : gemvRowSets(a.type, p.n, p.k, a.m, nw);
   if (!gemvRowSetsSupported(rowSets)) return cudaErrorInvalidValue;
   const detail::GemvLaunch l{p, a.m, nw, rowSets, a.earlyStart};
+  if (mixed) return detail::launchGemvQ4KQ6K(l, stream);
   switch (a.type) {
     case QType::Q4_K:
       return detail::launchGemvQ4K(l, stream);

@@ -8,6 +8,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <optional>
 
 namespace reel::kernels {
 
@@ -32,6 +33,10 @@ struct GemvArgs {
   /// their small GEMVs share one ramp-up and tail): weights[s] has stackRows[s] rows and writes
   /// out[s], f32 [m][stackRows[s]]; n is their sum. 0 rows ends the list.
   int64_t stackRows[3] = {0, 0, 0};
+  /// Stacked only: the last matrix's type where it differs from `type`. Instantiated for Q4_K
+  /// matrices with a last Q6_K one (Q4_K_M's q, k and v), the last matrix starting on a multiple
+  /// of kGemvMixedStackAlign rows.
+  std::optional<quant::QType> lastType;
   /// Programmatic dependent launch: the kernel may start while the previous kernel in the stream
   /// is still running and streams in its weights; it waits for that kernel before it reads the
   /// activations or writes anything. The weights must not be written by the previous kernel.

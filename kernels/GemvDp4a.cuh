@@ -16,6 +16,8 @@
 #include "kernels/GemvShape.h"
 #include "kernels/KernelCatalog.h"
 
+#include <type_traits>
+
 namespace reel::kernels::detail {
 
 using quant::QType;
@@ -259,6 +261,10 @@ struct GemvKernelParams {
   int64_t weightStride;  ///< bytes between weight rows
   int64_t actStride;     ///< bytes between activation rows
   int swiglu;            ///< NW == 2: write silu(out0) * out1 into out[0]
+  /// Mixed stacks (gemvDp4aMixedKernel): rows from lastFrom on are the last matrix's, of the
+  /// second type, with its own row stride and blocks per row.
+  int lastFrom, lastNb;
+  int64_t lastWeightStride;
 };
 
 /// Element s (0..2) of a kernel-parameter array, by selects: a dynamic index into the
@@ -277,10 +283,11 @@ __device__ __forceinline__ int stackedMatrix(const GemvKernelParams& p, int row,
   return s;
 }
 
-/// NW matrices (gate, up) times RS row sets: the weight rows a lane streams, each with its own
-/// accumulators. Row set j of the lane is block row rowInBlock + 4 j.
+/// One block's rows: NW matrices (gate, up) times RS row sets are the weight rows a lane
+/// streams, each with its own accumulators; row set j of the lane is block row rowInBlock + 4 j.
+/// The block's matrices are all of type T, with rows weightStride bytes apart and nb blocks each.
 template <QType T, int M, int NW, int RS>
-__global__ void __launch_bounds__(128, M == 1 && RS == 1 ? 8 : 4) gemvDp4aKernel(const GemvKernelParams p) {
+__device__ __forceinline__ void gemvBlock(const GemvKernelParams& p, int64_t weightStride, int nb) {
   using Ops = LaneOps<T>;
   constexpr int kWarps = quant::kGemvKSplit, kRows = kGemvRowsPerWarp * RS;
   const int warp = static_cast<int>(threadIdx.x) >> 5, lane = static_cast<int>(threadIdx.x) & 31;
@@ -293,10 +300,10 @@ __global__ void __launch_bounds__(128, M == 1 && RS == 1 ? 8 : 4) gemvDp4aKernel
     if constexpr (NW == 1) {
       int local = 0, rowsOfMatrix = 0;
       const int s = stackedMatrix(p, row, local, rowsOfMatrix);
-      rows[0][j] = pick(p.weights, s) + static_cast<int64_t>(local) * p.weightStride;
+      rows[0][j] = pick(p.weights, s) + static_cast<int64_t>(local) * weightStride;
     } else {
 #pragma unroll
-      for (int w = 0; w < NW; ++w) rows[w][j] = p.weights[w] + static_cast<int64_t>(row) * p.weightStride;
+      for (int w = 0; w < NW; ++w) rows[w][j] = p.weights[w] + static_cast<int64_t>(row) * weightStride;
     }
   }
 
@@ -328,7 +335,7 @@ __global__ void __launch_bounds__(128, M == 1 && RS == 1 ? 8 : 4) gemvDp4aKernel
 #pragma unroll
         for (int w = 0; w < NW; ++w) {
 #pragma unroll
-          for (int j = 0; j < RS; ++j) Ops::load(wts[d][w][j], rows[w][j], p.nb, base + d * kWarps, c);
+          for (int j = 0; j < RS; ++j) Ops::load(wts[d][w][j], rows[w][j], nb, base + d * kWarps, c);
         }
       }
     }
@@ -400,6 +407,22 @@ __global__ void __launch_bounds__(128, M == 1 && RS == 1 ? 8 : 4) gemvDp4aKernel
   }
 }
 
+template <QType T, int M, int NW, int RS>
+__global__ void __launch_bounds__(128, M == 1 && RS == 1 ? 8 : 4) gemvDp4aKernel(const GemvKernelParams p) {
+  gemvBlock<T, M, NW, RS>(p, p.weightStride, p.nb);
+}
+
+/// Stacked matrices whose last one has another type: Q4_K_M's q and k (Q4_K) with a Q6_K v in
+/// one launch, not two. Each block is of one type: the catalog keeps lastFrom a multiple of 8
+/// rows, and a block owns at most 8.
+template <QType T, QType TLast, int M, int RS>
+__global__ void __launch_bounds__(128, M == 1 && RS == 1 ? 8 : 4) gemvDp4aMixedKernel(const GemvKernelParams p) {
+  if (static_cast<int>(blockIdx.x) * kGemvRowsPerWarp * RS >= p.lastFrom)
+    gemvBlock<TLast, M, 1, RS>(p, p.lastWeightStride, p.lastNb);
+  else
+    gemvBlock<T, M, 1, RS>(p, p.weightStride, p.nb);
+}
+
 /// One launch of the typed kernels: parameters, m, matrices per row and row sets per lane.
 struct GemvLaunch {
   GemvKernelParams p;
@@ -407,11 +430,15 @@ struct GemvLaunch {
   bool earlyStart;
 };
 
-/// Launches gemvDp4aKernel<T, M, NW, rowSets> on ceil(n / rows per block) blocks.
+/// ceil(n / rows per block) blocks.
+inline dim3 gemvGrid(const GemvLaunch& l) {
+  return dim3((l.p.n + kGemvRowsPerWarp * l.rowSets - 1) / (kGemvRowsPerWarp * l.rowSets));
+}
+
+/// Launches gemvDp4aKernel<T, M, NW, rowSets>.
 template <QType T, int M, int NW>
 cudaError_t launchGemvRowSets(const GemvLaunch& l, cudaStream_t stream) {
-  const dim3 grid((l.p.n + kGemvRowsPerWarp * l.rowSets - 1) / (kGemvRowsPerWarp * l.rowSets)),
-      block(32 * quant::kGemvKSplit);
+  const dim3 grid = gemvGrid(l), block(32 * quant::kGemvKSplit);
   switch (l.rowSets) {
     case 1:
       return launchKernelEx(gemvDp4aKernel<T, M, NW, 1>, grid, block, stream, l.earlyStart, l.p);
@@ -422,25 +449,50 @@ cudaError_t launchGemvRowSets(const GemvLaunch& l, cudaStream_t stream) {
   }
 }
 
-/// Launches the instantiation for (T, m, nw, row sets).
-template <QType T>
-cudaError_t launchGemvTyped(const GemvLaunch& l, cudaStream_t stream) {
-#define REEL_GEMV_CASE(M) \
-  case M:                 \
-    return l.nw == 1 ? launchGemvRowSets<T, M, 1>(l, stream) : launchGemvRowSets<T, M, 2>(l, stream);
-  switch (l.m) {
-    REEL_GEMV_CASE(1)
-    REEL_GEMV_CASE(2)
-    REEL_GEMV_CASE(3)
-    REEL_GEMV_CASE(4)
-    REEL_GEMV_CASE(5)
-    REEL_GEMV_CASE(6)
-    REEL_GEMV_CASE(7)
-    REEL_GEMV_CASE(8)
+/// f(std::integral_constant<int, M>{}) for the runtime m (1..kGemvMaxM): the M a kernel is
+/// instantiated for.
+template <typename F>
+cudaError_t withM(int m, const F& f) {
+  switch (m) {
+    case 1:
+      return f(std::integral_constant<int, 1>{});
+    case 2:
+      return f(std::integral_constant<int, 2>{});
+    case 3:
+      return f(std::integral_constant<int, 3>{});
+    case 4:
+      return f(std::integral_constant<int, 4>{});
+    case 5:
+      return f(std::integral_constant<int, 5>{});
+    case 6:
+      return f(std::integral_constant<int, 6>{});
+    case 7:
+      return f(std::integral_constant<int, 7>{});
+    case 8:
+      return f(std::integral_constant<int, 8>{});
     default:
       return cudaErrorInvalidValue;
   }
-#undef REEL_GEMV_CASE
+}
+
+/// Launches the instantiation for (T, m, nw, row sets).
+template <QType T>
+cudaError_t launchGemvTyped(const GemvLaunch& l, cudaStream_t stream) {
+  return withM(l.m, [&](auto m) {
+    return l.nw == 1 ? launchGemvRowSets<T, m.value, 1>(l, stream) : launchGemvRowSets<T, m.value, 2>(l, stream);
+  });
+}
+
+/// Launches gemvDp4aMixedKernel<T, TLast, m, rowSets>.
+template <QType T, QType TLast>
+cudaError_t launchGemvMixed(const GemvLaunch& l, cudaStream_t stream) {
+  const dim3 grid = gemvGrid(l), block(32 * quant::kGemvKSplit);
+  if (l.nw != 1 || (l.rowSets != 1 && l.rowSets != 2)) return cudaErrorInvalidValue;
+  return withM(l.m, [&](auto m) {
+    return l.rowSets == 1
+               ? launchKernelEx(gemvDp4aMixedKernel<T, TLast, m.value, 1>, grid, block, stream, l.earlyStart, l.p)
+               : launchKernelEx(gemvDp4aMixedKernel<T, TLast, m.value, 2>, grid, block, stream, l.earlyStart, l.p);
+  });
 }
 
 }  // namespace reel::kernels::detail

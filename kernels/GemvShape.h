@@ -15,6 +15,10 @@ namespace reel::kernels {
 /// Rows one warp's lanes cover at a time (8 lanes per row).
 inline constexpr int kGemvRowsPerWarp = 4;
 
+/// A mixed-type stack's last matrix starts on a multiple of this many rows, so that no block
+/// (at most 8 rows) holds rows of both types.
+inline constexpr int kGemvMixedStackAlign = 8;
+
 /// The row-set counts the kernel is instantiated for.
 constexpr bool gemvRowSetsSupported(int rowSets) {
   return rowSets == 1 || rowSets == 2;

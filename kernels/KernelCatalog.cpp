@@ -52,6 +52,16 @@ std::string checkGemvStacked(const int64_t* a) {
   return "";
 }
 
+template <int S>
+std::string checkGemvMixedStack(const int64_t* a) {
+  if (std::string why = checkGemvStacked<S>(a); !why.empty()) return why;
+  int64_t lastFrom = 0;
+  for (int i = 0; i + 1 < S; ++i) lastFrom += a[3 + i];
+  if (lastFrom % kGemvMixedStackAlign != 0)
+    return fmt::format("the last matrix must start on a multiple of {} rows, not {}", kGemvMixedStackAlign, lastFrom);
+  return "";
+}
+
 std::string checkQuantizeQ81(const int64_t* a) {
   if (a[1] % 32 != 0) return "k must be a multiple of 32";
   return "";
@@ -287,6 +297,25 @@ std::vector<KernelInfo> buildCatalog() {
                  "three GEMVs of one activation (q, k, v) in one launch, the matrices stacked along the rows",
                  gemvDimsOf<1>(t),
                  checkGemvStacked<3>});
+  }
+  for (const int matrices : {2, 3}) {
+    c.push_back({gemvMixedStackKernelId(QType::Q4_K, QType::Q6_K, matrices),
+                 "gemv",
+                 KernelKind::Kernel,
+                 matrices == 2
+                     ? std::vector<std::string_view>{"w_0: Q4_K weights [rows_0][k]",
+                                                     "w_1: Q6_K weights [rows_1][k] (row-planar)",
+                                                     "act: Q8_1 row-planar activations", "out_0: f32 [m][rows_0]",
+                                                     "out_1: f32 [m][rows_1]"}
+                     : std::vector<std::string_view>{"w_0: Q4_K weights [rows_0][k]", "w_1: Q4_K weights [rows_1][k]",
+                                                     "w_2: Q6_K weights [rows_2][k] (row-planar)",
+                                                     "act: Q8_1 row-planar activations", "out_0: f32 [m][rows_0]",
+                                                     "out_1: f32 [m][rows_1]", "out_2: f32 [m][rows_2]"},
+                 matrices == 2 ? kGemvStack2Ints : kGemvStack3Ints,
+                 {},
+                 "a stacked GEMV whose last matrix is Q6_K (Q4_K_M's q, k and v in one launch)",
+                 gemvDimsOf<1>(QType::Q4_K),
+                 matrices == 2 ? checkGemvMixedStack<2> : checkGemvMixedStack<3>});
   }
   c.push_back({"quantize_q8_1",
                "quant",
@@ -557,6 +586,9 @@ std::string gemvGateUpKernelId(QType t) {
 }
 std::string gemvStackedKernelId(QType t, int matrices) {
   return fmt::format("gemv_dp4a_stack{}_{}", matrices, quant::qtypeName(t));
+}
+std::string gemvMixedStackKernelId(QType t, QType last, int matrices) {
+  return fmt::format("gemv_dp4a_stack{}_{}_{}", matrices, quant::qtypeName(t), quant::qtypeName(last));
 }
 std::string gemvSwigluKernelId(QType t) {
   return fmt::format("gemv_dp4a_swiglu_{}", quant::qtypeName(t));

@@ -90,6 +90,10 @@ std::string gemvGateUpKernelId(QType weightType);
 std::string gemvSwigluKernelId(QType weightType);
 /// "gemv_dp4a_stack<2|3>_<qtype>": 2 or 3 matrices of one type and k (q, k, v) in one launch.
 std::string gemvStackedKernelId(QType weightType, int matrices);
+/// "gemv_dp4a_stack<2|3>_<qtype>_<last qtype>": a stack whose last matrix has another type (in
+/// the catalog: Q4_K with a last Q6_K, Q4_K_M's q, k and v), the last starting on a multiple of
+/// 8 rows.
+std::string gemvMixedStackKernelId(QType weightType, QType lastType, int matrices);
 /// "embed_<qtype>": embedding rows from a table in the GGUF layout (f32, f16, bf16, q8_0, q5_0,
 /// q4_k, q6_k).
 std::string embedKernelId(QType tableType);

@@ -45,11 +45,13 @@ cudaError_t gemv(const KernelArgs& a, cudaStream_t s) {
   return launchGemvDp4a(g, s);
 }
 
-/// Stacked GEMV of `S` matrices: ptrs w_0..w_{S-1}, act, out_0..out_{S-1}; ints n, k, m, rows_0..rows_{S-1}.
-template <QType T, int S>
+/// Stacked GEMV of `S` matrices, the last of type L, the others T: ptrs w_0..w_{S-1}, act,
+/// out_0..out_{S-1}; ints n, k, m, rows_0..rows_{S-1}.
+template <QType T, int S, QType L = T>
 cudaError_t gemvStacked(const KernelArgs& a, cudaStream_t s) {
   GemvArgs g;
   g.type = T;
+  if (L != T) g.lastType = L;
   for (int i = 0; i < S; ++i) {
     g.weights[i] = a.ptrs[static_cast<size_t>(i)];
     g.out[i] = floatPtr(a, S + 1 + i);
@@ -303,6 +305,8 @@ std::vector<std::pair<std::string, LaunchFn>> buildTable() {
       {gemvStackedKernelId(QType::Q6_K, 3), gemvStacked<QType::Q6_K, 3>},
       {gemvStackedKernelId(QType::Q8_0, 3), gemvStacked<QType::Q8_0, 3>},
       {gemvStackedKernelId(QType::Q5_0, 3), gemvStacked<QType::Q5_0, 3>},
+      {gemvMixedStackKernelId(QType::Q4_K, QType::Q6_K, 2), gemvStacked<QType::Q4_K, 2, QType::Q6_K>},
+      {gemvMixedStackKernelId(QType::Q4_K, QType::Q6_K, 3), gemvStacked<QType::Q4_K, 3, QType::Q6_K>},
       {"quantize_q8_1", quantizeQ81},
       {"rms_norm", rmsNorm},
       {"add_rms_norm", addRmsNorm},

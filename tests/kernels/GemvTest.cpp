@@ -266,6 +266,48 @@ void checkRowSets(QType type, int64_t n, int64_t k, const std::vector<int>& ms) 
   }
 }
 
+/// A mixed stack (Q4_K matrices, then a last Q6_K one) at both row-set counts: each matrix
+/// bit-exact against its own CPU reference, nothing written past row m.
+void checkMixedStack(const std::vector<int64_t>& rows, int64_t k, const std::vector<int>& ms) {
+  const uint32_t seed = freshSeed();
+  INFO("matrices " << rows.size() << " k " << k << " seed " << seed);
+  const Activations act = makeActivations(kernels::kGemvMaxM, k, seed);
+  std::vector<QuantWeights> weights;
+  std::vector<Reference> refs;
+  std::deque<DeviceBuffer<uint8_t>> dw;
+  std::deque<DeviceBuffer<float>> outs;
+  kernels::GemvArgs g;
+  g.type = QType::Q4_K;
+  g.lastType = QType::Q6_K;
+  for (size_t s = 0; s < rows.size(); ++s) {
+    const QType type = s + 1 == rows.size() ? QType::Q6_K : QType::Q4_K;
+    weights.push_back(makeWeights(type, rows[s], k, seed + 1 + static_cast<uint32_t>(s)));
+    refs.push_back(reference(type, weights.back(), act, rows[s], k, kernels::kGemvMaxM));
+    dw.emplace_back(weights.back().device);
+    outs.emplace_back(static_cast<size_t>(kernels::kGemvMaxM * rows[s]));
+    g.weights[s] = dw.back().get();
+    g.out[s] = outs.back().get();
+    g.stackRows[s] = rows[s];
+    g.n += rows[s];
+  }
+  DeviceBuffer<uint8_t> q81(act.planar);
+  g.act = q81.get();
+  g.k = k;
+  int inexact = 0;
+  for (const int rowSets : {1, 2}) {
+    for (const int m : ms) {
+      INFO("row sets " << rowSets << " m " << m);
+      g.m = m;
+      g.rowSets = rowSets;
+      for (auto& o : outs) o.poison();
+      CUDA_REQUIRE(kernels::launchGemvDp4a(g, nullptr));
+      CUDA_REQUIRE(cudaDeviceSynchronize());
+      for (size_t s = 0; s < rows.size(); ++s) inexact += compare(outs[s].download(), refs[s], m, rows[s]);
+    }
+  }
+  CHECK(inexact == 0);
+}
+
 }  // namespace
 
 TEST_CASE("stacked DP4A GEMVs equal each matrix alone", "[gemv][sanitize]") {
@@ -286,6 +328,30 @@ TEST_CASE("stacked DP4A GEMVs equal each matrix alone", "[gemv][sanitize]") {
   g.k = 512;
   g.stackRows[0] = 37;
   g.stackRows[1] = 62;
+  CHECK(kernels::launchGemvDp4a(g, nullptr) == cudaErrorInvalidValue);
+}
+
+TEST_CASE("mixed-type stacked GEMVs (Q4_K, then Q6_K) equal each matrix alone", "[gemv][sanitize]") {
+  checkMixedStack({40, 16, 45}, 512, {1, 3, 8});  // the Q6_K matrix ragged, starting mid-way in 8-row blocks
+  checkMixedStack({64, 37}, 768, {2});
+  // Refused: a last matrix starting off the 8-row grid, and a pair with no kernel.
+  DeviceBuffer<uint8_t> dummy(1 << 16);
+  DeviceBuffer<float> out(1 << 12);
+  kernels::GemvArgs g;
+  g.type = QType::Q4_K;
+  g.lastType = QType::Q6_K;
+  g.weights[0] = g.weights[1] = dummy.get();
+  g.act = dummy.get();
+  g.out[0] = g.out[1] = out.get();
+  g.k = 512;
+  g.stackRows[0] = 20;
+  g.stackRows[1] = 20;
+  g.n = 40;
+  CHECK(kernels::launchGemvDp4a(g, nullptr) == cudaErrorInvalidValue);
+  g.stackRows[0] = 24;
+  g.stackRows[1] = 16;
+  g.type = QType::Q6_K;
+  g.lastType = QType::Q4_K;
   CHECK(kernels::launchGemvDp4a(g, nullptr) == cudaErrorInvalidValue);
 }
 

@@ -44,8 +44,14 @@ struct Case {
   int64_t n, k;
   int m;
   GemvEpilogue epilogue;
-  int stacked = 1;  ///< > 1: that many n x k matrices in one stacked launch (fuse-qkv)
+  int stacked = 1;              ///< > 1: that many n x k matrices in one stacked launch (fuse-qkv)
+  QType lastType = QType::F32;  ///< stacked: the last matrix's type where it differs (F32: the same)
 };
+
+/// The type of matrix w of a case's launch.
+QType matrixType(const Case& c, int w, int matrices) {
+  return w + 1 == matrices && c.lastType != QType::F32 ? c.lastType : c.type;
+}
 
 struct Result {
   double seconds;  // per GEMV launch
@@ -78,7 +84,13 @@ struct Mode {
 
 Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
   const int matrices = c.epilogue == GemvEpilogue::Plain ? c.stacked : 2;
-  const size_t bytes = weightBytes(c.type, c.n, c.k);
+  size_t bytes = 0;  // per weight buffer: the largest matrix
+  double weightTotal = 0.0;
+  for (int w = 0; w < matrices; ++w) {
+    const size_t b = weightBytes(matrixType(c, w, matrices), c.n, c.k);
+    bytes = std::max(bytes, b);
+    weightTotal += static_cast<double>(b);
+  }
   const int copies = static_cast<int>(std::max<size_t>(2, (256u << 20) / (bytes * static_cast<size_t>(matrices)) + 1));
   std::vector<void*> weights(static_cast<size_t>(copies * matrices));
   for (size_t i = 0; i < weights.size(); ++i) {
@@ -109,6 +121,7 @@ Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
     g.earlyStart = mode.earlyStart;
     g.rowSets = mode.rowSets;
     g.type = c.type;
+    if (c.lastType != QType::F32) g.lastType = c.lastType;
     g.epilogue = c.epilogue;
     const int copy = i % copies;
     for (int w = 0; w < matrices; ++w) g.weights[w] = weights[static_cast<size_t>(copy * matrices + w)];
@@ -140,8 +153,7 @@ Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
     times.push_back(ms * 1e-3 / launches);
   }
   std::sort(times.begin(), times.end());
-  const double moved = static_cast<double>(bytes) * matrices +
-                       static_cast<double>(reel::quant::q81RowBytes(c.k)) * c.m +
+  const double moved = weightTotal + static_cast<double>(reel::quant::q81RowBytes(c.k)) * c.m +
                        4.0 * static_cast<double>(c.m * c.n) * (c.epilogue == GemvEpilogue::GateUp ? 2 : c.stacked);
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
@@ -226,6 +238,7 @@ void sweepRowSets(cudaStream_t stream) {
       {"l7b q4_k attn_q/k/o", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain},
       {"l7b q4_k attn_q+k+v", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain, 3},
       {"l7b q4_k attn_q+k", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain, 2},
+      {"l7b q4_k/q6_k q+k+v", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain, 3, QType::Q6_K},
       {"l7b q6_k attn_v", QType::Q6_K, 4096, 4096, 1, GemvEpilogue::Plain},
       {"l7b q4_k gate+up", QType::Q4_K, 11008, 4096, 1, GemvEpilogue::GateUp},
       {"l7b q4_k ffn_down", QType::Q4_K, 4096, 11008, 1, GemvEpilogue::Plain},
@@ -295,6 +308,7 @@ int main(int argc, char** argv) {
       {"q6_k output 32000x4096", QType::Q6_K, 32000, 4096, 1, GemvEpilogue::Plain},
       {"q4_k attn_q+k+v stacked", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain, 3},
       {"q4_k attn_q+k stacked", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain, 2},
+      {"q4_k q+k, q6_k v stacked", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain, 3, QType::Q6_K},
       {"q8_0 4096x4096", QType::Q8_0, 4096, 4096, 1, GemvEpilogue::Plain},
       {"q5_0 4096x4096", QType::Q5_0, 4096, 4096, 1, GemvEpilogue::Plain},
       {"q4_k ffn_up m=2", QType::Q4_K, 11008, 4096, 2, GemvEpilogue::Plain},
@@ -336,13 +350,13 @@ int main(int argc, char** argv) {
   }
   {
     // As the default pipeline lowers them: q, k, v stacked in one launch where attn_v is Q4_K,
-    // q and k stacked and v alone where it is Q6_K (cases 7 and 8).
-    const Result &o = results[0], &gateUp = results[2], &down4 = results[3], &v6 = results[4], &down6 = results[5],
-                 &output = results[6], &qkv = results[7], &qk = results[8];
+    // q and k with a Q6_K v in one mixed stack (cases 7 and 9).
+    const Result &o = results[0], &gateUp = results[2], &down4 = results[3], &down6 = results[5], &output = results[6],
+                 &qkv = results[7], &qkv6 = results[9];
     const double seconds = 16 * (qkv.seconds + o.seconds + gateUp.seconds + down4.seconds) +
-                           16 * (qk.seconds + v6.seconds + o.seconds + gateUp.seconds + down6.seconds) + output.seconds;
+                           16 * (qkv6.seconds + o.seconds + gateUp.seconds + down6.seconds) + output.seconds;
     const double bytes = 16 * (qkv.bytes + o.bytes + gateUp.bytes + down4.bytes) +
-                         16 * (qk.bytes + v6.bytes + o.bytes + gateUp.bytes + down6.bytes) + output.bytes;
+                         16 * (qkv6.bytes + o.bytes + gateUp.bytes + down6.bytes) + output.bytes;
     std::printf(
         "llama-2-7b q4_k_m m=1, %-34s %6.0f us/token, %.2f GB, %5.0f GB/s = %5.1f%% of 3.1 TB/s, %5.1f%% of read (%.0f "
         "tok/s bound)\n",

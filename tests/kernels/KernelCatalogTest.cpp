@@ -39,6 +39,11 @@ TEST_CASE("launch dims and checks", "[catalog]") {
   CHECK(kernelDims("gemv_dp4a_gate_up_q4_k", gateUp2).grid[0] == 2752);
   gateUp2[2] == 2 ? void() : void();
   CHECK(checkKernelArgs("gemv_dp4a_q4_k", gemv).empty());
+  // A mixed stack's last (Q6_K) matrix starts on a multiple of 8 rows.
+  const int64_t mixed[kMaxIntArgs] = {12288, 4096, 1, 4096, 4096, 4096};
+  CHECK(checkKernelArgs("gemv_dp4a_stack3_q4_k_q6_k", mixed).empty());
+  const int64_t straddling[kMaxIntArgs] = {60, 512, 1, 20, 24, 16};  // the Q6_K rows from row 44
+  CHECK_FALSE(checkKernelArgs("gemv_dp4a_stack3_q4_k_q6_k", straddling).empty());
   const int64_t badK[kMaxIntArgs] = {4096, 4000, 1};
   CHECK_FALSE(checkKernelArgs("gemv_dp4a_q4_k", badK).empty());
   const int64_t badM[kMaxIntArgs] = {4096, 4096, 9};
