@@ -3,7 +3,7 @@
 ///
 /// The rules (the seed's, with thresholds from the GPU profile, each an option):
 ///   1. prefill, or M >= hgemm-min-m (profile: 64)         -> hgemm (cuBLAS, FP16 copy)
-///   2. the profile has FP8 and M >= fp8-min-m (profile: 5) -> fp8 (cuBLASLt, FP8 copy)
+///   2. the profile has FP8 and M >= fp8-min-m (profile: 17 on h100/h200, 5 elsewhere) -> fp8 (cuBLASLt, FP8 copy)
 ///   3. the weight has a quantized kernel (q4_k, q6_k, q5_0, q8_0) and the GPU has DP4A
 ///                                                          -> dp4a (own qtype, Q8_1 activations)
 ///   4. otherwise                                           -> hgemm
@@ -405,7 +405,8 @@ PassInfo selectPrecisionPassInfo() {
   return {kPassName,
           "kernel family per matmul and bucket: dp4a, fp8 (cuBLASLt), hgemm (cuBLAS), mma; within the memory budget",
           "precision",
-          {{"fp8-min-m", OptionKind::Int, "", "FP8 GEMMs from this M on (default: the GPU profile's, 5)"},
+          {{"fp8-min-m", OptionKind::Int, "",
+            "FP8 GEMMs from this M on (default: the GPU profile's; h100/h200 17, others 5)"},
            {"hgemm-min-m", OptionKind::Int, "", "FP16 HGEMM from this M on (default: the GPU profile's, 64)"},
            {"mma-min-m", OptionKind::Int, "9", "consider tensor-core kernels on quantized weights from this M on"},
            {"fp8", OptionKind::Bool, "", "allow FP8 GEMMs (default: the GPU profile's fp8 feature)"},

@@ -39,10 +39,16 @@ TEST_CASE("the default pipeline on llama-3-8b for an H100 follows the rules", "[
   CHECK(attrOf(m4, "l3.attn", "strategy") == "batched");
   CHECK(attrOf(m4, "l3.attn", "long_context_strategy") == "flash-decoding");
 
+  // The h100 profile keeps DP4A through M = 16 (two 8-row passes there), FP8 from 17.
   const ir::Graph& m8 = *module->findGraph("decode.m8");
-  CHECK(kernelOf(m8, "l3.gate") == "fp8");
-  CHECK(countOps(m8, "matmul_gate_up") == 0);
-  CHECK(countOps(m8, "quantize_q8_1") == 0);
+  CHECK(kernelOf(m8, "l3.gate") == "dp4a");
+  CHECK(countOps(m8, "matmul_gate_up") == 32);
+  const ir::Graph& m16 = *module->findGraph("decode.m16");
+  CHECK(kernelOf(m16, "l3.gate") == "dp4a");
+  CHECK(countOps(m16, "matmul_gate_up") == 0);  // gate+up fuses up to M = 8
+  const ir::Graph& m32 = *module->findGraph("decode.m32");
+  CHECK(kernelOf(m32, "l3.gate") == "fp8");
+  CHECK(countOps(m32, "quantize_q8_1") == 0);
 
   const ir::Graph& m64 = *module->findGraph("decode.m64");
   CHECK(kernelOf(m64, "l3.gate") == "hgemm");
