@@ -17,8 +17,8 @@ int64_t deviceRowBytes(quant::QType type, int64_t k) {
 
 cudaError_t launchGemvDp4a(const GemvArgs& a, cudaStream_t stream) {
   using quant::QType;
-  if (!quant::isDp4aWeightType(a.type) || a.n < 1 || a.k < 256 || a.k % 256 != 0 || a.m < 1 || a.m > kGemvMaxM ||
-      a.n > INT32_MAX || a.k > INT32_MAX) {
+  if (!quant::isDp4aWeightType(a.type) || a.n < 1 || a.k < gemvKMultiple(a.type) || a.k % gemvKMultiple(a.type) != 0 ||
+      a.m < 1 || a.m > kGemvMaxM || a.n > INT32_MAX || a.k > INT32_MAX) {
     return cudaErrorInvalidValue;
   }
   const int nw = a.epilogue == GemvEpilogue::Plain ? 1 : 2;
@@ -57,6 +57,7 @@ cudaError_t launchGemvDp4a(const GemvArgs& a, cudaStream_t stream) {
   p.n = static_cast<int>(n);
   p.k = static_cast<int>(a.k);
   p.units = p.k / 256;
+  p.tailBlocks = p.k % 256 / 32;
   p.nb = p.k / static_cast<int>(quant::blockElems(a.type));
   p.weightStride = detail::deviceRowBytes(a.type, a.k);
   p.lastFrom = p.n;

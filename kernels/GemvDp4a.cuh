@@ -93,6 +93,7 @@ struct LaneOps;
 template <>
 struct LaneOps<QType::Q4_K> {
   static constexpr int kDepthM1 = 4;  ///< units in flight per warp at m = 1 (register budget: 64)
+  static constexpr bool kPartialUnits = false;
   struct Weights {
     uint4 head, qs;
   };
@@ -131,6 +132,7 @@ struct LaneOps<QType::Q4_K> {
 template <>
 struct LaneOps<QType::Q6_K> {
   static constexpr int kDepthM1 = 2;
+  static constexpr bool kPartialUnits = false;
   struct Weights {
     uint4 ql, qh;
     int scA, scB;
@@ -182,6 +184,7 @@ struct LaneOps<QType::Q6_K> {
 template <>
 struct LaneOps<QType::Q8_0> {
   static constexpr int kDepthM1 = 4;
+  static constexpr bool kPartialUnits = true;  ///< 32-element blocks: k need only be a multiple of 32
   struct Weights {
     uint4 q0, q1;
     uint16_t d;
@@ -213,6 +216,7 @@ struct LaneOps<QType::Q8_0> {
 template <>
 struct LaneOps<QType::Q5_0> {
   static constexpr int kDepthM1 = 4;
+  static constexpr bool kPartialUnits = true;
   struct Weights {
     uint4 qs;
     uint32_t qh;
@@ -258,6 +262,7 @@ struct GemvKernelParams {
   float* out[kGemvMaxStack];
   int stackEnd[kGemvMaxStack];
   int n, k, units, nb;
+  int tailBlocks;        ///< 32-element blocks of a last partial unit (k % 256 / 32; 32-element types only)
   int64_t weightStride;  ///< bytes between weight rows
   int64_t actStride;     ///< bytes between activation rows
   int swiglu;            ///< NW == 2: write silu(out0) * out1 into out[0]
@@ -363,6 +368,34 @@ __device__ __forceinline__ void gemvBlock(const GemvKernelParams& p, int64_t wei
   int base = warp;
   for (; base + (kDepth - 1) * kWarps < p.units; base += kBatch) runBatch(base, kDepth);
   if (base < p.units) runBatch(base, (p.units - base + kWarps - 1) / kWarps);
+  // A last partial unit (32-element blocks, k % 256 != 0, e.g. Qwen2.5-0.5B's 896): the warp
+  // whose turn it is adds it after its full units, lanes past the row's last block adding 0,
+  // as quant::dotQ81 does.
+  if constexpr (Ops::kPartialUnits) {
+    if (p.tailBlocks > 0 && warp == p.units % kWarps) {
+      const bool inRow = c < p.tailBlocks;
+      typename Ops::Weights wts[NW][RS] = {};
+#pragma unroll
+      for (int w = 0; w < NW; ++w) {
+#pragma unroll
+        for (int j = 0; j < RS; ++j) {
+          if (inRow) Ops::load(wts[w][j], rows[w][j], nb, p.units, c);
+        }
+      }
+      waitForPrerequisites();
+#pragma unroll
+      for (int i = 0; i < M; ++i) {
+        typename Ops::Act a = {};
+        if (inRow)
+          Ops::loadAct(a, actQuants + i * p.actStride + 256 * p.units, actScales + i * p.actStride + 32 * p.units);
+#pragma unroll
+        for (int w = 0; w < NW; ++w) {
+#pragma unroll
+          for (int j = 0; j < RS; ++j) acc[w][j][i] += inRow ? Ops::dot(wts[w][j], a, c) : 0.0f;
+        }
+      }
+    }
+  }
 
   waitForPrerequisites();  // warps without units; before any write
   allowDependents();

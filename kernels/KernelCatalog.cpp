@@ -32,29 +32,41 @@ constexpr QType kEmbedTypes[] = {QType::F32,  QType::F16,  QType::BF16, QType::Q
 
 // ---- checks ------------------------------------------------------------------------------
 
+/// A GEMV of weight type T: ints n, k, m, then for a stack of S > 0 matrices each one's rows,
+/// which add up to n.
+template <QType T, int S>
 std::string checkGemv(const int64_t* a) {
   if (a[0] < 1) return "n must be positive";
-  if (a[1] < 256 || a[1] % 256 != 0) return "k must be a positive multiple of 256";
+  if (a[1] < gemvKMultiple(T) || a[1] % gemvKMultiple(T) != 0)
+    return fmt::format("k must be a positive multiple of {} for {} weights", gemvKMultiple(T), quant::qtypeName(T));
   if (a[2] < 1 || a[2] > kGemvMaxM) return fmt::format("m must be in 1..{}", kGemvMaxM);
-  return "";
-}
-
-/// Stacked GEMVs: ints n, k, m, then each matrix's rows, which add up to n.
-template <int S>
-std::string checkGemvStacked(const int64_t* a) {
-  if (std::string why = checkGemv(a); !why.empty()) return why;
   int64_t sum = 0;
   for (int i = 0; i < S; ++i) {
     if (a[3 + i] < 1) return fmt::format("rows_{} must be positive", i);
     sum += a[3 + i];
   }
-  if (sum != a[0]) return fmt::format("n = {} must be the sum of the matrices' rows ({})", a[0], sum);
+  if (S > 0 && sum != a[0]) return fmt::format("n = {} must be the sum of the matrices' rows ({})", a[0], sum);
   return "";
+}
+
+/// The GEMV check of weight type t for S stacked matrices (0: not stacked).
+template <int S>
+CheckFn gemvCheckOf(QType t) {
+  switch (t) {
+    case QType::Q6_K:
+      return checkGemv<QType::Q6_K, S>;
+    case QType::Q8_0:
+      return checkGemv<QType::Q8_0, S>;
+    case QType::Q5_0:
+      return checkGemv<QType::Q5_0, S>;
+    default:
+      return checkGemv<QType::Q4_K, S>;
+  }
 }
 
 template <int S>
 std::string checkGemvMixedStack(const int64_t* a) {
-  if (std::string why = checkGemvStacked<S>(a); !why.empty()) return why;
+  if (std::string why = checkGemv<QType::Q4_K, S>(a); !why.empty()) return why;
   int64_t lastFrom = 0;
   for (int i = 0; i + 1 < S; ++i) lastFrom += a[3 + i];
   if (lastFrom % kGemvMixedStackAlign != 0)
@@ -176,12 +188,13 @@ LaunchDims libraryDims(const int64_t*) {
 // ---- argument lists shared by several entries ---------------------------------------------
 
 const std::vector<std::string_view> kGemvInts = {"n: rows of W = outputs per activation row",
-                                                 "k: columns of W (a multiple of 256)", "m: activation rows, 1..8"};
-const std::vector<std::string_view> kGemvStack2Ints = {"n: rows of both matrices", "k: columns (a multiple of 256)",
-                                                       "m: activation rows, 1..8", "rows_0: rows of w_0",
-                                                       "rows_1: rows of w_1"};
+                                                 "k: columns of W (a multiple of 256; of 32 for q8_0, q5_0)",
+                                                 "m: activation rows, 1..8"};
+const std::vector<std::string_view> kGemvStack2Ints = {
+    "n: rows of both matrices", "k: columns (a multiple of 256; of 32 for q8_0, q5_0)", "m: activation rows, 1..8",
+    "rows_0: rows of w_0", "rows_1: rows of w_1"};
 const std::vector<std::string_view> kGemvStack3Ints = {
-    "n: rows of the three matrices", "k: columns (a multiple of 256)",
+    "n: rows of the three matrices", "k: columns (a multiple of 256; of 32 for q8_0, q5_0)",
     "m: activation rows, 1..8",      "rows_0: rows of w_0",
     "rows_1: rows of w_1",           "rows_2: rows of w_2"};
 const std::vector<std::string_view> kAttnInts = {"m: query rows (sequences)",
@@ -253,7 +266,7 @@ std::vector<KernelInfo> buildCatalog() {
                  {},
                  "out[i][r] = dot(W[r], act[i]) with DP4A on Q8_1 activations",
                  gemvDimsOf<1>(t),
-                 checkGemv});
+                 gemvCheckOf<0>(t)});
     c.push_back({gemvGateUpKernelId(t),
                  "gemv",
                  KernelKind::Kernel,
@@ -263,7 +276,7 @@ std::vector<KernelInfo> buildCatalog() {
                  {},
                  "the gate and up GEMVs of one activation in one launch",
                  gemvDimsOf<2>(t),
-                 checkGemv});
+                 gemvCheckOf<0>(t)});
     c.push_back({gemvSwigluKernelId(t),
                  "gemv",
                  KernelKind::Kernel,
@@ -273,7 +286,7 @@ std::vector<KernelInfo> buildCatalog() {
                  {},
                  "gate and up GEMVs fused with SwiGLU",
                  gemvDimsOf<2>(t),
-                 checkGemv});
+                 gemvCheckOf<0>(t)});
   }
   for (QType t : kGemvTypes) {
     c.push_back({gemvStackedKernelId(t, 2),
@@ -285,7 +298,7 @@ std::vector<KernelInfo> buildCatalog() {
                  {},
                  "two GEMVs of one activation in one launch, the matrices stacked along the rows",
                  gemvDimsOf<1>(t),
-                 checkGemvStacked<2>});
+                 gemvCheckOf<2>(t)});
     c.push_back({gemvStackedKernelId(t, 3),
                  "gemv",
                  KernelKind::Kernel,
@@ -296,7 +309,7 @@ std::vector<KernelInfo> buildCatalog() {
                  {},
                  "three GEMVs of one activation (q, k, v) in one launch, the matrices stacked along the rows",
                  gemvDimsOf<1>(t),
-                 checkGemvStacked<3>});
+                 gemvCheckOf<3>(t)});
   }
   for (const int matrices : {2, 3}) {
     c.push_back({gemvMixedStackKernelId(QType::Q4_K, QType::Q6_K, matrices),

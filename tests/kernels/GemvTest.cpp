@@ -379,6 +379,14 @@ TEST_CASE("DP4A GEMV, every row-set count per lane, ragged shapes", "[gemv]") {
     checkRowSets(type, 1001, 2816, {1, 3, 8});  // n not a multiple of 8 rows per block; 11 units per row
 }
 
+TEST_CASE("DP4A GEMV, rows ending in a partial 256-element unit (32-element block types)", "[gemv][sanitize]") {
+  for (QType type : {QType::Q8_0, QType::Q5_0}) {
+    checkGemvShape(type, 45, 896, {1, 3, 8});  // Qwen2.5-0.5B's hidden size: 3.5 units
+    checkRowSets(type, 29, 160, {1, 2});       // under one unit: only the partial one
+    checkStacked(type, {16, 24, 9}, 416, {1, 4});
+  }
+}
+
 TEST_CASE("DP4A GEMV rejects unsupported shapes", "[gemv][sanitize]") {
   DeviceBuffer<uint8_t> dummy(4096);
   DeviceBuffer<float> out(64);
@@ -386,6 +394,10 @@ TEST_CASE("DP4A GEMV rejects unsupported shapes", "[gemv][sanitize]") {
         cudaErrorInvalidValue);
   CHECK(run({kernels::gemvKernelId(QType::Q4_K), {dummy.get(), dummy.get(), out.get()}, {4, 256, 9}, {}}) ==
         cudaErrorInvalidValue);
+  CHECK(run({kernels::gemvKernelId(QType::Q4_K), {dummy.get(), dummy.get(), out.get()}, {4, 896, 1}, {}}) ==
+        cudaErrorInvalidValue);  // a K-quant row is whole super-blocks
+  CHECK(run({kernels::gemvKernelId(QType::Q8_0), {dummy.get(), dummy.get(), out.get()}, {4, 100, 1}, {}}) ==
+        cudaErrorInvalidValue);  // and any row whole 32-element blocks
   kernels::KernelArgs args;
   args.ints = {4, 256, 1};
   kernels::LaunchDims wrong = kernels::gemvDims(QType::Q4_K, 4, 256, 1, 1);
