@@ -41,6 +41,15 @@ __device__ __forceinline__ T loadActivation(const uint8_t* p) {
   return *reinterpret_cast<const T*>(p);
 }
 
+/// 16 activation bytes at a 4-byte aligned p: one 16-byte load where p allows. Q8_1 activation
+/// rows are k * 9/8 bytes apart, a multiple of 16 only for k a multiple of 128, which Q8_0 and
+/// Q5_0 rows (k a multiple of 32) need not be.
+__device__ __forceinline__ uint4 loadActivation16(const uint8_t* p) {
+  if ((reinterpret_cast<uintptr_t>(p) & 15u) == 0) return loadActivation<uint4>(p);
+  return make_uint4(loadActivation<uint32_t>(p), loadActivation<uint32_t>(p + 4), loadActivation<uint32_t>(p + 8),
+                    loadActivation<uint32_t>(p + 12));
+}
+
 /// Weight loads of the small fields (immutable: the read-only path is fine).
 __device__ __forceinline__ uint32_t loadU32(const uint8_t* p) {
   return __ldg(reinterpret_cast<const uint32_t*>(p));
@@ -203,8 +212,8 @@ struct LaneOps<QType::Q8_0> {
   static __device__ __forceinline__ int actQuantOffset(int c) { return 32 * c; }
   static __device__ __forceinline__ int actScaleOffset(int c) { return 4 * c; }
   static __device__ __forceinline__ void loadAct(Act& x, const uint8_t* quants, const uint8_t* scales) {
-    x.a0 = loadActivation<uint4>(quants);
-    x.a1 = loadActivation<uint4>(quants + 16);
+    x.a0 = loadActivation16(quants);
+    x.a1 = loadActivation16(quants + 16);
     x.d = loadActivation<uint16_t>(scales);
   }
   static __device__ __forceinline__ float dot(const Weights& w, const Act& x, int) {
