@@ -2,13 +2,15 @@
 /// \file
 /// The DP4A GEMV kernel template (not a public header; GemvQ4K.cu etc. instantiate it).
 ///
-/// Block = kGemvKSplit warps x 32 lanes; block b owns weight rows 4b..4b+3. Lane l works on row
-/// 4b + l/8 as lane c = l%8 of each 256-element unit (see Dp4aMath.h for which elements lane c
-/// owns); warp w takes units w, w+4, w+8, ... of the row, so the 4 warps split K. Each lane loads
-/// its 16-byte weight chunks of several units before computing any of them (kDepth), reuses each weight chunk for all M
-/// activation rows, and the activation chunks (shared by the 4 rows of a warp, L1-resident) are 16-byte loads from the
-/// row-planar Q8_1 layout. Partial sums: xor-shuffles within the 8 lanes of a row, then the 4
-/// warps through shared memory, in the order quant::dotQ81 reproduces.
+/// Block = kGemvKSplit warps x 32 lanes; with R row sets (GemvShape.h: 1 or 2) block b owns
+/// weight rows 4Rb .. 4Rb + 4R - 1, and lane l works on rows 4Rb + l/8 + 4j (j < R) as lane
+/// c = l%8 of each 256-element unit (see Dp4aMath.h for which elements lane c owns); warp w takes
+/// units w, w+4, w+8, ... of the row, so the 4 warps split K (a Q8_0/Q5_0 row may end in a
+/// partial unit). Each lane loads its 16-byte weight chunks of several units before computing any
+/// of them (kDepth), reuses each weight chunk for all M activation rows, and the activation chunks
+/// (shared by the rows of a warp, L1-resident) are 16-byte loads from the row-planar Q8_1 layout.
+/// Partial sums: xor-shuffles within the 8 lanes of a row, then the 4 warps through shared
+/// memory, in the order quant::dotQ81 reproduces.
 
 #include "kernels/CudaCommon.cuh"
 #include "kernels/Dp4aMath.h"
