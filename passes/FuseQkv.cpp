@@ -1,8 +1,8 @@
 /// fuse-qkv: the Q, K and V projections of one input become one `matmul_qkv` (three
 /// results) where select-precision gave all three the DP4A kernel. Consecutive weights of
 /// one qtype run in one launch, so their small GEMVs share one ramp-up and tail: one launch
-/// for q, k and v, or two with Q4_K_M's layers whose attn_v is Q6_K. Biases stay as
-/// bias_adds on the fused results.
+/// for q, k and v, also for Q4_K_M's layers whose attn_v is Q6_K (a mixed stack; other type
+/// changes start a launch). Biases stay as bias_adds on the fused results.
 ///
 /// The projections are found from each attention op: its q, k and v operands, through a
 /// rope and a bias_add, lead to three matmuls of the same activations.
@@ -59,7 +59,15 @@ MatmulShape shapeOf(const ir::Op& matmul, int64_t m) {
   return {m, w.shape[0], w.shape[1], w.elem};
 }
 
-/// The fused cost: one stacked GEMV per run of consecutive weights of one qtype (as lowered).
+/// Whether codegen lowers a last weight of `last` type into the stacked launch of a run of
+/// `run`-typed weights with `rows` rows (its mixed-stack kernel: Q4_K then Q6_K, the last
+/// matrix starting on a multiple of 8 rows; kernels/GemvShape.h).
+bool joinsRun(ir::ElemType run, ir::ElemType last, int64_t rows) {
+  return run == ir::ElemType::Q4_K && last == ir::ElemType::Q6_K && rows % 8 == 0;
+}
+
+/// The fused cost: one stacked GEMV per run of consecutive weights of one qtype, a last weight
+/// of another type joining the run where codegen has a mixed stack for it (as lowered).
 std::string costReason(const std::array<ir::Op*, 3>& projections, const CostModel& model, int64_t m) {
   double separateUs = 0;
   for (ir::Op* op : projections) separateUs += model.matmul(shapeOf(*op, m), MatmulKernel::Dp4a).us;
@@ -67,6 +75,7 @@ std::string costReason(const std::array<ir::Op*, 3>& projections, const CostMode
   MatmulShape run = shapeOf(*projections[0], m);
   std::vector<std::string> qtypes;
   int64_t rows = 0;
+  bool joined = false;
   for (size_t i = 0; i < projections.size(); ++i) {
     MatmulShape shape = shapeOf(*projections[i], m);
     qtypes.push_back(ir::elemTypeName(shape.weightType).str());
@@ -74,11 +83,16 @@ std::string costReason(const std::array<ir::Op*, 3>& projections, const CostMode
     if (i > 0 && shape.weightType == run.weightType) {
       run.n += shape.n;
     } else if (i > 0) {
+      joined = i + 1 == projections.size() && joinsRun(run.weightType, shape.weightType, run.n);
       fused = fused.then(model.matmul(run, MatmulKernel::Dp4a));
       run = shape;
     }
   }
   fused = fused.then(model.matmul(run, MatmulKernel::Dp4a));
+  if (joined) {  // the last two runs share one launch
+    fused.us -= model.profile().launchCostUs;
+    fused.launches -= 1;
+  }
   const bool uniform = std::all_of(qtypes.begin(), qtypes.end(), [&](const std::string& t) { return t == qtypes[0]; });
   return fmt::format("fused {} vs separate {} (M={}, N={}, K={} {})", fused.str(), formatUs(separateUs), m, rows, run.k,
                      uniform ? qtypes[0] : fmt::format("{}", fmt::join(qtypes, "+")));
@@ -140,11 +154,13 @@ class FuseQkvPass : public Pass {
 }  // namespace
 
 PassInfo fuseQkvPassInfo() {
-  PassInfo info{kPassName,
-                "Q, K and V projections of one input in one matmul_qkv where all chose dp4a (one launch per qtype run)",
-                "fusion",
-                {{"enable", OptionKind::Bool, "true", "fuse at all"}},
-                [] { return std::make_unique<FuseQkvPass>(); }};
+  PassInfo info{
+      kPassName,
+      "Q, K and V projections of one input in one matmul_qkv where all chose dp4a (one stacked launch per qtype run; "
+      "a Q6_K v joins Q4_K q, k)",
+      "fusion",
+      {{"enable", OptionKind::Bool, "true", "fuse at all"}},
+      [] { return std::make_unique<FuseQkvPass>(); }};
   info.ops = {fusedOpDef(fused_ops::kMatmulQkv)};
   return info;
 }
