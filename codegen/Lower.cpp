@@ -382,8 +382,8 @@ class GraphLowering {
   /// Whether weight `last` (of another type) can end the stacked launch of weights
   /// [first, last): a mixed-stack kernel exists for the types, and no block straddles them.
   bool joinsAsLast(const Op& op, unsigned first, unsigned last) const {
-    if (toQType(op.operand(first + 1)->type().elem) != QType::Q4_K ||
-        toQType(op.operand(last + 1)->type().elem) != QType::Q6_K)
+    if (!kernels::gemvMixedStackExists(toQType(op.operand(first + 1)->type().elem),
+                                       toQType(op.operand(last + 1)->type().elem)))
       return false;
     int64_t rows = 0;
     for (unsigned i = first; i < last; ++i) rows += op.operand(i + 1)->type().shape[0];

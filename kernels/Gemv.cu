@@ -27,8 +27,7 @@ cudaError_t launchGemvDp4a(const GemvArgs& a, cudaStream_t stream) {
     return cudaErrorInvalidValue;
   }
   const bool mixed = a.lastType.has_value() && *a.lastType != a.type;
-  if (mixed && (a.type != quant::QType::Q4_K || *a.lastType != quant::QType::Q6_K || a.stackRows[1] == 0))
-    return cudaErrorInvalidValue;  // the one mixed stack instantiated: Q4_K_M's q, k and v
+  if (mixed && (!gemvMixedStackExists(a.type, *a.lastType) || a.stackRows[1] == 0)) return cudaErrorInvalidValue;
   detail::GemvKernelParams p{};
   int64_t n = a.n;
   if (a.stackRows[0] > 0) {  // stacked matrices: rows add up, each its own weights and output

@@ -21,6 +21,12 @@ constexpr int64_t gemvKMultiple(quant::QType type) {
   return type == quant::QType::Q8_0 || type == quant::QType::Q5_0 ? 32 : 256;
 }
 
+/// Whether a mixed-type stack kernel exists for matrices of `type` followed by a last one of
+/// `lastType`: Q4_K then Q6_K (Q4_K_M's q, k and a Q6_K v). Codegen and the launcher both ask.
+constexpr bool gemvMixedStackExists(quant::QType type, quant::QType lastType) {
+  return type == quant::QType::Q4_K && lastType == quant::QType::Q6_K;
+}
+
 /// A mixed-type stack's last matrix starts on a multiple of this many rows, so that no block
 /// (at most 8 rows) holds rows of both types.
 inline constexpr int kGemvMixedStackAlign = 8;

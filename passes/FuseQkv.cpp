@@ -61,7 +61,8 @@ MatmulShape shapeOf(const ir::Op& matmul, int64_t m) {
 
 /// Whether codegen lowers a last weight of `last` type into the stacked launch of a run of
 /// `run`-typed weights with `rows` rows (its mixed-stack kernel: Q4_K then Q6_K, the last
-/// matrix starting on a multiple of 8 rows; kernels/GemvShape.h).
+/// matrix starting on a multiple of 8 rows: kernels/GemvShape.h's gemvMixedStackExists and
+/// kGemvMixedStackAlign, which passes do not link).
 bool joinsRun(ir::ElemType run, ir::ElemType last, int64_t rows) {
   return run == ir::ElemType::Q4_K && last == ir::ElemType::Q6_K && rows % 8 == 0;
 }
