@@ -20,7 +20,8 @@ namespace reel::codegen {
 /// 3: attention's shared memory and argmax's block changed; stacked GEMVs (gemv_dp4a_stack*).
 /// 4: attention blocks of up to 16 warps (block size and shared memory changed).
 /// 5: DP4A GEMV blocks of 8 rows for wide matrices (kernels/GemvShape.h: grid sizes changed).
-inline constexpr int kPlanFormatVersion = 5;
+/// 6: decode attention's shared memory (the appended K and V row in, the RoPE table out).
+inline constexpr int kPlanFormatVersion = 6;
 
 /// Where a pointer argument points, resolved by the runtime at load time.
 enum class BufferKind {

@@ -51,22 +51,44 @@ struct AttnStepRows {
   uint4 k[Shape::kKChunks];
   uint2 v[Shape::kPositions][Shape::kVChunks];
 
-  __device__ __forceinline__ void load(const __half* kc, const __half* vc, int64_t rowWidth, int first, int end,
-                                       int hd) {
+  /// Loads positions first .. first + 3 below `end`, except `skip` (the row this kernel appends,
+  /// when loading before it is written; -1 for none), which patch() fills in later.
+  __device__ __forceinline__ void load(const __half* kc, const __half* vc, int64_t rowWidth, int first, int end, int hd,
+                                       int skip) {
     const int lane = threadIdx.x % 32, g = lane / 8, c = lane % 8;
     const int pos = first + g;
 #pragma unroll
     for (int i = 0; i < Shape::kKChunks; ++i) {
       const int d = 8 * (c + 8 * i);
-      k[i] = pos < end && d < hd ? *reinterpret_cast<const uint4*>(kc + pos * rowWidth + d) : make_uint4(0, 0, 0, 0);
+      k[i] = pos < end && pos != skip && d < hd ? *reinterpret_cast<const uint4*>(kc + pos * rowWidth + d)
+                                                : make_uint4(0, 0, 0, 0);
     }
 #pragma unroll
     for (int p = 0; p < Shape::kPositions; ++p) {
 #pragma unroll
       for (int i = 0; i < Shape::kVChunks; ++i) {
         const int d = 4 * (lane + 32 * i);
-        v[p][i] = first + p < end && d < hd ? *reinterpret_cast<const uint2*>(vc + (first + p) * rowWidth + d)
-                                            : make_uint2(0, 0);
+        v[p][i] = first + p < end && first + p != skip && d < hd
+                      ? *reinterpret_cast<const uint2*>(vc + (first + p) * rowWidth + d)
+                      : make_uint2(0, 0);
+      }
+    }
+  }
+
+  /// Fills in position `pos` (skipped by load) from the appended row's K and V in shared memory.
+  __device__ __forceinline__ void patch(const __half* newK, const __half* newV, int first, int pos, int hd) {
+    const int lane = threadIdx.x % 32, g = lane / 8, c = lane % 8;
+#pragma unroll
+    for (int i = 0; i < Shape::kKChunks; ++i) {
+      const int d = 8 * (c + 8 * i);
+      if (first + g == pos && d < hd) k[i] = *reinterpret_cast<const uint4*>(newK + d);
+    }
+#pragma unroll
+    for (int p = 0; p < Shape::kPositions; ++p) {
+#pragma unroll
+      for (int i = 0; i < Shape::kVChunks; ++i) {
+        const int d = 4 * (lane + 32 * i);
+        if (first + p == pos && d < hd) v[p][i] = *reinterpret_cast<const uint2*>(newV + d);
       }
     }
   }
@@ -149,25 +171,35 @@ __device__ __forceinline__ void attendStep(const AttnStepRows<kHeadDimCap>& rows
   }
 }
 
+/// Blocks per SM the register budget must allow: two of the one-head, head-dim-128 blocks (16
+/// warps) fit at 64 registers a thread, which M = 8 on Llama-2-7B (256 blocks) needs to run in
+/// one wave; the larger instantiations need more registers than two blocks would leave.
+constexpr int attnMinBlocks(int group, int headDimCap) {
+  return group * headDimCap <= 128 ? 2 : 1;
+}
+
 /// Block (kv head, row, split) handles the `group` query heads of one KV head over one slice of
 /// the row's KV range; its warps take the slice's steps of 4 positions in turn (see AttnStepShape).
 ///
-/// Before waiting for the previous kernel the block reads only step inputs (slots, positions, KV
-/// lengths: copied in before the graph's first kernel), so the RoPE table (a sincosf per pair)
-/// overlaps the end of the GEMV writing q, k and v. (Prefetching the first KV rows to L2 there
-/// too was measured: no gain.) Block size: attnWarps(group, head-dim cap) warps.
+/// Before waiting for the previous kernel the block reads only what no kernel of this step
+/// writes: step inputs (slots, positions, KV lengths: copied in before the graph's first kernel),
+/// and, when it appends the new row itself (fused RoPE), its first step's cached K and V rows
+/// without that row, which it patches in from shared memory once rotated: the cache reads overlap
+/// the end of the GEMV writing q, k and v. Block size: attnWarps(group, head-dim cap) warps.
 template <int kGroup, int kHeadDimCap>
-__global__ void __launch_bounds__(32 * attnWarps(kGroup, kHeadDimCap)) attentionKernel(const AttentionArgs a) {
+__global__ void __launch_bounds__(32 * attnWarps(kGroup, kHeadDimCap), attnMinBlocks(kGroup, kHeadDimCap))
+    attentionKernel(const AttentionArgs a) {
   using Shape = AttnStepShape<kHeadDimCap>;
   constexpr int kWarps = attnWarps(kGroup, kHeadDimCap), kThreads = 32 * kWarps;
   extern __shared__ float4 smem4[];
   const int kvHead = blockIdx.x, row = blockIdx.y, split = blockIdx.z, tid = threadIdx.x;
   const int group = static_cast<int>(a.nHeads / a.nKvHeads), hd = static_cast<int>(a.headDim), half = hd / 2;
-  float* qs = reinterpret_cast<float*>(smem4);                               // [group][hd]
-  float* partial = qs + group * hd;                                          // [kWarps][group][hd], the warps' P*V sums
-  float* partMl = partial + kWarps * group * hd;                             // [kWarps][group][2]: max, sum of exp
-  auto* ropeTable = reinterpret_cast<float2*>(partMl + 2 * kWarps * group);  // {sin, cos}[hd / 2]
-  float* headStats = reinterpret_cast<float*>(ropeTable + half);             // [group][2]: max, sum of exp
+  float* qs = reinterpret_cast<float*>(smem4);              // [group][hd]
+  auto* newK = reinterpret_cast<__half*>(qs + group * hd);  // [hd]: the appended row's K
+  __half* newV = newK + hd;                                 // [hd]: and its V (f16)
+  float* partial = qs + group * hd + hd;                    // [kWarps][group][hd], the warps' P*V sums
+  float* partMl = partial + kWarps * group * hd;            // [kWarps][group][2]: max, sum of exp
+  float* headStats = partMl + 2 * kWarps * group;           // [group][2]: max, sum of exp
   const int warp = tid / 32, lane = tid % 32;
 
   const int slot = a.slots[row];
@@ -186,52 +218,55 @@ __global__ void __launch_bounds__(32 * attnWarps(kGroup, kHeadDimCap)) attention
   __half* kc = static_cast<__half*>(a.kCache) + base;
   __half* vc = static_cast<__half*>(a.vCache) + base;
   constexpr int kStride = kWarps * Shape::kPositions;
+  // With the fused RoPE prologue, the slices partition [first, len): exactly one block of the
+  // row and KV head appends the new row (split 0 when no slice holds it: a padding row).
+  const bool writer = (begin <= pos && pos < end) || (split == 0 && pos >= len);
+  const bool appends = a.newK != nullptr && slot >= 0 && pos >= 0 && pos < a.maxCtx && writer;
+  int stepStart = begin + warp * Shape::kPositions;  // this warp's first position
+  AttnStepRows<kHeadDimCap> rows;
   if (a.newK != nullptr) {
-    for (int i = tid; i < half; i += kThreads)
-      detail::ropeSinCos(static_cast<float>(pos), i, hd, a.rope, ropeTable[i].x, ropeTable[i].y);
+    const int skip = appends ? pos : -1;
+    rows.load(kc, vc, rowWidth, stepStart, end, hd, skip);
   }
-  __syncthreads();  // the RoPE table
   detail::letNextStartThenWait();
 
   const float* q = a.q + row * a.qStride + static_cast<int64_t>(kvHead) * group * hd;
-  int stepStart = begin + warp * Shape::kPositions;  // this warp's first position
-  AttnStepRows<kHeadDimCap> rows;
   if (a.newK == nullptr) {
-    rows.load(kc, vc, rowWidth, stepStart, end, hd);  // in flight while the queries are staged
+    rows.load(kc, vc, rowWidth, stepStart, end, hd, -1);  // in flight while the queries are staged
     for (int i = tid; i < group * hd; i += kThreads) qs[i] = q[i] * a.scale;
   } else {
     // Fused RoPE + KV append: rotate the group's query heads into shared memory, and, in the
-    // block whose slice holds the new position (split 0 when none does: a padding row),
-    // append this KV head's key (rotated) and value.
-    for (int p = tid; p < group * half; p += kThreads) {
-      const int h = p / half, i = p % half;
+    // appending block, this KV head's key (rotated) and value into the cache and shared memory.
+    // One work item per query pair, key pair and value: their loads are in flight together.
+    const int qPairs = group * half, kPairs = appends ? half : 0, items = qPairs + kPairs + (appends ? hd : 0);
+    const float* k = a.newK + row * a.kStride + static_cast<int64_t>(kvHead) * hd;
+    const float* v = a.newV + row * a.vStride + static_cast<int64_t>(kvHead) * hd;
+    __half* kDst = kc + static_cast<int64_t>(max(pos, 0)) * rowWidth;
+    __half* vDst = vc + static_cast<int64_t>(max(pos, 0)) * rowWidth;
+    for (int item = tid; item < items; item += kThreads) {
+      if (item >= qPairs + kPairs) {
+        const int d = item - qPairs - kPairs;
+        newV[d] = vDst[d] = __float2half_rn(v[d]);
+        continue;
+      }
+      const bool isQuery = item < qPairs;
+      const int h = isQuery ? item / half : 0, i = isQuery ? item % half : item - qPairs;
       int first = 0, second = 0;
       detail::ropePairOffsets(a.ropeStyle, i, hd, first, second);
-      float v0 = q[h * hd + first], v1 = q[h * hd + second];
-      detail::ropeApply(v0, v1, ropeTable[i].x, ropeTable[i].y);
-      qs[h * hd + first] = v0 * a.scale;
-      qs[h * hd + second] = v1 * a.scale;
-    }
-    // The slices partition [first, len): exactly one block of the row and KV head writes.
-    const bool writer = (begin <= pos && pos < end) || (split == 0 && pos >= len);
-    if (slot >= 0 && pos >= 0 && pos < a.maxCtx && writer) {
-      const float* k = a.newK + row * a.kStride + static_cast<int64_t>(kvHead) * hd;
-      const float* v = a.newV + row * a.vStride + static_cast<int64_t>(kvHead) * hd;
-      __half* kDst = kc + static_cast<int64_t>(pos) * rowWidth;
-      __half* vDst = vc + static_cast<int64_t>(pos) * rowWidth;
-      for (int i = tid; i < half; i += kThreads) {
-        int first = 0, second = 0;
-        detail::ropePairOffsets(a.ropeStyle, i, hd, first, second);
-        float v0 = k[first], v1 = k[second];
-        detail::ropeApply(v0, v1, ropeTable[i].x, ropeTable[i].y);
-        kDst[first] = __float2half_rn(v0);
-        kDst[second] = __float2half_rn(v1);
+      const float* src = isQuery ? q + h * hd : k;
+      float v0 = src[first], v1 = src[second];
+      detail::ropeRotate(v0, v1, static_cast<float>(pos), i, hd, a.rope);  // its sincosf overlaps the loads
+      if (isQuery) {
+        qs[h * hd + first] = v0 * a.scale;
+        qs[h * hd + second] = v1 * a.scale;
+      } else {
+        newK[first] = kDst[first] = __float2half_rn(v0);
+        newK[second] = kDst[second] = __float2half_rn(v1);
       }
-      for (int i = tid; i < hd; i += kThreads) vDst[i] = __float2half_rn(v[i]);
     }
   }
-  __syncthreads();  // the queries, and the appended row, visible to the whole block
-  if (a.newK != nullptr) rows.load(kc, vc, rowWidth, stepStart, end, hd);
+  __syncthreads();  // the queries and the appended row, visible to the whole block
+  if (appends) rows.patch(newK, newV, stepStart, pos, hd);
 
   AttnWarpState<kGroup, kHeadDimCap> st;
 #pragma unroll
@@ -242,8 +277,8 @@ __global__ void __launch_bounds__(32 * attnWarps(kGroup, kHeadDimCap)) attention
     for (int j = 0; j < Shape::kDimsPerLane; ++j) st.acc[h][j] = 0.0f;
   }
   for (; stepStart < end; stepStart += kStride) {
-    AttnStepRows<kHeadDimCap> next;
-    next.load(kc, vc, rowWidth, stepStart + kStride, end, hd);
+    AttnStepRows<kHeadDimCap> next;  // read after the barrier above: sees the appended row
+    next.load(kc, vc, rowWidth, stepStart + kStride, end, hd, -1);
     attendStep<kGroup, kHeadDimCap>(rows, qs, group, hd, stepStart + lane / 8 < end, st);
     rows = next;
   }

@@ -664,9 +664,9 @@ LaunchDims embedDims(int64_t m, int64_t) {
 LaunchDims attentionDims(int64_t m, int64_t nHeads, int64_t nKvHeads, int64_t headDim, int64_t splits) {
   const int64_t group = nHeads / std::max<int64_t>(nKvHeads, 1);
   const int64_t warps = attnWarps(attnGroupCap(group), headDim > 128 ? 256 : 128);
-  // Shared memory: the group's scaled queries [group][head_dim], the warps' P*V sums
-  // [warps][group][head_dim], their (max, sum of exp) pairs [warps][group][2], the RoPE table
-  // {sin, cos}[head_dim / 2] and the combined (max, sum of exp) [group][2].
+  // Shared memory: the group's scaled queries [group][head_dim], the appended row's K and V (f16,
+  // [2][head_dim]), the warps' P*V sums [warps][group][head_dim], their (max, sum of exp) pairs
+  // [warps][group][2] and the combined (max, sum of exp) [group][2].
   const int64_t smem = 4 * (group * (headDim + warps * headDim + warps * 2) + headDim + 2 * group);
   return make(nKvHeads, m, splits, 32 * warps, smem);
 }

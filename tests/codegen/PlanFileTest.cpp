@@ -53,7 +53,7 @@ TEST_CASE("bad plan files are refused with the place", "[codegen][plan]") {
   CHECK(readError("[1, 2]") == "t.plan: not a reel plan file");
   CHECK(readError("{\"us\": 1e39741935485}") == "t.plan: not a plan file (invalid JSON: a number out of range)");
   CHECK(withEdit([](auto& d) { d["version"] = 99; }) ==
-        "t.plan: plan format version 99 is not supported (this reel reads version 5); recompile the plan");
+        "t.plan: plan format version 99 is not supported (this reel reads version 6); recompile the plan");
   CHECK(withEdit([](auto& d) { d["buckets"][0]["steps"][0]["kernel"] = "embed_q9"; }) ==
         "t.plan: buckets[0].steps[0].kernel: unknown kernel 'embed_q9'");
   CHECK(withEdit([](auto& d) { d.erase("max_context"); }) == "t.plan: max_context: missing");
