@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -287,6 +288,16 @@ void writePlanFile(const Plan& plan, const std::string& path) {
   if (!file) failPlain("{}: cannot open for writing", path);
   file << planToJson(plan);
   if (!file) failPlain("{}: write failed", path);
+}
+
+bool isPlanFile(const std::string& path) {
+  const std::filesystem::path name(path);
+  if (name.extension() == ".plan") return true;
+  if (name.extension() != ".json") return false;
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return false;
+  const json doc = json::parse(file, nullptr, /*allow_exceptions=*/false);
+  return doc.is_object() && doc.contains("format") && doc["format"] == kMagic;
 }
 
 Plan readPlanFile(const std::string& path) {

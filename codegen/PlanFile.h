@@ -18,6 +18,10 @@ Plan planFromJson(const std::string& text, const std::string& fileName);
 void writePlanFile(const Plan& plan, const std::string& path);
 Plan readPlanFile(const std::string& path);
 
+/// Whether `path` names a plan file: a `.plan` file, or a `.json` file whose top-level
+/// "format" is the plan's (a Hugging Face config.json is a model, not a plan).
+bool isPlanFile(const std::string& path);
+
 /// A stable 64-bit hash (FNV-1a) of a model config's canonical text.
 uint64_t hashConfigText(const std::string& canonicalText);
 

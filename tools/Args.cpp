@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cstdio>
 
 namespace reel::tools {
@@ -89,6 +90,20 @@ std::optional<std::string> Args::get(const std::string& name) const {
 
 std::string Args::getOr(const std::string& name, const std::string& fallback) const {
   return get(name).value_or(fallback);
+}
+
+int64_t parseIntIn(const std::string& text, IntRange range, const std::string& what) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [stop, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || stop != end || value < range.min || value > range.max)
+    failPlain("{} '{}': expected an integer from {} to {}", what, text, range.min, range.max);
+  return value;
+}
+
+int64_t Args::getInt(const std::string& name, int64_t fallback, IntRange range) const {
+  std::optional<std::string> text = get(name);
+  return text ? parseIntIn(*text, range, command_ + ": " + name) : fallback;
 }
 
 std::vector<std::string> Args::getAll(const std::string& name) const {

@@ -4,12 +4,23 @@
 /// declares its flags, options and positionals; `--help` prints them; an unknown flag,
 /// a missing value or a missing positional is a one-line reel::Error.
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace reel::tools {
+
+/// The values an integer option accepts, both ends included.
+struct IntRange {
+  int64_t min = 0;
+  int64_t max = 0;
+};
+
+/// Parses all of `text` as a decimal integer within `range`; anything else (empty, a sign or
+/// trailing characters, out of range) is a one-line reel::Error naming `what` ("reel run: --ctx").
+int64_t parseIntIn(const std::string& text, IntRange range, const std::string& what);
 
 class Args {
  public:
@@ -29,6 +40,8 @@ class Args {
   [[nodiscard]] bool has(const std::string& name) const;
   [[nodiscard]] std::optional<std::string> get(const std::string& name) const;
   [[nodiscard]] std::string getOr(const std::string& name, const std::string& fallback) const;
+  /// The option's value parsed strictly by parseIntIn (`fallback` when the option is absent).
+  [[nodiscard]] int64_t getInt(const std::string& name, int64_t fallback, IntRange range) const;
   [[nodiscard]] std::vector<std::string> getAll(const std::string& name) const;
   [[nodiscard]] std::string help() const;
   [[nodiscard]] const std::string& command() const { return command_; }

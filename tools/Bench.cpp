@@ -12,7 +12,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #endif
 
 namespace reel::tools {
@@ -52,15 +51,6 @@ struct BenchContext {
   int64_t weightBytes = 0;
   int64_t tokens = 0;
 };
-
-int64_t positiveFlag(const Args& args, const std::string& flag, const std::string& fallback) {
-  const std::string text = args.getOr(flag, fallback);
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 1)
-    failPlain("reel bench: {} {}: expected a positive integer", flag, text);
-  return value;
-}
 
 std::string markdown(const BenchContext& c, const std::vector<BenchRow>& rows) {
   std::string out = fmt::format(
@@ -156,7 +146,7 @@ int runBench(int argc, char** argv) {
                        gpu::gpuName(),
                        model.plan.gpuProfile,
                        0,
-                       positiveFlag(args, "--tokens", "128")};
+                       args.getInt("--tokens", 128, {1, int64_t{1} << 20})};
   gpu::RuntimeOptions options;
   for (const codegen::BucketPlan* bucket : decodeBuckets(model.plan)) options.buckets.push_back(bucket->graph);
   if (options.buckets.empty()) failPlain("reel bench: the plan has no decode bucket");
@@ -169,7 +159,7 @@ int runBench(int argc, char** argv) {
 
   std::vector<BenchRow> rows;
   for (const codegen::BucketPlan* bucket : decodeBuckets(runtime.plan())) {
-    gpu::DecodeBenchCase benchCase{bucket->m, context.tokens, positiveFlag(args, "--warmup", "4")};
+    gpu::DecodeBenchCase benchCase{bucket->m, context.tokens, args.getInt("--warmup", 4, {1, 1000})};
     rows.push_back({gpu::benchmarkDecode(runtime, benchCase), bandwidth});
   }
   std::string out = format == "md" ? markdown(context, rows) : format == "csv" ? csv(rows) : json(context, rows);

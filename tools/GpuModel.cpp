@@ -23,10 +23,6 @@ bool hasExtension(const std::string& path, const char* extension) {
   return std::filesystem::path(path).extension() == extension;
 }
 
-bool isPlanPath(const std::string& path) {
-  return hasExtension(path, ".plan") || hasExtension(path, ".json");
-}
-
 int64_t parseContext(const std::string& command, const std::string& text) {
   int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -86,7 +82,7 @@ GpuModel loadPlanFile(const Args& args, const std::string& path) {
 
 GpuModel loadGpuModel(const Args& args, const GpuModelDefaults& defaults) {
   const std::string path = *args.get("MODEL");
-  if (isPlanPath(path)) return loadPlanFile(args, path);
+  if (codegen::isPlanFile(path)) return loadPlanFile(args, path);
   synth::registerGgufConfigReader();
   const models::ModelConfig config = models::loadModelConfig(path);
   GpuModel model;

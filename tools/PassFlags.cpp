@@ -40,31 +40,22 @@ void note(const std::string& text) {
   std::fprintf(stderr, "reel: note: %s\n", text.c_str());
 }
 
+/// Largest decode bucket and prefill chunk the flags accept.
+constexpr int64_t kMaxBucketRows = int64_t{1} << 16;
+
 /// "1,2,4,8" -> positive, increasing sizes.
 std::vector<int64_t> parseBuckets(const std::string& text) {
   std::vector<int64_t> buckets;
   size_t start = 0;
   while (start <= text.size()) {
     size_t comma = std::min(text.find(',', start), text.size());
-    std::string item = text.substr(start, comma - start);
-    int64_t value = 0;
-    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
-    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || value <= 0)
-      failPlain("--buckets {}: expected positive integers separated by commas, got '{}'", text, item);
+    const int64_t value = parseIntIn(text.substr(start, comma - start), {1, kMaxBucketRows}, "--buckets " + text + ":");
     if (!buckets.empty() && value <= buckets.back())
       failPlain("--buckets {}: sizes must be increasing ({} after {})", text, value, buckets.back());
     buckets.push_back(value);
     start = comma + 1;
   }
   return buckets;
-}
-
-int64_t parseCount(const std::string& text, const std::string& flag) {
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 0)
-    failPlain("{} {}: expected a non-negative integer", flag, text);
-  return value;
 }
 
 /// Splits a reproducer header into arguments: spaces separate, single quotes group.
@@ -225,7 +216,8 @@ PassSetup resolvePassSetup(const ContextFlags& flags, const std::string& default
   PassSetup setup;
   setup.context.profile = resolveProfile(flags);
   if (flags.buckets) setup.context.buckets = parseBuckets(*flags.buckets);
-  if (flags.prefillTokens) setup.context.prefillTokens = parseCount(*flags.prefillTokens, "--prefill-tokens");
+  if (flags.prefillTokens)
+    setup.context.prefillTokens = parseIntIn(*flags.prefillTokens, {0, kMaxBucketRows}, "--prefill-tokens");
   if (flags.memoryBudget) setup.context.memoryBudget = parseByteSize(*flags.memoryBudget, "--memory-budget");
   setup.pipeline = passes::Pipeline::parse(flags.passes.value_or(defaultPipeline));
   setup.reproducerFlags = contextFlagsText(flags, setup.context);

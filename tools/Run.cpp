@@ -21,13 +21,10 @@ namespace reel::tools {
 
 namespace {
 
-int64_t parsePositive(const std::string& text, const std::string& flag) {
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 1)
-    failPlain("reel run: {} {}: expected a positive integer", flag, text);
-  return value;
-}
+/// Bounds of the numeric flags.
+constexpr int64_t kMaxBatch = 1024;
+constexpr int64_t kMaxThreads = 256;
+constexpr int64_t kMaxContextFlag = int64_t{1} << 24;
 
 /// "1,2,3" -> token ids.
 std::vector<int32_t> parseTokens(const std::string& text) {
@@ -69,11 +66,6 @@ bool hasExtension(const std::string& path, const char* extension) {
   return std::filesystem::path(path).extension() == extension;
 }
 
-/// A plan file, as the GPU path reads them (.plan, .json).
-bool isPlanPath(const std::string& path) {
-  return hasExtension(path, ".plan") || hasExtension(path, ".json");
-}
-
 /// The weights the flags name: --weights, --synthetic, or the MODEL itself when it is a GGUF.
 synth::OpenWeights openWeights(const Args& args, const models::ModelConfig& config, models::QuantScheme scheme) {
   const std::string model = *args.get("MODEL");
@@ -97,6 +89,7 @@ struct CpuModel {
 CpuModel loadPlanForCpu(const Args& args, const std::string& path) {
   CpuModel model;
   model.module = ir::parseModule(codegen::readPlanFile(path).moduleIr, path);
+  ir::verifyModule(*model.module);
   model.config = models::configFromModule(*model.module);
   std::optional<std::string> quant = args.get("--quant");
   if (!quant) quant = model.module->attrs.getString("quant");
@@ -110,7 +103,7 @@ CpuModel loadPlanForCpu(const Args& args, const std::string& path) {
 /// optimized with the pass flags.
 CpuModel compileForCpu(const Args& args) {
   const std::string path = *args.get("MODEL");
-  if (isPlanPath(path)) return loadPlanForCpu(args, path);
+  if (codegen::isPlanFile(path)) return loadPlanForCpu(args, path);
   std::optional<models::QuantScheme> scheme = models::parseQuantScheme(args.getOr("--quant", "q4_k_m"));
   if (!scheme) failPlain("reel run: unknown --quant '{}' (expected q4_k_m, q4_k, q8_0 or f16)", *args.get("--quant"));
   CpuModel model;
@@ -125,12 +118,16 @@ CpuModel compileForCpu(const Args& args) {
   return model;
 }
 
-void printReport(const reference::DecodeReport& report, const std::vector<std::vector<int32_t>>& prompts) {
+void printReport(const reference::DecodeReport& report, const reference::DecodeRequest& request, int64_t maxContext) {
   std::string out = fmt::format("prefill: {}\n", report.prefillPath);
   if (!report.decodePath.empty()) out += fmt::format("decode: {}\n", report.decodePath);
-  for (size_t i = 0; i < report.sequences.size(); ++i)
-    out += fmt::format("sequence {} ({} prompt token{}): {}\n", i, prompts[i].size(), prompts[i].size() == 1 ? "" : "s",
+  for (size_t i = 0; i < report.sequences.size(); ++i) {
+    const size_t promptTokens = request.prompts[i].size();
+    out += fmt::format("sequence {} ({} prompt token{}): {}\n", i, promptTokens, promptTokens == 1 ? "" : "s",
                        fmt::join(report.sequences[i].tokens, " "));
+    if (std::string stop = reference::describeStop(report.sequences[i], maxContext, request.newTokens); !stop.empty())
+      out += fmt::format("sequence {}: {}\n", i, stop);
+  }
   const double perToken = report.decodeSteps > 0 ? report.decodeSeconds / static_cast<double>(report.decodeSteps) : 0;
   out += fmt::format("time per token: {:.2f} ms ({} decode steps in {:.3f} s; prefill {:.3f} s)\n", perToken * 1e3,
                      report.decodeSteps, report.decodeSeconds, report.prefillSeconds);
@@ -154,10 +151,10 @@ int runRun(int argc, char** argv) {
               "auto (default: cuda when a GPU is present, else cpu), cpu (the CPU reference) or cuda");
   args.option("--tokens", "N", "tokens to generate per sequence (default 16)", "-n");
   args.option("--prompt-tokens", "LIST", "the prompt as token ids, e.g. 1,2,3 (default 1)");
-  args.option("--batch", "M", "run M sequences at once (default 1)");
+  args.option("--batch", "M", fmt::format("run M sequences at once (default 1, at most {})", kMaxBatch));
   args.option("--prefill", "MODE", "auto (default: @prefill when present), graph, or tokens (one token per step)");
   args.option("--quant", "SCHEME", "weight quantization for --synthetic: q4_k_m (default), q4_k, q8_0, f16");
-  args.option("--threads", "N", "CPU threads per matmul (default 2)");
+  args.option("--threads", "N", fmt::format("CPU threads per matmul (default 2, at most {})", kMaxThreads));
   declareGpuRunFlags(args);
   declarePassFlags(args);
   if (!args.parse(argc, argv, 2)) return 0;
@@ -166,19 +163,20 @@ int runRun(int argc, char** argv) {
   const CpuModel model = compileForCpu(args);
 
   reference::DecodeRequest request;
-  request.prompts = batchPrompts(parseTokens(args.getOr("--prompt-tokens", "1")),
-                                 parsePositive(args.getOr("--batch", "1"), "--batch"));
-  request.newTokens = parsePositive(args.getOr("--tokens", "16"), "--tokens");
+  request.prompts =
+      batchPrompts(parseTokens(args.getOr("--prompt-tokens", "1")), args.getInt("--batch", 1, {1, kMaxBatch}));
+  request.newTokens = args.getInt("--tokens", 16, {1, kMaxContextFlag});
   reference::DecodeOptions options;
   if (!model.buckets.empty()) options.buckets = model.buckets;
   options.prefill = parsePrefillMode(args.getOr("--prefill", "auto"));
-  options.threads = static_cast<unsigned>(parsePositive(args.getOr("--threads", "2"), "--threads"));
+  options.threads = static_cast<unsigned>(args.getInt("--threads", 2, {1, kMaxThreads}));
+  options.maxContext = args.getInt("--ctx", model.config.maxContext, {1, model.config.maxContext});
 
   writeOutput("", fmt::format("model: {} ({} layers), weights: {}, device: cpu (reference executor)\n",
                               model.config.name, model.config.numLayers, model.weights.description));
   reference::DecodeReport report =
       reference::runGreedyDecode(reference::findStepGraphs(*model.module), *model.weights.source, request, options);
-  printReport(report, request.prompts);
+  printReport(report, request, options.maxContext);
   return 0;
 }
 

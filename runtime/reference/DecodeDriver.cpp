@@ -31,6 +31,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+/// Most new tokens one request may ask for (with no context given).
+constexpr int64_t kMaxTokens = int64_t{1} << 24;
+
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -50,9 +53,12 @@ class DecodeRun {
     int64_t longest = 0;
     for (const auto& prompt : request.prompts)
       longest = std::max<int64_t>(longest, static_cast<int64_t>(prompt.size()));
-    // One slot per sequence, each long enough for its prompt and the new tokens.
+    // One slot per sequence, each long enough for its prompt and the new tokens, within the
+    // context (validate() bounds both, so the sum cannot overflow).
+    capacity_ = longest + request.newTokens - 1;
+    if (options.maxContext > 0) capacity_ = std::min(capacity_, options.maxContext);
     const int64_t sequences = static_cast<int64_t>(request.prompts.size());
-    cache_ = std::make_unique<KvCacheState>(kvCacheShapeFor(*planFor(1).graph, sequences, longest + request.newTokens));
+    cache_ = std::make_unique<KvCacheState>(kvCacheShapeFor(*planFor(1).graph, sequences, capacity_));
     report_.sequences.resize(static_cast<size_t>(sequences));
   }
 
@@ -61,7 +67,8 @@ class DecodeRun {
     for (size_t s = 0; s < request_.prompts.size(); ++s) prefill(static_cast<int32_t>(s));
     report_.prefillSeconds = secondsSince(start);
     start = Clock::now();
-    for (int64_t step = 1; step < request_.newTokens; ++step) decodeStep(step);
+    for (int64_t step = 1; step < request_.newTokens && decodeStep(step); ++step) {
+    }
     report_.decodeSeconds = secondsSince(start);
     return std::move(report_);
   }
@@ -72,6 +79,16 @@ class DecodeRun {
     if (request_.newTokens < 1) failPlain("decode: asked for {} new tokens (at least 1)", request_.newTokens);
     for (const auto& prompt : request_.prompts)
       if (prompt.empty()) failPlain("decode: every sequence needs at least one prompt token");
+    if (request_.newTokens > kMaxTokens)
+      failPlain("decode: asked for {} new tokens (at most {})", request_.newTokens, kMaxTokens);
+    const int64_t context = options_.maxContext > 0 ? options_.maxContext : kMaxTokens;
+    if (request_.newTokens > context)
+      failPlain("decode: asked for {} new tokens, but the context holds {} positions per sequence", request_.newTokens,
+                context);
+    for (size_t s = 0; s < request_.prompts.size(); ++s)
+      if (static_cast<int64_t>(request_.prompts[s].size()) > context)
+        failPlain("decode: sequence {}'s prompt of {} tokens does not fit the context of {} positions", s,
+                  request_.prompts[s].size(), context);
     if (options_.prefill == PrefillMode::Graph && !graphs_.prefill)
       failPlain("decode: prefill through the prefill graph was asked for, but the module has none");
     if (options_.prefillChunk < 1) failPlain("decode: the prefill chunk must be at least 1 row");
@@ -171,27 +188,51 @@ class DecodeRun {
     }
   }
 
-  /// Decode step `step` (1-based: the prompt gave token 0) for every sequence.
-  void decodeStep(int64_t step) {
-    const auto sequences = static_cast<int32_t>(request_.prompts.size());
+  /// The KV position sequence `s` writes at decode step `step`.
+  [[nodiscard]] int64_t decodePosition(int32_t sequence, int64_t step) const {
+    return static_cast<int64_t>(request_.prompts[static_cast<size_t>(sequence)].size()) + step - 1;
+  }
+
+  /// The sequences that take part in decode step `step`: those whose context has room. A
+  /// sequence whose context is full stops here.
+  std::vector<int32_t> liveSequences(int64_t step) {
+    std::vector<int32_t> live;
+    for (int32_t s = 0; s < static_cast<int32_t>(request_.prompts.size()); ++s) {
+      SequenceOutput& out = report_.sequences[static_cast<size_t>(s)];
+      if (out.stop == StopReason::Context) continue;
+      if (decodePosition(s, step) >= capacity_)
+        out.stop = StopReason::Context;
+      else
+        live.push_back(s);
+    }
+    return live;
+  }
+
+  /// Decode step `step` (1-based: the prompt gave token 0) for every sequence with room left;
+  /// false when no sequence has room.
+  bool decodeStep(int64_t step) {
+    const std::vector<int32_t> live = liveSequences(step);
+    const auto sequences = static_cast<int64_t>(live.size());
+    if (sequences == 0) return false;
     const int64_t groupSize = std::min<int64_t>(sequences, maxRows());
-    for (int32_t first = 0; first < sequences; first += static_cast<int32_t>(groupSize)) {
-      const int32_t count = std::min<int32_t>(static_cast<int32_t>(groupSize), sequences - first);
+    for (int64_t first = 0; first < sequences; first += groupSize) {
+      const int64_t count = std::min(groupSize, sequences - first);
       const StepPlan plan = planFor(std::max<int64_t>(count, options_.decodeRows));
       StepInputs inputs;
-      for (int32_t s = first; s < first + count; ++s) {
-        const auto position =
-            static_cast<int32_t>(static_cast<int64_t>(request_.prompts[static_cast<size_t>(s)].size()) + step - 1);
+      for (int64_t row = 0; row < count; ++row) {
+        const int32_t s = live[static_cast<size_t>(first + row)];
+        const auto position = static_cast<int32_t>(decodePosition(s, step));
         inputs.tokens.push_back(fedToken(s, step));
         inputs.positions.push_back(position);
         inputs.kvLens.push_back(position + 1);
         inputs.slots.push_back(s);
       }
       StepResult result = runPadded(*plan.graph, plan.rows, std::move(inputs));
-      for (int32_t s = first; s < first + count; ++s) takeToken(s, result, s - first);
-      if (first == 0) describeDecode(plan, count, sequences);
+      for (int64_t row = 0; row < count; ++row) takeToken(live[static_cast<size_t>(first + row)], result, row);
+      if (first == 0 && report_.decodePath.empty()) describeDecode(plan, count, sequences);
     }
     ++report_.decodeSteps;
+    return true;
   }
 
   /// The token sequence s feeds at decode step `step`: its last generated one, or the one
@@ -220,12 +261,19 @@ class DecodeRun {
   const WeightSource& weights_;
   const DecodeRequest& request_;
   const DecodeOptions& options_;
+  int64_t capacity_ = 0;  ///< KV positions per sequence
   std::unique_ptr<KvCacheState> cache_;
   std::map<const ir::Graph*, std::unique_ptr<ReferenceExecutor>> executors_;
   DecodeReport report_;
 };
 
 }  // namespace
+
+std::string describeStop(const SequenceOutput& sequence, int64_t maxContext, int64_t newTokens) {
+  if (sequence.stop != StopReason::Context) return "";
+  return fmt::format("context full ({} positions): stopped after {} of {} tokens", maxContext, sequence.tokens.size(),
+                     newTokens);
+}
 
 DecodeReport runGreedyDecode(const StepGraphs& graphs, const WeightSource& weights, const DecodeRequest& request,
                              const DecodeOptions& options) {

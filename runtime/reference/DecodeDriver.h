@@ -5,7 +5,8 @@
 /// @prefill graph in chunks, or token by token through the M = 1 decode graph); then all
 /// sequences decode together, one token each per step, through the smallest bucket graph
 /// that holds them, padding rows (kv_len 0) filling the bucket. More sequences than the
-/// largest bucket are split into several steps of at most that bucket.
+/// largest bucket are split into several steps of at most that bucket. A sequence whose
+/// context fills stops there (its stop reason says so); the others go on.
 
 #include "ir/Graph.h"
 #include "runtime/reference/WeightSource.h"
@@ -45,6 +46,9 @@ struct DecodeOptions {
   /// Keep the logits row of every generated token (tests compare them).
   bool keepLogits = false;
   unsigned threads = 2;
+  /// KV positions one sequence may use (the context; 0: as many as the request needs). A
+  /// prompt longer than this, or more new tokens than this, is refused before anything runs.
+  int64_t maxContext = 0;
 };
 
 struct DecodeRequest {
@@ -56,10 +60,21 @@ struct DecodeRequest {
   std::vector<std::vector<int32_t>> followTokens;
 };
 
+/// Why a sequence stopped generating.
+enum class StopReason : uint8_t {
+  Length,   ///< it has the tokens the request asked for
+  Context,  ///< its KV positions are used up (DecodeOptions::maxContext)
+};
+
 struct SequenceOutput {
   std::vector<int32_t> tokens;             ///< the generated tokens
   std::vector<std::vector<float>> logits;  ///< with keepLogits: the logits of each
+  StopReason stop = StopReason::Length;
 };
+
+/// "context full (64 positions): stopped after 9 of 16 tokens", or "" for a sequence that
+/// stopped at its length.
+std::string describeStop(const SequenceOutput& sequence, int64_t maxContext, int64_t newTokens);
 
 struct DecodeReport {
   std::vector<SequenceOutput> sequences;

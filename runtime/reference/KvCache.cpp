@@ -4,12 +4,23 @@
 
 #include <algorithm>
 
+#include <unistd.h>
+
 namespace reel::reference {
 
 namespace {
 
 /// Most fp16 values one cache may hold (32 GiB): a bigger request is a mistake.
 constexpr int64_t kMaxCacheElems = int64_t{1} << 34;
+
+/// Half of this machine's physical memory in bytes (the most a cache may take), or the
+/// cache's own cap where the system does not say.
+int64_t memoryForCache() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long pageSize = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || pageSize <= 0) return kMaxCacheElems * 2;
+  return static_cast<int64_t>(pages) / 2 * pageSize;
+}
 
 }  // namespace
 
@@ -26,6 +37,11 @@ KvCacheState::KvCacheState(const KvCacheShape& shape) : shape_(shape) {
                 shape.capacity);
     total *= dim;
   }
+  if (const int64_t bytes = total * 2; bytes > memoryForCache())
+    failPlain(
+        "KV cache of {} layers x {} slots x {} positions needs {:.2f} GiB, more than half of this machine's memory "
+        "(use a shorter context or fewer sequences)",
+        shape.layers, shape.slots, shape.capacity, static_cast<double>(bytes) / (1 << 30));
   rowElems_ = shape.kvHeads * shape.headDim;
   data_.assign(static_cast<size_t>(total), 0);
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -28,10 +29,19 @@ void parallelFor(int64_t count, unsigned threads, int64_t work, const std::funct
       errors[static_cast<size_t>(part)] = std::current_exception();
     }
   };
+  // Parts whose thread cannot be created (the system's thread limit) run on this thread.
   std::vector<std::thread> workers;
   workers.reserve(static_cast<size_t>(parts - 1));
-  for (int64_t part = 1; part < parts; ++part) workers.emplace_back(runPart, part);
-  runPart(0);
+  std::vector<int64_t> inlineParts{0};
+  inlineParts.reserve(static_cast<size_t>(parts));
+  for (int64_t part = 1; part < parts; ++part) {
+    try {
+      workers.emplace_back(runPart, part);
+    } catch (const std::system_error&) {  // includes the allocation of its stack
+      inlineParts.push_back(part);
+    }
+  }
+  for (int64_t part : inlineParts) runPart(part);
   for (std::thread& worker : workers) worker.join();
   for (const std::exception_ptr& error : errors)
     if (error) std::rethrow_exception(error);

@@ -1,6 +1,7 @@
 #include "runtime/reference/ReferenceExecutor.h"
 
 #include "ir/Diagnostics.h"
+#include "ir/Verifier.h"
 #include "runtime/reference/RefAttention.h"
 #include "runtime/reference/RefOps.h"
 #include "runtime/reference/RopeFactors.h"
@@ -84,6 +85,9 @@ const std::unordered_map<std::string, ReferenceExecutor::OpFn>& ReferenceExecuto
 ReferenceExecutor::ReferenceExecutor(const ir::Graph& graph, const WeightSource& weights, KvCacheState& cache,
                                      ExecutorOptions options)
     : graph_(graph), source_(weights), cache_(cache), options_(options), staticRows_(stepGraphRows(graph)) {
+  // A graph from a file (a plan's IR) is executed only once it verifies: the kernels below
+  // trust the shapes and attributes the verifier checks.
+  if (std::optional<std::string> why = ir::findVerifyError(graph)) failPlain("reference executor: {}", *why);
   prefill_ = isPrefillGraph(graph);
   size_t index = 0;
   for (const auto& op : graph.ops()) {
