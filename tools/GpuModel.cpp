@@ -23,14 +23,6 @@ bool hasExtension(const std::string& path, const char* extension) {
   return std::filesystem::path(path).extension() == extension;
 }
 
-int64_t parseContext(const std::string& command, const std::string& text) {
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 1)
-    failPlain("{}: --ctx {}: expected a positive integer", command, text);
-  return value;
-}
-
 models::QuantScheme quantScheme(const Args& args) {
   std::optional<models::QuantScheme> scheme = models::parseQuantScheme(args.getOr("--quant", "q4_k_m"));
   if (!scheme)
@@ -99,8 +91,7 @@ GpuModel loadGpuModel(const Args& args, const GpuModelDefaults& defaults) {
   codegen::LowerOptions lower;
   lower.profile = setup.context.profile;
   lower.pipeline = setup.pipeline.str();
-  lower.maxContext = args.has("--ctx") ? parseContext(args.command(), *args.get("--ctx"))
-                                       : std::min(config.maxContext, defaults.maxContext);
+  lower.maxContext = args.getInt("--ctx", std::min(config.maxContext, defaults.maxContext), {1, config.maxContext});
   model.plan = codegen::lowerModule(*module, lower);
   return model;
 }
