@@ -22,10 +22,10 @@ find_package(tomlplusplus REQUIRED CONFIG)
 add_library(reel_toml INTERFACE)
 get_target_property(_toml_inc tomlplusplus::tomlplusplus INTERFACE_INCLUDE_DIRECTORIES)
 target_include_directories(reel_toml SYSTEM INTERFACE ${_toml_inc})
-target_compile_definitions(reel_toml INTERFACE TOML_HEADER_ONLY=1 TOML_EXCEPTIONS=1
-  # TOML++ 3.3 asserts (aborts) on some malformed input that its parser otherwise reports
-  # as an ordinary error; every file must see the same setting (one parser per binary).
-  "TOML_ASSERT(expr)=((void)0)")
+# TOML_ASSERT (off: TOML++ 3.3 aborts on some malformed input it otherwise reports as an
+# error) is a function-style macro, which a compile definition cannot carry: models/TomlParse.h
+# defines it, and every file reaches TOML++ through that header.
+target_compile_definitions(reel_toml INTERFACE TOML_HEADER_ONLY=1 TOML_EXCEPTIONS=1)
 
 find_package(nlohmann_json 3 REQUIRED CONFIG)
 

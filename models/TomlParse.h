@@ -11,8 +11,8 @@
 
 // toml++ 3.3 asserts on some malformed input ("[\n", "x = [}", "1979-05-27T:00Z"; upstream
 // marzer/tomlplusplus#301 fixes the first) that its parser, asserts off, reports as the
-// parse errors they are. Bad input must give a reel::Error, never an abort. (The build
-// defines this for every target using TOML++; here for a reader of this header alone.)
+// parse errors they are. Bad input must give a reel::Error, never an abort. Every file
+// includes TOML++ through this header, so all of them see the same setting.
 #ifndef TOML_ASSERT
 #define TOML_ASSERT(expr) static_cast<void>(0)
 #endif

@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 #include <llvm/ADT/StringRef.h>
-#include <toml++/toml.h>
 
 #include <algorithm>
 #include <cctype>
