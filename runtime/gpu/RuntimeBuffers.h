@@ -62,7 +62,9 @@ class RuntimeBuffers {
   /// cache, an offset past its buffer); codegen::checkStep checks the whole footprint.
   [[nodiscard]] void* resolve(const codegen::BufferRef& ref, int64_t bucketRows, const DeviceWeights& weights) const;
 
+  /// The plan the buffers were allocated for.
   [[nodiscard]] const codegen::Plan& plan() const { return *plan_; }
+
   /// The step-input block: 4 * maxRows int32 (see the file comment).
   [[nodiscard]] int32_t* stepInputs() const { return static_cast<int32_t*>(stepInputs_.get()); }
   [[nodiscard]] int32_t* nextTokens() const { return static_cast<int32_t*>(nextTokens_.get()); }

@@ -123,11 +123,11 @@ TEST_CASE("footprints saturate instead of wrapping", "[codegen][plan-check]") {
 }
 
 TEST_CASE("what lowering emits passes the footprint check", "[codegen][plan-check]") {
-  // tiny: DP4A (plain, stacked, mixed stacks, SwiGLU), FP8 and HGEMM matmuls, prefill attention.
+  // tiny: DP4A (plain, stacked, mixed stacks, gate+up), FP8 and HGEMM matmuls, prefill attention.
   // Qwen2.5-0.5B: k = 896 (Q5_0/Q8_0 row-planar rows with padding), biases, NeoX RoPE.
-  // Llama-2-7B at a 4096 context: flash-decoding (split and reduce kernels) in the .long buckets.
+  // Llama-3.2-1B at a 4096 context: flash-decoding (split and reduce kernels) in the .long buckets.
   std::vector<Plan> plans{tinyPlan(), compileModel(request("qwen2.5-0.5b", {1, 4}, 256)).plan,
-                          compileModel(request("llama-2-7b", {2}, 4096)).plan};
+                          compileModel(request("llama-3.2-1b", {2}, 4096)).plan};
   std::set<std::string> seen;
   for (const Plan& plan : plans) {
     INFO(plan.model);
