@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <cstdint>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -137,7 +136,7 @@ Step readStep(const Reader& r) {
     step.ptrs.push_back(readBufferRef(ptrs.at(i)));
   Reader ints = r.at("ints");
   for (size_t i = 0, n = ints.arraySize(kernels::kMaxIntArgs); i < n; ++i)
-    step.ints.push_back(ints.at(i).integer(INT64_MIN, INT64_MAX));
+    step.ints.push_back(ints.at(i).integer(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
   Reader floats = r.at("floats");
   for (size_t i = 0, n = floats.arraySize(kernels::kMaxFloatArgs); i < n; ++i)
     step.floats.push_back(floats.at(i).float32());
