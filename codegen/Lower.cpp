@@ -1,5 +1,6 @@
 #include "codegen/Lower.h"
 
+#include "codegen/PlanCheck.h"
 #include "codegen/PlanFile.h"
 #include "ir/Printer.h"
 #include "kernels/GemvShape.h"
@@ -59,21 +60,6 @@ WeightLayout layoutFor(const std::string& kernel, ElemType weightType) {
   if (kernel == "hgemm") return weightType == ElemType::F16 ? WeightLayout::Gguf : WeightLayout::F16;
   if (kernel == "dp4a" && weightType != ElemType::Q4_K) return WeightLayout::RowPlanar;
   return WeightLayout::Gguf;
-}
-
-int64_t layoutBytes(WeightLayout layout, const ir::TensorType& type) {
-  int64_t rows = type.rank() == 2 ? type.shape[0] : 1;
-  int64_t cols = type.shape.back();
-  switch (layout) {
-    case WeightLayout::Fp8PerRow:
-      return alignUp(rows * cols, 256) + rows * 4;
-    case WeightLayout::F16:
-      return rows * cols * 2;
-    case WeightLayout::F32:
-      return rows * cols * 4;
-    default:
-      return *type.numBytes(1, 1);
-  }
 }
 
 /// Lowers one graph; shares the weight-slot table and the scratch size with the plan.
@@ -155,8 +141,12 @@ class GraphLowering {
     auto [it, inserted] = slots_.try_emplace({tensor, layout}, static_cast<int64_t>(plan_.weights.size()));
     if (inserted) {
       const ir::TensorType& type = value->type();
-      plan_.weights.push_back({tensor, ir::elemTypeName(type.elem).str(), layout, type.rank() == 2 ? type.shape[0] : 1,
-                               type.shape.back(), layoutBytes(layout, type)});
+      WeightSlot slot{tensor, ir::elemTypeName(type.elem).str(), layout, type.rank() == 2 ? type.shape[0] : 1,
+                      type.shape.back()};
+      slot.bytes = weightLayoutBytes(slot);
+      if (slot.bytes < 0)
+        cannotLower(*producer, fmt::format("{} cannot be laid out as {}", type.str(), weightLayoutName(layout)));
+      plan_.weights.push_back(std::move(slot));
     }
     return {BufferKind::Weight, it->second, 0};
   }
@@ -583,6 +573,30 @@ std::string canonicalConfigText(const ir::Module& module) {
   return attrs.str();
 }
 
+namespace {
+
+/// The KV cache the module's kv_cache ops describe (f16 [S, n_kv_heads, head_dim] per layer and
+/// part); all zero when there is none.
+KvCacheShape kvCacheShapeOf(const ir::Module& module) {
+  KvCacheShape shape;
+  for (const auto& graph : module.graphs) {
+    for (const auto& op : graph->ops()) {
+      if (op->name() != "kv_cache") continue;
+      const ir::TensorType& type = op->result()->type();
+      const int64_t layer = op->attrs().getInt("layer").value_or(-1);
+      if (type.rank() != 3 || layer < 0 ||
+          (shape.kvHeads != 0 && (shape.kvHeads != type.shape[1] || shape.headDim != type.shape[2])))
+        cannotLower(*op, "every kv_cache must be f16[S, n_kv_heads, head_dim] of one shape, with a layer");
+      shape.layers = std::max(shape.layers, layer + 1);
+      shape.kvHeads = type.shape[1];
+      shape.headDim = type.shape[2];
+    }
+  }
+  return shape;
+}
+
+}  // namespace
+
 Plan lowerModule(const ir::Module& module, const LowerOptions& options) {
   Plan plan;
   plan.model = module.name;
@@ -591,6 +605,7 @@ Plan lowerModule(const ir::Module& module, const LowerOptions& options) {
   plan.bandwidthGBs = options.profile.memoryBandwidthGBs;
   plan.pipeline = options.pipeline;
   plan.maxContext = options.maxContext;
+  plan.kvCache = kvCacheShapeOf(module);
   std::map<std::pair<std::string, WeightLayout>, int64_t> slots;
   for (const auto& graph : module.graphs) {
     GraphLowering lowering(*graph, options, plan, slots);

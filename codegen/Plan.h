@@ -21,7 +21,8 @@ namespace reel::codegen {
 /// 4: attention blocks of up to 16 warps (block size and shared memory changed).
 /// 5: DP4A GEMV blocks of 8 rows for wide matrices (kernels/GemvShape.h: grid sizes changed).
 /// 6: decode attention's shared memory (the appended K and V row in, the RoPE table out).
-inline constexpr int kPlanFormatVersion = 6;
+/// 7: the KV cache's shape (`kv_cache`), and row-planar weight slots' bytes with their row padding.
+inline constexpr int kPlanFormatVersion = 7;
 
 /// Where a pointer argument points, resolved by the runtime at load time.
 enum class BufferKind {
@@ -79,6 +80,15 @@ struct WeightSlot {
   friend bool operator==(const WeightSlot&, const WeightSlot&) = default;
 };
 
+/// The KV cache the schedules address: per layer a K and a V part (BufferRef index layer * 2 +
+/// part), each f16 [slot][Plan::maxContext][kvHeads][headDim]. All zero for a model without one.
+struct KvCacheShape {
+  int64_t layers = 0;
+  int64_t kvHeads = 0;
+  int64_t headDim = 0;
+  friend bool operator==(const KvCacheShape&, const KvCacheShape&) = default;
+};
+
 /// The schedule of one bucket.
 struct BucketPlan {
   std::string graph;  ///< "decode.m4"
@@ -102,6 +112,7 @@ struct Plan {
   std::string pipeline;     ///< the pass pipeline that produced it
   int64_t maxContext = 0;   ///< KV positions per sequence slot the schedule was lowered for
   int64_t scratchBytes = 0;
+  KvCacheShape kvCache;
   std::vector<WeightSlot> weights;
   std::vector<BucketPlan> buckets;
   std::string moduleIr;  ///< the optimized IR (text), for the CPU reference and for reading

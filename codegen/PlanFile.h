@@ -1,9 +1,10 @@
 #pragma once
 /// \file
 /// The plan file: a versioned JSON document (docs/plan-format.md). Reading is strict: every
-/// field is type-checked and every reference (kernel ids, argument counts, buffer kinds,
-/// weight slots, arena offsets) is validated before use, so a damaged or hostile plan is a
-/// one-line reel::Error naming the file and the JSON path, never a bad launch.
+/// field is type-checked (a one-line reel::Error naming the file and the JSON path), then the
+/// whole plan goes through checkPlan (codegen/PlanCheck.h): kernel ids, argument counts and
+/// ranges, launch dims, and every pointer argument's footprint inside its buffer (one line
+/// naming the step and the argument). A damaged or hostile plan never reaches a kernel.
 
 #include "codegen/Plan.h"
 

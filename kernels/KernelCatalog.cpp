@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <initializer_list>
+#include <type_traits>
 #include <utility>
 
 namespace reel::kernels {
@@ -30,6 +32,25 @@ constexpr QType kGemvTypes[] = {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5
 constexpr QType kEmbedTypes[] = {QType::F32,  QType::F16,  QType::BF16, QType::Q8_0,
                                  QType::Q5_0, QType::Q4_K, QType::Q6_K};
 
+/// What `pick` gives for weight type t among Types, each passed as std::integral_constant<QType, T>
+/// (for Q4_K where t is none of them).
+template <QType... Types, typename Pick>
+auto ofType(QType t, Pick pick) {
+  auto picked = pick(std::integral_constant<QType, QType::Q4_K>{});
+  (void)((t == Types ? (picked = pick(std::integral_constant<QType, Types>{}), true) : false) || ...);
+  return picked;
+}
+/// ofType over the DP4A GEMVs' weight types.
+template <typename Pick>
+auto ofGemvType(QType t, Pick pick) {
+  return ofType<QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0>(t, pick);
+}
+/// ofType over the embedding tables' types (kEmbedTypes).
+template <typename Pick>
+auto ofEmbedType(QType t, Pick pick) {
+  return ofType<QType::F32, QType::F16, QType::BF16, QType::Q8_0, QType::Q5_0, QType::Q4_K, QType::Q6_K>(t, pick);
+}
+
 // ---- checks ------------------------------------------------------------------------------
 
 /// A GEMV of weight type T: ints n, k, m, then for a stack of S > 0 matrices each one's rows,
@@ -52,16 +73,7 @@ std::string checkGemv(const int64_t* a) {
 /// The GEMV check of weight type t for S stacked matrices (0: not stacked).
 template <int S>
 CheckFn gemvCheckOf(QType t) {
-  switch (t) {
-    case QType::Q6_K:
-      return checkGemv<QType::Q6_K, S>;
-    case QType::Q8_0:
-      return checkGemv<QType::Q8_0, S>;
-    case QType::Q5_0:
-      return checkGemv<QType::Q5_0, S>;
-    default:
-      return checkGemv<QType::Q4_K, S>;
-  }
+  return ofGemvType(t, [](auto type) -> CheckFn { return checkGemv<decltype(type)::value, S>; });
 }
 
 template <int S>
@@ -74,52 +86,107 @@ std::string checkGemvMixedStack(const int64_t* a) {
   return "";
 }
 
+/// "" when the first int args, named `names`, are all at least 1; else which is not.
+std::string positive(const int64_t* a, std::initializer_list<const char*> names) {
+  const int64_t* value = a;
+  for (const char* name : names) {
+    if (*value++ < 1) return fmt::format("{} must be positive", name);
+  }
+  return "";
+}
+
 std::string checkQuantizeQ81(const int64_t* a) {
+  if (std::string why = positive(a, {"m", "k"}); !why.empty()) return why;
   if (a[1] % 32 != 0) return "k must be a multiple of 32";
   return "";
 }
 
 std::string checkNorm(const int64_t* a) {
+  if (std::string why = positive(a, {"m", "n"}); !why.empty()) return why;
   if (a[1] % 4 != 0) return "n must be a multiple of 4";
   return "";
 }
 
 std::string checkQ81Rows(const int64_t* a) {
+  if (std::string why = positive(a, {"m", "n"}); !why.empty()) return why;
   if (a[1] % 32 != 0) return "n must be a multiple of 32 (whole Q8_1 blocks)";
   return "";
 }
 
 std::string checkRope(const int64_t* a) {
-  if (a[3] % 2 != 0 || a[3] > 1024) return "head_dim must be even and at most 1024";
+  if (std::string why = positive(a, {"m", "n_heads"}); !why.empty()) return why;
+  if (a[3] < 2 || a[3] % 2 != 0 || a[3] > 1024) return "head_dim must be even, 2 to 1024";
   return "";
 }
 
 std::string checkAttention(const int64_t* a) {
+  if (std::string why = positive(a, {"m", "n_heads", "n_kv_heads", "head_dim", "max_ctx"}); !why.empty()) return why;
   const int64_t heads = a[1], kvHeads = a[2], headDim = a[3];
-  if (kvHeads < 1 || heads % kvHeads != 0) return "n_heads must be a multiple of n_kv_heads";
+  if (heads % kvHeads != 0) return "n_heads must be a multiple of n_kv_heads";
   if (heads / kvHeads > kAttnMaxGroup) return fmt::format("at most {} query heads per KV head", kAttnMaxGroup);
   if (headDim % 8 != 0 || headDim > kAttnMaxHeadDim)
     return fmt::format("head_dim must be a multiple of 8, at most {}", kAttnMaxHeadDim);
   return "";
 }
 
+/// Flash-decoding's first phase: splits (int 7) as well.
+std::string checkAttentionSplit(const int64_t* a) {
+  if (std::string why = checkAttention(a); !why.empty()) return why;
+  return a[7] < 1 ? "splits must be positive" : "";
+}
+
 std::string checkKvAppend(const int64_t* a) {
+  if (std::string why = positive(a, {"m", "n_kv_heads", "head_dim", "max_ctx"}); !why.empty()) return why;
   if (a[2] % 2 != 0) return "head_dim must be even";
+  if (a[4] % 2 != 0 || a[5] % 2 != 0) return "k_stride and v_stride must be even";
   return "";
 }
 
+std::string checkAttentionReduce(const int64_t* a) {
+  return positive(a, {"m", "n_heads", "head_dim", "splits"});
+}
+
 std::string checkFp8Gemm(const int64_t* a) {
+  if (std::string why = positive(a, {"m", "n", "k"}); !why.empty()) return why;
   if (a[2] % 16 != 0 || a[1] % 16 != 0) return "n and k must be multiples of 16";
+  if (a[3] != 0 && a[3] != 1) return "per_row must be 0 or 1";
   return "";
 }
 
 std::string checkHgemm(const int64_t* a) {
+  if (std::string why = positive(a, {"m", "n", "k"}); !why.empty()) return why;
   if (a[2] % 8 != 0 || a[1] % 8 != 0) return "n and k must be multiples of 8";
   return "";
 }
 
-std::string noCheck(const int64_t*) {
-  return "";
+std::string checkFp8Convert(const int64_t* a) {
+  if (std::string why = positive(a, {"n", "k"}); !why.empty()) return why;
+  return a[2] != 0 && a[2] != 1 ? "per_row must be 0 or 1" : "";
+}
+
+/// An embedding table of type T: whole blocks per row.
+template <QType T>
+std::string checkEmbed(const int64_t* a) {
+  if (std::string why = positive(a, {"m", "n", "vocab"}); !why.empty()) return why;
+  const auto block = static_cast<int64_t>(quant::blockElems(T));
+  return a[1] % block != 0 ? fmt::format("n must be a multiple of {} for {} tables", block, quant::qtypeName(T)) : "";
+}
+CheckFn embedCheckOf(QType t) {
+  return ofEmbedType(t, [](auto type) -> CheckFn { return checkEmbed<decltype(type)::value>; });
+}
+
+std::string checkCount(const int64_t* a) {
+  return positive(a, {"count"});
+}
+
+/// Kernels of (m rows, n columns).
+std::string checkRows(const int64_t* a) {
+  return positive(a, {"m", "n"});
+}
+
+/// Kernels of (m rows, k columns).
+std::string checkRowsK(const int64_t* a) {
+  return positive(a, {"m", "k"});
 }
 
 // ---- dims adapters (int args in catalog order) ---------------------------------------------
@@ -131,16 +198,7 @@ LaunchDims gemvFromInts(const int64_t* a) {
 /// The GEMV dims adapter of weight type t (the rows per block depend on it).
 template <int Matrices>
 DimsFn gemvDimsOf(QType t) {
-  switch (t) {
-    case QType::Q6_K:
-      return gemvFromInts<QType::Q6_K, Matrices>;
-    case QType::Q8_0:
-      return gemvFromInts<QType::Q8_0, Matrices>;
-    case QType::Q5_0:
-      return gemvFromInts<QType::Q5_0, Matrices>;
-    default:
-      return gemvFromInts<QType::Q4_K, Matrices>;
-  }
+  return ofGemvType(t, [](auto type) -> DimsFn { return gemvFromInts<decltype(type)::value, Matrices>; });
 }
 LaunchDims quantizeFromInts(const int64_t* a) {
   return quantizeQ81Dims(a[0], a[1]);
@@ -183,6 +241,201 @@ LaunchDims singleBlock(const int64_t*) {
 }
 LaunchDims libraryDims(const int64_t*) {
   return LaunchDims{};
+}
+
+// ---- footprints (int args in catalog order) ------------------------------------------------
+
+int64_t mul(int64_t a, int64_t b) {
+  return saturatingMul(a, b);
+}
+int64_t mul(int64_t a, int64_t b, int64_t c) {
+  return saturatingMul(saturatingMul(a, b), c);
+}
+int64_t mul(int64_t a, int64_t b, int64_t c, int64_t d) {
+  return saturatingMul(mul(a, b, c), d);
+}
+
+/// Blocks of `elems` elements that hold n elements (a partial block counts).
+int64_t wholeBlocks(int64_t n, int64_t elems) {
+  return n < 0 ? kFootprintOverflow : n / elems + (n % elems != 0 ? 1 : 0);
+}
+/// Bytes of a row of n elements of `type` in the GGUF layout.
+int64_t ggufRowBytes(QType type, int64_t n) {
+  return mul(wholeBlocks(n, static_cast<int64_t>(quant::blockElems(type))),
+             static_cast<int64_t>(quant::blockBytes(type)));
+}
+/// Bytes of a GEMV weight row of k elements: GGUF rows (Q4_K) or row-planar ones (rounded to 16).
+int64_t gemvRowBytes(QType type, int64_t k) {
+  const int64_t bytes = ggufRowBytes(type, k);
+  if (!quant::needsRowPlanar(type) || bytes == kFootprintOverflow) return bytes;
+  return saturatingAdd(bytes, 15) / 16 * 16;
+}
+/// m row-planar Q8_1 rows of k values.
+int64_t q81Bytes(int64_t m, int64_t k) {
+  return mul(m, ggufRowBytes(QType::Q8_1, k));
+}
+/// rows x cols f32 values.
+int64_t f32Bytes(int64_t rows, int64_t cols) {
+  return mul(rows, cols, 4);
+}
+/// `rows` rows of `width` elements of `elemBytes` bytes, `stride` elements apart: the last ends at
+/// (rows - 1) * stride + width elements.
+int64_t stridedBytes(int64_t rows, int64_t stride, int64_t width, int64_t elemBytes) {
+  if (rows < 1 || width == 0) return 0;
+  return mul(saturatingAdd(mul(rows - 1, stride), width), elemBytes);
+}
+
+/// Builds an entry's footprints in argument order.
+class Footprints {
+ public:
+  Footprints& read(int64_t bytes) { return put({bytes, PtrUse::Read}); }
+  Footprints& write(int64_t bytes) { return put({bytes, PtrUse::Write}); }
+  /// Step data the kernel trusts as indices: m int32 values of that step input.
+  Footprints& stepData(PtrUse use, int64_t m) { return put({mul(m, 4), use}); }
+  /// A K or V cache: one slot of max_ctx positions of `rowElems` f16 values.
+  Footprints& kvCache(int64_t maxCtx, int64_t rowElems) {
+    return put({mul(maxCtx, rowElems, 2), PtrUse::KvCache, maxCtx});
+  }
+  operator Footprint() const { return footprint_; }  // NOLINT(google-explicit-constructor)
+
+ private:
+  Footprints& put(PtrFootprint arg) {
+    footprint_[count_++] = arg;
+    return *this;
+  }
+  Footprint footprint_{};
+  size_t count_ = 0;
+};
+
+/// The DP4A GEMVs, ints (n, k, m[, rows_0 .. rows_{S-1}]): `Weights` weight pointers, the
+/// activations, then `Outputs` f32 [m][rows] outputs. Stacked (S > 0): matrix i has rows_i rows,
+/// and a mixed stack's last matrix type L. Not stacked: each matrix has n rows (one for the plain
+/// GEMV, gate and up for gate+up and SwiGLU).
+template <QType T, int S, int Weights, int Outputs, QType L = T>
+Footprint gemvFootprint(const int64_t* a) {
+  const int64_t n = a[0], k = a[1], m = a[2];
+  Footprints f;
+  for (int i = 0; i < Weights; ++i) f.read(mul(S > 0 ? a[3 + i] : n, gemvRowBytes(S > 0 && i + 1 == S ? L : T, k)));
+  f.read(q81Bytes(m, k));
+  for (int i = 0; i < Outputs; ++i) f.write(f32Bytes(m, S > 0 ? a[3 + i] : n));
+  return f;
+}
+/// The footprint of the plain (S = 0) or stacked GEMV of weight type t.
+template <int S, int Weights, int Outputs>
+FootprintFn gemvFootprintOf(QType t) {
+  return ofGemvType(t,
+                    [](auto type) -> FootprintFn { return gemvFootprint<decltype(type)::value, S, Weights, Outputs>; });
+}
+
+Footprint quantizeFootprint(const int64_t* a) {
+  return Footprints().read(f32Bytes(a[0], a[1])).write(q81Bytes(a[0], a[1]));
+}
+/// rms_norm and add_rms_norm (Residual), f32 or Q8_1 output: (m, n).
+template <bool Residual, bool Q81>
+Footprint normFootprint(const int64_t* a) {
+  const int64_t m = a[0], n = a[1];
+  Footprints f;
+  f.read(f32Bytes(m, n));
+  if (Residual) f.read(f32Bytes(m, n));
+  f.read(f32Bytes(1, n));
+  if (Residual) f.write(f32Bytes(m, n));
+  return f.write(Q81 ? q81Bytes(m, n) : f32Bytes(m, n));
+}
+/// (m, n_heads, n_kv_heads, head_dim, q_stride, k_stride): q and k rotated in place (k absent
+/// with no KV heads).
+Footprint ropeFootprint(const int64_t* a) {
+  const int64_t m = a[0], headDim = a[3];
+  return Footprints()
+      .write(stridedBytes(m, a[4], mul(a[1], headDim), 4))
+      .write(stridedBytes(m, a[5], mul(a[2], headDim), 4))
+      .read(mul(m, 4));
+}
+/// (m, n, vocab): a GGUF table of vocab rows, the tokens (out-of-range ids give zeros), the rows.
+template <QType T>
+Footprint embedFootprint(const int64_t* a) {
+  return Footprints().read(mul(a[2], ggufRowBytes(T, a[1]))).read(mul(a[0], 4)).write(f32Bytes(a[0], a[1]));
+}
+FootprintFn embedFootprintOf(QType t) {
+  return ofEmbedType(t, [](auto type) -> FootprintFn { return embedFootprint<decltype(type)::value>; });
+}
+/// add, swiglu: (count) f32 values of two inputs and the output.
+Footprint binaryFootprint(const int64_t* a) {
+  return Footprints().read(f32Bytes(a[0], 1)).read(f32Bytes(a[0], 1)).write(f32Bytes(a[0], 1));
+}
+Footprint swigluQ81Footprint(const int64_t* a) {
+  return Footprints().read(f32Bytes(a[0], a[1])).read(f32Bytes(a[0], a[1])).write(q81Bytes(a[0], a[1]));
+}
+Footprint biasAddFootprint(const int64_t* a) {
+  return Footprints().write(f32Bytes(a[0], a[1])).read(f32Bytes(1, a[1]));
+}
+Footprint castFootprint(const int64_t* a) {
+  return Footprints().read(f32Bytes(a[0], 1)).write(mul(a[0], 2));
+}
+Footprint argmaxFootprint(const int64_t* a) {
+  return Footprints().read(f32Bytes(a[0], a[1])).write(mul(a[0], 4));
+}
+/// (m, n_kv_heads, head_dim, max_ctx, k_stride, v_stride). The kernel skips positions outside
+/// [0, max_ctx), so any positions do; the slots index the cache.
+Footprint kvAppendFootprint(const int64_t* a) {
+  const int64_t m = a[0], rowElems = mul(a[1], a[2]);
+  return Footprints()
+      .read(stridedBytes(m, a[4], rowElems, 4))
+      .read(stridedBytes(m, a[5], rowElems, 4))
+      .kvCache(a[3], rowElems)
+      .kvCache(a[3], rowElems)
+      .stepData(PtrUse::Slots, m)
+      .read(mul(m, 4));
+}
+/// The attention kernels' ints start (m, n_heads, n_kv_heads, head_dim, max_ctx, window, q_stride);
+/// splits is int 7 where there are splits, and the fused RoPE variants' k_stride and v_stride
+/// follow. Form: which kernel of the family.
+enum class AttnForm { Decode, Split, Prefill, DecodeRope, SplitRope };
+template <AttnForm Form, bool Q81 = false>
+Footprint attentionFootprint(const int64_t* a) {
+  const int64_t m = a[0], heads = a[1], headDim = a[3], maxCtx = a[4];
+  const int64_t kvRow = mul(a[2], headDim);
+  const bool rope = Form == AttnForm::DecodeRope || Form == AttnForm::SplitRope;
+  const bool split = Form == AttnForm::Split || Form == AttnForm::SplitRope;
+  const int64_t splits = split ? a[7] : 1;
+  const int tail = Form == AttnForm::SplitRope ? 8 : 7;  // k_stride of the RoPE variants
+  Footprints f;
+  f.read(stridedBytes(m, a[6], mul(heads, headDim), 4));
+  if (rope) f.read(stridedBytes(m, a[tail], kvRow, 4)).read(stridedBytes(m, a[tail + 1], kvRow, 4));
+  f.kvCache(maxCtx, kvRow).kvCache(maxCtx, kvRow).stepData(PtrUse::Slots, m);
+  // Prefill rows attend up to their positions; decode rows up to their KV lengths (and the
+  // RoPE variants append at their positions, which the kernel bounds by max_ctx).
+  f.stepData(Form == AttnForm::Prefill ? PtrUse::Positions : PtrUse::KvLens, m);
+  if (rope) f.read(mul(m, 4));
+  if (split) return f.write(mul(m, heads, splits, mul(headDim, 4))).write(mul(m, heads, splits, 8));
+  return f.write(Q81 ? q81Bytes(m, mul(heads, headDim)) : mul(m, heads, headDim, 4));
+}
+/// (m, n_heads, head_dim, splits): the partials of attn_decode_split, then the rows.
+template <bool Q81>
+Footprint attentionReduceFootprint(const int64_t* a) {
+  const int64_t m = a[0], heads = a[1], headDim = a[2], splits = a[3];
+  return Footprints()
+      .read(mul(m, heads, splits, mul(headDim, 4)))
+      .read(mul(m, heads, splits, 8))
+      .write(Q81 ? q81Bytes(m, mul(heads, headDim)) : mul(m, heads, headDim, 4));
+}
+/// (n, k, per_row): f32 (or f16) weights to E4M3 and their scales.
+template <int SourceBytes>
+Footprint fp8ConvertFootprint(const int64_t* a) {
+  const int64_t n = a[0], k = a[1];
+  return Footprints().read(mul(n, k, SourceBytes)).write(mul(n, k)).write(a[2] != 0 ? mul(n, 4) : 4);
+}
+Footprint fp8QuantizeActFootprint(const int64_t* a) {
+  return Footprints().read(f32Bytes(a[0], a[1])).write(mul(a[0], a[1])).write(4);
+}
+/// (m, n, k, per_row).
+Footprint fp8GemmFootprint(const int64_t* a) {
+  const int64_t m = a[0], n = a[1], k = a[2];
+  return Footprints().read(mul(n, k)).read(a[3] != 0 ? mul(n, 4) : 4).read(mul(m, k)).read(4).write(f32Bytes(m, n));
+}
+/// (m, n, k).
+Footprint hgemmFootprint(const int64_t* a) {
+  const int64_t m = a[0], n = a[1], k = a[2];
+  return Footprints().read(mul(n, k, 2)).read(mul(m, k, 2)).write(f32Bytes(m, n));
 }
 
 // ---- argument lists shared by several entries ---------------------------------------------
@@ -241,16 +494,23 @@ std::string checkDecodeRopeQ81(const int64_t* a) {
   return a[3] % 32 == 0 ? "" : "head_dim must be a multiple of 32 for a Q8_1 output";
 }
 std::string checkReduceQ81(const int64_t* a) {
+  if (std::string why = checkAttentionReduce(a); !why.empty()) return why;
   return a[2] % 32 == 0 ? "" : "head_dim must be a multiple of 32 for a Q8_1 output";
 }
 
 /// `base` writing its result rows (its last pointer) as quantize_q8_1 would: id `<base>_q8_1`.
-KernelInfo withQ81Output(const KernelInfo& base, CheckFn check) {
+struct Q81Form {
+  std::string_view base;
+  CheckFn check;
+  FootprintFn footprint;
+};
+KernelInfo withQ81Output(const KernelInfo& base, const Q81Form& form) {
   KernelInfo k = base;
   k.id += "_q8_1";
   k.ptrArgs.back() = "out: Q8_1 row-planar [m] rows of q81RowBytes(width) instead of f32";
   k.doc = "as the kernel without _q8_1, writing its rows as quantize_q8_1 would (bit-identical to the two kernels)";
-  k.check = check;
+  k.check = form.check;
+  k.footprint = form.footprint;
   return k;
 }
 
@@ -266,7 +526,8 @@ std::vector<KernelInfo> buildCatalog() {
                  {},
                  "out[i][r] = dot(W[r], act[i]) with DP4A on Q8_1 activations",
                  gemvDimsOf<1>(t),
-                 gemvCheckOf<0>(t)});
+                 gemvCheckOf<0>(t),
+                 gemvFootprintOf<0, 1, 1>(t)});
     c.push_back({gemvGateUpKernelId(t),
                  "gemv",
                  KernelKind::Kernel,
@@ -276,7 +537,8 @@ std::vector<KernelInfo> buildCatalog() {
                  {},
                  "the gate and up GEMVs of one activation in one launch",
                  gemvDimsOf<2>(t),
-                 gemvCheckOf<0>(t)});
+                 gemvCheckOf<0>(t),
+                 gemvFootprintOf<0, 2, 2>(t)});
     c.push_back({gemvSwigluKernelId(t),
                  "gemv",
                  KernelKind::Kernel,
@@ -286,7 +548,8 @@ std::vector<KernelInfo> buildCatalog() {
                  {},
                  "gate and up GEMVs fused with SwiGLU",
                  gemvDimsOf<2>(t),
-                 gemvCheckOf<0>(t)});
+                 gemvCheckOf<0>(t),
+                 gemvFootprintOf<0, 2, 1>(t)});
   }
   for (QType t : kGemvTypes) {
     c.push_back({gemvStackedKernelId(t, 2),
@@ -298,7 +561,8 @@ std::vector<KernelInfo> buildCatalog() {
                  {},
                  "two GEMVs of one activation in one launch, the matrices stacked along the rows",
                  gemvDimsOf<1>(t),
-                 gemvCheckOf<2>(t)});
+                 gemvCheckOf<2>(t),
+                 gemvFootprintOf<2, 2, 2>(t)});
     c.push_back({gemvStackedKernelId(t, 3),
                  "gemv",
                  KernelKind::Kernel,
@@ -309,7 +573,8 @@ std::vector<KernelInfo> buildCatalog() {
                  {},
                  "three GEMVs of one activation (q, k, v) in one launch, the matrices stacked along the rows",
                  gemvDimsOf<1>(t),
-                 gemvCheckOf<3>(t)});
+                 gemvCheckOf<3>(t),
+                 gemvFootprintOf<3, 3, 3>(t)});
   }
   for (const int matrices : {2, 3}) {
     c.push_back({gemvMixedStackKernelId(QType::Q4_K, QType::Q6_K, matrices),
@@ -328,7 +593,9 @@ std::vector<KernelInfo> buildCatalog() {
                  {},
                  "a stacked GEMV whose last matrix is Q6_K (Q4_K_M's q, k and v in one launch)",
                  gemvDimsOf<1>(QType::Q4_K),
-                 matrices == 2 ? checkGemvMixedStack<2> : checkGemvMixedStack<3>});
+                 matrices == 2 ? checkGemvMixedStack<2> : checkGemvMixedStack<3>,
+                 matrices == 2 ? gemvFootprint<QType::Q4_K, 2, 2, 2, QType::Q6_K>
+                               : gemvFootprint<QType::Q4_K, 3, 3, 3, QType::Q6_K>});
   }
   c.push_back({"quantize_q8_1",
                "quant",
@@ -338,7 +605,8 @@ std::vector<KernelInfo> buildCatalog() {
                {},
                "activation quantizer of the DP4A GEMVs (bit-identical to quant::quantizeQ81)",
                quantizeFromInts,
-               checkQuantizeQ81});
+               checkQuantizeQ81,
+               quantizeFootprint});
   c.push_back({"rms_norm",
                "norm",
                KernelKind::Kernel,
@@ -347,7 +615,8 @@ std::vector<KernelInfo> buildCatalog() {
                {"eps: added to the mean square"},
                "out = x / sqrt(mean(x^2) + eps) * weight",
                normFromInts,
-               checkNorm});
+               checkNorm,
+               normFootprint<false, false>});
   c.push_back(
       {"add_rms_norm",
        "norm",
@@ -358,7 +627,8 @@ std::vector<KernelInfo> buildCatalog() {
        {"eps: added to the mean square"},
        "fused residual add + RMSNorm",
        normFromInts,
-       checkNorm});
+       checkNorm,
+       normFootprint<true, false>});
   c.push_back({"rms_norm_q8_1",
                "norm",
                KernelKind::Kernel,
@@ -367,7 +637,8 @@ std::vector<KernelInfo> buildCatalog() {
                {"eps: added to the mean square"},
                "rms_norm writing its rows as quantize_q8_1 would (bit-identical to the two kernels)",
                normFromInts,
-               checkQ81Rows});
+               checkQ81Rows,
+               normFootprint<false, true>});
   c.push_back({"add_rms_norm_q8_1",
                "norm",
                KernelKind::Kernel,
@@ -378,7 +649,8 @@ std::vector<KernelInfo> buildCatalog() {
                {"eps: added to the mean square"},
                "fused residual add + RMSNorm with a Q8_1 epilogue",
                normFromInts,
-               checkQ81Rows});
+               checkQ81Rows,
+               normFootprint<true, true>});
   for (std::string_view style : {"norm", "neox"}) {
     c.push_back({style == "norm" ? "rope_norm" : "rope_neox",
                  "rope",
@@ -391,7 +663,8 @@ std::vector<KernelInfo> buildCatalog() {
                  style == "norm" ? "rotary embedding of adjacent pairs (x[2i], x[2i+1]) (GGML NORM style)"
                                  : "rotary embedding of halves (x[i], x[i + head_dim/2]) (GPT-NeoX style)",
                  ropeFromInts,
-                 checkRope});
+                 checkRope,
+                 ropeFootprint});
   }
   for (QType t : kEmbedTypes) {
     c.push_back({embedKernelId(t),
@@ -403,7 +676,8 @@ std::vector<KernelInfo> buildCatalog() {
                  {},
                  "embedding lookup with dequantization",
                  embedFromInts,
-                 noCheck});
+                 embedCheckOf(t),
+                 embedFootprintOf(t)});
   }
   c.push_back({"add",
                "elementwise",
@@ -413,7 +687,8 @@ std::vector<KernelInfo> buildCatalog() {
                {},
                "residual add",
                countFromInts,
-               noCheck});
+               checkCount,
+               binaryFootprint});
   c.push_back({"swiglu",
                "elementwise",
                KernelKind::Kernel,
@@ -422,7 +697,8 @@ std::vector<KernelInfo> buildCatalog() {
                {},
                "SwiGLU",
                countFromInts,
-               noCheck});
+               checkCount,
+               binaryFootprint});
   c.push_back({"swiglu_q8_1",
                "elementwise",
                KernelKind::Kernel,
@@ -431,7 +707,8 @@ std::vector<KernelInfo> buildCatalog() {
                {},
                "SwiGLU writing its rows as quantize_q8_1 would (bit-identical to the two kernels)",
                matrixFromInts,
-               checkQ81Rows});
+               checkQ81Rows,
+               swigluQ81Footprint});
   c.push_back({"bias_add",
                "elementwise",
                KernelKind::Kernel,
@@ -440,7 +717,8 @@ std::vector<KernelInfo> buildCatalog() {
                {},
                "x[i][j] += bias[j]",
                matrixFromInts,
-               noCheck});
+               checkRows,
+               biasAddFootprint});
   c.push_back({"cast_f32_f16",
                "elementwise",
                KernelKind::Kernel,
@@ -449,7 +727,8 @@ std::vector<KernelInfo> buildCatalog() {
                {},
                "f32 -> f16 (round to nearest even), e.g. HGEMM activations",
                countFromInts,
-               noCheck});
+               checkCount,
+               castFootprint});
   c.push_back({"argmax",
                "sample",
                KernelKind::Kernel,
@@ -458,7 +737,8 @@ std::vector<KernelInfo> buildCatalog() {
                {},
                "index of each row's maximum (the lowest index on ties; NaN never wins)",
                argmaxFromInts,
-               noCheck});
+               checkRows,
+               argmaxFootprint});
   c.push_back({"kv_append",
                "attention",
                KernelKind::Kernel,
@@ -470,7 +750,8 @@ std::vector<KernelInfo> buildCatalog() {
                {},
                "writes each row's K and V (as f16) at its slot and position",
                kvAppendFromInts,
-               checkKvAppend});
+               checkKvAppend,
+               kvAppendFootprint});
   c.push_back({"attn_decode",
                "attention",
                KernelKind::Kernel,
@@ -480,7 +761,8 @@ std::vector<KernelInfo> buildCatalog() {
                {"scale: score scale (1/sqrt(head_dim))"},
                "batched decode attention: row i attends to positions [max(0, len-window), len) of its slot",
                attnFromInts,
-               checkAttention});
+               checkAttention,
+               attentionFootprint<AttnForm::Decode>});
   auto splitInts = kAttnInts;
   splitInts.push_back("splits: KV splits per row (flash-decoding)");
   c.push_back({"attn_decode_split",
@@ -493,7 +775,8 @@ std::vector<KernelInfo> buildCatalog() {
                {"scale: score scale"},
                "flash-decoding, phase 1: each split of the KV range on its own block",
                attnSplitFromInts,
-               checkAttention});
+               checkAttentionSplit,
+               attentionFootprint<AttnForm::Split>});
   const std::vector<std::string_view> ropeFloats = joined({"scale: score scale"}, kRopeFloats);
   c.push_back({"attn_decode_rope",
                "attention",
@@ -506,7 +789,8 @@ std::vector<KernelInfo> buildCatalog() {
                "attn_decode that first rotates q, and rotates k and appends k, v at the row's position (RoPE + "
                "kv_append + attention in one launch)",
                attnFromInts,
-               checkDecodeRope});
+               checkDecodeRope,
+               attentionFootprint<AttnForm::DecodeRope>});
   c.push_back({"attn_decode_split_rope",
                "attention",
                KernelKind::Kernel,
@@ -517,7 +801,8 @@ std::vector<KernelInfo> buildCatalog() {
                ropeFloats,
                "attn_decode_split with the RoPE + append prologue (the split holding the new position appends)",
                attnSplitFromInts,
-               checkSplitRope});
+               checkSplitRope,
+               attentionFootprint<AttnForm::SplitRope>});
   c.push_back(
       {"attn_decode_reduce",
        "attention",
@@ -527,14 +812,15 @@ std::vector<KernelInfo> buildCatalog() {
        {},
        "flash-decoding, phase 2: log-sum-exp merge of the splits",
        attnReduceFromInts,
-       noCheck});
+       checkAttentionReduce,
+       attentionReduceFootprint<false>});
   // The decode kernels that write the final attention rows have a Q8_1 form (fold-quantize).
-  const std::pair<std::string_view, CheckFn> q81Forms[] = {{"attn_decode", checkAttentionQ81},
-                                                           {"attn_decode_rope", checkDecodeRopeQ81},
-                                                           {"attn_decode_reduce", checkReduceQ81}};
-  for (const auto& form : q81Forms) {  // (clang 14 cannot capture a structured binding)
-    const auto found = std::find_if(c.begin(), c.end(), [&](const KernelInfo& k) { return k.id == form.first; });
-    c.push_back(withQ81Output(*found, form.second));
+  const Q81Form q81Forms[] = {{"attn_decode", checkAttentionQ81, attentionFootprint<AttnForm::Decode, true>},
+                              {"attn_decode_rope", checkDecodeRopeQ81, attentionFootprint<AttnForm::DecodeRope, true>},
+                              {"attn_decode_reduce", checkReduceQ81, attentionReduceFootprint<true>}};
+  for (const Q81Form& form : q81Forms) {
+    const auto found = std::find_if(c.begin(), c.end(), [&](const KernelInfo& k) { return k.id == form.base; });
+    c.push_back(withQ81Output(*found, form));
   }
   c.push_back({"attn_prefill",
                "attention",
@@ -545,7 +831,8 @@ std::vector<KernelInfo> buildCatalog() {
                {"scale: score scale"},
                "prefill attention with a causal mask (positions give the mask)",
                attnFromInts,
-               checkAttention});
+               checkAttention,
+               attentionFootprint<AttnForm::Prefill>});
   for (std::string_view src : {"f32", "f16"}) {
     c.push_back({src == "f32" ? "fp8_convert_f32" : "fp8_convert_f16",
                  "fp8",
@@ -555,7 +842,8 @@ std::vector<KernelInfo> buildCatalog() {
                  {},
                  "weight conversion to FP8 E4M3 with amax/448 scales (load time; several launches, not for capture)",
                  fp8ConvertFromInts,
-                 noCheck});
+                 checkFp8Convert,
+                 src == "f32" ? fp8ConvertFootprint<4> : fp8ConvertFootprint<2>});
   }
   c.push_back({"fp8_quantize_act",
                "fp8",
@@ -565,7 +853,8 @@ std::vector<KernelInfo> buildCatalog() {
                {},
                "activation quantizer to E4M3 with one dynamic per-tensor scale (one block)",
                singleBlock,
-               noCheck});
+               checkRowsK,
+               fp8QuantizeActFootprint});
   c.push_back({"fp8_gemm_cublaslt",
                "fp8",
                KernelKind::Library,
@@ -576,7 +865,8 @@ std::vector<KernelInfo> buildCatalog() {
                {},
                "out = (act * act_scale) (W * w_scales)^T through cuBLASLt FP8 (needs a BlasContext)",
                libraryDims,
-               checkFp8Gemm});
+               checkFp8Gemm,
+               fp8GemmFootprint});
   c.push_back({"hgemm_cublas",
                "hgemm",
                KernelKind::Library,
@@ -585,7 +875,8 @@ std::vector<KernelInfo> buildCatalog() {
                {},
                "out = x W^T by cublasGemmEx, f16 inputs, f32 accumulate and output (needs a BlasContext)",
                libraryDims,
-               checkHgemm});
+               checkHgemm,
+               hgemmFootprint});
   return c;
 }
 
@@ -622,9 +913,16 @@ const KernelInfo* findKernel(std::string_view id) {
   return nullptr;
 }
 
+std::string_view argName(std::string_view description) {
+  return description.substr(0, description.find(':'));
+}
+
 std::string checkKernelArgs(std::string_view id, const int64_t* ints) {
   const KernelInfo* k = findKernel(id);
   if (k == nullptr) return "unknown kernel";
+  for (size_t i = 0; i < k->intArgs.size(); ++i)
+    if (ints[i] < 0 || ints[i] > kMaxIntArg)
+      return fmt::format("{} = {} is out of range [0, {}]", argName(k->intArgs[i]), ints[i], kMaxIntArg);
   return k->check(ints);
 }
 

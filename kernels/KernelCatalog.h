@@ -14,6 +14,10 @@
 ///  * DP4A GEMV weights: Q4_K in the GGUF layout; Q6_K/Q8_0/Q5_0 in the row-planar repack
 ///    (quant::repackRowPlanar). Q8_1 activations in the row-planar layout (quant::q81RowBytes).
 ///  * KV caches: f16 [slot][pos][n_kv_heads][head_dim], max_ctx positions per slot.
+///
+/// Every entry states the footprint of each pointer argument as a function of the int args: the
+/// bytes the kernel may touch from where the pointer points. Plans are checked against them
+/// (codegen/PlanCheck.h) before any launch.
 
 #include "kernels/QuantRef.h"
 
@@ -57,6 +61,53 @@ using DimsFn = LaunchDims (*)(const int64_t* ints);
 /// Returns an empty string when the int args are supported, else why not.
 using CheckFn = std::string (*)(const int64_t* ints);
 
+// ---- footprints ----------------------------------------------------------------------------
+
+/// Largest value of any int argument: checkKernelArgs refuses a negative one or one above this,
+/// so that no product of a few of them overflows in a kernel's own index arithmetic.
+inline constexpr int64_t kMaxIntArg = INT32_MAX;
+
+/// What a footprint is when its arithmetic overflows: more than any buffer holds.
+inline constexpr int64_t kFootprintOverflow = INT64_MAX;
+/// a * b, saturating at kFootprintOverflow; a negative operand gives kFootprintOverflow too.
+constexpr int64_t saturatingMul(int64_t a, int64_t b) {
+  int64_t product = 0;
+  if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &product)) return kFootprintOverflow;
+  return product;
+}
+/// a + b, saturating as saturatingMul.
+constexpr int64_t saturatingAdd(int64_t a, int64_t b) {
+  int64_t sum = 0;
+  if (a < 0 || b < 0 || __builtin_add_overflow(a, b, &sum)) return kFootprintOverflow;
+  return sum;
+}
+
+/// How a kernel uses a pointer argument, which limits what the argument may point to. Some
+/// kernels trust the values of step data as indices (a KV slot, a KV length, a prefill row's
+/// position bounds the KV positions it reads): those arguments must be the runtime's own step
+/// inputs, whose values it checks before every step, and no argument a kernel writes may point
+/// into those step inputs.
+enum class PtrUse : uint8_t {
+  Read,       ///< read only: any buffer
+  Write,      ///< written (perhaps read too): any buffer but the step inputs the kernels trust
+  KvCache,    ///< a K or V cache, f16 [slot][max_ctx][n_kv_heads][head_dim]: the footprint is one slot's
+  Slots,      ///< the step's KV slots (step input 3), read
+  Positions,  ///< the step's positions (step input 1), read
+  KvLens,     ///< the step's KV lengths (step input 2), read
+};
+
+/// The bytes one pointer argument may touch, counted from where it points, and how it is used.
+struct PtrFootprint {
+  int64_t bytes = -1;  ///< -1: the entry states none (a catalog bug); kFootprintOverflow: overflowed
+  PtrUse use = PtrUse::Read;
+  int64_t kvPositions = 0;  ///< KvCache: the positions per slot the kernel assumes (its max_ctx)
+};
+/// One PtrFootprint per pointer argument, in catalog order (the rest unset).
+using Footprint = std::array<PtrFootprint, kMaxPtrArgs>;
+/// Computes the footprints from the int args (catalog order, kMaxIntArgs of them). Defined for
+/// every int value: what overflows is kFootprintOverflow.
+using FootprintFn = Footprint (*)(const int64_t* ints);
+
 /// One catalog entry. Each arg description reads "name: meaning".
 struct KernelInfo {
   std::string id;           ///< e.g. "gemv_dp4a_q4_k"
@@ -68,6 +119,7 @@ struct KernelInfo {
   std::string_view doc;
   DimsFn dims = nullptr;
   CheckFn check = nullptr;
+  FootprintFn footprint = nullptr;
 };
 
 /// Every kernel, in a stable order.
@@ -75,8 +127,10 @@ const std::vector<KernelInfo>& kernelCatalog();
 /// The entry of `id`, or null.
 const KernelInfo* findKernel(std::string_view id);
 /// Why the int args (kMaxIntArgs of them, catalog order) cannot launch `id` ("" when they can;
-/// "unknown kernel" for a bad id).
+/// "unknown kernel" for a bad id): each must be in [0, kMaxIntArg], then pass the entry's check.
 std::string checkKernelArgs(std::string_view id, const int64_t* ints);
+/// The name of an argument: its description up to the colon ("w_gate" of "w_gate: gate weights").
+std::string_view argName(std::string_view description);
 /// The launch dims of `id` for these int args (default dims for an unknown id).
 LaunchDims kernelDims(std::string_view id, const int64_t* ints);
 

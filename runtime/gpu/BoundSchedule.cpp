@@ -1,5 +1,6 @@
 #include "runtime/gpu/BoundSchedule.h"
 
+#include "codegen/PlanCheck.h"
 #include "ir/Diagnostics.h"
 #include "runtime/gpu/CudaCheck.h"
 
@@ -12,23 +13,22 @@ namespace reel::gpu {
 BoundSchedule bindSchedule(const codegen::BucketPlan& bucket, const BindingTargets& targets) {
   BoundSchedule schedule;
   schedule.graph = bucket.graph;
+  const codegen::BufferSizes sizes = targets.buffers->sizesFor(bucket, *targets.weights);
+  // Every step against the buffers as allocated before anything is bound: its kernel, argument
+  // counts and ranges, dims, and each pointer's footprint inside its buffer.
+  codegen::checkBucket(targets.buffers->plan(), bucket, sizes, "plan of " + targets.buffers->plan().model);
   for (const codegen::Step& step : bucket.steps) {
     BoundStep bound;
     bound.step = &step;
     bound.launcher = kernels::findLauncher(step.kernel);
     if (!bound.launcher || !bound.launcher.info)
       failPlain("plan bucket @{}: kernel '{}' is not in this build's kernel registry", bucket.graph, step.kernel);
-    if (step.ptrs.size() > bound.args.ptrs.size() || step.ints.size() > bound.args.ints.size() ||
-        step.floats.size() > bound.args.floats.size())
-      failPlain("plan bucket @{}: step '{}' has more arguments than a launch takes", bucket.graph, step.kernel);
     bound.dims = step.dims;
     for (size_t i = 0; i < step.ptrs.size(); ++i)
       bound.args.ptrs[i] = targets.buffers->resolve(step.ptrs[i], bucket.m, *targets.weights);
     std::copy(step.ints.begin(), step.ints.end(), bound.args.ints.begin());
     std::copy(step.floats.begin(), step.floats.end(), bound.args.floats.begin());
     if (bound.launcher.info->kind == kernels::KernelKind::Library) bound.args.library = targets.blas;
-    if (std::string why = bound.launcher.info->check(bound.args.ints.data()); !why.empty())
-      failPlain("plan bucket @{}: step '{}' cannot launch: {}", bucket.graph, step.kernel, why);
     schedule.steps.push_back(bound);
   }
   return schedule;

@@ -37,8 +37,10 @@ struct BoundSchedule {
   std::vector<BoundStep> steps;
 };
 
-/// Binds every step of `bucket`. Throws for a kernel id this build cannot launch or an
-/// argument that points outside its buffer.
+/// Binds every step of `bucket` (a bucket of targets.buffers->plan()). Throws, naming the step
+/// and the argument, for a step codegen::checkStep refuses against the buffers as allocated
+/// (an argument whose footprint leaves its buffer, ints the kernel cannot take, ...) and for a
+/// kernel id this build cannot launch.
 BoundSchedule bindSchedule(const codegen::BucketPlan& bucket, const BindingTargets& targets);
 
 /// Launches step `index` of `schedule` on `stream`; returns the launch's status.

@@ -11,6 +11,8 @@
 /// buffer.
 
 #include "codegen/Plan.h"
+#include "codegen/PlanCheck.h"
+#include "kernels/KernelCatalog.h"
 #include "runtime/gpu/DeviceMemory.h"
 #include "runtime/gpu/WeightUpload.h"
 
@@ -28,12 +30,18 @@ struct KvLayout {
   int64_t kvHeads = 0;
   int64_t headDim = 0;
 
-  /// Bytes of one layer's K (or V) array.
-  [[nodiscard]] int64_t partBytes() const { return slots * positions * kvHeads * headDim * 2; }
+  /// Bytes of one layer's K (or V) array (kernels::kFootprintOverflow where that overflows;
+  /// kvLayoutOf and RuntimeBuffers refuse such a layout).
+  [[nodiscard]] int64_t partBytes() const {
+    return kernels::saturatingMul(slots, codegen::kvSlotBytes(shape(), positions));
+  }
+  /// Bytes of the whole cache (codegen::kvCacheBytes: throws where that overflows).
+  [[nodiscard]] int64_t totalBytes() const { return codegen::kvCacheBytes(shape(), positions, slots); }
+  [[nodiscard]] codegen::KvCacheShape shape() const { return {layers, kvHeads, headDim}; }
 };
 
-/// The KV cache shape of `plan` for `slots` sequences: layers, KV heads and head dim read from
-/// its kv_append steps. Throws when the plan has none or they disagree.
+/// The KV cache of `plan` (its kv_cache shape, maxContext positions) for `slots` sequences.
+/// Throws when the plan has no KV cache or the cache's size overflows.
 KvLayout kvLayoutOf(const codegen::Plan& plan, int64_t slots);
 
 /// The largest m over the plan's buckets (the rows the step-input buffers hold).
@@ -42,12 +50,20 @@ int64_t maxBucketRows(const codegen::Plan& plan);
 class RuntimeBuffers {
  public:
   /// Allocates the arena (the largest bucket's arenaBytes), the scratch, the KV cache for
-  /// `kv.slots` sequences and the step inputs; counted in `ledger`.
+  /// `kv.slots` sequences and the step inputs; counted in `ledger`. `plan` must outlive this.
   RuntimeBuffers(const codegen::Plan& plan, const KvLayout& kv, MemoryLedger& ledger);
 
+  /// The sizes of the buffers a step of `bucket` binds to (for codegen::checkStep): the arena,
+  /// scratch and KV cache as allocated, the uploaded weight slots, the bucket's step inputs.
+  [[nodiscard]] codegen::BufferSizes sizesFor(const codegen::BucketPlan& bucket, const DeviceWeights& weights) const;
+
   /// The device address a step argument points to in a bucket of `bucketRows` rows. Throws
-  /// when the reference is out of range (a weight slot not uploaded, a layer past the cache).
+  /// when the reference's start is out of range (a weight slot not uploaded, a layer past the
+  /// cache, an offset past its buffer); codegen::checkStep checks the whole footprint.
   [[nodiscard]] void* resolve(const codegen::BufferRef& ref, int64_t bucketRows, const DeviceWeights& weights) const;
+
+  /// The plan the buffers were allocated for.
+  [[nodiscard]] const codegen::Plan& plan() const { return *plan_; }
 
   /// The step-input block: 4 * maxRows int32 (see the file comment).
   [[nodiscard]] int32_t* stepInputs() const { return static_cast<int32_t*>(stepInputs_.get()); }
@@ -61,6 +77,7 @@ class RuntimeBuffers {
   void poison(cudaStream_t stream) const;
 
  private:
+  const codegen::Plan* plan_;
   KvLayout kv_;
   int64_t maxRows_ = 0;
   DeviceBuffer arena_;

@@ -53,20 +53,34 @@ TEST_CASE("bad plan files are refused with the place", "[codegen][plan]") {
   CHECK(readError("[1, 2]") == "t.plan: not a reel plan file");
   CHECK(readError("{\"us\": 1e39741935485}") == "t.plan: not a plan file (invalid JSON: a number out of range)");
   CHECK(withEdit([](auto& d) { d["version"] = 99; }) ==
-        "t.plan: plan format version 99 is not supported (this reel reads version 6); recompile the plan");
+        fmt::format("t.plan: plan format version 99 is not supported (this reel reads version {}); recompile the plan",
+                    kPlanFormatVersion));
   CHECK(withEdit([](auto& d) { d["buckets"][0]["steps"][0]["kernel"] = "embed_q9"; }) ==
-        "t.plan: buckets[0].steps[0].kernel: unknown kernel 'embed_q9'");
+        "t.plan: step 0 of @decode.m1 (embed_q9 for %x0): unknown kernel 'embed_q9'");
   CHECK(withEdit([](auto& d) { d.erase("max_context"); }) == "t.plan: max_context: missing");
   CHECK(withEdit([](auto& d) { d["max_context"] = "big"; }) == "t.plan: max_context: expected an integer");
   CHECK(withEdit([](auto& d) { d["buckets"][0]["steps"][0]["ints"].push_back(1); }) ==
-        "t.plan: buckets[0].steps[0]: kernel 'embed_q4_k' takes 3 pointers, 3 integers and 0 floats");
+        "t.plan: step 0 of @decode.m1 (embed_q4_k for %x0): kernel 'embed_q4_k' takes 3 pointers, 3 integers and 0 "
+        "floats, not 3, 4 and 0");
   CHECK(withEdit([](auto& d) {
           d["buckets"][0]["steps"][0]["ptrs"][0] = {"weight", 100000, 0};
-        }) == "t.plan: buckets[0].steps[0].ptrs: no weight slot 100000");
+        }) == fmt::format("t.plan: step 0 of @decode.m1 (embed_q4_k for %x0): argument 'table' points to weight slot "
+                          "100000, but the plan has {}",
+                          good["weights"].size()));
   CHECK(withEdit([](auto& d) {
           d["buckets"][0]["steps"][0]["ptrs"][2] = {"arena", 0, int64_t(1) << 40};
-        }) == fmt::format("t.plan: buckets[0].steps[0].ptrs: arena offset {} beyond {} bytes", int64_t(1) << 40,
-                          good["buckets"][0]["arena_bytes"].get<int64_t>()));
+        }) ==
+        fmt::format("t.plan: step 0 of @decode.m1 (embed_q4_k for %x0): argument 'out' needs 1024 bytes at offset "
+                    "{} but the arena holds {}",
+                    int64_t(1) << 40, good["buckets"][0]["arena_bytes"].get<int64_t>()));
+  CHECK(withEdit([](auto& d) {
+          d["buckets"][0]["steps"][0]["ptrs"][2] = {"arena", 0, int64_t(1) << 43};
+        }) == "t.plan: buckets[0].steps[0].ptrs[2][2]: 8796093022208 is out of range [0, 4398046511104]");
+  CHECK(withEdit([](auto& d) { d["buckets"][0]["steps"][0]["ints"][0] = uint64_t(1) << 63; }) ==
+        "t.plan: buckets[0].steps[0].ints[0]: 9223372036854775808 is out of range [-9223372036854775808, "
+        "9223372036854775807]");
+  CHECK(withEdit([](auto& d) { d["kv_cache"]["kv_heads"] = 0; }) ==
+        "t.plan: kv_cache: layers, kv_heads and head_dim must be all positive, or all 0 (no KV cache)");
   CHECK(withEdit([](auto& d) {
           d["buckets"][0]["steps"][0]["ptrs"][2] = {"disk", 0, 0};
         }) == "t.plan: buckets[0].steps[0].ptrs[2][0]: unknown value \"disk\"");
@@ -76,7 +90,9 @@ TEST_CASE("bad plan files are refused with the place", "[codegen][plan]") {
   size_t gemv = 0;
   while (good["buckets"][0]["steps"][gemv]["kernel"].get<std::string>().rfind("gemv", 0) != 0) ++gemv;
   CHECK(withEdit([&](auto& d) { d["buckets"][0]["steps"][gemv]["ints"][2] = 99; }) ==
-        fmt::format("t.plan: buckets[0].steps[{}]: m must be in 1..8", gemv));
+        fmt::format("t.plan: step {} of @decode.m1 ({} for {}): m must be in 1..8", gemv,
+                    good["buckets"][0]["steps"][gemv]["kernel"].get<std::string>(),
+                    good["buckets"][0]["steps"][gemv]["op"].get<std::string>()));
   size_t withFloat = 0;
   while (good["buckets"][0]["steps"][withFloat]["floats"].empty()) ++withFloat;
   CHECK(withEdit([&](auto& d) { d["buckets"][0]["steps"][withFloat]["floats"][0] = 1e39; }) ==
