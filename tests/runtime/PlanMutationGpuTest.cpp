@@ -33,9 +33,10 @@ struct Mutation {
   size_t bucket = 0;
 };
 
-/// `value` changed by one of the edits a damaged or hostile plan might make.
-int64_t mutateValue(int64_t value, std::mt19937_64& rng) {
-  switch (rng() % 8) {
+/// `value` changed by one of the edits a damaged or hostile plan might make: the first
+/// `choices` (at most 8) of off by one, doubled, halved, 0, -1, 4096 more, 2^40.
+int64_t mutateValue(int64_t value, std::mt19937_64& rng, unsigned choices = 8) {
+  switch (rng() % choices) {
     case 0:
       return value + 1;
     case 1:
@@ -52,20 +53,6 @@ int64_t mutateValue(int64_t value, std::mt19937_64& rng) {
       return value + 4096;
     default:
       return int64_t{1} << 40;
-  }
-}
-
-/// Launch dims are small unsigned numbers: off by one, doubled, halved.
-uint32_t mutateDim(uint32_t value, std::mt19937_64& rng) {
-  switch (rng() % 4) {
-    case 0:
-      return value + 1;
-    case 1:
-      return value - 1;
-    case 2:
-      return value * 2;
-    default:
-      return value / 2;
   }
 }
 
@@ -123,7 +110,7 @@ class PlanMutator {
       const uint64_t field = rng_() % 7;
       uint32_t& dim = field < 3 ? step.dims.grid[field] : field < 6 ? step.dims.block[field - 3] : step.dims.smemBytes;
       const uint32_t old = dim;
-      dim = mutateDim(old, rng_);
+      dim = static_cast<uint32_t>(std::max<int64_t>(0, mutateValue(old, rng_, 4)));  // small changes only
       return {fmt::format("{}: dims field {} {} -> {}", where, field, old, dim), b};
     }
     if (kind < 93) {
