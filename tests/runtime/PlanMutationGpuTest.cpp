@@ -190,6 +190,7 @@ Outcome tryPlan(const codegen::Plan& mutated, const Mutation& mutation, const sy
   options.useGraphs = false;  // eager: the same launches, and quicker under memcheck
   options.progress = false;
   options.gpuMemoryLimit = kMemoryLimit;
+  options.blasWorkspaceBytes = size_t{8} << 20;  // enough for the tiny model's GEMMs
   options.buckets = {mutated.buckets.at(mutation.bucket).graph};
   std::unique_ptr<gpu::GpuRuntime> runtime;
   try {
