@@ -77,14 +77,9 @@ uint64_t gpuMemoryLimit(const Args& args) {
 
 namespace {
 
-int64_t positiveFlag(const Args& args, const std::string& flag, const std::string& fallback) {
-  const std::string text = args.getOr(flag, fallback);
-  int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 1)
-    failPlain("reel run: {} {}: expected a positive integer", flag, text);
-  return value;
-}
+/// Bounds of the numeric flags, as on the CPU path (--batch's help states its bound).
+constexpr int64_t kMaxBatch = 1024;
+constexpr int64_t kMaxTokens = int64_t{1} << 24;
 
 /// "1,2,3" -> token ids.
 std::vector<int32_t> promptTokens(const std::string& text) {
@@ -120,13 +115,16 @@ reference::PrefillMode prefillMode(const std::string& text) {
   failPlain("reel run: --prefill {}: expected auto, graph or tokens", text);
 }
 
-void printGpuReport(const gpu::GpuDecodeReport& report, const reference::DecodeRequest& request) {
+void printGpuReport(const reference::DecodeReport& report, const reference::DecodeRequest& request,
+                    int64_t maxContext) {
   std::string out = fmt::format("prefill: {}\n", report.prefillPath);
   if (!report.decodePath.empty()) out += fmt::format("decode: {}\n", report.decodePath);
   size_t decodedTokens = 0;  // tokens of the decode steps (each sequence's first comes from prefill)
   for (size_t i = 0; i < report.sequences.size(); ++i) {
     out += fmt::format("sequence {} (prompt of {} tokens): {}\n", i, request.prompts[i].size(),
                        fmt::join(report.sequences[i].tokens, " "));
+    if (std::string stop = reference::describeStop(report.sequences[i], maxContext, request.newTokens); !stop.empty())
+      out += fmt::format("sequence {}: {}\n", i, stop);
     decodedTokens += report.sequences[i].tokens.size() - 1;
   }
   if (report.decodeSteps > 0) {
@@ -138,8 +136,6 @@ void printGpuReport(const gpu::GpuDecodeReport& report, const reference::DecodeR
         static_cast<double>(decodedTokens) / report.decodeSeconds, report.prefillSeconds);
   }
   writeOutput("", out);
-  for (size_t i = 0; i < report.sequences.size(); ++i)
-    if (std::string stop = gpu::describeStop(report, i); !stop.empty()) fmt::print(stderr, "reel: {}\n", stop);
 }
 
 }  // namespace
@@ -156,8 +152,9 @@ int runRunOnGpu(const Args& args) {
   // Buckets up to 8 by default: larger ones choose tensor-core kernels that cannot be lowered yet.
   GpuModel model = loadGpuModel(args, {"1,2,4,8", "", 4096});
   reference::DecodeRequest request;
-  request.prompts = batchPrompts(promptTokens(args.getOr("--prompt-tokens", "1")), positiveFlag(args, "--batch", "1"));
-  request.newTokens = positiveFlag(args, "--tokens", "16");
+  request.prompts =
+      batchPrompts(promptTokens(args.getOr("--prompt-tokens", "1")), args.getInt("--batch", 1, {1, kMaxBatch}));
+  request.newTokens = args.getInt("--tokens", 16, {1, kMaxTokens});
 
   gpu::RuntimeOptions options;
   options.useGraphs = !args.has("--eager");
@@ -174,7 +171,7 @@ int runRunOnGpu(const Args& args) {
                               options.useGraphs ? "CUDA graphs" : "eager (--eager)", runtime.memoryReport()));
   gpu::GpuDecodeOptions decode;
   decode.prefill = prefillMode(args.getOr("--prefill", "auto"));
-  printGpuReport(gpu::runGpuGreedyDecode(runtime, request, decode), request);
+  printGpuReport(gpu::runGpuGreedyDecode(runtime, request, decode), request, runtime.kv().positions);
   return 0;
 }
 

@@ -12,7 +12,9 @@ namespace reel::gpu {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using reference::DecodeReport;
 using reference::DecodeRequest;
+using reference::StopReason;
 
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -24,11 +26,9 @@ class GpuDecodeRun {
       : runtime_(runtime), request_(request), options_(options) {
     validate();
     report_.sequences.resize(request_.prompts.size());
-    report_.stopReasons.assign(request_.prompts.size(), "length");
-    report_.contextPositions = runtime_.kv().positions;
   }
 
-  GpuDecodeReport run() {
+  DecodeReport run() {
     Clock::time_point start = Clock::now();
     for (size_t s = 0; s < request_.prompts.size(); ++s) prefill(static_cast<int32_t>(s));
     report_.prefillSeconds = secondsSince(start);
@@ -49,13 +49,14 @@ class GpuDecodeRun {
     const KvLayout& kv = runtime_.kv();
     if (static_cast<int64_t>(request_.prompts.size()) > kv.slots)
       failPlain("decode: {} sequences, but the KV cache has {} slots", request_.prompts.size(), kv.slots);
+    if (request_.newTokens > kv.positions)
+      failPlain("decode: asked for {} new tokens, but the context holds {} positions per sequence", request_.newTokens,
+                kv.positions);
     for (size_t s = 0; s < request_.prompts.size(); ++s) {
       if (request_.prompts[s].empty()) failPlain("decode: every sequence needs at least one prompt token");
       if (static_cast<int64_t>(request_.prompts[s].size()) > kv.positions)
-        failPlain(
-            "context full: the prompt of sequence {} has {} tokens, the plan's KV cache holds {} positions per "
-            "sequence (compile with a larger --ctx)",
-            s, request_.prompts[s].size(), kv.positions);
+        failPlain("decode: sequence {}'s prompt of {} tokens does not fit the context of {} positions", s,
+                  request_.prompts[s].size(), kv.positions);
     }
     if (runtime_.largestRows(Phase::Decode) == 0) failPlain("decode: the runtime has no decode bucket loaded");
     if (options_.prefill == reference::PrefillMode::Graph && runtime_.largestRows(Phase::Prefill) == 0)
@@ -67,14 +68,15 @@ class GpuDecodeRun {
     return static_cast<int64_t>(request_.prompts[static_cast<size_t>(sequence)].size()) + step - 1;
   }
 
-  /// The sequences that decode at `step`: those still going whose KV cache has room for it. A
-  /// sequence without room stops here, its reason "context".
+  /// The sequences that decode at `step`: those whose KV cache has room for it. A sequence
+  /// without room stops here (StopReason::Context).
   std::vector<int64_t> liveSequences(int64_t step) {
     std::vector<int64_t> live;
     for (size_t s = 0; s < request_.prompts.size(); ++s) {
-      if (report_.stopReasons[s] != "length") continue;
-      if (positionOf(static_cast<int64_t>(s), step) >= report_.contextPositions)
-        report_.stopReasons[s] = "context";
+      reference::SequenceOutput& out = report_.sequences[s];
+      if (out.stop == StopReason::Context) continue;
+      if (positionOf(static_cast<int64_t>(s), step) >= runtime_.kv().positions)
+        out.stop = StopReason::Context;
       else
         live.push_back(static_cast<int64_t>(s));
     }
@@ -129,7 +131,7 @@ class GpuDecodeRun {
       const std::vector<int32_t> next = runtime_.step(Phase::Decode, rows);
       for (int64_t i = first; i < first + count; ++i)
         takeToken(static_cast<int32_t>(live[static_cast<size_t>(i)]), next[static_cast<size_t>(i - first)], i - first);
-      if (first == 0) describeDecode(count, sequences);
+      if (first == 0 && report_.decodePath.empty()) describeDecode(count, sequences);
     }
     ++report_.decodeSteps;
   }
@@ -160,19 +162,12 @@ class GpuDecodeRun {
   GpuRuntime& runtime_;
   const DecodeRequest& request_;
   const GpuDecodeOptions& options_;
-  GpuDecodeReport report_;
+  DecodeReport report_;
 };
 
 }  // namespace
 
-std::string describeStop(const GpuDecodeReport& report, size_t sequence) {
-  if (sequence >= report.stopReasons.size() || report.stopReasons[sequence] != "context") return "";
-  const size_t tokens = report.sequences[sequence].tokens.size();
-  return fmt::format("sequence {}: context full ({} positions); stopped after {} token{}", sequence,
-                     report.contextPositions, tokens, tokens == 1 ? "" : "s");
-}
-
-GpuDecodeReport runGpuGreedyDecode(GpuRuntime& runtime, const DecodeRequest& request, const GpuDecodeOptions& options) {
+DecodeReport runGpuGreedyDecode(GpuRuntime& runtime, const DecodeRequest& request, const GpuDecodeOptions& options) {
   return GpuDecodeRun(runtime, request, options).run();
 }
 

@@ -92,11 +92,14 @@ TEST_CASE("a full context, a bad token and a cache too big are clear errors", "[
   std::unique_ptr<gpu::GpuRuntime> runtime = poisonedRuntime(setup.compiled.plan, setup.weights);
   const int64_t context = runtime->kv().positions;
   std::vector<int32_t> longPrompt(static_cast<size_t>(context + 1), 7);
-  CHECK_THROWS_WITH(gpuDecode(*runtime, {{longPrompt}, 2, {}}), Contains("context full: the prompt of sequence 0"));
+  CHECK_THROWS_WITH(
+      gpuDecode(*runtime, {{longPrompt}, 2, {}}),
+      Contains(fmt::format("prompt of {} tokens does not fit the context of {} positions", context + 1, context)));
+  CHECK_THROWS_WITH(gpuDecode(*runtime, {{{1}}, context + 1, {}}), Contains("but the context holds"));
   longPrompt.resize(static_cast<size_t>(context - 4));  // room for 4 decode steps after the prompt's token
-  const gpu::GpuDecodeReport stopped = gpuDecode(*runtime, {{longPrompt}, 10, {}});
+  const reference::DecodeReport stopped = gpuDecode(*runtime, {{longPrompt}, 10, {}});
   CHECK(stopped.sequences.at(0).tokens.size() == 5);
-  CHECK(stopped.stopReasons.at(0) == "context");
+  CHECK(stopped.sequences.at(0).stop == reference::StopReason::Context);
   gpu::StepRows pastTheEnd{{1}, {static_cast<int32_t>(context)}, {static_cast<int32_t>(context + 1)}, {0}};
   CHECK_THROWS_WITH(runtime->step(gpu::Phase::Decode, pastTheEnd), Contains("context full"));
   gpu::StepRows badToken{{static_cast<int32_t>(setup.config.vocabSize)}, {0}, {1}, {0}};

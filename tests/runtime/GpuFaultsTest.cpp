@@ -176,27 +176,31 @@ TEST_CASE("a sequence whose context fills stops; the others decode on unchanged"
     INFO("@" << bucket.graph);
     if (bucket.phase == "decode") REQUIRE(bucketKernelFamilies(bucket) == std::set<std::string>{"dp4a"});
   }
+  // Prompts of 5, 26 and 9 tokens: the middle one fills its 32 positions after 7 tokens.
   std::vector<std::vector<int32_t>> prompts;
-  for (const size_t length :
-       {size_t{5}, size_t{26}, size_t{9}}) {  // the middle one fills its 32 positions after 7 tokens
+  for (const size_t length : {size_t{5}, size_t{26}, size_t{9}}) {
     std::vector<int32_t> prompt;
     for (size_t i = 0; i < length; ++i) prompt.push_back(static_cast<int32_t>((3 + 37 * (i + length)) % 1000));
     prompts.push_back(std::move(prompt));
   }
-  constexpr int64_t kTokens = 12;
+  constexpr size_t kTokens = 12;
   std::unique_ptr<gpu::GpuRuntime> runtime = poisonedRuntime(compiled.plan, weights);
-  const gpu::GpuDecodeReport together = gpu::runGpuGreedyDecode(*runtime, {prompts, kTokens, {}}, {});
-  CHECK(together.stopReasons == std::vector<std::string>{"length", "context", "length"});
+  const reference::DecodeReport together = gpu::runGpuGreedyDecode(*runtime, {prompts, int64_t{kTokens}, {}}, {});
+  REQUIRE(together.sequences.size() == 3);
+  CHECK(together.sequences[0].stop == reference::StopReason::Length);
+  CHECK(together.sequences[1].stop == reference::StopReason::Context);
+  CHECK(together.sequences[2].stop == reference::StopReason::Length);
   CHECK(together.sequences[0].tokens.size() == kTokens);
-  CHECK(together.sequences[1].tokens.size() == 32 - 26 + 1);
+  CHECK(together.sequences[1].tokens.size() == size_t{32 - 26 + 1});
   CHECK(together.sequences[2].tokens.size() == kTokens);
-  CHECK(gpu::describeStop(together, 1) == "sequence 1: context full (32 positions); stopped after 7 tokens");
-  CHECK(gpu::describeStop(together, 0).empty());
-  CHECK(together.decodePath.find("@decode.m2") == 0);  // the last steps: two live rows
+  CHECK(reference::describeStop(together.sequences[1], 32, int64_t{kTokens}) ==
+        "context full (32 positions): stopped after 7 of 12 tokens");
+  CHECK(together.decodePath.find("@decode.m4") == 0);  // the first steps: three live rows
+  CHECK(runtime->lastBucket()->graph == "decode.m2");  // the last: two
   for (size_t s = 0; s < prompts.size(); ++s) {
     INFO("sequence " << s);
-    const gpu::GpuDecodeReport alone = gpu::runGpuGreedyDecode(*runtime, {{prompts[s]}, kTokens, {}}, {});
+    const reference::DecodeReport alone = gpu::runGpuGreedyDecode(*runtime, {{prompts[s]}, int64_t{kTokens}, {}}, {});
     CHECK(alone.sequences[0].tokens == together.sequences[s].tokens);
-    CHECK(alone.stopReasons[0] == together.stopReasons[s]);
+    CHECK(alone.sequences[0].stop == together.sequences[s].stop);
   }
 }

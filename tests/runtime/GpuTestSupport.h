@@ -120,9 +120,9 @@ inline reference::DecodeReport cpuDecode(const ir::Module& module, const referen
 }
 
 /// Greedy decoding on the GPU runtime, keeping logits.
-inline gpu::GpuDecodeReport gpuDecode(gpu::GpuRuntime& runtime, const reference::DecodeRequest& request,
-                                      int64_t decodeRows = 0,
-                                      reference::PrefillMode prefill = reference::PrefillMode::Auto) {
+inline reference::DecodeReport gpuDecode(gpu::GpuRuntime& runtime, const reference::DecodeRequest& request,
+                                         int64_t decodeRows = 0,
+                                         reference::PrefillMode prefill = reference::PrefillMode::Auto) {
   gpu::GpuDecodeOptions options;
   options.keepLogits = true;
   options.decodeRows = decodeRows;
