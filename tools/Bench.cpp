@@ -3,6 +3,7 @@
 #include "ir/Diagnostics.h"
 #include "tools/Args.h"
 #include "tools/Commands.h"
+#include "tools/RunGpu.h"
 
 #if REEL_WITH_CUDA
 #include "runtime/gpu/DecodeBench.h"
@@ -133,12 +134,14 @@ int runBench(int argc, char** argv) {
   args.option("--warmup", "N", "untimed steps first (default 4)");
   args.option("--output", "FORMAT", "md (default), csv or json", "-o");
   args.flag("--breakdown", "also time each launch of one step per bucket and print the time per kernel (md)");
+  declareGpuMemoryLimitFlag(args);
   declarePassFlags(args);
   if (!args.parse(argc, argv, 2)) return 0;
   const std::string format = args.getOr("--output", "md");
   if (format != "md" && format != "csv" && format != "json")
     failPlain("reel bench: -o {}: expected md, csv or json", format);
 
+  const uint64_t memoryLimit = gpuMemoryLimit(args);
   gpu::requireGpu("reel bench");
   GpuModel model = loadGpuModel(args, {"1,2,4,8", "0", 1024});
   BenchContext context{model.plan.model,
@@ -148,6 +151,7 @@ int runBench(int argc, char** argv) {
                        0,
                        args.getInt("--tokens", 128, {1, int64_t{1} << 20})};
   gpu::RuntimeOptions options;
+  options.gpuMemoryLimit = memoryLimit;
   for (const codegen::BucketPlan* bucket : decodeBuckets(model.plan)) options.buckets.push_back(bucket->graph);
   if (options.buckets.empty()) failPlain("reel bench: the plan has no decode bucket");
   const double bandwidth = model.plan.bandwidthGBs;
@@ -155,7 +159,6 @@ int runBench(int argc, char** argv) {
   context.weightBytes = runtime.weightBytes();
   fmt::print(stderr, "reel: weights uploaded in {:.1f} s; GPU memory: {}\n", runtime.uploadSeconds(),
              runtime.memoryReport());
-  for (const std::string& failure : runtime.captureFailures()) fmt::print(stderr, "reel: warning: {}\n", failure);
 
   std::vector<BenchRow> rows;
   for (const codegen::BucketPlan* bucket : decodeBuckets(runtime.plan())) {

@@ -14,6 +14,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using reference::DecodeReport;
 using reference::DecodeRequest;
+using reference::StopReason;
 
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -32,7 +33,11 @@ class GpuDecodeRun {
     for (size_t s = 0; s < request_.prompts.size(); ++s) prefill(static_cast<int32_t>(s));
     report_.prefillSeconds = secondsSince(start);
     start = Clock::now();
-    for (int64_t step = 1; step < request_.newTokens; ++step) decodeStep(step);
+    for (int64_t step = 1; step < request_.newTokens; ++step) {
+      const std::vector<int64_t> live = liveSequences(step);
+      if (live.empty()) break;
+      decodeStep(step, live);
+    }
     report_.decodeSeconds = secondsSince(start);
     return std::move(report_);
   }
@@ -44,18 +49,38 @@ class GpuDecodeRun {
     const KvLayout& kv = runtime_.kv();
     if (static_cast<int64_t>(request_.prompts.size()) > kv.slots)
       failPlain("decode: {} sequences, but the KV cache has {} slots", request_.prompts.size(), kv.slots);
+    if (request_.newTokens > kv.positions)
+      failPlain("decode: asked for {} new tokens, but the context holds {} positions per sequence", request_.newTokens,
+                kv.positions);
     for (size_t s = 0; s < request_.prompts.size(); ++s) {
-      const auto needed = static_cast<int64_t>(request_.prompts[s].size()) + request_.newTokens - 1;
       if (request_.prompts[s].empty()) failPlain("decode: every sequence needs at least one prompt token");
-      if (needed > kv.positions)
-        failPlain(
-            "context full: sequence {} needs {} positions ({} prompt tokens + {} new, the last one not stored), "
-            "the plan's KV cache holds {} per sequence (compile with a larger --ctx)",
-            s, needed, request_.prompts[s].size(), request_.newTokens, kv.positions);
+      if (static_cast<int64_t>(request_.prompts[s].size()) > kv.positions)
+        failPlain("decode: sequence {}'s prompt of {} tokens does not fit the context of {} positions", s,
+                  request_.prompts[s].size(), kv.positions);
     }
     if (runtime_.largestRows(Phase::Decode) == 0) failPlain("decode: the runtime has no decode bucket loaded");
     if (options_.prefill == reference::PrefillMode::Graph && runtime_.largestRows(Phase::Prefill) == 0)
       failPlain("decode: prefill through the prefill bucket was asked for, but none is loaded");
+  }
+
+  /// Where sequence s writes its K and V at decode step `step` (1-based: the prompt gave token 0).
+  [[nodiscard]] int64_t positionOf(int64_t sequence, int64_t step) const {
+    return static_cast<int64_t>(request_.prompts[static_cast<size_t>(sequence)].size()) + step - 1;
+  }
+
+  /// The sequences that decode at `step`: those whose KV cache has room for it. A sequence
+  /// without room stops here (StopReason::Context).
+  std::vector<int64_t> liveSequences(int64_t step) {
+    std::vector<int64_t> live;
+    for (size_t s = 0; s < request_.prompts.size(); ++s) {
+      reference::SequenceOutput& out = report_.sequences[s];
+      if (out.stop == StopReason::Context) continue;
+      if (positionOf(static_cast<int64_t>(s), step) >= runtime_.kv().positions)
+        out.stop = StopReason::Context;
+      else
+        live.push_back(static_cast<int64_t>(s));
+    }
+    return live;
   }
 
   void takeToken(int32_t sequence, int32_t token, int64_t row) {
@@ -87,26 +112,26 @@ class GpuDecodeRun {
                                    : fmt::format("token by token through @{}", runtime_.lastBucket()->graph);
   }
 
-  /// Decode step `step` (1-based: the prompt gave token 0) for every sequence.
-  void decodeStep(int64_t step) {
-    const auto sequences = static_cast<int64_t>(request_.prompts.size());
+  /// Decode step `step` (1-based: the prompt gave token 0) for the live sequences.
+  void decodeStep(int64_t step, const std::vector<int64_t>& live) {
+    const auto sequences = static_cast<int64_t>(live.size());
     const int64_t groupSize = std::min(sequences, runtime_.largestRows(Phase::Decode));
     for (int64_t first = 0; first < sequences; first += groupSize) {
       const int64_t count = std::min(groupSize, sequences - first);
       StepRows rows;
       rows.minBucketRows = options_.decodeRows;
-      for (int64_t s = first; s < first + count; ++s) {
-        const auto position =
-            static_cast<int32_t>(static_cast<int64_t>(request_.prompts[static_cast<size_t>(s)].size()) + step - 1);
+      for (int64_t i = first; i < first + count; ++i) {
+        const int64_t s = live[static_cast<size_t>(i)];
+        const auto position = static_cast<int32_t>(positionOf(s, step));
         rows.tokens.push_back(fedToken(s, step));
         rows.positions.push_back(position);
         rows.kvLens.push_back(position + 1);
         rows.slots.push_back(static_cast<int32_t>(s));
       }
       const std::vector<int32_t> next = runtime_.step(Phase::Decode, rows);
-      for (int64_t s = first; s < first + count; ++s)
-        takeToken(static_cast<int32_t>(s), next[static_cast<size_t>(s - first)], s - first);
-      if (first == 0) describeDecode(count, sequences);
+      for (int64_t i = first; i < first + count; ++i)
+        takeToken(static_cast<int32_t>(live[static_cast<size_t>(i)]), next[static_cast<size_t>(i - first)], i - first);
+      if (first == 0 && report_.decodePath.empty()) describeDecode(count, sequences);
     }
     ++report_.decodeSteps;
   }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -42,7 +43,11 @@ std::vector<bool> slotsUsed(const codegen::Plan& plan, const RuntimeOptions& opt
 int64_t vocabOf(const codegen::Plan& plan) {
   for (const BucketPlan& bucket : plan.buckets)
     for (const codegen::Step& step : bucket.steps)
-      if (step.kernel == "argmax") return step.ints[1];
+      if (step.kernel == "argmax") {
+        if (step.ints.size() < 2 || step.ints[1] < 1 || step.ints[1] > INT32_MAX)
+          failPlain("plan of {}: @{}'s argmax step has no valid vocabulary size", plan.model, bucket.graph);
+        return step.ints[1];
+      }
   failPlain("plan of {}: no argmax step (the runtime needs the next tokens computed on the GPU)", plan.model);
 }
 
@@ -74,17 +79,26 @@ std::string gpuName() {
 }
 
 GpuRuntime::GpuRuntime(codegen::Plan plan, const GgufFile& file, const RuntimeOptions& options)
-    : plan_((requireGpu("GPU runtime"), std::move(plan))), options_(options) {
+    : plan_((requireGpu("GPU runtime"), std::move(plan))), options_(options), ledger_(options.gpuMemoryLimit) {
   for (const std::string& name : options_.buckets)
     if (std::none_of(plan_.buckets.begin(), plan_.buckets.end(), [&](const BucketPlan& b) { return b.graph == name; }))
       failPlain("plan of {}: no bucket @{}", plan_.model, name);
+  const std::string& faulty = options_.failCapture.bucket;
+  if (!faulty.empty() && std::none_of(plan_.buckets.begin(), plan_.buckets.end(), [&](const BucketPlan& b) {
+        return b.graph == faulty && isSelected(options_, b);
+      }))
+    failPlain("plan of {}: no loaded bucket @{} to fail the capture of", plan_.model, faulty);
   vocab_ = vocabOf(plan_);
   weights_ = uploadWeights({&plan_, &file, slotsUsed(plan_, options_), options_.progress, stream_.get(), &ledger_});
   const int64_t slots = options_.kvSlots > 0 ? options_.kvSlots : largestDecodeRows(plan_, options_);
   buffers_ = std::make_unique<RuntimeBuffers>(plan_, kvLayoutOf(plan_, slots), ledger_);
   blasWorkspace_ = DeviceBuffer(options_.blasWorkspaceBytes, "cuBLAS workspace", &ledger_);
-  checkCuda(kernels::createBlasContext(blas_.context, blasWorkspace_.get(), blasWorkspace_.size()),
-            "creating the cuBLAS handles");
+  const std::string blasAction = "creating the cuBLAS handles";
+  const size_t freeBeforeBlas = freeGpuBytes();
+  const cudaError_t blasStatus = kernels::createBlasContext(blas_.context, blasWorkspace_.get(), blasWorkspace_.size());
+  if (blasStatus == cudaErrorMemoryAllocation) failPlain("{}", describeOutOfGpuMemory(blasAction, 0, &ledger_));
+  checkCuda(blasStatus, blasAction);
+  blasMemory_ = DriverMemory(freeBeforeBlas, "cuBLAS handles", blasAction, &ledger_);
   hostInputs_ = PinnedBuffer(static_cast<size_t>(4 * buffers_->maxRows()) * sizeof(int32_t));
   hostTokens_ = PinnedBuffer(static_cast<size_t>(buffers_->maxRows()) * sizeof(int32_t));
   for (const BucketPlan& bucket : plan_.buckets)
@@ -106,12 +120,16 @@ void GpuRuntime::loadBucket(const BucketPlan& bucket) {
   runEager(loaded.schedule, stream_.get());
   checkCuda(cudaStreamSynchronize(stream_.get()), "running @" + bucket.graph + " once before capturing it");
   if (!options_.useGraphs) return;
+  CaptureSetup setup{stream_.get(), &ledger_, CaptureFault::None};
+  if (options_.failCapture.bucket == bucket.graph) setup.fault = options_.failCapture.fault;
   std::string whyNot;
-  loaded.graph = CapturedGraph::capture(loaded.schedule, stream_.get(), whyNot);
+  loaded.graph = CapturedGraph::capture(loaded.schedule, setup, whyNot);
   if (loaded.graph) return;
+  // The bucket runs eagerly: the stream must be as usable as before the capture.
+  checkCuda(cudaStreamSynchronize(stream_.get()), "the stream after the failed capture of @" + bucket.graph);
   captureFailures_.push_back(fmt::format("@{}: {}", bucket.graph, whyNot));
   if (options_.progress)
-    std::fprintf(stderr, "reel: warning: @%s runs eagerly: its CUDA graph capture failed (%s)\n", bucket.graph.c_str(),
+    std::fprintf(stderr, "reel: warning: capturing @%s failed (%s); running it eagerly\n", bucket.graph.c_str(),
                  whyNot.c_str());
 }
 

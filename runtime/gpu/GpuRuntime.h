@@ -5,7 +5,8 @@
 /// bucket's schedule, runs it once eagerly (cuBLAS/cuBLASLt plans and workspaces get made
 /// outside any capture) and captures it into a CUDA graph. Per step: one host-to-device copy of
 /// the step inputs from pinned memory, one graph launch (argmax included), one device-to-host
-/// copy of the chosen tokens. Nothing is re-captured while decoding.
+/// copy of the chosen tokens. Nothing is re-captured while decoding. A bucket whose capture
+/// fails runs eagerly, with one warning; a failed load frees everything it allocated.
 ///
 /// Usage:
 ///   GpuRuntime runtime(plan, gguf, {});
@@ -30,12 +31,23 @@
 
 namespace reel::gpu {
 
+/// Tests: the capture of one bucket fails (CudaGraph.h), to exercise the eager fallback.
+struct InjectedCaptureFault {
+  std::string bucket;  ///< the bucket graph ("decode.m4"); empty: none
+  CaptureFault fault = CaptureFault::Invalidated;
+};
+
 struct RuntimeOptions {
   bool useGraphs = true;             ///< capture the buckets into CUDA graphs (false: --eager)
   int64_t kvSlots = 0;               ///< sequences the KV cache holds; 0: the largest decode bucket
   std::vector<std::string> buckets;  ///< the bucket graphs to load ("decode.m1"); empty: all
   bool progress = true;              ///< the upload progress bar and warnings on stderr
   size_t blasWorkspaceBytes = size_t{64} << 20;
+  /// The most device memory the runtime may hold (--gpu-memory-limit; 0: what the GPU has).
+  /// Weights, buffers, cuBLAS handles and CUDA graphs count; past it, loading fails with an
+  /// out-of-memory error naming what did not fit (a graph that does not fit runs eagerly).
+  size_t gpuMemoryLimit = 0;
+  InjectedCaptureFault failCapture;
 };
 
 enum class Phase { Decode, Prefill };
@@ -101,6 +113,8 @@ class GpuRuntime {
   [[nodiscard]] const std::vector<std::string>& captureFailures() const { return captureFailures_; }
   /// "weights 3.86 GiB, KV cache 1.00 GiB, ... (total ...; GPU: ... free of ...)".
   [[nodiscard]] std::string memoryReport() const { return ledger_.describe(); }
+  /// The device memory the runtime holds, by label ("weights", "KV cache", "CUDA graphs", ...).
+  [[nodiscard]] const MemoryLedger& memory() const { return ledger_; }
 
  private:
   struct LoadedBucket {
@@ -129,6 +143,7 @@ class GpuRuntime {
     BlasHandles& operator=(const BlasHandles&) = delete;
     ~BlasHandles() { kernels::destroyBlasContext(context); }
   } blas_;
+  DriverMemory blasMemory_;  ///< what creating the handles took
   PinnedBuffer hostInputs_;
   PinnedBuffer hostTokens_;
   std::vector<LoadedBucket> buckets_;

@@ -197,7 +197,12 @@ DeviceWeights uploadWeights(const WeightUploadRequest& request) {
     largestRow = std::max(largestRow, stagedRowBytes(slots[i], info.type));
     weights.bytes += deviceBytesOf(slots[i]);
   }
-  // Allocate everything first: running out of memory shows before minutes of conversion.
+  // Allocate everything first: running out of memory shows before minutes of conversion, for
+  // all the weights at once (the ledger's cap, then what the GPU has free).
+  const std::string action = "allocating the weights";
+  if (request.ledger) request.ledger->checkFits(action, static_cast<size_t>(weights.bytes));
+  if (static_cast<size_t>(weights.bytes) > freeGpuBytes())
+    failPlain("{}", describeOutOfGpuMemory(action, static_cast<size_t>(weights.bytes), request.ledger));
   for (size_t i = 0; i < slots.size(); ++i)
     if (isNeeded(request, i))
       weights.slots[i] = DeviceBuffer(static_cast<size_t>(deviceBytesOf(slots[i])), "weights", request.ledger);

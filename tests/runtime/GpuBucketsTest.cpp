@@ -12,20 +12,6 @@ namespace {
 
 constexpr int64_t kNewTokens = 8;
 
-struct TinySetup {
-  models::ModelConfig config = tinyConfig();
-  const synth::OpenWeights& weights = gpuTestWeights(config);
-  codegen::CompileResult compiled = compileForGpu(config, *weights.source, {});
-  std::vector<std::vector<int32_t>> prompts = staggeredPrompts(3, config.vocabSize);
-
-  [[nodiscard]] const codegen::BucketPlan& decodeBucket(int64_t m) const {
-    for (const codegen::BucketPlan& bucket : compiled.plan.buckets)
-      if (bucket.phase == "decode" && bucket.m == m && bucket.minContext == 0) return bucket;
-    FAIL("no decode bucket of m = " << m);
-    throw std::logic_error("unreachable");
-  }
-};
-
 }  // namespace
 
 TEST_CASE("each sequence of a padded bucket gets the tokens it gets alone", "[gpu][buckets]") {
@@ -105,8 +91,15 @@ TEST_CASE("a full context, a bad token and a cache too big are clear errors", "[
   TinySetup setup;
   std::unique_ptr<gpu::GpuRuntime> runtime = poisonedRuntime(setup.compiled.plan, setup.weights);
   const int64_t context = runtime->kv().positions;
-  std::vector<int32_t> longPrompt(static_cast<size_t>(context - 4), 7);
-  CHECK_THROWS_WITH(gpuDecode(*runtime, {{longPrompt}, 10, {}}), Contains("context full"));
+  std::vector<int32_t> longPrompt(static_cast<size_t>(context + 1), 7);
+  CHECK_THROWS_WITH(
+      gpuDecode(*runtime, {{longPrompt}, 2, {}}),
+      Contains(fmt::format("prompt of {} tokens does not fit the context of {} positions", context + 1, context)));
+  CHECK_THROWS_WITH(gpuDecode(*runtime, {{{1}}, context + 1, {}}), Contains("but the context holds"));
+  longPrompt.resize(static_cast<size_t>(context - 4));  // room for 4 decode steps after the prompt's token
+  const reference::DecodeReport stopped = gpuDecode(*runtime, {{longPrompt}, 10, {}});
+  CHECK(stopped.sequences.at(0).tokens.size() == 5);
+  CHECK(stopped.sequences.at(0).stop == reference::StopReason::Context);
   gpu::StepRows pastTheEnd{{1}, {static_cast<int32_t>(context)}, {static_cast<int32_t>(context + 1)}, {0}};
   CHECK_THROWS_WITH(runtime->step(gpu::Phase::Decode, pastTheEnd), Contains("context full"));
   gpu::StepRows badToken{{static_cast<int32_t>(setup.config.vocabSize)}, {0}, {1}, {0}};

@@ -2,7 +2,8 @@
 /// \file
 /// Helpers of the GPU runtime tests: a model compiled to IR and a Plan in one go (the same
 /// module feeds the CPU reference), synthetic weights written once per binary with every core,
-/// the GPU runtime on poisoned buffers, and comparisons of decode reports.
+/// the tiny model ready to run, the GPU runtime on poisoned buffers, and comparisons of decode
+/// reports.
 ///
 /// Tolerances (max |gpu - cpu| over a logits row / rms of the CPU row):
 ///  * kGpuTolerance (= kQ81Tolerance, 0.15) wherever the matmuls are DP4A or HGEMM. The GEMVs
@@ -25,6 +26,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <stdexcept>
 #include <thread>
 
 namespace reel::test {
@@ -65,6 +67,21 @@ inline codegen::CompileResult compileForGpu(const models::ModelConfig& config, c
   request.maxContext = spec.maxContext;
   return codegen::compileModule(std::move(module), request);
 }
+
+/// The tiny model compiled with the default spec, its weights and three staggered prompts.
+struct TinySetup {
+  models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = gpuTestWeights(config);
+  codegen::CompileResult compiled = compileForGpu(config, *weights.source, {});
+  std::vector<std::vector<int32_t>> prompts = staggeredPrompts(3, config.vocabSize);
+
+  [[nodiscard]] const codegen::BucketPlan& decodeBucket(int64_t m) const {
+    for (const codegen::BucketPlan& bucket : compiled.plan.buckets)
+      if (bucket.phase == "decode" && bucket.m == m && bucket.minContext == 0) return bucket;
+    FAIL("no decode bucket of m = " << m);
+    throw std::logic_error("unreachable");
+  }
+};
 
 /// A runtime on poisoned buffers (0xFF: NaN floats, -1 ints), so reading stale data shows.
 inline std::unique_ptr<gpu::GpuRuntime> poisonedRuntime(const codegen::Plan& plan, const synth::OpenWeights& weights,
