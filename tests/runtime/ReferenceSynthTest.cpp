@@ -1,7 +1,7 @@
 // Synthetic model files and the GGUF config reader: a config survives the trip through a
 // GGUF file (llama, qwen2, Llama-3 RoPE scaling, a sliding window), the file carries what
-// llama.cpp needs, missing keys give clean errors, and synthetic magnitudes keep deep
-// models finite.
+// llama.cpp needs, missing keys and oversized dimensions give clean errors before anything
+// is sized from them, and synthetic magnitudes keep deep models finite.
 
 #include "GgufTestSupport.h"
 #include "ReferenceTestSupport.h"
@@ -9,6 +9,8 @@
 #include "runtime/synth/ModelSynth.h"
 
 #include <catch2/catch.hpp>
+
+#include <chrono>
 
 using namespace reel;
 using namespace reel::reference;
@@ -164,4 +166,60 @@ TEST_CASE("synthetic TinyLlama decodes finite, varied logits", "[.tinyllama]") {
   const models::ModelConfig config = models::loadModelConfig("tinyllama-1.1b");
   const synth::OpenWeights& weights = syntheticWeights(config);
   expectFiniteDecode(config, weights);
+}
+
+namespace {
+
+/// The metadata of a small llama GGUF header (tiny's sizes), to which a test adds a bad key.
+GgufMetadata tinyGgufMetadata() {
+  GgufMetadata metadata;
+  metadata.set("general.architecture", "llama");
+  metadata.set("llama.vocab_size", uint32_t{64});
+  metadata.set("llama.embedding_length", uint32_t{256});
+  metadata.set("llama.feed_forward_length", uint32_t{512});
+  metadata.set("llama.block_count", uint32_t{2});
+  metadata.set("llama.attention.head_count", uint32_t{8});
+  metadata.set("llama.context_length", uint32_t{512});
+  metadata.set("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+  return metadata;
+}
+
+/// configFromGguf's error for a header of `metadata` with a rope_freqs.weight tensor (which
+/// makes the reader compute the expected RoPE factors from the head dimension).
+std::string ggufConfigError(const GgufMetadata& metadata) {
+  const std::vector<GgufTensorBlob> tensors{patternTensor("rope_freqs.weight", quant::QType::F32, {16})};
+  const std::vector<uint8_t> bytes = serializeGguf(metadata, tensors);
+  CHECK(bytes.size() < 1024);
+  try {
+    (void)synth::configFromGguf(GgufFile::fromMemory(bytes, "m.gguf"));
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "<no error>";
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+TEST_CASE("a GGUF header's sizes are checked before anything is sized from them", "[synth][gguf]") {
+  const auto start = std::chrono::steady_clock::now();
+  GgufMetadata metadata = tinyGgufMetadata();
+  metadata.set("llama.attention.key_length", uint32_t{1} << 21);
+  CHECK(ggufConfigError(metadata) == "m.gguf: 'llama.attention.key_length' must be at most 1024, got 2097152");
+  metadata.set("llama.attention.key_length", uint32_t{4294967294u});  // 8 GB of factors if sized first
+  CHECK(ggufConfigError(metadata) == "m.gguf: 'llama.attention.key_length' must be at most 1024, got 4294967294");
+
+  metadata = tinyGgufMetadata();
+  metadata.set("llama.embedding_length", uint32_t{1} << 30);
+  metadata.set("llama.attention.head_count", uint32_t{1});
+  CHECK(ggufConfigError(metadata) == "m.gguf: 'llama.embedding_length' must be at most 65536, got 1073741824");
+
+  metadata = tinyGgufMetadata();
+  metadata.set("llama.attention.head_count_kv", uint32_t{3});
+  CHECK(ggufConfigError(metadata) ==
+        "m.gguf: 'llama.attention.head_count_kv' (3) must divide 'llama.attention.head_count' (8)");
+  CHECK(secondsSince(start) < 1.0);
 }
