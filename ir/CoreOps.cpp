@@ -40,7 +40,7 @@ Result oneOf(const Op& op, llvm::StringRef name, llvm::ArrayRef<llvm::StringRef>
     if (*value == candidate) return std::nullopt;
   std::string list;
   for (llvm::StringRef candidate : allowed) list += (list.empty() ? "" : ", ") + candidate.str();
-  return fmt::format("attribute '{}' must be one of {}, got \"{}\"", name.str(), list, *value);
+  return fmt::format("attribute '{}' must be one of {}, got {}", name.str(), list, quoteForMessage(*value));
 }
 
 Result matmulShapes(const Value* x, const Value* w, Dim& n) {

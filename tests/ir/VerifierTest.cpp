@@ -96,3 +96,9 @@ TEST_CASE("q8_1 results of norms and SwiGLU (folded quantizations)", "[ir][verif
                          "  %s = silu_mul %y, %y : q8_1[M, 48]\n"),
              Catch::Contains("a q8_1 result needs a static width that is a multiple of 32"));
 }
+
+TEST_CASE("attribute values are quoted with control characters escaped", "[ir][verifier]") {
+  CHECK_THAT(verifyError("  %r = rope %x, %pos {style = \"\x1b[31mred\", n_heads = 8, head_dim = 32, freq_base = 1.0} "
+                         ": f32[M, 256]\n"),
+             Catch::EndsWith("must be one of norm, neox, got '\\x1b[31mred'"));
+}
