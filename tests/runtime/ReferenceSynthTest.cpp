@@ -1,16 +1,21 @@
 // Synthetic model files and the GGUF config reader: a config survives the trip through a
 // GGUF file (llama, qwen2, Llama-3 RoPE scaling, a sliding window), the file carries what
 // llama.cpp needs, missing keys and oversized dimensions give clean errors before anything
-// is sized from them, and synthetic magnitudes keep deep models finite.
+// is sized from them, synthetic files too big for the disk or the memory budget are
+// refused before writing, and synthetic magnitudes keep deep models finite.
 
 #include "GgufTestSupport.h"
 #include "ReferenceTestSupport.h"
+#include "models/TomlConfig.h"
+#include "passes/CostModel.h"
 #include "runtime/synth/GgufConfig.h"
 #include "runtime/synth/ModelSynth.h"
 
+#include <fmt/format.h>
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <filesystem>
 
 using namespace reel;
 using namespace reel::reference;
@@ -222,4 +227,64 @@ TEST_CASE("a GGUF header's sizes are checked before anything is sized from them"
   CHECK(ggufConfigError(metadata) ==
         "m.gguf: 'llama.attention.head_count_kv' (3) must divide 'llama.attention.head_count' (8)");
   CHECK(secondsSince(start) < 1.0);
+}
+
+TEST_CASE("the synthetic file's size is known before it is written", "[synth][gguf]") {
+  TempDir dir;
+  models::ModelConfig config = variant("tiny-size");
+  SECTION("plain") {}
+  SECTION("with rope_freqs.weight") {
+    config.ropeScaling = models::Llama3RopeScaling{32.0, 1.0, 4.0, 64};
+  }
+  const synth::SynthOptions options{models::QuantScheme::Q8_0, 1, 2};
+  const uint64_t planned = synth::syntheticModelBytes(config, options);
+  const SynthReport report = synth::writeSyntheticModel(config, options, dir.file("m.gguf"));
+  CHECK(planned == report.fileBytes);
+  CHECK(planned == std::filesystem::file_size(dir.file("m.gguf")));
+}
+
+TEST_CASE("synthetic weights over the memory budget or the free disk are refused before writing", "[synth][gguf]") {
+  TempDir dir;
+  const auto path = dir.file("m.gguf");
+  const synth::SynthOptions options{models::QuantScheme::Q8_0, 0, 2};
+  const uint64_t bytes = synth::syntheticModelBytes(tinyConfig(), options);
+  CHECK_THROWS_WITH(synth::writeSyntheticModel(tinyConfig(), options, path, 1000),
+                    fmt::format("{}: synthetic q8_0 weights of tiny need {} ({} bytes), over the memory budget of "
+                                "1.0 kB (1000 bytes)",
+                                path.string(), passes::formatBytes(static_cast<double>(bytes)), bytes));
+  CHECK_FALSE(std::filesystem::exists(path));
+
+  // One byte more than the directory has free.
+  const uint64_t available = std::filesystem::space(dir.file("")).available;
+  CHECK_THROWS_WITH(synth::requireRoomForSynthetic(tinyConfig(), options, available + 1, path),
+                    Contains(fmt::format("need {} ({} bytes), but {} has only", passes::formatBytes(available + 1.0),
+                                         available + 1, path.parent_path().string())));
+  CHECK_NOTHROW(synth::requireRoomForSynthetic(tinyConfig(), options, 1, path));
+}
+
+TEST_CASE("a TOML config of huge dimensions fails fast and writes nothing", "[synth][gguf]") {
+  // Within every size bound, but about 43 TB of Q4_K_M weights.
+  const models::ModelConfig config = models::readTomlConfig(R"([model]
+name = "huge"
+architecture = "llama"
+vocab_size = 4194304
+hidden_size = 65536
+intermediate_size = 262144
+num_layers = 1024
+num_heads = 64
+num_kv_heads = 64
+max_context = 16777216
+rms_norm_eps = 1e-5
+rope_theta = 10000.0
+tie_embeddings = false
+qkv_bias = false
+)",
+                                                            "huge.toml");
+  TempDir dir;
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH(synth::writeSyntheticModel(config, {}, dir.file("huge.gguf")),
+                    Contains("synthetic q4_k_m weights of huge need") && Contains("free"));
+  CHECK_THROWS_WITH(synth::openSyntheticWeights(config, {}), Contains("over the memory budget"));
+  CHECK(secondsSince(start) < 1.0);
+  CHECK(std::filesystem::is_empty(dir.file("")));
 }
