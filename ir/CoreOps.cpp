@@ -40,7 +40,7 @@ Result oneOf(const Op& op, llvm::StringRef name, llvm::ArrayRef<llvm::StringRef>
     if (*value == candidate) return std::nullopt;
   std::string list;
   for (llvm::StringRef candidate : allowed) list += (list.empty() ? "" : ", ") + candidate.str();
-  return fmt::format("attribute '{}' must be one of {}, got \"{}\"", name.str(), list, *value);
+  return fmt::format("attribute '{}' must be one of {}, got {}", name.str(), list, quoteForMessage(*value));
 }
 
 Result matmulShapes(const Value* x, const Value* w, Dim& n) {
@@ -60,6 +60,8 @@ Result matmulShapes(const Value* x, const Value* w, Dim& n) {
 
 Result f32OrQ81Result(const Op& op, unsigned index, const TensorType& f32Type) {
   const TensorType& actual = op.result(index)->type();
+  if (f32Type.rank() == 0)
+    return fmt::format("result {} needs an input of rank 1 or more, got {}", index, f32Type.str());
   if (actual.elem == ElemType::Q8_1) {
     const Dim width = f32Type.shape.back();
     if (actual.shape != f32Type.shape)
@@ -87,6 +89,10 @@ Result resultIs(const Op& op, const TensorType& expected) {
 
 Result verifyInput(const Op& op) {
   if (!op.attrs().getString("name")) return std::string("needs a string attribute 'name'");
+  // Token ids, positions and KV lengths: one i32 per row of the step.
+  const TensorType& type = op.result()->type();
+  if (type.elem != ElemType::I32 || type.rank() != 1)
+    return fmt::format("result must be i32 of rank 1 (one value per row), got {}", type.str());
   return std::nullopt;
 }
 
@@ -95,6 +101,8 @@ Result verifyWeight(const Op& op) {
   const TensorType& type = op.result()->type();
   if (!type.isStatic()) return fmt::format("weight shape must be static, got {}", type.str());
   if (type.elem == ElemType::Q8_1) return std::string("q8_1 is an activation format, not a weight format");
+  if (type.rank() != 1 && type.rank() != 2)
+    return fmt::format("weight must have rank 1 (a vector) or 2 (a matrix), got {}", type.str());
   if (type.shape.back() % blockElems(type.elem) != 0)
     return fmt::format("row length {} is not a multiple of the {} block", type.shape.back(),
                        elemTypeName(type.elem).str());

@@ -30,6 +30,12 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+/// Quotes input text for an error message: printable ASCII as is, other bytes (control
+/// characters, escape sequences, non-ASCII) and the quote and backslash as \xNN, cut after
+/// 80 bytes, so that hostile input cannot break or restyle the one-line message. Every
+/// reader (IR text, GGUF, model configs) quotes what it echoes with it.
+[[nodiscard]] std::string quoteForMessage(std::string_view text);
+
 /// Throws an Error "where: message".
 template <typename... Args>
 [[noreturn]] void fail(const SourceLoc& where, fmt::format_string<Args...> format, Args&&... args) {

@@ -53,7 +53,7 @@ class Lexer {
       token.text = std::string(1, c);
       advance();
     } else {
-      error(token, fmt::format("unexpected character '{}'", c));
+      error(token, fmt::format("unexpected character {}", quoteForMessage(std::string_view(&c, 1))));
     }
     return token;
   }
@@ -117,7 +117,8 @@ class Lexer {
         else if (escaped == '"' || escaped == '\\')
           token.text += escaped;
         else
-          error(token, fmt::format("unknown escape '\\{}' in string", escaped));
+          error(token, fmt::format("unknown escape in string: {} after a backslash (known: \\n, \\\", \\\\)",
+                                   quoteForMessage(std::string_view(&escaped, 1))));
         continue;
       }
       token.text += c;
@@ -157,7 +158,7 @@ class Parser {
   [[nodiscard]] bool isPunct(char c) const { return tok_.kind == Tok::Punct && tok_.text[0] == c; }
   [[nodiscard]] bool isIdent(llvm::StringRef word) const { return tok_.kind == Tok::Ident && tok_.text == word; }
   [[noreturn]] void errorHere(const std::string& expected) const {
-    std::string got = tok_.kind == Tok::End ? "end of file" : "'" + tok_.text + "'";
+    std::string got = tok_.kind == Tok::End ? "end of file" : quoteForMessage(tok_.text);
     lexer_.error(tok_, fmt::format("expected {}, got {}", expected, got));
   }
   Token expect(Tok kind, const std::string& what) {
@@ -177,7 +178,7 @@ class Parser {
     int64_t value = 0;
     auto [end, ec] = std::from_chars(token.text.data(), token.text.data() + token.text.size(), value);
     if (ec != std::errc() || end != token.text.data() + token.text.size())
-      lexer_.error(token, fmt::format("invalid integer '{}'", token.text));
+      lexer_.error(token, fmt::format("invalid integer {}", quoteForMessage(token.text)));
     return value;
   }
 
@@ -190,7 +191,7 @@ class Parser {
         double value = 0;
         auto [end, ec] = std::from_chars(token.text.data(), token.text.data() + token.text.size(), value);
         if (ec != std::errc() || end != token.text.data() + token.text.size())
-          lexer_.error(token, fmt::format("invalid number '{}'", token.text));
+          lexer_.error(token, fmt::format("invalid number {}", quoteForMessage(token.text)));
         return value;
       }
       case Tok::String:
@@ -212,7 +213,7 @@ class Parser {
       default:
         break;
     }
-    lexer_.error(token, fmt::format("expected an attribute value, got '{}'", token.text));
+    lexer_.error(token, fmt::format("expected an attribute value, got {}", quoteForMessage(token.text)));
   }
 
   AttrDict parseAttrDict() {
@@ -221,7 +222,7 @@ class Parser {
     while (!isPunct('}')) {
       if (!attrs.empty()) expectPunct(',');
       Token key = expect(Tok::Ident, "an attribute name");
-      if (attrs.has(key.text)) lexer_.error(key, fmt::format("duplicate attribute '{}'", key.text));
+      if (attrs.has(key.text)) lexer_.error(key, fmt::format("duplicate attribute {}", quoteForMessage(key.text)));
       expectPunct('=');
       attrs.set(key.text, parseAttrValue());
     }
@@ -232,7 +233,7 @@ class Parser {
   TensorType parseType() {
     Token elem = expect(Tok::Ident, "a type such as f32[M, 4096]");
     std::optional<ElemType> elemType = parseElemType(elem.text);
-    if (!elemType) lexer_.error(elem, fmt::format("unknown element type '{}'", elem.text));
+    if (!elemType) lexer_.error(elem, fmt::format("unknown element type {}", quoteForMessage(elem.text)));
     TensorType type;
     type.elem = *elemType;
     expectPunct('[');
@@ -266,7 +267,7 @@ class Parser {
       expectPunct('=');
     }
     Token opName = expect(Tok::Ident, "an op name");
-    if (!lookupOp(opName.text)) lexer_.error(opName, fmt::format("unknown op '{}'", opName.text));
+    if (!lookupOp(opName.text)) lexer_.error(opName, fmt::format("unknown op {}", quoteForMessage(opName.text)));
     spec.name = opName.text;
     if (tok_.kind == Tok::ValueRef) {
       while (true) {

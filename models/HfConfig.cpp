@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <limits>
 #include <optional>
+#include <set>
+#include <vector>
 
 namespace reel::models {
 namespace {
@@ -53,9 +55,59 @@ std::string parseErrorDetail(const Json::parse_error& error) {
   return oneLine(message);
 }
 
+/// Refuses a key that appears twice in one object: JSON leaves duplicates undefined and
+/// nlohmann keeps the last silently, so "hidden_size": 4096, ..., "hidden_size": 8 would
+/// read as 8 without a word. Fed every parse event, it keeps the keys of each open object.
+class DuplicateKeyCheck {
+ public:
+  explicit DuplicateKeyCheck(const std::string& file) : file_(file) {}
+
+  bool operator()(int /*depth*/, Json::parse_event_t event, Json& parsed) {
+    switch (event) {
+      case Json::parse_event_t::object_start:
+      case Json::parse_event_t::array_start:
+        open_.push_back({pathOfNextContainer(), event == Json::parse_event_t::object_start, {}});
+        break;
+      case Json::parse_event_t::key: {
+        const auto& key = parsed.get_ref<const std::string&>();
+        if (!open_.back().keys.insert(key).second)
+          fail(SourceLoc{file_}, "key '{}' appears twice; each key may appear once", open_.back().path + oneLine(key));
+        lastKey_ = key;
+        break;
+      }
+      case Json::parse_event_t::object_end:
+      case Json::parse_event_t::array_end:
+        open_.pop_back();
+        break;
+      default:
+        break;
+    }
+    return true;
+  }
+
+ private:
+  struct Container {
+    std::string path;  ///< prefix of its keys in messages: "" at the top, "rope_scaling." below
+    bool object = false;
+    std::set<std::string> keys;
+  };
+
+  /// A container is the value of the last key of an enclosing object, or an element of an
+  /// enclosing array (whose path it shares).
+  std::string pathOfNextContainer() const {
+    if (open_.empty()) return "";
+    if (!open_.back().object) return open_.back().path;
+    return open_.back().path + oneLine(lastKey_) + ".";
+  }
+
+  const std::string& file_;
+  std::vector<Container> open_;
+  std::string lastKey_;
+};
+
 Json parseJson(std::string_view text, const std::string& file) {
   try {
-    return Json::parse(text.data(), text.data() + text.size());
+    return Json::parse(text.data(), text.data() + text.size(), DuplicateKeyCheck(file));
   } catch (const Json::parse_error& error) {
     fail(locationOfByte(file, text, error.byte), "malformed JSON: {}", parseErrorDetail(error));
   } catch (const Json::exception& error) {  // e.g. out_of_range: "number overflow parsing '1e999'"

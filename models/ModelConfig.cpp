@@ -79,11 +79,11 @@ class Validator {
 
   void checkSizes() const {
     requireSize(ConfigField::VocabSize, config_.vocabSize, kMaxVocab);
-    requireSize(ConfigField::HiddenSize, config_.hiddenSize, kMaxModelDim);
-    requireSize(ConfigField::IntermediateSize, config_.intermediateSize, kMaxModelDim);
+    requireSize(ConfigField::HiddenSize, config_.hiddenSize, kMaxHiddenSize);
+    requireSize(ConfigField::IntermediateSize, config_.intermediateSize, kMaxIntermediateSize);
     requireSize(ConfigField::NumLayers, config_.numLayers, kMaxLayers);
-    requireSize(ConfigField::NumHeads, config_.numHeads, kMaxModelDim);
-    requireSize(ConfigField::NumKvHeads, config_.numKvHeads, kMaxModelDim);
+    requireSize(ConfigField::NumHeads, config_.numHeads, kMaxHeads);
+    requireSize(ConfigField::NumKvHeads, config_.numKvHeads, kMaxHeads);
     requireSize(ConfigField::MaxContext, config_.maxContext, kMaxContext);
   }
 
@@ -94,13 +94,13 @@ class Validator {
     if (config_.headDim == 0) {
       checkDerivedHeadDim();
     } else {
-      requireSize(ConfigField::HeadDim, config_.headDim, kMaxModelDim);
+      requireSize(ConfigField::HeadDim, config_.headDim, kMaxHeadDim);
       if (config_.headDim % 2 != 0)
         reject(ConfigField::HeadDim, "must be even (rotary embeddings rotate pairs), got {}", config_.headDim);
     }
     int64_t headDim = config_.headDim == 0 ? config_.hiddenSize / config_.numHeads : config_.headDim;
-    if (config_.numHeads * headDim > kMaxModelDim)
-      reject(ConfigField::NumHeads, "times the head dimension must be at most {}, got {} * {}", kMaxModelDim,
+    if (config_.numHeads * headDim > kMaxAttentionWidth)  // both at most 1024: no overflow
+      reject(ConfigField::NumHeads, "times the head dimension must be at most {}, got {} * {}", kMaxAttentionWidth,
              config_.numHeads, headDim);
   }
 
@@ -113,6 +113,9 @@ class Validator {
     if (headDim % 2 != 0)
       reject(ConfigField::HiddenSize, "/ '{}' gives head dimension {}, which must be even (rotary embeddings)",
              keyOf(ConfigField::NumHeads), headDim);
+    if (headDim > kMaxHeadDim)
+      reject(ConfigField::HiddenSize, "/ '{}' gives head dimension {}, which must be at most {}",
+             keyOf(ConfigField::NumHeads), headDim, kMaxHeadDim);
   }
 
   void checkNormAndRope() const {

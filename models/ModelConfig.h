@@ -58,11 +58,19 @@ using FieldLocator = std::function<FieldOrigin(ConfigField)>;
 /// The key of `field` in reel's model TOML ("num_heads", "rope_scaling.factor", ...).
 const char* tomlKeyOf(ConfigField field);
 
-/// Upper bounds that keep every size product (parameter and byte counts) inside int64.
-inline constexpr int64_t kMaxModelDim = int64_t{1} << 20;  ///< hidden, ffn, heads, head_dim, heads * head_dim
+/// Upper bounds on every dimension, generously above published models (the largest
+/// Llama has hidden 16384, ffn 53248, 128 heads, 126 layers; head_dim is at most 256 in
+/// practice). They keep every size product (parameter, byte and KV-cache counts) far
+/// inside int64, and they are checked before anything is sized from a config, so a
+/// hostile config is refused instead of allocating or writing terabytes.
+inline constexpr int64_t kMaxHiddenSize = int64_t{1} << 16;        ///< hidden_size
+inline constexpr int64_t kMaxIntermediateSize = int64_t{1} << 18;  ///< intermediate_size
+inline constexpr int64_t kMaxHeads = 1024;                         ///< num_heads, num_kv_heads
+inline constexpr int64_t kMaxHeadDim = 1024;                       ///< head_dim, given or derived
+inline constexpr int64_t kMaxAttentionWidth = int64_t{1} << 17;    ///< num_heads * head_dim
 inline constexpr int64_t kMaxLayers = 1024;
 inline constexpr int64_t kMaxVocab = int64_t{1} << 22;
-inline constexpr int64_t kMaxContext = int64_t{1} << 24;  ///< max_context, windows
+inline constexpr int64_t kMaxContext = int64_t{1} << 24;  ///< max_context, windows, original context
 
 struct ModelConfig {
   std::string name;          ///< e.g. "llama-2-7b"

@@ -11,6 +11,7 @@
 /// A string is a u64 byte length followed by the bytes (no terminating NUL); an array is
 /// a u32 element type, a u64 element count and the elements.
 
+#include "ir/Diagnostics.h"  // quoteForMessage, for the GGUF reader and writer
 #include "kernels/QuantRef.h"
 
 #include <array>
@@ -99,9 +100,5 @@ struct GgufStringHash {
   using is_transparent = void;
   size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
 };
-
-/// Quotes a name for an error message: printable ASCII as is, other bytes as \xNN, cut
-/// after 80 bytes, so that a hostile file cannot break the one-line message.
-[[nodiscard]] std::string quoteForMessage(std::string_view text);
 
 }  // namespace reel

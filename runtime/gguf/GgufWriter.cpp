@@ -63,9 +63,7 @@ uint64_t GgufWriter::addTensor(GgufTensorDecl decl) {
   if (decl.name.size() > kGgufMaxTensorNameBytes) {
     fail("{}: the name is longer than {} bytes", field, kGgufMaxTensorNameBytes);
   }
-  for (const PlannedTensor& other : tensors_) {
-    if (other.decl.name == decl.name) fail("{}: the name appears twice", field);
-  }
+  if (tensorNames_.count(decl.name)) fail("{}: the name appears twice", field);
   const auto ggmlType = ggmlTypeFromQType(decl.type);
   if (!ggmlType) fail("{}: type {} cannot be stored in GGUF", field, quant::qtypeName(decl.type));
   if (decl.ne.empty() || decl.ne.size() > kGgufMaxDims) {
@@ -78,6 +76,7 @@ uint64_t GgufWriter::addTensor(GgufTensorDecl decl) {
         "below 2^63)",
         field, fmt::join(decl.ne, ", "), quant::qtypeName(decl.type), quant::blockElems(decl.type));
   }
+  tensorNames_.insert(decl.name);
   tensors_.push_back({std::move(decl), *ggmlType, *byteSize, 0});
   return *byteSize;
 }
@@ -118,10 +117,18 @@ void GgufWriter::writeHeader() {
     enc::appendScalar<uint32_t>(header, tensor.ggmlType);
     enc::appendScalar<uint64_t>(header, tensor.offset);
   }
+  dataBytes_ = dataSize;
   writeBytes(header);
   dataStart_ = (written_ + alignment_ - 1) / alignment_ * alignment_;
   writePadding(dataStart_ - written_);
   phase_ = Phase::WritingData;
+}
+
+uint64_t GgufWriter::plannedFileBytes() const {
+  if (phase_ == Phase::Declaring) throw std::logic_error("GgufWriter: plannedFileBytes called before writeHeader");
+  uint64_t total = 0;
+  if (__builtin_add_overflow(dataStart_, dataBytes_, &total)) fail("the file would exceed 2^64 bytes");
+  return total;
 }
 
 uint64_t GgufWriter::bytesLeftInCurrentTensor() const {

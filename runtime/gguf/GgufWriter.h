@@ -26,6 +26,7 @@
 #include <iosfwd>
 #include <span>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace reel {
@@ -69,6 +70,8 @@ class GgufWriter {
   /// renames the partial file into place.
   void finish();
 
+  /// The size the finished file has: header, padding, every tensor's data (after writeHeader).
+  [[nodiscard]] uint64_t plannedFileBytes() const;
   /// Bytes the tensor being filled still needs (0 once every tensor is complete).
   [[nodiscard]] uint64_t bytesLeftInCurrentTensor() const;
   [[nodiscard]] uint64_t bytesWritten() const { return written_; }
@@ -97,8 +100,10 @@ class GgufWriter {
   Phase phase_ = Phase::Declaring;
   GgufMetadata metadata_;
   std::vector<PlannedTensor> tensors_;
+  std::unordered_set<std::string> tensorNames_;
   uint64_t alignment_ = kGgufDefaultAlignment;
   uint64_t dataStart_ = 0;      ///< file offset of the data section
+  uint64_t dataBytes_ = 0;      ///< the data section's size, every tensor padded to the alignment
   size_t currentTensor_ = 0;    ///< the tensor writeTensorData fills next
   uint64_t currentFilled_ = 0;  ///< its bytes written so far
   uint64_t written_ = 0;

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <numeric>
 #include <span>
+#include <sstream>
 #include <thread>
 
 namespace reel {
@@ -174,29 +175,49 @@ class ChunkPipeline {
 
 }  // namespace
 
-SynthReport writeSyntheticGguf(const SynthSpec& spec, const std::filesystem::path& path) {
-  const auto start = std::chrono::steady_clock::now();
-  GgufWriter writer(path);
+namespace {
+
+/// Declares the metadata and tensors of `spec` to `writer` (`sinkName` names the file in
+/// messages); returns the elements of the random tensors.
+uint64_t declareSpec(const SynthSpec& spec, GgufWriter& writer, const std::string& sinkName) {
   if (!spec.arch.empty() && !spec.metadata.contains(kGgufArchitectureKey)) {
     writer.setMetadata(std::string(kGgufArchitectureKey), spec.arch);
   }
   writer.setMetadata(spec.metadata);
-  SynthReport report;
+  uint64_t elements = 0;
   for (const SynthTensor& tensor : spec.tensors) {
     if (!std::isfinite(tensor.scale) || !std::isfinite(tensor.mean) || tensor.scale < 0) {
-      failPlain("{}: tensor {}: scale {} and mean {} must be finite, the scale not negative", path.string(),
+      failPlain("{}: tensor {}: scale {} and mean {} must be finite, the scale not negative", sinkName,
                 quoteForMessage(tensor.name), tensor.scale, tensor.mean);
     }
     writer.addTensor({tensor.name, tensor.type, tensor.ne});
-    report.elements +=
+    elements +=
         static_cast<uint64_t>(std::accumulate(tensor.ne.begin(), tensor.ne.end(), int64_t{1}, std::multiplies<>()));
   }
   for (const GgufTensorBlob& tensor : spec.fixedTensors) {
     if (writer.addTensor(tensor.decl) != tensor.data.size()) {
-      failPlain("{}: tensor {}: {} bytes of data given, {} expected", path.string(), quoteForMessage(tensor.decl.name),
+      failPlain("{}: tensor {}: {} bytes of data given, {} expected", sinkName, quoteForMessage(tensor.decl.name),
                 tensor.data.size(), *ggufTensorBytes(tensor.decl.type, tensor.decl.ne));
     }
   }
+  return elements;
+}
+
+}  // namespace
+
+uint64_t syntheticGgufBytes(const SynthSpec& spec) {
+  std::ostringstream header(std::ios::binary);  // the header only: no tensor data is written
+  GgufWriter writer(header, "<synthetic>");
+  declareSpec(spec, writer, "<synthetic>");
+  writer.writeHeader();
+  return writer.plannedFileBytes();
+}
+
+SynthReport writeSyntheticGguf(const SynthSpec& spec, const std::filesystem::path& path) {
+  const auto start = std::chrono::steady_clock::now();
+  GgufWriter writer(path);
+  SynthReport report;
+  report.elements = declareSpec(spec, writer, path.string());
   writer.writeHeader();
   ChunkPipeline pipeline(spec, planChunks(spec.tensors));
   pipeline.run([&](std::span<const uint8_t> bytes) { writer.writeTensorData(bytes); });

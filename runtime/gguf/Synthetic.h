@@ -54,6 +54,11 @@ struct SynthReport {
 /// tensor) or a failed write; a failed run leaves no file behind.
 SynthReport writeSyntheticGguf(const SynthSpec& spec, const std::filesystem::path& path);
 
+/// The size of the file writeSyntheticGguf writes for `spec`, computed without writing
+/// any tensor data (so a caller can check it against the free disk space first). Throws a
+/// reel::Error for a bad spec, as writeSyntheticGguf does.
+[[nodiscard]] uint64_t syntheticGgufBytes(const SynthSpec& spec);
+
 /// The float values (before quantization) of rows [firstRow, firstRow + rowCount) of a
 /// tensor, as writeSyntheticGguf generates them: rowCount * ne[0] floats into `out`.
 void synthesizeRows(const SynthTensor& tensor, uint64_t seed, int64_t firstRow, int64_t rowCount, float* out);

@@ -1,6 +1,7 @@
 #include "runtime/reference/WeightSource.h"
 
 #include "ir/Diagnostics.h"
+#include "runtime/gguf/TensorCheck.h"
 
 #include <fmt/format.h>
 
@@ -17,6 +18,14 @@ std::optional<WeightView> GgufWeightSource::find(std::string_view name) const {
   view.rank = static_cast<int>(info->nDims);
   view.bytes = file_.tensorData(*info);
   return view;
+}
+
+void GgufWeightSource::checkValues(const WeightView& view) const {
+  if (check_ == TensorValueCheck::Off) return;
+  std::lock_guard lock(checkedMutex_);
+  if (checked_.count(view.name)) return;
+  requireFiniteValues(describe(), view.name, view.type, view.cols, view.bytes);
+  checked_.insert(view.name);
 }
 
 ir::ElemType elemTypeOf(quant::QType type) {
@@ -76,16 +85,28 @@ std::string viewShape(const WeightView& view) {
   return view.rank == 1 ? fmt::format("[{}]", view.cols) : fmt::format("[{}, {}]", view.rows, view.cols);
 }
 
+/// The rank and every dimension must match: a 3-D tensor whose rows multiply out to the
+/// matrix's is still not the matrix.
 bool shapeMatches(const ir::TensorType& type, const WeightView& view) {
-  if (type.rank() == 1) return view.rank == 1 && type.shape[0] == view.cols;
-  if (type.rank() != 2 || view.rank < 2) return false;
-  return type.shape[0] == view.rows && type.shape[1] == view.cols;
+  if (type.rank() != view.rank) return false;
+  if (type.rank() == 1) return type.shape[0] == view.cols;
+  return type.rank() == 2 && type.shape[0] == view.rows && type.shape[1] == view.cols;
+}
+
+void requireShape(const ir::TensorType& type, const WeightView& view, const WeightSource& source) {
+  if (view.rank != type.rank())
+    failPlain("{}: tensor {} has {} dimensions, the model needs {}", source.describe(), quoteForMessage(view.name),
+              view.rank, type.str());
+  if (!shapeMatches(type, view))
+    failPlain("{}: tensor {} has shape {}, the model needs {}", source.describe(), quoteForMessage(view.name),
+              viewShape(view), type.str());
 }
 
 WeightView requireWeight(const ir::Op& weightOp, const WeightSource& source) {
   std::string name = weightOp.attrs().getString("name").value_or("");
   std::optional<WeightView> view = source.find(name);
-  if (!view) failPlain("{}: has no tensor '{}' (needed by {})", source.describe(), name, weightOp.describe());
+  if (!view)
+    failPlain("{}: has no tensor {} (needed by {})", source.describe(), quoteForMessage(name), weightOp.describe());
   return *view;
 }
 
@@ -93,13 +114,12 @@ WeightView requireWeight(const ir::Op& weightOp, const WeightSource& source) {
 
 void checkWeightMatches(const ir::Op& weightOp, const WeightView& view, const WeightSource& source) {
   const ir::TensorType& type = weightOp.result()->type();
-  if (!shapeMatches(type, view))
-    failPlain("{}: tensor '{}' has shape {}, the model needs {}", source.describe(), view.name, viewShape(view),
-              type.str());
+  requireShape(type, view, source);
   // Vectors (norms, biases) are read as f32 whatever their storage type.
   if (type.rank() != 1 && elemTypeOf(view.type) != type.elem)
-    failPlain("{}: tensor '{}' is {}, the graph expects {}", source.describe(), view.name, quant::qtypeName(view.type),
-              ir::elemTypeName(type.elem).str());
+    failPlain("{}: tensor {} is {}, the graph expects {}", source.describe(), quoteForMessage(view.name),
+              quant::qtypeName(view.type), ir::elemTypeName(type.elem).str());
+  source.checkValues(view);
 }
 
 int adoptWeightTypes(ir::Module& module, const WeightSource& source) {
@@ -109,9 +129,7 @@ int adoptWeightTypes(ir::Module& module, const WeightSource& source) {
       if (op->name() != "weight") continue;
       WeightView view = requireWeight(*op, source);
       ir::TensorType type = op->result()->type();
-      if (!shapeMatches(type, view))
-        failPlain("{}: tensor '{}' has shape {}, the model needs {}", source.describe(), view.name, viewShape(view),
-                  type.str());
+      requireShape(type, view, source);
       ir::ElemType stored = elemTypeOf(view.type);
       if (type.rank() == 1 || stored == type.elem) continue;  // vectors are always read as f32
       type.elem = stored;

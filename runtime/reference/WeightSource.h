@@ -9,10 +9,12 @@
 #include "runtime/gguf/GgufFile.h"
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 
 namespace reel::reference {
 
@@ -39,18 +41,35 @@ class WeightSource {
   [[nodiscard]] virtual std::optional<WeightView> find(std::string_view name) const = 0;
   /// Names this source in error messages (e.g. the file name).
   [[nodiscard]] virtual std::string describe() const = 0;
+  /// Throws a reel::Error when `view` (a tensor of this source) holds NaN or Inf, where
+  /// this source checks values (see GgufWeightSource); a no-op by default.
+  virtual void checkValues(const WeightView& view) const { (void)view; }
 };
 
-/// Weights served from a GGUF file (which must outlive the source).
+/// Whether a weight source scans the values of the tensors it serves (runtime/gguf/TensorCheck.h).
+enum class TensorValueCheck { Off, On };
+
+/// Weights served from a GGUF file (which must outlive the source). With value checks on
+/// (the default), checkValues() scans each tensor once, the first time it is asked for;
+/// checkWeightMatches() asks, so the CPU reference refuses NaN and Inf weights before it
+/// decodes.
 class GgufWeightSource final : public WeightSource {
  public:
-  explicit GgufWeightSource(const GgufFile& file) : file_(file) {}
+  explicit GgufWeightSource(const GgufFile& file, TensorValueCheck check = TensorValueCheck::On)
+      : file_(file), check_(check) {}
   [[nodiscard]] std::optional<WeightView> find(std::string_view name) const override;
   [[nodiscard]] std::string describe() const override { return file_.name(); }
+  void checkValues(const WeightView& view) const override;
   [[nodiscard]] const GgufFile& file() const { return file_; }
+  /// Turns the value checks on or off (the CLI's --check-tensors=on|off).
+  void setValueCheck(TensorValueCheck check) { check_ = check; }
+  [[nodiscard]] TensorValueCheck valueCheck() const { return check_; }
 
  private:
   const GgufFile& file_;
+  TensorValueCheck check_;
+  mutable std::mutex checkedMutex_;
+  mutable std::unordered_set<std::string> checked_;  ///< tensors whose values passed
 };
 
 /// The IR element type of a GGUF tensor type (quant::QType -> ir::ElemType).
@@ -58,13 +77,14 @@ ir::ElemType elemTypeOf(quant::QType type);
 /// The quant::QType of an IR element type; throws reel::Error for a type without one.
 quant::QType qtypeOf(ir::ElemType type);
 
-/// Checks that `view` has the qtype and shape the weight op `weightOp` declares; throws a
-/// reel::Error naming the tensor, the source and both types otherwise.
+/// Checks that `view` has the qtype and exactly the shape (rank and every dimension) the
+/// weight op `weightOp` declares, and that its values are finite where the source checks
+/// values; throws a reel::Error naming the tensor, the source and both types otherwise.
 void checkWeightMatches(const ir::Op& weightOp, const WeightView& view, const WeightSource& source);
 
 /// Sets the element type of every `weight` op in `module` to the qtype the source stores
 /// it in (a GGUF file decides its own qtypes); a tensor missing from the source, or one of
-/// another shape, is a reel::Error. Returns how many weight types changed.
+/// another shape or rank, is a reel::Error. Returns how many weight types changed.
 int adoptWeightTypes(ir::Module& module, const WeightSource& source);
 
 }  // namespace reel::reference

@@ -108,6 +108,45 @@ std::optional<models::Llama3RopeScaling> readRopeScaling(const GgufFile& file, c
   return models::Llama3RopeScaling{params.factor, params.lowFreqFactor, params.highFreqFactor, params.originalContext};
 }
 
+/// The GGUF key each config field comes from; `perArch` keys follow "<arch>.".
+struct GgufKey {
+  models::ConfigField field;
+  const char* key;
+  bool perArch;
+};
+
+constexpr GgufKey kGgufKeys[] = {
+    {models::ConfigField::Name, "general.name", false},
+    {models::ConfigField::Architecture, "general.architecture", false},
+    {models::ConfigField::VocabSize, "vocab_size", true},
+    {models::ConfigField::HiddenSize, "embedding_length", true},
+    {models::ConfigField::IntermediateSize, "feed_forward_length", true},
+    {models::ConfigField::NumLayers, "block_count", true},
+    {models::ConfigField::NumHeads, "attention.head_count", true},
+    {models::ConfigField::NumKvHeads, "attention.head_count_kv", true},
+    {models::ConfigField::HeadDim, "attention.key_length", true},
+    {models::ConfigField::MaxContext, "context_length", true},
+    {models::ConfigField::RmsNormEps, "attention.layer_norm_rms_epsilon", true},
+    {models::ConfigField::RopeTheta, "rope.freq_base", true},
+    {models::ConfigField::RopeScalingFactor, "reel.rope.llama3.factor", false},
+    {models::ConfigField::RopeScalingLowFreqFactor, "reel.rope.llama3.low_freq_factor", false},
+    {models::ConfigField::RopeScalingHighFreqFactor, "reel.rope.llama3.high_freq_factor", false},
+    {models::ConfigField::RopeScalingOriginalContext, "reel.rope.llama3.original_context_length", false},
+    {models::ConfigField::SlidingWindow, "attention.sliding_window", true},
+};
+
+/// Names each config field by the GGUF key it comes from, so a message says which key of
+/// the file is wrong ("m.gguf: 'llama.attention.key_length' must be at most 1024, ...").
+models::FieldLocator ggufLocator(const std::string& fileName, const std::string& arch) {
+  return [fileName, arch](models::ConfigField field) {
+    for (const GgufKey& entry : kGgufKeys)
+      if (entry.field == field)
+        return models::FieldOrigin{entry.perArch ? arch + "." + entry.key : std::string(entry.key),
+                                   SourceLoc{fileName}};
+    return models::FieldOrigin{models::tomlKeyOf(field), SourceLoc{fileName}};
+  };
+}
+
 }  // namespace
 
 models::ModelConfig configFromGguf(const GgufFile& file) {
@@ -139,8 +178,11 @@ models::ModelConfig configFromGguf(const GgufFile& file) {
   config.qkvBias = file.findTensor("blk.0.attn_q.bias") != nullptr;
   config.slidingWindow = keys.optionalInt(keys.key("attention.sliding_window"));
   if (config.slidingWindow && arch == "llama") config.architecture = "mistral";
+  // Every size is checked before readRopeScaling sizes the expected factors from head_dim.
+  const models::FieldLocator locate = ggufLocator(file.name(), arch);
+  config.validate(locate);
   config.ropeScaling = readRopeScaling(file, keys, config);
-  config.finalize();
+  config.finalize(locate);
   return config;
 }
 

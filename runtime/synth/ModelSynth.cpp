@@ -2,13 +2,12 @@
 
 #include "ir/Diagnostics.h"
 #include "models/Builder.h"
-#include "runtime/gguf/GgufFile.h"
+#include "passes/CostModel.h"
 #include "runtime/reference/RopeFactors.h"
 #include "runtime/reference/WeightSource.h"
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -77,29 +76,13 @@ GgufTensorBlob ropeFreqsTensor(const models::ModelConfig& config) {
   return blob;
 }
 
-/// Rewrites the GGUF file at `from` into `to` with `extra` tensors appended.
-void appendFixedTensors(const std::filesystem::path& from, const std::filesystem::path& to,
-                        const std::vector<GgufTensorBlob>& extra) {
-  const GgufFile source = GgufFile::open(from);
-  GgufWriter writer(to);
-  writer.setMetadata(source.metadata());
-  for (const GgufTensorInfo& info : source.tensors())
-    writer.addTensor({info.name, info.type, std::vector<int64_t>(info.dims().begin(), info.dims().end())});
-  for (const GgufTensorBlob& blob : extra) writer.addTensor(blob.decl);
-  writer.writeHeader();
-  for (const GgufTensorInfo& info : source.tensors()) writer.writeTensorData(source.tensorData(info));
-  for (const GgufTensorBlob& blob : extra) writer.writeTensorData(blob.data);
-  writer.finish();
+std::filesystem::path directoryOf(const std::filesystem::path& path) {
+  return path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
 }
 
-/// Removes a file when it goes out of scope.
-struct RemoveOnExit {
-  std::filesystem::path path;
-  ~RemoveOnExit() {
-    std::error_code ignored;
-    std::filesystem::remove(path, ignored);
-  }
-};
+std::string describeBytes(uint64_t bytes) {
+  return fmt::format("{} ({} bytes)", passes::formatBytes(static_cast<double>(bytes)), bytes);
+}
 
 }  // namespace
 
@@ -121,36 +104,49 @@ uint32_t ggufFileType(models::QuantScheme scheme) {
   return 0;
 }
 
-ModelSynthPlan planSyntheticModel(const models::ModelConfig& config, const SynthOptions& options) {
+SynthSpec planSyntheticModel(const models::ModelConfig& config, const SynthOptions& options) {
   config.validate();
-  ModelSynthPlan plan;
-  plan.spec.arch = ggufArchitecture(config);
-  plan.spec.seed = options.seed;
-  plan.spec.threads = options.threads;
-  setModelMetadata(config, options, plan.spec.metadata);
+  SynthSpec spec;
+  spec.arch = ggufArchitecture(config);
+  spec.seed = options.seed;
+  spec.threads = options.threads;
+  setModelMetadata(config, options, spec.metadata);
   for (const models::WeightInfo& weight : models::modelWeights(config, {options.scheme})) {
     SynthTensor tensor;
     tensor.name = weight.name;
     tensor.type = reference::qtypeOf(weight.type.elem);
     tensor.ne.assign(weight.type.shape.rbegin(), weight.type.shape.rend());
     setMagnitude(config, tensor);
-    plan.spec.tensors.push_back(std::move(tensor));
+    spec.tensors.push_back(std::move(tensor));
   }
-  if (config.ropeScaling) plan.fixedTensors.push_back(ropeFreqsTensor(config));
-  return plan;
+  if (config.ropeScaling) spec.fixedTensors.push_back(ropeFreqsTensor(config));
+  return spec;
+}
+
+uint64_t syntheticModelBytes(const models::ModelConfig& config, const SynthOptions& options) {
+  return syntheticGgufBytes(planSyntheticModel(config, options));
+}
+
+void requireRoomForSynthetic(const models::ModelConfig& config, const SynthOptions& options, uint64_t bytes,
+                             const std::filesystem::path& path, std::optional<uint64_t> memoryBudget) {
+  const char* scheme = models::quantSchemeName(options.scheme);
+  if (memoryBudget && bytes > *memoryBudget)
+    failPlain("{}: synthetic {} weights of {} need {}, over the memory budget of {}", path.string(), scheme,
+              config.name, describeBytes(bytes), describeBytes(*memoryBudget));
+  const std::filesystem::path directory = directoryOf(path);
+  std::error_code error;
+  const std::filesystem::space_info space = std::filesystem::space(directory, error);
+  // Without an answer (no such directory, ...), the write itself reports the problem.
+  if (!error && bytes > space.available)
+    failPlain("{}: synthetic {} weights of {} need {}, but {} has only {} free", path.string(), scheme, config.name,
+              describeBytes(bytes), directory.string(), describeBytes(space.available));
 }
 
 SynthReport writeSyntheticModel(const models::ModelConfig& config, const SynthOptions& options,
-                                const std::filesystem::path& path) {
-  const ModelSynthPlan plan = planSyntheticModel(config, options);
-  if (plan.fixedTensors.empty()) return writeSyntheticGguf(plan.spec, path);
-  const auto start = std::chrono::steady_clock::now();
-  RemoveOnExit randomPart{std::filesystem::path(path.string() + ".random")};
-  SynthReport report = writeSyntheticGguf(plan.spec, randomPart.path);
-  appendFixedTensors(randomPart.path, path, plan.fixedTensors);
-  report.fileBytes = std::filesystem::file_size(path);
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return report;
+                                const std::filesystem::path& path, std::optional<uint64_t> memoryBudget) {
+  const SynthSpec spec = planSyntheticModel(config, options);
+  requireRoomForSynthetic(config, options, syntheticGgufBytes(spec), path, memoryBudget);
+  return writeSyntheticGguf(spec, path);
 }
 
 }  // namespace reel::synth

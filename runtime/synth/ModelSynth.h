@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 namespace reel::synth {
@@ -28,24 +29,30 @@ struct SynthOptions {
   unsigned threads = 2;
 };
 
-/// What to write: the random tensors (a generic SynthSpec) and tensors of fixed values.
-struct ModelSynthPlan {
-  SynthSpec spec;
-  std::vector<GgufTensorBlob> fixedTensors;  ///< e.g. rope_freqs.weight
-};
-
 /// The GGUF architecture of a config: "qwen2" for qwen2, "llama" for llama and mistral.
 std::string ggufArchitecture(const models::ModelConfig& config);
 
 /// llama.cpp's general.file_type of a scheme (MOSTLY_Q4_K_M = 15, ...).
 uint32_t ggufFileType(models::QuantScheme scheme);
 
-/// The plan of a synthetic GGUF file for `config`.
-ModelSynthPlan planSyntheticModel(const models::ModelConfig& config, const SynthOptions& options);
+/// The plan of a synthetic GGUF file for `config`: the random tensors, and tensors of fixed
+/// values (rope_freqs.weight) written after them.
+SynthSpec planSyntheticModel(const models::ModelConfig& config, const SynthOptions& options);
+
+/// The size of the synthetic GGUF file of `config`, computed from the config alone.
+uint64_t syntheticModelBytes(const models::ModelConfig& config, const SynthOptions& options);
+
+/// Refuses (a one-line reel::Error) to write `bytes` of synthetic weights of `config` at
+/// `path` when they exceed `memoryBudget` (the bytes the run that maps them may use; nullopt:
+/// no limit) or the free space of the directory that holds `path`; the message gives the
+/// bytes needed and the bytes available.
+void requireRoomForSynthetic(const models::ModelConfig& config, const SynthOptions& options, uint64_t bytes,
+                             const std::filesystem::path& path, std::optional<uint64_t> memoryBudget = std::nullopt);
 
 /// Writes the synthetic GGUF file of `config` at `path` (atomically: a failed run leaves no
-/// file). Throws a reel::Error on failure.
+/// file), after checking its size with requireRoomForSynthetic, so nothing is written when
+/// it does not fit. Throws a reel::Error on failure.
 SynthReport writeSyntheticModel(const models::ModelConfig& config, const SynthOptions& options,
-                                const std::filesystem::path& path);
+                                const std::filesystem::path& path, std::optional<uint64_t> memoryBudget = std::nullopt);
 
 }  // namespace reel::synth

@@ -10,10 +10,10 @@ namespace reel::synth {
 
 namespace {
 
-OpenWeights wrap(GgufFile file, std::string description) {
+OpenWeights wrap(GgufFile file, std::string description, reference::TensorValueCheck valueCheck) {
   OpenWeights weights;
   weights.file = std::make_unique<GgufFile>(std::move(file));
-  weights.source = std::make_unique<reference::GgufWeightSource>(*weights.file);
+  weights.source = std::make_unique<reference::GgufWeightSource>(*weights.file, valueCheck);
   weights.description = std::move(description);
   return weights;
 }
@@ -26,11 +26,22 @@ std::filesystem::path temporaryPath() {
 
 }  // namespace
 
-OpenWeights openWeightFile(const std::string& path) {
-  return wrap(GgufFile::open(path), path);
+uint64_t physicalMemoryBytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long pageSize = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || pageSize <= 0) return 0;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(pageSize);
 }
 
-OpenWeights openSyntheticWeights(const models::ModelConfig& config, const SynthOptions& options) {
+OpenWeights openWeightFile(const std::string& path, const WeightFileOptions& options) {
+  return wrap(GgufFile::open(path), path, options.valueCheck);
+}
+
+OpenWeights openSyntheticWeights(const models::ModelConfig& config, const SynthOptions& options,
+                                 std::optional<uint64_t> memoryBudget) {
+  if (!memoryBudget) {
+    if (const uint64_t memory = physicalMemoryBytes(); memory > 0) memoryBudget = memory;
+  }
   const std::filesystem::path path = temporaryPath();
   struct Unlink {
     const std::filesystem::path& path;
@@ -39,9 +50,10 @@ OpenWeights openSyntheticWeights(const models::ModelConfig& config, const SynthO
       std::filesystem::remove(path, ignored);
     }
   } unlinkWhenMapped{path};
-  writeSyntheticModel(config, options, path);
+  writeSyntheticModel(config, options, path, memoryBudget);
   return wrap(GgufFile::open(path),
-              fmt::format("synthetic {} weights (seed {})", models::quantSchemeName(options.scheme), options.seed));
+              fmt::format("synthetic {} weights (seed {})", models::quantSchemeName(options.scheme), options.seed),
+              reference::TensorValueCheck::Off);
 }
 
 }  // namespace reel::synth

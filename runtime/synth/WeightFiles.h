@@ -20,10 +20,25 @@ struct OpenWeights {
   std::string description;  ///< "t.gguf" or "synthetic q4_k_m weights (seed 0)"
 };
 
-/// Maps the GGUF file at `path`.
-OpenWeights openWeightFile(const std::string& path);
+/// How openWeightFile serves a file.
+struct WeightFileOptions {
+  /// Whether the source scans each tensor for NaN and Inf when the CPU reference first
+  /// reads it (reference::GgufWeightSource): the CLI's --check-tensors, on by default.
+  reference::TensorValueCheck valueCheck = reference::TensorValueCheck::On;
+};
 
-/// Synthesizes weights for `config` into a temporary file and maps it.
-OpenWeights openSyntheticWeights(const models::ModelConfig& config, const SynthOptions& options);
+/// Maps the GGUF file at `path`.
+OpenWeights openWeightFile(const std::string& path, const WeightFileOptions& options = {});
+
+/// Synthesizes weights for `config` into a temporary file and maps it. The file's size is
+/// checked first against `memoryBudget` (the run's memory budget; by default the machine's
+/// physical memory, as the CPU reference maps and reads all of it) and against the free
+/// space of the temporary directory; nothing is written when it does not fit. The values
+/// are generated finite, so the source does not scan them.
+OpenWeights openSyntheticWeights(const models::ModelConfig& config, const SynthOptions& options,
+                                 std::optional<uint64_t> memoryBudget = std::nullopt);
+
+/// The machine's physical memory in bytes (0 where it is not known).
+uint64_t physicalMemoryBytes();
 
 }  // namespace reel::synth

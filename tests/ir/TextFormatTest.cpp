@@ -92,6 +92,19 @@ TEST_CASE("parse errors name file:line:col", "[ir][text][errors]") {
         "bad.ir:3:12: op 'input' has 1 results, got 2");
 }
 
+TEST_CASE("parse errors escape the bytes they quote", "[ir][text][errors]") {
+  // An escape sequence outside a string: shown as \x1b, never sent to the terminal.
+  CHECK(parseError("module @m\ngraph @g {\n  \x1b[2J\n}") == "bad.ir:3:3: unexpected character '\\x1b'");
+  CHECK(parseError("module @m\ngraph @g {\n  \xff\n}") == "bad.ir:3:3: unexpected character '\\xff'");
+  // A string holding control characters where a name is expected.
+  CHECK(parseError("module @m attributes {\"a\tb\x07\" = 1}") ==
+        "bad.ir:1:23: expected an attribute name, got 'a\\x09b\\x07'");
+  CHECK(parseError("module @m attributes {a = \"x\\\x1b\"}") ==
+        "bad.ir:1:27: unknown escape in string: '\\x1b' after a backslash (known: \\n, \\\", \\\\)");
+  // Quotes and backslashes in quoted text are escaped too, so the quoting stays unambiguous.
+  CHECK(parseError("module @m\n\"it's\"") == "bad.ir:2:1: expected 'graph', got 'it\\x27s'");
+}
+
 TEST_CASE("verifier errors name the op, its location and the rule", "[ir][text][errors]") {
   std::string text = R"(module @m
 graph @g {

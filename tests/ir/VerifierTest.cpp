@@ -96,3 +96,32 @@ TEST_CASE("q8_1 results of norms and SwiGLU (folded quantizations)", "[ir][verif
                          "  %s = silu_mul %y, %y : q8_1[M, 48]\n"),
              Catch::Contains("a q8_1 result needs a static width that is a multiple of 32"));
 }
+
+TEST_CASE("rank-0 types are refused by the op that needs a rank, never indexed", "[ir][verifier]") {
+  // The sources: a weight, an input and a KV cache of no dimensions.
+  CHECK_THAT(verifyError("  %q = weight {name = \"q\"} : f32[]\n"),
+             Catch::Contains("weight must have rank 1 (a vector) or 2 (a matrix), got f32[]"));
+  CHECK_THAT(verifyError("  %q = weight {name = \"q\"} : q4_k[]\n"), Catch::Contains("got q4_k[]"));
+  CHECK_THAT(verifyError("  %q = weight {name = \"q\"} : f32[2, 2, 256]\n"), Catch::Contains("got f32[2, 2, 256]"));
+  CHECK_THAT(verifyError("  %i = input {name = \"kv_lens\"} : i32[]\n"),
+             Catch::Contains("result must be i32 of rank 1 (one value per row), got i32[]"));
+  CHECK_THAT(verifyError("  %c = kv_cache {layer = 0, part = \"k\"} : f16[]\n"),
+             Catch::Contains("KV cache must be f16[S, n_kv_heads, head_dim], got f16[]"));
+  // Results of no dimensions, on ops that derive their result type from their operands.
+  const std::string normWeight = "  %nw = weight {name = \"n\"} : f32[256]\n";
+  CHECK_THAT(verifyError(normWeight + "  %n = rms_norm %x, %nw {eps = 1.0e-05} : f32[]\n"),
+             Catch::Contains("result 0 must be f32[M, 256]"));
+  CHECK_THAT(verifyError(normWeight + "  %n = rms_norm %x, %nw {eps = 1.0e-05} : q8_1[]\n"),
+             Catch::Contains("result 0 must have shape f32[M, 256]"));
+  CHECK_THAT(verifyError("  %s = silu_mul %x, %x : q8_1[]\n"), Catch::Contains("result 0 must have shape"));
+  CHECK_THAT(verifyError("  %s = add %x, %x : f32[]\n"), Catch::Contains("result must be f32[M, 256], got f32[]"));
+  CHECK_THAT(verifyError("  %a = argmax %x : i32[]\n"), Catch::Contains("result must be i32[M], got i32[]"));
+  CHECK_THAT(verifyError("  %q = weight {name = \"q\"} : q4_k[512, 256]\n  %y = matmul %x, %q : f32[]\n"),
+             Catch::Contains("result must be f32[M, 512], got f32[]"));
+}
+
+TEST_CASE("attribute values are quoted with control characters escaped", "[ir][verifier]") {
+  CHECK_THAT(verifyError("  %r = rope %x, %pos {style = \"\x1b[31mred\", n_heads = 8, head_dim = 32, freq_base = 1.0} "
+                         ": f32[M, 256]\n"),
+             Catch::EndsWith("must be one of norm, neox, got '\\x1b[31mred'"));
+}

@@ -202,6 +202,22 @@ TEST_CASE("Malformed JSON gives line and column", "[models][hf]") {
   CHECK(jsonError(R"({"rope_theta": 12e8000})") == "f.json: malformed JSON: number overflow parsing '12e8000'");
 }
 
+TEST_CASE("A key that appears twice in one object is an error naming it", "[models][hf]") {
+  // The dump of llamaJson() is one object; a second "hidden_size" goes before its closing brace.
+  std::string text = llamaJson().dump();
+  text.insert(text.size() - 1, R"(,"hidden_size":8)");
+  CHECK(jsonError(text) == "f.json: key 'hidden_size' appears twice; each key may appear once");
+  // Nested objects name the key by its path; the same key in two objects is fine.
+  CHECK(jsonError(R"({"rope_scaling": {"factor": 8.0, "factor": 32.0}})") ==
+        "f.json: key 'rope_scaling.factor' appears twice; each key may appear once");
+  CHECK(jsonError(R"({"a": [{"k": 1}, {"k": 2, "k": 3}]})") ==
+        "f.json: key 'a.k' appears twice; each key may appear once");
+  ModelConfig config = readJson(patched(llamaJson(), R"({"rope_scaling": {"rope_type": "llama3", "factor": 32.0,
+      "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
+      "extra": {"factor": 1}, "list": [{"factor": 1}, {"factor": 2}]})"));
+  CHECK(config.ropeScaling->factor == 32.0);
+}
+
 TEST_CASE("A value of the wrong type names the key", "[models][hf]") {
   CHECK(jsonError(R"({"model_type": "llama", "num_attention_heads": "32"})") == "f.json: missing key 'vocab_size'");
   CHECK(jsonError(with(llamaJson(), {{"num_attention_heads", "32"}})) ==

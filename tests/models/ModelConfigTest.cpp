@@ -88,21 +88,45 @@ TEST_CASE("validate() checks the attention shape", "[models][config]") {
 }
 
 TEST_CASE("validate() bounds sizes so later products cannot overflow", "[models][config]") {
-  CHECK(validationError([](ModelConfig& c) { c.hiddenSize = int64_t{1} << 21; }) ==
-        "m.toml: 'hidden_size' must be at most 1048576, got 2097152");
+  CHECK(validationError([](ModelConfig& c) { c.hiddenSize = (int64_t{1} << 16) + 256; }) ==
+        "m.toml: 'hidden_size' must be at most 65536, got 65792");
   CHECK(validationError([](ModelConfig& c) { c.intermediateSize = std::numeric_limits<int64_t>::max(); }) ==
-        "m.toml: 'intermediate_size' must be at most 1048576, got 9223372036854775807");
+        "m.toml: 'intermediate_size' must be at most 262144, got 9223372036854775807");
+  CHECK(validationError([](ModelConfig& c) { c.intermediateSize = int64_t{1} << 19; }) ==
+        "m.toml: 'intermediate_size' must be at most 262144, got 524288");
   CHECK(validationError([](ModelConfig& c) { c.numLayers = 1025; }) ==
         "m.toml: 'num_layers' must be at most 1024, got 1025");
   CHECK(validationError([](ModelConfig& c) { c.vocabSize = (int64_t{1} << 22) + 1; }) ==
         "m.toml: 'vocab_size' must be at most 4194304, got 4194305");
   CHECK(validationError([](ModelConfig& c) { c.maxContext = int64_t{1} << 30; }) ==
         "m.toml: 'max_context' must be at most 16777216, got 1073741824");
+  CHECK(validationError([](ModelConfig& c) { c.numHeads = c.numKvHeads = 2048; }) ==
+        "m.toml: 'num_heads' must be at most 1024, got 2048");
+  CHECK(validationError([](ModelConfig& c) { c.numKvHeads = 4096; }) ==
+        "m.toml: 'num_kv_heads' must be at most 1024, got 4096");
+  CHECK(validationError([](ModelConfig& c) { c.headDim = int64_t{1} << 21; }) ==
+        "m.toml: 'head_dim' must be at most 1024, got 2097152");
   CHECK(validationError([](ModelConfig& c) {
-          c.numHeads = 2048;
-          c.numKvHeads = 2048;
+          c.numHeads = c.numKvHeads = 256;
           c.headDim = 1024;
-        }) == "m.toml: 'num_heads' times the head dimension must be at most 1048576, got 2048 * 1024");
+        }) == "m.toml: 'num_heads' times the head dimension must be at most 131072, got 256 * 1024");
+  // A head dimension derived from hidden_size / num_heads is bounded as a given one is.
+  CHECK(validationError([](ModelConfig& c) {
+          c.headDim = 0;
+          c.hiddenSize = 65536;
+          c.numHeads = c.numKvHeads = 32;
+        }) == "m.toml: 'hidden_size' / 'num_heads' gives head dimension 2048, which must be at most 1024");
+  // The largest config within every bound still counts its parameters without overflow.
+  ModelConfig largest = tinyConfig();
+  largest.hiddenSize = int64_t{1} << 16;
+  largest.intermediateSize = int64_t{1} << 18;
+  largest.numLayers = 1024;
+  largest.vocabSize = int64_t{1} << 22;
+  largest.numHeads = largest.numKvHeads = 128;
+  largest.headDim = 1024;
+  REQUIRE_NOTHROW(largest.validate());
+  CHECK(largest.parameterCount() > int64_t{1} << 45);
+  CHECK(largest.parameterCount() < int64_t{1} << 47);
 }
 
 TEST_CASE("validate() checks norms, rope and the sliding window", "[models][config]") {

@@ -1,10 +1,16 @@
 // The CPU reference executor on whole graphs of the tiny model: row independence, input
-// checks, weight checks, finite logits and a consistent argmax.
+// checks, weight checks (qtype, exact shape and rank, NaN and Inf values), finite logits
+// and a consistent argmax.
 
 #include "ReferenceTestSupport.h"
+#include "kernels/QuantFormats.h"
+#include "runtime/gguf/GgufWriter.h"
 #include "runtime/reference/ReferenceExecutor.h"
 
 #include <catch2/catch.hpp>
+
+#include <cstring>
+#include <limits>
 
 using namespace reel;
 using namespace reel::reference;
@@ -105,6 +111,71 @@ TEST_CASE("weights must exist with the graph's shape and qtype", "[reference][ex
   std::unique_ptr<ir::Module> other = models::buildModule(wider, {});
   CHECK_THROWS_WITH(adoptWeightTypes(*other, *weights.source),
                     Contains("tensor 'blk.0.ffn_gate.weight' has shape [512, 256], the model needs q4_k[768, 256]"));
+}
+
+namespace {
+
+/// The bytes of the tiny model's synthetic weight file, rewritten with `edit` applied to
+/// each tensor (its declaration and data) before it is written.
+template <typename Edit>
+std::vector<uint8_t> editedTinyWeights(Edit&& edit) {
+  const GgufFile& file = *syntheticWeights(tinyConfig()).file;
+  std::vector<GgufTensorBlob> tensors;
+  for (const GgufTensorInfo& info : file.tensors()) {
+    const std::span<const uint8_t> data = file.tensorData(info);
+    GgufTensorBlob blob{{info.name, info.type, {info.dims().begin(), info.dims().end()}}, {data.begin(), data.end()}};
+    edit(blob);
+    tensors.push_back(std::move(blob));
+  }
+  return serializeGguf(file.metadata(), tensors);
+}
+
+/// Greedy decoding of two tokens of tiny over `weights`.
+DecodeReport decodeTiny(const WeightSource& weights) {
+  const models::ModelConfig config = tinyConfig();
+  std::unique_ptr<ir::Module> module = compileModule(config, weights, {"specialize-buckets,select-precision", {1}, 4});
+  return runGreedyDecode(findStepGraphs(*module), weights, {{{1, 2}}, 2, {}}, {});
+}
+
+}  // namespace
+
+TEST_CASE("a tensor of another rank is refused even where its elements would line up", "[reference][executor]") {
+  // blk.0.ffn_gate.weight is [512, 256]; as [2, 256, 256] its rows still multiply out to 512.
+  const std::vector<uint8_t> bytes = editedTinyWeights([](GgufTensorBlob& blob) {
+    if (blob.decl.name == "blk.0.ffn_gate.weight") blob.decl.ne = {256, 256, 2};
+  });
+  const GgufFile file = GgufFile::fromMemory(bytes, "3d.gguf");
+  const GgufWeightSource source(file);
+  std::unique_ptr<ir::Module> module = models::buildModule(tinyConfig(), {});
+  CHECK_THROWS_WITH(adoptWeightTypes(*module, source),
+                    "3d.gguf: tensor 'blk.0.ffn_gate.weight' has 3 dimensions, the model needs q4_k[512, 256]");
+}
+
+TEST_CASE("NaN or Inf weights are refused before decoding, unless the check is off", "[reference][executor]") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<uint8_t> nanNorm = editedTinyWeights([&](GgufTensorBlob& blob) {
+    if (blob.decl.name == "blk.1.attn_norm.weight") std::memcpy(blob.data.data() + 7 * sizeof(float), &nan, 4);
+  });
+  const GgufFile file = GgufFile::fromMemory(nanNorm, "nan.gguf");
+  GgufWeightSource source(file);
+  CHECK(source.valueCheck() == TensorValueCheck::On);  // the default
+  CHECK_THROWS_WITH(decodeTiny(source),
+                    "nan.gguf: tensor 'blk.1.attn_norm.weight' (f32): element 7 (row 0, column 7) "
+                    "is nan; the weights are damaged");
+  // Off, the same weights decode (to whatever NaN logits give).
+  source.setValueCheck(TensorValueCheck::Off);
+  CHECK(decodeTiny(source).sequences.at(0).tokens.size() == 2);
+
+  // An infinite scale of one Q4_K block of a matrix.
+  const uint16_t f16Inf = 0x7c00;
+  const std::vector<uint8_t> infScale = editedTinyWeights([&](GgufTensorBlob& blob) {
+    if (blob.decl.name == "blk.0.ffn_up.weight")
+      std::memcpy(blob.data.data() + 3 * sizeof(quant::BlockQ4K), &f16Inf, 2);
+  });
+  const GgufFile infFile = GgufFile::fromMemory(infScale, "inf.gguf");
+  CHECK_THROWS_WITH(decodeTiny(GgufWeightSource(infFile)),
+                    "inf.gguf: tensor 'blk.0.ffn_up.weight' (q4_k): block 3 (row 3) has scale d = inf; the weights "
+                    "are damaged");
 }
 
 TEST_CASE("an op the reference does not know is refused up front", "[reference][executor]") {

@@ -1,14 +1,21 @@
 // Synthetic model files and the GGUF config reader: a config survives the trip through a
 // GGUF file (llama, qwen2, Llama-3 RoPE scaling, a sliding window), the file carries what
-// llama.cpp needs, missing keys give clean errors, and synthetic magnitudes keep deep
-// models finite.
+// llama.cpp needs, missing keys and oversized dimensions give clean errors before anything
+// is sized from them, synthetic files too big for the disk or the memory budget are
+// refused before writing, and synthetic magnitudes keep deep models finite.
 
 #include "GgufTestSupport.h"
 #include "ReferenceTestSupport.h"
+#include "models/TomlConfig.h"
+#include "passes/CostModel.h"
 #include "runtime/synth/GgufConfig.h"
 #include "runtime/synth/ModelSynth.h"
 
+#include <fmt/format.h>
 #include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
 
 using namespace reel;
 using namespace reel::reference;
@@ -164,4 +171,120 @@ TEST_CASE("synthetic TinyLlama decodes finite, varied logits", "[.tinyllama]") {
   const models::ModelConfig config = models::loadModelConfig("tinyllama-1.1b");
   const synth::OpenWeights& weights = syntheticWeights(config);
   expectFiniteDecode(config, weights);
+}
+
+namespace {
+
+/// The metadata of a small llama GGUF header (tiny's sizes), to which a test adds a bad key.
+GgufMetadata tinyGgufMetadata() {
+  GgufMetadata metadata;
+  metadata.set("general.architecture", "llama");
+  metadata.set("llama.vocab_size", uint32_t{64});
+  metadata.set("llama.embedding_length", uint32_t{256});
+  metadata.set("llama.feed_forward_length", uint32_t{512});
+  metadata.set("llama.block_count", uint32_t{2});
+  metadata.set("llama.attention.head_count", uint32_t{8});
+  metadata.set("llama.context_length", uint32_t{512});
+  metadata.set("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+  return metadata;
+}
+
+/// configFromGguf's error for a header of `metadata` with a rope_freqs.weight tensor (which
+/// makes the reader compute the expected RoPE factors from the head dimension).
+std::string ggufConfigError(const GgufMetadata& metadata) {
+  const std::vector<GgufTensorBlob> tensors{patternTensor("rope_freqs.weight", quant::QType::F32, {16})};
+  const std::vector<uint8_t> bytes = serializeGguf(metadata, tensors);
+  CHECK(bytes.size() < 1024);
+  try {
+    (void)synth::configFromGguf(GgufFile::fromMemory(bytes, "m.gguf"));
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "<no error>";
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+TEST_CASE("a GGUF header's sizes are checked before anything is sized from them", "[synth][gguf]") {
+  const auto start = std::chrono::steady_clock::now();
+  GgufMetadata metadata = tinyGgufMetadata();
+  metadata.set("llama.attention.key_length", uint32_t{1} << 21);
+  CHECK(ggufConfigError(metadata) == "m.gguf: 'llama.attention.key_length' must be at most 1024, got 2097152");
+  metadata.set("llama.attention.key_length", uint32_t{4294967294u});  // 8 GB of factors if sized first
+  CHECK(ggufConfigError(metadata) == "m.gguf: 'llama.attention.key_length' must be at most 1024, got 4294967294");
+
+  metadata = tinyGgufMetadata();
+  metadata.set("llama.embedding_length", uint32_t{1} << 30);
+  metadata.set("llama.attention.head_count", uint32_t{1});
+  CHECK(ggufConfigError(metadata) == "m.gguf: 'llama.embedding_length' must be at most 65536, got 1073741824");
+
+  metadata = tinyGgufMetadata();
+  metadata.set("llama.attention.head_count_kv", uint32_t{3});
+  CHECK(ggufConfigError(metadata) ==
+        "m.gguf: 'llama.attention.head_count_kv' (3) must divide 'llama.attention.head_count' (8)");
+  CHECK(secondsSince(start) < 1.0);
+}
+
+TEST_CASE("the synthetic file's size is known before it is written", "[synth][gguf]") {
+  TempDir dir;
+  models::ModelConfig config = variant("tiny-size");
+  SECTION("plain") {}
+  SECTION("with rope_freqs.weight") {
+    config.ropeScaling = models::Llama3RopeScaling{32.0, 1.0, 4.0, 64};
+  }
+  const synth::SynthOptions options{models::QuantScheme::Q8_0, 1, 2};
+  const uint64_t planned = synth::syntheticModelBytes(config, options);
+  const SynthReport report = synth::writeSyntheticModel(config, options, dir.file("m.gguf"));
+  CHECK(planned == report.fileBytes);
+  CHECK(planned == std::filesystem::file_size(dir.file("m.gguf")));
+}
+
+TEST_CASE("synthetic weights over the memory budget or the free disk are refused before writing", "[synth][gguf]") {
+  TempDir dir;
+  const auto path = dir.file("m.gguf");
+  const synth::SynthOptions options{models::QuantScheme::Q8_0, 0, 2};
+  const uint64_t bytes = synth::syntheticModelBytes(tinyConfig(), options);
+  CHECK_THROWS_WITH(synth::writeSyntheticModel(tinyConfig(), options, path, 1000),
+                    fmt::format("{}: synthetic q8_0 weights of tiny need {} ({} bytes), over the memory budget of "
+                                "1.0 kB (1000 bytes)",
+                                path.string(), passes::formatBytes(static_cast<double>(bytes)), bytes));
+  CHECK_FALSE(std::filesystem::exists(path));
+
+  // One byte more than the directory has free.
+  const uint64_t available = std::filesystem::space(dir.file("")).available;
+  CHECK_THROWS_WITH(synth::requireRoomForSynthetic(tinyConfig(), options, available + 1, path),
+                    Contains(fmt::format("need {} ({} bytes), but {} has only", passes::formatBytes(available + 1.0),
+                                         available + 1, path.parent_path().string())));
+  CHECK_NOTHROW(synth::requireRoomForSynthetic(tinyConfig(), options, 1, path));
+}
+
+TEST_CASE("a TOML config of huge dimensions fails fast and writes nothing", "[synth][gguf]") {
+  // Within every size bound, but about 43 TB of Q4_K_M weights.
+  const models::ModelConfig config = models::readTomlConfig(R"([model]
+name = "huge"
+architecture = "llama"
+vocab_size = 4194304
+hidden_size = 65536
+intermediate_size = 262144
+num_layers = 1024
+num_heads = 64
+num_kv_heads = 64
+max_context = 16777216
+rms_norm_eps = 1e-5
+rope_theta = 10000.0
+tie_embeddings = false
+qkv_bias = false
+)",
+                                                            "huge.toml");
+  TempDir dir;
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH(synth::writeSyntheticModel(config, {}, dir.file("huge.gguf")),
+                    Contains("synthetic q4_k_m weights of huge need") && Contains("free"));
+  CHECK_THROWS_WITH(synth::openSyntheticWeights(config, {}), Contains("over the memory budget"));
+  CHECK(secondsSince(start) < 1.0);
+  CHECK(std::filesystem::is_empty(dir.file("")));
 }
