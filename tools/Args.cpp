@@ -4,8 +4,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace reel::tools {
 
@@ -90,6 +94,33 @@ std::optional<std::string> Args::get(const std::string& name) const {
 
 std::string Args::getOr(const std::string& name, const std::string& fallback) const {
   return get(name).value_or(fallback);
+}
+
+std::optional<uint64_t> parseByteSize(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  size_t number = digits;
+  if (number < text.size() && text[number] == '.') {
+    size_t fraction = number + 1;
+    while (fraction < text.size() && text[fraction] >= '0' && text[fraction] <= '9') ++fraction;
+    if (fraction == number + 1) return std::nullopt;  // "4." or "4.G"
+    number = fraction;
+  }
+  if (digits == 0 || number > 24) return std::nullopt;
+  std::string suffix(text.substr(number));
+  for (char& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  static const std::pair<const char*, long double> kSuffixes[] = {
+      {"", 1.0L},       {"B", 1.0L},    {"K", 0x1p10L},   {"KIB", 0x1p10L}, {"M", 0x1p20L},
+      {"MIB", 0x1p20L}, {"G", 0x1p30L}, {"GIB", 0x1p30L}, {"T", 0x1p40L},   {"TIB", 0x1p40L},
+      {"KB", 1e3L},     {"MB", 1e6L},   {"GB", 1e9L},     {"TB", 1e12L}};
+  const auto* found = std::find_if(std::begin(kSuffixes), std::end(kSuffixes),
+                                   [&](const auto& entry) { return suffix == entry.first; });
+  if (found == std::end(kSuffixes)) return std::nullopt;
+  const long double bytes =
+      std::floor(std::strtold(std::string(text.substr(0, number)).c_str(), nullptr) * found->second);
+  if (found->second == 1.0L && number != digits) return std::nullopt;  // a fraction of a byte
+  if (!(bytes >= 1.0L) || bytes > 0x1p60L) return std::nullopt;
+  return static_cast<uint64_t>(bytes);
 }
 
 int64_t parseIntIn(const std::string& text, IntRange range, const std::string& what) {

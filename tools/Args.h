@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace reel::tools {
@@ -21,6 +22,11 @@ struct IntRange {
 /// Parses all of `text` as a decimal integer within `range`; anything else (empty, a sign or
 /// trailing characters, out of range) is a one-line reel::Error naming `what` ("reel run: --ctx").
 int64_t parseIntIn(const std::string& text, IntRange range, const std::string& what);
+
+/// "4096", "512M", "1.5G", "4GiB", "2GB": bytes. K, M, G, T, KiB, MiB, GiB and TiB are powers of
+/// 1024, KB, MB, GB and TB powers of 1000, B or no suffix bytes (whole ones); letters in either
+/// case. Nothing for anything else, for 0 bytes and for more than 2^60.
+std::optional<uint64_t> parseByteSize(std::string_view text);
 
 class Args {
  public:

@@ -218,7 +218,7 @@ PassSetup resolvePassSetup(const ContextFlags& flags, const std::string& default
   if (flags.buckets) setup.context.buckets = parseBuckets(*flags.buckets);
   if (flags.prefillTokens)
     setup.context.prefillTokens = parseIntIn(*flags.prefillTokens, {0, kMaxBucketRows}, "--prefill-tokens");
-  if (flags.memoryBudget) setup.context.memoryBudget = parseByteSize(*flags.memoryBudget, "--memory-budget");
+  if (flags.memoryBudget) setup.context.memoryBudget = byteSizeFlag(*flags.memoryBudget, "--memory-budget");
   setup.pipeline = passes::Pipeline::parse(flags.passes.value_or(defaultPipeline));
   setup.reproducerFlags = contextFlagsText(flags, setup.context);
   return setup;
@@ -262,30 +262,10 @@ void printReport(const passes::PassContext& context) {
   for (const auto& [key, value] : context.report) std::fprintf(stderr, "reel: %s: %s\n", key.c_str(), value.c_str());
 }
 
-int64_t parseByteSize(const std::string& text, const std::string& flag) {
-  static const std::pair<const char*, double> kUnits[] = {{"GiB", 1024.0 * 1024 * 1024},
-                                                          {"MiB", 1024.0 * 1024},
-                                                          {"KiB", 1024.0},
-                                                          {"GB", 1e9},
-                                                          {"MB", 1e6},
-                                                          {"KB", 1e3},
-                                                          {"B", 1.0}};
-  std::string number = text;
-  double scale = 1.0;
-  for (const auto& [suffix, factor] : kUnits) {
-    std::string_view unit(suffix);
-    if (number.size() > unit.size() && std::string_view(number).substr(number.size() - unit.size()) == unit) {
-      number.resize(number.size() - unit.size());
-      scale = factor;
-      break;
-    }
-  }
-  double value = 0;
-  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
-  double bytes = value * scale;
-  if (number.empty() || ec != std::errc() || end != number.data() + number.size() || !(bytes > 0) || bytes > 9e18)
-    failPlain("{} {}: expected a positive size such as 24GB, 1.5GiB, 512MB or a byte count", flag, text);
-  return static_cast<int64_t>(std::llround(bytes));
+int64_t byteSizeFlag(const std::string& text, const std::string& flag) {
+  const std::optional<uint64_t> bytes = parseByteSize(text);
+  if (!bytes) failPlain("{} {}: expected a positive size such as 24GB, 1.5GiB, 512MB or a byte count", flag, text);
+  return static_cast<int64_t>(*bytes);
 }
 
 }  // namespace reel::tools

@@ -58,7 +58,8 @@ std::string explainDecisions(const ir::Module& module, const passes::PassContext
 /// Prints the context's report entries to stderr ("reel: weight bytes on the GPU: ...").
 void printReport(const passes::PassContext& context);
 
-/// "24GB", "1.5GiB", "512MB", "4096": bytes (GB = 1e9, GiB = 2^30). Throws reel::Error.
-int64_t parseByteSize(const std::string& text, const std::string& flag);
+/// The bytes of a size flag as parseByteSize reads them ("24GB", "1.5GiB"); a one-line
+/// reel::Error naming the flag for anything else.
+int64_t byteSizeFlag(const std::string& text, const std::string& flag);
 
 }  // namespace reel::tools

@@ -10,57 +10,19 @@
 #include "tools/Args.h"
 #include "tools/Commands.h"
 #include "tools/PassFlags.h"
+#include "tools/RunFlags.h"
 #include "tools/RunGpu.h"
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <filesystem>
 
 namespace reel::tools {
 
 namespace {
 
-/// Bounds of the numeric flags.
-constexpr int64_t kMaxBatch = 1024;
+/// Most threads per matmul --threads accepts.
 constexpr int64_t kMaxThreads = 256;
-constexpr int64_t kMaxContextFlag = int64_t{1} << 24;
-
-/// "1,2,3" -> token ids.
-std::vector<int32_t> parseTokens(const std::string& text) {
-  std::vector<int32_t> tokens;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = std::min(text.find(',', start), text.size());
-    std::string item = text.substr(start, comma - start);
-    int32_t value = 0;
-    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
-    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || value < 0)
-      failPlain("reel run: --prompt-tokens {}: expected token ids separated by commas, got '{}'", text, item);
-    tokens.push_back(value);
-    start = comma + 1;
-  }
-  return tokens;
-}
-
-/// Sequence i's prompt: the given prompt followed by its first i tokens again (cyclically),
-/// so that the sequences of a batch sit at different positions.
-std::vector<std::vector<int32_t>> batchPrompts(const std::vector<int32_t>& prompt, int64_t batch) {
-  std::vector<std::vector<int32_t>> prompts;
-  for (int64_t i = 0; i < batch; ++i) {
-    std::vector<int32_t> sequence = prompt;
-    for (int64_t j = 0; j < i; ++j) sequence.push_back(prompt[static_cast<size_t>(j) % prompt.size()]);
-    prompts.push_back(std::move(sequence));
-  }
-  return prompts;
-}
-
-reference::PrefillMode parsePrefillMode(const std::string& text) {
-  if (text == "auto") return reference::PrefillMode::Auto;
-  if (text == "graph") return reference::PrefillMode::Graph;
-  if (text == "tokens") return reference::PrefillMode::TokenByToken;
-  failPlain("reel run: --prefill {}: expected auto, graph or tokens", text);
-}
 
 bool hasExtension(const std::string& path, const char* extension) {
   return std::filesystem::path(path).extension() == extension;
@@ -121,13 +83,7 @@ CpuModel compileForCpu(const Args& args) {
 void printReport(const reference::DecodeReport& report, const reference::DecodeRequest& request, int64_t maxContext) {
   std::string out = fmt::format("prefill: {}\n", report.prefillPath);
   if (!report.decodePath.empty()) out += fmt::format("decode: {}\n", report.decodePath);
-  for (size_t i = 0; i < report.sequences.size(); ++i) {
-    const size_t promptTokens = request.prompts[i].size();
-    out += fmt::format("sequence {} ({} prompt token{}): {}\n", i, promptTokens, promptTokens == 1 ? "" : "s",
-                       fmt::join(report.sequences[i].tokens, " "));
-    if (std::string stop = reference::describeStop(report.sequences[i], maxContext, request.newTokens); !stop.empty())
-      out += fmt::format("sequence {}: {}\n", i, stop);
-  }
+  out += sequenceLines(report, request, maxContext);
   const double perToken = report.decodeSteps > 0 ? report.decodeSeconds / static_cast<double>(report.decodeSteps) : 0;
   out += fmt::format("time per token: {:.2f} ms ({} decode steps in {:.3f} s; prefill {:.3f} s)\n", perToken * 1e3,
                      report.decodeSteps, report.decodeSeconds, report.prefillSeconds);
@@ -149,10 +105,7 @@ int runRun(int argc, char** argv) {
   args.flag("--synthetic", "run on random weights (written to a temporary file)");
   args.option("--device", "DEVICE",
               "auto (default: cuda when a GPU is present, else cpu), cpu (the CPU reference) or cuda");
-  args.option("--tokens", "N", "tokens to generate per sequence (default 16)", "-n");
-  args.option("--prompt-tokens", "LIST", "the prompt as token ids, e.g. 1,2,3 (default 1)");
-  args.option("--batch", "M", fmt::format("run M sequences at once (default 1, at most {})", kMaxBatch));
-  args.option("--prefill", "MODE", "auto (default: @prefill when present), graph, or tokens (one token per step)");
+  declareRunRequestFlags(args);
   args.option("--quant", "SCHEME", "weight quantization for --synthetic: q4_k_m (default), q4_k, q8_0, f16");
   args.option("--threads", "N", fmt::format("CPU threads per matmul (default 2, at most {})", kMaxThreads));
   declareGpuRunFlags(args);
@@ -160,15 +113,12 @@ int runRun(int argc, char** argv) {
   if (!args.parse(argc, argv, 2)) return 0;
 
   if (resolveDevice(args.getOr("--device", "auto")) == "cuda") return runRunOnGpu(args);
+  const reference::DecodeRequest request = runRequestFromFlags(args);
   const CpuModel model = compileForCpu(args);
 
-  reference::DecodeRequest request;
-  request.prompts =
-      batchPrompts(parseTokens(args.getOr("--prompt-tokens", "1")), args.getInt("--batch", 1, {1, kMaxBatch}));
-  request.newTokens = args.getInt("--tokens", 16, {1, kMaxContextFlag});
   reference::DecodeOptions options;
   if (!model.buckets.empty()) options.buckets = model.buckets;
-  options.prefill = parsePrefillMode(args.getOr("--prefill", "auto"));
+  options.prefill = prefillModeFromFlags(args);
   options.threads = static_cast<unsigned>(args.getInt("--threads", 2, {1, kMaxThreads}));
   options.maxContext = args.getInt("--ctx", model.config.maxContext, {1, model.config.maxContext});
 

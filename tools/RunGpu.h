@@ -18,11 +18,6 @@ void declareGpuRunFlags(Args& args);
 /// --gpu-memory-limit SIZE (reel run and reel bench).
 void declareGpuMemoryLimitFlag(Args& args);
 
-/// "4096", "512M", "1.5G", "4GiB", "2GB": bytes. K, M, G, T, KiB, MiB, GiB and TiB are powers of
-/// 1024, KB, MB, GB and TB powers of 1000, B or no suffix bytes (whole ones); letters in either
-/// case. Nothing for anything else, for 0 bytes and for more than 2^60.
-std::optional<uint64_t> parseByteSize(std::string_view text);
-
 /// The bytes of --gpu-memory-limit, 0 when absent; a one-line error for anything but a size.
 uint64_t gpuMemoryLimit(const Args& args);
 
