@@ -13,6 +13,10 @@ target_link_options(reel_options INTERFACE -Wl,--as-needed)
 if(REEL_SANITIZE)
   target_compile_options(reel_options INTERFACE
     $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer>)
+  # libstdc++'s cheap checks (operator[] in bounds, front() of a non-empty container, ...)
+  # trap container misuse that stays inside an allocation, which ASan cannot see. They do
+  # not change the ABI, so the libraries built without them (LLVM Support) still link.
+  target_compile_definitions(reel_options INTERFACE $<$<COMPILE_LANGUAGE:CXX>:_GLIBCXX_ASSERTIONS>)
   target_link_options(reel_options INTERFACE -fsanitize=address,undefined)
 endif()
 

@@ -4,11 +4,10 @@
 
 #include "ir/Diagnostics.h"
 #include "models/HfConfig.h"
+#include "tests/fuzz/FuzzSupport.h"
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string_view>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -16,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     (void)reel::models::readHfConfig(text, "config.json");
   } catch (const reel::Error& error) {
-    if (std::getenv("REEL_FUZZ_VERBOSE")) std::fprintf(stderr, "rejected: %s\n", error.what());
+    reel::fuzz::noteRejected(error);
   }
   return 0;
 }

@@ -6,14 +6,14 @@
 
 #include "ir/Diagnostics.h"
 #include "ir/Parser.h"
-#include "ir/Printer.h"
 #include "ir/Verifier.h"
 #include "passes/FusedOps.h"
+#include "tests/fuzz/FuzzSupport.h"
+#include "tests/fuzz/IrChecks.h"
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -22,8 +22,7 @@ namespace {
 using namespace reel;
 
 [[noreturn]] void die(const char* what) {
-  std::fprintf(stderr, "IrParserFuzz: %s\n", what);
-  std::abort();
+  fuzz::die("IrParserFuzz", what);
 }
 
 /// Runs the verifier on every graph; it reports problems as text, so it must not throw.
@@ -48,24 +47,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     module = ir::parseModule(text, "fuzz.ir");
   } catch (const Error& error) {
-    if (std::getenv("REEL_FUZZ_VERBOSE")) std::fprintf(stderr, "rejected: %s\n", error.what());
+    reel::fuzz::noteRejected(error);
     return 0;
   }
   if (!module) die("parseModule returned null without throwing");
   verifyAll(*module);
-  const std::string once = ir::printModule(*module);
-  std::unique_ptr<ir::Module> reparsed;
-  try {
-    reparsed = ir::parseModule(once, "printed.ir");
-  } catch (const Error& error) {
-    std::fprintf(stderr, "%s\n--- printed module ---\n%s\n", error.what(), once.c_str());
-    die("the parser rejects what the printer wrote");
-  }
-  if (!reparsed) die("parseModule returned null without throwing");
-  const std::string twice = ir::printModule(*reparsed);
-  if (twice != once) {
-    std::fprintf(stderr, "--- first print ---\n%s\n--- second print ---\n%s\n", once.c_str(), twice.c_str());
-    die("print -> parse -> print is not stable");
-  }
+  fuzz::checkPrintParseRoundTrip(*module, "IrParserFuzz");
   return 0;
 }

@@ -5,11 +5,10 @@
 
 #include "ir/Diagnostics.h"
 #include "models/TomlConfig.h"
+#include "tests/fuzz/FuzzSupport.h"
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string_view>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -17,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     (void)reel::models::readTomlConfig(text, "fuzz.toml");
   } catch (const reel::Error& error) {
-    if (std::getenv("REEL_FUZZ_VERBOSE")) std::fprintf(stderr, "rejected: %s\n", error.what());
+    reel::fuzz::noteRejected(error);
   }
   return 0;
 }
