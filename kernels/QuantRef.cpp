@@ -28,8 +28,12 @@ float roundEven(float x) {
   return std::nearbyint(x);
 }
 
-int clampInt(int v, int lo, int hi) {
-  return std::min(hi, std::max(lo, v));
+/// `x` (a whole number already: rounded or floored) as an int within [lo, hi], clamped as a
+/// float first so that no input makes the conversion undefined: infinities and huge values
+/// saturate, NaN gives 0 (as the GPU's conversion does).
+int toIntClamped(float x, int lo, int hi) {
+  if (std::isnan(x)) return 0;
+  return static_cast<int>(std::clamp(x, static_cast<float>(lo), static_cast<float>(hi)));
 }
 
 uint16_t loadU16(const uint8_t* p) {
@@ -47,7 +51,7 @@ void quantizeQ80Block(const float* x, BlockQ80& b) {
   b.d = f32ToF16(d);
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   for (int i = 0; i < kQK32; ++i)
-    b.qs[i] = static_cast<int8_t>(clampInt(static_cast<int>(roundEven(x[i] * id)), -127, 127));
+    b.qs[i] = static_cast<int8_t>(toIntClamped(roundEven(x[i] * id), -127, 127));
 }
 
 void quantizeQ50Block(const float* x, BlockQ50& b) {
@@ -63,8 +67,8 @@ void quantizeQ50Block(const float* x, BlockQ50& b) {
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
   uint32_t qh = 0;
   for (int j = 0; j < kQK32 / 2; ++j) {
-    const int q0 = clampInt(static_cast<int>(std::floor(x[j] * id + 16.5f)), 0, 31);
-    const int q1 = clampInt(static_cast<int>(std::floor(x[j + 16] * id + 16.5f)), 0, 31);
+    const int q0 = toIntClamped(std::floor(x[j] * id + 16.5f), 0, 31);
+    const int q1 = toIntClamped(std::floor(x[j + 16] * id + 16.5f), 0, 31);
     b.qs[j] = static_cast<uint8_t>((q0 & 0xF) | ((q1 & 0xF) << 4));
     qh |= static_cast<uint32_t>(q0 >> 4) << j;
     qh |= static_cast<uint32_t>(q1 >> 4) << (j + 16);
@@ -115,8 +119,8 @@ void quantizeQ4kBlock(const float* x, BlockQ4K& b) {
   const float d = f16ToF32(b.d), dmin = f16ToF32(b.dmin);
   std::array<int, 8> ls{}, lm{};
   for (int j = 0; j < 8; ++j) {
-    ls[j] = d > 0.0f ? clampInt(static_cast<int>(roundEven(scale[j] / d)), 0, 63) : 0;
-    lm[j] = dmin > 0.0f ? clampInt(static_cast<int>(roundEven(minv[j] / dmin)), 0, 63) : 0;
+    ls[j] = d > 0.0f ? toIntClamped(roundEven(scale[j] / d), 0, 63) : 0;
+    lm[j] = dmin > 0.0f ? toIntClamped(roundEven(minv[j] / dmin), 0, 63) : 0;
   }
   packQ4kScales(ls, lm, b.scales);
   std::array<int, kQK_K> q{};
@@ -124,7 +128,7 @@ void quantizeQ4kBlock(const float* x, BlockQ4K& b) {
     const float step = d * static_cast<float>(ls[j]);
     const float offset = dmin * static_cast<float>(lm[j]);
     for (int i = 0; i < 32; ++i) {
-      q[32 * j + i] = step > 0.0f ? clampInt(static_cast<int>(roundEven((x[32 * j + i] + offset) / step)), 0, 15) : 0;
+      q[32 * j + i] = step > 0.0f ? toIntClamped(roundEven((x[32 * j + i] + offset) / step), 0, 15) : 0;
     }
   }
   for (int g = 0; g < 4; ++g) {
@@ -154,11 +158,11 @@ void quantizeQ6kBlock(const float* x, BlockQ6K& b) {
   const float d = f16ToF32(b.d);
   std::array<int, kQK_K> q{};
   for (int j = 0; j < 16; ++j) {
-    const int ls = clampInt(static_cast<int>(roundEven(iscale * scale[j])), -128, 127);
+    const int ls = toIntClamped(roundEven(iscale * scale[j]), -128, 127);
     b.scales[j] = static_cast<int8_t>(ls);
     const float step = d * static_cast<float>(ls);
     for (int i = 0; i < 16; ++i) {
-      const int v = step != 0.0f ? clampInt(static_cast<int>(roundEven(x[16 * j + i] / step)), -32, 31) : 0;
+      const int v = step != 0.0f ? toIntClamped(roundEven(x[16 * j + i] / step), -32, 31) : 0;
       q[16 * j + i] = v + 32;
     }
   }
@@ -528,7 +532,7 @@ void quantizeQ81(const float* x, BlockQ81* out, int64_t n) {
     const float d = amax / 127.0f;
     int sum = 0;
     for (int i = 0; i < kQK32; ++i) {
-      const int q = amax == 0.0f ? 0 : clampInt(static_cast<int>(roundEven(v[i] / d)), -127, 127);
+      const int q = amax == 0.0f ? 0 : toIntClamped(roundEven(v[i] / d), -127, 127);
       out[blk].qs[i] = static_cast<int8_t>(q);
       sum += q;
     }

@@ -332,3 +332,28 @@ TEST_CASE("row-planar repack places every field", "[quant]") {
     }
   }
 }
+
+TEST_CASE("quantizers give defined codes for non-finite and subnormal inputs", "[quant][nonfinite]") {
+  // Each conversion to int is clamped first (UBSan traps an out-of-range conversion in the
+  // sanitizer build): NaN codes as 0, infinities and values past the range saturate.
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x(32, 1.0f);
+  x[0] = std::numeric_limits<float>::quiet_NaN();
+  x[1] = -inf;
+  BlockQ81 q81{};
+  quantizeQ81(x.data(), &q81, 32);  // the scale is infinite: -inf / inf is NaN too
+  CHECK(q81.qs[0] == 0);
+  CHECK(q81.qs[1] == 0);
+
+  std::vector<float> tiny(32, 0.0f);
+  tiny[0] = 5e-44f;  // its scale (amax / 127) underflows to 0: 5e-44 / 0 and 0 / 0
+  quantizeQ81(tiny.data(), &q81, 32);
+  CHECK(q81.qs[0] == 127);
+  CHECK(q81.qs[1] == 0);
+  tiny[0] = 1e-40f;  // Q5_0's scale is subnormal, and its reciprocal overflows to infinity
+  std::vector<uint8_t> q50(rowBytes(QType::Q5_0, 32));
+  quantizeRow(QType::Q5_0, tiny.data(), q50.data(), 32);
+  std::vector<float> back(32);
+  dequantizeRow(QType::Q5_0, q50.data(), back.data(), 32);
+  CHECK(back[1] == 0.0f);
+}
