@@ -2,6 +2,9 @@
 
 #include "ir/Diagnostics.h"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace reel {
 
 GgufFile GgufFile::open(const std::filesystem::path& path, const GgufLimits& limits) {
@@ -24,6 +27,31 @@ GgufFile GgufFile::fromMemory(std::span<const uint8_t> bytes, std::string name, 
 
 void GgufFile::parse(const GgufLimits& limits) {
   header_ = parseGgufHeader(bytes_, name_, limits);
+  relocateMisalignedTensors();
+}
+
+void GgufFile::relocateMisalignedTensors() {
+  auto misaligned = [&](const GgufTensorInfo& info) {
+    return reinterpret_cast<uintptr_t>(bytes_.data() + info.fileOffset) % kTensorDataAlignment != 0;
+  };
+  uint64_t total = 0;
+  for (const GgufTensorInfo& info : header_.tensors) {
+    if (misaligned(info)) total += (info.byteSize + kTensorDataAlignment - 1) / kTensorDataAlignment * kTensorDataAlignment;
+  }
+  if (total == 0) return;
+  // operator new aligns to at least __STDCPP_DEFAULT_NEW_ALIGNMENT__ (16), and every copy
+  // starts at a multiple of kTensorDataAlignment inside the buffer.
+  static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ % kTensorDataAlignment == 0);
+  relocated_.resize(total);
+  relocatedOffset_.assign(header_.tensors.size(), kNotRelocated);
+  uint64_t next = 0;
+  for (size_t i = 0; i < header_.tensors.size(); ++i) {
+    const GgufTensorInfo& info = header_.tensors[i];
+    if (!misaligned(info)) continue;
+    std::copy_n(bytes_.data() + info.fileOffset, info.byteSize, relocated_.data() + next);
+    relocatedOffset_[i] = next;
+    next += (info.byteSize + kTensorDataAlignment - 1) / kTensorDataAlignment * kTensorDataAlignment;
+  }
 }
 
 const GgufTensorInfo* GgufFile::findTensor(std::string_view tensorName) const {
@@ -41,6 +69,21 @@ std::span<const uint8_t> GgufFile::tensorData(const GgufTensorInfo& info) const 
       info.byteSize > bytes_.size() - info.fileOffset) {
     failPlain("{}: tensor {}: data [{}, +{}) does not lie in the data section of the file", name_,
               quoteForMessage(info.name), info.fileOffset, info.byteSize);
+  }
+  if (!relocatedOffset_.empty()) {
+    // `info` is one of this file's tensors when it lies in header_.tensors; a copy made by
+    // the caller is looked up by name.
+    const GgufTensorInfo* first = header_.tensors.data();
+    size_t index = header_.tensors.size();
+    if (&info >= first && &info < first + header_.tensors.size()) {
+      index = static_cast<size_t>(&info - first);
+    } else if (auto found = header_.tensorIndex.find(info.name);
+               found != header_.tensorIndex.end() && header_.tensors[found->second].fileOffset == info.fileOffset) {
+      index = found->second;
+    }
+    if (index < header_.tensors.size() && relocatedOffset_[index] != kNotRelocated) {
+      return std::span<const uint8_t>(relocated_).subspan(relocatedOffset_[index], info.byteSize);
+    }
   }
   return bytes_.subspan(info.fileOffset, info.byteSize);
 }

@@ -3,6 +3,10 @@
 /// The GGUF reader (versions 2 and 3). A file is memory-mapped read-only (or parsed from a
 /// buffer it copies); the whole header is validated up front, so afterwards every tensor
 /// lies inside the file, after the header, aligned, and apart from every other tensor.
+/// A file may declare an alignment as small as 1 (`general.alignment`, any power of two);
+/// the data of a tensor that then starts off its element type's natural alignment is
+/// copied once, at open, to an aligned buffer, so that every span tensorData() returns can
+/// be read as floats or quantized blocks in place.
 /// Any defect of the file is reported as a one-line reel::Error naming the file, the byte
 /// offset and the field, e.g.
 ///   "model.gguf: offset 8: tensor count 9223372036854775807 exceeds what the file can hold
@@ -109,16 +113,26 @@ class GgufFile {
   [[nodiscard]] std::span<const uint8_t> tensorData(std::string_view tensorName) const {
     return tensorData(tensor(tensorName));
   }
+  /// Bytes of tensor data copied at open because the file left them misaligned (0 for
+  /// files whose alignment is a multiple of kTensorDataAlignment).
+  [[nodiscard]] uint64_t relocatedBytes() const { return relocated_.size(); }
+
+  /// The alignment every tensor's data has in memory: enough for any element or block type.
+  static constexpr uint64_t kTensorDataAlignment = 8;
 
  private:
   GgufFile() = default;
   void parse(const GgufLimits& limits);
+  void relocateMisalignedTensors();
 
   std::string name_;
   MappedFile mapping_;          ///< the bytes when opened from a path
   std::vector<uint8_t> owned_;  ///< the bytes when parsed from memory
   std::span<const uint8_t> bytes_;
   GgufHeader header_;
+  std::vector<uint8_t> relocated_;            ///< aligned copies of misaligned tensors' data
+  std::vector<uint64_t> relocatedOffset_;     ///< per tensor: its offset in relocated_, or kNotRelocated
+  static constexpr uint64_t kNotRelocated = ~uint64_t{0};
 };
 
 }  // namespace reel

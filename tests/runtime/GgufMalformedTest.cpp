@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <limits>
 
 using namespace reel;
@@ -130,6 +132,24 @@ TEST_CASE("bad alignments are rejected", "[gguf]") {
   const auto aligned64 =
       RawGguf().header(1, 1).kvU32("general.alignment", 64).tensorInfo("w", {8}, kF32, 32).padTo(64).fill(128).bytes;
   expectError(aligned64, "data offset 32 is not a multiple of the alignment 64");
+}
+
+TEST_CASE("a file of alignment 1 serves every tensor's data aligned, with the file's bytes", "[gguf]") {
+  // Two F32 tensors packed at odd data offsets (3 floats at 1, 2 floats at 14).
+  RawGguf raw;
+  raw.header(2, 1).kvU32("general.alignment", 1).tensorInfo("a", {3}, kF32, 1).tensorInfo("b", {2}, kF32, 14);
+  for (int i = 0; i < 22; ++i) raw.u8(static_cast<uint8_t>(17 * i + 5));
+  const GgufFile file = GgufFile::fromMemory(raw.bytes, "t.gguf");
+  CHECK(file.relocatedBytes() > 0);
+  for (const GgufTensorInfo& info : file.tensors()) {
+    INFO(info.name);
+    const std::span<const uint8_t> data = file.tensorData(info);
+    CHECK(reinterpret_cast<uintptr_t>(data.data()) % GgufFile::kTensorDataAlignment == 0);
+    REQUIRE(data.size() == info.byteSize);
+    CHECK(std::equal(data.begin(), data.end(), raw.bytes.begin() + static_cast<std::ptrdiff_t>(info.fileOffset)));
+    const GgufTensorInfo copy = info;  // a caller's copy of the info finds the same data
+    CHECK(file.tensorData(copy).data() == data.data());
+  }
 }
 
 TEST_CASE("unknown value types and tensor types are rejected", "[gguf]") {
