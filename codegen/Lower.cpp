@@ -99,13 +99,9 @@ class GraphLowering {
   }
 
  private:
-  [[nodiscard]] int64_t contextThreshold() const {
-    int64_t threshold = 0;
-    for (const auto& op : graph_.ops())
-      if (op->name() == "attention")
-        threshold = std::max(threshold, op->attrs().getInt("context_threshold").value_or(0));
-    return threshold;
-  }
+  /// The KV length above which the long-context variant runs: select-attention's decision,
+  /// recorded on the graph (the verifier holds the ops' copies equal to it).
+  [[nodiscard]] int64_t contextThreshold() const { return *graph_.attrs().getInt("context_threshold"); }
 
   // ---- argument binding ---------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 #include "ir/Verifier.h"
 
+#include "ir/DecisionAttrs.h"
 #include "ir/OpRegistry.h"
 
 #include <llvm/ADT/DenseSet.h>
@@ -37,13 +38,14 @@ std::optional<std::string> findVerifyError(const Graph& graph) {
   for (const std::unique_ptr<Op>& op : graph.ops()) {
     std::optional<std::string> error = structuralError(*op, defined);
     if (!error && op->def().verify) error = op->def().verify(*op);
+    if (!error) error = checkDecisionAttrs(*op);
     if (error) {
       std::string where = op->loc().file.empty() ? std::string() : op->loc().str() + ": ";
       return fmt::format("{}graph @{}: {}: {}", where, graph.name(), op->describe(), *error);
     }
     for (unsigned i = 0; i < op->numResults(); ++i) defined.insert(op->result(i));
   }
-  return std::nullopt;
+  return checkGraphDecisionAttrs(graph);
 }
 
 void verifyModule(const Module& module) {

@@ -67,26 +67,6 @@ double f32Bytes(int64_t rows, int64_t width) {
 
 }  // namespace
 
-const char* matmulKernelName(MatmulKernel kernel) {
-  switch (kernel) {
-    case MatmulKernel::Dp4a:
-      return "dp4a";
-    case MatmulKernel::Fp8:
-      return "fp8";
-    case MatmulKernel::Hgemm:
-      return "hgemm";
-    case MatmulKernel::Mma:
-      return "mma";
-  }
-  return "?";
-}
-
-std::optional<MatmulKernel> parseMatmulKernel(const std::string& name) {
-  for (MatmulKernel kernel : {MatmulKernel::Dp4a, MatmulKernel::Fp8, MatmulKernel::Hgemm, MatmulKernel::Mma})
-    if (name == matmulKernelName(kernel)) return kernel;
-  return std::nullopt;
-}
-
 bool hasQuantizedKernel(ir::ElemType weightType) {
   using ir::ElemType;
   return weightType == ElemType::Q4_K || weightType == ElemType::Q5_0 || weightType == ElemType::Q6_K ||

@@ -20,6 +20,7 @@
 /// Every figure is explainable: Estimate::detail() quotes the time, the CTA count and
 /// the fraction of bandwidth reached, and the passes quote those in their decisions.
 
+#include "ir/DecisionAttrs.h"
 #include "ir/Types.h"
 #include "passes/GpuProfile.h"
 
@@ -30,17 +31,10 @@
 namespace reel::passes {
 
 /// The matmul kernel families select-precision chooses between.
-enum class MatmulKernel {
-  Dp4a,   ///< GEMV on the weight's own qtype with Q8_1 activations (DP4A)
-  Fp8,    ///< cuBLASLt FP8 GEMM on an FP8 copy of the weight
-  Hgemm,  ///< cuBLAS HGEMM on an FP16 copy of the weight
-  Mma,    ///< tensor-core (mma.sync) kernel on the quantized weight, Q8_1 activations
-};
-
-/// "dp4a", "fp8", "hgemm", "mma": the values of the `kernel` attribute.
-const char* matmulKernelName(MatmulKernel kernel);
-/// Parses a `kernel` attribute value; nullopt if unknown.
-std::optional<MatmulKernel> parseMatmulKernel(const std::string& name);
+// The matmul kernel families are the IR's (ir/DecisionAttrs.h).
+using ir::MatmulKernel;
+using ir::matmulKernelName;
+using ir::parseMatmulKernel;
 /// True for the weight formats a DP4A / mma kernel reads directly (the K-quants and the
 /// 32-element formats).
 bool hasQuantizedKernel(ir::ElemType weightType);

@@ -1,5 +1,6 @@
 #include "runtime/reference/RefMatmul.h"
 
+#include "ir/DecisionAttrs.h"
 #include "ir/Diagnostics.h"
 #include "kernels/QuantRef.h"
 #include "runtime/reference/FastRound.h"
@@ -48,9 +49,9 @@ struct Activations {
   float fp8Scale = 1.0f;      ///< Fp8: s_x of the whole step
 };
 
-Activations prepare(const HostTensor& x, MatmulKernel kernel, bool dp4aWeight, const std::vector<int64_t>& rows) {
+Activations prepare(const HostTensor& x, MatmulNumerics kernel, bool dp4aWeight, const std::vector<int64_t>& rows) {
   Activations act;
-  if (kernel == MatmulKernel::Dp4a) {
+  if (kernel == MatmulNumerics::Dp4a) {
     act.q81 = x.kind == HostKind::Q8_1 ? x : quantizeRowsQ81(x);
     if (dp4aWeight) return act;
     act.values.resize(static_cast<size_t>(x.rows * x.cols));
@@ -60,9 +61,9 @@ Activations prepare(const HostTensor& x, MatmulKernel kernel, bool dp4aWeight, c
   }
   if (x.kind != HostKind::F32) failPlain("reference matmul: q8_1 activations need kernel \"dp4a\"");
   act.values = x.f32;
-  if (kernel == MatmulKernel::Hgemm)
+  if (kernel == MatmulNumerics::Hgemm)
     for (float& v : act.values) v = roundToF16(v);
-  if (kernel == MatmulKernel::Fp8) {
+  if (kernel == MatmulNumerics::Fp8) {
     float absMax = 0.0f;
     for (int64_t r : rows) absMax = std::max(absMax, amax(x.row(r), x.cols));
     act.fp8Scale = fp8ScaleOf(absMax);
@@ -72,12 +73,12 @@ Activations prepare(const HostTensor& x, MatmulKernel kernel, bool dp4aWeight, c
 }
 
 /// Weight row n as the kernel reads it (dequantized, then rounded to fp16 / scaled fp8).
-void weightRow(const MatmulWeight& weight, MatmulKernel kernel, int64_t n, float* out) {
+void weightRow(const MatmulWeight& weight, MatmulNumerics kernel, int64_t n, float* out) {
   const WeightView& view = *weight.view;
   quant::dequantizeRow(view.type, view.rowData(n), out, view.cols);
-  if (kernel == MatmulKernel::Hgemm)
+  if (kernel == MatmulNumerics::Hgemm)
     for (int64_t i = 0; i < view.cols; ++i) out[i] = roundToF16(out[i]);
-  if (kernel == MatmulKernel::Fp8) {
+  if (kernel == MatmulNumerics::Fp8) {
     const float scale = (*weight.fp8RowScales)[static_cast<size_t>(n)];
     for (int64_t i = 0; i < view.cols; ++i) out[i] = roundToFp8(out[i] / scale);
   }
@@ -85,12 +86,21 @@ void weightRow(const MatmulWeight& weight, MatmulKernel kernel, int64_t n, float
 
 }  // namespace
 
-MatmulKernel parseMatmulKernel(const std::optional<std::string>& kernel) {
-  if (!kernel) return MatmulKernel::Float;
-  if (*kernel == "dp4a" || *kernel == "mma") return MatmulKernel::Dp4a;
-  if (*kernel == "hgemm") return MatmulKernel::Hgemm;
-  if (*kernel == "fp8") return MatmulKernel::Fp8;
-  failPlain("reference executor: unknown matmul kernel \"{}\" (expected dp4a, mma, hgemm or fp8)", *kernel);
+MatmulNumerics numericsOf(const std::optional<std::string>& kernel) {
+  if (!kernel) return MatmulNumerics::Float;
+  const std::optional<ir::MatmulKernel> parsed = ir::parseMatmulKernel(*kernel);
+  if (!parsed)
+    failPlain("reference executor: unknown matmul kernel {} (expected dp4a, mma, hgemm or fp8)", quoteForMessage(*kernel));
+  switch (*parsed) {
+    case ir::MatmulKernel::Dp4a:
+    case ir::MatmulKernel::Mma:
+      return MatmulNumerics::Dp4a;
+    case ir::MatmulKernel::Hgemm:
+      return MatmulNumerics::Hgemm;
+    case ir::MatmulKernel::Fp8:
+      return MatmulNumerics::Fp8;
+  }
+  return MatmulNumerics::Float;
 }
 
 std::vector<float> fp8WeightRowScales(const WeightView& view, unsigned threads) {
@@ -105,14 +115,14 @@ std::vector<float> fp8WeightRowScales(const WeightView& view, unsigned threads) 
   return scales;
 }
 
-HostTensor matmul(const HostTensor& x, const MatmulWeight& weight, MatmulKernel kernel, const MatmulRun& run) {
+HostTensor matmul(const HostTensor& x, const MatmulWeight& weight, MatmulNumerics kernel, const MatmulRun& run) {
   const WeightView& view = *weight.view;
   if (x.cols != view.cols)
     failPlain("reference matmul: activations have {} columns, weight '{}' rows have {}", x.cols, view.name, view.cols);
-  const bool dp4aWeight = kernel == MatmulKernel::Dp4a && quant::isDp4aWeightType(view.type);
+  const bool dp4aWeight = kernel == MatmulNumerics::Dp4a && quant::isDp4aWeightType(view.type);
   const bool missingScales =
       weight.fp8RowScales == nullptr || weight.fp8RowScales->size() != static_cast<size_t>(view.rows);
-  if (kernel == MatmulKernel::Fp8 && missingScales)
+  if (kernel == MatmulNumerics::Fp8 && missingScales)
     failPlain("reference matmul: weight '{}' has no FP8 row scales", view.name);
   std::vector<int64_t> rows;
   for (int64_t m = 0; m < x.rows; ++m)
@@ -131,7 +141,7 @@ HostTensor matmul(const HostTensor& x, const MatmulWeight& weight, MatmulKernel 
       weightRow(weight, kernel, n, w.data());
       for (int64_t m : rows) {
         double sum = dot(w.data(), act.values.data() + m * k, k);
-        if (kernel == MatmulKernel::Fp8)
+        if (kernel == MatmulNumerics::Fp8)
           sum *= static_cast<double>((*weight.fp8RowScales)[static_cast<size_t>(n)]) * act.fp8Scale;
         y.row(m)[n] = static_cast<float>(sum);
       }

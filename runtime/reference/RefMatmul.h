@@ -27,11 +27,12 @@
 
 namespace reel::reference {
 
-/// The numerics family of a matmul.
-enum class MatmulKernel : uint8_t { Float, Dp4a, Hgemm, Fp8 };
+/// The numerics a matmul computes with: what the reference reproduces of its kernel
+/// (ir::MatmulKernel; dp4a and mma share the Q8_1 integer products).
+enum class MatmulNumerics : uint8_t { Float, Dp4a, Hgemm, Fp8 };
 
-/// The family of a `kernel` attribute value (absent: Float); throws for an unknown name.
-MatmulKernel parseMatmulKernel(const std::optional<std::string>& kernel);
+/// The numerics of a `kernel` attribute value (absent: Float); throws for an unknown name.
+MatmulNumerics numericsOf(const std::optional<std::string>& kernel);
 
 /// One weight of a matmul with what its kernel needs precomputed.
 struct MatmulWeight {
@@ -51,7 +52,7 @@ struct MatmulRun {
 };
 
 /// y = x * w^T with the numerics of `kernel`. x is F32, or Q8_1 for Dp4a.
-HostTensor matmul(const HostTensor& x, const MatmulWeight& weight, MatmulKernel kernel, const MatmulRun& run);
+HostTensor matmul(const HostTensor& x, const MatmulWeight& weight, MatmulNumerics kernel, const MatmulRun& run);
 
 /// Rows of the embedding table by token id (dequantized to f32); throws for an id outside
 /// the table.

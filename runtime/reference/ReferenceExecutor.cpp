@@ -123,7 +123,7 @@ void ReferenceExecutor::prepareWeight(const ir::Op& op) {
 
 void ReferenceExecutor::prepareMatmulScales() {
   for (const auto& op : graph_.ops()) {
-    if (!readsWeights(*op) || kernelOf(*op) != MatmulKernel::Fp8) continue;
+    if (!readsWeights(*op) || matmulNumerics(*op) != MatmulNumerics::Fp8) continue;
     for (unsigned i = 1; i < op->numOperands(); ++i) {
       const ir::Value* weight = op->operand(i);
       if (!fp8Scales_.count(weight)) fp8Scales_[weight] = fp8WeightRowScales(matrices_.at(weight), options_.threads);
@@ -131,9 +131,9 @@ void ReferenceExecutor::prepareMatmulScales() {
   }
 }
 
-MatmulKernel ReferenceExecutor::kernelOf(const ir::Op& op) const {
-  if (op.operand(0)->type().elem == ir::ElemType::Q8_1) return MatmulKernel::Dp4a;
-  return parseMatmulKernel(op.attrs().getString("kernel"));
+MatmulNumerics ReferenceExecutor::matmulNumerics(const ir::Op& op) const {
+  if (op.operand(0)->type().elem == ir::ElemType::Q8_1) return MatmulNumerics::Dp4a;
+  return numericsOf(op.attrs().getString("kernel"));
 }
 
 void ReferenceExecutor::checkInputs(const StepInputs& inputs) const {
@@ -203,7 +203,7 @@ MatmulWeight ReferenceExecutor::matmulWeight(const ir::Value* weight) const {
 }
 
 HostTensor ReferenceExecutor::project(const ir::Op& op, unsigned weightOperand) const {
-  return matmul(operandTensor(op, 0), matmulWeight(op.operand(weightOperand)), kernelOf(op),
+  return matmul(operandTensor(op, 0), matmulWeight(op.operand(weightOperand)), matmulNumerics(op),
                 MatmulRun{options_.threads, &liveRows_});
 }
 

@@ -92,7 +92,7 @@ class ReferenceExecutor {
   const HostTensor& operandTensor(const ir::Op& op, unsigned index) const;
   void setResult(const ir::Op& op, unsigned index, HostTensor tensor);
   [[nodiscard]] MatmulWeight matmulWeight(const ir::Value* weight) const;
-  [[nodiscard]] MatmulKernel kernelOf(const ir::Op& op) const;
+  [[nodiscard]] MatmulNumerics matmulNumerics(const ir::Op& op) const;
   HostTensor project(const ir::Op& op, unsigned weightOperand) const;
 
   void runInput(const ir::Op& op);

@@ -125,3 +125,81 @@ TEST_CASE("attribute values are quoted with control characters escaped", "[ir][v
                          ": f32[M, 256]\n"),
              Catch::EndsWith("must be one of norm, neox, got '\\x1b[31mred'"));
 }
+
+TEST_CASE("decision attributes follow their schema (ir/DecisionAttrs.h)", "[ir][verifier][decisions]") {
+  const std::string matmul = "  %q = weight {name = \"q\"} : q4_k[512, 256]\n  %y = matmul %x, %q {kernel = ";
+  CHECK(verifyError(matmul + "\"mma\"} : f32[M, 512]\n") == "ok");
+  CHECK_THAT(verifyError(matmul + "\"wmma\"} : f32[M, 512]\n"),
+             Catch::Contains("attribute 'kernel' must be one of dp4a, mma, hgemm, fp8, got 'wmma'"));
+  CHECK_THAT(verifyError(matmul + "3} : f32[M, 512]\n"), Catch::Contains("attribute 'kernel' must be a string"));
+
+  const std::string prelude =
+      "  %len = input {name = \"kv_lens\"} : i32[M]\n"
+      "  %kc = kv_cache {layer = 0, part = \"k\"} : f16[S, 2, 32]\n"
+      "  %vc = kv_cache {layer = 0, part = \"v\"} : f16[S, 2, 32]\n"
+      "  %kw = weight {name = \"k\"} : q4_k[64, 256]\n"
+      "  %k = matmul %x, %kw : f32[M, 64]\n"
+      "  %a = attention %x, %k, %k, %kc, %vc, %pos, %len {layer = 0, n_heads = 8, n_kv_heads = 2, head_dim = 32";
+  auto attention = [&](const std::string& attrs) { return verifyError(prelude + attrs + "} : f32[M, 256]\n"); };
+  CHECK(attention(", strategy = \"batched\"") == "ok");
+  // The op's attributes hold; the graph lacks its threshold (the next test case has one).
+  CHECK(attention(", strategy = \"batched\", long_context_strategy = \"flash-decoding\", splits = 4, "
+                  "context_threshold = 2048") ==
+        "graph @g: %a has a long-context variant, but the graph has no context_threshold");
+  CHECK_THAT(attention(", strategy = \"paged\""),
+             Catch::Contains("attribute 'strategy' must be one of incremental, batched, prefill-gemm, got 'paged'"));
+  CHECK_THAT(attention(", strategy = \"batched\", long_context_strategy = \"flash-decoding\", splits = 1, "
+                       "context_threshold = 2048"),
+             Catch::Contains("attribute 'splits' must be at least 2, got 1"));
+  CHECK_THAT(attention(", strategy = \"batched\", long_context_strategy = \"flash-decoding\", splits = 4"),
+             Catch::Contains("needs 'splits' and 'context_threshold'"));
+  CHECK_THAT(attention(", strategy = \"batched\", splits = 4"),
+             Catch::Contains("attributes 'splits' and 'context_threshold' need 'long_context_strategy'"));
+  CHECK_THAT(attention(", strategy = \"prefill-gemm\", long_context_strategy = \"flash-decoding\", splits = 4, "
+                       "context_threshold = 8"),
+             Catch::Contains("strategy prefill-gemm has no long-context variant"));
+  CHECK_THAT(verifyError("  %y = add %x, %x {strategy = \"batched\"} : f32[M, 256]\n"),
+             Catch::Contains("attribute 'strategy' belongs on attention ops only"));
+
+  CHECK(verifyError("  %y = add %x, %x {offsets = [256]} : f32[M, 256]\n") == "ok");
+  CHECK_THAT(verifyError("  %y = add %x, %x {offsets = [0, 256]} : f32[M, 256]\n"),
+             Catch::Contains("attribute 'offsets' has 2 entries for 1 results"));
+  CHECK_THAT(verifyError("  %y = add %x, %x {offsets = [-8]} : f32[M, 256]\n"),
+             Catch::Contains("offsets[0] is -8 (an arena offset >= 0, or -1)"));
+}
+
+TEST_CASE("a graph's context_threshold is at least 1", "[ir][verifier][decisions]") {
+  const std::string text =
+      "module @m\ngraph @g attributes {context_threshold = 0} {\n"
+      "  %t = input {name = \"token_ids\"} : i32[M]\n"
+      "}\n";
+  std::unique_ptr<Module> module = parseModule(text, "v.ir");
+  CHECK(findVerifyError(*module->graphs.front()) ==
+        std::optional<std::string>("graph @g: attribute 'context_threshold' must be at least 1, got 0"));
+}
+
+TEST_CASE("an op's long-context variant switches at its graph's context_threshold", "[ir][verifier][decisions]") {
+  auto graphWith = [](const std::string& graphAttrs, int64_t opThreshold) {
+    const std::string text =
+        "module @m\ngraph @g" + graphAttrs +
+        " {\n"
+        "  %t = input {name = \"token_ids\"} : i32[M]\n"
+        "  %pos = input {name = \"positions\"} : i32[M]\n"
+        "  %len = input {name = \"kv_lens\"} : i32[M]\n"
+        "  %w = weight {name = \"w\"} : q4_k[64, 256]\n"
+        "  %x = embedding %t, %w : f32[M, 256]\n"
+        "  %kc = kv_cache {layer = 0, part = \"k\"} : f16[S, 2, 32]\n"
+        "  %vc = kv_cache {layer = 0, part = \"v\"} : f16[S, 2, 32]\n"
+        "  %kw = weight {name = \"k\"} : q4_k[64, 256]\n"
+        "  %k = matmul %x, %kw : f32[M, 64]\n"
+        "  %a = attention %x, %k, %k, %kc, %vc, %pos, %len {layer = 0, n_heads = 8, n_kv_heads = 2, head_dim = 32, "
+        "strategy = \"batched\", long_context_strategy = \"flash-decoding\", splits = 4, context_threshold = " +
+        std::to_string(opThreshold) + "} : f32[M, 256]\n}\n";
+    std::unique_ptr<Module> module = parseModule(text, "v.ir");
+    return findVerifyError(*module->graphs.front()).value_or("ok");
+  };
+  CHECK(graphWith(" attributes {context_threshold = 1024}", 1024) == "ok");
+  CHECK(graphWith(" attributes {context_threshold = 1024}", 2048) ==
+        "graph @g: %a switches at context_threshold 2048, the graph at 1024");
+  CHECK(graphWith("", 1024) == "graph @g: %a has a long-context variant, but the graph has no context_threshold");
+}

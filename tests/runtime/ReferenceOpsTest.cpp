@@ -135,7 +135,7 @@ TEST_CASE("matmul numerics per kernel family", "[reference][matmul]") {
   HostTensor x = f32Rows(2, k, xs);
 
   // Float: the dequantized weight dotted in f64.
-  HostTensor exact = matmul(x, {&view}, MatmulKernel::Float, {});
+  HostTensor exact = matmul(x, {&view}, MatmulNumerics::Float, {});
   std::vector<float> w(static_cast<size_t>(k));
   quant::dequantizeRow(quant::QType::Q4_K, view.rowData(2), w.data(), k);
   double expected = 0.0;
@@ -144,18 +144,18 @@ TEST_CASE("matmul numerics per kernel family", "[reference][matmul]") {
   CHECK(exact.row(1)[2] == Approx(expected).epsilon(1e-6));
 
   SECTION("dp4a is exactly quant::dotQ81 on the Q8_1 row") {
-    HostTensor dp4a = matmul(x, {&view}, MatmulKernel::Dp4a, {});
+    HostTensor dp4a = matmul(x, {&view}, MatmulNumerics::Dp4a, {});
     std::vector<quant::BlockQ81> act(k / 32);
     quant::quantizeQ81(x.row(1), act.data(), k);
     CHECK(dp4a.row(1)[2] == quant::dotQ81(quant::QType::Q4_K, view.rowData(2), act.data(), k));
     CHECK(dp4a.row(1)[2] == Approx(exact.row(1)[2]).margin(0.05 * std::fabs(exact.row(1)[2]) + 0.05));
     // Q8_1 input gives the same result as quantizing inside.
-    CHECK(matmul(quantizeRowsQ81(x), {&view}, MatmulKernel::Dp4a, {}).f32 == dp4a.f32);
+    CHECK(matmul(quantizeRowsQ81(x), {&view}, MatmulNumerics::Dp4a, {}).f32 == dp4a.f32);
   }
   SECTION("hgemm and fp8 stay close to f32") {
-    HostTensor hgemm = matmul(x, {&view}, MatmulKernel::Hgemm, {});
+    HostTensor hgemm = matmul(x, {&view}, MatmulNumerics::Hgemm, {});
     const std::vector<float> scales = fp8WeightRowScales(view, 1);
-    HostTensor fp8 = matmul(x, {&view, &scales}, MatmulKernel::Fp8, {});
+    HostTensor fp8 = matmul(x, {&view, &scales}, MatmulNumerics::Fp8, {});
     for (size_t i = 0; i < exact.f32.size(); ++i) {
       CHECK(hgemm.f32[i] == Approx(exact.f32[i]).margin(1e-2));
       CHECK(fp8.f32[i] == Approx(exact.f32[i]).margin(0.15 * std::fabs(exact.f32[i]) + 0.3));
@@ -163,10 +163,10 @@ TEST_CASE("matmul numerics per kernel family", "[reference][matmul]") {
   }
   SECTION("padding rows are skipped and give zeros; threads change nothing") {
     const std::vector<uint8_t> live{0, 1};
-    HostTensor partial = matmul(x, {&view}, MatmulKernel::Float, {2, &live});
+    HostTensor partial = matmul(x, {&view}, MatmulNumerics::Float, {2, &live});
     CHECK(partial.row(0)[0] == 0.0f);
     CHECK(partial.row(1)[2] == exact.row(1)[2]);
-    CHECK(matmul(x, {&view}, MatmulKernel::Float, {1, nullptr}).f32 == exact.f32);
+    CHECK(matmul(x, {&view}, MatmulNumerics::Float, {1, nullptr}).f32 == exact.f32);
   }
 }
 
@@ -187,11 +187,11 @@ TEST_CASE("fast fp16 rounding equals the round trip through quant::f32ToF16", "[
   CHECK(std::isnan(roundToF16(NAN)));
 }
 
-TEST_CASE("matmul kernel names", "[reference][matmul]") {
-  CHECK(parseMatmulKernel(std::nullopt) == MatmulKernel::Float);
-  CHECK(parseMatmulKernel(std::string("mma")) == MatmulKernel::Dp4a);
-  CHECK(parseMatmulKernel(std::string("fp8")) == MatmulKernel::Fp8);
-  CHECK_THROWS_WITH(parseMatmulKernel(std::string("wmma")), Contains("unknown matmul kernel \"wmma\""));
+TEST_CASE("matmul kernels map to the numerics the reference reproduces", "[reference][matmul]") {
+  CHECK(numericsOf(std::nullopt) == MatmulNumerics::Float);
+  CHECK(numericsOf(std::string("mma")) == MatmulNumerics::Dp4a);
+  CHECK(numericsOf(std::string("fp8")) == MatmulNumerics::Fp8);
+  CHECK_THROWS_WITH(numericsOf(std::string("wmma")), Contains("unknown matmul kernel 'wmma'"));
 }
 
 TEST_CASE("embedding reads rows by token id and refuses ids outside the table", "[reference][ops]") {

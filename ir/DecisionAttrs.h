@@ -1,0 +1,58 @@
+#pragma once
+/// \file
+/// The schema of the attributes that record a pass's decision on an op or a graph, one enum
+/// per concept, and the verifier's checks of them. Passes write them, lowering and the CPU
+/// reference read them; every reader can rely on what these checks guarantee, so a
+/// plugin's bad IR is refused by the verifier rather than somewhere in lowering.
+///
+///   op attribute           written by            values
+///   kernel                 select-precision,      dp4a | mma | hgemm | fp8 (q8_1 activations: dp4a)
+///                          the fusions
+///   strategy               select-attention      incremental | batched | prefill-gemm (attention only)
+///   long_context_strategy  select-attention      flash-decoding, with splits >= 2 and context_threshold >= 1
+///   offsets                plan-memory           one arena offset per result, >= 0, or -1 for none
+///   graph context_threshold  select-attention    >= 1: the KV length above which the long-context variant runs
+
+#include "ir/Graph.h"
+
+#include <llvm/ADT/StringRef.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace reel::ir {
+
+/// The kernel family of a matmul-like op (its `kernel` attribute).
+enum class MatmulKernel : uint8_t {
+  Dp4a,   ///< GEMV on the weight's own qtype with Q8_1 activations (DP4A)
+  Mma,    ///< tensor-core (mma.sync) kernel on the quantized weight, Q8_1 activations
+  Hgemm,  ///< cuBLAS HGEMM on an FP16 copy of the weight
+  Fp8,    ///< cuBLASLt FP8 GEMM on an FP8 copy of the weight
+};
+inline constexpr MatmulKernel kMatmulKernels[] = {MatmulKernel::Dp4a, MatmulKernel::Mma, MatmulKernel::Hgemm,
+                                                  MatmulKernel::Fp8};
+/// "dp4a", "mma", "hgemm", "fp8".
+const char* matmulKernelName(MatmulKernel kernel);
+/// Parses a `kernel` value; nullopt if unknown.
+std::optional<MatmulKernel> parseMatmulKernel(llvm::StringRef name);
+
+/// The strategy of an attention op (its `strategy` attribute).
+enum class AttentionStrategy : uint8_t {
+  Incremental,  ///< decode, one sequence
+  Batched,      ///< decode, one sequence per row, each with its KV length
+  PrefillGemm,  ///< prefill: the rows of one sequence attend to each other causally
+};
+inline constexpr AttentionStrategy kAttentionStrategies[] = {AttentionStrategy::Incremental,
+                                                             AttentionStrategy::Batched, AttentionStrategy::PrefillGemm};
+/// "incremental", "batched", "prefill-gemm".
+const char* attentionStrategyName(AttentionStrategy strategy);
+/// Parses a `strategy` value; nullopt if unknown.
+std::optional<AttentionStrategy> parseAttentionStrategy(llvm::StringRef name);
+
+/// The rule of the table above that `op`'s attributes break, or nullopt.
+std::optional<std::string> checkDecisionAttrs(const Op& op);
+/// The rule `graph`'s own decision attributes break, or nullopt.
+std::optional<std::string> checkGraphDecisionAttrs(const Graph& graph);
+
+}  // namespace reel::ir
