@@ -7,21 +7,31 @@
 
 namespace reel::codegen {
 
+int64_t moduleContext(const ir::Module& module) {
+  return module.attrs.getInt("context").value_or(kDefaultMaxContext);
+}
+
 CompileResult compileModule(std::unique_ptr<ir::Module> module, const CompileRequest& request) {
   CompileResult result;
   result.context.profile = request.profile;
   result.context.buckets = request.buckets;
   result.context.prefillTokens = request.prefillTokens;
   result.context.memoryBudget = request.memoryBudget;
-  std::string pipelineText = request.pipeline.empty() ? passes::kDefaultPipeline : request.pipeline;
-  passes::PassManager manager(passes::Pipeline::parse(pipelineText));
+  const std::string pipelineText = request.pipeline.value_or(passes::kDefaultPipeline);
+  passes::PassManagerOptions managerOptions;
+  managerOptions.verifyInput = managerOptions.verifyEach = request.verify;
+  passes::PassManager manager(passes::Pipeline::parse(pipelineText), managerOptions);
+  if (request.instrument) request.instrument(manager);
   manager.run(*module, result.context);
+  if (!request.lower) {
+    result.module = std::move(module);
+    return result;
+  }
 
   LowerOptions lower;
   lower.profile = request.profile;
   lower.pipeline = manager.pipeline().str();
-  int64_t context = module->attrs.getInt("context").value_or(4096);
-  lower.maxContext = request.maxContext > 0 ? request.maxContext : std::min<int64_t>(context, 4096);
+  lower.maxContext = request.maxContext > 0 ? request.maxContext : std::min(moduleContext(*module), kDefaultMaxContext);
   result.plan = lowerModule(*module, lower);
   result.module = std::move(module);
   return result;

@@ -3,6 +3,7 @@
 #include "ir/Diagnostics.h"
 #include "tools/Args.h"
 #include "tools/Commands.h"
+#include "tools/RunFlags.h"
 #include "tools/RunGpu.h"
 
 #if REEL_WITH_CUDA
@@ -126,6 +127,7 @@ int runBench(int argc, char** argv) {
   args.positional("MODEL", "a plan file (.plan, .json), a .gguf file, or a model .toml, config.json or bundled name");
   args.option("--weights", "FILE", "the GGUF file holding the weights");
   args.flag("--synthetic", "random weights, written once to a cache file (see --weights-cache)");
+  declareTensorCheckFlag(args);
   args.option("--weights-cache", "FILE",
               "where --synthetic weights are kept (default $TMPDIR/reel-synthetic-MODEL-QUANT.gguf)");
   args.option("--quant", "SCHEME", "weight quantization for --synthetic: q4_k_m (default), q4_k, q8_0, f16");

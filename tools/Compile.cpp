@@ -1,10 +1,8 @@
 // reel compile MODEL: model config -> IR -> the pass pipeline -> optimized IR per bucket.
-#include "codegen/Lower.h"
 #include "codegen/PlanFile.h"
 #include "ir/Printer.h"
 #include "models/Builder.h"
 #include "models/ModelLoader.h"
-#include "passes/PassTable.h"
 #include "tools/Args.h"
 #include "tools/Commands.h"
 #include "tools/PassFlags.h"
@@ -31,38 +29,26 @@ int runCompile(int argc, char** argv) {
   std::string emit = args.getOr("--emit", planFile ? "plan" : "ir");
   if (emit != "ir" && emit != "plan" && emit != "none")
     failPlain("reel compile: --emit={} is not supported (expected ir, plan or none)", emit);
-  std::string quant = args.getOr("--quant", "q4_k_m");
-  std::optional<models::QuantScheme> scheme = models::parseQuantScheme(quant);
-  if (!scheme) failPlain("reel compile: unknown --quant '{}' (expected q4_k_m, q4_k, q8_0 or f16)", quant);
+  const models::QuantScheme scheme = quantSchemeFlag(args);
 
-  PassSetup setup = resolvePassSetup(readContextFlags(args), passes::kDefaultPipeline);
   models::ModelConfig config = models::loadModelConfig(*args.get("MODEL"));
-  std::unique_ptr<ir::Module> module = models::buildModule(config, {*scheme});
-  if (!runPasses(*module, setup, args)) return 1;
+  CompileDefaults defaults;
+  defaults.lower = emit == "plan";
+  std::optional<codegen::CompileResult> compiled = compileWithFlags(args, models::buildModule(config, {scheme}), defaults);
+  if (!compiled) return 1;
 
   if (emit == "plan") {
-    codegen::LowerOptions lower;
-    lower.profile = setup.context.profile;
-    lower.pipeline = setup.pipeline.str();
-    lower.maxContext = std::min<int64_t>(config.maxContext, 4096);
-    if (std::optional<std::string> ctx = args.get("--ctx")) {
-      lower.maxContext = std::atoll(ctx->c_str());
-      if (lower.maxContext <= 0 || lower.maxContext > config.maxContext)
-        failPlain("reel compile: --ctx={} must be between 1 and the model's context ({})", *ctx, config.maxContext);
-    }
-    codegen::Plan plan = codegen::lowerModule(*module, lower);
-    std::string json = codegen::planToJson(plan);
     if (output.empty() || output == "-")
-      writeOutput("", json);
+      writeOutput("", codegen::planToJson(compiled->plan));
     else
-      codegen::writePlanFile(plan, output);
-    printReport(setup.context);
+      codegen::writePlanFile(compiled->plan, output);
+    printReport(compiled->context);
     return 0;
   }
-  std::string out = emit == "ir" ? ir::printModule(*module) : std::string();
-  if (args.has("--explain")) out += (out.empty() ? "" : "\n") + explainDecisions(*module, setup.context);
+  std::string out = emit == "ir" ? ir::printModule(*compiled->module) : std::string();
+  if (args.has("--explain")) out += (out.empty() ? "" : "\n") + explainDecisions(*compiled->module, compiled->context);
   if (!out.empty()) writeOutput(output, out);
-  printReport(setup.context);
+  printReport(compiled->context);
   return 0;
 }
 

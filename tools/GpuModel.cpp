@@ -1,16 +1,17 @@
 #include "tools/GpuModel.h"
 
-#include "codegen/Lower.h"
 #include "codegen/PlanFile.h"
 #include "ir/Verifier.h"
 #include "models/Builder.h"
 #include "models/ModelLoader.h"
-#include "passes/PassTable.h"
+#include "runtime/gguf/TensorCheck.h"
 #include "runtime/synth/GgufConfig.h"
+#include "tools/RunFlags.h"
 #include "tools/PassFlags.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -22,16 +23,9 @@ bool hasExtension(const std::string& path, const char* extension) {
   return std::filesystem::path(path).extension() == extension;
 }
 
-models::QuantScheme quantScheme(const Args& args) {
-  std::optional<models::QuantScheme> scheme = models::parseQuantScheme(args.getOr("--quant", "q4_k_m"));
-  if (!scheme)
-    failPlain("{}: unknown --quant '{}' (expected q4_k_m, q4_k, q8_0 or f16)", args.command(), *args.get("--quant"));
-  return *scheme;
-}
-
 /// Synthetic weights of `config`, from the cache file when it exists, else written there first.
 synth::OpenWeights cachedSyntheticWeights(const Args& args, const models::ModelConfig& config) {
-  const models::QuantScheme scheme = quantScheme(args);
+  const models::QuantScheme scheme = quantSchemeFlag(args);
   const std::filesystem::path path =
       args.get("--weights-cache")
           .value_or((std::filesystem::temp_directory_path() /
@@ -48,12 +42,24 @@ synth::OpenWeights cachedSyntheticWeights(const Args& args, const models::ModelC
   return weights;
 }
 
+/// The weight file at `path`, its values checked whole (on all cores) unless --check-tensors
+/// off: the GPU reads every tensor at upload, so the check costs one more pass over the file.
+synth::OpenWeights checkedWeightFile(const Args& args, const std::string& path) {
+  const reference::TensorValueCheck check = tensorCheckFromFlags(args);
+  synth::OpenWeights weights = synth::openWeightFile(path, {.valueCheck = check});
+  if (check == reference::TensorValueCheck::On) {
+    checkAllTensorValues(*weights.file, std::max(1u, std::thread::hardware_concurrency()));
+    weights.source->setValueCheck(reference::TensorValueCheck::Off);  // checked already
+  }
+  return weights;
+}
+
 synth::OpenWeights openWeights(const Args& args, const std::string& model, const models::ModelConfig* config) {
   if (args.has("--weights") && args.has("--synthetic"))
     failPlain("{}: --weights and --synthetic exclude each other", args.command());
-  if (std::optional<std::string> weights = args.get("--weights")) return synth::openWeightFile(*weights);
+  if (std::optional<std::string> weights = args.get("--weights")) return checkedWeightFile(args, *weights);
   if (args.has("--synthetic") && config) return cachedSyntheticWeights(args, *config);
-  if (hasExtension(model, ".gguf")) return synth::openWeightFile(model);
+  if (hasExtension(model, ".gguf")) return checkedWeightFile(args, model);
   failPlain("{}: '{}' comes without weights: pass --weights FILE.gguf or --synthetic", args.command(), model);
 }
 
@@ -71,27 +77,22 @@ GpuModel loadPlanFile(const Args& args, const std::string& path) {
 
 }  // namespace
 
-GpuModel loadGpuModel(const Args& args, const GpuModelDefaults& defaults) {
+GpuModel loadGpuModel(const Args& args, const CompileDefaults& defaults) {
   const std::string path = *args.get("MODEL");
   if (codegen::isPlanFile(path)) return loadPlanFile(args, path);
   synth::registerGgufConfigReader();
   const models::ModelConfig config = models::loadModelConfig(path);
   GpuModel model;
   model.weights = openWeights(args, path, &config);
-  std::unique_ptr<ir::Module> module = models::buildModule(config, {quantScheme(args)});
+  std::unique_ptr<ir::Module> module = models::buildModule(config, {quantSchemeFlag(args)});
   reference::adoptWeightTypes(*module, *model.weights.source);
   ir::verifyModule(*module);
 
-  ContextFlags flags = readContextFlags(args);
-  if (!flags.buckets && !defaults.buckets.empty()) flags.buckets = defaults.buckets;
-  if (!flags.prefillTokens && !defaults.prefillTokens.empty()) flags.prefillTokens = defaults.prefillTokens;
-  PassSetup setup = resolvePassSetup(flags, passes::kDefaultPipeline);
-  if (!runPasses(*module, setup, args)) failPlain("{}: the pass pipeline failed (see above)", args.command());
-  codegen::LowerOptions lower;
-  lower.profile = setup.context.profile;
-  lower.pipeline = setup.pipeline.str();
-  lower.maxContext = args.getInt("--ctx", std::min(config.maxContext, defaults.maxContext), {1, config.maxContext});
-  model.plan = codegen::lowerModule(*module, lower);
+  CompileDefaults lowered = defaults;
+  lowered.lower = true;
+  std::optional<codegen::CompileResult> compiled = compileWithFlags(args, std::move(module), lowered);
+  if (!compiled) failPlain("{}: the pass pipeline failed (see above)", args.command());
+  model.plan = std::move(compiled->plan);
   return model;
 }
 

@@ -10,18 +10,12 @@
 #include "codegen/Plan.h"
 #include "runtime/synth/WeightFiles.h"
 #include "tools/Args.h"
+#include "tools/PassFlags.h"
 
 #include <cstdint>
 #include <string>
 
 namespace reel::tools {
-
-/// Defaults that differ between the commands.
-struct GpuModelDefaults {
-  std::string buckets;        ///< --buckets when absent ("" = the pass default)
-  std::string prefillTokens;  ///< --prefill-tokens when absent ("" = the pass default)
-  int64_t maxContext = 4096;  ///< --ctx when absent (capped by the model's context)
-};
 
 struct GpuModel {
   codegen::Plan plan;
@@ -30,6 +24,7 @@ struct GpuModel {
 
 /// Loads the plan and the weights named by `args` (parsed; MODEL is the positional; flags read:
 /// --weights, --synthetic, --weights-cache, --quant, --ctx and the pass flags).
-GpuModel loadGpuModel(const Args& args, const GpuModelDefaults& defaults);
+/// `defaults` are the command's (CompileDefaults::lower is ignored: a GPU model is lowered).
+GpuModel loadGpuModel(const Args& args, const CompileDefaults& defaults);
 
 }  // namespace reel::tools

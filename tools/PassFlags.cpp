@@ -239,6 +239,40 @@ bool runPasses(ir::Module& module, PassSetup& setup, const Args& args) {
   return true;
 }
 
+models::QuantScheme quantSchemeFlag(const Args& args, const std::string& fallback) {
+  const std::string text = args.getOr("--quant", fallback);
+  const std::optional<models::QuantScheme> scheme = models::parseQuantScheme(text);
+  if (!scheme)
+    failPlain("{}: unknown --quant {} (expected q4_k_m, q4_k, q8_0 or f16)", args.command(), quoteForMessage(text));
+  return *scheme;
+}
+
+std::optional<codegen::CompileResult> compileWithFlags(const Args& args, std::unique_ptr<ir::Module> module,
+                                                       const CompileDefaults& defaults) {
+  ContextFlags flags = readContextFlags(args);
+  if (!flags.buckets && !defaults.buckets.empty()) flags.buckets = defaults.buckets;
+  if (!flags.prefillTokens && !defaults.prefillTokens.empty()) flags.prefillTokens = defaults.prefillTokens;
+  const PassSetup setup = resolvePassSetup(flags, passes::kDefaultPipeline);
+  codegen::CompileRequest request;
+  request.profile = setup.context.profile;
+  request.buckets = setup.context.buckets;
+  request.prefillTokens = setup.context.prefillTokens;
+  request.memoryBudget = setup.context.memoryBudget;
+  request.pipeline = setup.pipeline.str();
+  request.verify = !args.has("--no-verify");
+  request.instrument = [&](passes::PassManager& manager) { addInstrumentation(manager, args, setup); };
+  request.lower = defaults.lower;
+  const int64_t context = codegen::moduleContext(*module);
+  request.maxContext = args.getInt("--ctx", std::min(context, defaults.maxContext), {1, context});
+  try {
+    return codegen::compileModule(std::move(module), request);
+  } catch (const passes::PassError& error) {
+    std::fprintf(stderr, "reel: error: %s\n", error.what());
+    for (const std::string& line : error.notes()) note(line);
+    return std::nullopt;
+  }
+}
+
 std::string explainDecisions(const ir::Module& module, const passes::PassContext& context) {
   std::map<std::string, std::vector<const passes::Decision*>> byGraph;
   for (const passes::Decision& decision : context.decisions) byGraph[decision.graph].push_back(&decision);

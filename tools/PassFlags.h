@@ -1,10 +1,13 @@
 #pragma once
 /// \file
-/// The pass-pipeline flags `reel compile` and `reel opt` share: the pipeline, the target
-/// (--gpu, --buckets, ...), plugins, instrumentation and --explain, and the one function
-/// that runs a pipeline with them.
+/// The pass-pipeline flags the commands share: the pipeline, the target (--gpu, --buckets,
+/// ...), plugins, instrumentation and --explain; compileWithFlags, the one compile of the
+/// CLI (`compile`, `run`, `bench`: codegen::compileModule with the flags), and runPasses for
+/// `reel opt`.
 
+#include "codegen/Compiler.h"
 #include "ir/Graph.h"
+#include "models/ModelConfig.h"
 #include "passes/Pass.h"
 #include "passes/Pipeline.h"
 #include "tools/Args.h"
@@ -50,6 +53,25 @@ PassSetup resolvePassSetup(const ContextFlags& flags, const std::string& default
 /// Runs `setup.pipeline` on `module` with the instrumentation the flags ask for.
 /// Returns false when a pass failed (the error and its notes are already on stderr).
 bool runPasses(ir::Module& module, PassSetup& setup, const Args& args);
+
+/// --quant: the weight quantization scheme the builder gives the model (`fallback` when the
+/// flag is absent); a one-line error naming the flag for an unknown one.
+models::QuantScheme quantSchemeFlag(const Args& args, const std::string& fallback = "q4_k_m");
+
+/// What a command compiles for where the flags do not say.
+struct CompileDefaults {
+  std::string buckets;        ///< --buckets ("": the pass context's default)
+  std::string prefillTokens;  ///< --prefill-tokens ("": the pass context's default)
+  int64_t maxContext = codegen::kDefaultMaxContext;  ///< --ctx: at most this, and the model's context
+  bool lower = true;                                 ///< lower to a plan (false: the passes only)
+};
+
+/// The CLI's compile: `module` through the flags' pipeline (--passes, the context flags,
+/// plugins, --no-verify, the instrumentation flags) and, with defaults.lower, lowered for
+/// --ctx positions (default: the smaller of the model's context and defaults.maxContext).
+/// nullopt when a pass failed (its error and notes are already on stderr).
+std::optional<codegen::CompileResult> compileWithFlags(const Args& args, std::unique_ptr<ir::Module> module,
+                                                       const CompileDefaults& defaults);
 
 /// The decisions of a compile for --explain, grouped by graph, as IR comments ("// ...")
 /// so that IR followed by them still parses.

@@ -4,8 +4,7 @@
 #include "ir/Verifier.h"
 #include "models/Builder.h"
 #include "models/ModelLoader.h"
-#include "passes/PassTable.h"
-#include "runtime/reference/DecodeDriver.h"
+#include "runtime/reference/ReferenceStepExecutor.h"
 #include "runtime/synth/WeightFiles.h"
 #include "tools/Args.h"
 #include "tools/Commands.h"
@@ -33,9 +32,10 @@ synth::OpenWeights openWeights(const Args& args, const models::ModelConfig& conf
   const std::string model = *args.get("MODEL");
   if (args.has("--weights") && args.has("--synthetic"))
     failPlain("reel run: --weights and --synthetic exclude each other");
-  if (std::optional<std::string> weights = args.get("--weights")) return synth::openWeightFile(*weights);
+  const synth::WeightFileOptions fileOptions{.valueCheck = tensorCheckFromFlags(args)};
+  if (std::optional<std::string> weights = args.get("--weights")) return synth::openWeightFile(*weights, fileOptions);
   if (args.has("--synthetic")) return synth::openSyntheticWeights(config, {scheme, 0, 2});
-  if (hasExtension(model, ".gguf")) return synth::openWeightFile(model);
+  if (hasExtension(model, ".gguf")) return synth::openWeightFile(model, fileOptions);
   failPlain("reel run: model '{}' comes without weights: pass --weights FILE.gguf or --synthetic", model);
 }
 
@@ -53,11 +53,8 @@ CpuModel loadPlanForCpu(const Args& args, const std::string& path) {
   model.module = ir::parseModule(codegen::readPlanFile(path).moduleIr, path);
   ir::verifyModule(*model.module);
   model.config = models::configFromModule(*model.module);
-  std::optional<std::string> quant = args.get("--quant");
-  if (!quant) quant = model.module->attrs.getString("quant");
-  std::optional<models::QuantScheme> scheme = models::parseQuantScheme(quant.value_or("q4_k_m"));
-  if (!scheme) failPlain("reel run: unknown --quant '{}' (expected q4_k_m, q4_k, q8_0 or f16)", *quant);
-  model.weights = openWeights(args, model.config, *scheme);
+  const models::QuantScheme scheme = quantSchemeFlag(args, model.module->attrs.getString("quant").value_or("q4_k_m"));
+  model.weights = openWeights(args, model.config, scheme);
   return model;
 }
 
@@ -66,28 +63,20 @@ CpuModel loadPlanForCpu(const Args& args, const std::string& path) {
 CpuModel compileForCpu(const Args& args) {
   const std::string path = *args.get("MODEL");
   if (codegen::isPlanFile(path)) return loadPlanForCpu(args, path);
-  std::optional<models::QuantScheme> scheme = models::parseQuantScheme(args.getOr("--quant", "q4_k_m"));
-  if (!scheme) failPlain("reel run: unknown --quant '{}' (expected q4_k_m, q4_k, q8_0 or f16)", *args.get("--quant"));
+  const models::QuantScheme scheme = quantSchemeFlag(args);
   CpuModel model;
   model.config = models::loadModelConfig(path);
-  model.weights = openWeights(args, model.config, *scheme);
-  model.module = models::buildModule(model.config, {*scheme});
-  reference::adoptWeightTypes(*model.module, *model.weights.source);
-  ir::verifyModule(*model.module);
-  PassSetup setup = resolvePassSetup(readContextFlags(args), passes::kDefaultPipeline);
-  if (!runPasses(*model.module, setup, args)) failPlain("reel run: the pass pipeline failed (see above)");
-  model.buckets = setup.context.buckets;
+  model.weights = openWeights(args, model.config, scheme);
+  std::unique_ptr<ir::Module> module = models::buildModule(model.config, {scheme});
+  reference::adoptWeightTypes(*module, *model.weights.source);
+  ir::verifyModule(*module);
+  CompileDefaults defaults;
+  defaults.lower = false;
+  std::optional<codegen::CompileResult> compiled = compileWithFlags(args, std::move(module), defaults);
+  if (!compiled) failPlain("reel run: the pass pipeline failed (see above)");
+  model.module = std::move(compiled->module);
+  model.buckets = compiled->context.buckets;
   return model;
-}
-
-void printReport(const reference::DecodeReport& report, const reference::DecodeRequest& request, int64_t maxContext) {
-  std::string out = fmt::format("prefill: {}\n", report.prefillPath);
-  if (!report.decodePath.empty()) out += fmt::format("decode: {}\n", report.decodePath);
-  out += sequenceLines(report, request, maxContext);
-  const double perToken = report.decodeSteps > 0 ? report.decodeSeconds / static_cast<double>(report.decodeSteps) : 0;
-  out += fmt::format("time per token: {:.2f} ms ({} decode steps in {:.3f} s; prefill {:.3f} s)\n", perToken * 1e3,
-                     report.decodeSteps, report.decodeSeconds, report.prefillSeconds);
-  writeOutput("", out);
 }
 
 }  // namespace
@@ -103,6 +92,7 @@ int runRun(int argc, char** argv) {
                   "a .gguf file (config and weights), a .plan file, or a model .toml, config.json or bundled name");
   args.option("--weights", "FILE", "the GGUF file holding the weights");
   args.flag("--synthetic", "run on random weights (written to a temporary file)");
+  declareTensorCheckFlag(args);
   args.option("--device", "DEVICE",
               "auto (default: cuda when a GPU is present, else cpu), cpu (the CPU reference) or cuda");
   declareRunRequestFlags(args);
@@ -113,7 +103,7 @@ int runRun(int argc, char** argv) {
   if (!args.parse(argc, argv, 2)) return 0;
 
   if (resolveDevice(args.getOr("--device", "auto")) == "cuda") return runRunOnGpu(args);
-  const reference::DecodeRequest request = runRequestFromFlags(args);
+  const decode::DecodeRequest request = runRequestFromFlags(args);
   const CpuModel model = compileForCpu(args);
 
   reference::DecodeOptions options;
@@ -124,9 +114,9 @@ int runRun(int argc, char** argv) {
 
   writeOutput("", fmt::format("model: {} ({} layers), weights: {}, device: cpu (reference executor)\n",
                               model.config.name, model.config.numLayers, model.weights.description));
-  reference::DecodeReport report =
+  decode::DecodeReport report =
       reference::runGreedyDecode(reference::findStepGraphs(*model.module), *model.weights.source, request, options);
-  printReport(report, request, options.maxContext);
+  writeOutput("", runReport(report, request, options.maxContext));
   return 0;
 }
 

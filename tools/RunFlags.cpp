@@ -34,10 +34,10 @@ void declareRunRequestFlags(Args& args) {
   args.option("--prefill", "MODE", "auto (default: @prefill when present), graph, or tokens (one token per step)");
 }
 
-reference::DecodeRequest runRequestFromFlags(const Args& args) {
+decode::DecodeRequest runRequestFromFlags(const Args& args) {
   const std::vector<int32_t> prompt = parseTokens(args.getOr("--prompt-tokens", "1"), args.command());
   const int64_t batch = args.getInt("--batch", 1, {1, kMaxBatch});
-  reference::DecodeRequest request;
+  decode::DecodeRequest request;
   for (int64_t i = 0; i < batch; ++i) {
     std::vector<int32_t> sequence = prompt;
     for (int64_t j = 0; j < i; ++j) sequence.push_back(prompt[static_cast<size_t>(j) % prompt.size()]);
@@ -47,23 +47,52 @@ reference::DecodeRequest runRequestFromFlags(const Args& args) {
   return request;
 }
 
-reference::PrefillMode prefillModeFromFlags(const Args& args) {
+void declareTensorCheckFlag(Args& args) {
+  args.option("--check-tensors", "on|off",
+              "check the weight file's values for NaN and Inf before using them (default on)");
+}
+
+reference::TensorValueCheck tensorCheckFromFlags(const Args& args) {
+  const std::string text = args.getOr("--check-tensors", "on");
+  if (text == "on") return reference::TensorValueCheck::On;
+  if (text == "off") return reference::TensorValueCheck::Off;
+  failPlain("{}: --check-tensors {}: expected on or off", args.command(), quoteForMessage(text));
+}
+
+decode::PrefillMode prefillModeFromFlags(const Args& args) {
   const std::string text = args.getOr("--prefill", "auto");
-  if (text == "auto") return reference::PrefillMode::Auto;
-  if (text == "graph") return reference::PrefillMode::Graph;
-  if (text == "tokens") return reference::PrefillMode::TokenByToken;
+  if (text == "auto") return decode::PrefillMode::Auto;
+  if (text == "graph") return decode::PrefillMode::Graph;
+  if (text == "tokens") return decode::PrefillMode::TokenByToken;
   failPlain("{}: --prefill {}: expected auto, graph or tokens", args.command(), text);
 }
 
-std::string sequenceLines(const reference::DecodeReport& report, const reference::DecodeRequest& request,
+std::string sequenceLines(const decode::DecodeReport& report, const decode::DecodeRequest& request,
                           int64_t maxContext) {
   std::string out;
   for (size_t i = 0; i < report.sequences.size(); ++i) {
     const size_t promptTokens = request.prompts[i].size();
     out += fmt::format("sequence {} ({} prompt token{}): {}\n", i, promptTokens, promptTokens == 1 ? "" : "s",
                        fmt::join(report.sequences[i].tokens, " "));
-    if (std::string stop = reference::describeStop(report.sequences[i], maxContext, request.newTokens); !stop.empty())
+    if (std::string stop = decode::describeStop(report.sequences[i], maxContext, request.newTokens); !stop.empty())
       out += fmt::format("sequence {}: {}\n", i, stop);
+  }
+  return out;
+}
+
+std::string runReport(const decode::DecodeReport& report, const decode::DecodeRequest& request, int64_t maxContext) {
+  std::string out = fmt::format("prefill: {}\n", report.prefillPath);
+  if (!report.decodePath.empty()) out += fmt::format("decode: {}\n", report.decodePath);
+  out += sequenceLines(report, request, maxContext);
+  if (report.decodeSteps > 0) {
+    size_t decodedTokens = 0;  // tokens of the decode steps (each sequence's first comes from prefill)
+    for (const decode::SequenceOutput& sequence : report.sequences) decodedTokens += sequence.tokens.size() - 1;
+    const double perStep = report.decodeSeconds / static_cast<double>(report.decodeSteps);
+    out += fmt::format(
+        "decode: {} steps in {:.3f} s: {:.3f} ms per step, {:.1f} tok/s per sequence, {:.1f} tok/s in all "
+        "(prefill {:.3f} s)\n",
+        report.decodeSteps, report.decodeSeconds, perStep * 1e3, 1.0 / perStep,
+        static_cast<double>(decodedTokens) / report.decodeSeconds, report.prefillSeconds);
   }
   return out;
 }

@@ -11,7 +11,8 @@
 #include <utility>
 
 #if REEL_WITH_CUDA
-#include "runtime/gpu/GpuDecode.h"
+#include "runtime/decode/DecodeScheduler.h"
+#include "runtime/gpu/GpuRuntime.h"
 #include "tools/Commands.h"
 #include "tools/GpuModel.h"
 #include "tools/RunFlags.h"
@@ -48,28 +49,6 @@ uint64_t gpuMemoryLimit(const Args& args) {
 
 #if REEL_WITH_CUDA
 
-namespace {
-
-void printGpuReport(const reference::DecodeReport& report, const reference::DecodeRequest& request,
-                    int64_t maxContext) {
-  std::string out = fmt::format("prefill: {}\n", report.prefillPath);
-  if (!report.decodePath.empty()) out += fmt::format("decode: {}\n", report.decodePath);
-  size_t decodedTokens = 0;  // tokens of the decode steps (each sequence's first comes from prefill)
-  out += sequenceLines(report, request, maxContext);
-  for (const reference::SequenceOutput& sequence : report.sequences) decodedTokens += sequence.tokens.size() - 1;
-  if (report.decodeSteps > 0) {
-    const double perStep = report.decodeSeconds / static_cast<double>(report.decodeSteps);
-    out += fmt::format(
-        "decode: {} steps in {:.3f} s: {:.3f} ms per step, {:.1f} tok/s per sequence, {:.1f} tok/s in all "
-        "(prefill {:.3f} s)\n",
-        report.decodeSteps, report.decodeSeconds, perStep * 1e3, 1.0 / perStep,
-        static_cast<double>(decodedTokens) / report.decodeSeconds, report.prefillSeconds);
-  }
-  writeOutput("", out);
-}
-
-}  // namespace
-
 std::string resolveDevice(const std::string& device) {
   if (device == "auto") return gpu::gpuAvailable() ? "cuda" : "cpu";
   if (device == "cpu" || device == "cuda") return device;
@@ -81,7 +60,7 @@ int runRunOnGpu(const Args& args) {
   gpu::requireGpu("reel run --device cuda");
   // Buckets up to 8 by default: larger ones choose tensor-core kernels that cannot be lowered yet.
   GpuModel model = loadGpuModel(args, {"1,2,4,8", "", 4096});
-  const reference::DecodeRequest request = runRequestFromFlags(args);
+  const decode::DecodeRequest request = runRequestFromFlags(args);
 
   gpu::RuntimeOptions options;
   options.useGraphs = !args.has("--eager");
@@ -96,9 +75,9 @@ int runRunOnGpu(const Args& args) {
   writeOutput("", fmt::format("model: {}, weights: {}, device: cuda ({}), {} buckets, {}\nGPU memory: {}\n", planName,
                               model.weights.description, gpu::gpuName(), buckets,
                               options.useGraphs ? "CUDA graphs" : "eager (--eager)", runtime.memoryReport()));
-  gpu::GpuDecodeOptions decode;
-  decode.prefill = prefillModeFromFlags(args);
-  printGpuReport(gpu::runGpuGreedyDecode(runtime, request, decode), request, runtime.kv().positions);
+  decode::SchedulerOptions scheduling;
+  scheduling.prefill = prefillModeFromFlags(args);
+  writeOutput("", runReport(decode::runDecode(runtime, request, scheduling), request, runtime.kv().positions));
   return 0;
 }
 

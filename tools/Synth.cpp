@@ -3,6 +3,7 @@
 #include "runtime/synth/ModelSynth.h"
 #include "tools/Args.h"
 #include "tools/Commands.h"
+#include "tools/PassFlags.h"
 
 #include <fmt/format.h>
 
@@ -36,18 +37,16 @@ int runSynth(int argc, char** argv) {
 
   std::optional<std::string> output = args.get("--output");
   if (!output) failPlain("reel synth: missing --output FILE (-o)");
-  std::string quant = args.getOr("--quant", "q4_k_m");
-  std::optional<models::QuantScheme> scheme = models::parseQuantScheme(quant);
-  if (!scheme) failPlain("reel synth: unknown --quant '{}' (expected q4_k_m, q4_k, q8_0 or f16)", quant);
+  const models::QuantScheme scheme = quantSchemeFlag(args);
 
   models::ModelConfig config = models::loadModelConfig(*args.get("MODEL"));
-  synth::SynthOptions options{*scheme, parseSeed(args.getOr("--seed", "0")), 2};
+  synth::SynthOptions options{scheme, parseSeed(args.getOr("--seed", "0")), 2};
   SynthReport report = synth::writeSyntheticModel(config, options, *output);
   const auto parameters = static_cast<double>(config.parameterCount());
   const std::string size =
       parameters >= 1e9 ? fmt::format("{:.2f}B", parameters / 1e9) : fmt::format("{:.1f}M", parameters / 1e6);
   writeOutput("", fmt::format("wrote {}: {} ({} layers, {} parameters), {} weights, seed {}: {:.1f} MB in {:.1f} s\n",
-                              *output, config.name, config.numLayers, size, quant, options.seed,
+                              *output, config.name, config.numLayers, size, models::quantSchemeName(scheme), options.seed,
                               static_cast<double>(report.fileBytes) / 1e6, report.seconds));
   return 0;
 }

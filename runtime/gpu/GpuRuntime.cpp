@@ -150,6 +150,15 @@ int64_t GpuRuntime::largestRows(Phase phase) const {
   return rows;
 }
 
+decode::KvGeometry GpuRuntime::kvGeometry() const {
+  return {buffers_->kv().slots, buffers_->kv().positions};
+}
+
+decode::StepInfo GpuRuntime::lastStep() const {
+  if (!last_) return {};
+  return {last_->plan->graph, last_->plan->m, lastUsedGraph_ ? "CUDA graph" : "eager"};
+}
+
 void GpuRuntime::checkRows(const StepRows& rows) const {
   const size_t n = rows.tokens.size();
   if (n == 0 || rows.positions.size() != n || rows.kvLens.size() != n || rows.slots.size() != n)

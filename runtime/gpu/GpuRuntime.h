@@ -14,6 +14,7 @@
 ///   const std::vector<int32_t>& next = runtime.step(Phase::Decode, rows);
 
 #include "codegen/Plan.h"
+#include "runtime/decode/StepExecutor.h"
 #include "kernels/Blas.h"
 #include "runtime/gguf/GgufFile.h"
 #include "runtime/gpu/BoundSchedule.h"
@@ -50,17 +51,8 @@ struct RuntimeOptions {
   InjectedCaptureFault failCapture;
 };
 
-enum class Phase { Decode, Prefill };
-
-/// The live rows of one step (padding is added by the runtime).
-struct StepRows {
-  std::vector<int32_t> tokens;
-  std::vector<int32_t> positions;  ///< where each row's K and V are written
-  std::vector<int32_t> kvLens;     ///< KV length after this step's append
-  std::vector<int32_t> slots;      ///< the KV-cache slot (sequence) of each row
-  /// Run through a bucket of at least this many rows (tests put padding rows in every bucket).
-  int64_t minBucketRows = 0;
-};
+using decode::Phase;
+using decode::StepRows;
 
 /// The name of the GPU the runtime uses (device 0), e.g. "NVIDIA H100 80GB HBM3".
 std::string gpuName();
@@ -69,7 +61,8 @@ bool gpuAvailable();
 /// Throws "<who>: no usable CUDA device (<why>)" unless one is.
 void requireGpu(const std::string& who);
 
-class GpuRuntime {
+/// The GPU runtime is the decode scheduler's step executor on the GPU.
+class GpuRuntime final : public decode::StepExecutor {
  public:
   /// Loads a copy of `plan` with the weights of `file` (needed during the constructor only).
   GpuRuntime(codegen::Plan plan, const GgufFile& file, const RuntimeOptions& options);
@@ -80,14 +73,14 @@ class GpuRuntime {
   /// Runs one step through the smallest loaded bucket of `phase` with room for the rows, in the
   /// context class of the longest KV length; returns each live row's argmax token. Throws a
   /// reel::Error for rows no bucket holds, a position past the context, a bad slot or token.
-  const std::vector<int32_t>& step(Phase phase, const StepRows& rows);
+  const std::vector<int32_t>& step(Phase phase, const StepRows& rows) override;
 
   /// Runs one step like step(), timing each launch (StepTimer.h): milliseconds per step of the
   /// bucket it ran on (lastBucket()). For `reel bench --breakdown`.
   std::vector<float> timeEachLaunch(Phase phase, const StepRows& rows);
 
   /// The logits of live row `row` of the last step (copied from the arena; for tests).
-  [[nodiscard]] std::vector<float> logitsRow(int64_t row) const;
+  [[nodiscard]] std::vector<float> logitsRow(int64_t row) const override;
 
   /// Runs the following steps eagerly (true) or through the captured graphs (false).
   void setEager(bool eager) { eager_ = eager; }
@@ -98,7 +91,11 @@ class GpuRuntime {
   /// on (null when none holds them).
   [[nodiscard]] const codegen::BucketPlan* bucketFor(Phase phase, int64_t rows, int64_t longestKv) const;
   /// The largest m of the loaded buckets of `phase` (0 when none).
-  [[nodiscard]] int64_t largestRows(Phase phase) const;
+  [[nodiscard]] int64_t largestRows(Phase phase) const override;
+  /// The KV cache's slots and positions per slot.
+  [[nodiscard]] decode::KvGeometry kvGeometry() const override;
+  /// The bucket the last step ran on, and whether it replayed a CUDA graph.
+  [[nodiscard]] decode::StepInfo lastStep() const override;
   /// The bucket the last step ran on.
   [[nodiscard]] const codegen::BucketPlan* lastBucket() const { return last_ ? last_->plan : nullptr; }
   /// True when the last step replayed a CUDA graph.

@@ -17,7 +17,7 @@ constexpr int64_t kNewTokens = 8;
 TEST_CASE("each sequence of a padded bucket gets the tokens it gets alone", "[gpu][buckets]") {
   TinySetup setup;
   std::unique_ptr<gpu::GpuRuntime> runtime = poisonedRuntime(setup.compiled.plan, setup.weights);
-  std::vector<reference::SequenceOutput> alone;
+  std::vector<decode::SequenceOutput> alone;
   for (const std::vector<int32_t>& prompt : setup.prompts)
     alone.push_back(gpuDecode(*runtime, {{prompt}, kNewTokens, {}}).sequences.at(0));
   for (int64_t rows : {4, 8}) {
@@ -26,7 +26,7 @@ TEST_CASE("each sequence of a padded bucket gets the tokens it gets alone", "[gp
     runtime->poison();
     if (families == std::set<std::string>{"dp4a"}) {
       // Row-independent kernels: the same bits as alone.
-      const reference::DecodeReport batched = gpuDecode(*runtime, {setup.prompts, kNewTokens, {}}, rows);
+      const decode::DecodeReport batched = gpuDecode(*runtime, {setup.prompts, kNewTokens, {}}, rows);
       REQUIRE(runtime->lastBucket()->m == rows);
       for (size_t s = 0; s < alone.size(); ++s) {
         INFO("sequence " << s);
@@ -39,9 +39,9 @@ TEST_CASE("each sequence of a padded bucket gets the tokens it gets alone", "[gp
     }
     // FP8 quantizes the activations of all rows with one scale: close, not identical. Compared
     // along the tokens each sequence chose alone.
-    reference::DecodeReport aloneReport;
+    decode::DecodeReport aloneReport;
     aloneReport.sequences = alone;
-    const reference::DecodeReport batched =
+    const decode::DecodeReport batched =
         gpuDecode(*runtime, following({setup.prompts, kNewTokens, {}}, aloneReport), rows);
     REQUIRE(runtime->lastBucket()->m == rows);
     const double tolerance = gpuToleranceFor(families);
@@ -66,11 +66,11 @@ TEST_CASE("CUDA-graph replay gives exactly the eager results", "[gpu][graphs]") 
     prompts.resize(static_cast<size_t>(std::min<int64_t>(rows, 3)));
     runtime->poison();
     runtime->setEager(false);
-    const reference::DecodeReport graphed = gpuDecode(*runtime, {prompts, kNewTokens, {}}, rows);
+    const decode::DecodeReport graphed = gpuDecode(*runtime, {prompts, kNewTokens, {}}, rows);
     CHECK(runtime->lastStepUsedGraph());
     runtime->poison();
     runtime->setEager(true);
-    const reference::DecodeReport eager = gpuDecode(*runtime, {prompts, kNewTokens, {}}, rows);
+    const decode::DecodeReport eager = gpuDecode(*runtime, {prompts, kNewTokens, {}}, rows);
     CHECK_FALSE(runtime->lastStepUsedGraph());
     CHECK(bitwiseEqual(graphed, eager));
   }
@@ -82,7 +82,7 @@ TEST_CASE("an eager-only runtime (--eager) gives the graph results too", "[gpu][
   eagerOnly.useGraphs = false;
   std::unique_ptr<gpu::GpuRuntime> eager = poisonedRuntime(setup.compiled.plan, setup.weights, eagerOnly);
   std::unique_ptr<gpu::GpuRuntime> graphed = poisonedRuntime(setup.compiled.plan, setup.weights);
-  const reference::DecodeRequest request{setup.prompts, kNewTokens, {}};
+  const decode::DecodeRequest request{setup.prompts, kNewTokens, {}};
   CHECK(bitwiseEqual(gpuDecode(*graphed, request), gpuDecode(*eager, request)));
   CHECK_FALSE(eager->lastStepUsedGraph());
 }
@@ -97,9 +97,9 @@ TEST_CASE("a full context, a bad token and a cache too big are clear errors", "[
       Contains(fmt::format("prompt of {} tokens does not fit the context of {} positions", context + 1, context)));
   CHECK_THROWS_WITH(gpuDecode(*runtime, {{{1}}, context + 1, {}}), Contains("but the context holds"));
   longPrompt.resize(static_cast<size_t>(context - 4));  // room for 4 decode steps after the prompt's token
-  const reference::DecodeReport stopped = gpuDecode(*runtime, {{longPrompt}, 10, {}});
+  const decode::DecodeReport stopped = gpuDecode(*runtime, {{longPrompt}, 10, {}});
   CHECK(stopped.sequences.at(0).tokens.size() == 5);
-  CHECK(stopped.sequences.at(0).stop == reference::StopReason::Context);
+  CHECK(stopped.sequences.at(0).stop == decode::StopReason::Context);
   gpu::StepRows pastTheEnd{{1}, {static_cast<int32_t>(context)}, {static_cast<int32_t>(context + 1)}, {0}};
   CHECK_THROWS_WITH(runtime->step(gpu::Phase::Decode, pastTheEnd), Contains("context full"));
   gpu::StepRows badToken{{static_cast<int32_t>(setup.config.vocabSize)}, {0}, {1}, {0}};
@@ -115,8 +115,8 @@ TEST_CASE("a full context, a bad token and a cache too big are clear errors", "[
 TEST_CASE("a short graph and eager run, for compute-sanitizer", "[gpu][sanitize]") {
   TinySetup setup;
   std::unique_ptr<gpu::GpuRuntime> runtime = poisonedRuntime(setup.compiled.plan, setup.weights);
-  const reference::DecodeRequest request{{setup.prompts[0], setup.prompts[2]}, 3, {}};
-  const reference::DecodeReport graphed = gpuDecode(*runtime, request, 8);
+  const decode::DecodeRequest request{{setup.prompts[0], setup.prompts[2]}, 3, {}};
+  const decode::DecodeReport graphed = gpuDecode(*runtime, request, 8);
   runtime->poison();
   runtime->setEager(true);
   CHECK(bitwiseEqual(graphed, gpuDecode(*runtime, request, 8)));

@@ -52,10 +52,10 @@ bool failedLoadLeavesNothing(const TinySetup& setup, const codegen::Plan& plan, 
 
 TEST_CASE("a capture that fails runs its bucket eagerly, with the same tokens", "[gpu][faults][graphs]") {
   TinySetup setup;
-  const reference::DecodeRequest request{setup.prompts, kNewTokens, {}};  // three sequences: decode.m4
+  const decode::DecodeRequest request{setup.prompts, kNewTokens, {}};  // three sequences: decode.m4
   std::unique_ptr<gpu::GpuRuntime> clean = poisonedRuntime(setup.compiled.plan, setup.weights);
   REQUIRE(clean->captureFailures().empty());
-  const reference::DecodeReport expected = gpuDecode(*clean, request);
+  const decode::DecodeReport expected = gpuDecode(*clean, request);
   REQUIRE(clean->lastBucket()->graph == "decode.m4");
   REQUIRE(clean->lastStepUsedGraph());
 
@@ -185,21 +185,21 @@ TEST_CASE("a sequence whose context fills stops; the others decode on unchanged"
   }
   constexpr size_t kTokens = 12;
   std::unique_ptr<gpu::GpuRuntime> runtime = poisonedRuntime(compiled.plan, weights);
-  const reference::DecodeReport together = gpu::runGpuGreedyDecode(*runtime, {prompts, int64_t{kTokens}, {}}, {});
+  const decode::DecodeReport together = decode::runDecode(*runtime, {prompts, int64_t{kTokens}, {}}, {});
   REQUIRE(together.sequences.size() == 3);
-  CHECK(together.sequences[0].stop == reference::StopReason::Length);
-  CHECK(together.sequences[1].stop == reference::StopReason::Context);
-  CHECK(together.sequences[2].stop == reference::StopReason::Length);
+  CHECK(together.sequences[0].stop == decode::StopReason::Length);
+  CHECK(together.sequences[1].stop == decode::StopReason::Context);
+  CHECK(together.sequences[2].stop == decode::StopReason::Length);
   CHECK(together.sequences[0].tokens.size() == kTokens);
   CHECK(together.sequences[1].tokens.size() == size_t{32 - 26 + 1});
   CHECK(together.sequences[2].tokens.size() == kTokens);
-  CHECK(reference::describeStop(together.sequences[1], 32, int64_t{kTokens}) ==
+  CHECK(decode::describeStop(together.sequences[1], 32, int64_t{kTokens}) ==
         "context full (32 positions): stopped after 7 of 12 tokens");
   CHECK(together.decodePath.find("@decode.m4") == 0);  // the first steps: three live rows
   CHECK(runtime->lastBucket()->graph == "decode.m2");  // the last: two
   for (size_t s = 0; s < prompts.size(); ++s) {
     INFO("sequence " << s);
-    const reference::DecodeReport alone = gpu::runGpuGreedyDecode(*runtime, {{prompts[s]}, int64_t{kTokens}, {}}, {});
+    const decode::DecodeReport alone = decode::runDecode(*runtime, {{prompts[s]}, int64_t{kTokens}, {}}, {});
     CHECK(alone.sequences[0].tokens == together.sequences[s].tokens);
     CHECK(alone.sequences[0].stop == together.sequences[s].stop);
   }

@@ -11,7 +11,7 @@ using namespace reel::test;
 
 namespace {
 
-using reference::PrefillMode;
+using decode::PrefillMode;
 
 /// Tolerances of the token produced by prefill (token 0) and of those produced by decode steps.
 struct Tolerances {
@@ -36,8 +36,8 @@ Tolerances tolerancesOf(const gpu::GpuRuntime& runtime, int64_t sequences, Prefi
 }
 
 /// Relative logits errors of `actual` against `expected`, per sequence and token.
-std::vector<std::vector<double>> logitsErrors(const reference::DecodeReport& expected,
-                                              const reference::DecodeReport& actual) {
+std::vector<std::vector<double>> logitsErrors(const decode::DecodeReport& expected,
+                                              const decode::DecodeReport& actual) {
   std::vector<std::vector<double>> errors(expected.sequences.size());
   for (size_t s = 0; s < expected.sequences.size(); ++s) {
     REQUIRE(actual.sequences[s].logits.size() == expected.sequences[s].logits.size());
@@ -57,18 +57,18 @@ struct Comparison {
 };
 
 void compareWithCpu(const codegen::CompileResult& compiled, const synth::OpenWeights& weights,
-                    const reference::DecodeRequest& request, const Comparison& how = {}) {
+                    const decode::DecodeRequest& request, const Comparison& how = {}) {
   const PrefillMode prefill = how.prefill;
   std::unique_ptr<gpu::GpuRuntime> runtime = poisonedRuntime(compiled.plan, weights);
   const Tolerances tol = tolerancesOf(*runtime, static_cast<int64_t>(request.prompts.size()), prefill);
-  const reference::DecodeReport cpu = cpuDecode(*compiled.module, *weights.source, request, prefill);
-  const reference::DecodeReport forced = gpuDecode(*runtime, following(request, cpu), 0, prefill);
+  const decode::DecodeReport cpu = cpuDecode(*compiled.module, *weights.source, request, prefill);
+  const decode::DecodeReport forced = gpuDecode(*runtime, following(request, cpu), 0, prefill);
   const std::vector<std::vector<double>> errors = logitsErrors(cpu, forced);
   runtime->poison();
-  const reference::DecodeReport free = gpuDecode(*runtime, request, 0, prefill);
+  const decode::DecodeReport free = gpuDecode(*runtime, request, 0, prefill);
   double worst[2] = {0, 0};
   for (size_t s = 0; s < cpu.sequences.size(); ++s) {
-    const reference::SequenceOutput& expected = cpu.sequences[s];
+    const decode::SequenceOutput& expected = cpu.sequences[s];
     size_t firstTie = expected.tokens.size();
     for (size_t t = 0; t < expected.tokens.size(); ++t) {
       INFO("sequence " << s << ", token " << t);
@@ -92,7 +92,7 @@ void compareWithCpu(const codegen::CompileResult& compiled, const synth::OpenWei
                                                   << tol.decode);
 }
 
-void checkModel(const models::ModelConfig& config, const GpuCompileSpec& spec, const reference::DecodeRequest& request,
+void checkModel(const models::ModelConfig& config, const GpuCompileSpec& spec, const decode::DecodeRequest& request,
                 const Comparison& how = {}) {
   const synth::OpenWeights& weights = gpuTestWeights(config);
   compareWithCpu(compileForGpu(config, *weights.source, spec), weights, request, how);
@@ -131,7 +131,7 @@ TEST_CASE("tiny: a prompt of several prefill chunks, then decode, matches the CP
   for (int32_t i = 0; i < 37; ++i) prompt.push_back((11 + 17 * i) % static_cast<int32_t>(config.vocabSize));
   const synth::OpenWeights& weights = gpuTestWeights(config);
   codegen::CompileResult compiled = compileForGpu(config, *weights.source, {});
-  const reference::DecodeRequest request{{prompt, {3, 1, 4}}, 8, {}};
+  const decode::DecodeRequest request{{prompt, {3, 1, 4}}, 8, {}};
   CHECK(gpuDecode(*poisonedRuntime(compiled.plan, weights), request).prefillPath == "@prefill (chunks of 16 rows)");
   compareWithCpu(compiled, weights, request);
 }
@@ -150,7 +150,7 @@ TEST_CASE("tiny: past the flash-decoding threshold the .long bucket runs and mat
   std::unique_ptr<gpu::GpuRuntime> runtime = poisonedRuntime(compiled.plan, weights);
   std::vector<int32_t> prompt;
   for (int32_t i = 0; i < 1030; ++i) prompt.push_back((5 + 29 * i) % static_cast<int32_t>(config.vocabSize));
-  const reference::DecodeRequest request{{prompt}, 6, {}};
+  const decode::DecodeRequest request{{prompt}, 6, {}};
   gpuDecode(*runtime, request);
   REQUIRE(runtime->lastBucket() != nullptr);
   CHECK(runtime->lastBucket()->graph == "decode.m1.long");

@@ -21,7 +21,8 @@
 
 #include "ReferenceTestSupport.h"
 #include "codegen/Compiler.h"
-#include "runtime/gpu/GpuDecode.h"
+#include "runtime/decode/DecodeScheduler.h"
+#include "runtime/gpu/GpuRuntime.h"
 
 #include <catch2/catch.hpp>
 
@@ -61,7 +62,7 @@ inline codegen::CompileResult compileForGpu(const models::ModelConfig& config, c
   codegen::CompileRequest request;
   request.config = config;
   request.profile = passes::bundledGpuProfile("h100");
-  request.pipeline = spec.pipeline;
+  if (!spec.pipeline.empty()) request.pipeline = spec.pipeline;
   request.buckets = spec.buckets;
   request.prefillTokens = spec.prefillTokens;
   request.maxContext = spec.maxContext;
@@ -109,9 +110,9 @@ inline double gpuToleranceFor(const std::set<std::string>& families) {
 }
 
 /// Greedy decoding on the CPU reference, keeping logits (threads: every core).
-inline reference::DecodeReport cpuDecode(const ir::Module& module, const reference::WeightSource& weights,
-                                         const reference::DecodeRequest& request,
-                                         reference::PrefillMode prefill = reference::PrefillMode::Auto) {
+inline decode::DecodeReport cpuDecode(const ir::Module& module, const reference::WeightSource& weights,
+                                         const decode::DecodeRequest& request,
+                                         decode::PrefillMode prefill = decode::PrefillMode::Auto) {
   reference::DecodeOptions options;
   options.keepLogits = true;
   options.prefill = prefill;
@@ -120,14 +121,14 @@ inline reference::DecodeReport cpuDecode(const ir::Module& module, const referen
 }
 
 /// Greedy decoding on the GPU runtime, keeping logits.
-inline reference::DecodeReport gpuDecode(gpu::GpuRuntime& runtime, const reference::DecodeRequest& request,
+inline decode::DecodeReport gpuDecode(gpu::GpuRuntime& runtime, const decode::DecodeRequest& request,
                                          int64_t decodeRows = 0,
-                                         reference::PrefillMode prefill = reference::PrefillMode::Auto) {
-  gpu::GpuDecodeOptions options;
+                                         decode::PrefillMode prefill = decode::PrefillMode::Auto) {
+  decode::SchedulerOptions options;
   options.keepLogits = true;
-  options.decodeRows = decodeRows;
+  options.minDecodeRows = decodeRows;
   options.prefill = prefill;
-  return gpu::runGpuGreedyDecode(runtime, request, options);
+  return decode::runDecode(runtime, request, options);
 }
 
 /// True when the top two logits are close enough that a difference of `error` (relative to
@@ -137,16 +138,16 @@ inline bool nearTie(const std::vector<float>& logits, double error) {
 }
 
 /// `request` with every sequence fed `report`'s tokens (teacher forcing along its path).
-inline reference::DecodeRequest following(const reference::DecodeRequest& request,
-                                          const reference::DecodeReport& report) {
-  reference::DecodeRequest forced = request;
+inline decode::DecodeRequest following(const decode::DecodeRequest& request,
+                                          const decode::DecodeReport& report) {
+  decode::DecodeRequest forced = request;
   forced.followTokens.clear();
-  for (const reference::SequenceOutput& sequence : report.sequences) forced.followTokens.push_back(sequence.tokens);
+  for (const decode::SequenceOutput& sequence : report.sequences) forced.followTokens.push_back(sequence.tokens);
   return forced;
 }
 
 /// The largest relative logits error between two reports (same shape required).
-inline double worstError(const reference::DecodeReport& expected, const reference::DecodeReport& actual) {
+inline double worstError(const decode::DecodeReport& expected, const decode::DecodeReport& actual) {
   double worst = 0;
   REQUIRE(expected.sequences.size() == actual.sequences.size());
   for (size_t s = 0; s < expected.sequences.size(); ++s) {
@@ -158,7 +159,7 @@ inline double worstError(const reference::DecodeReport& expected, const referenc
 }
 
 /// True when both reports hold the same tokens and bit-identical logits.
-inline bool bitwiseEqual(const reference::DecodeReport& a, const reference::DecodeReport& b) {
+inline bool bitwiseEqual(const decode::DecodeReport& a, const decode::DecodeReport& b) {
   if (a.sequences.size() != b.sequences.size()) return false;
   for (size_t s = 0; s < a.sequences.size(); ++s) {
     if (a.sequences[s].tokens != b.sequences[s].tokens || a.sequences[s].logits.size() != b.sequences[s].logits.size())

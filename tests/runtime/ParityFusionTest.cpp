@@ -9,6 +9,7 @@
 #include <set>
 
 using namespace reel;
+using namespace reel::decode;
 using namespace reel::reference;
 using namespace reel::test;
 

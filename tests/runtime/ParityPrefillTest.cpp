@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 using namespace reel;
+using namespace reel::decode;
 using namespace reel::reference;
 using namespace reel::test;
 
@@ -93,5 +94,5 @@ TEST_CASE("prefill through a missing graph is refused", "[parity][prefill]") {
   const synth::OpenWeights& weights = syntheticWeights(config);
   std::unique_ptr<ir::Module> module = compileModule(config, *weights.source, {});
   CHECK_THROWS_WITH(decodeWith(*module, *weights.source, prefillRequest(config.vocabSize), PrefillMode::Graph),
-                    Catch::Matchers::Contains("the module has none"));
+                    Catch::Matchers::Contains("prefill through a prefill graph was asked for, but there is none"));
 }

@@ -13,6 +13,7 @@
 #include <limits>
 
 using namespace reel;
+using namespace reel::decode;
 using namespace reel::reference;
 using namespace reel::test;
 using Catch::Matchers::Contains;

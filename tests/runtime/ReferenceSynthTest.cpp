@@ -18,6 +18,7 @@
 #include <filesystem>
 
 using namespace reel;
+using namespace reel::decode;
 using namespace reel::reference;
 using namespace reel::test;
 using Catch::Matchers::Contains;

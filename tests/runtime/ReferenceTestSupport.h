@@ -23,7 +23,7 @@
 #include "models/ModelLoader.h"
 #include "passes/GpuProfile.h"
 #include "passes/PassManager.h"
-#include "runtime/reference/DecodeDriver.h"
+#include "runtime/reference/ReferenceStepExecutor.h"
 #include "runtime/reference/WeightSource.h"
 #include "runtime/synth/WeightFiles.h"
 

@@ -1,4 +1,4 @@
-// The CPU decode driver's limits: the context bounds each sequence (a full one stops, the
+// The CPU reference decode's limits: the context bounds each sequence (a full one stops, the
 // others go on with unchanged tokens), requests that cannot fit are refused before anything
 // runs, and the parallel loop survives a system that refuses new threads.
 
@@ -15,6 +15,7 @@
 #include <numeric>
 
 using namespace reel;
+using namespace reel::decode;
 using namespace reel::reference;
 using namespace reel::test;
 
@@ -71,9 +72,9 @@ TEST_CASE("requests that cannot fit the context are refused before anything runs
                     "decode: sequence 0's prompt of 9 tokens does not fit the context of 8 positions");
   CHECK_THROWS_WITH(runGreedyDecode(tiny.graphs, *tiny.weights.source, {{{1}}, 9, {}}, options),
                     "decode: asked for 9 new tokens, but the context holds 8 positions per sequence");
-  options.maxContext = 0;
+  options.maxContext = 0;  // no context given: a sequence may still not ask for more than 2^24 positions
   CHECK_THROWS_WITH(runGreedyDecode(tiny.graphs, *tiny.weights.source, {{{1}}, int64_t{1} << 40, {}}, options),
-                    Catch::Contains("new tokens (at most"));
+                    "decode: asked for 1099511627776 new tokens, but the context holds 16777216 positions per sequence");
 }
 
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)

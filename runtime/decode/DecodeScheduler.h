@@ -1,0 +1,146 @@
+#pragma once
+/// \file
+/// The decode scheduler: the one loop that turns requests into steps, for the CPU reference
+/// and the GPU runtime alike (over decode::StepExecutor). Each sequence holds a KV slot from
+/// the moment it is added until it stops. A step is either one prefill chunk of the oldest
+/// sequence whose prompt is not yet in its KV cache (chunks of the executor's largest
+/// prefill step, or one token through the decode graphs), or one decode step that gives
+/// every prefilled sequence one token, through the smallest bucket that holds them (more
+/// sequences than the largest bucket decode in groups). A sequence stops when it has its
+/// tokens (StopReason::Length) or when its context is full (StopReason::Context); its
+/// slot is free again at once.
+///
+/// Usage (a batch):
+///   decode::DecodeReport report = decode::runDecode(executor, request, {});
+/// or step by step:
+///   decode::DecodeScheduler scheduler(executor, {});
+///   int64_t id = scheduler.add({prompt, 16, {}});
+///   while (scheduler.step()) {}
+///   scheduler.output(id).tokens;
+
+#include "runtime/decode/StepExecutor.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace reel::decode {
+
+enum class PrefillMode : uint8_t {
+  Auto,         ///< the prefill graph when there is one, else token by token
+  Graph,        ///< the prefill graph (an error without one)
+  TokenByToken  ///< one token per step through the M = 1 decode graph
+};
+
+struct SchedulerOptions {
+  PrefillMode prefill = PrefillMode::Auto;
+  /// Decode through a bucket of at least this many rows (tests put padding rows in every
+  /// bucket).
+  int64_t minDecodeRows = 0;
+  /// Keep the logits row of every generated token (tests compare them).
+  bool keepLogits = false;
+};
+
+/// Why a sequence stopped generating.
+enum class StopReason : uint8_t {
+  Length,   ///< it has the tokens it asked for
+  Context,  ///< its KV positions are used up
+};
+
+struct SequenceOutput {
+  std::vector<int32_t> tokens;             ///< the generated tokens
+  std::vector<std::vector<float>> logits;  ///< with keepLogits: the logits of each
+  StopReason stop = StopReason::Length;
+};
+
+/// "context full (64 positions): stopped after 9 of 16 tokens", or "" for a sequence that
+/// stopped at its length.
+std::string describeStop(const SequenceOutput& sequence, int64_t maxContext, int64_t newTokens);
+
+/// One sequence to generate.
+struct SequenceRequest {
+  std::vector<int32_t> prompt;  ///< at least one token
+  int64_t newTokens = 16;       ///< tokens to generate (>= 1)
+  /// Teacher forcing: where given, token s of it is fed back after decode step s instead of
+  /// the generated one, so that two runs can be compared logits for logits along one path.
+  std::vector<int32_t> follow;
+};
+
+/// A batch: sequences that start together and share a token count.
+struct DecodeRequest {
+  std::vector<std::vector<int32_t>> prompts;  ///< one non-empty prompt per sequence
+  int64_t newTokens = 16;                     ///< tokens to generate per sequence (>= 1)
+  /// Teacher forcing per sequence (SequenceRequest::follow); empty = none.
+  std::vector<std::vector<int32_t>> followTokens;
+};
+
+struct DecodeReport {
+  std::vector<SequenceOutput> sequences;
+  std::string prefillPath;  ///< "@prefill (chunks of 64 rows)" or "token by token through @decode.m1 (M = 1)"
+  std::string decodePath;   ///< "@decode.m4 (M = 4: 3 live rows, 1 padding; CUDA graph)"
+  double prefillSeconds = 0;
+  double decodeSeconds = 0;
+  int64_t decodeSteps = 0;  ///< decode steps (each gives every running sequence a token)
+};
+
+/// Throws a one-line reel::Error when `request` cannot run on a KV cache of `kv`: no
+/// sequences, more than its slots, an empty prompt, a prompt or a token count that does not
+/// fit a sequence's positions.
+void validateRequest(const DecodeRequest& request, const KvGeometry& kv);
+
+class DecodeScheduler {
+ public:
+  /// `executor` must outlive the scheduler. Throws when `options` ask for what the executor
+  /// cannot do (PrefillMode::Graph without a prefill graph).
+  DecodeScheduler(StepExecutor& executor, const SchedulerOptions& options);
+
+  /// Queues a sequence in a free KV slot; returns its id (0, 1, ... in the order added).
+  /// Throws when no slot is free or the sequence cannot fit its context.
+  int64_t add(SequenceRequest request);
+  /// Runs one step (see the file comment); false when no sequence has anything left to run.
+  bool step();
+  /// True while some sequence's prompt is not yet prefilled.
+  [[nodiscard]] bool prefilling() const;
+  /// True when the sequence has stopped.
+  [[nodiscard]] bool finished(int64_t id) const;
+  [[nodiscard]] const SequenceOutput& output(int64_t id) const;
+  /// Moves the sequence's output out (its tokens and logits; the id stays valid, empty).
+  SequenceOutput takeOutput(int64_t id);
+
+  [[nodiscard]] const std::string& prefillPath() const { return prefillPath_; }
+  [[nodiscard]] const std::string& decodePath() const { return decodePath_; }
+  [[nodiscard]] int64_t decodeSteps() const { return decodeSteps_; }
+
+ private:
+  struct Sequence {
+    int64_t id = 0;
+    SequenceRequest request;
+    int32_t slot = 0;
+    int64_t prefilled = 0;  ///< prompt tokens in the KV cache
+    bool done = false;
+    SequenceOutput out;
+  };
+
+  void prefillChunk(Sequence& sequence);
+  void decodeStep(const std::vector<Sequence*>& running);
+  /// The prefilled sequences with room for their next token; those without room stop.
+  std::vector<Sequence*> runningSequences();
+  void take(Sequence& sequence, int32_t token, int64_t row);
+  void stop(Sequence& sequence, StopReason reason);
+  [[nodiscard]] int32_t fedToken(const Sequence& sequence) const;
+  [[nodiscard]] bool prefillsByGraph() const;
+
+  StepExecutor& executor_;
+  SchedulerOptions options_;
+  KvGeometry kv_;
+  std::vector<Sequence> sequences_;
+  std::vector<int32_t> freeSlots_;  ///< a stack: the lowest slot on top
+  std::string prefillPath_;
+  std::string decodePath_;
+  int64_t decodeSteps_ = 0;
+};
+
+/// Adds every sequence of `request`, prefills all of them, then decodes until each stops.
+DecodeReport runDecode(StepExecutor& executor, const DecodeRequest& request, const SchedulerOptions& options);
+
+}  // namespace reel::decode

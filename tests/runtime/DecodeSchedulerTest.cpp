@@ -1,0 +1,168 @@
+// The decode scheduler over a fake step executor: which rows each step gets (positions, KV
+// lengths, slots, fed tokens), prefill chunks, decode groups, stops, and slot reuse. The
+// fake's next token is a function of the row alone, so the expected tokens of a sequence
+// follow from its prompt without any scheduler.
+
+#include "ir/Diagnostics.h"
+#include "runtime/decode/DecodeScheduler.h"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <vector>
+
+using namespace reel;
+using namespace reel::decode;
+using Catch::Matchers::Contains;
+
+namespace {
+
+/// The next token the fake gives a row.
+int32_t nextOf(int32_t token, int32_t position) {
+  return (token * 31 + position * 7 + 3) % 101;
+}
+
+class FakeExecutor final : public StepExecutor {
+ public:
+  FakeExecutor(int64_t decodeRows, int64_t prefillRows, KvGeometry kv)
+      : decodeRows_(decodeRows), prefillRows_(prefillRows), kv_(kv) {}
+
+  [[nodiscard]] int64_t largestRows(Phase phase) const override {
+    return phase == Phase::Decode ? decodeRows_ : prefillRows_;
+  }
+  [[nodiscard]] KvGeometry kvGeometry() const override { return kv_; }
+
+  const std::vector<int32_t>& step(Phase phase, const StepRows& rows) override {
+    REQUIRE(rows.size() >= 1);
+    REQUIRE(rows.size() <= largestRows(phase));
+    steps.push_back({phase, rows.size()});
+    next_.clear();
+    for (int64_t i = 0; i < rows.size(); ++i) {
+      const auto r = static_cast<size_t>(i);
+      REQUIRE(rows.kvLens[r] == rows.positions[r] + 1);
+      REQUIRE(rows.slots[r] >= 0);
+      REQUIRE(rows.slots[r] < kv_.slots);
+      REQUIRE(rows.positions[r] < kv_.positions);
+      // Each slot is written at consecutive positions from 0, until a new sequence takes it.
+      int32_t& expected = nextPosition[rows.slots[r]];
+      if (rows.positions[r] == 0) expected = 0;
+      REQUIRE(rows.positions[r] == expected);
+      ++expected;
+      next_.push_back(nextOf(rows.tokens[r], rows.positions[r]));
+    }
+    return next_;
+  }
+  [[nodiscard]] std::vector<float> logitsRow(int64_t row) const override {
+    return {static_cast<float>(next_.at(static_cast<size_t>(row)))};
+  }
+  [[nodiscard]] StepInfo lastStep() const override { return {"fake", largestRows(steps.back().phase), ""}; }
+
+  struct Step {
+    Phase phase;
+    int64_t rows;
+  };
+  std::vector<Step> steps;
+  std::map<int32_t, int32_t> nextPosition;
+
+ private:
+  int64_t decodeRows_;
+  int64_t prefillRows_;
+  KvGeometry kv_;
+  std::vector<int32_t> next_;
+};
+
+/// The tokens a sequence of `prompt` gets from the fake, computed directly.
+std::vector<int32_t> expectedTokens(const std::vector<int32_t>& prompt, int64_t count) {
+  std::vector<int32_t> tokens{nextOf(prompt.back(), static_cast<int32_t>(prompt.size() - 1))};
+  while (static_cast<int64_t>(tokens.size()) < count) {
+    const auto position = static_cast<int32_t>(prompt.size() + tokens.size() - 1);
+    tokens.push_back(nextOf(tokens.back(), position));
+  }
+  return tokens;
+}
+
+}  // namespace
+
+TEST_CASE("a batch: every sequence gets the tokens it gets alone, in prefill chunks and decode groups",
+          "[decode][scheduler]") {
+  FakeExecutor executor(2, 4, {3, 64});
+  const std::vector<std::vector<int32_t>> prompts{{5, 6, 7, 8, 9, 10, 11, 12, 13, 14}, {1}, {2, 3}};
+  const DecodeReport report = runDecode(executor, {prompts, 5, {}}, {.keepLogits = true});
+  REQUIRE(report.sequences.size() == 3);
+  for (size_t s = 0; s < prompts.size(); ++s) {
+    INFO("sequence " << s);
+    CHECK(report.sequences[s].tokens == expectedTokens(prompts[s], 5));
+    CHECK(report.sequences[s].stop == StopReason::Length);
+    REQUIRE(report.sequences[s].logits.size() == 5);
+    CHECK(report.sequences[s].logits[4].at(0) == static_cast<float>(report.sequences[s].tokens[4]));
+  }
+  // Prefill: 10 tokens in chunks of 4 (4, 4, 2), then one chunk each for the short prompts;
+  // decode: 4 steps, each in a group of 2 and a group of 1.
+  std::vector<int64_t> prefillRows, decodeRows;
+  for (const FakeExecutor::Step& step : executor.steps)
+    (step.phase == Phase::Prefill ? prefillRows : decodeRows).push_back(step.rows);
+  CHECK(prefillRows == std::vector<int64_t>{4, 4, 2, 1, 2});
+  CHECK(decodeRows == std::vector<int64_t>{2, 1, 2, 1, 2, 1, 2, 1});
+  CHECK(report.decodeSteps == 4);
+  CHECK(report.prefillPath == "@fake (chunks of 4 rows)");
+  CHECK(report.decodePath ==
+        "@fake (M = 2: 2 live rows, 0 padding); 3 sequences exceed the largest bucket, so each token takes 2 steps");
+}
+
+TEST_CASE("without a prefill graph, prompts go token by token through the decode graph", "[decode][scheduler]") {
+  FakeExecutor executor(4, 0, {1, 16});
+  const DecodeReport report = runDecode(executor, {{{4, 5, 6}}, 2, {}}, {});
+  CHECK(report.sequences.at(0).tokens == expectedTokens({4, 5, 6}, 2));
+  CHECK(executor.steps.size() == 4);  // 3 prompt tokens, 1 decode step
+  CHECK(report.prefillPath == "token by token through @fake (M = 4)");
+  FakeExecutor noPrefill(4, 0, {1, 16});
+  CHECK_THROWS_WITH(runDecode(noPrefill, {{{4}}, 2, {}}, {.prefill = PrefillMode::Graph}),
+                    "decode: prefill through a prefill graph was asked for, but there is none");
+}
+
+TEST_CASE("a full context stops its sequence and frees its slot; the others go on", "[decode][scheduler]") {
+  FakeExecutor executor(4, 4, {2, 6});
+  const DecodeReport report = runDecode(executor, {{{1, 2, 3, 4}, {9}}, 5, {}}, {});
+  // Sequence 0: positions 0-3 for the prompt, 4 and 5 for two fed tokens: 3 tokens in all.
+  CHECK(report.sequences[0].tokens == expectedTokens({1, 2, 3, 4}, 3));
+  CHECK(report.sequences[0].stop == StopReason::Context);
+  CHECK(describeStop(report.sequences[0], 6, 5) == "context full (6 positions): stopped after 3 of 5 tokens");
+  CHECK(report.sequences[1].tokens == expectedTokens({9}, 5));
+  CHECK(report.sequences[1].stop == StopReason::Length);
+}
+
+TEST_CASE("sequences join while others run, and a finished sequence's slot is reused", "[decode][scheduler]") {
+  FakeExecutor executor(2, 4, {2, 32});
+  DecodeScheduler scheduler(executor, {});
+  const int64_t a = scheduler.add({{1, 2}, 3, {}});
+  const int64_t b = scheduler.add({{3}, 6, {}});
+  CHECK_THROWS_WITH(scheduler.add({{4}, 2, {}}), "decode: sequence 2 finds no free slot among the KV cache's 2");
+  while (!scheduler.finished(a)) REQUIRE(scheduler.step());
+  CHECK_FALSE(scheduler.finished(b));
+  const int64_t c = scheduler.add({{7, 8, 9}, 4, {}});  // takes a's slot while b decodes
+  while (scheduler.step()) {
+  }
+  CHECK(scheduler.output(a).tokens == expectedTokens({1, 2}, 3));
+  CHECK(scheduler.output(b).tokens == expectedTokens({3}, 6));
+  CHECK(scheduler.output(c).tokens == expectedTokens({7, 8, 9}, 4));
+}
+
+TEST_CASE("teacher forcing feeds the given tokens; bad requests are refused before any step",
+          "[decode][scheduler]") {
+  FakeExecutor executor(4, 4, {2, 8});
+  const DecodeReport forced = runDecode(executor, {{{5}}, 3, {{40, 41}}}, {});
+  CHECK(forced.sequences[0].tokens ==
+        std::vector<int32_t>{nextOf(5, 0), nextOf(40, 1), nextOf(41, 2)});
+  CHECK_THROWS_WITH(runDecode(executor, {{{5}}, 4, {{40, 41}}}, {}),
+                    "decode: sequence 0 has 2 tokens to follow, step 3 needs more");
+
+  FakeExecutor fresh(4, 4, {2, 8});
+  CHECK_THROWS_WITH(runDecode(fresh, {{}, 2, {}}, {}), "decode: no sequences to run");
+  CHECK_THROWS_WITH(runDecode(fresh, {{{1}, {2}, {3}}, 2, {}}, {}), "decode: 3 sequences, but the KV cache has 2 slots");
+  CHECK_THROWS_WITH(runDecode(fresh, {{{1}, {}}, 2, {}}, {}), "decode: every sequence needs at least one prompt token");
+  CHECK_THROWS_WITH(runDecode(fresh, {{{1}}, 9, {}}, {}),
+                    "decode: asked for 9 new tokens, but the context holds 8 positions per sequence");
+  CHECK_THROWS_WITH(runDecode(fresh, {{{1}, std::vector<int32_t>(9, 1)}, 2, {}}, {}),
+                    "decode: sequence 1's prompt of 9 tokens does not fit the context of 8 positions");
+  CHECK(fresh.steps.empty());
+}
