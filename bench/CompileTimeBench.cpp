@@ -4,7 +4,7 @@
 ///
 ///   compile_time_bench [MODEL] [RUNS]      (defaults: llama-3-8b, 20)
 ///
-/// docs/performance.md records its figures; `ninja bench-compile-time` runs it.
+/// docs/performance-log.md records its figures; `ninja bench-compile-time` runs it.
 
 #include "ir/Diagnostics.h"
 #include "models/Builder.h"

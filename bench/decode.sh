@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Decode throughput of the bundled Llama models on the GPU, per bucket (reel bench, synthetic
 # Q4_K_M weights written once under $TMPDIR and reused), as markdown tables for
-# docs/performance.md. Compare with llama-bench's `-p 0 -n 128` figures (design.md, section 4).
+# docs/performance.md. Compare with llama-bench's `-p 0 -n 128` figures (docs/design.md, "Anchors").
 # Usage: bench/decode.sh [REEL] [MODEL...]   (defaults: stage/bin/reel; llama-2-7b tinyllama-1.1b llama-3-8b)
 set -euo pipefail
 

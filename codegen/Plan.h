@@ -15,13 +15,9 @@
 
 namespace reel::codegen {
 
-/// The plan file format version; a plan of another version is refused. 2: launch dims of
-/// RoPE, RMSNorm and attention changed, and the fused attention and Q8_1-epilogue kernels.
-/// 3: attention's shared memory and argmax's block changed; stacked GEMVs (gemv_dp4a_stack*).
-/// 4: attention blocks of up to 16 warps (block size and shared memory changed).
-/// 5: DP4A GEMV blocks of 8 rows for wide matrices (kernels/GemvShape.h: grid sizes changed).
-/// 6: decode attention's shared memory (the appended K and V row in, the RoPE table out).
-/// 7: the KV cache's shape (`kv_cache`), and row-planar weight slots' bytes with their row padding.
+/// The plan file format version; a plan of another version is refused. Raise it whenever a
+/// plan's fields or the launch dims codegen gives a kernel change, and add the version to the
+/// table in docs/plan-format.md.
 inline constexpr int kPlanFormatVersion = 7;
 
 /// Where a pointer argument points, resolved by the runtime at load time.

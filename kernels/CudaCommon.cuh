@@ -76,11 +76,11 @@ __device__ __forceinline__ void startAfterPrerequisites() {
 
 /// The prologue of the small kernels between two GEMVs (RMSNorm, SwiGLU, decode attention): lets
 /// the next grid be scheduled before waiting for the previous one, so the next GEMV's blocks take
-/// the SM slots the previous GEMV's tail leaves idle and stream their weights meanwhile (+0.8% at
-/// M = 1 on Llama-2-7B, H200). Safe because what any kernel reads before its own wait is immutable
-/// (weights, norm weights) or a step input copied in before the graph's first kernel. Done by
-/// every kernel, GEMVs included, it was 15% slower: the waiting blocks of later GEMVs took the SM
-/// slots the critical path's small kernels needed.
+/// the SM slots the previous GEMV's tail leaves idle and stream their weights meanwhile. Safe
+/// because what any kernel reads before its own wait is immutable (weights, norm weights) or a
+/// step input copied in before the graph's first kernel. GEMVs do not use it: the waiting blocks
+/// of later GEMVs would take the SM slots the critical path's small kernels need, which costs
+/// more than the overlap gains (docs/performance-log.md).
 __device__ __forceinline__ void letNextStartThenWait() {
   allowDependents();
   waitForPrerequisites();

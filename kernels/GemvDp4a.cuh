@@ -284,7 +284,7 @@ struct GemvKernelParams {
 };
 
 /// Element s (0..2) of a kernel-parameter array, by selects: a dynamic index into the
-/// parameters would copy them to local memory (measured: 15% slower decode).
+/// parameters would copy them to local memory, which slows decode (docs/performance-log.md).
 template <typename T>
 __device__ __forceinline__ T pick(const T (&v)[kGemvMaxStack], int s) {
   return s == 0 ? v[0] : (s == 1 ? v[1] : v[2]);
@@ -335,8 +335,8 @@ __device__ __forceinline__ void gemvBlock(const GemvKernelParams& p, int64_t wei
   // Batches of kDepth units per warp: all their weight loads are issued before any is used
   // (for k = 4096 at m <= 2, a warp's whole slice of the row is in flight at once). Full batches
   // run without per-unit bounds checks; a last partial batch, if any, with them.
-  // The depth budget is per lane, shared by its streams (measured: doubling it at two row sets
-  // was slower).
+  // The depth budget is per lane, shared by its streams: twice the depth at two row sets
+  // decodes slower (docs/performance-log.md).
   constexpr int kStreams = NW * RS, kDepthAll = M == 1 ? Ops::kDepthM1 : 2;
   constexpr int kDepth = kDepthAll / kStreams > 0 ? kDepthAll / kStreams : 1;
   constexpr int kBatch = kWarps * kDepth;

@@ -38,11 +38,10 @@ constexpr bool gemvRowSetsSupported(int rowSets) {
 
 /// Row sets per lane for n rows of k columns at m activation rows, `matrices` matrices per row.
 /// Two rows per lane halve the blocks for the same bytes, which pays while the launch keeps at
-/// least 512 blocks of 8 rows (n >= 4096: every Llama-2-7B GEMV; measured on an H200 with
-/// `kernel_bench --row-sets`, docs/performance.md): at m = 1 the q, k, v launch 12.0 -> 10.1 us,
-/// the output matrix 32.3 -> 27.8 us; at m = 8 most shapes take 0.6x. Narrower matrices
-/// (TinyLlama's 2048 rows) keep one row per lane, and so does gate+up at m = 2, the one shape
-/// measured slower with two (17.4 -> 18.2 us; TinyLlama's likewise).
+/// least 512 blocks of 8 rows (n >= 4096: every Llama-2-7B GEMV). Narrower matrices (TinyLlama's
+/// 2048 rows) keep one row per lane, and so does gate+up at m = 2, the one wide shape that runs
+/// slower with two. `kernel_bench --row-sets` times every shape both ways; its figures are in
+/// docs/performance-log.md.
 constexpr int gemvRowSets(quant::QType, int64_t n, int64_t, int m, int matrices) {
   if (matrices == 2 && m == 2) return 1;
   return n >= 4096 ? 2 : 1;

@@ -26,21 +26,21 @@ constexpr GridFamily kElementwise{"elementwise", 256, 8};
 // RMSNorm: one CTA per row, up to 1024 threads with one float4 load each in flight.
 constexpr GridFamily kRmsNorm{"rms_norm", 1024, 16};
 // add_rms_norm: the same kernel, also reading the residual (two float4 loads in flight per
-// thread) and writing the sum. Measured on an H200, Llama-2-7B decode: fused faster than
-// add + rms_norm at M = 1, 2, 4, 8 (442 against 430 tok/s at M = 1, `reel bench`, 2026-11-30,
-// once the norm's weight loads preceded its wait for the previous kernel).
+// thread) and writing the sum. With the norm's weight loads issued before its wait for the
+// previous kernel, it decodes Llama-2-7B on an H200 faster than add + rms_norm at M = 1, 2, 4
+// and 8 (docs/performance-log.md).
 constexpr GridFamily kAddRmsNorm{"add_rms_norm", 1024, 32};
 constexpr GridFamily kQuantizeQ81{"quantize_q8_1", 256, 8};
 // DP4A GEMV: 4 warps, two 16-byte weight loads in flight per thread; one output row per
 // CTA for M = 1, two for M > 1 (as llama.cpp's MMVQ).
 constexpr GridFamily kDp4aGemv{"dp4a-gemv", 128, 32};
 // Decode attention: one CTA per (row, KV head, split) streaming f16 K/V rows. 4 KB in flight
-// per CTA was calibrated on the 4-warp kernel, where flash-decoding's splits paid at long
-// contexts. The kernel now runs up to 16 warps per CTA, and at M = 1 on an H200 (Llama-2-7B,
-// KV lengths to 4096) splits measured no gain over one CTA per KV head (docs/performance.md):
-// this figure overstates their benefit and awaits recalibration on the GPU. The CTA count
-// counts query heads; GQA's query heads of one KV head share each K/V row read (L2 serves the
-// repeats, DRAM sees each row once).
+// per CTA fits a kernel of 4 warps per CTA, for which flash-decoding's splits pay at long
+// contexts. The kernel runs up to 16 warps per CTA, and at M = 1 its splits gain nothing over
+// one CTA per KV head on Llama-2-7B up to 4096 keys (docs/performance-log.md): this figure
+// overstates their benefit until it is recalibrated on the GPU. The CTA count counts query
+// heads; GQA's query heads of one KV head share each K/V row read (L2 serves the repeats,
+// DRAM sees each row once).
 constexpr GridFamily kDecodeAttention{"decode-attention", 128, 32};
 
 constexpr int64_t kRowKernelWidthPerCta = 256;  ///< elements of a row one elementwise CTA covers

@@ -44,15 +44,14 @@ bool hasQuantizedKernel(ir::ElemType weightType);
 int64_t derivedWeightBytes(MatmulKernel kernel, const ir::TensorType& weightType);
 
 /// Properties of reel's kernels (not of the GPU) that the estimates rest on. The defaults
-/// describe the kernels as designed; `reel tune` is meant to measure them.
+/// describe the kernels as designed, not as measured on a GPU.
 struct CostModelParams {
   double dramLatencyUs = 0.6;     ///< DRAM round trip a CTA waits for per load in flight
   double smBandwidthShare = 2.0;  ///< one SM can pull this many times its fair share of bandwidth
   /// Fraction of profile.int8Tops a K-quant DP4A GEMV reaches (unpacking, scales and mins
-  /// cost several instructions per DP4A). 0.09 fits both anchors we have: llama.cpp's MMVQ
-  /// at batch 8 on an H100 (design.md section 4: 805 tok/s on Llama-2-7B, so its matmuls
-  /// run at >= 8.5% of the 134 TOPS), and the seed's RTX 4090 crossover (DP4A ahead of FP8
-  /// at M=4, behind at M=8, which needs <= 9.3%).
+  /// cost several instructions per DP4A). 0.09 fits both anchors of docs/design.md
+  /// ("Anchors"): llama.cpp's MMVQ at batch 8 on an H100, which needs >= 8.5%, and the
+  /// RTX 4090 crossover of DP4A and FP8 between M = 4 and M = 8, which needs <= 9.3%.
   double dp4aEfficiency = 0.09;
   double libraryGemmEfficiency = 0.6;   ///< fraction of tensor-core peak cuBLAS/cuBLASLt reach at small M
   double mmaEfficiency = 0.3;           ///< fraction of int8 tensor-core peak (2 x fp16) mma.sync kernels reach

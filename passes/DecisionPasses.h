@@ -1,12 +1,12 @@
 #pragma once
 /// \file
-/// The decision passes: every choice the seed's executor made with an `if` at run time,
-/// made once per bucket graph at compile time, recorded in the IR (attributes, fused op
-/// names) and logged with its cost-model figures for --explain.
+/// The decision passes: every choice a decode engine would make with an `if` at run time
+/// (docs/design.md, "Decision rules"), made once per bucket graph at compile time, recorded
+/// in the IR (attributes, fused op names) and logged with its cost-model figures for --explain.
 ///
 ///   select-precision        `kernel` on each matmul: dp4a | fp8 | hgemm | mma (+ memory budget)
 ///   fuse-qkv                Q, K, V matmuls of one input -> matmul_qkv
-///   fuse-gate-up            gate + up -> matmul_gate_up (the seed's conditions, each an option)
+///   fuse-gate-up            gate + up -> matmul_gate_up (where the fused DP4A GEMV applies)
 ///   fuse-residual-norm      add + rms_norm -> add_rms_norm where the cost model says it wins
 ///   select-attention        `strategy` on each attention (+ the long-context variant)
 ///   share-activation-quant  one quantize_q8_1 per input of DP4A matmuls

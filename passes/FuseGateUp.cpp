@@ -1,5 +1,6 @@
 /// fuse-gate-up: the FFN gate and up projections become one `matmul_gate_up` (two
-/// results, one launch, one Q8_1 quantization of the input) under the seed's conditions:
+/// results, one launch, one Q8_1 quantization of the input) where the fused DP4A GEMV
+/// applies (docs/design.md, "Decision rules"):
 ///   - both weights Q4_K                      (option require-q4k, default true)
 ///   - min-m <= M <= max-m                    (options; defaults: the profile's, 2 and 8)
 ///   - the GPU has DP4A                       (profile)
@@ -9,10 +10,9 @@
 /// The pair is found from each silu_mul: its gate and up operands, two matmuls of the
 /// same activations.
 ///
-/// The seed fused from M = 2 on, the default of profiles that do not say. The Hopper
-/// profiles say 1: reel's fused GEMV reads both weights in one pass (on an H200,
-/// Llama-2-7B's 2 x 11008x4096 Q4_K at M = 1: 17.8 us fused, 2 x 11.4 us apart), and the
-/// M = 1 decode step gains 6% (docs/performance.md).
+/// min-m is 2 for profiles that do not say. The Hopper profiles say 1: the fused GEMV reads
+/// both weights in one pass, faster than the two GEMVs apart, and the M = 1 decode step gains
+/// from it (docs/performance-log.md).
 
 #include "passes/CostModel.h"
 #include "passes/DecisionPasses.h"
@@ -49,8 +49,8 @@ std::string kernelOf(const ir::Op& matmul) {
   return matmul.attrs().getString("kernel").value_or("");
 }
 
-/// Why the pair may not be fused in this bucket, or "" if it may. The seed's conditions,
-/// in its order.
+/// Why the pair may not be fused in this bucket, or "" if it may. The conditions in the
+/// order of the list above.
 std::string blocker(const GateUpPair& pair, const BucketShape& bucket, const GateUpConditions& conditions) {
   ir::ElemType gateType = pair.gate->operand(1)->type().elem;
   ir::ElemType upType = pair.up->operand(1)->type().elem;
@@ -135,7 +135,7 @@ class FuseGateUpPass : public Pass {
 
 PassInfo fuseGateUpPassInfo() {
   PassInfo info{kPassName,
-                "FFN gate and up in one matmul_gate_up sharing one Q8_1 quantization (the seed's conditions)",
+                "FFN gate and up in one DP4A matmul_gate_up sharing one Q8_1 quantization",
                 "fusion",
                 {{"require-q4k", OptionKind::Bool, "true", "fuse only when both weights are Q4_K"},
                  {"min-m", OptionKind::Int, "", "fuse from this bucket M on (default: the GPU profile's, else 2)"},

@@ -2,12 +2,13 @@
 /// `add_rms_norm` (results: the sum, still the residual stream, and the normed rows),
 /// only where the cost model says the fused kernel is faster.
 ///
-/// The seed measured this fusion 5% slower at M = 4: the fused kernel needs one CTA per
-/// row for the norm's reduction, so the add's traffic moved from a (hidden / 256, M)
-/// grid to a (1, M) grid, and the lost bandwidth cost more than the launch it saved. The
-/// cost model sees exactly that (grid fill vs launch cost): it declines the fusion where
-/// rows are few and rows are wide, and accepts it where the add's grid is no wider than
-/// the norm's (small hidden sizes, launch-bound) or where the rows alone fill the GPU.
+/// The fusion can lose: the fused kernel needs one CTA per row for the norm's reduction, so
+/// the add's traffic moves from a (hidden / 256, M) grid to a (1, M) grid, and the lost
+/// bandwidth can cost more than the saved launch (docs/design.md, "Residual + RMSNorm
+/// fusion"). The cost model weighs exactly that (grid fill vs launch cost): it declines the
+/// fusion where rows are few and rows are wide, and accepts it where the add's grid is no
+/// wider than the norm's (small hidden sizes, launch-bound) or where the rows alone fill the
+/// GPU.
 ///
 /// Option `mode`: "cost" (default) decides by the cost model; "always" and "never"
 /// override it (for measuring the model against the GPU).

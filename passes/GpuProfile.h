@@ -36,7 +36,7 @@ struct GpuProfile {
   int fp8MinM = 5;                     ///< FP8 GEMM from this M on (when fp8)
   int hgemmMinM = 64;                  ///< FP16 HGEMM from this M on
   int flashDecodingMinContext = 1024;  ///< flash-decoding above this KV length
-  int gateUpFuseMinM = 2;              ///< fused gate+up DP4A from this M (the seed's 2)
+  int gateUpFuseMinM = 2;              ///< fused gate+up DP4A from this M
   int gateUpFuseMaxM = 8;              ///< fused gate+up DP4A up to this M
 
   /// Substrings of CUDA device names this profile stands for ("H100"), for --gpu auto.

@@ -19,8 +19,8 @@ namespace reel::passes {
 /// The default pipeline, as `reel passes --default` prints it. Precision is chosen before
 /// the fusions because fuse-gate-up's conditions depend on the chosen kernel. fold-quantize
 /// runs after share-activation-quant (it folds the quantizes that pass leaves) and before
-/// plan-memory (it changes value types and sizes). It made Llama-2-7B decode faster at
-/// M = 1..8 on an H200 (462 against 430 tok/s at M = 1 with add_rms_norm, 2026-11-30).
+/// plan-memory (it changes value types and sizes); it makes Llama-2-7B decode faster at
+/// M = 1..8 (docs/performance-log.md).
 inline constexpr const char* kDefaultPipeline =
     "specialize-buckets,canonicalize,cse,dce,select-precision,fuse-qkv,fuse-gate-up,"
     "fuse-residual-norm,select-attention,fuse-rope-attention,share-activation-quant,dce,fold-quantize,plan-memory";

@@ -1,8 +1,8 @@
 /// select-attention: the attention strategy of each bucket graph.
 ///
-/// The seed chose per layer and per step: flash-decoding when the longest KV length
-/// exceeded 1024, batched incremental attention otherwise (per-sequence KV caches),
-/// cuBLAS strided-batched GEMMs when prefilling. Here:
+/// The rule (docs/design.md, "Decision rules"): flash-decoding when the longest KV length
+/// exceeds a threshold (1024 by default), batched incremental attention otherwise,
+/// GEMMs when prefilling. Decided per bucket graph:
 ///   - prefill graphs: `strategy = "prefill-gemm"`;
 ///   - decode graphs: `strategy = "incremental"` for M = 1 (one sequence, no per-row
 ///     lengths to look up), `"batched"` for M > 1 (per-sequence KV lengths);

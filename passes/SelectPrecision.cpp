@@ -1,7 +1,8 @@
 /// select-precision: the kernel family of each matmul in each bucket graph, set as
 /// `kernel = "dp4a" | "fp8" | "hgemm" | "mma"`.
 ///
-/// The rules (the seed's, with thresholds from the GPU profile, each an option):
+/// The rules (docs/design.md, "Decision rules"), with thresholds from the GPU profile, each an
+/// option:
 ///   1. prefill, or M >= hgemm-min-m (profile: 64)         -> hgemm (cuBLAS, FP16 copy)
 ///   2. the profile has FP8 and M >= fp8-min-m (profile: 17 on h100/h200, 5 elsewhere) -> fp8 (cuBLASLt, FP8 copy)
 ///   3. the weight has a quantized kernel (q4_k, q6_k, q5_0, q8_0) and the GPU has DP4A

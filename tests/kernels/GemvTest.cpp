@@ -487,9 +487,9 @@ TEST_CASE("DP4A GEMV with an early start reads the activations only after its pr
   // The predecessor lets the GEMV start at once and writes the activations 200 us later, over
   // poison: a GEMV that loads them before its wait (a compiler may hoist read-only-path loads
   // above it), or through a cache that still holds the poison, computes on the poison. A GEMV
-  // reads the poisoned bytes first, as an earlier layer's GEMV reads the same arena bytes. With
-  // the activations loaded through the read-only path (ld.global.nc) this case failed (NaN
-  // rows, H200); with plain loads it passes. k = 4096 gives every warp full batches of units.
+  // reads the poisoned bytes first, as an earlier layer's GEMV reads the same arena bytes.
+  // Activations loaded through the read-only path (ld.global.nc) fail this case with NaN rows;
+  // plain loads pass. k = 4096 gives every warp full batches of units.
   const int64_t n = 256, k = 4096;
   const uint32_t seed = freshSeed();
   INFO("seed " << seed);

@@ -53,9 +53,10 @@ inline models::ModelConfig llama3_8b() {
 inline models::ModelConfig tinyModel() {
   return configOf({"tiny", 256, 768, 2, 4, 2, 1024, 2048});
 }
-/// The seed's 1.5B model shape (Qwen2.5-1.5B: hidden 1536, 28 layers).
-inline models::ModelConfig seedModel() {
-  models::ModelConfig config = configOf({"seed-1.5b", 1536, 8960, 28, 12, 2, 151936, 32768});
+/// A model of the Qwen2.5-1.5B shape (hidden 1536, 28 layers): the model of the RTX 4090
+/// measurements in docs/design.md.
+inline models::ModelConfig qwen15bLike() {
+  models::ModelConfig config = configOf({"qwen2.5-1.5b-like", 1536, 8960, 28, 12, 2, 151936, 32768});
   config.architecture = "qwen2";
   config.qkvBias = true;
   config.tieEmbeddings = true;
@@ -79,7 +80,7 @@ inline GpuProfile h100Like() {
   return profile;
 }
 
-/// An RTX 4090 (the seed's GPU class).
+/// An RTX 4090 (the GPU class of the measurements in docs/design.md).
 inline GpuProfile rtx4090Like() {
   GpuProfile profile;
   profile.name = "rtx4090-like";

@@ -1,5 +1,5 @@
 // The default pipeline on Llama-3-8B with the bundled H100 profile: the per-bucket
-// choices of design.md section 2, end to end.
+// choices of docs/design.md ("Decision rules"), end to end.
 #include "passes/DecisionTestSupport.h"
 #include "passes/PassTable.h"
 

@@ -44,7 +44,7 @@ WeightTotals weightTotals(const models::ModelConfig& config) {
 
 }  // namespace
 
-TEST_CASE("select-precision follows the seed's rules on an H100", "[passes][select-precision]") {
+TEST_CASE("select-precision follows the decision rules on an H100", "[passes][select-precision]") {
   PassContext context = contextFor(h100Like());
   std::unique_ptr<ir::Module> module = compile(llama3_8b(), kPipeline, context);
   for (const char* value : {"l0.q", "l0.k", "l0.v", "l3.attn_out", "l3.gate", "l3.up", "l3.ffn_out", "logits"}) {
