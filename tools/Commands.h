@@ -14,6 +14,11 @@ int runSynth(int argc, char** argv);
 int runRun(int argc, char** argv);
 int runBench(int argc, char** argv);
 int runInspect(int argc, char** argv);
+int runLower(int argc, char** argv);
+
+/// The bytes of the file at `path`, or of stdin when path is "-"; a one-line error naming
+/// the file when it cannot be read.
+std::string readInput(const std::string& path);
 
 /// Writes `text` to `path`, or to stdout when path is empty or "-".
 void writeOutput(const std::string& path, const std::string& text);

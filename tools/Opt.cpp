@@ -7,9 +7,6 @@
 #include "tools/PassFlags.h"
 
 #include <cstdio>
-#include <fstream>
-#include <iostream>
-#include <sstream>
 
 namespace reel::tools {
 namespace {
@@ -22,18 +19,6 @@ struct Chunk {
   std::string text;
   unsigned firstLine = 1;
 };
-
-std::string readInput(const std::string& path) {
-  std::stringstream buffer;
-  if (path == "-") {
-    buffer << std::cin.rdbuf();
-    return buffer.str();
-  }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) failPlain("{}: cannot open file", path);
-  buffer << file.rdbuf();
-  return buffer.str();
-}
 
 bool isSplitMarker(std::string_view line) {
   while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.remove_suffix(1);

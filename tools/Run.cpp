@@ -1,4 +1,4 @@
-// reel run MODEL_OR_GGUF: greedy decoding of a few tokens, on the CPU reference for now.
+// reel run MODEL_OR_GGUF: greedy decoding of a few tokens, on the GPU runtime (RunGpu.cpp) or the CPU reference executor.
 #include "codegen/PlanFile.h"
 #include "ir/Parser.h"
 #include "ir/Verifier.h"

@@ -58,7 +58,8 @@ std::string resolveDevice(const std::string& device) {
 int runRunOnGpu(const Args& args) {
   const uint64_t memoryLimit = gpuMemoryLimit(args);  // a bad flag is reported first, GPU or not
   gpu::requireGpu("reel run --device cuda");
-  // Buckets up to 8 by default: larger ones choose tensor-core kernels that cannot be lowered yet.
+  // Buckets up to 8 by default: `run` decodes a few sequences, and larger buckets choose FP8 or HGEMM
+  // kernels whose derived weight copies hold several times the file's size on the GPU.
   GpuModel model = loadGpuModel(args, {"1,2,4,8", "", 4096});
   const decode::DecodeRequest request = runRequestFromFlags(args);
 

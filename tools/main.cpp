@@ -10,6 +10,8 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <iostream>
+#include <sstream>
 
 namespace reel::tools {
 namespace {
@@ -28,6 +30,7 @@ constexpr Subcommand kSubcommands[] = {
     {"synth", "write a GGUF file of random weights for a model", runSynth},
     {"run", "generate tokens greedily (GPU runtime, or the CPU reference executor)", runRun},
     {"bench", "decode tok/s per bucket on the GPU: CUDA graphs vs eager, % of bandwidth", runBench},
+    {"lower", "lower an optimized IR file to a plan (codegen alone)", runLower},
     {"inspect", "print what a plan does per bucket", runInspect},
 };
 
@@ -38,6 +41,18 @@ void printUsage() {
 }
 
 }  // namespace
+
+std::string readInput(const std::string& path) {
+  std::stringstream buffer;
+  if (path == "-") {
+    buffer << std::cin.rdbuf();
+    return buffer.str();
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) failPlain("{}: cannot open file", path);
+  buffer << file.rdbuf();
+  return buffer.str();
+}
 
 void writeOutput(const std::string& path, const std::string& text) {
   if (path.empty() || path == "-") {

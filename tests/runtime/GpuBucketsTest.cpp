@@ -56,6 +56,40 @@ TEST_CASE("each sequence of a padded bucket gets the tokens it gets alone", "[gp
   }
 }
 
+TEST_CASE("sequences that join while others decode get the tokens they get alone", "[gpu][buckets][scheduler]") {
+  // The decode scheduler on the GPU: a sequence joins after its neighbours have decoded a
+  // few tokens (prefilled between their decode steps) and takes the slot a finished one
+  // freed; the buckets change under it as the running count does. Buckets 1..8 are DP4A
+  // (row-independent), so every token and every logit bit must be the same as alone.
+  TinySetup setup;
+  REQUIRE(bucketKernelFamilies(setup.decodeBucket(4)) == std::set<std::string>{"dp4a"});
+  std::unique_ptr<gpu::GpuRuntime> runtime = poisonedRuntime(setup.compiled.plan, setup.weights);
+  std::vector<decode::SequenceOutput> alone;
+  for (const std::vector<int32_t>& prompt : setup.prompts)
+    alone.push_back(gpuDecode(*runtime, {{prompt}, kNewTokens, {}}).sequences.at(0));
+
+  runtime->poison();
+  decode::DecodeScheduler scheduler(*runtime, {.keepLogits = true});
+  const int64_t first = scheduler.add({setup.prompts[0], 3, {}});  // stops early, freeing its slot
+  const int64_t second = scheduler.add({setup.prompts[1], kNewTokens, {}});
+  while (!scheduler.finished(first)) REQUIRE(scheduler.step());
+  const int64_t third = scheduler.add({setup.prompts[2], kNewTokens, {}});
+  while (scheduler.step()) {
+  }
+  const std::vector<std::pair<int64_t, size_t>> checks{{first, 0}, {second, 1}, {third, 2}};
+  for (const auto& [id, s] : checks) {
+    INFO("sequence " << s);
+    const decode::SequenceOutput& joined = scheduler.output(id);
+    const size_t count = joined.tokens.size();
+    REQUIRE(count <= alone[s].tokens.size());
+    CHECK(std::vector<int32_t>(alone[s].tokens.begin(), alone[s].tokens.begin() + static_cast<std::ptrdiff_t>(count)) ==
+          joined.tokens);
+    for (size_t t = 0; t < count; ++t)
+      CHECK(std::memcmp(joined.logits[t].data(), alone[s].logits[t].data(), alone[s].logits[t].size() * 4) == 0);
+  }
+  CHECK(scheduler.output(second).tokens.size() == static_cast<size_t>(kNewTokens));
+}
+
 TEST_CASE("CUDA-graph replay gives exactly the eager results", "[gpu][graphs]") {
   TinySetup setup;
   std::unique_ptr<gpu::GpuRuntime> runtime = poisonedRuntime(setup.compiled.plan, setup.weights);
