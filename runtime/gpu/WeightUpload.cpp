@@ -54,6 +54,9 @@ const GgufTensorInfo& tensorOf(const GgufFile& file, const WeightSlot& slot) {
   if (quant::qtypeName(info->type) != slot.qtype)
     failPlain("{}: tensor '{}' is {} in the file, the plan was compiled for {} (compile the plan for these weights)",
               file.name(), slot.tensor, quant::qtypeName(info->type), slot.qtype);
+  if (info->nDims > 2)
+    failPlain("{}: tensor '{}' has {} dimensions in the file, the plan expects a {} x {} matrix", file.name(),
+              slot.tensor, info->nDims, slot.rows, slot.cols);
   if (info->ne[0] != slot.cols || info->rowCount() != slot.rows)
     failPlain("{}: tensor '{}' is {} x {} (rows x cols) in the file, the plan expects {} x {}", file.name(),
               slot.tensor, info->rowCount(), info->ne[0], slot.rows, slot.cols);
@@ -130,7 +133,7 @@ class Uploader {
       } else {
         staging_.submit(device + static_cast<size_t>(first) * rowBytes, bytes);
       }
-      progress.advance(deviceBytesOf(slot) * count / slot.rows);
+      progress.advance(slot.bytes * count / slot.rows);
     }
   }
 
@@ -167,24 +170,6 @@ bool isNeeded(const WeightUploadRequest& request, size_t slot) {
 
 }  // namespace
 
-int64_t deviceBytesOf(const WeightSlot& slot) {
-  QType type = QType::F32;
-  if (!quant::parseQType(slot.qtype, type)) failPlain("weight slot '{}': unknown qtype '{}'", slot.tensor, slot.qtype);
-  switch (slot.layout) {
-    case WeightLayout::Gguf:
-      return slot.rows * static_cast<int64_t>(quant::rowBytes(type, slot.cols));
-    case WeightLayout::RowPlanar:
-      return slot.rows * static_cast<int64_t>(quant::planarRowBytes(type, slot.cols));
-    case WeightLayout::Fp8PerRow:
-      return alignUp(slot.rows * slot.cols, 256) + slot.rows * 4;
-    case WeightLayout::F16:
-      return slot.rows * slot.cols * 2;
-    case WeightLayout::F32:
-      return slot.rows * slot.cols * 4;
-  }
-  return 0;
-}
-
 DeviceWeights uploadWeights(const WeightUploadRequest& request) {
   const auto start = std::chrono::steady_clock::now();
   const std::vector<WeightSlot>& slots = request.plan->weights;
@@ -195,7 +180,7 @@ DeviceWeights uploadWeights(const WeightUploadRequest& request) {
     if (!isNeeded(request, i)) continue;
     const GgufTensorInfo& info = tensorOf(*request.file, slots[i]);
     largestRow = std::max(largestRow, stagedRowBytes(slots[i], info.type));
-    weights.bytes += deviceBytesOf(slots[i]);
+    weights.bytes += slots[i].bytes;  // checked against the layout by codegen::checkPlan
   }
   // Allocate everything first: running out of memory shows before minutes of conversion, for
   // all the weights at once (the ledger's cap, then what the GPU has free).
@@ -205,7 +190,7 @@ DeviceWeights uploadWeights(const WeightUploadRequest& request) {
     failPlain("{}", describeOutOfGpuMemory(action, static_cast<size_t>(weights.bytes), request.ledger));
   for (size_t i = 0; i < slots.size(); ++i)
     if (isNeeded(request, i))
-      weights.slots[i] = DeviceBuffer(static_cast<size_t>(deviceBytesOf(slots[i])), "weights", request.ledger);
+      weights.slots[i] = DeviceBuffer(static_cast<size_t>(slots[i].bytes), "weights", request.ledger);
 
   Uploader uploader(request, std::max(kStagingBytes, largestRow));
   ProgressBar progress("uploading weights", weights.bytes, request.progress && weights.bytes >= kProgressMinBytes);

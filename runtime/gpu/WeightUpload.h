@@ -34,10 +34,6 @@ struct DeviceWeights {
   double seconds = 0;  ///< time the upload took
 };
 
-/// Device bytes of `slot` in its layout, as the kernels read it (rows * planarRowBytes for
-/// the row-planar repack, E4M3 data then scales at alignUp(rows * cols, 256) for FP8, ...).
-int64_t deviceBytesOf(const codegen::WeightSlot& slot);
-
 /// Checks every needed slot against its tensor in the file (present, same qtype and shape)
 /// and uploads it. Throws a reel::Error naming the tensor on a mismatch, and on a CUDA error.
 DeviceWeights uploadWeights(const WeightUploadRequest& request);

@@ -1,10 +1,11 @@
 #include "runtime/reference/KvCache.h"
 
+#include "support/SystemMemory.h"
+
 #include "ir/Diagnostics.h"
 
 #include <algorithm>
 
-#include <unistd.h>
 
 namespace reel::reference {
 
@@ -16,10 +17,9 @@ constexpr int64_t kMaxCacheElems = int64_t{1} << 34;
 /// Half of this machine's physical memory in bytes (the most a cache may take), or the
 /// cache's own cap where the system does not say.
 int64_t memoryForCache() {
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long pageSize = sysconf(_SC_PAGESIZE);
-  if (pages <= 0 || pageSize <= 0) return kMaxCacheElems * 2;
-  return static_cast<int64_t>(pages) / 2 * pageSize;
+  const uint64_t memory = support::physicalMemoryBytes();
+  if (memory == 0) return kMaxCacheElems * 2;
+  return static_cast<int64_t>(memory / 2);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 #include "runtime/synth/WeightFiles.h"
 
+#include "support/SystemMemory.h"
+
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -26,13 +27,6 @@ std::filesystem::path temporaryPath() {
 
 }  // namespace
 
-uint64_t physicalMemoryBytes() {
-  const long pages = ::sysconf(_SC_PHYS_PAGES);
-  const long pageSize = ::sysconf(_SC_PAGE_SIZE);
-  if (pages <= 0 || pageSize <= 0) return 0;
-  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(pageSize);
-}
-
 OpenWeights openWeightFile(const std::string& path, const WeightFileOptions& options) {
   return wrap(GgufFile::open(path), path, options.valueCheck);
 }
@@ -40,7 +34,7 @@ OpenWeights openWeightFile(const std::string& path, const WeightFileOptions& opt
 OpenWeights openSyntheticWeights(const models::ModelConfig& config, const SynthOptions& options,
                                  std::optional<uint64_t> memoryBudget) {
   if (!memoryBudget) {
-    if (const uint64_t memory = physicalMemoryBytes(); memory > 0) memoryBudget = memory;
+    if (const uint64_t memory = support::physicalMemoryBytes(); memory > 0) memoryBudget = memory;
   }
   const std::filesystem::path path = temporaryPath();
   struct Unlink {

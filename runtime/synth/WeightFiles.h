@@ -38,7 +38,4 @@ OpenWeights openWeightFile(const std::string& path, const WeightFileOptions& opt
 OpenWeights openSyntheticWeights(const models::ModelConfig& config, const SynthOptions& options,
                                  std::optional<uint64_t> memoryBudget = std::nullopt);
 
-/// The machine's physical memory in bytes (0 where it is not known).
-uint64_t physicalMemoryBytes();
-
 }  // namespace reel::synth
