@@ -1,10 +1,11 @@
 #include "models/ModelLoader.h"
 
+#include "models/GgufConfig.h"
+
 #include "models/HfConfig.h"
 #include "models/TomlConfig.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -19,8 +20,6 @@ namespace fs = std::filesystem;
 
 /// Config files are small; anything bigger is not one (and is not read into memory).
 constexpr std::uintmax_t kMaxConfigBytes = 16u << 20;
-
-std::atomic<GgufConfigReader> ggufConfigReader{nullptr};
 
 std::string toLower(std::string_view text) {
   std::string lower(text);
@@ -47,13 +46,6 @@ std::string readConfigFile(const std::string& path) {
   return text.str();
 }
 
-ModelConfig loadGguf(const std::string& path) {
-  GgufConfigReader reader = ggufConfigReader.load();
-  if (reader == nullptr)
-    fail(SourceLoc{path}, "GGUF models are read by the runtime's GGUF reader, which this program does not include");
-  return reader(path);
-}
-
 const BundledConfig* findBundled(const std::string& name) {
   std::string wanted = toLower(name);
   for (const BundledConfig& config : bundledConfigs())
@@ -75,7 +67,7 @@ std::string joinedBundledNames() {
 ModelConfig readNamedConfig(const std::string& modelArg) {
   if (hasExtension(modelArg, ".toml")) return readTomlConfig(readConfigFile(modelArg), modelArg);
   if (hasExtension(modelArg, ".json")) return readHfConfig(readConfigFile(modelArg), modelArg);
-  if (hasExtension(modelArg, ".gguf")) return loadGguf(modelArg);
+  if (hasExtension(modelArg, ".gguf")) return readGgufConfig(modelArg);
 
   std::error_code error;
   bool isDirectory = fs::is_directory(modelArg, error);
@@ -102,12 +94,8 @@ std::vector<std::string> bundledModelNames() {
 
 ModelConfig loadModelConfig(const std::string& modelArg) {
   ModelConfig config = readNamedConfig(modelArg);
-  config.finalize();  // the readers validated already; a registered GGUF reader may not have
+  config.finalize();
   return config;
-}
-
-void setGgufConfigReader(GgufConfigReader reader) {
-  ggufConfigReader.store(reader);
 }
 
 }  // namespace reel::models

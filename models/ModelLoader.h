@@ -4,7 +4,7 @@
 ///   path/to/model.toml      reel's model TOML (models/TomlConfig.h)
 ///   path/to/config.json     a Hugging Face config (models/HfConfig.h)
 ///   path/to/hf-model-dir/   a directory holding config.json
-///   path/to/model.gguf      the runtime's GGUF reader, once registered
+///   path/to/model.gguf      the GGUF metadata (models/GgufConfig.h)
 ///   llama-3.2-1b            a bundled config (case-insensitive), embedded from models/configs
 /// The result is always validated and has headDim filled in.
 
@@ -30,12 +30,5 @@ std::vector<std::string> bundledModelNames();
 /// Reads the model config `modelArg` names (see the file comment). Throws reel::Error
 /// with a one-line message; an unknown name lists the bundled ones.
 ModelConfig loadModelConfig(const std::string& modelArg);
-
-/// A reader of the config in a GGUF file's header. models does not depend on runtime, so
-/// the runtime registers its reader here; until then a .gguf path is refused clearly.
-using GgufConfigReader = ModelConfig (*)(const std::string& path);
-
-/// Registers (or, with nullptr, removes) the GGUF config reader loadModelConfig uses.
-void setGgufConfigReader(GgufConfigReader reader);
 
 }  // namespace reel::models

@@ -5,7 +5,6 @@
 #include "models/Builder.h"
 #include "models/ModelLoader.h"
 #include "runtime/gguf/TensorCheck.h"
-#include "runtime/synth/GgufConfig.h"
 #include "tools/RunFlags.h"
 #include "tools/PassFlags.h"
 
@@ -80,7 +79,6 @@ GpuModel loadPlanFile(const Args& args, const std::string& path) {
 GpuModel loadGpuModel(const Args& args, const CompileDefaults& defaults) {
   const std::string path = *args.get("MODEL");
   if (codegen::isPlanFile(path)) return loadPlanFile(args, path);
-  synth::registerGgufConfigReader();
   const models::ModelConfig config = models::loadModelConfig(path);
   GpuModel model;
   model.weights = openWeights(args, path, &config);

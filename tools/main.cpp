@@ -1,7 +1,6 @@
 // reel: the command-line driver. Each subcommand lives in its own file; this table is
 // the one list of them and drives dispatch and `reel --help`.
 #include "ir/Diagnostics.h"
-#include "runtime/synth/GgufConfig.h"
 #include "tools/Commands.h"
 
 #include <fmt/format.h>
@@ -69,7 +68,6 @@ void writeOutput(const std::string& path, const std::string& text) {
 
 int main(int argc, char** argv) {
   using namespace reel::tools;
-  reel::synth::registerGgufConfigReader();  // a .gguf file is a MODEL for every command
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     printUsage();
     return argc < 2 ? 1 : 0;

@@ -2,7 +2,7 @@
 
 #include "ir/Diagnostics.h"
 #include "kernels/QuantRef.h"
-#include "runtime/reference/RopeFactors.h"
+#include "models/RopeFactors.h"
 
 #include <cmath>
 
@@ -32,7 +32,7 @@ HostTensor rope(const HostTensor& x, const std::vector<int32_t>& positions, cons
     if (position < 0) failPlain("rope: row {} has negative position {}", r, position);
     for (int64_t i = 0; i < pairs; ++i) {
       const double factor = spec.factors.empty() ? 1.0 : spec.factors[static_cast<size_t>(i)];
-      const double angle = ropeAngle(position, i, spec.headDim, spec.freqBase, factor);
+      const double angle = models::ropeAngle(position, i, spec.headDim, spec.freqBase, factor);
       cosines[static_cast<size_t>(i)] = std::cos(angle);
       sines[static_cast<size_t>(i)] = std::sin(angle);
     }

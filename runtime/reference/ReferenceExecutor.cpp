@@ -4,7 +4,7 @@
 #include "ir/Verifier.h"
 #include "runtime/reference/RefAttention.h"
 #include "runtime/reference/RefOps.h"
-#include "runtime/reference/RopeFactors.h"
+#include "models/RopeFactors.h"
 
 #include <fmt/format.h>
 
@@ -99,10 +99,10 @@ ReferenceExecutor::ReferenceExecutor(const ir::Graph& graph, const WeightSource&
     const std::string prefix = op->name() == "attention" ? "rope_" : "";
     if ((op->name() == "rope" || op->name() == "attention") &&
         op->attrs().getString(prefix + "scaling") == std::optional<std::string>("llama3")) {
-      Llama3Params params{floatAttr(*op, prefix + "scale_factor"), floatAttr(*op, prefix + "low_freq_factor"),
+      models::Llama3RopeScaling params{floatAttr(*op, prefix + "scale_factor"), floatAttr(*op, prefix + "low_freq_factor"),
                           floatAttr(*op, prefix + "high_freq_factor"), intAttr(*op, prefix + "original_context")};
       ropeFactors_[op.get()] =
-          llama3RopeFactors(intAttr(*op, "head_dim"), floatAttr(*op, prefix + "freq_base"), params);
+          models::llama3RopeFactors(intAttr(*op, "head_dim"), floatAttr(*op, prefix + "freq_base"), params);
     }
     for (const ir::Value* operand : op->operands()) lastUse_[operand] = index;
     ++index;

@@ -3,7 +3,7 @@
 #include "ir/Diagnostics.h"
 #include "models/Builder.h"
 #include "passes/CostModel.h"
-#include "runtime/reference/RopeFactors.h"
+#include "models/RopeFactors.h"
 #include "runtime/reference/WeightSource.h"
 
 #include <fmt/format.h>
@@ -65,10 +65,7 @@ void setModelMetadata(const models::ModelConfig& config, const SynthOptions& opt
 }
 
 GgufTensorBlob ropeFreqsTensor(const models::ModelConfig& config) {
-  const models::Llama3RopeScaling& scaling = *config.ropeScaling;
-  const std::vector<float> factors = reference::llama3RopeFactors(
-      config.headDim, config.ropeTheta,
-      {scaling.factor, scaling.lowFreqFactor, scaling.highFreqFactor, scaling.originalContext});
+  const std::vector<float> factors = models::llama3RopeFactors(config.headDim, config.ropeTheta, *config.ropeScaling);
   GgufTensorBlob blob;
   blob.decl = {"rope_freqs.weight", quant::QType::F32, {static_cast<int64_t>(factors.size())}};
   blob.data.resize(factors.size() * sizeof(float));

@@ -14,7 +14,7 @@
 
 #include "models/ModelConfig.h"
 #include "runtime/gguf/GgufWriter.h"
-#include "runtime/gguf/Synthetic.h"
+#include "runtime/synth/SyntheticGguf.h"
 
 #include <cstdint>
 #include <filesystem>

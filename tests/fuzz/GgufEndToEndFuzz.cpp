@@ -21,7 +21,7 @@
 #include "runtime/gguf/GgufFile.h"
 #include "runtime/reference/ReferenceStepExecutor.h"
 #include "runtime/reference/WeightSource.h"
-#include "runtime/synth/GgufConfig.h"
+#include "models/GgufConfig.h"
 #include "tests/fuzz/FuzzSupport.h"
 #include "tests/fuzz/IrChecks.h"
 
@@ -87,7 +87,7 @@ void checkDecode(const decode::DecodeReport& report, int64_t vocab) {
 
 void runEndToEnd(std::span<const uint8_t> bytes) {
   const GgufFile file = GgufFile::fromMemory(bytes, "fuzz.gguf");
-  const models::ModelConfig config = synth::configFromGguf(file);
+  const models::ModelConfig config = models::configFromGguf(file);
   if (!withinHarnessBounds(config)) return fuzz::noteSkipped("larger than the harness bounds");
   const reference::GgufWeightSource weights(file);
   std::unique_ptr<ir::Module> module = buildForWeights(config, weights);

@@ -7,7 +7,7 @@
 #include "runtime/reference/RefAttention.h"
 #include "runtime/reference/RefMatmul.h"
 #include "runtime/reference/RefOps.h"
-#include "runtime/reference/RopeFactors.h"
+#include "models/RopeFactors.h"
 
 #include <catch2/catch.hpp>
 
@@ -88,7 +88,7 @@ TEST_CASE("rope rotates adjacent pairs (norm) or halves (neox)", "[reference][op
 
 TEST_CASE("llama3 rope factors follow llama.cpp's converter", "[reference][ops][rope]") {
   // Llama 3.1 8B: head_dim 128, base 500000, factor 8, low 1, high 4, original 8192.
-  const std::vector<float> factors = llama3RopeFactors(128, 500000.0, {8.0, 1.0, 4.0, 8192});
+  const std::vector<float> factors = models::llama3RopeFactors(128, 500000.0, {8.0, 1.0, 4.0, 8192});
   REQUIRE(factors.size() == 64);
   CHECK(factors.front() == 1.0f);  // high frequencies are kept
   CHECK(factors.back() == 8.0f);   // low frequencies are divided by the factor

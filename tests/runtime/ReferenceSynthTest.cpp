@@ -8,7 +8,7 @@
 #include "ReferenceTestSupport.h"
 #include "models/TomlConfig.h"
 #include "passes/CostModel.h"
-#include "runtime/synth/GgufConfig.h"
+#include "models/GgufConfig.h"
 #include "runtime/synth/ModelSynth.h"
 
 #include <fmt/format.h>
@@ -93,7 +93,7 @@ TEST_CASE("a synthetic GGUF file carries the config and what llama.cpp needs", "
   CHECK(weights.file->tensor("blk.0.ffn_gate.weight").ne[0] == 256);  // ne[0] = row length
   CHECK(weights.file->tensor("blk.0.ffn_gate.weight").ne[1] == 512);
   CHECK(weights.file->tensor("blk.1.attn_norm.weight").type == quant::QType::F32);
-  checkSameConfig(config, synth::configFromGguf(*weights.file));
+  checkSameConfig(config, models::configFromGguf(*weights.file));
 }
 
 TEST_CASE("configs survive a trip through GGUF: qwen2, llama3 scaling, sliding window", "[synth][gguf]") {
@@ -119,7 +119,7 @@ TEST_CASE("configs survive a trip through GGUF: qwen2, llama3 scaling, sliding w
   }
   config.finalize();
   const synth::OpenWeights& weights = syntheticWeights(config);
-  checkSameConfig(config, synth::configFromGguf(*weights.file));
+  checkSameConfig(config, models::configFromGguf(*weights.file));
   if (config.ropeScaling) {
     CHECK(weights.file->tensor("rope_freqs.weight").ne[0] == 32);
     CHECK(weights.file->metadata().getU32("llama.attention.key_length") == 64);
@@ -135,7 +135,6 @@ TEST_CASE("a .gguf path is a model once the reader is registered", "[synth][gguf
   TempDir dir;
   const auto path = dir.file("tiny.gguf");
   synth::writeSyntheticModel(tinyConfig(), {models::QuantScheme::Q8_0, 7, 2}, path);
-  synth::registerGgufConfigReader();
   const models::ModelConfig config = models::loadModelConfig(path.string());
   CHECK(config.name == "tiny");
   CHECK(config.source == path.string());
@@ -147,15 +146,15 @@ TEST_CASE("GGUF config errors are one line naming the file and the key", "[synth
   metadata.set("general.architecture", "llama");
   metadata.set("llama.embedding_length", uint32_t{256});
   const GgufFile file = GgufFile::fromMemory(serializeGguf(metadata, {}), "m.gguf");
-  CHECK_THROWS_WITH(synth::configFromGguf(file),
+  CHECK_THROWS_WITH(models::configFromGguf(file),
                     Contains("m.gguf: missing GGUF metadata key 'llama.vocab_size' (needed for the model config)"));
 
   metadata.set("llama.vocab_size", uint32_t{64});
-  CHECK_THROWS_WITH(synth::configFromGguf(GgufFile::fromMemory(serializeGguf(metadata, {}), "m.gguf")),
+  CHECK_THROWS_WITH(models::configFromGguf(GgufFile::fromMemory(serializeGguf(metadata, {}), "m.gguf")),
                     Contains("missing GGUF metadata key 'llama.feed_forward_length'"));
 
   metadata.set("general.architecture", "gpt2");
-  CHECK_THROWS_WITH(synth::configFromGguf(GgufFile::fromMemory(serializeGguf(metadata, {}), "m.gguf")),
+  CHECK_THROWS_WITH(models::configFromGguf(GgufFile::fromMemory(serializeGguf(metadata, {}), "m.gguf")),
                     Contains("m.gguf: architecture 'gpt2' is not supported (expected llama or qwen2)"));
 }
 
@@ -197,7 +196,7 @@ std::string ggufConfigError(const GgufMetadata& metadata) {
   const std::vector<uint8_t> bytes = serializeGguf(metadata, tensors);
   CHECK(bytes.size() < 1024);
   try {
-    (void)synth::configFromGguf(GgufFile::fromMemory(bytes, "m.gguf"));
+    (void)models::configFromGguf(GgufFile::fromMemory(bytes, "m.gguf"));
   } catch (const Error& error) {
     return error.what();
   }

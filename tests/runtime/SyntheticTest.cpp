@@ -3,7 +3,7 @@
 // depend on the thread count.
 
 #include "GgufTestSupport.h"
-#include "runtime/gguf/Synthetic.h"
+#include "runtime/synth/SyntheticGguf.h"
 
 #include <catch2/catch.hpp>
 

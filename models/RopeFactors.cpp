@@ -1,11 +1,11 @@
-#include "runtime/reference/RopeFactors.h"
+#include "models/RopeFactors.h"
 
 #include <cmath>
 #include <numbers>
 
-namespace reel::reference {
+namespace reel::models {
 
-std::vector<float> llama3RopeFactors(int64_t headDim, double freqBase, const Llama3Params& params) {
+std::vector<float> llama3RopeFactors(int64_t headDim, double freqBase, const Llama3RopeScaling& params) {
   const double lowFreqWavelength = static_cast<double>(params.originalContext) / params.lowFreqFactor;
   const double highFreqWavelength = static_cast<double>(params.originalContext) / params.highFreqFactor;
   std::vector<float> factors(static_cast<size_t>(headDim / 2));
@@ -30,4 +30,4 @@ double ropeAngle(int64_t position, int64_t pair, int64_t headDim, double freqBas
   return static_cast<double>(position) * frequency / factor;
 }
 
-}  // namespace reel::reference
+}  // namespace reel::models

@@ -1,8 +1,8 @@
-#include "runtime/synth/GgufConfig.h"
+#include "models/GgufConfig.h"
 
 #include "ir/Diagnostics.h"
 #include "models/ModelLoader.h"
-#include "runtime/reference/RopeFactors.h"
+#include "models/RopeFactors.h"
 
 #include <fmt/format.h>
 
@@ -12,12 +12,12 @@
 #include <filesystem>
 #include <optional>
 
-namespace reel::synth {
+namespace reel::models {
 
 namespace {
 
 /// The Llama 3.x scaling a rope_freqs tensor without reel.rope.* keys is checked against.
-constexpr reference::Llama3Params kCommonLlama3{8.0, 1.0, 4.0, 8192};
+constexpr models::Llama3RopeScaling kCommonLlama3{8.0, 1.0, 4.0, 8192};
 
 /// Reads the keys of one file, with messages that name the file and the key.
 class MetadataReader {
@@ -88,7 +88,7 @@ std::optional<models::Llama3RopeScaling> readRopeScaling(const GgufFile& file, c
   const GgufTensorInfo* freqs = file.findTensor("rope_freqs.weight");
   std::optional<double> factor = keys.optionalFloat("reel.rope.llama3.factor");
   if (!freqs && !factor) return std::nullopt;
-  reference::Llama3Params params = kCommonLlama3;
+  models::Llama3RopeScaling params = kCommonLlama3;
   if (factor) {
     params = {*factor, keys.requiredFloat("reel.rope.llama3.low_freq_factor"),
               keys.requiredFloat("reel.rope.llama3.high_freq_factor"),
@@ -99,13 +99,13 @@ std::optional<models::Llama3RopeScaling> readRopeScaling(const GgufFile& file, c
     const int64_t headDim =
         config.headDim > 0 ? config.headDim : config.hiddenSize / std::max<int64_t>(1, config.numHeads);
     if (!factor && !stored.empty()) params.factor = *std::max_element(stored.begin(), stored.end());
-    if (!factorsMatch(reference::llama3RopeFactors(headDim, config.ropeTheta, params), stored))
+    if (!factorsMatch(models::llama3RopeFactors(headDim, config.ropeTheta, params), stored))
       failPlain(
           "{}: rope_freqs.weight does not match Llama-3 RoPE scaling (factor {}, low {}, high {}, original "
           "context {}); other frequency factors are not supported",
           file.name(), params.factor, params.lowFreqFactor, params.highFreqFactor, params.originalContext);
   }
-  return models::Llama3RopeScaling{params.factor, params.lowFreqFactor, params.highFreqFactor, params.originalContext};
+  return params;
 }
 
 /// The GGUF key each config field comes from; `perArch` keys follow "<arch>.".
@@ -190,8 +190,4 @@ models::ModelConfig readGgufConfig(const std::string& path) {
   return configFromGguf(GgufFile::open(path));
 }
 
-void registerGgufConfigReader() {
-  models::setGgufConfigReader(&readGgufConfig);
-}
-
-}  // namespace reel::synth
+}  // namespace reel::models

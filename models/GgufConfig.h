@@ -20,15 +20,12 @@
 
 #include <string>
 
-namespace reel::synth {
+namespace reel::models {
 
 /// The config described by an open GGUF file (validated, headDim filled in).
 models::ModelConfig configFromGguf(const GgufFile& file);
 
-/// Opens `path` and reads its config (the reader models::loadModelConfig uses).
+/// Opens `path` and reads its config (what loadModelConfig does for a .gguf file).
 models::ModelConfig readGgufConfig(const std::string& path);
 
-/// Registers readGgufConfig with models::setGgufConfigReader (idempotent).
-void registerGgufConfigReader();
-
-}  // namespace reel::synth
+}  // namespace reel::models

@@ -1,8 +1,8 @@
-#include "runtime/gguf/Synthetic.h"
+#include "runtime/synth/SyntheticGguf.h"
 
 #include "ir/Diagnostics.h"
 #include "runtime/gguf/GgufWriter.h"
-#include "runtime/gguf/SynthRandom.h"
+#include "runtime/synth/SynthRandom.h"
 
 #include <algorithm>
 #include <chrono>

@@ -4,26 +4,19 @@
 /// pair, stored in GGUF files as the F32 tensor `rope_freqs.weight` [head_dim / 2]. Pair i
 /// rotates by pos * freq_base^(-2i/head_dim) / factor[i].
 
+#include "models/ModelConfig.h"
+
 #include <cstdint>
 #include <vector>
 
-namespace reel::reference {
-
-/// The parameters of llama3 scaling (mirrors models::Llama3RopeScaling, without the
-/// dependency).
-struct Llama3Params {
-  double factor = 8.0;
-  double lowFreqFactor = 1.0;
-  double highFreqFactor = 4.0;
-  int64_t originalContext = 8192;
-};
+namespace reel::models {
 
 /// The divisors of the head_dim/2 frequencies, computed as llama.cpp's converter does:
 /// wavelength < original/high -> 1, > original/low -> factor, else the smooth blend
 /// 1 / ((1 - s) / factor + s) with s = (original / wavelength - low) / (high - low).
-std::vector<float> llama3RopeFactors(int64_t headDim, double freqBase, const Llama3Params& params);
+std::vector<float> llama3RopeFactors(int64_t headDim, double freqBase, const Llama3RopeScaling& params);
 
 /// The rotation angle of pair i at position pos (in double precision).
 double ropeAngle(int64_t position, int64_t pair, int64_t headDim, double freqBase, double factor);
 
-}  // namespace reel::reference
+}  // namespace reel::models
