@@ -2,6 +2,7 @@
 
 #include "codegen/PlanCheck.h"
 #include "codegen/PlanFile.h"
+#include "ir/DecisionAttrs.h"
 #include "ir/Printer.h"
 #include "kernels/GemvShape.h"
 #include "kernels/QuantRef.h"
@@ -458,8 +459,8 @@ class GraphLowering {
   void lowerAttentionWithRope(const Op& op, BucketPlan& bucket) {
     const ir::AttrDict& a = op.attrs();
     std::string strategy = a.getString("strategy").value_or("");
-    if (strategy != "batched" && strategy != "incremental")
-      cannotLower(op, "rope_* attributes need a decode strategy (batched or incremental), got " + strategy);
+    if (strategy != ir::attentionStrategyName(ir::AttentionStrategy::Decode))
+      cannotLower(op, "rope_* attributes need strategy decode, got " + strategy);
     int64_t heads = *a.getInt("n_heads");
     int64_t kvHeads = *a.getInt("n_kv_heads");
     int64_t headDim = *a.getInt("head_dim");
@@ -509,9 +510,10 @@ class GraphLowering {
     std::vector<int64_t> ints{m_, heads, kvHeads, headDim, options_.maxContext, window, heads * headDim};
     std::vector<float> scale{1.0f / std::sqrt(static_cast<float>(headDim))};
     std::string strategy = a.getString("strategy").value_or("");
-    if (strategy == "prefill-gemm" && op.result()->type().elem == ElemType::Q8_1)
-      cannotLower(op, "a q8_1 result needs a decode strategy (batched or incremental)");
-    if (strategy == "prefill-gemm") {
+    const std::optional<ir::AttentionStrategy> chosen = ir::parseAttentionStrategy(strategy);
+    if (chosen == ir::AttentionStrategy::Prefill && op.result()->type().elem == ElemType::Q8_1)
+      cannotLower(op, "a q8_1 result needs strategy decode");
+    if (chosen == ir::AttentionStrategy::Prefill) {
       emit(bucket, op,
            {"attn_prefill",
             {ref(op.operand(0)), kCache, vCache, slots, ref(op.operand(5)), ref(op.result())},
@@ -519,7 +521,7 @@ class GraphLowering {
             scale});
       return;
     }
-    if (strategy != "batched" && strategy != "incremental")
+    if (chosen != ir::AttentionStrategy::Decode)
       cannotLower(op, strategy.empty() ? "no strategy chosen (run select-attention)" : "unknown strategy " + strategy);
     BufferRef kvLens = ref(op.operand(6));
     int64_t splits = longContext_ ? a.getInt("splits").value_or(1) : 1;

@@ -28,12 +28,10 @@ std::optional<MatmulKernel> parseMatmulKernel(llvm::StringRef name) {
 
 const char* attentionStrategyName(AttentionStrategy strategy) {
   switch (strategy) {
-    case AttentionStrategy::Incremental:
-      return "incremental";
-    case AttentionStrategy::Batched:
-      return "batched";
-    case AttentionStrategy::PrefillGemm:
-      return "prefill-gemm";
+    case AttentionStrategy::Decode:
+      return "decode";
+    case AttentionStrategy::Prefill:
+      return "prefill";
   }
   return "?";
 }
@@ -91,8 +89,7 @@ Result checkAttentionDecisions(const Op& op) {
   if (strategy) {
     if (!isAttention) return std::string("attribute 'strategy' belongs on attention ops only");
     if (!parseAttentionStrategy(*strategy))
-      return fmt::format("attribute 'strategy' must be one of incremental, batched, prefill-gemm, got {}",
-                         quoteForMessage(*strategy));
+      return fmt::format("attribute 'strategy' must be one of decode, prefill, got {}", quoteForMessage(*strategy));
   }
   if (!longStrategy) {
     if (splits || threshold) return std::string("attributes 'splits' and 'context_threshold' need 'long_context_strategy'");
@@ -104,7 +101,7 @@ Result checkAttentionDecisions(const Op& op) {
                        quoteForMessage(*longStrategy));
   if (!splits || !threshold)
     return std::string("attribute 'long_context_strategy' needs 'splits' and 'context_threshold'");
-  if (strategy && *strategy == "prefill-gemm") return std::string("strategy prefill-gemm has no long-context variant");
+  if (strategy && *strategy == "prefill") return std::string("strategy prefill has no long-context variant");
   return std::nullopt;
 }
 

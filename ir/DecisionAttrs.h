@@ -8,7 +8,7 @@
 ///   op attribute           written by            values
 ///   kernel                 select-precision,      dp4a | mma | hgemm | fp8 (q8_1 activations: dp4a)
 ///                          the fusions
-///   strategy               select-attention      incremental | batched | prefill-gemm (attention only)
+///   strategy               select-attention      decode | prefill (attention only)
 ///   long_context_strategy  select-attention      flash-decoding, with splits >= 2 and context_threshold >= 1
 ///   offsets                plan-memory           one arena offset per result, >= 0, or -1 for none
 ///   graph context_threshold  select-attention    >= 1: the KV length above which the long-context variant runs
@@ -39,13 +39,11 @@ std::optional<MatmulKernel> parseMatmulKernel(llvm::StringRef name);
 
 /// The strategy of an attention op (its `strategy` attribute).
 enum class AttentionStrategy : uint8_t {
-  Incremental,  ///< decode, one sequence
-  Batched,      ///< decode, one sequence per row, each with its KV length
-  PrefillGemm,  ///< prefill: the rows of one sequence attend to each other causally
+  Decode,   ///< each row attends to its own sequence's cache up to its KV length (one kernel)
+  Prefill,  ///< the rows of one sequence's chunk attend causally to the cache and each other
 };
-inline constexpr AttentionStrategy kAttentionStrategies[] = {AttentionStrategy::Incremental,
-                                                             AttentionStrategy::Batched, AttentionStrategy::PrefillGemm};
-/// "incremental", "batched", "prefill-gemm".
+inline constexpr AttentionStrategy kAttentionStrategies[] = {AttentionStrategy::Decode, AttentionStrategy::Prefill};
+/// "decode", "prefill".
 const char* attentionStrategyName(AttentionStrategy strategy);
 /// Parses a `strategy` value; nullopt if unknown.
 std::optional<AttentionStrategy> parseAttentionStrategy(llvm::StringRef name);

@@ -267,22 +267,6 @@ Estimate CostModel::decodeAttention(const AttentionShape& shape, int64_t splits)
   return estimate.then(rowKernel("flash-decoding-reduce", partials + qAndOut / 2.0, shape.rows * shape.heads));
 }
 
-Estimate CostModel::prefillAttention(const AttentionShape& shape) const {
-  double rows = static_cast<double>(shape.rows);
-  double context = static_cast<double>(shape.context);
-  double heads = static_cast<double>(shape.heads);
-  double scores = rows * context * heads * 4.0;
-  double gemmOps = 2.0 * rows * context * heads * static_cast<double>(shape.headDim);
-  KernelWork gemm;
-  gemm.family = "strided-batched-gemm";
-  gemm.bytes = scores + f32Bytes(shape.rows, shape.heads * shape.headDim) * 2.0;
-  gemm.ops = gemmOps;
-  gemm.peakOpsPerUs = profile_.fp16Tflops * 1e6 * params_.libraryGemmEfficiency;
-  Estimate qk = kernel(gemm);
-  Estimate softmax = rowKernel("softmax", 2.0 * scores, shape.rows * shape.heads);
-  return qk.then(softmax).then(qk);
-}
-
 std::string formatUs(double us) {
   if (!std::isfinite(us)) return "inf";
   if (us >= 1000.0) return fmt::format("{:.2f}ms", us / 1000.0);

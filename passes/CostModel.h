@@ -138,9 +138,6 @@ class CostModel {
   /// Decode attention over the KV cache, one CTA per (row, query head, split); with more
   /// than one split a second kernel reduces the partial results (flash-decoding).
   [[nodiscard]] Estimate decodeAttention(const AttentionShape& shape, int64_t splits) const;
-  /// Prefill attention as cuBLAS strided-batched GEMMs (QK^T, softmax, PV) over the
-  /// causal context of `shape.rows` tokens.
-  [[nodiscard]] Estimate prefillAttention(const AttentionShape& shape) const;
 
  private:
   [[nodiscard]] double bandwidthBytesPerUs() const;

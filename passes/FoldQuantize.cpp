@@ -9,6 +9,7 @@
 /// with another reader (a residual add, an FP8/HGEMM matmul, an output) keeps its f32 form
 /// and its separate quantize.
 
+#include "ir/DecisionAttrs.h"
 #include "passes/DecisionPasses.h"
 #include "passes/DecisionSupport.h"
 #include "passes/FusedOps.h"
@@ -20,12 +21,12 @@ namespace {
 
 constexpr const char* kPassName = "fold-quantize";
 
-/// Decode attention (incremental or batched; its flash-decoding variant's reduce too) writes
+/// Decode attention (strategy "decode"; its flash-decoding variant's reduce too) writes
 /// Q8_1 blocks within one head: head_dim a multiple of 32.
 bool attentionWritesQ81(const ir::Op& attention) {
   const std::optional<std::string> strategy = attention.attrs().getString("strategy");
   const std::optional<int64_t> headDim = attention.attrs().getInt("head_dim");
-  return (strategy == "incremental" || strategy == "batched") && headDim && *headDim % 32 == 0;
+  return strategy == ir::attentionStrategyName(ir::AttentionStrategy::Decode) && headDim && *headDim % 32 == 0;
 }
 
 /// The producers whose kernels have a Q8_1 epilogue, and which of their results it is.

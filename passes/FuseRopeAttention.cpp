@@ -4,13 +4,13 @@
 /// rotates each query head as it loads it, and rotates the new key as it appends it to the
 /// KV cache: RoPE, KV append and attention become one launch instead of four.
 ///
-/// Only where each row reads its own sequence's cache (decode strategies "incremental" and
-/// "batched"): in a prefill step the rows of one sequence read each other's keys, so they
+/// Only where each row reads its own sequence's cache (strategy "decode"): in a prefill step the rows of one sequence read each other's keys, so they
 /// must all be in the cache before any row attends. Both ropes must rotate at the
 /// attention's positions with the same frequencies, and be read by nothing else.
 ///
 /// Option `enable` (default true) turns the fusion off, for measuring it.
 
+#include "ir/DecisionAttrs.h"
 #include "passes/DecisionPasses.h"
 #include "passes/DecisionSupport.h"
 
@@ -42,7 +42,7 @@ bool sameRotation(const ir::Op& a, const ir::Op& b) {
 /// Why `attention` keeps its ropes, or nullopt when they fold into it.
 std::optional<std::string> whyNotFused(const ir::Op& attention) {
   std::string strategy = attention.attrs().getString("strategy").value_or("");
-  if (strategy != "incremental" && strategy != "batched")
+  if (strategy != ir::attentionStrategyName(ir::AttentionStrategy::Decode))
     return fmt::format("strategy \"{}\": rows read each other's keys", strategy);
   const ir::Op* q = ropeOf(attention, 0);
   const ir::Op* k = ropeOf(attention, 1);

@@ -27,7 +27,7 @@
 #include <cstdint>
 
 /// The plugin API version this header describes.
-#define REEL_PLUGIN_API_VERSION 1u
+#define REEL_PLUGIN_API_VERSION 2u
 
 /// Marks the entry point as exported even when a plugin builds with hidden visibility.
 #define REEL_PLUGIN_EXPORT __attribute__((visibility("default")))

@@ -1,11 +1,12 @@
 /// select-attention: the attention strategy of each bucket graph.
 ///
 /// The rule (docs/design.md, "Decision rules"): flash-decoding when the longest KV length
-/// exceeds a threshold (1024 by default), batched incremental attention otherwise,
-/// GEMMs when prefilling. Decided per bucket graph:
-///   - prefill graphs: `strategy = "prefill-gemm"`;
-///   - decode graphs: `strategy = "incremental"` for M = 1 (one sequence, no per-row
-///     lengths to look up), `"batched"` for M > 1 (per-sequence KV lengths);
+/// exceeds a threshold (1024 by default), decode attention otherwise, and the fused
+/// prefill kernel when prefilling. Decided per bucket graph:
+///   - prefill graphs: `strategy = "prefill"` (one kernel: each row of the chunk attends
+///     causally to its sequence's cache, the chunk's own keys included);
+///   - decode graphs: `strategy = "decode"` (one kernel for any M: each row attends to its
+///     own sequence's cache up to its KV length);
 ///   - the long-context class: where the model can attend to more than
 ///     `flash-min-context` keys, `long_context_strategy = "flash-decoding"`, `splits = S`
 ///     and `context_threshold = T`, with S the cost model's best split count at a
@@ -16,6 +17,7 @@
 ///     left out.
 /// The graph gets `context_threshold` too when it has a long-context class.
 
+#include "ir/DecisionAttrs.h"
 #include "passes/CostModel.h"
 #include "passes/DecisionPasses.h"
 #include "passes/DecisionSupport.h"
@@ -67,24 +69,22 @@ int64_t longestContext(const ir::Op& attention, int64_t modelContext) {
   return longest;
 }
 
+/// The prefill kernel reads, for each row, its causal prefix of the cache: on average half
+/// the chunk (a prompt's first chunk; later chunks read more).
 void choosePrefill(const CostModel& model, AttentionShape shape, AttentionChoice& choice) {
-  shape.context = shape.rows;
-  Estimate gemm = model.prefillAttention(shape);
-  AttentionShape perRow = shape;
-  perRow.context = std::max<int64_t>(shape.rows / 2, 1);
-  Estimate rowByRow = model.decodeAttention(perRow, 1);
-  choice.strategy = "prefill-gemm";
-  choice.strategyReason = fmt::format("prefill-gemm {} vs batched {} (M={}, causal context {}, {})", gemm.str(),
-                                      rowByRow.str(), shape.rows, shape.rows, headsText(shape));
+  shape.context = std::max<int64_t>(shape.rows / 2, 1);
+  const Estimate estimate = model.decodeAttention(shape, 1);
+  choice.strategy = ir::attentionStrategyName(ir::AttentionStrategy::Prefill);
+  choice.strategyReason = fmt::format("prefill {} (M={}, mean causal context {}, {})", estimate.str(), shape.rows,
+                                      shape.context, headsText(shape));
 }
 
 void chooseDecode(const CostModel& model, AttentionShape shape, int64_t threshold, AttentionChoice& choice) {
   shape.context = threshold;
   Estimate estimate = model.decodeAttention(shape, 1);
-  choice.strategy = shape.rows == 1 ? "incremental" : "batched";
-  choice.strategyReason =
-      fmt::format("{} {} at ctx {} (M={}: {}; {})", choice.strategy, estimate.detail(), threshold, shape.rows,
-                  shape.rows == 1 ? "one sequence" : "per-sequence KV lengths", headsText(shape));
+  choice.strategy = ir::attentionStrategyName(ir::AttentionStrategy::Decode);
+  choice.strategyReason = fmt::format("decode {} at ctx {} (M={}; {})", estimate.detail(), threshold, shape.rows,
+                                      headsText(shape));
 }
 
 void chooseLongContext(const CostModel& model, AttentionShape shape, const AttentionPlanInput& input, int64_t longest,
@@ -104,7 +104,7 @@ void chooseLongContext(const CostModel& model, AttentionShape shape, const Atten
   std::string figures;
   for (const auto& [splits, estimate] : tried)
     figures += fmt::format("{}{} {}", figures.empty() ? "" : " vs ",
-                           splits == 1 ? std::string("batched") : fmt::format("splits={}", splits), estimate.str());
+                           splits == 1 ? std::string("decode") : fmt::format("splits={}", splits), estimate.str());
   choice.longReason = fmt::format("above {} keys, at ctx {}: {} (M={}, {})", input.threshold, shape.context, figures,
                                   shape.rows, headsText(shape));
 }
@@ -184,8 +184,8 @@ class SelectAttentionPass : public Pass {
 
 PassInfo selectAttentionPassInfo() {
   return {kPassName,
-          "attention strategy per bucket: incremental (M=1), batched, flash-decoding above a context threshold, "
-          "prefill-gemm",
+          "attention strategy per bucket: decode, flash-decoding above a context threshold, "
+          "prefill",
           "attention",
           {{"flash-min-context", OptionKind::Int, "",
             "flash-decoding when the longest KV length exceeds this (default: the GPU profile's, 1024)"},

@@ -141,24 +141,24 @@ TEST_CASE("decision attributes follow their schema (ir/DecisionAttrs.h)", "[ir][
       "  %k = matmul %x, %kw : f32[M, 64]\n"
       "  %a = attention %x, %k, %k, %kc, %vc, %pos, %len {layer = 0, n_heads = 8, n_kv_heads = 2, head_dim = 32";
   auto attention = [&](const std::string& attrs) { return verifyError(prelude + attrs + "} : f32[M, 256]\n"); };
-  CHECK(attention(", strategy = \"batched\"") == "ok");
+  CHECK(attention(", strategy = \"decode\"") == "ok");
   // The op's attributes hold; the graph lacks its threshold (the next test case has one).
-  CHECK(attention(", strategy = \"batched\", long_context_strategy = \"flash-decoding\", splits = 4, "
+  CHECK(attention(", strategy = \"decode\", long_context_strategy = \"flash-decoding\", splits = 4, "
                   "context_threshold = 2048") ==
         "graph @g: %a has a long-context variant, but the graph has no context_threshold");
   CHECK_THAT(attention(", strategy = \"paged\""),
-             Catch::Contains("attribute 'strategy' must be one of incremental, batched, prefill-gemm, got 'paged'"));
-  CHECK_THAT(attention(", strategy = \"batched\", long_context_strategy = \"flash-decoding\", splits = 1, "
+             Catch::Contains("attribute 'strategy' must be one of decode, prefill, got 'paged'"));
+  CHECK_THAT(attention(", strategy = \"decode\", long_context_strategy = \"flash-decoding\", splits = 1, "
                        "context_threshold = 2048"),
              Catch::Contains("attribute 'splits' must be at least 2, got 1"));
-  CHECK_THAT(attention(", strategy = \"batched\", long_context_strategy = \"flash-decoding\", splits = 4"),
+  CHECK_THAT(attention(", strategy = \"decode\", long_context_strategy = \"flash-decoding\", splits = 4"),
              Catch::Contains("needs 'splits' and 'context_threshold'"));
-  CHECK_THAT(attention(", strategy = \"batched\", splits = 4"),
+  CHECK_THAT(attention(", strategy = \"decode\", splits = 4"),
              Catch::Contains("attributes 'splits' and 'context_threshold' need 'long_context_strategy'"));
-  CHECK_THAT(attention(", strategy = \"prefill-gemm\", long_context_strategy = \"flash-decoding\", splits = 4, "
+  CHECK_THAT(attention(", strategy = \"prefill\", long_context_strategy = \"flash-decoding\", splits = 4, "
                        "context_threshold = 8"),
-             Catch::Contains("strategy prefill-gemm has no long-context variant"));
-  CHECK_THAT(verifyError("  %y = add %x, %x {strategy = \"batched\"} : f32[M, 256]\n"),
+             Catch::Contains("strategy prefill has no long-context variant"));
+  CHECK_THAT(verifyError("  %y = add %x, %x {strategy = \"decode\"} : f32[M, 256]\n"),
              Catch::Contains("attribute 'strategy' belongs on attention ops only"));
 
   CHECK(verifyError("  %y = add %x, %x {offsets = [256]} : f32[M, 256]\n") == "ok");
@@ -193,7 +193,7 @@ TEST_CASE("an op's long-context variant switches at its graph's context_threshol
         "  %kw = weight {name = \"k\"} : q4_k[64, 256]\n"
         "  %k = matmul %x, %kw : f32[M, 64]\n"
         "  %a = attention %x, %k, %k, %kc, %vc, %pos, %len {layer = 0, n_heads = 8, n_kv_heads = 2, head_dim = 32, "
-        "strategy = \"batched\", long_context_strategy = \"flash-decoding\", splits = 4, context_threshold = " +
+        "strategy = \"decode\", long_context_strategy = \"flash-decoding\", splits = 4, context_threshold = " +
         std::to_string(opThreshold) + "} : f32[M, 256]\n}\n";
     std::unique_ptr<Module> module = parseModule(text, "v.ir");
     return findVerifyError(*module->graphs.front()).value_or("ok");

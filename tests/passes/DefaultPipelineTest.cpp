@@ -30,13 +30,13 @@ TEST_CASE("the default pipeline on llama-3-8b for an H100 follows the rules", "[
   CHECK(kernelOf(m1, "l3.ffn_out") == "dp4a");
   CHECK(countOps(m1, "matmul_gate_up") == 32);  // the h100 profile fuses from M = 1
   CHECK(kernelOf(m1, "l3.gate") == "dp4a");
-  CHECK(attrOf(m1, "l3.attn", "strategy") == "incremental");
+  CHECK(attrOf(m1, "l3.attn", "strategy") == "decode");
 
   const ir::Graph& m4 = *module->findGraph("decode.m4");
   CHECK(countOps(m4, "matmul_gate_up") == 32);
   CHECK(producerOf(m4, "l3.gate")->name() == "matmul_gate_up");
   CHECK(kernelOf(m4, "l3.gate") == "dp4a");
-  CHECK(attrOf(m4, "l3.attn", "strategy") == "batched");
+  CHECK(attrOf(m4, "l3.attn", "strategy") == "decode");
   CHECK(attrOf(m4, "l3.attn", "long_context_strategy") == "flash-decoding");
 
   // The h100 profile keeps DP4A through M = 16 (two 8-row passes there), FP8 from 17.
@@ -56,7 +56,7 @@ TEST_CASE("the default pipeline on llama-3-8b for an H100 follows the rules", "[
 
   const ir::Graph& prefill = *module->findGraph("prefill");
   CHECK(kernelOf(prefill, "l3.q") == "hgemm");
-  CHECK(attrOf(prefill, "l3.attn", "strategy") == "prefill-gemm");
+  CHECK(attrOf(prefill, "l3.attn", "strategy") == "prefill");
 
   for (const std::unique_ptr<ir::Graph>& graph : module->graphs) CHECK(graph->attrs().getInt("arena_bytes") > 0);
   CHECK(context.report.count("weight bytes on GPU") == 1);

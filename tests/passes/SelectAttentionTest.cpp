@@ -22,7 +22,7 @@ TEST_CASE("select-attention: per bucket strategies and the long-context class", 
   std::unique_ptr<ir::Module> module = compile(llama3_8b(), "specialize-buckets,select-attention", context);
 
   const ir::Op& m1 = attentionOf(*module, "decode.m1");
-  CHECK(m1.attrs().getString("strategy") == std::optional<std::string>("incremental"));
+  CHECK(m1.attrs().getString("strategy") == std::optional<std::string>("decode"));
   CHECK(m1.attrs().getString("long_context_strategy") == std::optional<std::string>("flash-decoding"));
   int64_t splits1 = m1.attrs().getInt("splits").value_or(0);
   CHECK(splits1 >= 8);  // 32 CTAs alone cannot stream the cache
@@ -30,18 +30,18 @@ TEST_CASE("select-attention: per bucket strategies and the long-context class", 
   CHECK(module->findGraph("decode.m1")->attrs().getInt("context_threshold") == 1024);
 
   const ir::Op& m4 = attentionOf(*module, "decode.m4", "l31.attn");
-  CHECK(m4.attrs().getString("strategy") == std::optional<std::string>("batched"));
+  CHECK(m4.attrs().getString("strategy") == std::optional<std::string>("decode"));
   int64_t splits4 = m4.attrs().getInt("splits").value_or(0);
   CHECK(splits4 > 1);
   CHECK(splits4 <= splits1);
 
   // 64 sequences already make a wide grid: fewer splits than one sequence needs.
   const ir::Op& m64 = attentionOf(*module, "decode.m64");
-  CHECK(m64.attrs().getString("strategy") == std::optional<std::string>("batched"));
+  CHECK(m64.attrs().getString("strategy") == std::optional<std::string>("decode"));
   CHECK(m64.attrs().getInt("splits").value_or(1) < splits4);
 
   const ir::Op& prefill = attentionOf(*module, "prefill");
-  CHECK(prefill.attrs().getString("strategy") == std::optional<std::string>("prefill-gemm"));
+  CHECK(prefill.attrs().getString("strategy") == std::optional<std::string>("prefill"));
   CHECK_FALSE(prefill.attrs().has("splits"));
   CHECK_FALSE(prefill.attrs().has("long_context_strategy"));
   CHECK_FALSE(module->findGraph("prefill")->attrs().has("context_threshold"));
@@ -51,7 +51,7 @@ TEST_CASE("select-attention: per bucket strategies and the long-context class", 
     if (decision.choice != "flash-decoding splits=" + std::to_string(splits1)) continue;
     explained = true;
     CHECK(decision.subject == "%l*.attn (32 layers)");
-    CHECK_THAT(decision.reason, Catch::Matches(R"(above 1024 keys, at ctx 4096: batched \d+\.\dus vs splits=2 .* vs )"
+    CHECK_THAT(decision.reason, Catch::Matches(R"(above 1024 keys, at ctx 4096: decode \d+\.\dus vs splits=2 .* vs )"
                                                R"(splits=32 \d+\.\dus \(M=1, 32 heads, 8 kv heads x 128\))"));
   }
   CHECK(explained);
@@ -64,7 +64,7 @@ TEST_CASE("select-attention: no long-context class where the context cannot exce
     std::unique_ptr<ir::Module> module =
         compile(tinyModel(), "specialize-buckets,select-attention{flash-min-context=2048}", context);
     const ir::Op& op = attentionOf(*module, "decode.m1");
-    CHECK(op.attrs().getString("strategy") == std::optional<std::string>("incremental"));
+    CHECK(op.attrs().getString("strategy") == std::optional<std::string>("decode"));
     CHECK_FALSE(op.attrs().has("long_context_strategy"));
     CHECK_FALSE(module->findGraph("decode.m1")->attrs().has("context_threshold"));
   }
