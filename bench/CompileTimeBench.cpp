@@ -6,12 +6,12 @@
 ///
 /// docs/performance-log.md records its figures; `ninja bench-compile-time` runs it.
 
-#include "ir/Diagnostics.h"
 #include "models/Builder.h"
 #include "models/ModelLoader.h"
 #include "passes/GpuProfile.h"
 #include "passes/PassManager.h"
 #include "passes/PassTable.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 

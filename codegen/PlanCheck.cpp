@@ -1,8 +1,8 @@
 #include "codegen/PlanCheck.h"
 
-#include "ir/Diagnostics.h"
 #include "kernels/KernelCatalog.h"
 #include "kernels/QuantRef.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 

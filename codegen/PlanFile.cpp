@@ -1,7 +1,7 @@
 #include "codegen/PlanFile.h"
 
 #include "codegen/PlanCheck.h"
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <nlohmann/json.hpp>
 

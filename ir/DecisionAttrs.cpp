@@ -1,6 +1,6 @@
 #include "ir/DecisionAttrs.h"
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 
@@ -92,7 +92,8 @@ Result checkAttentionDecisions(const Op& op) {
       return fmt::format("attribute 'strategy' must be one of decode, prefill, got {}", quoteForMessage(*strategy));
   }
   if (!longStrategy) {
-    if (splits || threshold) return std::string("attributes 'splits' and 'context_threshold' need 'long_context_strategy'");
+    if (splits || threshold)
+      return std::string("attributes 'splits' and 'context_threshold' need 'long_context_strategy'");
     return std::nullopt;
   }
   if (!isAttention) return std::string("attribute 'long_context_strategy' belongs on attention ops only");

@@ -9,8 +9,8 @@
 /// bucket after specialisation.
 
 #include "ir/Attribute.h"
-#include "ir/Diagnostics.h"
 #include "ir/Types.h"
+#include "support/Diagnostics.h"
 
 #include <llvm/ADT/ArrayRef.h>
 #include <llvm/ADT/SmallVector.h>

@@ -1,7 +1,7 @@
 #include "ir/OpRegistry.h"
 
 #include "ir/CoreOps.h"
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <llvm/ADT/StringMap.h>
 

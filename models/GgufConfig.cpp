@@ -1,8 +1,8 @@
 #include "models/GgufConfig.h"
 
-#include "ir/Diagnostics.h"
 #include "models/ModelLoader.h"
 #include "models/RopeFactors.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 

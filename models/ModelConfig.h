@@ -4,7 +4,7 @@
 /// (reel's model TOML, a Hugging Face config.json, a GGUF header). Readers fill it and
 /// validate() checks it; the builder turns it into IR.
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <cstdint>
 #include <functional>

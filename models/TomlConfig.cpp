@@ -1,5 +1,5 @@
 #include "models/TomlConfig.h"
-#include "models/TomlParse.h"
+#include "support/TomlParse.h"
 
 #include <algorithm>
 #include <array>
@@ -120,7 +120,7 @@ class TableReader {
   void rejectUnknownKeys(std::span<const std::string_view> known) const {
     for (const auto& [key, node] : table_) {
       if (isKnown(key.str(), known)) continue;
-      fail(tomlLocation(file_, key.source()), "unknown key '{}' in {}{}", shortened(key.str()), title_,
+      fail(support::tomlLocation(file_, key.source()), "unknown key '{}' in {}{}", shortened(key.str()), title_,
            suggestionFor(key.str(), known));
     }
   }
@@ -162,13 +162,14 @@ class TableReader {
   /// Throws "<value's place>: '<key>' <complaint>, got <value>"; `key` must be present.
   [[noreturn]] void rejectValue(std::string_view key, std::string_view complaint) const {
     const toml::node& node = *table_.get(key);
-    fail(tomlLocation(file_, node.source()), "'{}{}' {}, got {}", keyPrefix_, key, complaint, describeValue(node));
+    fail(support::tomlLocation(file_, node.source()), "'{}{}' {}, got {}", keyPrefix_, key, complaint,
+         describeValue(node));
   }
 
   /// Where `key`'s value is, or the table itself when the key is absent.
   SourceLoc locate(std::string_view key) const {
     const toml::node* node = table_.get(key);
-    return tomlLocation(file_, node != nullptr ? node->source() : table_.source());
+    return support::tomlLocation(file_, node != nullptr ? node->source() : table_.source());
   }
 
  private:
@@ -185,14 +186,14 @@ class TableReader {
 };
 
 toml::table parseToml(std::string_view text, const std::string& file) {
-  return parseTomlText(text, file);
+  return support::parseTomlText(text, file);
 }
 
 void rejectUnknownTopLevelKeys(const toml::table& root, const std::string& file) {
   for (const auto& [key, node] : root) {
     if (isKnown(key.str(), kTopLevelKeys)) continue;
     std::string suggestion = suggestionFor(key.str(), kTopLevelKeys);
-    fail(tomlLocation(file, key.source()), "unknown top-level key '{}'{}", shortened(key.str()),
+    fail(support::tomlLocation(file, key.source()), "unknown top-level key '{}'{}", shortened(key.str()),
          suggestion.empty() ? std::string(" (expected the tables [model] and [rope_scaling])") : suggestion);
   }
 }
@@ -202,7 +203,7 @@ const toml::table* findTable(const toml::table& root, std::string_view name, con
   const toml::node* node = root.get(name);
   if (node == nullptr) return nullptr;
   if (!node->is_table())
-    fail(tomlLocation(file, node->source()), "'{}' must be a table, got {}", name, describeValue(*node));
+    fail(support::tomlLocation(file, node->source()), "'{}' must be a table, got {}", name, describeValue(*node));
   return node->as_table();
 }
 

@@ -273,11 +273,4 @@ std::string formatUs(double us) {
   return fmt::format("{:.1f}us", us);
 }
 
-std::string formatBytes(double bytes) {
-  if (bytes >= 1e9) return fmt::format("{:.2f} GB", bytes / 1e9);
-  if (bytes >= 1e6) return fmt::format("{:.1f} MB", bytes / 1e6);
-  if (bytes >= 1e3) return fmt::format("{:.1f} kB", bytes / 1e3);
-  return fmt::format("{:.0f} B", bytes);
-}
-
 }  // namespace reel::passes

@@ -23,6 +23,7 @@
 #include "ir/DecisionAttrs.h"
 #include "ir/Types.h"
 #include "passes/GpuProfile.h"
+#include "support/FormatBytes.h"
 
 #include <cstdint>
 #include <optional>
@@ -149,7 +150,7 @@ class CostModel {
 
 /// "41.2us", "1.23ms": microseconds for messages.
 std::string formatUs(double us);
-/// "4.92 GB", "310.5 MB", "12 B": byte counts for messages (decimal units).
-std::string formatBytes(double bytes);
+// Byte counts in reports (support/FormatBytes.h).
+using support::formatBytes;
 
 }  // namespace reel::passes

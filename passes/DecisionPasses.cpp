@@ -1,7 +1,7 @@
 #include "passes/DecisionPasses.h"
 
-#include "ir/Diagnostics.h"
 #include "passes/FusedOps.h"
+#include "support/Diagnostics.h"
 
 namespace reel::passes {
 

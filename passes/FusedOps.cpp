@@ -1,7 +1,7 @@
 #include "passes/FusedOps.h"
 
 #include "ir/CoreOps.h"
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 

@@ -1,7 +1,7 @@
 #include "passes/GpuProfile.h"
 
-#include "ir/Diagnostics.h"
-#include "models/TomlParse.h"
+#include "support/Diagnostics.h"
+#include "support/TomlParse.h"
 
 #include <fmt/format.h>
 #include <llvm/ADT/StringRef.h>
@@ -52,7 +52,7 @@ class TableReader {
         if (llvm::StringRef(key.str().data(), key.str().size())
                 .edit_distance(llvm::StringRef(candidate.data(), candidate.size())) <= 2)
           near = fmt::format(" (did you mean '{}'?)", candidate);
-      fail(models::tomlLocation(file_, key.source()), "unknown key '{}' in {}{}", key.str(), title_, near);
+      fail(support::tomlLocation(file_, key.source()), "unknown key '{}' in {}{}", key.str(), title_, near);
     }
   }
 
@@ -91,7 +91,7 @@ class TableReader {
 
   bool boolean(std::string_view key) const {
     const toml::node* node = find(key);
-    if (!node) fail(models::tomlLocation(file_, table_.source()), "missing key '{}' in {}", key, title_);
+    if (!node) fail(support::tomlLocation(file_, table_.source()), "missing key '{}' in {}", key, title_);
     if (!node->is_boolean()) reject(*node, key, "must be true or false");
     return node->as_boolean()->get();
   }
@@ -109,14 +109,14 @@ class TableReader {
   }
 
   [[noreturn]] void reject(const toml::node& node, std::string_view key, std::string_view complaint) const {
-    fail(models::tomlLocation(file_, node.source()), "'{}' in {} {}, got {}", key, title_, complaint,
+    fail(support::tomlLocation(file_, node.source()), "'{}' in {} {}, got {}", key, title_, complaint,
          describeValue(node));
   }
 
  private:
   template <typename T>
   T require(std::string_view key, std::optional<T> fallback) const {
-    if (!fallback) fail(models::tomlLocation(file_, table_.source()), "missing key '{}' in {}", key, title_);
+    if (!fallback) fail(support::tomlLocation(file_, table_.source()), "missing key '{}' in {}", key, title_);
     return *fallback;
   }
 
@@ -129,7 +129,7 @@ const toml::table& requireTable(const toml::table& root, std::string_view name, 
   const toml::node* node = root.get(name);
   if (!node) fail(SourceLoc{file, 1, 1}, "missing table [{}]", name);
   if (!node->is_table())
-    fail(models::tomlLocation(file, node->source()), "'{}' must be a table, got {}", name, describeValue(*node));
+    fail(support::tomlLocation(file, node->source()), "'{}' must be a table, got {}", name, describeValue(*node));
   return *node->as_table();
 }
 
@@ -186,10 +186,10 @@ std::string bundledSource(std::string_view stem) {
 }  // namespace
 
 GpuProfile parseGpuProfile(const std::string& text, const std::string& fileName) {
-  toml::table root = models::parseTomlText(text, fileName);
+  toml::table root = support::parseTomlText(text, fileName);
   for (const auto& [key, node] : root)
     if (key.str() != "gpu" && key.str() != "features" && key.str() != "thresholds")
-      fail(models::tomlLocation(fileName, key.source()),
+      fail(support::tomlLocation(fileName, key.source()),
            "unknown table '{}' (a profile has [gpu], [features], [thresholds])", key.str());
   GpuProfile profile;
   profile.source = fileName;
@@ -197,7 +197,7 @@ GpuProfile parseGpuProfile(const std::string& text, const std::string& fileName)
   readFeatures(TableReader(requireTable(root, "features", fileName), "[features]", fileName), profile);
   if (const toml::node* thresholds = root.get("thresholds")) {
     if (!thresholds->is_table())
-      fail(models::tomlLocation(fileName, thresholds->source()), "'thresholds' must be a table");
+      fail(support::tomlLocation(fileName, thresholds->source()), "'thresholds' must be a table");
     readThresholds(TableReader(*thresholds->as_table(), "[thresholds]", fileName), profile);
   }
   return profile;

@@ -1,7 +1,7 @@
 #include "passes/Instrumentation.h"
 
-#include "ir/Diagnostics.h"
 #include "ir/Printer.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 

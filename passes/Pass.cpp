@@ -1,6 +1,6 @@
 #include "passes/Pass.h"
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 

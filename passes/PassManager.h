@@ -12,11 +12,11 @@
 /// reproducer writer is one). A pass that reports no change is trusted: its output is not
 /// verified again.
 
-#include "ir/Diagnostics.h"
 #include "ir/Graph.h"
 #include "passes/Instrumentation.h"
 #include "passes/Pass.h"
 #include "passes/Pipeline.h"
+#include "support/Diagnostics.h"
 
 #include <memory>
 #include <string>

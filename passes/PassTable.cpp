@@ -3,8 +3,8 @@
 // row, regenerate the docs: `reel passes --markdown > docs/passes.md` (a ctest compares).
 #include "passes/PassTable.h"
 
-#include "ir/Diagnostics.h"
 #include "passes/DecisionPasses.h"
+#include "support/Diagnostics.h"
 
 #include <llvm/ADT/StringRef.h>
 

@@ -1,6 +1,6 @@
 #include "passes/Pipeline.h"
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 

@@ -1,7 +1,7 @@
 #include "passes/Plugin.h"
 
-#include "ir/Diagnostics.h"
 #include "passes/PluginApi.h"
+#include "support/Diagnostics.h"
 
 #include <dlfcn.h>
 

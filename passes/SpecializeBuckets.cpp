@@ -2,8 +2,8 @@
 // decode bucket, @decode.m1, @decode.m2, ..., plus @prefill, with M replaced by the bucket
 // in every type and the graph attributes {phase = "decode" | "prefill", bucket = N}.
 // A module without @step (already specialised, or hand-written bucket graphs) is left as is.
-#include "ir/Diagnostics.h"
 #include "passes/PassTable.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 

@@ -1,6 +1,6 @@
 #include "tools/Args.h"
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 

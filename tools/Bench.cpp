@@ -1,6 +1,6 @@
 // reel bench MODEL_OR_PLAN: decode throughput per bucket on the GPU, CUDA graphs against eager
 // launches, in the spirit of llama-bench.
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 #include "tools/Args.h"
 #include "tools/Commands.h"
 #include "tools/RunFlags.h"

@@ -1,10 +1,10 @@
 #include "tools/PassFlags.h"
 
-#include "ir/Diagnostics.h"
 #include "passes/GpuProfile.h"
 #include "passes/Instrumentation.h"
 #include "passes/PassManager.h"
 #include "passes/Plugin.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 

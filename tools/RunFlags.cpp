@@ -1,6 +1,6 @@
 #include "tools/RunFlags.h"
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 

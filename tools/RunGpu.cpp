@@ -1,7 +1,7 @@
 // reel run --device cuda: the GPU path of reel run (see RunGpu.h).
 #include "tools/RunGpu.h"
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <algorithm>
 #include <cctype>

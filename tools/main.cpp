@@ -1,6 +1,6 @@
 // reel: the command-line driver. Each subcommand lives in its own file; this table is
 // the one list of them and drives dispatch and `reel --help`.
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 #include "tools/Commands.h"
 
 #include <fmt/format.h>

@@ -1,6 +1,6 @@
 #include "runtime/decode/DecodeScheduler.h"
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 
@@ -23,8 +23,7 @@ void checkFits(const std::string& which, int64_t promptTokens, int64_t newTokens
   if (promptTokens < 1) failPlain("decode: every sequence needs at least one prompt token");
   if (newTokens < 1) failPlain("decode: asked for {} new tokens (at least 1)", newTokens);
   if (newTokens > positions)
-    failPlain("decode: asked for {} new tokens, but the context holds {} positions per sequence", newTokens,
-              positions);
+    failPlain("decode: asked for {} new tokens, but the context holds {} positions per sequence", newTokens, positions);
   if (promptTokens > positions)
     failPlain("decode: {}'s prompt of {} tokens does not fit the context of {} positions", which, promptTokens,
               positions);
@@ -121,7 +120,8 @@ void DecodeScheduler::prefillChunk(Sequence& sequence) {
     prefillPath_ = byGraph ? fmt::format("@{} (chunks of {} rows)", info.graph, chunk)
                            : fmt::format("token by token through @{} (M = {})", info.graph, info.rows);
   }
-  if (sequence.prefilled == static_cast<int64_t>(prompt.size())) take(sequence, next[static_cast<size_t>(count - 1)], count - 1);
+  if (sequence.prefilled == static_cast<int64_t>(prompt.size()))
+    take(sequence, next[static_cast<size_t>(count - 1)], count - 1);
 }
 
 std::vector<DecodeScheduler::Sequence*> DecodeScheduler::runningSequences() {
@@ -203,7 +203,8 @@ DecodeReport runDecode(StepExecutor& executor, const DecodeRequest& request, con
   while (scheduler.step()) {
   }
   report.decodeSeconds = secondsSince(start);
-  for (size_t s = 0; s < request.prompts.size(); ++s) report.sequences.push_back(scheduler.takeOutput(static_cast<int64_t>(s)));
+  for (size_t s = 0; s < request.prompts.size(); ++s)
+    report.sequences.push_back(scheduler.takeOutput(static_cast<int64_t>(s)));
   report.prefillPath = scheduler.prefillPath();
   report.decodePath = scheduler.decodePath();
   report.decodeSteps = scheduler.decodeSteps();

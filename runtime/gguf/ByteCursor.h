@@ -4,8 +4,8 @@
 /// checks the bytes left first; every failure is a reel::Error
 /// "<source>: offset <N>: <field>: <what is wrong>".
 
-#include "ir/Diagnostics.h"
 #include "runtime/gguf/GgufValue.h"
+#include "support/Diagnostics.h"
 
 #include <cstdint>
 #include <cstring>

@@ -1,6 +1,6 @@
 #include "runtime/gguf/GgufFile.h"
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -36,7 +36,8 @@ void GgufFile::relocateMisalignedTensors() {
   };
   uint64_t total = 0;
   for (const GgufTensorInfo& info : header_.tensors) {
-    if (misaligned(info)) total += (info.byteSize + kTensorDataAlignment - 1) / kTensorDataAlignment * kTensorDataAlignment;
+    if (misaligned(info))
+      total += (info.byteSize + kTensorDataAlignment - 1) / kTensorDataAlignment * kTensorDataAlignment;
   }
   if (total == 0) return;
   // operator new aligns to at least __STDCPP_DEFAULT_NEW_ALIGNMENT__ (16), and every copy

@@ -1,6 +1,6 @@
 #include "runtime/gguf/GgufMetadata.h"
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <limits>
 

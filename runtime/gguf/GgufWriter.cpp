@@ -1,7 +1,7 @@
 #include "runtime/gguf/GgufWriter.h"
 
-#include "ir/Diagnostics.h"
 #include "runtime/gguf/GgufEncoding.h"
+#include "support/Diagnostics.h"
 
 #include <bit>
 #include <cerrno>

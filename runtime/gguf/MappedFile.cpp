@@ -1,6 +1,6 @@
 #include "runtime/gguf/MappedFile.h"
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -1,7 +1,7 @@
 #include "runtime/gguf/TensorCheck.h"
 
-#include "ir/Diagnostics.h"
 #include "kernels/QuantFormats.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 

@@ -1,8 +1,8 @@
 #include "runtime/gpu/BoundSchedule.h"
 
 #include "codegen/PlanCheck.h"
-#include "ir/Diagnostics.h"
 #include "runtime/gpu/CudaCheck.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 

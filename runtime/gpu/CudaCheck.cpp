@@ -1,6 +1,6 @@
 #include "runtime/gpu/CudaCheck.h"
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 
@@ -30,14 +30,6 @@ void checkCuda(cudaError_t status, std::string_view what) {
   if (status == cudaSuccess) return;
   failPlain("{}: {}: {}{}", what, cudaGetErrorName(status), cudaGetErrorString(status),
             isSticky(status) ? " (the GPU context is lost; nothing more can run in this process)" : "");
-}
-
-std::string formatBytes(double bytes) {
-  constexpr double kKiB = 1024.0;
-  if (bytes >= kKiB * kKiB * kKiB) return fmt::format("{:.2f} GiB", bytes / (kKiB * kKiB * kKiB));
-  if (bytes >= kKiB * kKiB) return fmt::format("{:.1f} MiB", bytes / (kKiB * kKiB));
-  if (bytes >= kKiB) return fmt::format("{:.1f} KiB", bytes / kKiB);
-  return fmt::format("{:.0f} B", bytes);
 }
 
 }  // namespace reel::gpu

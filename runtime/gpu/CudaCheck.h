@@ -14,7 +14,4 @@ namespace reel::gpu {
 /// A sticky error (the context is unusable afterwards) says so.
 void checkCuda(cudaError_t status, std::string_view what);
 
-/// "1.50 GiB", "12.0 MiB", "512 B": byte counts for messages.
-std::string formatBytes(double bytes);
-
 }  // namespace reel::gpu

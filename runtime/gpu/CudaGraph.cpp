@@ -1,7 +1,7 @@
 #include "runtime/gpu/CudaGraph.h"
 
-#include "ir/Diagnostics.h"
 #include "runtime/gpu/CudaCheck.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 

@@ -1,6 +1,6 @@
 #include "runtime/gpu/DecodeBench.h"
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <algorithm>
 #include <chrono>

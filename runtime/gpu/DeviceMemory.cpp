@@ -1,7 +1,9 @@
 #include "runtime/gpu/DeviceMemory.h"
 
-#include "ir/Diagnostics.h"
+#include "support/FormatBytes.h"
+
 #include "runtime/gpu/CudaCheck.h"
+#include "support/Diagnostics.h"
 
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
@@ -17,7 +19,7 @@ namespace {
 std::atomic<size_t> liveBufferBytes{0};
 
 std::string bytesText(size_t bytes) {
-  return formatBytes(static_cast<double>(bytes));
+  return support::formatBinaryBytes(static_cast<double>(bytes));
 }
 
 }  // namespace
@@ -146,7 +148,7 @@ void DriverMemory::release() noexcept {
 
 PinnedBuffer::PinnedBuffer(size_t bytes) : size_(std::max<size_t>(bytes, 1)) {
   checkCuda(cudaMallocHost(&ptr_, size_),
-            fmt::format("allocating {} of pinned host memory", formatBytes(static_cast<double>(size_))));
+            fmt::format("allocating {} of pinned host memory", support::formatBinaryBytes(static_cast<double>(size_))));
 }
 
 PinnedBuffer& PinnedBuffer::operator=(PinnedBuffer&& other) noexcept {

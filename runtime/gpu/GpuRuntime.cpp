@@ -1,8 +1,8 @@
 #include "runtime/gpu/GpuRuntime.h"
 
-#include "ir/Diagnostics.h"
 #include "runtime/gpu/CudaCheck.h"
 #include "runtime/gpu/StepTimer.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 

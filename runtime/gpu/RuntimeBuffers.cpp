@@ -1,7 +1,7 @@
 #include "runtime/gpu/RuntimeBuffers.h"
 
-#include "ir/Diagnostics.h"
 #include "runtime/gpu/CudaCheck.h"
+#include "support/Diagnostics.h"
 
 #include <algorithm>
 #include <string>

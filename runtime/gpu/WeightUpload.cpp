@@ -1,12 +1,12 @@
 #include "runtime/gpu/WeightUpload.h"
 
-#include "ir/Diagnostics.h"
 #include "kernels/Blas.h"
 #include "kernels/QuantRef.h"
 #include "runtime/gpu/CudaCheck.h"
 #include "runtime/gpu/ProgressBar.h"
 #include "runtime/gpu/StagedCopy.h"
-#include "runtime/reference/Parallel.h"
+#include "support/Diagnostics.h"
+#include "support/Parallel.h"
 
 #include <fmt/format.h>
 
@@ -73,7 +73,7 @@ struct RowConversion {
   void run(int64_t first, int64_t count, uint8_t* out) const {
     const size_t inRow = quant::rowBytes(type, slot.cols);
     const size_t outRow = stagedRowBytes(slot, type);
-    reference::parallelFor(count, threads, count * slot.cols, [&](int64_t begin, int64_t end) {
+    support::parallelFor(count, threads, count * slot.cols, [&](int64_t begin, int64_t end) {
       const uint8_t* in = data + static_cast<size_t>(first + begin) * inRow;
       uint8_t* dst = out + static_cast<size_t>(begin) * outRow;
       convert(in, dst, end - begin);

@@ -2,10 +2,9 @@
 
 #include "support/SystemMemory.h"
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <algorithm>
-
 
 namespace reel::reference {
 

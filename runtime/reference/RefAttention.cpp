@@ -1,8 +1,8 @@
 #include "runtime/reference/RefAttention.h"
 
-#include "ir/Diagnostics.h"
 #include "kernels/QuantRef.h"
-#include "runtime/reference/Parallel.h"
+#include "support/Diagnostics.h"
+#include "support/Parallel.h"
 
 #include <algorithm>
 #include <cmath>
@@ -95,7 +95,7 @@ HostTensor attention(const HostTensor& q, const HostTensor& k, const HostTensor&
   }
   HostTensor out = HostTensor::zeros(HostKind::F32, q.rows, spec.heads * spec.headDim);
   const int64_t work = q.rows * spec.heads * spec.headDim * maxEnd(spec, rows);
-  parallelFor(q.rows, threads, work, [&](int64_t begin, int64_t end) {
+  support::parallelFor(q.rows, threads, work, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       if (!live(r)) continue;
       const KeyRange range = keyRange(spec, rows, r);

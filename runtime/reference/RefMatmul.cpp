@@ -1,11 +1,11 @@
 #include "runtime/reference/RefMatmul.h"
 
 #include "ir/DecisionAttrs.h"
-#include "ir/Diagnostics.h"
 #include "kernels/QuantRef.h"
 #include "runtime/reference/FastRound.h"
-#include "runtime/reference/Parallel.h"
 #include "runtime/reference/RefOps.h"
+#include "support/Diagnostics.h"
+#include "support/Parallel.h"
 
 #include <algorithm>
 #include <cmath>
@@ -90,7 +90,8 @@ MatmulNumerics numericsOf(const std::optional<std::string>& kernel) {
   if (!kernel) return MatmulNumerics::Float;
   const std::optional<ir::MatmulKernel> parsed = ir::parseMatmulKernel(*kernel);
   if (!parsed)
-    failPlain("reference executor: unknown matmul kernel {} (expected dp4a, mma, hgemm or fp8)", quoteForMessage(*kernel));
+    failPlain("reference executor: unknown matmul kernel {} (expected dp4a, mma, hgemm or fp8)",
+              quoteForMessage(*kernel));
   switch (*parsed) {
     case ir::MatmulKernel::Dp4a:
     case ir::MatmulKernel::Mma:
@@ -105,7 +106,7 @@ MatmulNumerics numericsOf(const std::optional<std::string>& kernel) {
 
 std::vector<float> fp8WeightRowScales(const WeightView& view, unsigned threads) {
   std::vector<float> scales(static_cast<size_t>(view.rows));
-  parallelFor(view.rows, threads, view.rows * view.cols, [&](int64_t begin, int64_t end) {
+  support::parallelFor(view.rows, threads, view.rows * view.cols, [&](int64_t begin, int64_t end) {
     std::vector<float> row(static_cast<size_t>(view.cols));
     for (int64_t r = begin; r < end; ++r) {
       quant::dequantizeRow(view.type, view.rowData(r), row.data(), view.cols);
@@ -131,7 +132,7 @@ HostTensor matmul(const HostTensor& x, const MatmulWeight& weight, MatmulNumeric
   HostTensor y = HostTensor::zeros(HostKind::F32, x.rows, view.rows);
   const int64_t k = view.cols;
   const int64_t work = view.rows * k * std::max<int64_t>(static_cast<int64_t>(rows.size()), 4);
-  parallelFor(view.rows, run.threads, work, [&](int64_t begin, int64_t end) {
+  support::parallelFor(view.rows, run.threads, work, [&](int64_t begin, int64_t end) {
     std::vector<float> w(static_cast<size_t>(k));
     for (int64_t n = begin; n < end; ++n) {
       if (dp4aWeight) {

@@ -1,8 +1,8 @@
 #include "runtime/reference/RefOps.h"
 
-#include "ir/Diagnostics.h"
 #include "kernels/QuantRef.h"
 #include "models/RopeFactors.h"
+#include "support/Diagnostics.h"
 
 #include <cmath>
 

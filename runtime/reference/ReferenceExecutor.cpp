@@ -1,10 +1,10 @@
 #include "runtime/reference/ReferenceExecutor.h"
 
-#include "ir/Diagnostics.h"
 #include "ir/Verifier.h"
+#include "models/RopeFactors.h"
 #include "runtime/reference/RefAttention.h"
 #include "runtime/reference/RefOps.h"
-#include "models/RopeFactors.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 
@@ -99,8 +99,9 @@ ReferenceExecutor::ReferenceExecutor(const ir::Graph& graph, const WeightSource&
     const std::string prefix = op->name() == "attention" ? "rope_" : "";
     if ((op->name() == "rope" || op->name() == "attention") &&
         op->attrs().getString(prefix + "scaling") == std::optional<std::string>("llama3")) {
-      models::Llama3RopeScaling params{floatAttr(*op, prefix + "scale_factor"), floatAttr(*op, prefix + "low_freq_factor"),
-                          floatAttr(*op, prefix + "high_freq_factor"), intAttr(*op, prefix + "original_context")};
+      models::Llama3RopeScaling params{
+          floatAttr(*op, prefix + "scale_factor"), floatAttr(*op, prefix + "low_freq_factor"),
+          floatAttr(*op, prefix + "high_freq_factor"), intAttr(*op, prefix + "original_context")};
       ropeFactors_[op.get()] =
           models::llama3RopeFactors(intAttr(*op, "head_dim"), floatAttr(*op, prefix + "freq_base"), params);
     }

@@ -1,6 +1,6 @@
 #include "runtime/reference/ReferenceStepExecutor.h"
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <algorithm>
 
@@ -66,7 +66,8 @@ ReferenceStepExecutor::Choice ReferenceStepExecutor::choose(decode::Phase phase,
 
 ReferenceExecutor& ReferenceStepExecutor::executorFor(const ir::Graph& graph) {
   std::unique_ptr<ReferenceExecutor>& executor = executors_[&graph];
-  if (!executor) executor = std::make_unique<ReferenceExecutor>(graph, weights_, *cache_, ExecutorOptions{options_.threads});
+  if (!executor)
+    executor = std::make_unique<ReferenceExecutor>(graph, weights_, *cache_, ExecutorOptions{options_.threads});
   return *executor;
 }
 

@@ -1,7 +1,7 @@
 #include "runtime/reference/WeightSource.h"
 
-#include "ir/Diagnostics.h"
 #include "runtime/gguf/TensorCheck.h"
+#include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 

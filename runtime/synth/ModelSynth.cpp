@@ -1,10 +1,10 @@
 #include "runtime/synth/ModelSynth.h"
 
-#include "ir/Diagnostics.h"
 #include "models/Builder.h"
-#include "passes/CostModel.h"
 #include "models/RopeFactors.h"
 #include "runtime/reference/WeightSource.h"
+#include "support/Diagnostics.h"
+#include "support/FormatBytes.h"
 
 #include <fmt/format.h>
 
@@ -78,7 +78,7 @@ std::filesystem::path directoryOf(const std::filesystem::path& path) {
 }
 
 std::string describeBytes(uint64_t bytes) {
-  return fmt::format("{} ({} bytes)", passes::formatBytes(static_cast<double>(bytes)), bytes);
+  return fmt::format("{} ({} bytes)", support::formatBytes(static_cast<double>(bytes)), bytes);
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 #include "runtime/synth/SyntheticGguf.h"
 
-#include "ir/Diagnostics.h"
 #include "runtime/gguf/GgufWriter.h"
 #include "runtime/synth/SynthRandom.h"
+#include "support/Diagnostics.h"
 
 #include <algorithm>
 #include <chrono>

@@ -6,7 +6,7 @@
 /// because they would only hit an open finding again (tests/fuzz/findings/; with
 /// REEL_FUZZ_NO_SKIPS=1 in the environment they run).
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <cstdio>
 #include <cstdlib>

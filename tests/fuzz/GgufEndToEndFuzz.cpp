@@ -13,15 +13,15 @@
 // kMaxParameters parameters are skipped (the library has its own, far larger limits).
 // REEL_FUZZ_VERBOSE=1 in the environment prints why an input was rejected.
 
-#include "ir/Diagnostics.h"
 #include "ir/Verifier.h"
 #include "models/Builder.h"
+#include "models/GgufConfig.h"
 #include "passes/GpuProfile.h"
 #include "passes/PassManager.h"
 #include "runtime/gguf/GgufFile.h"
 #include "runtime/reference/ReferenceStepExecutor.h"
 #include "runtime/reference/WeightSource.h"
-#include "models/GgufConfig.h"
+#include "support/Diagnostics.h"
 #include "tests/fuzz/FuzzSupport.h"
 #include "tests/fuzz/IrChecks.h"
 

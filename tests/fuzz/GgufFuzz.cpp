@@ -3,10 +3,10 @@
 // write -> read -> write round trip byte for byte. Anything else aborts, which libFuzzer
 // reports as a crash. Under libFuzzer, inputs are mutated by GgufMutator.h.
 
-#include "ir/Diagnostics.h"
 #include "kernels/QuantRef.h"
 #include "runtime/gguf/GgufFile.h"
 #include "runtime/gguf/GgufWriter.h"
+#include "support/Diagnostics.h"
 #include "tests/fuzz/FuzzSupport.h"
 
 #include <cstdio>

@@ -1,10 +1,10 @@
 #include "tests/fuzz/GgufMutator.h"
 
-#include "ir/Diagnostics.h"
 #include "kernels/QuantRef.h"
 #include "runtime/gguf/GgufEncoding.h"
 #include "runtime/gguf/GgufFile.h"
 #include "runtime/gguf/GgufWriter.h"
+#include "support/Diagnostics.h"
 
 #include <algorithm>
 #include <array>

@@ -5,9 +5,9 @@
 
 #include "tests/fuzz/GgufMutator.h"
 
-#include "ir/Diagnostics.h"
 #include "runtime/gguf/GgufFile.h"
 #include "runtime/gguf/GgufWriter.h"
+#include "support/Diagnostics.h"
 
 #include <catch2/catch.hpp>
 

@@ -2,8 +2,8 @@
 // ModelConfig or throw reel::Error; any other exception escapes and is reported as a crash.
 // REEL_FUZZ_VERBOSE=1 in the environment prints why an input was rejected.
 
-#include "ir/Diagnostics.h"
 #include "models/HfConfig.h"
+#include "support/Diagnostics.h"
 #include "tests/fuzz/FuzzSupport.h"
 
 #include <cstddef>

@@ -4,10 +4,10 @@
 // else aborts, which libFuzzer reports as a crash.
 // REEL_FUZZ_VERBOSE=1 in the environment prints why an input was rejected.
 
-#include "ir/Diagnostics.h"
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
 #include "passes/FusedOps.h"
+#include "support/Diagnostics.h"
 #include "tests/fuzz/FuzzSupport.h"
 #include "tests/fuzz/IrChecks.h"
 

@@ -11,12 +11,12 @@
 // so every input runs in a context `reel compile` could be given.
 // REEL_FUZZ_VERBOSE=1 in the environment prints why an input was rejected.
 
-#include "ir/Diagnostics.h"
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
 #include "passes/FusedOps.h"
 #include "passes/GpuProfile.h"
 #include "passes/PassManager.h"
+#include "support/Diagnostics.h"
 #include "tests/fuzz/FuzzSupport.h"
 #include "tests/fuzz/IrChecks.h"
 

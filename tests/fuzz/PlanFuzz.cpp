@@ -8,10 +8,10 @@
 
 #include "codegen/PlanCheck.h"
 #include "codegen/PlanFile.h"
-#include "ir/Diagnostics.h"
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
 #include "passes/FusedOps.h"
+#include "support/Diagnostics.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -3,8 +3,8 @@
 // as a crash ("deadly signal" from std::terminate), as it does a sanitizer fault.
 // REEL_FUZZ_VERBOSE=1 in the environment prints why an input was rejected.
 
-#include "ir/Diagnostics.h"
 #include "models/TomlConfig.h"
+#include "support/Diagnostics.h"
 #include "tests/fuzz/FuzzSupport.h"
 
 #include <cstddef>

@@ -2,7 +2,7 @@
 /// \file
 /// Helpers shared by the model config tests.
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <catch2/catch.hpp>
 

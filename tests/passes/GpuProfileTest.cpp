@@ -1,6 +1,6 @@
 #include "passes/GpuProfile.h"
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 #include <catch2/catch.hpp>
 

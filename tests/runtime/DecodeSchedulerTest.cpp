@@ -3,8 +3,8 @@
 // fake's next token is a function of the row alone, so the expected tokens of a sequence
 // follow from its prompt without any scheduler.
 
-#include "ir/Diagnostics.h"
 #include "runtime/decode/DecodeScheduler.h"
+#include "support/Diagnostics.h"
 
 #include <catch2/catch.hpp>
 
@@ -147,18 +147,17 @@ TEST_CASE("sequences join while others run, and a finished sequence's slot is re
   CHECK(scheduler.output(c).tokens == expectedTokens({7, 8, 9}, 4));
 }
 
-TEST_CASE("teacher forcing feeds the given tokens; bad requests are refused before any step",
-          "[decode][scheduler]") {
+TEST_CASE("teacher forcing feeds the given tokens; bad requests are refused before any step", "[decode][scheduler]") {
   FakeExecutor executor(4, 4, {2, 8});
   const DecodeReport forced = runDecode(executor, {{{5}}, 3, {{40, 41}}}, {});
-  CHECK(forced.sequences[0].tokens ==
-        std::vector<int32_t>{nextOf(5, 0), nextOf(40, 1), nextOf(41, 2)});
+  CHECK(forced.sequences[0].tokens == std::vector<int32_t>{nextOf(5, 0), nextOf(40, 1), nextOf(41, 2)});
   CHECK_THROWS_WITH(runDecode(executor, {{{5}}, 4, {{40, 41}}}, {}),
                     "decode: sequence 0 has 2 tokens to follow, step 3 needs more");
 
   FakeExecutor fresh(4, 4, {2, 8});
   CHECK_THROWS_WITH(runDecode(fresh, {{}, 2, {}}, {}), "decode: no sequences to run");
-  CHECK_THROWS_WITH(runDecode(fresh, {{{1}, {2}, {3}}, 2, {}}, {}), "decode: 3 sequences, but the KV cache has 2 slots");
+  CHECK_THROWS_WITH(runDecode(fresh, {{{1}, {2}, {3}}, 2, {}}, {}),
+                    "decode: 3 sequences, but the KV cache has 2 slots");
   CHECK_THROWS_WITH(runDecode(fresh, {{{1}, {}}, 2, {}}, {}), "decode: every sequence needs at least one prompt token");
   CHECK_THROWS_WITH(runDecode(fresh, {{{1}}, 9, {}}, {}),
                     "decode: asked for 9 new tokens, but the context holds 8 positions per sequence");

@@ -3,10 +3,10 @@
 /// Helpers of the GGUF tests: a raw byte builder to craft (malformed) files field by field,
 /// a small valid file, the error message of a parse, and a temporary directory.
 
-#include "ir/Diagnostics.h"
 #include "kernels/QuantRef.h"
 #include "runtime/gguf/GgufFile.h"
 #include "runtime/gguf/GgufWriter.h"
+#include "support/Diagnostics.h"
 
 #include <unistd.h>
 

@@ -5,6 +5,7 @@
 
 #include "GpuTestSupport.h"
 #include "runtime/gpu/CudaCheck.h"
+#include "support/FormatBytes.h"
 
 using namespace reel;
 using namespace reel::test;
@@ -24,7 +25,7 @@ size_t usedGpuBytes() {
 }
 
 std::string bytesText(size_t bytes) {
-  return gpu::formatBytes(static_cast<double>(bytes));
+  return support::formatBinaryBytes(static_cast<double>(bytes));
 }
 
 /// Loads `plan` with `options`, expecting the load to fail with a reel::Error containing

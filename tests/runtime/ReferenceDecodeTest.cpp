@@ -4,7 +4,7 @@
 
 #include "ReferenceTestSupport.h"
 #include "passes/PassTable.h"
-#include "runtime/reference/Parallel.h"
+#include "support/Parallel.h"
 
 #include <catch2/catch.hpp>
 
@@ -73,8 +73,9 @@ TEST_CASE("requests that cannot fit the context are refused before anything runs
   CHECK_THROWS_WITH(runGreedyDecode(tiny.graphs, *tiny.weights.source, {{{1}}, 9, {}}, options),
                     "decode: asked for 9 new tokens, but the context holds 8 positions per sequence");
   options.maxContext = 0;  // no context given: a sequence may still not ask for more than 2^24 positions
-  CHECK_THROWS_WITH(runGreedyDecode(tiny.graphs, *tiny.weights.source, {{{1}}, int64_t{1} << 40, {}}, options),
-                    "decode: asked for 1099511627776 new tokens, but the context holds 16777216 positions per sequence");
+  CHECK_THROWS_WITH(
+      runGreedyDecode(tiny.graphs, *tiny.weights.source, {{{1}}, int64_t{1} << 40, {}}, options),
+      "decode: asked for 1099511627776 new tokens, but the context holds 16777216 positions per sequence");
 }
 
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
@@ -89,10 +90,10 @@ TEST_CASE("parallelFor runs every part when threads cannot be created", "[decode
     getrlimit(RLIMIT_AS, &limit);
     limit.rlim_cur = 0;  // nothing more may be mapped: new thread stacks cannot be
     if (setrlimit(RLIMIT_AS, &limit) != 0) _exit(3);
-    reel::reference::parallelFor(static_cast<int64_t>(values.size()), 8, int64_t{1} << 30,
-                                 [&](int64_t begin, int64_t end) {
-                                   for (int64_t i = begin; i < end; ++i) values[static_cast<size_t>(i)] = i;
-                                 });
+    reel::support::parallelFor(static_cast<int64_t>(values.size()), 8, int64_t{1} << 30,
+                               [&](int64_t begin, int64_t end) {
+                                 for (int64_t i = begin; i < end; ++i) values[static_cast<size_t>(i)] = i;
+                               });
     int64_t expected = static_cast<int64_t>(values.size()) * (static_cast<int64_t>(values.size()) - 1) / 2;
     _exit(std::accumulate(values.begin(), values.end(), int64_t{0}) == expected ? 0 : 2);
   }

@@ -6,10 +6,10 @@
 
 #include "GgufTestSupport.h"
 #include "ReferenceTestSupport.h"
-#include "models/TomlConfig.h"
-#include "passes/CostModel.h"
 #include "models/GgufConfig.h"
+#include "models/TomlConfig.h"
 #include "runtime/synth/ModelSynth.h"
+#include "support/FormatBytes.h"
 
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
@@ -259,13 +259,13 @@ TEST_CASE("synthetic weights over the memory budget or the free disk are refused
   CHECK_THROWS_WITH(synth::writeSyntheticModel(tinyConfig(), options, path, 1000),
                     fmt::format("{}: synthetic q8_0 weights of tiny need {} ({} bytes), over the memory budget of "
                                 "1.0 kB (1000 bytes)",
-                                path.string(), passes::formatBytes(static_cast<double>(bytes)), bytes));
+                                path.string(), support::formatBytes(static_cast<double>(bytes)), bytes));
   CHECK_FALSE(std::filesystem::exists(path));
 
   // One byte more than the directory has free.
   const uint64_t available = std::filesystem::space(dir.file("")).available;
   CHECK_THROWS_WITH(synth::requireRoomForSynthetic(tinyConfig(), options, available + 1, path),
-                    Contains(fmt::format("need {} ({} bytes), but {} has only", passes::formatBytes(available + 1.0),
+                    Contains(fmt::format("need {} ({} bytes), but {} has only", support::formatBytes(available + 1.0),
                                          available + 1, path.parent_path().string())));
   CHECK_NOTHROW(synth::requireRoomForSynthetic(tinyConfig(), options, 1, path));
 }

@@ -1,4 +1,4 @@
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 namespace reel {
 

@@ -1,4 +1,4 @@
-#include "runtime/reference/Parallel.h"
+#include "support/Parallel.h"
 
 #include <algorithm>
 #include <exception>
@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-namespace reel::reference {
+namespace reel::support {
 
 namespace {
 
@@ -47,4 +47,4 @@ void parallelFor(int64_t count, unsigned threads, int64_t work, const std::funct
     if (error) std::rethrow_exception(error);
 }
 
-}  // namespace reel::reference
+}  // namespace reel::support

@@ -7,7 +7,7 @@
 /// non-ASCII code points where it tests for Unicode whitespace (found by fuzzing), so the
 /// text is checked before it gets there; reel's TOML files need nothing beyond ASCII.
 
-#include "ir/Diagnostics.h"
+#include "support/Diagnostics.h"
 
 // toml++ 3.3 asserts on some malformed input ("[\n", "x = [}", "1979-05-27T:00Z"; upstream
 // marzer/tomlplusplus#301 fixes the first) that its parser, asserts off, reports as the
@@ -21,7 +21,7 @@
 #include <string>
 #include <string_view>
 
-namespace reel::models {
+namespace reel::support {
 
 /// Parses `text` (named `file` in messages). Throws reel::Error.
 toml::table parseTomlText(std::string_view text, const std::string& file);
@@ -29,4 +29,4 @@ toml::table parseTomlText(std::string_view text, const std::string& file);
 /// The place of a TOML node, for messages.
 SourceLoc tomlLocation(const std::string& file, const toml::source_region& region);
 
-}  // namespace reel::models
+}  // namespace reel::support

@@ -1,8 +1,8 @@
-#include "models/TomlParse.h"
+#include "support/TomlParse.h"
 
 #include <cctype>
 
-namespace reel::models {
+namespace reel::support {
 
 SourceLoc tomlLocation(const std::string& file, const toml::source_region& region) {
   return SourceLoc{file, region.begin.line, region.begin.column};
@@ -30,4 +30,4 @@ toml::table parseTomlText(std::string_view text, const std::string& file) {
   }
 }
 
-}  // namespace reel::models
+}  // namespace reel::support
