@@ -1,5 +1,6 @@
 #include "runtime/gpu/WeightUpload.h"
 
+#include "codegen/PlanCheck.h"
 #include "kernels/Blas.h"
 #include "kernels/QuantRef.h"
 #include "runtime/gpu/CudaCheck.h"
@@ -180,7 +181,11 @@ DeviceWeights uploadWeights(const WeightUploadRequest& request) {
     if (!isNeeded(request, i)) continue;
     const GgufTensorInfo& info = tensorOf(*request.file, slots[i]);
     largestRow = std::max(largestRow, stagedRowBytes(slots[i], info.type));
-    weights.bytes += slots[i].bytes;  // checked against the layout by codegen::checkPlan
+    if (slots[i].bytes != codegen::weightLayoutBytes(slots[i]))
+      failPlain("plan of {}: weight slot {} '{}' claims {} bytes, its {} layout takes {}", request.plan->model, i,
+                slots[i].tensor, slots[i].bytes, codegen::weightLayoutName(slots[i].layout),
+                codegen::weightLayoutBytes(slots[i]));
+    weights.bytes += slots[i].bytes;
   }
   // Allocate everything first: running out of memory shows before minutes of conversion, for
   // all the weights at once (the ledger's cap, then what the GPU has free).
