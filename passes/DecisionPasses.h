@@ -14,7 +14,7 @@
 ///
 /// Each pass reads the bucket from its graph's attributes and leaves graphs that are
 /// still generic in M untouched. The rows of the pass table come from
-/// decisionPassInfos(); the factories below give a pass its default options.
+/// decisionPassInfos(); createDecisionPass makes one with given options (tests, tools).
 
 #include "passes/Pass.h"
 
@@ -24,16 +24,6 @@
 #include <vector>
 
 namespace reel::passes {
-
-std::unique_ptr<Pass> createSelectPrecisionPass();
-std::unique_ptr<Pass> createFuseQkvPass();
-std::unique_ptr<Pass> createFuseGateUpPass();
-std::unique_ptr<Pass> createFuseResidualNormPass();
-std::unique_ptr<Pass> createSelectAttentionPass();
-std::unique_ptr<Pass> createFuseRopeAttentionPass();
-std::unique_ptr<Pass> createShareActivationQuantPass();
-std::unique_ptr<Pass> createFoldQuantizePass();
-std::unique_ptr<Pass> createPlanMemoryPass();
 
 /// The table rows of one pass each (name, summary, phase, options, factory).
 PassInfo selectPrecisionPassInfo();

@@ -84,8 +84,4 @@ PassInfo foldQuantizePassInfo() {
           [] { return std::make_unique<FoldQuantizePass>(); }};
 }
 
-std::unique_ptr<Pass> createFoldQuantizePass() {
-  return createDecisionPass(kPassName);
-}
-
 }  // namespace reel::passes

@@ -145,8 +145,4 @@ PassInfo fuseGateUpPassInfo() {
   return info;
 }
 
-std::unique_ptr<Pass> createFuseGateUpPass() {
-  return createDecisionPass(kPassName);
-}
-
 }  // namespace reel::passes

@@ -166,8 +166,4 @@ PassInfo fuseQkvPassInfo() {
   return info;
 }
 
-std::unique_ptr<Pass> createFuseQkvPass() {
-  return createDecisionPass(kPassName);
-}
-
 }  // namespace reel::passes

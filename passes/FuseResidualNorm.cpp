@@ -122,8 +122,4 @@ PassInfo fuseResidualNormPassInfo() {
   return info;
 }
 
-std::unique_ptr<Pass> createFuseResidualNormPass() {
-  return createDecisionPass(kPassName);
-}
-
 }  // namespace reel::passes

@@ -4,8 +4,8 @@
 /// rotates each query head as it loads it, and rotates the new key as it appends it to the
 /// KV cache: RoPE, KV append and attention become one launch instead of four.
 ///
-/// Only where each row reads its own sequence's cache (strategy "decode"): in a prefill step the rows of one sequence read each other's keys, so they
-/// must all be in the cache before any row attends. Both ropes must rotate at the
+/// Only where each row reads its own sequence's cache (strategy "decode"): in a prefill step the rows of one sequence
+/// read each other's keys, so they must all be in the cache before any row attends. Both ropes must rotate at the
 /// attention's positions with the same frequencies, and be read by nothing else.
 ///
 /// Option `enable` (default true) turns the fusion off, for measuring it.
@@ -98,10 +98,6 @@ PassInfo fuseRopeAttentionPassInfo() {
           "attention",
           {{"enable", OptionKind::Bool, "true", "false: keep the rope ops"}},
           [] { return std::make_unique<FuseRopeAttentionPass>(); }};
-}
-
-std::unique_ptr<Pass> createFuseRopeAttentionPass() {
-  return createDecisionPass(kPassName);
 }
 
 }  // namespace reel::passes

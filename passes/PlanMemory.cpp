@@ -216,8 +216,4 @@ PassInfo planMemoryPassInfo() {
           [] { return std::make_unique<PlanMemoryPass>(); }};
 }
 
-std::unique_ptr<Pass> createPlanMemoryPass() {
-  return createDecisionPass(kPassName);
-}
-
 }  // namespace reel::passes

@@ -83,8 +83,8 @@ void chooseDecode(const CostModel& model, AttentionShape shape, int64_t threshol
   shape.context = threshold;
   Estimate estimate = model.decodeAttention(shape, 1);
   choice.strategy = ir::attentionStrategyName(ir::AttentionStrategy::Decode);
-  choice.strategyReason = fmt::format("decode {} at ctx {} (M={}; {})", estimate.detail(), threshold, shape.rows,
-                                      headsText(shape));
+  choice.strategyReason =
+      fmt::format("decode {} at ctx {} (M={}; {})", estimate.detail(), threshold, shape.rows, headsText(shape));
 }
 
 void chooseLongContext(const CostModel& model, AttentionShape shape, const AttentionPlanInput& input, int64_t longest,
@@ -191,10 +191,6 @@ PassInfo selectAttentionPassInfo() {
             "flash-decoding when the longest KV length exceeds this (default: the GPU profile's, 1024)"},
            {"max-splits", OptionKind::Int, "32", "most KV splits flash-decoding may use; 1 turns it off"}},
           [] { return std::make_unique<SelectAttentionPass>(); }};
-}
-
-std::unique_ptr<Pass> createSelectAttentionPass() {
-  return createDecisionPass(kPassName);
 }
 
 }  // namespace reel::passes

@@ -416,8 +416,4 @@ PassInfo selectPrecisionPassInfo() {
           [] { return std::make_unique<SelectPrecisionPass>(); }};
 }
 
-std::unique_ptr<Pass> createSelectPrecisionPass() {
-  return createDecisionPass(kPassName);
-}
-
 }  // namespace reel::passes

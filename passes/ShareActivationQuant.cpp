@@ -81,8 +81,4 @@ PassInfo shareActivationQuantPassInfo() {
   return info;
 }
 
-std::unique_ptr<Pass> createShareActivationQuantPass() {
-  return createDecisionPass(kPassName);
-}
-
 }  // namespace reel::passes
