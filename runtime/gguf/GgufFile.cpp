@@ -34,14 +34,15 @@ void GgufFile::relocateMisalignedTensors() {
   auto misaligned = [&](const GgufTensorInfo& info) {
     return reinterpret_cast<uintptr_t>(bytes_.data() + info.fileOffset) % kTensorDataAlignment != 0;
   };
+  // Each copy starts on a kTensorDataAlignment boundary of the buffer.
+  auto paddedSize = [](const GgufTensorInfo& info) {
+    return (info.byteSize + kTensorDataAlignment - 1) / kTensorDataAlignment * kTensorDataAlignment;
+  };
   uint64_t total = 0;
-  for (const GgufTensorInfo& info : header_.tensors) {
-    if (misaligned(info))
-      total += (info.byteSize + kTensorDataAlignment - 1) / kTensorDataAlignment * kTensorDataAlignment;
-  }
+  for (const GgufTensorInfo& info : header_.tensors)
+    if (misaligned(info)) total += paddedSize(info);
   if (total == 0) return;
-  // operator new aligns to at least __STDCPP_DEFAULT_NEW_ALIGNMENT__ (16), and every copy
-  // starts at a multiple of kTensorDataAlignment inside the buffer.
+  // operator new aligns the buffer to at least __STDCPP_DEFAULT_NEW_ALIGNMENT__ (16).
   static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ % kTensorDataAlignment == 0);
   relocated_.resize(total);
   relocatedOffset_.assign(header_.tensors.size(), kNotRelocated);
@@ -51,7 +52,7 @@ void GgufFile::relocateMisalignedTensors() {
     if (!misaligned(info)) continue;
     std::copy_n(bytes_.data() + info.fileOffset, info.byteSize, relocated_.data() + next);
     relocatedOffset_[i] = next;
-    next += (info.byteSize + kTensorDataAlignment - 1) / kTensorDataAlignment * kTensorDataAlignment;
+    next += paddedSize(info);
   }
 }
 
