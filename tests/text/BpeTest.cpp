@@ -1,0 +1,95 @@
+// Byte-level BPE ("gpt2") on the hand-made vocabulary of TextTestSupport.h, and the
+// pre-tokenizer regexes of each `tokenizer.ggml.pre` family.
+#include "TextTestSupport.h"
+
+#include "text/PreTokenize.h"
+
+#include <catch2/catch.hpp>
+
+using namespace reel;
+using namespace reel::test;
+using reel::text::PreTokenizer;
+using reel::text::TokenId;
+using reel::text::Tokenizer;
+using reel::text::WordSplitter;
+using Ids = std::vector<TokenId>;
+using Words = std::vector<std::string_view>;
+
+namespace {
+
+Tokenizer bpeTokenizer(const std::string& pre) {
+  return Tokenizer(loadVocabulary(bpeMetadata(pre)));
+}
+
+constexpr reel::text::EncodeOptions kNoBos{.addSpecial = false};
+
+}  // namespace
+
+TEST_CASE("byte-level BPE merges by rank, lowest first", "[text][bpe]") {
+  const Tokenizer tokenizer = bpeTokenizer("gpt2");
+  // "hello": h e l l o; he (rank 0), then ll (1), then he+ll (2), then hell+o (4).
+  CHECK(tokenizer.encode("hello") == Ids{kBpeBos, kBpeHello});
+  // "hel": he (rank 0) and el (rank 5) overlap; he wins, and "he l" is no merge.
+  CHECK(tokenizer.encode("hel", kNoBos) == Ids{kBpeHe, 'l'});
+  // " world" is one word (" ?\p{L}+"), written "Ġworld"; only Ġ+w merges (rank 3); the
+  // other bytes are their own single-byte tokens, whose id is the byte.
+  CHECK(tokenizer.encode(" world", kNoBos) == Ids{kBpeSpaceW, 'o', 'r', 'l', 'd'});
+  // A byte that is not UTF-8 is a word of its own: byte 0xFF is token 255.
+  CHECK(tokenizer.encode("a\xFF"
+                         "b",
+                         kNoBos) == Ids{'a', 0xFF, 'b'});
+}
+
+TEST_CASE("the Llama 3 pre-tokenizer takes a whole-word token without merges", "[text][bpe]") {
+  // "xyz" is a token but no merge makes it: Llama 3 (ignore_merges) finds it whole, GPT-2 not.
+  CHECK(bpeTokenizer("llama-bpe").encode("xyz", kNoBos) == Ids{kBpeXyz});
+  CHECK(bpeTokenizer("gpt2").encode("xyz", kNoBos) == Ids{'x', 'y', 'z'});
+}
+
+TEST_CASE("the pre-tokenizer regexes split as the reference tokenizers do", "[text][bpe]") {
+  const std::string text = "Hello, world! 12345\n\n  x I'M";
+  // Llama 3: digits in runs of at most three; a space before digits is a word of its own;
+  // "\s*[\r\n]+" takes the newlines, "\s+(?!\S)" the first of the two spaces; contractions
+  // in any case.
+  CHECK(WordSplitter(PreTokenizer::Llama3).split(text) ==
+        Words{"Hello", ",", " world", "!", " ", "123", "45", "\n\n", " ", " x", " I", "'M"});
+  // Qwen2: the same with single digits.
+  CHECK(WordSplitter(PreTokenizer::Qwen2).split(text) ==
+        Words{"Hello", ",", " world", "!", " ", "1", "2", "3", "4", "5", "\n\n", " ", " x", " I", "'M"});
+  // GPT-2: " ?\p{N}+" keeps the space and all digits; whitespace before a word is one word
+  // less its last space; contractions in lower case only.
+  CHECK(WordSplitter(PreTokenizer::Gpt2).split(text) ==
+        Words{"Hello", ",", " world", "!", " 12345", "\n\n ", " x", " I", "'", "M"});
+  // Letters of any script are \p{L}; an emoji is neither letter nor digit.
+  CHECK(WordSplitter(PreTokenizer::Llama3).split("日本語🙂 é") == Words{"日本語", "🙂", " é"});
+}
+
+TEST_CASE("byte-level BPE matches special tokens, the longest first", "[text][bpe]") {
+  const Tokenizer tokenizer = bpeTokenizer("llama-bpe");
+  // "<|im|>!" (user-defined) is longer than "<|im|>" (control) and wins where both match.
+  CHECK(tokenizer.encode("<|im|>!hi<|im|><|eot|>") == Ids{kBpeBos, kBpeImBang, 'h', 'i', kBpeIm, kBpeEot});
+  // Without parseSpecial only user-defined tokens are matched; "<|im|>" is text, split by
+  // the regex into "<|", "im", "|>".
+  CHECK(tokenizer.encode("<|im|>!hi<|im|>", {.addSpecial = false, .parseSpecial = false}) ==
+        Ids{kBpeImBang, 'h', 'i', '<', '|', 'i', 'm', '|', '>'});
+}
+
+TEST_CASE("byte-level BPE round trips text through ids", "[text][bpe]") {
+  const std::vector<std::string> corpus{"hello world",
+                                        "héllo wörld, ça va?",
+                                        "日本語のテキスト",
+                                        "emoji 🙂👍🏽!",
+                                        "a  \t\n   b    ",
+                                        "\xFF\xFE invalid \xC3",
+                                        "",
+                                        "   ",
+                                        "x = f(12345);\n\treturn x;",
+                                        "I'm here, they'LL see"};
+  for (const std::string& pre : std::vector<std::string>{"default", "llama-bpe", "qwen2"}) {
+    const Tokenizer tokenizer = bpeTokenizer(pre);
+    for (const std::string& text : corpus) {
+      INFO(pre << ": " << text);
+      CHECK(tokenizer.decode(tokenizer.encode(text)) == text);
+    }
+  }
+}
