@@ -32,10 +32,10 @@ find_package(nlohmann_json 3 REQUIRED CONFIG)
 # PCRE2 (8-bit, with Unicode properties) for the byte-level BPE pre-tokenizer regexes,
 # linked statically: the GPU host need not have libpcre2-8.so (scripts/stage checks).
 find_path(REEL_PCRE2_INCLUDE_DIR pcre2.h REQUIRED)
-find_library(REEL_PCRE2_LIB NAMES libpcre2-8.a REQUIRED)
+find_library(REEL_PCRE2_STATIC_LIB NAMES libpcre2-8.a REQUIRED)
 add_library(reel_pcre2 INTERFACE)
 target_include_directories(reel_pcre2 SYSTEM INTERFACE ${REEL_PCRE2_INCLUDE_DIR})
-target_link_libraries(reel_pcre2 INTERFACE ${REEL_PCRE2_LIB})
+target_link_libraries(reel_pcre2 INTERFACE ${REEL_PCRE2_STATIC_LIB})
 
 if(REEL_BUILD_TESTS)
   find_package(Catch2 2 REQUIRED CONFIG)

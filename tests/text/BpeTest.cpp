@@ -75,16 +75,7 @@ TEST_CASE("byte-level BPE matches special tokens, the longest first", "[text][bp
 }
 
 TEST_CASE("byte-level BPE round trips text through ids", "[text][bpe]") {
-  const std::vector<std::string> corpus{"hello world",
-                                        "héllo wörld, ça va?",
-                                        "日本語のテキスト",
-                                        "emoji 🙂👍🏽!",
-                                        "a  \t\n   b    ",
-                                        "\xFF\xFE invalid \xC3",
-                                        "",
-                                        "   ",
-                                        "x = f(12345);\n\treturn x;",
-                                        "I'm here, they'LL see"};
+  const std::vector<std::string> corpus = roundTripCorpus();
   for (const std::string& pre : std::vector<std::string>{"default", "llama-bpe", "qwen2"}) {
     const Tokenizer tokenizer = bpeTokenizer(pre);
     for (const std::string& text : corpus) {

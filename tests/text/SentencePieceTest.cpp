@@ -70,16 +70,7 @@ TEST_CASE("SentencePiece matches special tokens before tokenizing", "[text][spm]
 
 TEST_CASE("SentencePiece round trips text through ids", "[text][spm]") {
   const Tokenizer tokenizer = spmTokenizer();
-  const std::vector<std::string> corpus{"hello",
-                                        " hello world",
-                                        "héllo wörld, ça va?",
-                                        "日本語のテキスト",
-                                        "emoji 🙂👍🏽!",
-                                        "a  \t\n   b    ",
-                                        "\xFF\xFE invalid \xC3",
-                                        "",
-                                        "   ",
-                                        "hello\n\nhello"};
+  const std::vector<std::string> corpus = roundTripCorpus();
   for (const std::string& text : corpus) {
     INFO(text);
     CHECK(tokenizer.decode(tokenizer.encode(text)) == text);

@@ -126,4 +126,21 @@ inline GgufMetadata bpeMetadata(const std::string& pre) {
   return metadata;
 }
 
+/// Texts every tokenizer must give back exactly: ASCII, accents, CJK, emoji (with a
+/// modifier), whitespace runs, code, bytes that are not UTF-8, nothing.
+inline std::vector<std::string> roundTripCorpus() {
+  return {"hello",
+          " hello world",
+          "héllo wörld, ça va?",
+          "日本語のテキスト",
+          "emoji 🙂👍🏽!",
+          "a  \t\n   b    ",
+          "\xFF\xFE invalid \xC3",
+          "",
+          "   ",
+          "hello\n\nhello",
+          "x = f(12345);\n\treturn x;",
+          "I'm here, they'LL see"};
+}
+
 }  // namespace reel::test
