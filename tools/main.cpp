@@ -31,6 +31,7 @@ constexpr Subcommand kSubcommands[] = {
     {"bench", "decode tok/s per bucket on the GPU: CUDA graphs vs eager, % of bandwidth", runBench},
     {"lower", "lower an optimized IR file to a plan (codegen alone)", runLower},
     {"inspect", "print what a plan does per bucket", runInspect},
+    {"tokenize", "print the token ids and pieces of a text with a GGUF file's tokenizer", runTokenize},
 };
 
 void printUsage() {

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Writes a GGUF file (no tensors) carrying a small hand-made tokenizer, for the tests of
+`reel tokenize`.
+
+Usage: vocab-gguf.py OUT.gguf spm|bpe [KEY=VALUE ...]
+  spm: a SentencePiece ("llama") vocabulary: <unk>, <s>, </s>, the 256 <0xNN> byte tokens
+       (id 3 + byte), then U+2581, h, e, l, o (259..263) and he -1, ll -2, lo -0.5,
+       U+2581 he -3 (264..267).
+  bpe: a byte-level BPE ("gpt2", pre "llama-bpe") vocabulary: token b (0..255) is byte b in
+       GPT-2's byte-to-unicode map, then "he" (256) and "hell" (257) from the merges
+       "h e", "l l", "he ll", and "<|begin_of_text|>" (258, control, BOS).
+  KEY=VALUE overrides a string key (e.g. tokenizer.ggml.model=bert).
+"""
+import struct
+import sys
+
+STRING, ARRAY, UINT32, INT32, FLOAT32, BOOL = 8, 9, 4, 5, 6, 7
+
+
+def gguf_string(text):
+    data = text.encode("utf-8")
+    return struct.pack("<Q", len(data)) + data
+
+
+def value(kind, item):
+    if kind == STRING:
+        return gguf_string(item)
+    return struct.pack({UINT32: "<I", INT32: "<i", FLOAT32: "<f", BOOL: "<?"}[kind], item)
+
+
+def entry(key, kind, item):
+    if kind == ARRAY:
+        element, items = item
+        body = struct.pack("<IQ", element, len(items)) + b"".join(value(element, x) for x in items)
+        return gguf_string(key) + struct.pack("<I", ARRAY) + body
+    return gguf_string(key) + struct.pack("<I", kind) + value(kind, item)
+
+
+def byte_chars():
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    chars, extra = {}, 0
+    for byte in range(256):
+        if byte in keep:
+            chars[byte] = chr(byte)
+        else:
+            chars[byte] = chr(256 + extra)
+            extra += 1
+    return [chars[b] for b in range(256)]
+
+
+def spm():
+    tokens = [("<unk>", 0, 2), ("<s>", 0, 3), ("</s>", 0, 3)]
+    tokens += [("<0x%02X>" % b, 0, 6) for b in range(256)]
+    tokens += [(t, -10, 1) for t in ["\u2581", "h", "e", "l", "o"]]
+    tokens += [("he", -1, 1), ("ll", -2, 1), ("lo", -0.5, 1), ("\u2581he", -3, 1)]
+    keys = {"tokenizer.ggml.model": (STRING, "llama"),
+            "tokenizer.ggml.bos_token_id": (UINT32, 1), "tokenizer.ggml.eos_token_id": (UINT32, 2),
+            "tokenizer.ggml.unknown_token_id": (UINT32, 0)}
+    return tokens, keys
+
+
+def bpe():
+    tokens = [(c, 0, 1) for c in byte_chars()] + [("he", 0, 1), ("hell", 0, 1), ("<|begin_of_text|>", 0, 3)]
+    keys = {"tokenizer.ggml.model": (STRING, "gpt2"), "tokenizer.ggml.pre": (STRING, "llama-bpe"),
+            "tokenizer.ggml.merges": (ARRAY, (STRING, ["h e", "l l", "he ll"])),
+            "tokenizer.ggml.bos_token_id": (UINT32, 258), "tokenizer.ggml.add_bos_token": (BOOL, True)}
+    return tokens, keys
+
+
+def main():
+    path, kind = sys.argv[1], sys.argv[2]
+    tokens, keys = spm() if kind == "spm" else bpe()
+    keys["tokenizer.ggml.tokens"] = (ARRAY, (STRING, [t for t, _, _ in tokens]))
+    keys["tokenizer.ggml.scores"] = (ARRAY, (FLOAT32, [s for _, s, _ in tokens]))
+    keys["tokenizer.ggml.token_type"] = (ARRAY, (INT32, [k for _, _, k in tokens]))
+    for override in sys.argv[3:]:
+        key, text = override.split("=", 1)
+        keys[key] = (STRING, text)
+    entries = [entry("general.architecture", STRING, "llama")] + [entry(k, *v) for k, v in keys.items()]
+    with open(path, "wb") as out:
+        out.write(b"GGUF" + struct.pack("<IQQ", 3, 0, len(entries)) + b"".join(entries))
+
+
+main()
