@@ -29,6 +29,12 @@ TEST_CASE("a vocabulary reads the tokenizer.ggml keys", "[text][vocab]") {
   flags.set("tokenizer.ggml.padding_token_id", uint32_t{0});
   const Vocabulary changed = loadVocabulary(flags);
   CHECK((!changed.addBos && !changed.addSpacePrefix && changed.padding == 0));
+  // -1 (or its u32 form) is how converters write "no such token".
+  GgufMetadata none = spmMetadata();
+  none.set("tokenizer.ggml.eos_token_id", int32_t{-1});
+  none.set("tokenizer.ggml.unknown_token_id", uint32_t{0xFFFFFFFF});
+  const Vocabulary noneSet = loadVocabulary(none);
+  CHECK((!noneSet.eos && !noneSet.unk && noneSet.bos == 1));
 
   const Vocabulary bpe = loadVocabulary(bpeMetadata("qwen2"));
   CHECK(bpe.model == TokenizerModel::ByteLevelBpe);
