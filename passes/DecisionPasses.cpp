@@ -1,18 +1,18 @@
 #include "passes/DecisionPasses.h"
 
-#include "passes/FusedOps.h"
+#include "passes/PassTable.h"
 #include "support/Diagnostics.h"
 
 namespace reel::passes {
 
 std::vector<PassInfo> decisionPassInfos() {
-  registerFusedOps();
   return {selectPrecisionPassInfo(),      fuseQkvPassInfo(),         fuseGateUpPassInfo(),
           fuseResidualNormPassInfo(),     selectAttentionPassInfo(), fuseRopeAttentionPassInfo(),
           shareActivationQuantPassInfo(), foldQuantizePassInfo(),    planMemoryPassInfo()};
 }
 
 std::unique_ptr<Pass> createDecisionPass(const std::string& name, const std::map<std::string, std::string>& given) {
+  registerBuiltinPasses();  // the ops the pass creates or reads, from the pass table
   for (const PassInfo& info : decisionPassInfos()) {
     if (info.name != name) continue;
     std::unique_ptr<Pass> pass = info.create();

@@ -80,12 +80,6 @@ Result verifyQuantizeQ81(const Op& op) {
   return resultTypeIs(op, 0, TensorType(ElemType::Q8_1, x->type().shape));
 }
 
-/// Registers the fused ops when this object file is linked in, so that parsers see them.
-[[maybe_unused]] const bool kRegisteredAtStartup = [] {
-  registerFusedOps();
-  return true;
-}();
-
 }  // namespace
 
 const std::vector<ir::OpDef>& fusedOpDefs() {
@@ -105,10 +99,6 @@ const ir::OpDef& fusedOpDef(const char* name) {
   for (const ir::OpDef& def : fusedOpDefs())
     if (def.name == name) return def;
   failPlain("internal error: no fused op '{}'", name);
-}
-
-void registerFusedOps() {
-  for (const ir::OpDef& def : fusedOpDefs()) ir::registerOp(def);
 }
 
 }  // namespace reel::passes

@@ -1,7 +1,7 @@
 #pragma once
 /// \file
-/// The ops the decision passes introduce, registered with the op registry (each with a
-/// verifier built on ir/CoreOps.h's checks):
+/// The ops the decision passes introduce, each with a verifier built on ir/CoreOps.h's
+/// checks:
 ///
 ///   %q, %k, %v = matmul_qkv %x, %wq, %wk, %wv {kernel = "dp4a"}
 ///       Q, K and V projections of one input. x: f32[M, K] or q8_1[M, K] (q8_1 only with
@@ -17,9 +17,10 @@
 ///   %xq = quantize_q8_1 %x
 ///       f32[M, K] -> q8_1[M, K] (K a multiple of 32): the DP4A kernels' activations.
 ///
-/// The registry also learns these names at static-initialisation time of this file, so a
-/// parser in a binary that links the decision passes reads them; registerFusedOps() makes
-/// that explicit (and is idempotent).
+/// They reach the op registry one way only: the pass that introduces an op lists its
+/// definition in its table row (PassInfo::ops, from fusedOpDef), and registering the passes
+/// registers the ops (PassRegistry::add). A binary that parses IR with these ops registers
+/// the built-in passes first: registerBuiltinPasses() in PassTable.h.
 
 #include "ir/OpRegistry.h"
 
@@ -39,8 +40,5 @@ const std::vector<ir::OpDef>& fusedOpDefs();
 
 /// The definition of one of the ops above, by name (throws reel::Error if unknown).
 const ir::OpDef& fusedOpDef(const char* name);
-
-/// Registers the ops above (idempotent, thread-safe).
-void registerFusedOps();
 
 }  // namespace reel::passes

@@ -96,6 +96,10 @@ PassRegistry& PassRegistry::global() {
   return *registry;
 }
 
+void registerBuiltinPasses() {
+  (void)PassRegistry::global();
+}
+
 void PassRegistry::add(PassInfo info, const std::string& origin) {
   if (!isPassName(info.name)) failPlain("{}: pass name '{}' is not lower-case words joined by '-'", origin, info.name);
   if (const RegisteredPass* existing = find(info.name))

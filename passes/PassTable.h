@@ -62,6 +62,11 @@ class PassRegistry {
   std::vector<std::unique_ptr<RegisteredPass>> passes_;
 };
 
+/// Registers the built-in passes, and with them the ops their rows declare (PassInfo::ops:
+/// the fused ops of FusedOps.h), in the global registry. Idempotent and thread-safe. Every
+/// binary that reads IR calls it before parsing, so that fused ops parse.
+void registerBuiltinPasses();
+
 /// The infrastructure passes (one file each, named after the pass).
 std::unique_ptr<Pass> createSpecializeBucketsPass();
 std::unique_ptr<Pass> createCanonicalizePass();

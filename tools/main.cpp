@@ -1,5 +1,6 @@
 // reel: the command-line driver. Each subcommand lives in its own file; this table is
 // the one list of them and drives dispatch and `reel --help`.
+#include "passes/PassTable.h"
 #include "support/Diagnostics.h"
 #include "tools/Commands.h"
 
@@ -76,6 +77,7 @@ int main(int argc, char** argv) {
   for (const Subcommand& sub : kSubcommands) {
     if (std::strcmp(argv[1], sub.name) != 0) continue;
     try {
+      reel::passes::registerBuiltinPasses();  // the fused ops parse from here on
       return sub.run(argc, argv);
     } catch (const reel::Error& error) {
       std::fprintf(stderr, "reel: error: %s\n", error.what());

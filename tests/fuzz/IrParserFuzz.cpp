@@ -6,7 +6,7 @@
 
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
-#include "passes/FusedOps.h"
+#include "passes/PassTable.h"
 #include "support/Diagnostics.h"
 #include "tests/fuzz/FuzzSupport.h"
 #include "tests/fuzz/IrChecks.h"
@@ -40,7 +40,7 @@ void verifyAll(const ir::Module& module) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool registered = (passes::registerFusedOps(), true);
+  static const bool registered = (passes::registerBuiltinPasses(), true);
   (void)registered;
   const std::string text(reinterpret_cast<const char*>(data), size);
   std::unique_ptr<ir::Module> module;

@@ -13,9 +13,9 @@
 
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
-#include "passes/FusedOps.h"
 #include "passes/GpuProfile.h"
 #include "passes/PassManager.h"
+#include "passes/PassTable.h"
 #include "support/Diagnostics.h"
 #include "tests/fuzz/FuzzSupport.h"
 #include "tests/fuzz/IrChecks.h"
@@ -107,7 +107,7 @@ passes::PassContext contextFor(std::string_view text) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool registered = (passes::registerFusedOps(), true);
+  static const bool registered = (passes::registerBuiltinPasses(), true);
   (void)registered;
   const std::string text(reinterpret_cast<const char*>(data), size);
   passes::PassContext context = contextFor(text);

@@ -10,7 +10,7 @@
 #include "codegen/PlanFile.h"
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
-#include "passes/FusedOps.h"
+#include "passes/PassTable.h"
 #include "support/Diagnostics.h"
 
 #include <cstddef>
@@ -60,7 +60,7 @@ void checkFootprints(const codegen::Plan& plan) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool registered = (passes::registerFusedOps(), true);
+  static const bool registered = (passes::registerBuiltinPasses(), true);
   (void)registered;
   const std::string text(reinterpret_cast<const char*>(data), size);
   std::optional<codegen::Plan> plan;

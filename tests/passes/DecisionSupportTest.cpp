@@ -1,7 +1,7 @@
 #include "ir/Parser.h"
 #include "ir/Printer.h"
 #include "passes/DecisionSupport.h"
-#include "passes/FusedOps.h"
+#include "passes/PassTable.h"
 
 #include <catch2/catch.hpp>
 
@@ -46,7 +46,7 @@ TEST_CASE("layer numbers are hidden to group decisions", "[passes][decision-supp
 }
 
 TEST_CASE("a fused op takes over the names of the results it replaces", "[passes][decision-support]") {
-  registerFusedOps();
+  registerBuiltinPasses();
   std::unique_ptr<ir::Module> module = ir::parseModule(
       "module @m\n"
       "graph @g attributes {phase = \"decode\", bucket = 1} {\n"

@@ -2,8 +2,12 @@
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
 #include "passes/FusedOps.h"
+#include "passes/PassTable.h"
 
 #include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
 
 using namespace reel;
 
@@ -12,7 +16,7 @@ namespace {
 /// Verifies a graph whose prelude defines %x (f32[4, 256]), %xq (its q8_1 form), a norm
 /// weight %nw and three q4_k weights %wa, %wb (512 x 256) and %wc (256 x 256).
 std::string verifyError(const std::string& body) {
-  passes::registerFusedOps();
+  passes::registerBuiltinPasses();
   std::string text =
       "module @m\ngraph @g attributes {phase = \"decode\", bucket = 4} {\n"
       "  %t = input {name = \"token_ids\"} : i32[4]\n"
@@ -31,9 +35,20 @@ std::string verifyError(const std::string& body) {
 
 }  // namespace
 
-TEST_CASE("the fused ops are registered", "[passes][fused-ops]") {
-  passes::registerFusedOps();
-  passes::registerFusedOps();  // idempotent
+TEST_CASE("each fused op is declared by exactly one row of the pass table", "[passes][fused-ops]") {
+  for (const ir::OpDef& def : passes::fusedOpDefs()) {
+    std::vector<std::string> declaredBy;
+    for (const passes::PassInfo& info : passes::builtinPassTable())
+      for (const ir::OpDef& op : info.ops)
+        if (op.name == def.name) declaredBy.push_back(info.name);
+    INFO(def.name);
+    CHECK(declaredBy.size() == 1);
+  }
+}
+
+TEST_CASE("registering the built-in passes registers the fused ops", "[passes][fused-ops]") {
+  passes::registerBuiltinPasses();
+  passes::registerBuiltinPasses();  // idempotent
   for (const char* name : {"matmul_qkv", "matmul_gate_up", "add_rms_norm", "quantize_q8_1"}) {
     const ir::OpDef* def = ir::lookupOp(name);
     REQUIRE(def);

@@ -19,10 +19,10 @@
 /// it either side may win); free-running, the GPU's tokens must equal the CPU's up to the first
 /// such near tie (and, where a test says so, over the whole run).
 
-#include "ReferenceTestSupport.h"
 #include "codegen/Compiler.h"
 #include "runtime/decode/DecodeScheduler.h"
 #include "runtime/gpu/GpuRuntime.h"
+#include "tests/runtime/reference/ReferenceTestSupport.h"
 
 #include <catch2/catch.hpp>
 
@@ -111,8 +111,8 @@ inline double gpuToleranceFor(const std::set<std::string>& families) {
 
 /// Greedy decoding on the CPU reference, keeping logits (threads: every core).
 inline decode::DecodeReport cpuDecode(const ir::Module& module, const reference::WeightSource& weights,
-                                         const decode::DecodeRequest& request,
-                                         decode::PrefillMode prefill = decode::PrefillMode::Auto) {
+                                      const decode::DecodeRequest& request,
+                                      decode::PrefillMode prefill = decode::PrefillMode::Auto) {
   reference::DecodeOptions options;
   options.keepLogits = true;
   options.prefill = prefill;
@@ -122,8 +122,7 @@ inline decode::DecodeReport cpuDecode(const ir::Module& module, const reference:
 
 /// Greedy decoding on the GPU runtime, keeping logits.
 inline decode::DecodeReport gpuDecode(gpu::GpuRuntime& runtime, const decode::DecodeRequest& request,
-                                         int64_t decodeRows = 0,
-                                         decode::PrefillMode prefill = decode::PrefillMode::Auto) {
+                                      int64_t decodeRows = 0, decode::PrefillMode prefill = decode::PrefillMode::Auto) {
   decode::SchedulerOptions options;
   options.keepLogits = true;
   options.minDecodeRows = decodeRows;
@@ -138,8 +137,7 @@ inline bool nearTie(const std::vector<float>& logits, double error) {
 }
 
 /// `request` with every sequence fed `report`'s tokens (teacher forcing along its path).
-inline decode::DecodeRequest following(const decode::DecodeRequest& request,
-                                          const decode::DecodeReport& report) {
+inline decode::DecodeRequest following(const decode::DecodeRequest& request, const decode::DecodeReport& report) {
   decode::DecodeRequest forced = request;
   forced.followTokens.clear();
   for (const decode::SequenceOutput& sequence : report.sequences) forced.followTokens.push_back(sequence.tokens);

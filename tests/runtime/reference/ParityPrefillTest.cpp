@@ -3,8 +3,8 @@
 // logits and tokens are identical (kExactTolerance); with the default pipeline (prefill by
 // hgemm, decode by dp4a) the first token's logits agree within kQ81Tolerance.
 
-#include "ReferenceTestSupport.h"
 #include "passes/PassTable.h"
+#include "tests/runtime/reference/ReferenceTestSupport.h"
 
 #include <catch2/catch.hpp>
 

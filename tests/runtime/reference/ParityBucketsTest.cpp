@@ -3,8 +3,8 @@
 // compared step by step along the same tokens (teacher forcing), with the tolerance of
 // the two graphs' matmul kernels (ReferenceTestSupport.h).
 
-#include "ReferenceTestSupport.h"
 #include "passes/PassTable.h"
+#include "tests/runtime/reference/ReferenceTestSupport.h"
 
 #include <catch2/catch.hpp>
 

@@ -2,10 +2,10 @@
 // checks, weight checks (qtype, exact shape and rank, NaN and Inf values), finite logits
 // and a consistent argmax.
 
-#include "ReferenceTestSupport.h"
 #include "kernels/QuantFormats.h"
 #include "runtime/gguf/GgufWriter.h"
 #include "runtime/reference/ReferenceExecutor.h"
+#include "tests/runtime/reference/ReferenceTestSupport.h"
 
 #include <catch2/catch.hpp>
 

@@ -3,9 +3,9 @@
 // and how much was free; a failed load leaves no device memory behind; a sequence whose KV
 // cache fills stops while the others decode on with the tokens they get alone.
 
-#include "GpuTestSupport.h"
 #include "runtime/gpu/CudaCheck.h"
 #include "support/FormatBytes.h"
+#include "tests/runtime/gpu/GpuTestSupport.h"
 
 using namespace reel;
 using namespace reel::test;

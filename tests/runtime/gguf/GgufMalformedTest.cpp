@@ -2,7 +2,7 @@
 // file, the byte offset and the field; none crashes, hangs or allocates hugely (the ASan
 // build checks the latter two).
 
-#include "GgufTestSupport.h"
+#include "tests/runtime/gguf/GgufTestSupport.h"
 
 #include <catch2/catch.hpp>
 

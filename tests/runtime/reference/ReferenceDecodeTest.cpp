@@ -2,9 +2,9 @@
 // others go on with unchanged tokens), requests that cannot fit are refused before anything
 // runs, and the parallel loop survives a system that refuses new threads.
 
-#include "ReferenceTestSupport.h"
 #include "passes/PassTable.h"
 #include "support/Parallel.h"
+#include "tests/runtime/reference/ReferenceTestSupport.h"
 
 #include <catch2/catch.hpp>
 

@@ -3,7 +3,7 @@
 // into norms and SwiGLU change the graph, not the numbers. Same kernels on both sides, so the tolerance is
 // kExactTolerance.
 
-#include "ReferenceTestSupport.h"
+#include "tests/runtime/reference/ReferenceTestSupport.h"
 
 #include <catch2/catch.hpp>
 #include <set>

@@ -1,6 +1,6 @@
 // The read bandwidth kernel_bench measures: a streaming read of a buffer much larger than L2,
 // the ceiling a weight-streaming GEMV can reach (the device-to-device copy also writes).
-#include "tests/kernels/ReadBandwidth.h"
+#include "bench/ReadBandwidth.h"
 
 #include <cuda_runtime.h>
 

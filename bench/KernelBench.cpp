@@ -7,10 +7,10 @@
 // of one Llama-2-7B Q4_K_M token, with and without programmatic dependent launch, with a
 // Q8_1 quantize before every GEMV, and with q, k, v stacked as the default plan lowers them. Weights are random bytes
 // (the DP4A path's cost does not depend on them).
+#include "bench/ReadBandwidth.h"
 #include "kernels/Gemv.h"
 #include "kernels/GemvShape.h"
 #include "kernels/QuantRef.h"
-#include "tests/kernels/ReadBandwidth.h"
 
 #include <cuda_runtime.h>
 

@@ -2,12 +2,12 @@
 // hand-checked inputs.
 
 #include "kernels/QuantRef.h"
+#include "models/RopeFactors.h"
 #include "runtime/reference/FastRound.h"
 #include "runtime/reference/KvCache.h"
 #include "runtime/reference/RefAttention.h"
 #include "runtime/reference/RefMatmul.h"
 #include "runtime/reference/RefOps.h"
-#include "models/RopeFactors.h"
 
 #include <catch2/catch.hpp>
 

@@ -2,9 +2,9 @@
 // format and in the f16 scales of every block format, reported by tensor, element or block,
 // row and column.
 
-#include "GgufTestSupport.h"
 #include "kernels/QuantFormats.h"
 #include "runtime/gguf/TensorCheck.h"
+#include "tests/runtime/gguf/GgufTestSupport.h"
 
 #include <catch2/catch.hpp>
 

@@ -4,7 +4,7 @@
 // ties (GpuTestSupport.h; over all 32 steps for tiny): the tiny model and a synthetic TinyLlama,
 // decode and prefill, short and long (flash-decoding) context classes.
 
-#include "GpuTestSupport.h"
+#include "tests/runtime/gpu/GpuTestSupport.h"
 
 using namespace reel;
 using namespace reel::test;

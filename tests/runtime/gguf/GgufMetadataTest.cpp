@@ -1,7 +1,7 @@
 // Typed metadata accessors: the right value for the right type, and a one-line error naming
 // the file and the key otherwise.
 
-#include "GgufTestSupport.h"
+#include "tests/runtime/gguf/GgufTestSupport.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,7 +1,7 @@
 // Writer -> reader round trips: the same metadata and the same tensor bytes come back, for
 // every value type and every supported tensor type, through a file (mmap) and memory.
 
-#include "GgufTestSupport.h"
+#include "tests/runtime/gguf/GgufTestSupport.h"
 
 #include <catch2/catch.hpp>
 

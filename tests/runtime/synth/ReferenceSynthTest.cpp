@@ -4,12 +4,12 @@
 // is sized from them, synthetic files too big for the disk or the memory budget are
 // refused before writing, and synthetic magnitudes keep deep models finite.
 
-#include "GgufTestSupport.h"
-#include "ReferenceTestSupport.h"
 #include "models/GgufConfig.h"
 #include "models/TomlConfig.h"
 #include "runtime/synth/ModelSynth.h"
 #include "support/FormatBytes.h"
+#include "tests/runtime/gguf/GgufTestSupport.h"
+#include "tests/runtime/reference/ReferenceTestSupport.h"
 
 #include <fmt/format.h>
 #include <catch2/catch.hpp>

@@ -9,8 +9,8 @@
 // Hidden from the default run ([.]): a CUDA error here can lose the GPU context for the rest
 // of the binary. Run it by its tag: runtime_gpu_test "[mutation]" (ctest: runtime_gpu_mutation).
 
-#include "GpuTestSupport.h"
 #include "codegen/PlanFile.h"
+#include "tests/runtime/gpu/GpuTestSupport.h"
 
 #include <fmt/format.h>
 

@@ -2,8 +2,8 @@
 // values follow the requested distribution after quantization, and the output does not
 // depend on the thread count.
 
-#include "GgufTestSupport.h"
 #include "runtime/synth/SyntheticGguf.h"
+#include "tests/runtime/gguf/GgufTestSupport.h"
 
 #include <catch2/catch.hpp>
 

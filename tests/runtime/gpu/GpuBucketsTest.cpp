@@ -2,7 +2,7 @@
 // (bit for bit where the bucket's kernels are row-independent), CUDA-graph replay gives exactly
 // the eager results, and a full context, a bad token or too little memory is a clear error.
 
-#include "GpuTestSupport.h"
+#include "tests/runtime/gpu/GpuTestSupport.h"
 
 using namespace reel;
 using namespace reel::test;

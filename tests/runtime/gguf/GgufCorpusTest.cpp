@@ -2,7 +2,7 @@
 // parse, "invalid-*" files give a clean error, and "regression-*" files (inputs that once
 // crashed the fuzz target) do either without a fault.
 
-#include "GgufTestSupport.h"
+#include "tests/runtime/gguf/GgufTestSupport.h"
 
 #include <catch2/catch.hpp>
 
