@@ -118,6 +118,11 @@ struct PassInfo {
   /// Ops this pass creates (fused, lowered); registered with ir::registerOp when the pass
   /// is registered, and listed in docs/passes.md.
   std::vector<ir::OpDef> ops = {};
+  /// Where the pass joins the default pipeline (PassRegistry::defaultPipeline): right after,
+  /// or right before, the first run of the named pass. Empty (both): it runs only where a
+  /// pipeline names it. At most one of the two is set.
+  std::string insertAfter = {};
+  std::string insertBefore = {};
 };
 
 }  // namespace reel::passes

@@ -39,7 +39,7 @@ int runLower(int argc, char** argv) {
   target.gpu = args.get("--gpu");
   target.gpuProfile = args.get("--gpu-profile");
   codegen::LowerOptions options;
-  options.profile = resolvePassSetup(target, "").context.profile;
+  options.profile = resolvePassSetup(target, PipelineDefault::Empty).context.profile;
   options.pipeline = "(lowered from " + name + ")";
   const int64_t context = codegen::moduleContext(*module);
   options.maxContext = args.getInt("--ctx", std::min(context, codegen::kDefaultMaxContext), {1, context});

@@ -2,8 +2,9 @@
 // stage: the op `twice` (y = x + x) with a verifier, the pass `double-logits` that makes each
 // argmax read twice its logits (doubling is exact in f32 short of overflow, so the argmax and
 // the decoded tokens stay the same), a lowering hook that emits the catalog's `add` kernel and
-// a CPU reference hook. The pass must run before plan-memory, which gives the new values
-// their arena slots.
+// a CPU reference hook. The pass joins the default pipeline before plan-memory (which gives
+// the new values their arena slots), so loading the plugin is enough to run it:
+//   reel run tiny --synthetic --device cpu --load-pass-plugin=reel-double-logits.so
 // See docs/writing-a-pass.md.
 #include "codegen/OpLowering.h"
 #include "ir/CoreOps.h"
@@ -71,6 +72,8 @@ void registerPasses(reel::passes::PassRegistrar& registrar) {
                               {},
                               [] { return std::make_unique<DoubleLogitsPass>(); }};
   info.ops = {{kTwice, "y = x + x, elementwise (f32 [M, N])", 1, 1, 1, false, verifyTwice}};
+  // plan-memory gives the new values their arena slots.
+  info.insertBefore = "plan-memory";
   registrar.addPass(std::move(info));
   reel::codegen::registerOpLowering(kTwice, lowerTwice);
   reel::reference::registerOpExecution(kTwice, runTwice);
