@@ -7,6 +7,7 @@
 #include "ir/Printer.h"
 #include "kernels/GemvShape.h"
 #include "kernels/QuantRef.h"
+#include "support/HookTable.h"
 
 #include <fmt/format.h>
 
@@ -566,10 +567,10 @@ OpLoweringFn builtin(BuiltinLowerFn lower) {
 
 /// The lowering registry, holding the built-in ops' hooks from the first use on. Sources
 /// (input, weight, kv_cache) emit nothing: lowering binds their values where they are read.
-std::map<std::string, OpLoweringFn, std::less<>>& loweringRegistry() {
-  static std::map<std::string, OpLoweringFn, std::less<>> registry = [] {
+HookTable<OpLoweringFn>& loweringRegistry() {
+  static HookTable<OpLoweringFn> registry = [] {
     const OpLoweringFn nothing = [](const Op& /*op*/, LoweringContext& /*context*/) {};
-    return std::map<std::string, OpLoweringFn, std::less<>>{
+    std::map<std::string, OpLoweringFn, std::less<>> builtins{
         {"input", nothing},
         {"weight", nothing},
         {"kv_cache", nothing},
@@ -588,6 +589,7 @@ std::map<std::string, OpLoweringFn, std::less<>>& loweringRegistry() {
         {"attention", builtin(&GraphLowering::lowerAttention)},
         {"argmax", builtin(&GraphLowering::lowerArgmax)},
     };
+    return HookTable<OpLoweringFn>("lowering", std::move(builtins));
   }();
   return registry;
 }
@@ -599,19 +601,15 @@ void cannotLower(const Op& op, const std::string& why) {
 }
 
 void registerOpLowering(const std::string& name, OpLoweringFn lower) {
-  if (!lower) failPlain("op '{}': the lowering hook is empty", name);
-  if (!loweringRegistry().emplace(name, std::move(lower)).second) failPlain("op '{}' already has a lowering", name);
+  loweringRegistry().add(name, std::move(lower));
 }
 
 const OpLoweringFn* findOpLowering(std::string_view name) {
-  auto found = loweringRegistry().find(name);
-  return found == loweringRegistry().end() ? nullptr : &found->second;
+  return loweringRegistry().find(name);
 }
 
 std::vector<std::string> loweredOpNames() {
-  std::vector<std::string> names;
-  for (const auto& entry : loweringRegistry()) names.push_back(entry.first);
-  return names;
+  return loweringRegistry().names();
 }
 
 std::string canonicalConfigText(const ir::Module& module) {

@@ -5,11 +5,11 @@
 #include "runtime/reference/RefAttention.h"
 #include "runtime/reference/RefOps.h"
 #include "support/Diagnostics.h"
+#include "support/HookTable.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
 
 namespace reel::reference {
 
@@ -71,10 +71,10 @@ OpExecutionFn builtin(BuiltinRunFn run) {
 
 /// The execution registry, holding the built-in ops' hooks from the first use on. Weights
 /// and KV caches are resolved when the executor is built; running them does nothing.
-std::map<std::string, OpExecutionFn, std::less<>>& executionRegistry() {
-  static std::map<std::string, OpExecutionFn, std::less<>> registry = [] {
+HookTable<OpExecutionFn>& executionRegistry() {
+  static HookTable<OpExecutionFn> registry = [] {
     const OpExecutionFn nothing = [](const ir::Op& /*op*/, ExecutionContext& /*context*/) {};
-    return std::map<std::string, OpExecutionFn, std::less<>>{
+    std::map<std::string, OpExecutionFn, std::less<>> builtins{
         {"input", builtin(&ReferenceExecutor::runInput)},
         {"weight", nothing},
         {"kv_cache", nothing},
@@ -93,6 +93,7 @@ std::map<std::string, OpExecutionFn, std::less<>>& executionRegistry() {
         {"add_rms_norm", builtin(&ReferenceExecutor::runAddRmsNorm)},
         {"quantize_q8_1", builtin(&ReferenceExecutor::runQuantizeQ81)},
     };
+    return HookTable<OpExecutionFn>("reference execution", std::move(builtins));
   }();
   return registry;
 }
@@ -100,20 +101,15 @@ std::map<std::string, OpExecutionFn, std::less<>>& executionRegistry() {
 }  // namespace
 
 void registerOpExecution(const std::string& name, OpExecutionFn run) {
-  if (!run) failPlain("op '{}': the reference execution hook is empty", name);
-  if (!executionRegistry().emplace(name, std::move(run)).second)
-    failPlain("op '{}' already has a reference execution", name);
+  executionRegistry().add(name, std::move(run));
 }
 
 const OpExecutionFn* findOpExecution(std::string_view name) {
-  auto found = executionRegistry().find(name);
-  return found == executionRegistry().end() ? nullptr : &found->second;
+  return executionRegistry().find(name);
 }
 
 std::vector<std::string> executedOpNames() {
-  std::vector<std::string> names;
-  for (const auto& entry : executionRegistry()) names.push_back(entry.first);
-  return names;
+  return executionRegistry().names();
 }
 
 ReferenceExecutor::ReferenceExecutor(const ir::Graph& graph, const WeightSource& weights, KvCacheState& cache,
