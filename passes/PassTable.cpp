@@ -68,9 +68,7 @@ void checkOptionDeclarations(const PassInfo& info) {
     for (size_t j = 0; j < i; ++j)
       if (info.options[j].name == spec.name)
         failPlain("pass '{}': option '{}' is declared twice", info.name, spec.name);
-    if (!spec.defaultValue.empty())
-      if (std::optional<std::string> error = optionValueError(spec, spec.defaultValue))
-        failPlain("pass '{}': default of {}", info.name, *error);
+    if (std::optional<std::string> error = optionDeclarationError(spec)) failPlain("pass '{}': {}", info.name, *error);
   }
 }
 

@@ -14,22 +14,6 @@
 namespace reel::tools {
 namespace {
 
-const char* kindName(passes::OptionKind kind) {
-  switch (kind) {
-    case passes::OptionKind::Int:
-      return "int";
-    case passes::OptionKind::Float:
-      return "float";
-    case passes::OptionKind::Bool:
-      return "bool";
-    case passes::OptionKind::String:
-      return "string";
-    case passes::OptionKind::IntList:
-      return "int list";
-  }
-  return "?";
-}
-
 std::string defaultText(const passes::OptionSpec& spec) {
   return spec.defaultValue.empty() ? "(from the context)" : spec.defaultValue;
 }
@@ -48,8 +32,8 @@ std::string listing(const passes::PassRegistry& registry) {
     std::string origin = pass->origin == "built-in" ? "" : "  [" + pass->origin + "]";
     text += fmt::format("{:<24} {:<11} {}{}{}\n", info.name, info.phase, info.summary, joins(info), origin);
     for (const passes::OptionSpec& spec : info.options)
-      text += fmt::format("    {:<26} {:<9} default {:<20} {}\n", spec.name, kindName(spec.kind), defaultText(spec),
-                          spec.help);
+      text += fmt::format("    {:<26} {:<9} default {:<20} {}\n", spec.name, passes::optionTypeText(spec),
+                          defaultText(spec), spec.help);
   }
   return text;
 }
@@ -98,7 +82,7 @@ std::string passSection(const passes::RegisteredPass& pass) {
   text += "| option | type | default | meaning |\n| --- | --- | --- | --- |\n";
   for (const passes::OptionSpec& spec : info.options)
     text +=
-        fmt::format("| `{}` | {} | {} | {} |\n", spec.name, kindName(spec.kind),
+        fmt::format("| `{}` | {} | {} | {} |\n", spec.name, cell(passes::optionTypeText(spec)),
                     spec.defaultValue.empty() ? "from the context" : "`" + spec.defaultValue + "`", cell(spec.help));
   return text + "\n";
 }
@@ -113,7 +97,8 @@ std::string markdown(const passes::PassRegistry& registry) {
   text +=
       "A pipeline is a comma-separated list of passes, each with optional options in braces:\n"
       "`--passes='canonicalize,fuse-gate-up{max-m=8},select-precision'`. Option values: integers, numbers,\n"
-      "`true`/`false`, words, and integer lists such as `[1,2,4]`. An option whose default is \"from the\n"
+      "`true`/`false`, words, integer lists such as `[1,2,4]`, and one of the choices of an enum (type\n"
+      "`a|b|c`). Values are checked against the declared type. An option whose default is \"from the\n"
       "context\" takes its value from the compile (`--buckets`, `--gpu`, ...) unless given. Why the\n"
       "passes come in this order: docs/architecture.md, \"Passes and phases\". Writing a pass or a\n"
       "plugin: docs/writing-a-pass.md.\n\n"
