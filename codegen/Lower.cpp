@@ -89,7 +89,7 @@ class GraphLowering final : public LoweringContext {
     for (const auto& op : graph_.ops()) {
       scratchUsed_ = 0;
       const OpLoweringFn* lowerHook = findOpLowering(op->name());
-      if (!lowerHook) cannotLower(*op, fmt::format("no lowering is registered for op '{}'", op->name().str()));
+      if (!lowerHook) cannotLower(*op, "no lowering is registered for this op");
       (*lowerHook)(*op, *this);
       plan_.scratchBytes = std::max(plan_.scratchBytes, scratchUsed_);
     }

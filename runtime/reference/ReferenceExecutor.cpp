@@ -123,8 +123,8 @@ ReferenceExecutor::ReferenceExecutor(const ir::Graph& graph, const WeightSource&
   for (const auto& op : graph.ops()) {
     const OpExecutionFn* hook = findOpExecution(op->name());
     if (!hook)
-      failPlain("reference executor: graph @{}: {}: no reference execution is registered for op '{}'", graph.name(),
-                op->describe(), op->name().str());
+      failPlain("reference executor: graph @{}: {}: no reference execution is registered for this op", graph.name(),
+                op->describe());
     hooks_.push_back(hook);
     if (op->name() == "weight") prepareWeight(*op);
     // llama3 divisors of a rope op, or of an attention rotating its own q and k (rope_*).

@@ -231,5 +231,5 @@ TEST_CASE("an op the reference does not know is refused up front", "[reference][
   step.create(spec);
   KvCacheState cache(kvCacheShapeFor(step, 1, 4));
   CHECK_THROWS_WITH(ReferenceExecutor(step, *weights.source, cache),
-                    Contains("no reference execution is registered for op 'test_mystery_op'"));
+                    Contains("op 'test_mystery_op' (%mystery): no reference execution is registered for this op"));
 }
