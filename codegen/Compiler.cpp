@@ -17,7 +17,7 @@ CompileResult compileModule(std::unique_ptr<ir::Module> module, const CompileReq
   result.context.buckets = request.buckets;
   result.context.prefillTokens = request.prefillTokens;
   result.context.memoryBudget = request.memoryBudget;
-  const std::string pipelineText = request.pipeline.value_or(passes::kDefaultPipeline);
+  const std::string pipelineText = request.pipeline.value_or(passes::PassRegistry::global().defaultPipeline());
   passes::PassManagerOptions managerOptions;
   managerOptions.verifyInput = managerOptions.verifyEach = request.verify;
   passes::PassManager manager(passes::Pipeline::parse(pipelineText), managerOptions);

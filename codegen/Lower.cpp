@@ -1,14 +1,17 @@
 #include "codegen/Lower.h"
 
+#include "codegen/OpLowering.h"
 #include "codegen/PlanCheck.h"
 #include "codegen/PlanFile.h"
 #include "ir/DecisionAttrs.h"
 #include "ir/Printer.h"
 #include "kernels/GemvShape.h"
 #include "kernels/QuantRef.h"
+#include "support/HookTable.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -51,10 +54,6 @@ QType toQType(ElemType type) {
   failPlain("internal error: i32 is not a tensor format");
 }
 
-[[noreturn]] void cannotLower(const Op& op, const std::string& why) {
-  failPlain("graph @{}: cannot lower {}: {}", op.graph().name(), op.describe(), why);
-}
-
 /// The layout a kernel family reads a weight in.
 WeightLayout layoutFor(const std::string& kernel, ElemType weightType) {
   if (kernel == "fp8") return WeightLayout::Fp8PerRow;
@@ -63,8 +62,10 @@ WeightLayout layoutFor(const std::string& kernel, ElemType weightType) {
   return WeightLayout::Gguf;
 }
 
-/// Lowers one graph; shares the weight-slot table and the scratch size with the plan.
-class GraphLowering {
+/// Lowers one graph; shares the weight-slot table and the scratch size with the plan. It is
+/// the only LoweringContext, so the built-in hooks (builtinLowerings) downcast to it to
+/// reach the helpers they share.
+class GraphLowering final : public LoweringContext {
  public:
   GraphLowering(const ir::Graph& graph, const LowerOptions& options, Plan& plan,
                 std::map<std::pair<std::string, WeightLayout>, int64_t>& slots)
@@ -73,6 +74,7 @@ class GraphLowering {
   BucketPlan lower(bool longContext) {
     longContext_ = longContext;
     BucketPlan bucket;
+    bucket_ = &bucket;
     bucket.graph = graph_.name() + (longContext ? ".long" : "");
     bucket.phase = graph_.attrs().getString("phase").value_or("decode");
     std::optional<int64_t> m = graph_.attrs().getInt("bucket");
@@ -86,11 +88,23 @@ class GraphLowering {
     // Scratch lives only within one op's launches, so every op starts at offset 0.
     for (const auto& op : graph_.ops()) {
       scratchUsed_ = 0;
-      lowerOp(*op, bucket);
+      const OpLoweringFn* lowerHook = findOpLowering(op->name());
+      if (!lowerHook) cannotLower(*op, "no lowering is registered for this op");
+      (*lowerHook)(*op, *this);
       plan_.scratchBytes = std::max(plan_.scratchBytes, scratchUsed_);
     }
+    bucket_ = nullptr;
     return bucket;
   }
+
+  // ---- LoweringContext ------------------------------------------------------------------
+
+  [[nodiscard]] int64_t rows() const override { return m_; }
+  [[nodiscard]] bool longContext() const override { return longContext_; }
+  [[nodiscard]] const LowerOptions& options() const override { return options_; }
+  [[nodiscard]] BufferRef value(const Value* value) const override { return ref(value); }
+  void emit(const Op& op, KernelLaunch launch) override { emit(*bucket_, op, std::move(launch)); }
+  BucketPlan& bucket() override { return *bucket_; }
 
   /// Whether any attention op carries a long-context (flash-decoding) variant.
   [[nodiscard]] bool hasLongContextVariant() const {
@@ -131,7 +145,7 @@ class GraphLowering {
 
   static BufferRef stepInput(StepInput which) { return {BufferKind::StepInput, static_cast<int64_t>(which), 0}; }
 
-  BufferRef weight(const Value* value, WeightLayout layout) {
+  BufferRef weight(const Value* value, WeightLayout layout) override {
     const Op* producer = value->producer();
     if (producer->name() != "weight") cannotLower(*producer, "expected a weight");
     std::string tensor = *producer->attrs().getString("name");
@@ -148,7 +162,7 @@ class GraphLowering {
     return {BufferKind::Weight, it->second, 0};
   }
 
-  BufferRef scratch(int64_t bytes) {
+  BufferRef scratch(int64_t bytes) override {
     BufferRef r{BufferKind::Scratch, 0, scratchUsed_};
     scratchUsed_ += alignUp(bytes, 256);
     return r;
@@ -161,14 +175,7 @@ class GraphLowering {
 
   // ---- steps ----------------------------------------------------------------------------
 
-  struct Launch {
-    std::string kernel{};
-    std::vector<BufferRef> ptrs{};
-    std::vector<int64_t> ints{};
-    std::vector<float> floats{};
-    int64_t weightBytes = 0;
-    int64_t activationBytes = 0;
-  };
+  using Launch = KernelLaunch;
 
   void emit(BucketPlan& bucket, const Op& op, Launch launch) {
     const kernels::KernelInfo* info = kernels::findKernel(launch.kernel);
@@ -195,23 +202,8 @@ class GraphLowering {
 
   // ---- ops ------------------------------------------------------------------------------
 
-  void lowerOp(const Op& op, BucketPlan& bucket) {
-    llvm::StringRef name = op.name();
-    if (name == "input" || name == "weight" || name == "kv_cache") return;
-    if (name == "output") return lowerOutput(op, bucket);
-    if (name == "embedding") return lowerEmbedding(op, bucket);
-    if (name == "rms_norm") return lowerRmsNorm(op, bucket);
-    if (name == "add_rms_norm") return lowerAddRmsNorm(op, bucket);
-    if (name == "add" || name == "silu_mul") return lowerElementwise(op, bucket);
-    if (name == "bias_add") return lowerBiasAdd(op, bucket);
-    if (name == "rope") return lowerRope(op, bucket);
-    if (name == "quantize_q8_1") return lowerQuantize(op, bucket);
-    if (name == "matmul" || name == "matmul_qkv" || name == "matmul_gate_up") return lowerMatmul(op, bucket);
-    if (name == "attention") return lowerAttention(op, bucket);
-    if (name == "argmax") return lowerArgmax(op, bucket);
-    cannotLower(op, "no lowering for this op");
-  }
-
+  // The built-in hooks, registered by builtinLowerings().
+ public:
   void lowerOutput(const Op& op, BucketPlan& bucket) {
     if (op.attrs().getString("name") != std::optional<std::string>("logits")) return;
     BufferRef logits = ref(op.operand(0));
@@ -552,8 +544,10 @@ class GraphLowering {
     emit(bucket, op, std::move(l));
   }
 
+ private:
   const ir::Graph& graph_;
   const LowerOptions& options_;
+  BucketPlan* bucket_ = nullptr;  ///< the bucket lower() builds
   Plan& plan_;
   std::map<std::pair<std::string, WeightLayout>, int64_t>& slots_;
   int64_t m_ = 0;
@@ -561,7 +555,62 @@ class GraphLowering {
   bool longContext_ = false;
 };
 
+/// A built-in hook: one of GraphLowering's lowerX methods.
+using BuiltinLowerFn = void (GraphLowering::*)(const Op&, BucketPlan&);
+
+OpLoweringFn builtin(BuiltinLowerFn lower) {
+  return [lower](const Op& op, LoweringContext& context) {
+    auto& graph = static_cast<GraphLowering&>(context);
+    (graph.*lower)(op, graph.bucket());
+  };
+}
+
+/// The lowering registry, holding the built-in ops' hooks from the first use on. Sources
+/// (input, weight, kv_cache) emit nothing: lowering binds their values where they are read.
+HookTable<OpLoweringFn>& loweringRegistry() {
+  static HookTable<OpLoweringFn> registry = [] {
+    const OpLoweringFn nothing = [](const Op& /*op*/, LoweringContext& /*context*/) {};
+    std::map<std::string, OpLoweringFn, std::less<>> builtins{
+        {"input", nothing},
+        {"weight", nothing},
+        {"kv_cache", nothing},
+        {"output", builtin(&GraphLowering::lowerOutput)},
+        {"embedding", builtin(&GraphLowering::lowerEmbedding)},
+        {"rms_norm", builtin(&GraphLowering::lowerRmsNorm)},
+        {"add_rms_norm", builtin(&GraphLowering::lowerAddRmsNorm)},
+        {"add", builtin(&GraphLowering::lowerElementwise)},
+        {"silu_mul", builtin(&GraphLowering::lowerElementwise)},
+        {"bias_add", builtin(&GraphLowering::lowerBiasAdd)},
+        {"rope", builtin(&GraphLowering::lowerRope)},
+        {"quantize_q8_1", builtin(&GraphLowering::lowerQuantize)},
+        {"matmul", builtin(&GraphLowering::lowerMatmul)},
+        {"matmul_qkv", builtin(&GraphLowering::lowerMatmul)},
+        {"matmul_gate_up", builtin(&GraphLowering::lowerMatmul)},
+        {"attention", builtin(&GraphLowering::lowerAttention)},
+        {"argmax", builtin(&GraphLowering::lowerArgmax)},
+    };
+    return HookTable<OpLoweringFn>("lowering", std::move(builtins));
+  }();
+  return registry;
+}
+
 }  // namespace
+
+void cannotLower(const Op& op, const std::string& why) {
+  failPlain("graph @{}: cannot lower {}: {}", op.graph().name(), op.describe(), why);
+}
+
+void registerOpLowering(const std::string& name, OpLoweringFn lower) {
+  loweringRegistry().add(name, std::move(lower));
+}
+
+const OpLoweringFn* findOpLowering(std::string_view name) {
+  return loweringRegistry().find(name);
+}
+
+std::vector<std::string> loweredOpNames() {
+  return loweringRegistry().names();
+}
 
 std::string canonicalConfigText(const ir::Module& module) {
   // The module attributes minus the quantization scheme: the same model quantized another

@@ -25,14 +25,8 @@ namespace {
 
 constexpr const char* kPassName = "fuse-residual-norm";
 
+/// The values of the option `mode`, in the order of its choices.
 enum class FusionMode { Cost, Always, Never };
-
-FusionMode parseMode(const std::string& text) {
-  if (text == "cost") return FusionMode::Cost;
-  if (text == "always") return FusionMode::Always;
-  if (text == "never") return FusionMode::Never;
-  failPlain("{}: option mode must be cost, always or never, got '{}'", kPassName, text);
-}
 
 /// The cost-model verdict for one (rows, hidden) shape.
 struct FusionVerdict {
@@ -85,7 +79,7 @@ class FuseResidualNormPass : public Pass {
   bool runOnGraph(ir::Graph& graph, PassContext& context) override {
     std::optional<BucketShape> bucket = bucketShape(graph);
     if (!bucket) return false;
-    FusionMode mode = parseMode(options().getString("mode"));
+    const auto mode = static_cast<FusionMode>(options().getChoice("mode"));
     CostModel model(context.profile);
     DecisionGroups decisions(kPassName, graph.name());
     OpOrder order(graph);
@@ -116,7 +110,8 @@ PassInfo fuseResidualNormPassInfo() {
   PassInfo info{kPassName,
                 "residual add + RMSNorm in one add_rms_norm kernel, only where the cost model says it wins",
                 "fusion",
-                {{"mode", OptionKind::String, "cost", "cost: ask the cost model; always / never: override it"}},
+                {enumOption("mode", "cost", {"cost", "always", "never"},
+                            "cost: ask the cost model; always / never: override it")},
                 [] { return std::make_unique<FuseResidualNormPass>(); }};
   info.ops = {fusedOpDef(fused_ops::kAddRmsNorm)};
   return info;

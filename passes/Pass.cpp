@@ -64,8 +64,29 @@ const char* kindNoun(OptionKind kind) {
       return "a word without spaces or ,{}[]=";
     case OptionKind::IntList:
       return "a list of integers such as [1,2,4]";
+    case OptionKind::Enum:
+      return "one of its choices";
   }
   return "a value";
+}
+
+std::string joined(const std::vector<std::string>& words, const char* separator) {
+  std::string text;
+  for (const std::string& word : words) text += (text.empty() ? "" : separator) + word;
+  return text;
+}
+
+/// What a valid value is, for errors: "an integer >= 1", "one of cost, always, never".
+std::string expected(const OptionSpec& spec) {
+  if (spec.kind == OptionKind::Enum) return "one of " + joined(spec.choices, ", ");
+  if (spec.least && spec.kind == OptionKind::Int) return fmt::format("an integer >= {}", *spec.least);
+  if (spec.least && spec.kind == OptionKind::IntList)
+    return fmt::format("a list of integers >= {} such as [1,2,4]", *spec.least);
+  return kindNoun(spec.kind);
+}
+
+bool atLeast(const OptionSpec& spec, int64_t value) {
+  return !spec.least || value >= *spec.least;
 }
 
 }  // namespace
@@ -73,9 +94,11 @@ const char* kindNoun(OptionKind kind) {
 std::optional<std::string> optionValueError(const OptionSpec& spec, const std::string& value) {
   bool valid = false;
   switch (spec.kind) {
-    case OptionKind::Int:
-      valid = parseInt(value).has_value();
+    case OptionKind::Int: {
+      std::optional<int64_t> number = parseInt(value);
+      valid = number && atLeast(spec, *number);
       break;
+    }
     case OptionKind::Float:
       valid = parseFloat(value).has_value();
       break;
@@ -85,12 +108,55 @@ std::optional<std::string> optionValueError(const OptionSpec& spec, const std::s
     case OptionKind::String:
       valid = std::all_of(value.begin(), value.end(), isPlainWordChar);
       break;
-    case OptionKind::IntList:
-      valid = parseIntList(value).has_value();
+    case OptionKind::IntList: {
+      std::optional<std::vector<int64_t>> numbers = parseIntList(value);
+      valid = numbers &&
+              std::all_of(numbers->begin(), numbers->end(), [&spec](int64_t number) { return atLeast(spec, number); });
+      break;
+    }
+    case OptionKind::Enum:
+      valid = std::find(spec.choices.begin(), spec.choices.end(), value) != spec.choices.end();
       break;
   }
   if (valid) return std::nullopt;
-  return fmt::format("option '{}' expects {}, got '{}'", spec.name, kindNoun(spec.kind), value);
+  return fmt::format("option '{}' expects {}, got '{}'", spec.name, expected(spec), value);
+}
+
+OptionSpec enumOption(std::string name, std::string defaultValue, std::vector<std::string> choices, std::string help) {
+  return {std::move(name), OptionKind::Enum, std::move(defaultValue), std::move(help), std::move(choices)};
+}
+
+std::optional<std::string> optionDeclarationError(const OptionSpec& spec) {
+  if (spec.kind == OptionKind::Enum && spec.choices.empty())
+    return fmt::format("enum option '{}' declares no choices", spec.name);
+  if (spec.kind != OptionKind::Enum && !spec.choices.empty())
+    return fmt::format("option '{}' declares choices but is not an enum", spec.name);
+  for (const std::string& choice : spec.choices)
+    if (choice.empty() || !std::all_of(choice.begin(), choice.end(), isPlainWordChar))
+      return fmt::format("option '{}': choice '{}' is not a word without spaces or ,{{}}[]=", spec.name, choice);
+  if (spec.least && spec.kind != OptionKind::Int && spec.kind != OptionKind::IntList)
+    return fmt::format("option '{}' declares a least value but is not an integer option", spec.name);
+  if (!spec.defaultValue.empty())
+    if (std::optional<std::string> error = optionValueError(spec, spec.defaultValue)) return "default of " + *error;
+  return std::nullopt;
+}
+
+std::string optionTypeText(const OptionSpec& spec) {
+  switch (spec.kind) {
+    case OptionKind::Int:
+      return spec.least ? fmt::format("int >= {}", *spec.least) : "int";
+    case OptionKind::Float:
+      return "float";
+    case OptionKind::Bool:
+      return "bool";
+    case OptionKind::String:
+      return "string";
+    case OptionKind::IntList:
+      return spec.least ? fmt::format("int list, each >= {}", *spec.least) : "int list";
+    case OptionKind::Enum:
+      return joined(spec.choices, "|");
+  }
+  return "?";
 }
 
 PassOptions::PassOptions(std::vector<OptionSpec> specs, std::map<std::string, std::string> given)
@@ -158,6 +224,13 @@ std::vector<int64_t> PassOptions::getIntList(const std::string& name) const {
   std::optional<std::vector<int64_t>> values = parseIntList(raw(name));
   if (!values) failPlain("option '{}' is not a list of integers: '{}'", name, raw(name));
   return *values;
+}
+
+size_t PassOptions::getChoice(const std::string& name) const {
+  const std::vector<std::string>& choices = spec(name).choices;
+  auto found = std::find(choices.begin(), choices.end(), raw(name));
+  if (found == choices.end()) failPlain("option '{}' is not one of {}: '{}'", name, joined(choices, ", "), raw(name));
+  return static_cast<size_t>(found - choices.begin());
 }
 
 int64_t PassOptions::getIntOr(const std::string& name, int64_t fallback) const {

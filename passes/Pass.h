@@ -19,20 +19,41 @@
 namespace reel::passes {
 
 /// The type of one pass option.
-enum class OptionKind { Int, Float, Bool, String, IntList };
+enum class OptionKind { Int, Float, Bool, String, IntList, Enum };
 
 /// The declaration of one option: `fuse-gate-up{max-m=8}`. Values in pipeline syntax:
 /// Int `8`, Float `0.5`, Bool `true`/`false`, String `word` (no `,{}[]=` or spaces),
-/// IntList `[1,2,4]`.
+/// IntList `[1,2,4]`, Enum one of its `choices`.
+///
+///   {"alignment", OptionKind::Int, "256", "byte alignment"}          an int
+///   OptionSpec{"max-splits", OptionKind::Int, "32", "..."}.atLeast(1)  an int >= 1
+///   enumOption("mode", "cost", {"cost", "always", "never"}, "...")     an enum
 struct OptionSpec {
   std::string name;
   OptionKind kind = OptionKind::Int;
   std::string defaultValue;  ///< in pipeline syntax; "" = taken from the GPU profile / context
   std::string help;
+  std::vector<std::string> choices = {};  ///< the values of an Enum option, in the order getChoice numbers them
+  std::optional<int64_t> least = {};      ///< the smallest value of an Int option (each element of an IntList)
+
+  /// This declaration with values below `value` refused.
+  [[nodiscard]] OptionSpec atLeast(int64_t value) const {
+    OptionSpec spec = *this;
+    spec.least = value;
+    return spec;
+  }
 };
 
-/// Why `value` is not a valid value of `spec` ("expected an integer, got 'x'"), or nullopt.
+/// An Enum option.
+OptionSpec enumOption(std::string name, std::string defaultValue, std::vector<std::string> choices, std::string help);
+
+/// Why `value` is not a valid value of `spec` ("option 'x' expects an integer, got 'y'"), or nullopt.
 std::optional<std::string> optionValueError(const OptionSpec& spec, const std::string& value);
+/// Why `spec` is not a valid declaration (an Enum without choices, choices or a least value
+/// on a kind that has none, a default that is not a value), or nullopt.
+std::optional<std::string> optionDeclarationError(const OptionSpec& spec);
+/// The type as `reel passes` and docs/passes.md show it: "int", "int >= 1", "cost|always|never".
+std::string optionTypeText(const OptionSpec& spec);
 
 /// Option values of one pass instance, typed by the pass's OptionSpecs.
 class PassOptions {
@@ -51,6 +72,9 @@ class PassOptions {
   [[nodiscard]] bool getBool(const std::string& name) const;
   [[nodiscard]] std::string getString(const std::string& name) const;
   [[nodiscard]] std::vector<int64_t> getIntList(const std::string& name) const;
+  /// The index of an Enum option's value in its choices (declare them in the order of the
+  /// C++ enum they map to: `static_cast<Mode>(options().getChoice("mode"))`).
+  [[nodiscard]] size_t getChoice(const std::string& name) const;
   /// Int option if given, else `fallback` (e.g. the profile's threshold).
   [[nodiscard]] int64_t getIntOr(const std::string& name, int64_t fallback) const;
 
@@ -118,6 +142,11 @@ struct PassInfo {
   /// Ops this pass creates (fused, lowered); registered with ir::registerOp when the pass
   /// is registered, and listed in docs/passes.md.
   std::vector<ir::OpDef> ops = {};
+  /// Where the pass joins the default pipeline (PassRegistry::defaultPipeline): right after,
+  /// or right before, the first run of the named pass. Empty (both): it runs only where a
+  /// pipeline names it. At most one of the two is set.
+  std::string insertAfter = {};
+  std::string insertBefore = {};
 };
 
 }  // namespace reel::passes

@@ -68,10 +68,31 @@ void checkOptionDeclarations(const PassInfo& info) {
     for (size_t j = 0; j < i; ++j)
       if (info.options[j].name == spec.name)
         failPlain("pass '{}': option '{}' is declared twice", info.name, spec.name);
-    if (!spec.defaultValue.empty())
-      if (std::optional<std::string> error = optionValueError(spec, spec.defaultValue))
-        failPlain("pass '{}': default of {}", info.name, *error);
+    if (std::optional<std::string> error = optionDeclarationError(spec)) failPlain("pass '{}': {}", info.name, *error);
   }
+}
+
+/// The pass names of a pipeline without options (the default pipeline's form).
+std::vector<std::string> splitNames(std::string_view text) {
+  std::vector<std::string> names;
+  for (size_t start = 0; start <= text.size();) {
+    size_t comma = std::min(text.find(',', start), text.size());
+    names.emplace_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return names;
+}
+
+/// `names` with `info`'s pass inserted next to the first run of its anchor; throws naming
+/// the pass and the anchor when the pipeline does not run the anchor.
+void insertAtAnchor(std::vector<std::string>& names, const PassInfo& info) {
+  const bool after = !info.insertAfter.empty();
+  const std::string& anchor = after ? info.insertAfter : info.insertBefore;
+  auto found = std::find(names.begin(), names.end(), anchor);
+  if (found == names.end())
+    failPlain("pass '{}': insert-{} '{}' is not a pass of the default pipeline", info.name, after ? "after" : "before",
+              anchor);
+  names.insert(after ? found + 1 : found, info.name);
 }
 
 }  // namespace
@@ -106,6 +127,16 @@ void PassRegistry::add(PassInfo info, const std::string& origin) {
     failPlain("{}: pass '{}' is already registered (by {})", origin, info.name, existing->origin);
   if (!info.create) failPlain("{}: pass '{}' has no factory", origin, info.name);
   checkOptionDeclarations(info);
+  if (!info.insertAfter.empty() && !info.insertBefore.empty())
+    failPlain("{}: pass '{}' sets both insertAfter and insertBefore", origin, info.name);
+  if (!info.insertAfter.empty() || !info.insertBefore.empty()) {
+    std::vector<std::string> names = splitNames(defaultPipeline());
+    try {
+      insertAtAnchor(names, info);
+    } catch (const Error& error) {
+      failPlain("{}: {}", origin, error.what());
+    }
+  }
   for (const ir::OpDef& op : info.ops) ir::registerOp(op);
   passes_.push_back(std::make_unique<RegisteredPass>(RegisteredPass{std::move(info), origin}));
 }
@@ -134,6 +165,15 @@ std::string PassRegistry::nearest(std::string_view name) const {
     }
   }
   return best;
+}
+
+std::string PassRegistry::defaultPipeline() const {
+  std::vector<std::string> names = splitNames(kDefaultPipeline);
+  for (const std::unique_ptr<RegisteredPass>& pass : passes_)
+    if (!pass->info.insertAfter.empty() || !pass->info.insertBefore.empty()) insertAtAnchor(names, pass->info);
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "" : ",") + name;
+  return text;
 }
 
 }  // namespace reel::passes

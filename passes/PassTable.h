@@ -16,7 +16,8 @@
 
 namespace reel::passes {
 
-/// The default pipeline, as `reel passes --default` prints it. Precision is chosen before
+/// The built-in default pipeline; PassRegistry::defaultPipeline adds the plugin passes
+/// that ask to join it (PassInfo::insertAfter, insertBefore). Precision is chosen before
 /// the fusions because fuse-gate-up's conditions depend on the chosen kernel. fold-quantize
 /// runs after share-activation-quant (it folds the quantizes that pass leaves) and before
 /// plan-memory (it changes value types and sizes); it makes Llama-2-7B decode faster at
@@ -57,6 +58,10 @@ class PassRegistry {
   [[nodiscard]] std::vector<const RegisteredPass*> all() const;
   /// A registered name within two edits of `name` (for "did you mean"), or "".
   [[nodiscard]] std::string nearest(std::string_view name) const;
+  /// The default pipeline, as `reel passes --default` prints it: kDefaultPipeline with each
+  /// pass that has an insertAfter or insertBefore put next to the first run of its anchor,
+  /// in registration order (a pass may anchor on one inserted before it).
+  [[nodiscard]] std::string defaultPipeline() const;
 
  private:
   std::vector<std::unique_ptr<RegisteredPass>> passes_;

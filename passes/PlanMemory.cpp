@@ -170,7 +170,7 @@ class PlanMemoryPass : public Pass {
   bool runOnGraph(ir::Graph& graph, PassContext& context) override {
     std::optional<BucketShape> bucket = bucketShape(graph);
     if (!bucket) return false;
-    int64_t alignment = std::max<int64_t>(options().getInt("alignment"), 1);
+    const int64_t alignment = options().getInt("alignment");
     std::string problem;
     std::optional<std::vector<LiveValue>> values = liveValues(graph, bucket->m, alignment, problem);
     if (!values) failPlain("{}: graph @{}: {}", kPassName, graph.name(), problem);
@@ -212,7 +212,7 @@ PassInfo planMemoryPassInfo() {
   return {kPassName,
           "liveness of each bucket's activations and arena offsets with reuse (offsets, arena_bytes)",
           "memory",
-          {{"alignment", OptionKind::Int, "256", "byte alignment of every arena offset"}},
+          {OptionSpec{"alignment", OptionKind::Int, "256", "byte alignment of every arena offset"}.atLeast(1)},
           [] { return std::make_unique<PlanMemoryPass>(); }};
 }
 

@@ -13,8 +13,12 @@
 /// `reel compile|opt --load-pass-plugin=PATH` opens it (dlopen), refuses it unless its
 /// api_version equals this header's REEL_PLUGIN_API_VERSION, then calls register_passes.
 /// Added passes join the registry: pipelines, `reel passes` and the instrumentation see
-/// them like built-in ones. Ops a pass creates go in its PassInfo::ops (or are registered
-/// with ir::registerOp from the callback).
+/// them like built-in ones. A pass with PassInfo::insertAfter or insertBefore (the name of
+/// a pass of the default pipeline) also joins the default pipeline there. Ops a plugin adds
+/// lower to catalog kernels through codegen::registerOpLowering (codegen/OpLowering.h) and
+/// run on the CPU reference through reference::registerOpExecution
+/// (runtime/reference/OpExecution.h), both called from the registration callback. Ops a pass creates go in its
+/// PassInfo::ops (or are registered with ir::registerOp from the callback).
 ///
 /// A plugin compiles against reel's headers and links none of reel's libraries: what it
 /// uses of reel (ir::Graph, passes::Pass, ...) resolves against the reel executable, which
@@ -27,7 +31,7 @@
 #include <cstdint>
 
 /// The plugin API version this header describes.
-#define REEL_PLUGIN_API_VERSION 2u
+#define REEL_PLUGIN_API_VERSION 3u
 
 /// Marks the entry point as exported even when a plugin builds with hidden visibility.
 #define REEL_PLUGIN_EXPORT __attribute__((visibility("default")))

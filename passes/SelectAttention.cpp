@@ -148,7 +148,7 @@ class SelectAttentionPass : public Pass {
       AttentionPlanInput input;
       input.bucket = *bucket;
       input.threshold = intOption(options(), "flash-min-context", context.profile.flashDecodingMinContext);
-      input.maxSplits = std::max<int64_t>(options().getInt("max-splits"), 1);
+      input.maxSplits = options().getInt("max-splits");
       input.modelContext = module.attrs.getInt("context").value_or(0);
       changed |= runOnBucket(*graph, model, input, context);
     }
@@ -183,13 +183,15 @@ class SelectAttentionPass : public Pass {
 }  // namespace
 
 PassInfo selectAttentionPassInfo() {
+  OptionSpec maxSplits{"max-splits", OptionKind::Int, "32", "most KV splits flash-decoding may use; 1 turns it off"};
+  maxSplits.least = 1;
   return {kPassName,
           "attention strategy per bucket: decode, flash-decoding above a context threshold, "
           "prefill",
           "attention",
           {{"flash-min-context", OptionKind::Int, "",
             "flash-decoding when the longest KV length exceeds this (default: the GPU profile's, 1024)"},
-           {"max-splits", OptionKind::Int, "32", "most KV splits flash-decoding may use; 1 turns it off"}},
+           maxSplits},
           [] { return std::make_unique<SelectAttentionPass>(); }};
 }
 

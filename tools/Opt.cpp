@@ -86,7 +86,7 @@ int runOpt(int argc, char** argv) {
       failPlain("{}: --run-reproducer: no '{}' header line", fileName, passes::ReproducerInstrumentation::kHeader);
     flags = flags.orElse(parseReproducerFlags(header));
   }
-  PassSetup setup = resolvePassSetup(flags, "");
+  PassSetup setup = resolvePassSetup(flags, PipelineDefault::Empty);
 
   bool split = args.has("--split-input-file");
   std::vector<std::string> outputs;

@@ -211,7 +211,7 @@ ContextFlags parseReproducerFlags(const std::string& headerFlags) {
   return readContextFlags(args);
 }
 
-PassSetup resolvePassSetup(const ContextFlags& flags, const std::string& defaultPipeline) {
+PassSetup resolvePassSetup(const ContextFlags& flags, PipelineDefault fallback) {
   for (const std::string& plugin : flags.plugins) passes::loadPassPlugin(plugin);
   PassSetup setup;
   setup.context.profile = resolveProfile(flags);
@@ -219,6 +219,9 @@ PassSetup resolvePassSetup(const ContextFlags& flags, const std::string& default
   if (flags.prefillTokens)
     setup.context.prefillTokens = parseIntIn(*flags.prefillTokens, {0, kMaxBucketRows}, "--prefill-tokens");
   if (flags.memoryBudget) setup.context.memoryBudget = byteSizeFlag(*flags.memoryBudget, "--memory-budget");
+  // The default pipeline is read after the plugins are loaded: their passes may join it.
+  const std::string defaultPipeline =
+      fallback == PipelineDefault::Full ? passes::PassRegistry::global().defaultPipeline() : std::string();
   setup.pipeline = passes::Pipeline::parse(flags.passes.value_or(defaultPipeline));
   setup.reproducerFlags = contextFlagsText(flags, setup.context);
   return setup;
@@ -252,7 +255,7 @@ std::optional<codegen::CompileResult> compileWithFlags(const Args& args, std::un
   ContextFlags flags = readContextFlags(args);
   if (!flags.buckets && !defaults.buckets.empty()) flags.buckets = defaults.buckets;
   if (!flags.prefillTokens && !defaults.prefillTokens.empty()) flags.prefillTokens = defaults.prefillTokens;
-  const PassSetup setup = resolvePassSetup(flags, passes::kDefaultPipeline);
+  const PassSetup setup = resolvePassSetup(flags, PipelineDefault::Full);
   codegen::CompileRequest request;
   request.profile = setup.context.profile;
   request.buckets = setup.context.buckets;

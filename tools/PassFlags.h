@@ -46,9 +46,13 @@ struct PassSetup {
   std::string reproducerFlags;  ///< the context flags, as a reproducer header writes them
 };
 
+/// What runs when --passes is absent: the default pipeline (with the plugin passes that join
+/// it), or no pass.
+enum class PipelineDefault { Full, Empty };
+
 /// Loads plugins, resolves the GPU profile (notes about --gpu auto go to stderr), parses
-/// buckets, memory budget and the pipeline (`defaultPipeline` when --passes is absent).
-PassSetup resolvePassSetup(const ContextFlags& flags, const std::string& defaultPipeline);
+/// buckets, memory budget and the pipeline (`fallback` when --passes is absent).
+PassSetup resolvePassSetup(const ContextFlags& flags, PipelineDefault fallback);
 
 /// Runs `setup.pipeline` on `module` with the instrumentation the flags ask for.
 /// Returns false when a pass failed (the error and its notes are already on stderr).
@@ -60,8 +64,8 @@ models::QuantScheme quantSchemeFlag(const Args& args, const std::string& fallbac
 
 /// What a command compiles for where the flags do not say.
 struct CompileDefaults {
-  std::string buckets;        ///< --buckets ("": the pass context's default)
-  std::string prefillTokens;  ///< --prefill-tokens ("": the pass context's default)
+  std::string buckets;                               ///< --buckets ("": the pass context's default)
+  std::string prefillTokens;                         ///< --prefill-tokens ("": the pass context's default)
   int64_t maxContext = codegen::kDefaultMaxContext;  ///< --ctx: at most this, and the model's context
   bool lower = true;                                 ///< lower to a plan (false: the passes only)
 };

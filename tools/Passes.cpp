@@ -14,24 +14,15 @@
 namespace reel::tools {
 namespace {
 
-const char* kindName(passes::OptionKind kind) {
-  switch (kind) {
-    case passes::OptionKind::Int:
-      return "int";
-    case passes::OptionKind::Float:
-      return "float";
-    case passes::OptionKind::Bool:
-      return "bool";
-    case passes::OptionKind::String:
-      return "string";
-    case passes::OptionKind::IntList:
-      return "int list";
-  }
-  return "?";
-}
-
 std::string defaultText(const passes::OptionSpec& spec) {
   return spec.defaultValue.empty() ? "(from the context)" : spec.defaultValue;
+}
+
+/// " (default pipeline: after fuse-qkv)" for a pass that joins the default pipeline, else "".
+std::string joins(const passes::PassInfo& info) {
+  if (!info.insertAfter.empty()) return fmt::format(" (default pipeline: after {})", info.insertAfter);
+  if (!info.insertBefore.empty()) return fmt::format(" (default pipeline: before {})", info.insertBefore);
+  return "";
 }
 
 std::string listing(const passes::PassRegistry& registry) {
@@ -39,10 +30,10 @@ std::string listing(const passes::PassRegistry& registry) {
   for (const passes::RegisteredPass* pass : registry.all()) {
     const passes::PassInfo& info = pass->info;
     std::string origin = pass->origin == "built-in" ? "" : "  [" + pass->origin + "]";
-    text += fmt::format("{:<24} {:<11} {}{}\n", info.name, info.phase, info.summary, origin);
+    text += fmt::format("{:<24} {:<11} {}{}{}\n", info.name, info.phase, info.summary, joins(info), origin);
     for (const passes::OptionSpec& spec : info.options)
-      text += fmt::format("    {:<26} {:<9} default {:<20} {}\n", spec.name, kindName(spec.kind), defaultText(spec),
-                          spec.help);
+      text += fmt::format("    {:<26} {:<9} default {:<20} {}\n", spec.name, passes::optionTypeText(spec),
+                          defaultText(spec), spec.help);
   }
   return text;
 }
@@ -84,12 +75,14 @@ std::string passSection(const passes::RegisteredPass& pass) {
   const passes::PassInfo& info = pass.info;
   std::string text = fmt::format("## {}\n\n{}. Phase: {}.", info.name, sentence(info.summary), info.phase);
   if (pass.origin != "built-in") text += fmt::format(" From {}.", pass.origin);
+  if (!info.insertAfter.empty()) text += fmt::format(" Joins the default pipeline after `{}`.", info.insertAfter);
+  if (!info.insertBefore.empty()) text += fmt::format(" Joins the default pipeline before `{}`.", info.insertBefore);
   text += "\n\n";
   if (info.options.empty()) return text + "No options.\n\n";
   text += "| option | type | default | meaning |\n| --- | --- | --- | --- |\n";
   for (const passes::OptionSpec& spec : info.options)
     text +=
-        fmt::format("| `{}` | {} | {} | {} |\n", spec.name, kindName(spec.kind),
+        fmt::format("| `{}` | {} | {} | {} |\n", spec.name, cell(passes::optionTypeText(spec)),
                     spec.defaultValue.empty() ? "from the context" : "`" + spec.defaultValue + "`", cell(spec.help));
   return text + "\n";
 }
@@ -100,11 +93,12 @@ std::string markdown(const passes::PassRegistry& registry) {
       "     regenerate with `reel passes --markdown > docs/passes.md`; the ctest passes_docs compares. -->\n"
       "# Passes\n\n"
       "The default pipeline of `reel compile` (`reel passes --default`):\n\n";
-  text += fmt::format("```\n{}\n```\n\n", passes::kDefaultPipeline);
+  text += fmt::format("```\n{}\n```\n\n", registry.defaultPipeline());
   text +=
       "A pipeline is a comma-separated list of passes, each with optional options in braces:\n"
       "`--passes='canonicalize,fuse-gate-up{max-m=8},select-precision'`. Option values: integers, numbers,\n"
-      "`true`/`false`, words, and integer lists such as `[1,2,4]`. An option whose default is \"from the\n"
+      "`true`/`false`, words, integer lists such as `[1,2,4]`, and one of the choices of an enum (type\n"
+      "`a|b|c`). Values are checked against the declared type. An option whose default is \"from the\n"
       "context\" takes its value from the compile (`--buckets`, `--gpu`, ...) unless given. Why the\n"
       "passes come in this order: docs/architecture.md, \"Passes and phases\". Writing a pass or a\n"
       "plugin: docs/writing-a-pass.md.\n\n"
@@ -132,7 +126,7 @@ int runPasses(int argc, char** argv) {
   for (const std::string& plugin : args.getAll("--load-pass-plugin")) passes::loadPassPlugin(plugin);
   passes::PassRegistry& registry = passes::PassRegistry::global();
   if (args.has("--default"))
-    writeOutput("", std::string(passes::kDefaultPipeline) + "\n");
+    writeOutput("", registry.defaultPipeline() + "\n");
   else if (args.has("--markdown"))
     writeOutput("", markdown(registry));
   else

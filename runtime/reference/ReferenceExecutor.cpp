@@ -5,6 +5,7 @@
 #include "runtime/reference/RefAttention.h"
 #include "runtime/reference/RefOps.h"
 #include "support/Diagnostics.h"
+#include "support/HookTable.h"
 
 #include <fmt/format.h>
 
@@ -59,27 +60,56 @@ KvCacheShape kvCacheShapeFor(const ir::Graph& graph, int64_t slots, int64_t capa
   return shape;
 }
 
-const std::unordered_map<std::string, ReferenceExecutor::OpFn>& ReferenceExecutor::dispatchTable() {
-  static const std::unordered_map<std::string, OpFn> table = {
-      {"input", &ReferenceExecutor::runInput},
-      {"weight", &ReferenceExecutor::runNothing},
-      {"kv_cache", &ReferenceExecutor::runNothing},
-      {"output", &ReferenceExecutor::runOutput},
-      {"embedding", &ReferenceExecutor::runEmbedding},
-      {"rms_norm", &ReferenceExecutor::runRmsNorm},
-      {"matmul", &ReferenceExecutor::runMatmul},
-      {"bias_add", &ReferenceExecutor::runBiasAdd},
-      {"rope", &ReferenceExecutor::runRope},
-      {"attention", &ReferenceExecutor::runAttention},
-      {"add", &ReferenceExecutor::runAdd},
-      {"silu_mul", &ReferenceExecutor::runSiluMul},
-      {"argmax", &ReferenceExecutor::runArgmax},
-      {"matmul_qkv", &ReferenceExecutor::runMatmulMulti},
-      {"matmul_gate_up", &ReferenceExecutor::runMatmulMulti},
-      {"add_rms_norm", &ReferenceExecutor::runAddRmsNorm},
-      {"quantize_q8_1", &ReferenceExecutor::runQuantizeQ81},
-  };
-  return table;
+namespace {
+
+/// A built-in hook: one of ReferenceExecutor's runX methods.
+using BuiltinRunFn = void (ReferenceExecutor::*)(const ir::Op&);
+
+OpExecutionFn builtin(BuiltinRunFn run) {
+  return [run](const ir::Op& op, ExecutionContext& context) { (static_cast<ReferenceExecutor&>(context).*run)(op); };
+}
+
+/// The execution registry, holding the built-in ops' hooks from the first use on. Weights
+/// and KV caches are resolved when the executor is built; running them does nothing.
+HookTable<OpExecutionFn>& executionRegistry() {
+  static HookTable<OpExecutionFn> registry = [] {
+    const OpExecutionFn nothing = [](const ir::Op& /*op*/, ExecutionContext& /*context*/) {};
+    std::map<std::string, OpExecutionFn, std::less<>> builtins{
+        {"input", builtin(&ReferenceExecutor::runInput)},
+        {"weight", nothing},
+        {"kv_cache", nothing},
+        {"output", builtin(&ReferenceExecutor::runOutput)},
+        {"embedding", builtin(&ReferenceExecutor::runEmbedding)},
+        {"rms_norm", builtin(&ReferenceExecutor::runRmsNorm)},
+        {"matmul", builtin(&ReferenceExecutor::runMatmul)},
+        {"bias_add", builtin(&ReferenceExecutor::runBiasAdd)},
+        {"rope", builtin(&ReferenceExecutor::runRope)},
+        {"attention", builtin(&ReferenceExecutor::runAttention)},
+        {"add", builtin(&ReferenceExecutor::runAdd)},
+        {"silu_mul", builtin(&ReferenceExecutor::runSiluMul)},
+        {"argmax", builtin(&ReferenceExecutor::runArgmax)},
+        {"matmul_qkv", builtin(&ReferenceExecutor::runMatmulMulti)},
+        {"matmul_gate_up", builtin(&ReferenceExecutor::runMatmulMulti)},
+        {"add_rms_norm", builtin(&ReferenceExecutor::runAddRmsNorm)},
+        {"quantize_q8_1", builtin(&ReferenceExecutor::runQuantizeQ81)},
+    };
+    return HookTable<OpExecutionFn>("reference execution", std::move(builtins));
+  }();
+  return registry;
+}
+
+}  // namespace
+
+void registerOpExecution(const std::string& name, OpExecutionFn run) {
+  executionRegistry().add(name, std::move(run));
+}
+
+const OpExecutionFn* findOpExecution(std::string_view name) {
+  return executionRegistry().find(name);
+}
+
+std::vector<std::string> executedOpNames() {
+  return executionRegistry().names();
 }
 
 ReferenceExecutor::ReferenceExecutor(const ir::Graph& graph, const WeightSource& weights, KvCacheState& cache,
@@ -91,9 +121,11 @@ ReferenceExecutor::ReferenceExecutor(const ir::Graph& graph, const WeightSource&
   prefill_ = isPrefillGraph(graph);
   size_t index = 0;
   for (const auto& op : graph.ops()) {
-    if (!dispatchTable().count(op->name().str()))
-      failPlain("reference executor: graph @{}: {} is not supported by the CPU reference", graph.name(),
+    const OpExecutionFn* hook = findOpExecution(op->name());
+    if (!hook)
+      failPlain("reference executor: graph @{}: {}: no reference execution is registered for this op", graph.name(),
                 op->describe());
+    hooks_.push_back(hook);
     if (op->name() == "weight") prepareWeight(*op);
     // llama3 divisors of a rope op, or of an attention rotating its own q and k (rope_*).
     const std::string prefix = op->name() == "attention" ? "rope_" : "";
@@ -172,7 +204,7 @@ StepResult ReferenceExecutor::step(const StepInputs& inputs) {
   result_.rows = rows;
   size_t index = 0;
   for (const auto& op : graph_.ops()) {
-    (this->*dispatchTable().at(op->name().str()))(*op);
+    (*hooks_[index])(*op, *this);
     for (const ir::Value* operand : op->operands())
       if (lastUse_.at(operand) == index) values_.erase(operand);
     ++index;
@@ -219,8 +251,6 @@ void ReferenceExecutor::runInput(const ir::Op& op) {
   tensor.i32 = *source;
   setResult(op, 0, std::move(tensor));
 }
-
-void ReferenceExecutor::runNothing(const ir::Op& /*op*/) {}
 
 void ReferenceExecutor::runOutput(const ir::Op& op) {
   const std::string name = op.attrs().getString("name").value_or("");

@@ -20,6 +20,7 @@
 #include "ir/Graph.h"
 #include "runtime/reference/HostTensor.h"
 #include "runtime/reference/KvCache.h"
+#include "runtime/reference/OpExecution.h"
 #include "runtime/reference/RefMatmul.h"
 #include "runtime/reference/WeightSource.h"
 
@@ -63,7 +64,9 @@ bool isPrefillGraph(const ir::Graph& graph);
 /// KV heads and head dim read from its attention ops); throws if it has none.
 KvCacheShape kvCacheShapeFor(const ir::Graph& graph, int64_t slots, int64_t capacity);
 
-class ReferenceExecutor {
+/// Runs a graph's ops through the execution registry (OpExecution.h). It is the only
+/// ExecutionContext, so the built-in hooks downcast to it to reach its weights and KV cache.
+class ReferenceExecutor final : public ExecutionContext {
  public:
   /// Prepares `graph` (resolving and checking every weight against `weights`); throws a
   /// reel::Error for an op the reference does not implement or a missing/mismatched weight.
@@ -81,22 +84,15 @@ class ReferenceExecutor {
   [[nodiscard]] bool isPrefill() const { return prefill_; }
   [[nodiscard]] const ir::Graph& graph() const { return graph_; }
 
- private:
-  using OpFn = void (ReferenceExecutor::*)(const ir::Op&);
-  static const std::unordered_map<std::string, OpFn>& dispatchTable();
+  // ---- ExecutionContext -----------------------------------------------------------------
+  [[nodiscard]] const HostTensor& operand(const ir::Op& op, unsigned index) const override {
+    return operandTensor(op, index);
+  }
+  void setResult(const ir::Op& op, unsigned index, HostTensor tensor) override;
+  [[nodiscard]] unsigned threads() const override { return options_.threads; }
 
-  void prepareWeight(const ir::Op& op);
-  void prepareMatmulScales();
-  void checkInputs(const StepInputs& inputs) const;
-
-  const HostTensor& operandTensor(const ir::Op& op, unsigned index) const;
-  void setResult(const ir::Op& op, unsigned index, HostTensor tensor);
-  [[nodiscard]] MatmulWeight matmulWeight(const ir::Value* weight) const;
-  [[nodiscard]] MatmulNumerics matmulNumerics(const ir::Op& op) const;
-  HostTensor project(const ir::Op& op, unsigned weightOperand) const;
-
+  // ---- the built-in hooks (registered in ReferenceExecutor.cpp) --------------------------
   void runInput(const ir::Op& op);
-  void runNothing(const ir::Op& op);
   void runOutput(const ir::Op& op);
   void runEmbedding(const ir::Op& op);
   void runRmsNorm(const ir::Op& op);
@@ -111,6 +107,16 @@ class ReferenceExecutor {
   void runAddRmsNorm(const ir::Op& op);
   void runQuantizeQ81(const ir::Op& op);
 
+ private:
+  void prepareWeight(const ir::Op& op);
+  void prepareMatmulScales();
+  void checkInputs(const StepInputs& inputs) const;
+
+  const HostTensor& operandTensor(const ir::Op& op, unsigned index) const;
+  [[nodiscard]] MatmulWeight matmulWeight(const ir::Value* weight) const;
+  [[nodiscard]] MatmulNumerics matmulNumerics(const ir::Op& op) const;
+  HostTensor project(const ir::Op& op, unsigned weightOperand) const;
+
   const ir::Graph& graph_;
   const WeightSource& source_;
   KvCacheState& cache_;
@@ -123,6 +129,7 @@ class ReferenceExecutor {
   std::unordered_map<const ir::Value*, std::vector<float>> fp8Scales_;  ///< row scales of fp8 matmuls' weights
   std::unordered_map<const ir::Op*, std::vector<float>> ropeFactors_;   ///< llama3 divisors
   std::unordered_map<const ir::Value*, size_t> lastUse_;                ///< op index of the last use
+  std::vector<const OpExecutionFn*> hooks_;                             ///< per op, in graph order
 
   // Per step.
   const StepInputs* inputs_ = nullptr;

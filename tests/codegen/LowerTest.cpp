@@ -1,4 +1,6 @@
 #include "codegen/Compiler.h"
+#include "codegen/Lower.h"
+#include "codegen/OpLowering.h"
 #include "codegen/PlanFile.h"
 #include "kernels/KernelCatalog.h"
 #include "models/ModelLoader.h"
@@ -94,4 +96,79 @@ TEST_CASE("a weight keeps one slot per layout", "[codegen]") {
   std::set<std::pair<std::string, int>> seen;
   for (const WeightSlot& slot : result.plan.weights)
     CHECK(seen.insert({slot.tensor, static_cast<int>(slot.layout)}).second);
+}
+
+namespace {
+
+/// An op of the tests' own: an f32 row-wise copy, registered once for the IR.
+const char* registerTestCopyOp(const char* name) {
+  ir::registerOp({name, "a test op: a copy of its operand", 1, 1, 1, false, nullptr});
+  return name;
+}
+
+/// The tiny model compiled without lowering, with `op` reading the logits of every graph.
+std::unique_ptr<ir::Module> moduleWithOp(const char* op) {
+  CompileRequest request = tinyRequest();
+  request.lower = false;
+  std::unique_ptr<ir::Module> module = compileModel(request).module;
+  for (const std::unique_ptr<ir::Graph>& graph : module->graphs) {
+    ir::OpSpec spec;
+    spec.name = op;
+    spec.operands.push_back(graph->lookup("logits"));
+    spec.resultNames.push_back("copied");
+    spec.resultTypes.push_back(graph->lookup("logits")->type());
+    graph->create(spec);
+  }
+  return module;
+}
+
+}  // namespace
+
+TEST_CASE("every op of a compiled model lowers through the lowering registry", "[codegen][registry]") {
+  CompileResult result = compileModel(tinyRequest());
+  for (const std::unique_ptr<ir::Graph>& graph : result.module->graphs)
+    for (const std::unique_ptr<ir::Op>& op : graph->ops()) {
+      INFO(op->describe());
+      CHECK(findOpLowering(op->name()) != nullptr);
+    }
+  CHECK(findOpLowering("no_such_op") == nullptr);
+}
+
+TEST_CASE("an op without a lowering is refused naming it", "[codegen][registry]") {
+  static const char* op = registerTestCopyOp("test_unlowered_op");
+  std::unique_ptr<ir::Module> module = moduleWithOp(op);
+  CHECK_THROWS_WITH(lowerModule(*module, LowerOptions{passes::bundledGpuProfile("h100"), "", 512}),
+                    "graph @decode.m1: cannot lower op 'test_unlowered_op' (%copied): no lowering is registered for "
+                    "this op");
+}
+
+TEST_CASE("a registered lowering hook lowers a new op to catalog kernels", "[codegen][registry]") {
+  static const char* op = registerTestCopyOp("test_lowered_op");
+  // x + 0 would need a zero buffer; x + x is a catalog kernel over the op's operand alone.
+  static int calls = 0;
+  static const bool registered = [] {
+    registerOpLowering(op, [](const ir::Op& lowered, LoweringContext& context) {
+      ++calls;
+      const BufferRef x = context.value(lowered.operand(0));
+      const int64_t n = context.rows() * lowered.result()->type().shape.back();
+      context.emit(lowered, {"add", {x, x, context.scratch(n * 4)}, {n}});
+    });
+    return true;
+  }();
+  CHECK(registered);
+  std::unique_ptr<ir::Module> module = moduleWithOp(op);
+  calls = 0;
+  Plan plan = lowerModule(*module, LowerOptions{passes::bundledGpuProfile("h100"), "", 512});
+  CHECK(calls == static_cast<int>(plan.buckets.size()));
+  for (const BucketPlan& bucket : plan.buckets) {
+    INFO(bucket.graph);
+    REQUIRE_FALSE(bucket.steps.empty());
+    CHECK(bucket.steps.back().kernel == "add");
+    CHECK(bucket.steps.back().op == "%copied");
+    CHECK(bucket.steps.back().ints == std::vector<int64_t>{bucket.m * 1024});
+  }
+  CHECK_THROWS_WITH(registerOpLowering(op, [](const ir::Op&, LoweringContext&) {}),
+                    "op 'test_lowered_op' already has a lowering");
+  CHECK_THROWS_WITH(registerOpLowering("rms_norm", [](const ir::Op&, LoweringContext&) {}),
+                    "op 'rms_norm' already has a lowering");
 }

@@ -163,6 +163,7 @@ TEST_CASE("fuse-residual-norm modes override the cost model", "[passes][fuse-res
   module = compile(tinyModel(), "specialize-buckets,fuse-residual-norm{mode=never}", never);
   CHECK(countOps(*module, "decode.m1", "add_rms_norm") == 0);
   PassContext bad = contextFor(h100Like(), {1});
-  CHECK_THROWS_WITH(compile(tinyModel(), "specialize-buckets,fuse-residual-norm{mode=maybe}", bad),
-                    Catch::Contains("mode must be cost, always or never"));
+  CHECK_THROWS_WITH(
+      compile(tinyModel(), "specialize-buckets,fuse-residual-norm{mode=maybe}", bad),
+      Catch::Contains("pass 'fuse-residual-norm': option 'mode' expects one of cost, always, never, got 'maybe'"));
 }

@@ -91,3 +91,40 @@ TEST_CASE("optionValueError accepts what each kind allows", "[passes][options]")
   CHECK_FALSE(optionValueError(real, "7"));
   CHECK(optionValueError(real, "nan"));
 }
+
+TEST_CASE("enum options take one of their choices, numbered in declaration order", "[passes][options]") {
+  const std::vector<OptionSpec> declared = {enumOption("mode", "cost", {"cost", "always", "never"}, "")};
+  CHECK(PassOptions(declared, {}).getChoice("mode") == 0);
+  CHECK(PassOptions(declared, {{"mode", "never"}}).getChoice("mode") == 2);
+  CHECK(PassOptions(declared, {{"mode", "never"}}).getString("mode") == "never");
+  CHECK(errorOf([&] {
+          (void)PassOptions(declared, {{"mode", "sometimes"}});
+        }) == "option 'mode' expects one of cost, always, never, got 'sometimes'");
+  CHECK(optionTypeText(declared.front()) == "cost|always|never");
+}
+
+TEST_CASE("integer options with a least value refuse smaller ones", "[passes][options]") {
+  const OptionSpec alignment = OptionSpec{"alignment", OptionKind::Int, "256", ""}.atLeast(1);
+  CHECK_FALSE(optionValueError(alignment, "1"));
+  CHECK(*optionValueError(alignment, "0") == "option 'alignment' expects an integer >= 1, got '0'");
+  CHECK(optionTypeText(alignment) == "int >= 1");
+  const OptionSpec sizes = OptionSpec{"sizes", OptionKind::IntList, "", ""}.atLeast(1);
+  CHECK_FALSE(optionValueError(sizes, "[1,2]"));
+  CHECK(*optionValueError(sizes, "[1,0]") ==
+        "option 'sizes' expects a list of integers >= 1 such as [1,2,4], got '[1,0]'");
+}
+
+TEST_CASE("option declarations are checked", "[passes][options]") {
+  CHECK(*optionDeclarationError(enumOption("mode", "", {}, "")) == "enum option 'mode' declares no choices");
+  CHECK(*optionDeclarationError(enumOption("mode", "", {"a b"}, "")) ==
+        "option 'mode': choice 'a b' is not a word without spaces or ,{}[]=");
+  CHECK(*optionDeclarationError(enumOption("mode", "sometimes", {"cost", "never"}, "")) ==
+        "default of option 'mode' expects one of cost, never, got 'sometimes'");
+  OptionSpec word{"word", OptionKind::String, "", "", {"a"}};
+  CHECK(*optionDeclarationError(word) == "option 'word' declares choices but is not an enum");
+  CHECK(*optionDeclarationError(OptionSpec{"f", OptionKind::Float, "", ""}.atLeast(0)) ==
+        "option 'f' declares a least value but is not an integer option");
+  CHECK(*optionDeclarationError(OptionSpec{"n", OptionKind::Int, "0", ""}.atLeast(1)) ==
+        "default of option 'n' expects an integer >= 1, got '0'");
+  CHECK_FALSE(optionDeclarationError(enumOption("mode", "cost", {"cost", "never"}, "")));
+}
