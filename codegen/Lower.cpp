@@ -5,7 +5,7 @@
 #include "ir/DecisionAttrs.h"
 #include "ir/Printer.h"
 #include "kernels/GemvShape.h"
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 
 #include <fmt/format.h>
 

@@ -5,7 +5,7 @@
 /// GgufWeightSource serves them straight from a memory-mapped GGUF file.
 
 #include "ir/Graph.h"
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "runtime/gguf/GgufFile.h"
 
 #include <cstdint>

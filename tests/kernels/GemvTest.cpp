@@ -6,7 +6,7 @@
 #include "kernels/Gemv.h"
 #include "kernels/GemvShape.h"
 #include "kernels/KernelCatalog.h"
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "tests/kernels/LateWriter.h"
 
 #include <cmath>

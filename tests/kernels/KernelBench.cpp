@@ -9,7 +9,7 @@
 // (the DP4A path's cost does not depend on them).
 #include "kernels/Gemv.h"
 #include "kernels/GemvShape.h"
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "tests/kernels/ReadBandwidth.h"
 
 #include <cuda_runtime.h>

@@ -3,7 +3,7 @@
 // row and column.
 
 #include "GgufTestSupport.h"
-#include "kernels/QuantFormats.h"
+#include "quant/QuantFormats.h"
 #include "runtime/gguf/TensorCheck.h"
 
 #include <catch2/catch.hpp>

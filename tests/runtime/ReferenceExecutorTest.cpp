@@ -3,7 +3,7 @@
 // and a consistent argmax.
 
 #include "ReferenceTestSupport.h"
-#include "kernels/QuantFormats.h"
+#include "quant/QuantFormats.h"
 #include "runtime/gguf/GgufWriter.h"
 #include "runtime/reference/ReferenceExecutor.h"
 

@@ -1,7 +1,7 @@
 // CPU reference of reel's number formats (see QuantRef.h for the contract).
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 
-#include "kernels/Dp4aMath.h"
+#include "quant/Dp4aMath.h"
 
 #include <algorithm>
 #include <array>

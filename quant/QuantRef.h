@@ -14,7 +14,7 @@
 ///    warps (kGemvKSplit warps split the row, 8 lanes per 256-element unit). With the
 ///    kernels built with --fmad=false (they are), GPU and CPU agree bit for bit.
 
-#include "kernels/QuantFormats.h"
+#include "quant/QuantFormats.h"
 
 #include <cstddef>
 #include <cstdint>
