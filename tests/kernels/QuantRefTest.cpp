@@ -1,4 +1,4 @@
-// CPU tests of kernels/QuantRef: layouts, scalar conversions, quantization error bounds,
+// CPU tests of quant/QuantRef: layouts, scalar conversions, quantization error bounds,
 // and the DP4A-exact dot product.
 #include "quant/QuantRef.h"
 
