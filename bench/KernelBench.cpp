@@ -10,7 +10,7 @@
 #include "bench/ReadBandwidth.h"
 #include "kernels/Gemv.h"
 #include "kernels/GemvShape.h"
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 
 #include <cuda_runtime.h>
 

@@ -23,7 +23,7 @@ add_library(reel_toml INTERFACE)
 get_target_property(_toml_inc tomlplusplus::tomlplusplus INTERFACE_INCLUDE_DIRECTORIES)
 target_include_directories(reel_toml SYSTEM INTERFACE ${_toml_inc})
 # TOML_ASSERT (off: TOML++ 3.3 aborts on some malformed input it otherwise reports as an
-# error) is a function-style macro, which a compile definition cannot carry: models/TomlParse.h
+# error) is a function-style macro, which a compile definition cannot carry: support/TomlParse.h
 # defines it, and every file reaches TOML++ through that header.
 target_compile_definitions(reel_toml INTERFACE TOML_HEADER_ONLY=1 TOML_EXCEPTIONS=1)
 

@@ -6,9 +6,9 @@
 # reel::headers   include paths and compile settings for reel's headers, no libraries: what a
 #                 plugin links (its references resolve against the reel executable at load)
 # reel::ir, reel::models, reel::passes   the static libraries, for tools that embed reel
-#                 (with what they need: reel::support, errors and shared utilities; reel::gguf,
-#                 the GGUF reader models reads .gguf configs with, and reel::kernels_host, the
-#                 host quantization formats it reads)
+#                 (with what they need: reel::support, errors and shared utilities; reel::quant,
+#                 the quantized tensor formats behind the IR's element types; reel::gguf, the
+#                 GGUF reader models reads .gguf configs with)
 #
 # The build tree exports the package too (reelConfig.cmake in the build dir), so plugins
 # build and tests run without installing.
@@ -32,15 +32,15 @@ set_target_properties(reel_models PROPERTIES EXPORT_NAME models)
 set_target_properties(reel_passes PROPERTIES EXPORT_NAME passes)
 set_target_properties(reel_gguf PROPERTIES EXPORT_NAME gguf)
 set_target_properties(reel_support PROPERTIES EXPORT_NAME support)
-set_target_properties(reel_kernels_host PROPERTIES EXPORT_NAME kernels_host)
+set_target_properties(reel_quant PROPERTIES EXPORT_NAME quant)
 
-set(reel_package_targets reel_headers reel_support reel_ir reel_models reel_passes reel_gguf reel_kernels_host reel_llvm_support
+set(reel_package_targets reel_headers reel_support reel_ir reel_models reel_passes reel_gguf reel_quant reel_llvm_support
     reel_toml reel_options)
 install(TARGETS ${reel_package_targets} EXPORT reelTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS reel RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-foreach(dir ir models passes runtime/gguf kernels support)
+foreach(dir ir models passes runtime/gguf quant support)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${REEL_INSTALL_INCLUDEDIR}/${dir}
     FILES_MATCHING PATTERN "*.h")
 endforeach()

@@ -6,7 +6,7 @@
 #include "ir/DecisionAttrs.h"
 #include "ir/Printer.h"
 #include "kernels/GemvShape.h"
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "support/HookTable.h"
 
 #include <fmt/format.h>
@@ -22,36 +22,11 @@ using ir::ElemType;
 using ir::Op;
 using ir::Value;
 using kernels::LaunchDims;
+using ir::toQType;
 using quant::QType;
 
 int64_t alignUp(int64_t value, int64_t alignment) {
   return (value + alignment - 1) / alignment * alignment;
-}
-
-QType toQType(ElemType type) {
-  switch (type) {
-    case ElemType::F32:
-      return QType::F32;
-    case ElemType::F16:
-      return QType::F16;
-    case ElemType::BF16:
-      return QType::BF16;
-    case ElemType::Q4_K:
-      return QType::Q4_K;
-    case ElemType::Q6_K:
-      return QType::Q6_K;
-    case ElemType::Q8_0:
-      return QType::Q8_0;
-    case ElemType::Q5_0:
-      return QType::Q5_0;
-    case ElemType::Q8_1:
-      return QType::Q8_1;
-    case ElemType::FP8_E4M3:
-      return QType::FP8_E4M3;
-    case ElemType::I32:
-      break;
-  }
-  failPlain("internal error: i32 is not a tensor format");
 }
 
 /// The layout a kernel family reads a weight in.

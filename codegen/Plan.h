@@ -57,7 +57,7 @@ struct Step {
 /// How a weight is stored on the GPU.
 enum class WeightLayout {
   Gguf,       ///< the GGUF blocks as they are
-  RowPlanar,  ///< quantized blocks repacked into per-row field planes (kernels/QuantRef.h)
+  RowPlanar,  ///< quantized blocks repacked into per-row field planes (quant/QuantRef.h)
   Fp8PerRow,  ///< E4M3 with one f32 scale per row (scales after the data, 256-byte aligned)
   F16,        ///< dequantized to f16
   F32,        ///< dequantized to f32 (norms, biases)

@@ -1,7 +1,7 @@
 #include "codegen/PlanCheck.h"
 
 #include "kernels/KernelCatalog.h"
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "support/Diagnostics.h"
 
 #include <fmt/format.h>

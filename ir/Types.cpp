@@ -1,36 +1,15 @@
 #include "ir/Types.h"
 
-#include <fmt/format.h>
+#include "support/Diagnostics.h"
 
-#include <array>
+#include <fmt/format.h>
 
 namespace reel::ir {
 namespace {
 
-struct ElemInfo {
-  ElemType type;
-  const char* name;
-  int64_t blockElems;
-  int64_t blockBytes;
-};
-
-// Block sizes follow the GGUF/ggml formats (see kernels/QuantFormats.h).
-constexpr std::array<ElemInfo, 10> kElemInfo{{
-    {ElemType::F32, "f32", 1, 4},
-    {ElemType::F16, "f16", 1, 2},
-    {ElemType::BF16, "bf16", 1, 2},
-    {ElemType::FP8_E4M3, "fp8_e4m3", 1, 1},
-    {ElemType::I32, "i32", 1, 4},
-    {ElemType::Q4_K, "q4_k", 256, 144},
-    {ElemType::Q5_0, "q5_0", 32, 22},
-    {ElemType::Q6_K, "q6_k", 256, 210},
-    {ElemType::Q8_0, "q8_0", 32, 34},
-    {ElemType::Q8_1, "q8_1", 32, 36},
-}};
-
-const ElemInfo& info(ElemType type) {
-  return kElemInfo[static_cast<size_t>(type)];
-}
+/// I32's name and size: the one element type that is not a quant::QType.
+constexpr llvm::StringLiteral kI32Name = "i32";
+constexpr int64_t kI32Bytes = 4;
 
 bool mulChecked(int64_t a, int64_t b, int64_t& out) {
   return !__builtin_mul_overflow(a, b, &out);
@@ -38,24 +17,36 @@ bool mulChecked(int64_t a, int64_t b, int64_t& out) {
 
 }  // namespace
 
+ElemType toElemType(quant::QType type) {
+  return static_cast<ElemType>(type);
+}
+
+quant::QType toQType(ElemType type) {
+  if (type == ElemType::I32) failPlain("element type i32 has no storage format");
+  return static_cast<quant::QType>(type);
+}
+
 llvm::StringRef elemTypeName(ElemType type) {
-  return info(type).name;
+  if (type == ElemType::I32) return kI32Name;
+  std::string_view name = quant::qtypeName(toQType(type));
+  return {name.data(), name.size()};
 }
 
 std::optional<ElemType> parseElemType(llvm::StringRef name) {
-  for (const ElemInfo& entry : kElemInfo)
-    if (name == entry.name) return entry.type;
-  return std::nullopt;
+  if (name == kI32Name) return ElemType::I32;
+  quant::QType type{};
+  if (!quant::parseQType(std::string_view(name.data(), name.size()), type)) return std::nullopt;
+  return toElemType(type);
 }
 
 bool isQuantized(ElemType type) {
-  return info(type).blockElems > 1;
+  return blockElems(type) > 1;
 }
 int64_t blockElems(ElemType type) {
-  return info(type).blockElems;
+  return type == ElemType::I32 ? 1 : static_cast<int64_t>(quant::blockElems(toQType(type)));
 }
 int64_t blockBytes(ElemType type) {
-  return info(type).blockBytes;
+  return type == ElemType::I32 ? kI32Bytes : static_cast<int64_t>(quant::blockBytes(toQType(type)));
 }
 
 std::string dimName(Dim dim) {

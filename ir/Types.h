@@ -4,19 +4,42 @@
 /// dims: M (tokens in the step) and S (context length). Bucket specialisation replaces
 /// M by a number.
 
+#include "quant/QType.h"
+
 #include <llvm/ADT/ArrayRef.h>
 #include <llvm/ADT/SmallVector.h>
 #include <llvm/ADT/StringRef.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 
 namespace reel::ir {
 
-/// Scalar element types (f32 ... i32), quantized weight formats (q4_k ... q8_0) and the
-/// Q8_1 activation format consumed by the DP4A kernels.
-enum class ElemType : uint8_t { F32, F16, BF16, FP8_E4M3, I32, Q4_K, Q5_0, Q6_K, Q8_0, Q8_1 };
+/// Element types: the storage formats of quant::QType (scalar f32 ... fp8_e4m3, the
+/// quantized weight formats q4_k ... q8_0 and the Q8_1 activation format of the DP4A
+/// kernels), with the same values, so that their names and blocks are described once
+/// (quant/QType.h); and i32 (token ids, positions), which only the IR has.
+enum class ElemType : uint8_t {
+  F32 = static_cast<uint8_t>(quant::QType::F32),
+  F16 = static_cast<uint8_t>(quant::QType::F16),
+  BF16 = static_cast<uint8_t>(quant::QType::BF16),
+  FP8_E4M3 = static_cast<uint8_t>(quant::QType::FP8_E4M3),
+  Q4_K = static_cast<uint8_t>(quant::QType::Q4_K),
+  Q5_0 = static_cast<uint8_t>(quant::QType::Q5_0),
+  Q6_K = static_cast<uint8_t>(quant::QType::Q6_K),
+  Q8_0 = static_cast<uint8_t>(quant::QType::Q8_0),
+  Q8_1 = static_cast<uint8_t>(quant::QType::Q8_1),
+  I32 = static_cast<uint8_t>(quant::kQTypes.size()),
+};
+/// Number of element types (I32 is the last).
+inline constexpr size_t kNumElemTypes = quant::kQTypes.size() + 1;
+
+/// The element type of a storage format.
+ElemType toElemType(quant::QType type);
+/// The storage format of an element type; throws reel::Error for i32, which has none.
+quant::QType toQType(ElemType type);
 
 /// The text name of an element type ("f32", "q4_k", ...).
 llvm::StringRef elemTypeName(ElemType type);

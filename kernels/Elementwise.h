@@ -2,7 +2,7 @@
 /// \file
 /// Small kernels: residual add, SwiGLU, bias add, f32->f16 cast, argmax, embedding lookup.
 
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 
 #include <cuda_runtime_api.h>
 

@@ -3,7 +3,7 @@
 /// DP4A GEMV on Q8_1 activations (m = 1..8 rows in one pass over the weights), its fused gate+up
 /// variants, and the Q8_1 activation quantizer. Layouts: see KernelCatalog.h.
 
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 
 #include <cuda_runtime_api.h>
 

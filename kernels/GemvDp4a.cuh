@@ -13,7 +13,7 @@
 /// memory, in the order quant::dotQ81 reproduces.
 
 #include "kernels/CudaCommon.cuh"
-#include "kernels/Dp4aMath.h"
+#include "quant/Dp4aMath.h"
 #include "kernels/Gemv.h"
 #include "kernels/GemvShape.h"
 #include "kernels/KernelCatalog.h"

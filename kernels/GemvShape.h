@@ -6,7 +6,7 @@
 /// A warp covers 4 rows (8 lanes per row); each lane streams `rowSets` rows, 4 apart, so a block
 /// of kGemvKSplit warps owns 4 * rowSets consecutive rows.
 
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 
 #include <cstdint>
 

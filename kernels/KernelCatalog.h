@@ -19,7 +19,7 @@
 /// bytes the kernel may touch from where the pointer points. Plans are checked against them
 /// (codegen/PlanCheck.h) before any launch.
 
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 
 #include <array>
 #include <cstdint>

@@ -11,7 +11,7 @@
 /// A string is a u64 byte length followed by the bytes (no terminating NUL); an array is
 /// a u32 element type, a u64 element count and the elements.
 
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "support/Diagnostics.h"  // quoteForMessage, for the GGUF reader and writer
 
 #include <array>

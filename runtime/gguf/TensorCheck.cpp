@@ -1,6 +1,6 @@
 #include "runtime/gguf/TensorCheck.h"
 
-#include "kernels/QuantFormats.h"
+#include "quant/QuantFormats.h"
 #include "support/Diagnostics.h"
 
 #include <fmt/format.h>

@@ -16,7 +16,7 @@
 ///   checkTensorValues(file, file.tensor("blk.0.attn_q.weight"));  // throws on NaN/Inf
 ///   checkAllTensorValues(file, 4);                                // every tensor, 4 threads
 
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "runtime/gguf/GgufFile.h"
 
 #include <cstdint>

@@ -2,7 +2,7 @@
 
 #include "codegen/PlanCheck.h"
 #include "kernels/Blas.h"
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "runtime/gpu/CudaCheck.h"
 #include "runtime/gpu/ProgressBar.h"
 #include "runtime/gpu/StagedCopy.h"

@@ -5,7 +5,7 @@
 /// the fp16 normal range are rounded with integer arithmetic on the mantissa; everything
 /// else (subnormals, overflow, inf, NaN) takes the round trip.
 
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 
 #include <bit>
 #include <cstdint>

@@ -4,7 +4,7 @@
 /// f32, i32 or Q8_1 blocks (the activation format of the DP4A kernels). A rank-1 tensor
 /// (token ids, positions, argmax results) is stored as `rows` rows of one column.
 
-#include "kernels/QuantFormats.h"
+#include "quant/QuantFormats.h"
 
 #include <cstdint>
 #include <vector>

@@ -1,6 +1,6 @@
 #include "runtime/reference/RefAttention.h"
 
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "support/Diagnostics.h"
 #include "support/Parallel.h"
 

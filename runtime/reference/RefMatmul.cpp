@@ -1,7 +1,7 @@
 #include "runtime/reference/RefMatmul.h"
 
 #include "ir/DecisionAttrs.h"
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "runtime/reference/FastRound.h"
 #include "runtime/reference/RefOps.h"
 #include "support/Diagnostics.h"

@@ -1,6 +1,6 @@
 #include "runtime/reference/RefOps.h"
 
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "models/RopeFactors.h"
 #include "support/Diagnostics.h"
 

@@ -28,56 +28,6 @@ void GgufWeightSource::checkValues(const WeightView& view) const {
   checked_.insert(view.name);
 }
 
-ir::ElemType elemTypeOf(quant::QType type) {
-  switch (type) {
-    case quant::QType::F32:
-      return ir::ElemType::F32;
-    case quant::QType::F16:
-      return ir::ElemType::F16;
-    case quant::QType::BF16:
-      return ir::ElemType::BF16;
-    case quant::QType::Q8_0:
-      return ir::ElemType::Q8_0;
-    case quant::QType::Q5_0:
-      return ir::ElemType::Q5_0;
-    case quant::QType::Q4_K:
-      return ir::ElemType::Q4_K;
-    case quant::QType::Q6_K:
-      return ir::ElemType::Q6_K;
-    case quant::QType::Q8_1:
-      return ir::ElemType::Q8_1;
-    case quant::QType::FP8_E4M3:
-      return ir::ElemType::FP8_E4M3;
-  }
-  return ir::ElemType::F32;
-}
-
-quant::QType qtypeOf(ir::ElemType type) {
-  switch (type) {
-    case ir::ElemType::F32:
-      return quant::QType::F32;
-    case ir::ElemType::F16:
-      return quant::QType::F16;
-    case ir::ElemType::BF16:
-      return quant::QType::BF16;
-    case ir::ElemType::FP8_E4M3:
-      return quant::QType::FP8_E4M3;
-    case ir::ElemType::Q4_K:
-      return quant::QType::Q4_K;
-    case ir::ElemType::Q5_0:
-      return quant::QType::Q5_0;
-    case ir::ElemType::Q6_K:
-      return quant::QType::Q6_K;
-    case ir::ElemType::Q8_0:
-      return quant::QType::Q8_0;
-    case ir::ElemType::Q8_1:
-      return quant::QType::Q8_1;
-    case ir::ElemType::I32:
-      break;
-  }
-  failPlain("element type {} has no tensor storage format", ir::elemTypeName(type).str());
-}
-
 namespace {
 
 /// "[rows, cols]" of a view, in the IR's order.
@@ -116,7 +66,7 @@ void checkWeightMatches(const ir::Op& weightOp, const WeightView& view, const We
   const ir::TensorType& type = weightOp.result()->type();
   requireShape(type, view, source);
   // Vectors (norms, biases) are read as f32 whatever their storage type.
-  if (type.rank() != 1 && elemTypeOf(view.type) != type.elem)
+  if (type.rank() != 1 && ir::toElemType(view.type) != type.elem)
     failPlain("{}: tensor {} is {}, the graph expects {}", source.describe(), quoteForMessage(view.name),
               quant::qtypeName(view.type), ir::elemTypeName(type.elem).str());
   source.checkValues(view);
@@ -130,7 +80,7 @@ int adoptWeightTypes(ir::Module& module, const WeightSource& source) {
       WeightView view = requireWeight(*op, source);
       ir::TensorType type = op->result()->type();
       requireShape(type, view, source);
-      ir::ElemType stored = elemTypeOf(view.type);
+      ir::ElemType stored = ir::toElemType(view.type);
       if (type.rank() == 1 || stored == type.elem) continue;  // vectors are always read as f32
       type.elem = stored;
       op->result()->setType(type);

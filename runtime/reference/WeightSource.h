@@ -5,7 +5,7 @@
 /// GgufWeightSource serves them straight from a memory-mapped GGUF file.
 
 #include "ir/Graph.h"
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "runtime/gguf/GgufFile.h"
 
 #include <cstdint>
@@ -71,11 +71,6 @@ class GgufWeightSource final : public WeightSource {
   mutable std::mutex checkedMutex_;
   mutable std::unordered_set<std::string> checked_;  ///< tensors whose values passed
 };
-
-/// The IR element type of a GGUF tensor type (quant::QType -> ir::ElemType).
-ir::ElemType elemTypeOf(quant::QType type);
-/// The quant::QType of an IR element type; throws reel::Error for a type without one.
-quant::QType qtypeOf(ir::ElemType type);
 
 /// Checks that `view` has the qtype and exactly the shape (rank and every dimension) the
 /// weight op `weightOp` declares, and that its values are finite where the source checks

@@ -111,7 +111,7 @@ SynthSpec planSyntheticModel(const models::ModelConfig& config, const SynthOptio
   for (const models::WeightInfo& weight : models::modelWeights(config, {options.scheme})) {
     SynthTensor tensor;
     tensor.name = weight.name;
-    tensor.type = reference::qtypeOf(weight.type.elem);
+    tensor.type = ir::toQType(weight.type.elem);
     tensor.ne.assign(weight.type.shape.rbegin(), weight.type.shape.rend());
     setMagnitude(config, tensor);
     spec.tensors.push_back(std::move(tensor));

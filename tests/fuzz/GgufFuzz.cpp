@@ -3,7 +3,7 @@
 // write -> read -> write round trip byte for byte. Anything else aborts, which libFuzzer
 // reports as a crash. Under libFuzzer, inputs are mutated by GgufMutator.h.
 
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "runtime/gguf/GgufFile.h"
 #include "runtime/gguf/GgufWriter.h"
 #include "support/Diagnostics.h"

@@ -1,6 +1,6 @@
 #include "tests/fuzz/GgufMutator.h"
 
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "runtime/gguf/GgufEncoding.h"
 #include "runtime/gguf/GgufFile.h"
 #include "runtime/gguf/GgufWriter.h"

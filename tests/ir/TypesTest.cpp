@@ -1,14 +1,48 @@
 #include "ir/Types.h"
 
+#include "support/Diagnostics.h"
+
 #include <catch2/catch.hpp>
+
+#include <iterator>
+#include <string>
+#include <utility>
 
 using namespace reel::ir;
 
+using reel::quant::QType;
+
 TEST_CASE("element type names round-trip", "[ir][types]") {
-  for (ElemType type : {ElemType::F32, ElemType::F16, ElemType::BF16, ElemType::FP8_E4M3, ElemType::I32, ElemType::Q4_K,
-                        ElemType::Q5_0, ElemType::Q6_K, ElemType::Q8_0, ElemType::Q8_1})
+  for (size_t i = 0; i < kNumElemTypes; ++i) {
+    const auto type = static_cast<ElemType>(i);
     CHECK(parseElemType(elemTypeName(type)) == type);
+  }
+  CHECK(elemTypeName(ElemType::I32) == "i32");
   CHECK_FALSE(parseElemType("q3_k"));
+}
+
+TEST_CASE("element types and quant::QType map both ways, member by member", "[ir][types]") {
+  const std::pair<ElemType, QType> pairs[] = {
+      {ElemType::F32, QType::F32},   {ElemType::F16, QType::F16},   {ElemType::BF16, QType::BF16},
+      {ElemType::Q8_0, QType::Q8_0}, {ElemType::Q5_0, QType::Q5_0}, {ElemType::Q4_K, QType::Q4_K},
+      {ElemType::Q6_K, QType::Q6_K}, {ElemType::Q8_1, QType::Q8_1}, {ElemType::FP8_E4M3, QType::FP8_E4M3},
+  };
+  STATIC_REQUIRE(std::size(pairs) == reel::quant::kQTypes.size());
+  for (const auto& [elem, qtype] : pairs) {
+    INFO(elemTypeName(elem).str());
+    CHECK(toQType(elem) == qtype);
+    CHECK(toElemType(qtype) == elem);
+    CHECK(elemTypeName(elem).str() == std::string(reel::quant::qtypeName(qtype)));
+    CHECK(blockElems(elem) == static_cast<int64_t>(reel::quant::blockElems(qtype)));
+    CHECK(blockBytes(elem) == static_cast<int64_t>(reel::quant::blockBytes(qtype)));
+  }
+  // Every element type but i32 is a storage format, and converting there and back is the identity.
+  for (size_t i = 0; i < kNumElemTypes; ++i) {
+    const auto elem = static_cast<ElemType>(i);
+    if (elem == ElemType::I32) continue;
+    CHECK(toElemType(toQType(elem)) == elem);
+  }
+  CHECK_THROWS_AS(toQType(ElemType::I32), reel::Error);
 }
 
 TEST_CASE("block sizes follow the GGUF formats", "[ir][types]") {
@@ -18,7 +52,10 @@ TEST_CASE("block sizes follow the GGUF formats", "[ir][types]") {
   CHECK(blockBytes(ElemType::Q8_0) == 34);
   CHECK(blockBytes(ElemType::Q5_0) == 22);
   CHECK(blockBytes(ElemType::Q8_1) == 36);
+  CHECK(blockBytes(ElemType::FP8_E4M3) == 1);
+  CHECK(blockBytes(ElemType::I32) == 4);
   CHECK_FALSE(isQuantized(ElemType::F16));
+  CHECK_FALSE(isQuantized(ElemType::I32));
 }
 
 TEST_CASE("tensor types print, substitute M and count bytes", "[ir][types]") {

@@ -4,7 +4,7 @@
 // f16 K/V) max abs error < 2e-4 and relative L2 < 1e-5; flash-decoding vs batched decode
 // max abs < 2e-5.
 #include "GpuTestUtil.h"
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 
 #include <algorithm>
 #include <cmath>

@@ -6,7 +6,7 @@
 // 1e-4 against a double product of the f16-rounded operands.
 #include "GpuTestUtil.h"
 #include "kernels/Blas.h"
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 
 #include <cuda_runtime.h>
 

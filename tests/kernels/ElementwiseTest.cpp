@@ -3,7 +3,7 @@
 // embeddings within 1e-6 of the largest |value| (GPU may contract d*s*q - m into an FMA).
 #include "GpuTestUtil.h"
 #include "kernels/KernelCatalog.h"
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 
 #include <cmath>
 

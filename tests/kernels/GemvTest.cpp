@@ -1,4 +1,4 @@
-// GPU tests of the Q8_1 quantizer and the DP4A GEMVs against kernels/QuantRef.
+// GPU tests of the Q8_1 quantizer and the DP4A GEMVs against quant/QuantRef.
 // Tolerances: the quantizer is bit-identical to quant::quantizeQ81; the GEMV is expected to equal
 // quant::dotQ81 bit for bit (checked, reported) and must agree within 1e-5 of each row's
 // sum |w x|; against the float dot of dequantized weights and float activations, relative L2 < 1e-2.
@@ -6,7 +6,7 @@
 #include "kernels/Gemv.h"
 #include "kernels/GemvShape.h"
 #include "kernels/KernelCatalog.h"
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "tests/kernels/LateWriter.h"
 
 #include <cmath>

@@ -2,7 +2,7 @@
 // Tolerances (f32 kernels): norms relative L2 < 1e-6 and the sum bit-exact; RoPE max abs error
 // < 2e-3 for |x| ~ 1 at positions up to 5000 (the f32 angle pos * inv_freq is off by ~ulp(pos)).
 #include "GpuTestUtil.h"
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 
 #include <cmath>
 

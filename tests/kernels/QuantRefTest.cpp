@@ -1,6 +1,6 @@
-// CPU tests of kernels/QuantRef: layouts, scalar conversions, quantization error bounds,
+// CPU tests of quant/QuantRef: layouts, scalar conversions, quantization error bounds,
 // and the DP4A-exact dot product.
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 
 #include <catch2/catch.hpp>
 

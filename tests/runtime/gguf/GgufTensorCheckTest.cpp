@@ -2,7 +2,7 @@
 // format and in the f16 scales of every block format, reported by tensor, element or block,
 // row and column.
 
-#include "kernels/QuantFormats.h"
+#include "quant/QuantFormats.h"
 #include "runtime/gguf/TensorCheck.h"
 #include "tests/runtime/gguf/GgufTestSupport.h"
 

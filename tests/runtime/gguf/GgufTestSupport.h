@@ -3,7 +3,7 @@
 /// Helpers of the GGUF tests: a raw byte builder to craft (malformed) files field by field,
 /// a small valid file, the error message of a parse, and a temporary directory.
 
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "runtime/gguf/GgufFile.h"
 #include "runtime/gguf/GgufWriter.h"
 #include "support/Diagnostics.h"

@@ -2,7 +2,7 @@
 // checks, weight checks (qtype, exact shape and rank, NaN and Inf values), finite logits
 // and a consistent argmax.
 
-#include "kernels/QuantFormats.h"
+#include "quant/QuantFormats.h"
 #include "runtime/gguf/GgufWriter.h"
 #include "runtime/reference/RefOps.h"
 #include "runtime/reference/ReferenceExecutor.h"

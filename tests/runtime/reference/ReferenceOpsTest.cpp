@@ -1,7 +1,7 @@
 // The row-wise ops, the matmul numerics and the attention of the CPU reference, on small
 // hand-checked inputs.
 
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 #include "models/RopeFactors.h"
 #include "runtime/reference/FastRound.h"
 #include "runtime/reference/KvCache.h"

@@ -1,7 +1,7 @@
 // CPU reference of reel's number formats (see QuantRef.h for the contract).
-#include "kernels/QuantRef.h"
+#include "quant/QuantRef.h"
 
-#include "kernels/Dp4aMath.h"
+#include "quant/Dp4aMath.h"
 
 #include <algorithm>
 #include <array>
@@ -50,8 +50,7 @@ void quantizeQ80Block(const float* x, BlockQ80& b) {
   const float d = amax / 127.0f;
   b.d = f32ToF16(d);
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
-  for (int i = 0; i < kQK32; ++i)
-    b.qs[i] = static_cast<int8_t>(toIntClamped(roundEven(x[i] * id), -127, 127));
+  for (int i = 0; i < kQK32; ++i) b.qs[i] = static_cast<int8_t>(toIntClamped(roundEven(x[i] * id), -127, 127));
 }
 
 void quantizeQ50Block(const float* x, BlockQ50& b) {
@@ -285,79 +284,7 @@ float laneContribution(QType type, const uint8_t* row, const BlockQ81* act, int6
 
 }  // namespace
 
-// ---- names and sizes ---------------------------------------------------------------------
-
-std::string_view qtypeName(QType type) {
-  switch (type) {
-    case QType::F32:
-      return "f32";
-    case QType::F16:
-      return "f16";
-    case QType::BF16:
-      return "bf16";
-    case QType::Q8_0:
-      return "q8_0";
-    case QType::Q5_0:
-      return "q5_0";
-    case QType::Q4_K:
-      return "q4_k";
-    case QType::Q6_K:
-      return "q6_k";
-    case QType::Q8_1:
-      return "q8_1";
-    case QType::FP8_E4M3:
-      return "fp8_e4m3";
-  }
-  return "?";
-}
-
-bool parseQType(std::string_view name, QType& out) {
-  for (QType t : {QType::F32, QType::F16, QType::BF16, QType::Q8_0, QType::Q5_0, QType::Q4_K, QType::Q6_K, QType::Q8_1,
-                  QType::FP8_E4M3}) {
-    if (qtypeName(t) == name) {
-      out = t;
-      return true;
-    }
-  }
-  return false;
-}
-
-size_t blockElems(QType type) {
-  switch (type) {
-    case QType::Q4_K:
-    case QType::Q6_K:
-      return kQK_K;
-    case QType::Q8_0:
-    case QType::Q5_0:
-    case QType::Q8_1:
-      return kQK32;
-    default:
-      return 1;
-  }
-}
-
-size_t blockBytes(QType type) {
-  switch (type) {
-    case QType::F32:
-      return 4;
-    case QType::F16:
-    case QType::BF16:
-      return 2;
-    case QType::FP8_E4M3:
-      return 1;
-    case QType::Q8_0:
-      return sizeof(BlockQ80);
-    case QType::Q5_0:
-      return sizeof(BlockQ50);
-    case QType::Q4_K:
-      return sizeof(BlockQ4K);
-    case QType::Q6_K:
-      return sizeof(BlockQ6K);
-    case QType::Q8_1:
-      return sizeof(BlockQ81);
-  }
-  return 0;
-}
+// ---- row sizes ---------------------------------------------------------------------------
 
 size_t rowBytes(QType type, int64_t n) {
   const auto elems = static_cast<int64_t>(blockElems(type));

@@ -14,26 +14,14 @@
 ///    warps (kGemvKSplit warps split the row, 8 lanes per 256-element unit). With the
 ///    kernels built with --fmad=false (they are), GPU and CPU agree bit for bit.
 
-#include "kernels/QuantFormats.h"
+#include "quant/QType.h"
+#include "quant/QuantFormats.h"
 
 #include <cstddef>
 #include <cstdint>
-#include <string_view>
 
 namespace reel::quant {
 
-/// Element types of tensors and of quantized rows.
-enum class QType { F32, F16, BF16, Q8_0, Q5_0, Q4_K, Q6_K, Q8_1, FP8_E4M3 };
-
-/// Lower-case name ("q4_k", "f16", ...), as used in kernel ids.
-std::string_view qtypeName(QType type);
-/// Parses qtypeName's spelling; returns false for an unknown name.
-bool parseQType(std::string_view name, QType& out);
-
-/// Elements per block (1 for the scalar types).
-size_t blockElems(QType type);
-/// Bytes per block.
-size_t blockBytes(QType type);
 /// Bytes of a row of n elements in the GGUF layout; n must be a multiple of blockElems.
 size_t rowBytes(QType type, int64_t n);
 /// True for the block-quantized weight types the DP4A GEMV kernels read (Q8_0, Q5_0, Q4_K, Q6_K).
