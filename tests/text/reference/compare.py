@@ -10,6 +10,7 @@ equal" per tokenizer; exits 1 on any difference and 77 (skipped) when no vocabul
 Each line is tokenized as the reference does it: special tokens are not parsed, and BOS follows
 the vocabulary's add_bos (which dump.mjs takes from the reference).
 """
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -54,9 +55,10 @@ def compare(reel, cache, name):
     with open(os.path.join(HERE, "expected-%s.json" % name), encoding="utf-8") as source:
         cases = json.load(source)
     gguf = gguf_for(cache, name)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        results = list(pool.map(lambda case: reel_ids(reel, gguf, unescape(case["line"])), cases))
     equal = 0
-    for case in cases:
-        got = reel_ids(reel, gguf, unescape(case["line"]))
+    for case, got in zip(cases, results):
         if got == case["ids"]:
             equal += 1
         else:
