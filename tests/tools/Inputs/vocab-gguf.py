@@ -11,29 +11,11 @@ Usage: vocab-gguf.py OUT.gguf spm|bpe [KEY=VALUE ...]
        "h e", "l l", "he ll", and "<|begin_of_text|>" (258, control, BOS).
   KEY=VALUE overrides a string key (e.g. tokenizer.ggml.model=bert).
 """
-import struct
+import pathlib
 import sys
 
-STRING, ARRAY, UINT32, INT32, FLOAT32, BOOL = 8, 9, 4, 5, 6, 7
-
-
-def gguf_string(text):
-    data = text.encode("utf-8")
-    return struct.pack("<Q", len(data)) + data
-
-
-def value(kind, item):
-    if kind == STRING:
-        return gguf_string(item)
-    return struct.pack({UINT32: "<I", INT32: "<i", FLOAT32: "<f", BOOL: "<?"}[kind], item)
-
-
-def entry(key, kind, item):
-    if kind == ARRAY:
-        element, items = item
-        body = struct.pack("<IQ", element, len(items)) + b"".join(value(element, x) for x in items)
-        return gguf_string(key) + struct.pack("<I", ARRAY) + body
-    return gguf_string(key) + struct.pack("<I", kind) + value(kind, item)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "support"))
+from gguf_writer import ARRAY, BOOL, F32, I32, STRING, U32, gguf  # noqa: E402
 
 
 def byte_chars():
@@ -54,8 +36,8 @@ def spm():
     tokens += [(t, -10, 1) for t in ["\u2581", "h", "e", "l", "o"]]
     tokens += [("he", -1, 1), ("ll", -2, 1), ("lo", -0.5, 1), ("\u2581he", -3, 1)]
     keys = {"tokenizer.ggml.model": (STRING, "llama"),
-            "tokenizer.ggml.bos_token_id": (UINT32, 1), "tokenizer.ggml.eos_token_id": (UINT32, 2),
-            "tokenizer.ggml.unknown_token_id": (UINT32, 0)}
+            "tokenizer.ggml.bos_token_id": (U32, 1), "tokenizer.ggml.eos_token_id": (U32, 2),
+            "tokenizer.ggml.unknown_token_id": (U32, 0)}
     return tokens, keys
 
 
@@ -63,7 +45,7 @@ def bpe():
     tokens = [(c, 0, 1) for c in byte_chars()] + [("he", 0, 1), ("hell", 0, 1), ("<|begin_of_text|>", 0, 3)]
     keys = {"tokenizer.ggml.model": (STRING, "gpt2"), "tokenizer.ggml.pre": (STRING, "llama-bpe"),
             "tokenizer.ggml.merges": (ARRAY, (STRING, ["h e", "l l", "he ll"])),
-            "tokenizer.ggml.bos_token_id": (UINT32, 258), "tokenizer.ggml.add_bos_token": (BOOL, True)}
+            "tokenizer.ggml.bos_token_id": (U32, 258), "tokenizer.ggml.add_bos_token": (BOOL, True)}
     return tokens, keys
 
 
@@ -71,14 +53,14 @@ def main():
     path, kind = sys.argv[1], sys.argv[2]
     tokens, keys = spm() if kind == "spm" else bpe()
     keys["tokenizer.ggml.tokens"] = (ARRAY, (STRING, [t for t, _, _ in tokens]))
-    keys["tokenizer.ggml.scores"] = (ARRAY, (FLOAT32, [s for _, s, _ in tokens]))
-    keys["tokenizer.ggml.token_type"] = (ARRAY, (INT32, [k for _, _, k in tokens]))
+    keys["tokenizer.ggml.scores"] = (ARRAY, (F32, [s for _, s, _ in tokens]))
+    keys["tokenizer.ggml.token_type"] = (ARRAY, (I32, [k for _, _, k in tokens]))
     for override in sys.argv[3:]:
         key, text = override.split("=", 1)
         keys[key] = (STRING, text)
-    entries = [entry("general.architecture", STRING, "llama")] + [entry(k, *v) for k, v in keys.items()]
+    metadata = [("general.architecture", STRING, "llama")] + [(k, *v) for k, v in keys.items()]
     with open(path, "wb") as out:
-        out.write(b"GGUF" + struct.pack("<IQQ", 3, 0, len(entries)) + b"".join(entries))
+        out.write(gguf(metadata, []))
 
 
 if __name__ == "__main__":
