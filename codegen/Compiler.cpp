@@ -38,7 +38,7 @@ CompileResult compileModule(std::unique_ptr<ir::Module> module, const CompileReq
 }
 
 CompileResult compileModel(const CompileRequest& request) {
-  return compileModule(models::buildModule(request.config, {request.scheme}), request);
+  return compileModule(models::buildModule(request.config, {request.scheme, request.sampling}), request);
 }
 
 }  // namespace reel::codegen

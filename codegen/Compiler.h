@@ -40,6 +40,9 @@ struct CompileRequest {
   /// Adds instrumentation to the pass manager before it runs (print-after, timing,
   /// reproducers: the CLI's pass flags).
   std::function<void(passes::PassManager&)> instrument;
+  /// Build the step to end in `sample` rather than `argmax` (models::BuildOptions::sampling):
+  /// the plan then honours each row's sampling parameters; greedy rows get argmax's tokens.
+  bool sampling = false;
   /// Lower to a plan; false stops after the passes (CompileResult::plan stays empty).
   bool lower = true;
 };
@@ -47,7 +50,7 @@ struct CompileRequest {
 struct CompileResult {
   std::unique_ptr<ir::Module> module;  ///< the optimized IR
   passes::PassContext context;         ///< decisions and report
-  Plan plan;  ///< empty unless CompileRequest::lower
+  Plan plan;                           ///< empty unless CompileRequest::lower
 };
 
 /// Builds, optimizes and lowers. Throws reel::Error (or passes::PassError) on failure.

@@ -1,5 +1,6 @@
 #include "codegen/Lower.h"
 
+#include "codegen/LowerSample.h"
 #include "codegen/OpLowering.h"
 #include "codegen/PlanCheck.h"
 #include "codegen/PlanFile.h"
@@ -563,6 +564,7 @@ HookTable<OpLoweringFn>& loweringRegistry() {
         {"matmul_gate_up", builtin(&GraphLowering::lowerMatmul)},
         {"attention", builtin(&GraphLowering::lowerAttention)},
         {"argmax", builtin(&GraphLowering::lowerArgmax)},
+        {"sample", sampleLowering()},
     };
     return HookTable<OpLoweringFn>("lowering", std::move(builtins));
   }();

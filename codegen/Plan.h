@@ -8,6 +8,7 @@
 /// allocates what the plan says and launches what the plan lists.
 
 #include "kernels/KernelCatalog.h"
+#include "kernels/SampleMath.h"
 
 #include <cstdint>
 #include <string>
@@ -18,21 +19,38 @@ namespace reel::codegen {
 /// The plan file format version; a plan of another version is refused. Raise it whenever a
 /// plan's fields or the launch dims codegen gives a kernel change, and add the version to the
 /// table in docs/plan-format.md.
-inline constexpr int kPlanFormatVersion = 7;
+inline constexpr int kPlanFormatVersion = 8;
 
 /// Where a pointer argument points, resolved by the runtime at load time.
 enum class BufferKind {
   Null,       ///< nullptr
   Arena,      ///< activation arena + offset (per bucket)
   Weight,     ///< a weight slot's device copy + offset
-  StepInput,  ///< a per-step input buffer: token_ids, positions, kv_lens, slots
+  StepInput,  ///< a per-step input buffer: token_ids, positions, kv_lens, slots, next_tokens, sampling, recent_tokens
   KvCache,    ///< the K or V cache of a layer (index = layer * 2 + part)
   Scratch,    ///< plan-wide scratch (flash-decoding partials, FP8 activation buffers) + offset
 };
 
-/// Per-step input buffers, written by one host-to-device copy before each replay.
-enum class StepInput { TokenIds = 0, Positions = 1, KvLens = 2, Slots = 3, NextTokens = 4 };
-inline constexpr int kNumStepInputs = 5;
+/// Per-step input buffers, written by one host-to-device copy before each replay (next_tokens
+/// is the step's output). sampling: kernels::SampleRow per row; recent_tokens:
+/// kernels::kSampleWindow tokens per row.
+enum class StepInput {
+  TokenIds = 0,
+  Positions = 1,
+  KvLens = 2,
+  Slots = 3,
+  NextTokens = 4,
+  Sampling = 5,
+  RecentTokens = 6
+};
+inline constexpr int kNumStepInputs = 7;
+
+/// The int32 values per row of a step input.
+constexpr int64_t stepInputWidth(StepInput input) {
+  return input == StepInput::Sampling       ? kernels::kSampleRowWords
+         : input == StepInput::RecentTokens ? kernels::kSampleWindow
+                                            : 1;
+}
 
 struct BufferRef {
   BufferKind kind = BufferKind::Null;

@@ -19,8 +19,8 @@ using kernels::PtrUse;
 using kernels::saturatingAdd;
 using kernels::saturatingMul;
 
-constexpr std::array<const char*, kNumStepInputs> kStepInputNames = {"token_ids", "positions", "kv_lens", "slots",
-                                                                     "next_tokens"};
+constexpr std::array<const char*, kNumStepInputs> kStepInputNames = {
+    "token_ids", "positions", "kv_lens", "slots", "next_tokens", "sampling", "recent_tokens"};
 
 /// How the kind of a buffer reads in a message.
 const char* kindName(BufferKind kind) {
@@ -76,7 +76,7 @@ std::string checkBinding(const BufferRef& ref, PtrUse use, const BufferSizes& si
       return fmt::format("must be {}: the kernel trusts its values as indices", stepInputName(index));
     return "";
   }
-  if (ref.kind == BufferKind::StepInput && ref.index < static_cast<int64_t>(StepInput::NextTokens) &&
+  if (ref.kind == BufferKind::StepInput && ref.index != static_cast<int64_t>(StepInput::NextTokens) &&
       use == PtrUse::Write)
     return fmt::format("is written, so it may not point to {}", stepInputName(ref.index));
   return "";
@@ -110,8 +110,10 @@ std::optional<std::pair<int64_t, std::string>> bufferOf(const Plan& plan, const 
         why = fmt::format("points to step input {}, but there are {}", ref.index, kNumStepInputs);
         return std::nullopt;
       }
-      const bool next = ref.index == static_cast<int64_t>(StepInput::NextTokens);
-      return std::make_pair(saturatingMul(next ? sizes.nextTokenRows : sizes.stepRows, 4), stepInputName(ref.index));
+      const auto input = static_cast<StepInput>(ref.index);
+      const int64_t values =
+          input == StepInput::NextTokens ? sizes.nextTokenRows : saturatingMul(sizes.stepRows, stepInputWidth(input));
+      return std::make_pair(saturatingMul(values, 4), stepInputName(ref.index));
     }
     case BufferKind::KvCache:
       return std::make_pair(kvSlotBytes(sizes.kvCache, sizes.kvPositions),
@@ -166,7 +168,7 @@ int64_t alignUp(int64_t x, int64_t alignment) {
 
 int64_t vocabOf(const BucketPlan& bucket) {
   for (const Step& step : bucket.steps)
-    if (step.kernel == "argmax" && step.ints.size() == 2) return step.ints[1];
+    if ((step.kernel == "argmax" || step.kernel == "sample") && step.ints.size() == 2) return step.ints[1];
   return -1;
 }
 

@@ -22,7 +22,7 @@ struct BufferSizes {
   std::vector<int64_t> weightBytes;  ///< per weight slot; -1 for a slot that is not loaded
   KvCacheShape kvCache;
   int64_t kvPositions = 0;    ///< positions per KV slot
-  int64_t stepRows = 0;       ///< int32 values of each of the step inputs 0 to 3 (the bucket's m)
+  int64_t stepRows = 0;       ///< rows of the step inputs but next_tokens (the bucket's m; stepInputWidth values each)
   int64_t nextTokenRows = 0;  ///< int32 values of next_tokens
 };
 

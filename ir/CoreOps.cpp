@@ -238,7 +238,8 @@ Result verifyElementwise(const Op& op) {
   return op.name() == "silu_mul" ? check::f32OrQ81Result(op, 0, a->type()) : resultIs(op, a->type());
 }
 
-Result verifyArgmax(const Op& op) {
+/// argmax and sample: f32 logits [M, V] to one i32 token per row.
+Result verifyNextTokens(const Op& op) {
   const Value* logits = op.operand(0);
   if (Result r = check::elemAndRank(logits, "logits", ElemType::F32, 2)) return r;
   return resultIs(op, TensorType(ElemType::I32, {logits->type().shape[0]}));
@@ -265,7 +266,11 @@ const std::vector<OpDef>& coreOpDefs() {
       {"add", "elementwise sum (residual)", 2, 2, 1, false, verifyElementwise},
       {"silu_mul", "silu(gate) * up (SwiGLU; a q8_1 result: quantized as quantize_q8_1 would)", 2, 2, 1, false,
        verifyElementwise},
-      {"argmax", "index of the largest logit per row", 1, 1, 1, false, verifyArgmax},
+      {"argmax", "index of the largest logit per row", 1, 1, 1, false, verifyNextTokens},
+      {"sample",
+       "the next token per row as the step's sampling inputs say: penalties, top-k, top-p, min-p, temperature, a "
+       "seeded draw (greedy rows: the argmax)",
+       1, 1, 1, false, verifyNextTokens},
   };
   return defs;
 }

@@ -13,7 +13,7 @@
 namespace reel::ir {
 
 /// Definitions of the core ops: input, weight, kv_cache, output, embedding, rms_norm,
-/// matmul, bias_add, rope, attention, add, silu_mul, argmax.
+/// matmul, bias_add, rope, attention, add, silu_mul, argmax, sample.
 const std::vector<OpDef>& coreOpDefs();
 
 /// Shared verifier checks: each returns the broken rule, or nullopt.

@@ -184,6 +184,12 @@ std::string checkRows(const int64_t* a) {
   return positive(a, {"m", "n"});
 }
 
+std::string checkSample(const int64_t* a) {
+  if (std::string why = positive(a, {"m", "n"}); !why.empty()) return why;
+  if (a[1] > kSampleMaxVocab) return fmt::format("n {} is above the sample kernel's {}", a[1], kSampleMaxVocab);
+  return "";
+}
+
 /// Kernels of (m rows, k columns).
 std::string checkRowsK(const int64_t* a) {
   return positive(a, {"m", "k"});
@@ -232,6 +238,9 @@ LaunchDims attnReduceFromInts(const int64_t* a) {
 }
 LaunchDims argmaxFromInts(const int64_t* a) {
   return argmaxDims(a[0], a[1]);
+}
+LaunchDims sampleFromInts(const int64_t* a) {
+  return sampleDims(a[0], a[1]);
 }
 LaunchDims fp8ConvertFromInts(const int64_t* a) {
   return rowKernelDims(a[0], a[1]);
@@ -367,6 +376,16 @@ Footprint swigluQ81Footprint(const int64_t* a) {
 }
 Footprint biasAddFootprint(const int64_t* a) {
   return Footprints().write(f32Bytes(a[0], a[1])).read(f32Bytes(1, a[1]));
+}
+/// (m, n): the sample kernel reads the logits and each row's parameters, recent tokens and
+/// position, and writes one token per row. It checks every recent token against n.
+Footprint sampleFootprint(const int64_t* a) {
+  return Footprints()
+      .read(f32Bytes(a[0], a[1]))
+      .read(mul(a[0], kSampleRowWords, 4))
+      .read(mul(a[0], kSampleWindow, 4))
+      .read(mul(a[0], 4))
+      .write(mul(a[0], 4));
 }
 Footprint castFootprint(const int64_t* a) {
   return Footprints().read(f32Bytes(a[0], 1)).write(mul(a[0], 2));
@@ -877,6 +896,19 @@ std::vector<KernelInfo> buildCatalog() {
                libraryDims,
                checkHgemm,
                hgemmFootprint});
+  c.push_back({"sample",
+               "sample",
+               KernelKind::Kernel,
+               {"x: f32 [m][n] logits", "sampling: SampleRow [m] (kernels/SampleMath.h)",
+                "recent: int32 [m][256] recent tokens, -1 for none", "positions: int32 [m] (the draw's counter)",
+                "out: int32 [m]"},
+               {"m: rows", "n: columns (at most 262144)"},
+               {},
+               "each row's next token: penalties over its recent tokens, then the argmax where its temperature is <= "
+               "0, else top-k (at most 1024), top-p, min-p, temperature and a draw seeded by (seed, position)",
+               sampleFromInts,
+               checkSample,
+               sampleFootprint});
   return c;
 }
 
@@ -946,6 +978,13 @@ LaunchDims rowKernelDims(int64_t m, int64_t) {
 }
 LaunchDims argmaxDims(int64_t m, int64_t n) {
   return make(m, 1, 1, n >= 16384 ? 1024 : 256);
+}
+LaunchDims sampleDims(int64_t m, int64_t n) {
+  // The dynamic shared memory is the bitmap of penalised tokens: one bit per column, 16-byte
+  // granules.
+  LaunchDims d = make(m, 1, 1, 1024);
+  d.smemBytes = static_cast<uint32_t>(ceilDiv(std::clamp<int64_t>(n, 1, kSampleMaxVocab), 128) * 16);
+  return d;
 }
 LaunchDims elementwiseDims(int64_t count) {
   return make(std::min<int64_t>(ceilDiv(count, 256), 4096), 1, 1, 256);

@@ -19,6 +19,7 @@
 /// bytes the kernel may touch from where the pointer points. Plans are checked against them
 /// (codegen/PlanCheck.h) before any launch.
 
+#include "kernels/SampleMath.h"
 #include "quant/QuantRef.h"
 
 #include <array>
@@ -164,6 +165,8 @@ LaunchDims gemvDims(QType weightType, int64_t n, int64_t k, int m, int matrices)
 LaunchDims quantizeQ81Dims(int64_t m, int64_t k);
 LaunchDims rowKernelDims(int64_t m, int64_t n);  ///< one block of 256 threads per row (FP8 conversion)
 LaunchDims argmaxDims(int64_t m, int64_t n);     ///< one block per row, 1024 threads for vocabulary-sized rows
+/// One block of 1024 threads per row; dynamic shared memory: a bit per column (n <= kSampleMaxVocab).
+LaunchDims sampleDims(int64_t m, int64_t n);
 /// RMSNorm: one block per row, one float4 per thread where the row allows (up to 1024 threads),
 /// so a row's loads are in flight at once.
 LaunchDims normDims(int64_t m, int64_t n);

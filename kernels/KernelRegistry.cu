@@ -6,6 +6,7 @@
 #include "kernels/KernelRegistry.h"
 #include "kernels/Norm.h"
 #include "kernels/Rope.h"
+#include "kernels/Sample.h"
 
 #include <string>
 #include <utility>
@@ -127,6 +128,18 @@ cudaError_t biasAdd(const KernelArgs& a, cudaStream_t s) {
 cudaError_t castF16(const KernelArgs& a, cudaStream_t s) {
   return launchCastF32ToF16(floatPtr(a, 0), a.ptrs[1], a.ints[0], s);
 }
+cudaError_t sample(const KernelArgs& a, cudaStream_t s) {
+  SampleArgs g;
+  g.logits = floatPtr(a, 0);
+  g.sampling = a.ptrs[1];
+  g.recent = intPtr(a, 2);
+  g.positions = intPtr(a, 3);
+  g.out = intPtr(a, 4);
+  g.m = a.ints[0];
+  g.n = a.ints[1];
+  return launchSample(g, s);
+}
+
 cudaError_t argmax(const KernelArgs& a, cudaStream_t s) {
   return launchArgmax(floatPtr(a, 0), intPtr(a, 1), a.ints[0], a.ints[1], s);
 }
@@ -327,6 +340,7 @@ std::vector<std::pair<std::string, LaunchFn>> buildTable() {
       {"bias_add", biasAdd},
       {"cast_f32_f16", castF16},
       {"argmax", argmax},
+      {"sample", sample},
       {"kv_append", kvAppend},
       {"attn_decode", attnDecode},
       {"attn_decode_split", attnSplit},

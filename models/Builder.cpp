@@ -34,7 +34,8 @@ class StepBuilder {
     Value* head =
         config_.tieEmbeddings ? graph_.lookup("token_embd") : weight("output", WeightRole::Output, vocabByHidden());
     Value* logits = op("matmul", {normed, head}, "logits", f32(config_.vocabSize));
-    Value* next = op("argmax", {logits}, "next_tokens", TensorType(ElemType::I32, {kDimM}));
+    Value* next =
+        op(options_.sampling ? "sample" : "argmax", {logits}, "next_tokens", TensorType(ElemType::I32, {kDimM}));
     output(logits, "logits");
     output(next, "next_tokens");
   }

@@ -13,6 +13,9 @@ namespace reel::models {
 
 struct BuildOptions {
   QuantScheme scheme = QuantScheme::Q4_K_M;
+  /// The step ends in `sample` (each row's token as its sampling step inputs say: greedy,
+  /// penalised or drawn) instead of `argmax` (greedy only).
+  bool sampling = false;
 };
 
 /// One weight the model reads: its GGUF name, qtype and logical shape [rows, cols]

@@ -58,6 +58,7 @@ int64_t DecodeScheduler::add(SequenceRequest request) {
   const auto id = static_cast<int64_t>(sequences_.size());
   checkFits(fmt::format("sequence {}", id), static_cast<int64_t>(request.prompt.size()), request.newTokens,
             kv_.positions);
+  request.sampling.validate();
   if (freeSlots_.empty()) failPlain("decode: sequence {} finds no free slot among the KV cache's {}", id, kv_.slots);
   Sequence sequence;
   sequence.id = id;
@@ -111,8 +112,14 @@ void DecodeScheduler::prefillChunk(Sequence& sequence) {
   const int64_t first = sequence.prefilled;
   const int64_t count = std::min(chunk, static_cast<int64_t>(prompt.size()) - first);
   StepRows rows;
-  for (int64_t i = first; i < first + count; ++i)
+  std::vector<const Sequence*> owners;
+  std::vector<int64_t> positions;
+  for (int64_t i = first; i < first + count; ++i) {
     rows.add(prompt[static_cast<size_t>(i)], static_cast<int32_t>(i), sequence.slot);
+    owners.push_back(&sequence);
+    positions.push_back(i);
+  }
+  addSampling(rows, owners, positions);
   const std::vector<int32_t>& next = executor_.step(phase, rows);
   sequence.prefilled += count;
   if (prefillPath_.empty()) {
@@ -145,11 +152,16 @@ void DecodeScheduler::decodeStep(const std::vector<Sequence*>& running) {
     const int64_t count = std::min(groupSize, total - first);
     StepRows rows;
     rows.minBucketRows = options_.minDecodeRows;
+    std::vector<const Sequence*> owners;
+    std::vector<int64_t> positions;
     for (int64_t row = first; row < first + count; ++row) {
       const Sequence& sequence = *running[static_cast<size_t>(row)];
       const auto position = static_cast<int32_t>(sequence.request.prompt.size() + sequence.out.tokens.size() - 1);
       rows.add(fedToken(sequence), position, sequence.slot);
+      owners.push_back(&sequence);
+      positions.push_back(position);
     }
+    addSampling(rows, owners, positions);
     const std::vector<int32_t> next = executor_.step(Phase::Decode, rows);
     for (int64_t row = 0; row < count; ++row)
       take(*running[static_cast<size_t>(first + row)], next[static_cast<size_t>(row)], row);
@@ -188,12 +200,34 @@ int32_t DecodeScheduler::fedToken(const Sequence& sequence) const {
   return follow[step - 1];
 }
 
+std::vector<int32_t> DecodeScheduler::history(const Sequence& sequence, int64_t position) const {
+  const std::vector<int32_t>& prompt = sequence.request.prompt;
+  const std::vector<int32_t>& fed = sequence.request.follow.empty() ? sequence.out.tokens : sequence.request.follow;
+  const auto promptSize = static_cast<int64_t>(prompt.size());
+  std::vector<int32_t> tokens;
+  for (int64_t p = std::max<int64_t>(0, position + 1 - kMaxPenaltyLastN); p <= position; ++p) {
+    const auto index = static_cast<size_t>(p < promptSize ? p : p - promptSize);
+    tokens.push_back(p < promptSize ? prompt[index] : (index < fed.size() ? fed[index] : -1));
+  }
+  return tokens;
+}
+
+void DecodeScheduler::addSampling(StepRows& rows, const std::vector<const Sequence*>& sequences,
+                                  const std::vector<int64_t>& positions) const {
+  const bool anySampled = std::any_of(sequences.begin(), sequences.end(),
+                                      [](const Sequence* sequence) { return !sequence->request.sampling.greedy(); });
+  if (!anySampled) return;
+  for (size_t row = 0; row < sequences.size(); ++row)
+    rows.addSampling(sequences[row]->request.sampling, history(*sequences[row], positions[row]));
+}
+
 DecodeReport runDecode(StepExecutor& executor, const DecodeRequest& request, const SchedulerOptions& options) {
   validateRequest(request, executor.kvGeometry());
   DecodeScheduler scheduler(executor, options);
   for (size_t s = 0; s < request.prompts.size(); ++s) {
     std::vector<int32_t> follow = s < request.followTokens.size() ? request.followTokens[s] : std::vector<int32_t>{};
-    scheduler.add({request.prompts[s], request.newTokens, std::move(follow)});
+    const SamplingParams sampling = s < request.sampling.size() ? request.sampling[s] : SamplingParams{};
+    scheduler.add({request.prompts[s], request.newTokens, std::move(follow), sampling});
   }
   DecodeReport report;
   Clock::time_point start = Clock::now();

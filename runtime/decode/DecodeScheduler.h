@@ -64,6 +64,8 @@ struct SequenceRequest {
   /// Teacher forcing: where given, token s of it is fed back after decode step s instead of
   /// the generated one, so that two runs can be compared logits for logits along one path.
   std::vector<int32_t> follow;
+  /// How the next tokens are chosen (greedy by default).
+  SamplingParams sampling{};
 };
 
 /// A batch: sequences that start together and share a token count.
@@ -72,6 +74,8 @@ struct DecodeRequest {
   int64_t newTokens = 16;                     ///< tokens to generate per sequence (>= 1)
   /// Teacher forcing per sequence (SequenceRequest::follow); empty = none.
   std::vector<std::vector<int32_t>> followTokens;
+  /// Sampling per sequence (SequenceRequest::sampling); empty = greedy.
+  std::vector<SamplingParams> sampling;
 };
 
 struct DecodeReport {
@@ -128,6 +132,12 @@ class DecodeScheduler {
   void take(Sequence& sequence, int32_t token, int64_t row);
   void stop(Sequence& sequence, StopReason reason);
   [[nodiscard]] int32_t fedToken(const Sequence& sequence) const;
+  /// The last kMaxPenaltyLastN tokens of the sequence's context up to `position` (prompt, then
+  /// the tokens fed back).
+  [[nodiscard]] std::vector<int32_t> history(const Sequence& sequence, int64_t position) const;
+  /// Adds every row's sampling to `rows` when some sequence of `sequences` samples.
+  void addSampling(StepRows& rows, const std::vector<const Sequence*>& sequences,
+                   const std::vector<int64_t>& positions) const;
   [[nodiscard]] bool prefillsByGraph() const;
 
   StepExecutor& executor_;

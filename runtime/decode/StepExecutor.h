@@ -7,6 +7,8 @@
 /// fill it: that choice is the executor's, since the graphs are), and returns each live
 /// row's next token.
 
+#include "runtime/decode/Sampling.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -23,6 +25,11 @@ struct StepRows {
   std::vector<int32_t> slots;      ///< the KV-cache slot (sequence) of each row
   /// Run through a graph of at least this many rows (tests put padding rows in every bucket).
   int64_t minBucketRows = 0;
+  /// How each row chooses its next token: kSamplingWords packed parameters per row
+  /// (packSampling), and kMaxPenaltyLastN recent tokens per row (packRecent). Both empty:
+  /// every row is greedy.
+  std::vector<int32_t> sampling;
+  std::vector<int32_t> recent;
 
   void add(int32_t token, int32_t position, int32_t slot) {
     tokens.push_back(token);
@@ -30,7 +37,17 @@ struct StepRows {
     kvLens.push_back(position + 1);
     slots.push_back(slot);
   }
+  /// Adds the sampling of the row added last (every row's or none's), its recent tokens the
+  /// last of `history`.
+  void addSampling(const SamplingParams& params, const std::vector<int32_t>& history) {
+    sampling.resize(sampling.size() + kSamplingWords);
+    packSampling(params, sampling.data() + sampling.size() - kSamplingWords);
+    recent.resize(recent.size() + kMaxPenaltyLastN);
+    packRecent(params, history, recent.data() + recent.size() - kMaxPenaltyLastN);
+  }
   [[nodiscard]] int64_t size() const { return static_cast<int64_t>(tokens.size()); }
+  /// True when some row samples (or penalises) rather than taking the argmax.
+  [[nodiscard]] bool sampled() const { return !sampling.empty(); }
 };
 
 /// The KV cache an executor holds: `slots` sequences of `positions` positions each.
@@ -58,7 +75,8 @@ class StepExecutor {
   [[nodiscard]] virtual int64_t largestRows(Phase phase) const = 0;
   [[nodiscard]] virtual KvGeometry kvGeometry() const = 0;
   /// Runs one step of `rows` (at most largestRows(phase) of them); returns each live row's
-  /// next token (the argmax of its logits). Throws a reel::Error for rows it cannot run.
+  /// next token (the argmax of its logits, or its draw where StepRows::sampling says so).
+  /// Throws a reel::Error for rows it cannot run (sampled rows on graphs that end in argmax).
   virtual const std::vector<int32_t>& step(Phase phase, const StepRows& rows) = 0;
   /// The logits of live row `row` of the last step.
   [[nodiscard]] virtual std::vector<float> logitsRow(int64_t row) const = 0;

@@ -39,16 +39,27 @@ std::vector<bool> slotsUsed(const codegen::Plan& plan, const RuntimeOptions& opt
   return used;
 }
 
-/// The vocabulary size: the columns of the argmax over the logits.
+static_assert(decode::kSamplingWords == kernels::kSampleRowWords && decode::kMaxPenaltyLastN == kernels::kSampleWindow,
+              "the scheduler packs the sample kernel's step inputs");
+
+/// The vocabulary size: the columns of the argmax (or sample) over the logits.
 int64_t vocabOf(const codegen::Plan& plan) {
   for (const BucketPlan& bucket : plan.buckets)
     for (const codegen::Step& step : bucket.steps)
-      if (step.kernel == "argmax") {
+      if (step.kernel == "argmax" || step.kernel == "sample") {
         if (step.ints.size() < 2 || step.ints[1] < 1 || step.ints[1] > INT32_MAX)
-          failPlain("plan of {}: @{}'s argmax step has no valid vocabulary size", plan.model, bucket.graph);
+          failPlain("plan of {}: @{}'s {} step has no valid vocabulary size", plan.model, bucket.graph, step.kernel);
         return step.ints[1];
       }
-  failPlain("plan of {}: no argmax step (the runtime needs the next tokens computed on the GPU)", plan.model);
+  failPlain("plan of {}: no argmax or sample step (the runtime needs the next tokens computed on the GPU)", plan.model);
+}
+
+/// Whether some step of the plan samples (reads the sampling step inputs).
+bool planSamples(const codegen::Plan& plan) {
+  for (const BucketPlan& bucket : plan.buckets)
+    for (const codegen::Step& step : bucket.steps)
+      if (step.kernel == "sample") return true;
+  return false;
 }
 
 int64_t largestDecodeRows(const codegen::Plan& plan, const RuntimeOptions& options) {
@@ -89,6 +100,7 @@ GpuRuntime::GpuRuntime(codegen::Plan plan, const GgufFile& file, const RuntimeOp
       }))
     failPlain("plan of {}: no loaded bucket @{} to fail the capture of", plan_.model, faulty);
   vocab_ = vocabOf(plan_);
+  samples_ = planSamples(plan_);
   weights_ = uploadWeights({&plan_, &file, slotsUsed(plan_, options_), options_.progress, stream_.get(), &ledger_});
   const int64_t slots = options_.kvSlots > 0 ? options_.kvSlots : largestDecodeRows(plan_, options_);
   buffers_ = std::make_unique<RuntimeBuffers>(plan_, kvLayoutOf(plan_, slots), ledger_);
@@ -99,7 +111,7 @@ GpuRuntime::GpuRuntime(codegen::Plan plan, const GgufFile& file, const RuntimeOp
   if (blasStatus == cudaErrorMemoryAllocation) failPlain("{}", describeOutOfGpuMemory(blasAction, 0, &ledger_));
   checkCuda(blasStatus, blasAction);
   blasMemory_ = DriverMemory(freeBeforeBlas, "cuBLAS handles", blasAction, &ledger_);
-  hostInputs_ = PinnedBuffer(static_cast<size_t>(4 * buffers_->maxRows()) * sizeof(int32_t));
+  hostInputs_ = PinnedBuffer(static_cast<size_t>(stepInputValues(buffers_->maxRows(), samples_)) * sizeof(int32_t));
   hostTokens_ = PinnedBuffer(static_cast<size_t>(buffers_->maxRows()) * sizeof(int32_t));
   for (const BucketPlan& bucket : plan_.buckets)
     if (isSelected(options_, bucket)) loadBucket(bucket);
@@ -164,6 +176,10 @@ void GpuRuntime::checkRows(const StepRows& rows) const {
   if (n == 0 || rows.positions.size() != n || rows.kvLens.size() != n || rows.slots.size() != n)
     failPlain("GPU step: {} tokens, {} positions, {} KV lengths and {} slots (expected as many, at least one)", n,
               rows.positions.size(), rows.kvLens.size(), rows.slots.size());
+  if ((!rows.sampling.empty() && rows.sampling.size() != n * decode::kSamplingWords) ||
+      rows.recent.size() != (rows.sampling.empty() ? 0 : n * decode::kMaxPenaltyLastN))
+    failPlain("GPU step: {} rows but {} sampling words and {} recent tokens", n, rows.sampling.size(),
+              rows.recent.size());
   const KvLayout& kv = buffers_->kv();
   for (size_t i = 0; i < n; ++i) {
     if (rows.positions[i] < 0 || rows.positions[i] >= kv.positions || rows.kvLens[i] > kv.positions)
@@ -192,9 +208,23 @@ void GpuRuntime::copyInputs(const LoadedBucket& bucket, const StepRows& rows) {
     std::copy(values.begin(), values.end(), host + f * m);
     std::fill(host + f * m + static_cast<int64_t>(values.size()), host + (f + 1) * m, padding[f]);
   }
-  checkCuda(cudaMemcpyAsync(buffers_->stepInputs(), host, static_cast<size_t>(4 * m) * sizeof(int32_t),
-                            cudaMemcpyHostToDevice, stream_.get()),
-            "copying the step inputs to the GPU");
+  if (samples_) copySampling(rows, m, host);
+  checkCuda(
+      cudaMemcpyAsync(buffers_->stepInputs(), host, static_cast<size_t>(stepInputValues(m, samples_)) * sizeof(int32_t),
+                      cudaMemcpyHostToDevice, stream_.get()),
+      "copying the step inputs to the GPU");
+}
+
+/// The sampling inputs of a bucket of m rows: each row's parameters and recent tokens, greedy
+/// ones (no recent tokens) for rows without (all rows when `rows` does not sample, and padding).
+void GpuRuntime::copySampling(const StepRows& rows, int64_t m, int32_t* host) const {
+  int32_t* params = host + stepInputStart(codegen::StepInput::Sampling, m);
+  int32_t* recent = host + stepInputStart(codegen::StepInput::RecentTokens, m);
+  std::copy(rows.sampling.begin(), rows.sampling.end(), params);
+  for (auto r = static_cast<int64_t>(rows.sampling.size()) / decode::kSamplingWords; r < m; ++r)
+    decode::packSampling({}, params + r * decode::kSamplingWords);
+  std::copy(rows.recent.begin(), rows.recent.end(), recent);
+  std::fill(recent + static_cast<int64_t>(rows.recent.size()), recent + m * decode::kMaxPenaltyLastN, -1);
 }
 
 const GpuRuntime::LoadedBucket& GpuRuntime::bucketOf(Phase phase, const StepRows& rows) const {
@@ -211,6 +241,9 @@ const GpuRuntime::LoadedBucket& GpuRuntime::bucketOf(Phase phase, const StepRows
 const std::vector<int32_t>& GpuRuntime::step(Phase phase, const StepRows& rows) {
   const LoadedBucket& bucket = bucketOf(phase, rows);
   const auto n = static_cast<int64_t>(rows.tokens.size());
+  if (rows.sampled() && !samples_)
+    failPlain("GPU step: the rows sample, but the plan of {} takes the argmax of the logits (compile with sampling)",
+              plan_.model);
   copyInputs(bucket, rows);
   lastUsedGraph_ = bucket.graph && !eager_;
   if (lastUsedGraph_)

@@ -14,8 +14,8 @@
 ///   const std::vector<int32_t>& next = runtime.step(Phase::Decode, rows);
 
 #include "codegen/Plan.h"
-#include "runtime/decode/StepExecutor.h"
 #include "kernels/Blas.h"
+#include "runtime/decode/StepExecutor.h"
 #include "runtime/gguf/GgufFile.h"
 #include "runtime/gpu/BoundSchedule.h"
 #include "runtime/gpu/CudaGraph.h"
@@ -123,6 +123,7 @@ class GpuRuntime final : public decode::StepExecutor {
   void loadBucket(const codegen::BucketPlan& bucket);
   void checkRows(const StepRows& rows) const;
   void copyInputs(const LoadedBucket& bucket, const StepRows& rows);
+  void copySampling(const StepRows& rows, int64_t m, int32_t* host) const;
   const LoadedBucket& bucketOf(Phase phase, const StepRows& rows) const;
 
   codegen::Plan plan_;
@@ -147,6 +148,7 @@ class GpuRuntime final : public decode::StepExecutor {
   std::vector<std::string> captureFailures_;
   std::vector<int32_t> next_;
   int64_t vocab_ = 0;
+  bool samples_ = false;  ///< the plan ends in `sample` (it uploads the sampling step inputs)
   const LoadedBucket* last_ = nullptr;
   int64_t lastRows_ = 0;
   bool eager_ = false;

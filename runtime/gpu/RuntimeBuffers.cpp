@@ -31,6 +31,22 @@ int64_t maxBucketRows(const Plan& plan) {
   return rows;
 }
 
+int64_t stepInputStart(StepInput input, int64_t m) {
+  switch (input) {
+    case StepInput::Sampling:
+      return 4 * m;
+    case StepInput::RecentTokens:
+      return (4 + codegen::stepInputWidth(StepInput::Sampling)) * m;
+    default:
+      return static_cast<int64_t>(input) * m;
+  }
+}
+
+int64_t stepInputValues(int64_t m, bool sampling) {
+  return sampling ? stepInputStart(StepInput::RecentTokens, m) + codegen::stepInputWidth(StepInput::RecentTokens) * m
+                  : 4 * m;
+}
+
 RuntimeBuffers::RuntimeBuffers(const Plan& plan, const KvLayout& kv, MemoryLedger& ledger)
     : plan_(&plan), kv_(kv), maxRows_(maxBucketRows(plan)) {
   int64_t arenaBytes = 256;
@@ -38,7 +54,8 @@ RuntimeBuffers::RuntimeBuffers(const Plan& plan, const KvLayout& kv, MemoryLedge
   arena_ = DeviceBuffer(static_cast<size_t>(arenaBytes), "activation arena", &ledger);
   scratch_ = DeviceBuffer(static_cast<size_t>(std::max<int64_t>(plan.scratchBytes, 256)), "scratch", &ledger);
   kvCache_ = DeviceBuffer(static_cast<size_t>(kv.totalBytes()), "KV cache", &ledger);
-  stepInputs_ = DeviceBuffer(static_cast<size_t>(4 * maxRows_) * sizeof(int32_t), "step inputs", &ledger);
+  stepInputs_ =
+      DeviceBuffer(static_cast<size_t>(stepInputValues(maxRows_, true)) * sizeof(int32_t), "step inputs", &ledger);
   nextTokens_ = DeviceBuffer(static_cast<size_t>(maxRows_) * sizeof(int32_t), "step inputs", &ledger);
 }
 
@@ -81,11 +98,13 @@ void* RuntimeBuffers::resolve(const BufferRef& ref, int64_t bucketRows, const De
         if (!inside(static_cast<int64_t>(nextTokens_.size()))) break;
         return nextTokens_.bytes() + ref.offset;
       }
-      // Input i of a bucket of m rows is the int32 values [i * m, (i + 1) * m) of the block.
-      if (ref.index < 0 || ref.index > static_cast<int64_t>(StepInput::Slots) || bucketRows < 1 ||
-          bucketRows > maxRows_ || !inside(bucketRows * static_cast<int64_t>(sizeof(int32_t))))
-        break;
-      return reinterpret_cast<uint8_t*>(stepInputs() + ref.index * bucketRows) + ref.offset;
+      // Input i of a bucket of m rows is m * stepInputWidth(i) int32 values from stepInputStart(i, m).
+      if (ref.index < 0 || ref.index >= codegen::kNumStepInputs || bucketRows < 1 || bucketRows > maxRows_) break;
+      {
+        const auto input = static_cast<StepInput>(ref.index);
+        if (!inside(bucketRows * codegen::stepInputWidth(input) * static_cast<int64_t>(sizeof(int32_t)))) break;
+        return reinterpret_cast<uint8_t*>(stepInputs() + stepInputStart(input, bucketRows)) + ref.offset;
+      }
   }
   failPlain("plan step argument out of range (kind {}, index {}, offset {})", static_cast<int>(ref.kind), ref.index,
             ref.offset);

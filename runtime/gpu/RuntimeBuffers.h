@@ -7,8 +7,10 @@
 ///
 /// Step inputs: one device block of int32, refilled by one host-to-device copy per step. A
 /// bucket of m rows reads token ids at [0, m), positions at [m, 2m), KV lengths at [2m, 3m) and
-/// KV slots at [3m, 4m), so the copy is 4m values. next_tokens (argmax output) has its own
-/// buffer.
+/// KV slots at [3m, 4m), so the copy is 4m values; a plan that samples also reads the rows'
+/// sampling parameters at [4m, 14m) and their recent tokens at [14m, 270m)
+/// (codegen::stepInputWidth values per row). next_tokens (the argmax's or the sample's output)
+/// has its own buffer.
 
 #include "codegen/Plan.h"
 #include "codegen/PlanCheck.h"
@@ -47,6 +49,13 @@ KvLayout kvLayoutOf(const codegen::Plan& plan, int64_t slots);
 /// The largest m over the plan's buckets (the rows the step-input buffers hold).
 int64_t maxBucketRows(const codegen::Plan& plan);
 
+/// Where step input `input` (any but next_tokens) starts in the step-input block of a bucket of
+/// `m` rows, in int32 values (see the file comment).
+int64_t stepInputStart(codegen::StepInput input, int64_t m);
+/// The int32 values of the step-input block of a bucket of `m` rows: 4m, or with the sampling
+/// inputs 270m.
+int64_t stepInputValues(int64_t m, bool sampling);
+
 class RuntimeBuffers {
  public:
   /// Allocates the arena (the largest bucket's arenaBytes), the scratch, the KV cache for
@@ -65,7 +74,7 @@ class RuntimeBuffers {
   /// The plan the buffers were allocated for.
   [[nodiscard]] const codegen::Plan& plan() const { return *plan_; }
 
-  /// The step-input block: 4 * maxRows int32 (see the file comment).
+  /// The step-input block: stepInputValues(maxRows, true) int32 (see the file comment).
   [[nodiscard]] int32_t* stepInputs() const { return static_cast<int32_t*>(stepInputs_.get()); }
   [[nodiscard]] int32_t* nextTokens() const { return static_cast<int32_t*>(nextTokens_.get()); }
   [[nodiscard]] const uint8_t* arena() const { return arena_.bytes(); }

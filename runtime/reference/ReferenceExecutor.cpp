@@ -2,8 +2,10 @@
 
 #include "ir/Verifier.h"
 #include "models/RopeFactors.h"
+#include "runtime/decode/Sampling.h"
 #include "runtime/reference/RefAttention.h"
 #include "runtime/reference/RefOps.h"
+#include "runtime/reference/RefSample.h"
 #include "support/Diagnostics.h"
 #include "support/HookTable.h"
 
@@ -62,6 +64,9 @@ KvCacheShape kvCacheShapeFor(const ir::Graph& graph, int64_t slots, int64_t capa
 
 namespace {
 
+static_assert(decode::kSamplingWords == kernels::kSampleRowWords && decode::kMaxPenaltyLastN == kernels::kSampleWindow,
+              "the scheduler packs the sample kernel's step inputs");
+
 /// A built-in hook: one of ReferenceExecutor's runX methods.
 using BuiltinRunFn = void (ReferenceExecutor::*)(const ir::Op&);
 
@@ -88,6 +93,7 @@ HookTable<OpExecutionFn>& executionRegistry() {
         {"add", builtin(&ReferenceExecutor::runAdd)},
         {"silu_mul", builtin(&ReferenceExecutor::runSiluMul)},
         {"argmax", builtin(&ReferenceExecutor::runArgmax)},
+        {"sample", builtin(&ReferenceExecutor::runSample)},
         {"matmul_qkv", builtin(&ReferenceExecutor::runMatmulMulti)},
         {"matmul_gate_up", builtin(&ReferenceExecutor::runMatmulMulti)},
         {"add_rms_norm", builtin(&ReferenceExecutor::runAddRmsNorm)},
@@ -179,6 +185,10 @@ void ReferenceExecutor::checkInputs(const StepInputs& inputs) const {
   if (staticRows_ && static_cast<int64_t>(rows) != *staticRows_)
     failPlain("reference step on @{}: the graph takes {} rows, got {} (pad with kv_len 0 rows)", graph_.name(),
               *staticRows_, rows);
+  if ((!inputs.sampling.empty() && inputs.sampling.size() != rows * decode::kSamplingWords) ||
+      inputs.recent.size() != (inputs.sampling.empty() ? 0 : rows * decode::kMaxPenaltyLastN))
+    failPlain("reference step on @{}: {} rows but {} sampling words and {} recent tokens", graph_.name(), rows,
+              inputs.sampling.size(), inputs.recent.size());
   for (int32_t slot : inputs.slots)
     if (slot < 0 || slot >= cache_.shape().slots)
       failPlain("reference step on @{}: slot {} is outside the KV cache's {} slots", graph_.name(), slot,
@@ -331,6 +341,20 @@ void ReferenceExecutor::runSiluMul(const ir::Op& op) {
 
 void ReferenceExecutor::runArgmax(const ir::Op& op) {
   setResult(op, 0, argmaxRows(operandTensor(op, 0)));
+}
+
+void ReferenceExecutor::runSample(const ir::Op& op) {
+  const HostTensor& logits = operandTensor(op, 0);
+  const auto rows = static_cast<size_t>(logits.rows);
+  if (!inputs_->sampling.empty()) {
+    setResult(op, 0, sampleRows(logits, inputs_->sampling, inputs_->recent, inputs_->positions));
+    return;
+  }
+  // No sampling given: every row greedy.
+  std::vector<int32_t> sampling(rows * decode::kSamplingWords);
+  for (size_t r = 0; r < rows; ++r) decode::packSampling({}, sampling.data() + r * decode::kSamplingWords);
+  setResult(op, 0,
+            sampleRows(logits, sampling, std::vector<int32_t>(rows * kernels::kSampleWindow, -1), inputs_->positions));
 }
 
 void ReferenceExecutor::runAddRmsNorm(const ir::Op& op) {

@@ -39,6 +39,11 @@ struct StepInputs {
   /// The KV-cache slot of each row (the runtime's page table); empty = the graph's default
   /// (decode: row i -> slot i; prefill: every row -> slot 0).
   std::vector<int32_t> slots;
+  /// How the `sample` op chooses each row's token: decode::kSamplingWords words per row
+  /// (decode::packSampling) and decode::kMaxPenaltyLastN recent tokens per row; both empty:
+  /// every row greedy.
+  std::vector<int32_t> sampling;
+  std::vector<int32_t> recent;
 };
 
 /// The outputs of one step (empty when the graph has no such output).
@@ -104,6 +109,7 @@ class ReferenceExecutor final : public ExecutionContext {
   void runAdd(const ir::Op& op);
   void runSiluMul(const ir::Op& op);
   void runArgmax(const ir::Op& op);
+  void runSample(const ir::Op& op);
   void runAddRmsNorm(const ir::Op& op);
   void runQuantizeQ81(const ir::Op& op);
 

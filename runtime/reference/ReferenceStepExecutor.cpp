@@ -71,18 +71,30 @@ ReferenceExecutor& ReferenceStepExecutor::executorFor(const ir::Graph& graph) {
   return *executor;
 }
 
+bool samples(const ir::Graph& graph) {
+  return std::any_of(graph.ops().begin(), graph.ops().end(), [](const auto& op) { return op->name() == "sample"; });
+}
+
 const std::vector<int32_t>& ReferenceStepExecutor::step(decode::Phase phase, const decode::StepRows& rows) {
   const int64_t live = rows.size();
   if (live < 1 || live > largestRows(phase)) failPlain("decode: a step of {} rows", live);
   const Choice choice = choose(phase, phase == decode::Phase::Decode ? std::max(live, rows.minBucketRows) : live);
-  StepInputs inputs{rows.tokens, rows.positions, rows.kvLens, rows.slots};
+  if (rows.sampled() && !samples(*choice.graph))
+    failPlain("decode: the rows sample, but @{} takes the argmax of the logits (compile with sampling)",
+              choice.graph->name());
+  StepInputs inputs{rows.tokens, rows.positions, rows.kvLens, rows.slots, rows.sampling, rows.recent};
   // Padding rows: token 0 at position 0 with KV length 0, in the first row's slot (they
-  // neither read nor write the cache).
+  // neither read nor write the cache), greedy.
   while (static_cast<int64_t>(inputs.tokens.size()) < choice.rows) {
     inputs.tokens.push_back(0);
     inputs.positions.push_back(0);
     inputs.kvLens.push_back(0);
     inputs.slots.push_back(rows.slots.front());
+    if (rows.sampled()) {
+      inputs.sampling.resize(inputs.sampling.size() + decode::kSamplingWords);
+      decode::packSampling({}, inputs.sampling.data() + inputs.sampling.size() - decode::kSamplingWords);
+      inputs.recent.resize(inputs.recent.size() + decode::kMaxPenaltyLastN, -1);
+    }
   }
   result_ = executorFor(*choice.graph).step(inputs);
   next_.resize(static_cast<size_t>(live));

@@ -31,6 +31,10 @@ struct StepGraphs {
 /// Classifies the graphs of `module`; throws if it has no decode graph.
 StepGraphs findStepGraphs(const ir::Module& module);
 
+/// True when `graph` chooses its next tokens with a `sample` op (it honours
+/// decode::StepRows::sampling), false when it takes the argmax.
+bool samples(const ir::Graph& graph);
+
 /// How the reference runs steps.
 struct ReferenceStepOptions {
   /// Bucket sizes for a generic decode graph (ignored when the module has bucket graphs).
@@ -86,7 +90,8 @@ struct DecodeOptions {
   int64_t maxContext = 0;
 };
 
-/// Prefills every prompt, then decodes request.newTokens tokens per sequence greedily. The
+/// Prefills every prompt, then decodes request.newTokens tokens per sequence (greedily, or as
+/// request.sampling says on graphs that sample). The
 /// KV cache holds one slot per sequence of the positions the request needs (within
 /// options.maxContext).
 decode::DecodeReport runGreedyDecode(const StepGraphs& graphs, const WeightSource& weights,

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <set>
 
 using namespace reel::kernels;
@@ -73,4 +74,28 @@ TEST_CASE("launch dims and checks", "[catalog]") {
   const int64_t q81Rows[kMaxIntArgs] = {2, 4100};
   CHECK(checkKernelArgs("rms_norm_q8_1", q81Rows) == "n must be a multiple of 32 (whole Q8_1 blocks)");
   CHECK(checkKernelArgs("rms_norm", q81Rows).empty());
+}
+
+TEST_CASE("sample: one block per row, a bit of shared memory per column, vocabularies up to 262144",
+          "[catalog][sampling]") {
+  const int64_t qwen[kMaxIntArgs] = {8, 151936};
+  const LaunchDims d = kernelDims("sample", qwen);
+  CHECK(d.grid[0] == 8);
+  CHECK(d.block[0] == 1024);
+  CHECK(d.smemBytes == 151936 / 8);  // 1187 granules of 16 bytes
+  CHECK(checkKernelArgs("sample", qwen).empty());
+  const int64_t widest[kMaxIntArgs] = {1, kSampleMaxVocab};
+  CHECK(checkKernelArgs("sample", widest).empty());
+  CHECK(kernelDims("sample", widest).smemBytes == kSampleMaxVocab / 8);
+  const int64_t tooWide[kMaxIntArgs] = {1, kSampleMaxVocab + 1};
+  CHECK(checkKernelArgs("sample", tooWide) == "n 262145 is above the sample kernel's 262144");
+  // The key order is argmax's: a larger value first, then the lower index; -0 equals +0; NaN last.
+  CHECK(candidateKey(2.0f, 5) > candidateKey(1.0f, 0));
+  CHECK(candidateKey(1.0f, 3) > candidateKey(1.0f, 4));
+  CHECK(candidateKey(-0.0f, 1) < candidateKey(0.0f, 0));
+  CHECK(candidateKey(-0.0f, 0) > candidateKey(0.0f, 1));
+  CHECK(candidateKey(-INFINITY, 9) > 0);
+  CHECK(candidateKey(NAN, 0) == 0);
+  CHECK(keyValue(candidateKey(-3.5f, 7)) == -3.5f);
+  CHECK(keyIndex(candidateKey(-3.5f, 7)) == 7);
 }

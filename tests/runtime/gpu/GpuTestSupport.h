@@ -51,15 +51,17 @@ struct GpuCompileSpec {
   std::vector<int64_t> buckets{1, 2, 4, 8};
   int64_t prefillTokens = 16;
   int64_t maxContext = 256;
-  std::string pipeline;  ///< empty: the default pipeline
+  std::string pipeline;   ///< empty: the default pipeline
+  bool sampling = false;  ///< the step ends in `sample` (codegen::CompileRequest::sampling)
 };
 
 /// The optimized module (for the CPU reference) and its plan (for the GPU).
 inline codegen::CompileResult compileForGpu(const models::ModelConfig& config, const reference::WeightSource& weights,
                                             const GpuCompileSpec& spec) {
-  std::unique_ptr<ir::Module> module = models::buildModule(config, {models::QuantScheme::Q4_K_M});
+  std::unique_ptr<ir::Module> module = models::buildModule(config, {models::QuantScheme::Q4_K_M, spec.sampling});
   reference::adoptWeightTypes(*module, weights);
   codegen::CompileRequest request;
+  request.sampling = spec.sampling;
   request.config = config;
   request.profile = passes::bundledGpuProfile("h100");
   if (!spec.pipeline.empty()) request.pipeline = spec.pipeline;

@@ -63,13 +63,14 @@ struct CompileSpec {
   std::vector<int64_t> buckets{1, 2, 4, 8, 16};
   int64_t prefillTokens = 16;
   models::QuantScheme scheme = models::QuantScheme::Q4_K_M;
+  bool sampling = false;  ///< the step ends in `sample` (models::BuildOptions::sampling)
 };
 
 /// Builds the module of `config`, adopts the weights' qtypes and runs the pipeline
 /// (profile h100).
 inline std::unique_ptr<ir::Module> compileModule(const models::ModelConfig& config,
                                                  const reference::WeightSource& weights, const CompileSpec& spec) {
-  std::unique_ptr<ir::Module> module = models::buildModule(config, {spec.scheme});
+  std::unique_ptr<ir::Module> module = models::buildModule(config, {spec.scheme, spec.sampling});
   reference::adoptWeightTypes(*module, weights);
   if (spec.pipeline.empty()) return module;
   passes::PassContext context;
