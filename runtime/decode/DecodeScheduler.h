@@ -75,7 +75,7 @@ struct DecodeRequest {
   /// Teacher forcing per sequence (SequenceRequest::follow); empty = none.
   std::vector<std::vector<int32_t>> followTokens;
   /// Sampling per sequence (SequenceRequest::sampling); empty = greedy.
-  std::vector<SamplingParams> sampling;
+  std::vector<SamplingParams> sampling{};
 };
 
 struct DecodeReport {

@@ -28,8 +28,8 @@ struct StepRows {
   /// How each row chooses its next token: kSamplingWords packed parameters per row
   /// (packSampling), and kMaxPenaltyLastN recent tokens per row (packRecent). Both empty:
   /// every row is greedy.
-  std::vector<int32_t> sampling;
-  std::vector<int32_t> recent;
+  std::vector<int32_t> sampling{};
+  std::vector<int32_t> recent{};
 
   void add(int32_t token, int32_t position, int32_t slot) {
     tokens.push_back(token);

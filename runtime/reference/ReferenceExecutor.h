@@ -42,8 +42,8 @@ struct StepInputs {
   /// How the `sample` op chooses each row's token: decode::kSamplingWords words per row
   /// (decode::packSampling) and decode::kMaxPenaltyLastN recent tokens per row; both empty:
   /// every row greedy.
-  std::vector<int32_t> sampling;
-  std::vector<int32_t> recent;
+  std::vector<int32_t> sampling{};
+  std::vector<int32_t> recent{};
 };
 
 /// The outputs of one step (empty when the graph has no such output).

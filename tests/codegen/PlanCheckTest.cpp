@@ -236,7 +236,7 @@ TEST_CASE("a hand-edited plan fails to load naming the step and the argument", "
   }
   SECTION("step inputs out of range, or where the kernel trusts them") {
     CHECK(editedStepError(embed, [](Step& s) { s.ptrs[1].index = 7; }) ==
-          stepPrefix(embed) + "argument 'tokens' points to step input 7, but there are 5");
+          stepPrefix(embed) + "argument 'tokens' points to step input 7, but there are 7");
     CHECK(editedStepError(embed, [](Step& s) { s.ptrs[1].offset = 16; }) ==
           stepPrefix(embed) + "argument 'tokens' needs 4 bytes at offset 16 but step input 0 (token_ids) holds 4");
     CHECK(editedStepError(attention,
