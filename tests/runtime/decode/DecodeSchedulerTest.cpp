@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <vector>
 
@@ -36,6 +37,7 @@ class FakeExecutor final : public StepExecutor {
     REQUIRE(rows.size() >= 1);
     REQUIRE(rows.size() <= largestRows(phase));
     steps.push_back({phase, rows.size()});
+    seen.push_back(rows);
     next_.clear();
     for (int64_t i = 0; i < rows.size(); ++i) {
       const auto r = static_cast<size_t>(i);
@@ -62,6 +64,7 @@ class FakeExecutor final : public StepExecutor {
     int64_t rows;
   };
   std::vector<Step> steps;
+  std::vector<StepRows> seen;  ///< every step's rows
   std::map<int32_t, int32_t> nextPosition;
 
  private:
@@ -164,4 +167,52 @@ TEST_CASE("teacher forcing feeds the given tokens; bad requests are refused befo
   CHECK_THROWS_WITH(runDecode(fresh, {{{1}, std::vector<int32_t>(9, 1)}, 2, {}}, {}),
                     "decode: sequence 1's prompt of 9 tokens does not fit the context of 8 positions");
   CHECK(fresh.steps.empty());
+}
+
+TEST_CASE("rows carry their sequence's sampling and recent tokens when some row samples",
+          "[decode][scheduler][sampling]") {
+  FakeExecutor fake(2, 4, {2, 32});
+  DecodeScheduler scheduler(fake, {});
+  SamplingParams sampled;
+  sampled.temperature = 0.9f;
+  sampled.penaltyLastN = 3;
+  sampled.seed = 9;
+  const std::vector<int32_t> promptA{10, 11, 12, 13, 14}, promptB{20, 21};
+  const int64_t a = scheduler.add({promptA, 3, {}, sampled});  // slot 0
+  const int64_t b = scheduler.add({promptB, 3, {}});           // slot 1, greedy
+  while (scheduler.step()) {
+  }
+  // The context of each slot: prompt, then the tokens fed back.
+  std::map<int32_t, std::vector<int32_t>> context{{0, promptA}, {1, promptB}};
+  for (int32_t token : scheduler.output(a).tokens) context[0].push_back(token);
+  for (int32_t token : scheduler.output(b).tokens) context[1].push_back(token);
+  std::vector<int32_t> greedyWords(kSamplingWords), sampledWords(kSamplingWords);
+  packSampling({}, greedyWords.data());
+  packSampling(sampled, sampledWords.data());
+  int sampledSteps = 0;
+  for (const StepRows& rows : fake.seen) {
+    const bool hasA = std::find(rows.slots.begin(), rows.slots.end(), 0) != rows.slots.end();
+    REQUIRE(rows.sampled() == hasA);
+    if (!hasA) continue;
+    ++sampledSteps;
+    REQUIRE(rows.sampling.size() == static_cast<size_t>(rows.size() * kSamplingWords));
+    REQUIRE(rows.recent.size() == static_cast<size_t>(rows.size() * kMaxPenaltyLastN));
+    for (size_t r = 0; r < static_cast<size_t>(rows.size()); ++r) {
+      INFO("slot " << rows.slots[r] << ", position " << rows.positions[r]);
+      const bool isA = rows.slots[r] == 0;
+      const auto words = rows.sampling.begin() + static_cast<std::ptrdiff_t>(r * kSamplingWords);
+      CHECK(std::vector<int32_t>(words, words + kSamplingWords) == (isA ? sampledWords : greedyWords));
+      // A's last three tokens up to its position (B, greedy, has its last 64, all of them).
+      const std::vector<int32_t>& tokens = context[rows.slots[r]];
+      const int64_t window = isA ? 3 : 64, end = rows.positions[r] + 1;
+      std::vector<int32_t> expect(tokens.begin() + std::max<int64_t>(0, end - window), tokens.begin() + end);
+      expect.resize(kMaxPenaltyLastN, -1);
+      const auto recent = rows.recent.begin() + static_cast<std::ptrdiff_t>(r * kMaxPenaltyLastN);
+      CHECK(std::vector<int32_t>(recent, recent + kMaxPenaltyLastN) == expect);
+    }
+  }
+  CHECK(sampledSteps >= 3);  // A's prefill chunks and its decode steps beside B
+  SamplingParams bad;
+  bad.topP = 0;
+  CHECK_THROWS_WITH(scheduler.add({promptB, 1, {}, bad}), "--top-p: 0 is not in (0, 1]");
 }
