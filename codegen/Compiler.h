@@ -57,8 +57,8 @@ struct CompileResult {
 CompileResult compileModel(const CompileRequest& request);
 
 /// Optimizes an existing module in place with `request`'s pipeline, buckets and profile, then
-/// lowers it (request.config and request.scheme are ignored; the module's attributes describe
-/// the model). The plan's context is request.maxContext, else min(the module's context, 4096).
+/// lowers it (request.config, request.scheme and request.sampling are ignored; the module's
+/// attributes and ops describe the model). The plan's context is request.maxContext, else min(the module's context, 4096).
 CompileResult compileModule(std::unique_ptr<ir::Module> module, const CompileRequest& request);
 
 }  // namespace reel::codegen
