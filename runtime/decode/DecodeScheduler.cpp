@@ -41,6 +41,9 @@ void validateRequest(const DecodeRequest& request, const KvGeometry& kv) {
   if (request.prompts.empty()) failPlain("decode: no sequences to run");
   if (static_cast<int64_t>(request.prompts.size()) > kv.slots)
     failPlain("decode: {} sequences, but the KV cache has {} slots", request.prompts.size(), kv.slots);
+  if (!request.sampling.empty() && request.sampling.size() != request.prompts.size())
+    failPlain("decode: sampling for {} sequences, but there are {}", request.sampling.size(), request.prompts.size());
+  for (const SamplingParams& sampling : request.sampling) sampling.validate();
   for (size_t s = 0; s < request.prompts.size(); ++s)
     checkFits(fmt::format("sequence {}", s), static_cast<int64_t>(request.prompts[s].size()), request.newTokens,
               kv.positions);

@@ -74,7 +74,7 @@ struct DecodeRequest {
   int64_t newTokens = 16;                     ///< tokens to generate per sequence (>= 1)
   /// Teacher forcing per sequence (SequenceRequest::follow); empty = none.
   std::vector<std::vector<int32_t>> followTokens;
-  /// Sampling per sequence (SequenceRequest::sampling); empty = greedy.
+  /// Sampling per sequence (SequenceRequest::sampling): one each, or empty (all greedy).
   std::vector<SamplingParams> sampling{};
 };
 
@@ -89,7 +89,7 @@ struct DecodeReport {
 
 /// Throws a one-line reel::Error when `request` cannot run on a KV cache of `kv`: no
 /// sequences, more than its slots, an empty prompt, a prompt or a token count that does not
-/// fit a sequence's positions.
+/// fit a sequence's positions, sampling not given one per sequence or not valid.
 void validateRequest(const DecodeRequest& request, const KvGeometry& kv);
 
 class DecodeScheduler {

@@ -215,4 +215,7 @@ TEST_CASE("rows carry their sequence's sampling and recent tokens when some row 
   SamplingParams bad;
   bad.topP = 0;
   CHECK_THROWS_WITH(scheduler.add({promptB, 1, {}, bad}), "--top-p: 0 is not in (0, 1]");
+  CHECK_THROWS_WITH(validateRequest({{promptA, promptB}, 2, {}, {sampled}}, {2, 32}),
+                    "decode: sampling for 1 sequences, but there are 2");
+  CHECK_THROWS_WITH(validateRequest({{promptA}, 2, {}, {bad}}, {2, 32}), "--top-p: 0 is not in (0, 1]");
 }
