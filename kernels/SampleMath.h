@@ -85,8 +85,9 @@ REEL_HOST_DEVICE inline int32_t keyIndex(uint64_t key) {
 }
 
 /// A logit after the penalties: the repeat penalty divides a positive logit and multiplies a
-/// negative one, then count * frequency + presence is subtracted (each step rounded: no FMA on the device;
-/// the host build does not contract).
+/// negative one, then count * frequency + presence is subtracted, each operation rounded on its
+/// own: the device code uses the _rn intrinsics, which nvcc never fuses into an FMA; the host
+/// build targets x86-64 without FMA instructions, so it cannot fuse either.
 REEL_HOST_DEVICE inline float penalised(float logit, int32_t count, const SampleRow& row) {
   float x = logit;
   if (row.repeatPenalty != 1.0f) x = x > 0.0f ? x / row.repeatPenalty : x * row.repeatPenalty;
