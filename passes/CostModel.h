@@ -121,6 +121,9 @@ class CostModel {
 
   /// The matmul kernel alone (activations already in the kernel's format).
   [[nodiscard]] Estimate matmul(const MatmulShape& shape, MatmulKernel kernel) const;
+  /// The DP4A GEMV as select-launch-config launches it: ceil(M / row chunk) launches, each
+  /// over every weight, on the kernel table's grid for the policy's row sets.
+  [[nodiscard]] Estimate gemv(const MatmulShape& shape) const;
   /// The activation conversion the kernel needs first: Q8_1 quantization (dp4a, mma),
   /// FP8 cast (fp8) or FP16 cast (hgemm).
   [[nodiscard]] Estimate activationPrep(const MatmulShape& shape, MatmulKernel kernel) const;
