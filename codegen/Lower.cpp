@@ -5,6 +5,7 @@
 #include "codegen/PlanFile.h"
 #include "ir/DecisionAttrs.h"
 #include "ir/Printer.h"
+#include "passes/CostModel.h"
 #include "passes/LaunchPolicy.h"
 #include "quant/QuantRef.h"
 #include "support/HookTable.h"
@@ -42,7 +43,7 @@ class GraphLowering final : public LoweringContext {
  public:
   GraphLowering(const ir::Graph& graph, const LowerOptions& options, Plan& plan,
                 std::map<std::pair<std::string, WeightLayout>, int64_t>& slots)
-      : graph_(graph), options_(options), plan_(plan), slots_(slots) {}
+      : graph_(graph), options_(options), model_(options.profile), plan_(plan), slots_(slots) {}
 
   BucketPlan lower(bool longContext) {
     longContext_ = longContext;
@@ -171,8 +172,9 @@ class GraphLowering final : public LoweringContext {
     step.floats = std::move(launch.floats);
     step.op = op.numResults() ? "%" + op.result()->name() : std::string(op.name());
     step.weightBytes = launch.weightBytes;
-    double bytes = static_cast<double>(launch.weightBytes + launch.activationBytes);
-    step.predictedUs = bytes / (options_.profile.memoryBandwidthGBs * 1e3) + options_.profile.launchCostUs;
+    const double bytes = static_cast<double>(launch.weightBytes + launch.activationBytes);
+    const bool gemv = info->family == "gemv";
+    step.predictedUs = model_.launch(info->family, bytes, step.dims, gemv ? static_cast<double>(step.ints[3]) : 1.0).us;
     bucket.steps.push_back(std::move(step));
   }
 
@@ -541,6 +543,7 @@ class GraphLowering final : public LoweringContext {
  private:
   const ir::Graph& graph_;
   const LowerOptions& options_;
+  passes::CostModel model_;       ///< predicts each step, as the passes predict their choices
   BucketPlan* bucket_ = nullptr;  ///< the bucket lower() builds
   Plan& plan_;
   std::map<std::pair<std::string, WeightLayout>, int64_t>& slots_;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 
 namespace reel::passes {
@@ -143,6 +144,35 @@ Estimate CostModel::kernel(const KernelWork& work) const {
   estimate.launches = 1;
   estimate.us = std::max(estimate.memoryUs, estimate.computeUs) + profile_.launchCostUs;
   return estimate;
+}
+
+Estimate CostModel::launch(std::string_view family, double bytes, const kernels::LaunchDims& dims, double depth) const {
+  // Bytes one thread keeps in flight, by kernel family (the GridFamily figures above).
+  struct FamilyLoads {
+    std::string_view family;
+    double bytesPerThread;
+  };
+  static constexpr FamilyLoads kLoads[] = {
+      {"gemv", kDp4aGemv.bytesInFlightPerThread},
+      {"norm", kRmsNorm.bytesInFlightPerThread},
+      {"attention", kDecodeAttention.bytesInFlightPerThread},
+      {"elementwise", kElementwise.bytesInFlightPerThread},
+      {"quant", kQuantizeQ81.bytesInFlightPerThread},
+      {"rope", kElementwise.bytesInFlightPerThread},
+      {"embed", kElementwise.bytesInFlightPerThread},
+      {"sample", kElementwise.bytesInFlightPerThread},
+      {"fp8", kElementwise.bytesInFlightPerThread},
+  };
+  KernelWork work;
+  work.bytes = bytes;
+  const auto* loads =
+      std::find_if(std::begin(kLoads), std::end(kLoads), [&](const FamilyLoads& l) { return l.family == family; });
+  const int64_t threads = static_cast<int64_t>(dims.block[0]) * dims.block[1] * dims.block[2];
+  if (loads != std::end(kLoads) && threads > 1) {  // a library call's dims are all 1: cuBLAS picks its grid
+    work.ctas = static_cast<int64_t>(dims.grid[0]) * dims.grid[1] * dims.grid[2];
+    work.bytesInFlightPerCta = static_cast<double>(threads) * loads->bytesPerThread * depth;
+  }
+  return kernel(work);
 }
 
 Estimate CostModel::rowKernel(const char* family, double bytes, int64_t ctas) const {

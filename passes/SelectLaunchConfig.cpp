@@ -23,6 +23,7 @@
 #include "passes/DecisionSupport.h"
 #include "passes/FusedOps.h"
 #include "passes/LaunchPolicy.h"
+#include "support/FormatBytes.h"
 
 #include <fmt/format.h>
 
@@ -182,7 +183,8 @@ class SelectLaunchConfigPass : public Pass {
       what = fmt::format("flash-decoding's partial rows and (max, sum) pairs of {} heads x {} splits", heads, splits);
     }
     if (bytes <= 0) return false;
-    decisions.add(op.result()->name(), fmt::format("workspace {}", formatBytes(static_cast<double>(bytes))), what);
+    decisions.add(op.result()->name(), fmt::format("workspace {}", support::formatBytes(static_cast<double>(bytes))),
+                  what);
     return setAttr(op.attrs(), "workspace", bytes);
   }
 
