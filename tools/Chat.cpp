@@ -43,7 +43,8 @@ class Conversation {
         scheduler_(scheduler),
         positions_(positions),
         settings_(generationFromFlags(args, -1)),
-        verbose_(args.has("--verbose")) {
+        verbose_(args.has("--verbose")),
+        reuse_(!args.has("--no-kv-reuse")) {
     if (std::optional<std::string> system = args.get("--system-prompt")) messages_.push_back({"system", *system});
     // The end of a turn is a token in the vocabularies of chat models; where it is not, its text stops the answer.
     if (!chat_.endOfTurnToken(tokenizer_.vocabulary())) settings_.stops.emplace_back(chat_.endOfTurn());
@@ -62,7 +63,7 @@ class Conversation {
     decode::SequenceRequest request = settings_.request(ids, tokenizer_.vocabulary(), positions_);
     if (std::optional<text::TokenId> endOfTurn = chat_.endOfTurnToken(tokenizer_.vocabulary()))
       request.stopTokens.push_back(*endOfTurn);
-    reuseCache(request, cached_, slot_);
+    if (reuse_) reuseCache(request, cached_, slot_);
     ++turn_;
     if (verbose_)
       std::fprintf(stderr, "turn %d: %zu prompt tokens, %lld in the KV cache; prompt: %s\n", turn_, ids.size(),
@@ -86,6 +87,7 @@ class Conversation {
   int64_t positions_;
   GenerationSettings settings_;
   bool verbose_;
+  bool reuse_;  ///< prefill only what the KV cache does not hold (else the whole conversation)
   std::vector<text::ChatMessage> messages_;
   std::vector<int32_t> cached_;  ///< the tokens in the KV slot of the last answer
   int32_t slot_ = -1;            ///< that slot (-1 before the first answer)
@@ -110,6 +112,7 @@ int runChat(int argc, char** argv) {
                           text::knownChatTemplates()));
   args.option("--system-prompt", "TEXT", "the system message that starts the conversation", "-sys");
   declareGenerationFlags(args);
+  args.flag("--no-kv-reuse", "prefill the whole conversation every turn (to compare with the KV cache kept)");
   args.flag("--verbose", "print each turn's prompt (rendered, on one line), its token counts and speeds to stderr");
   if (!args.parse(argc, argv, 2)) return 0;
 
