@@ -133,7 +133,10 @@ int runChat(int argc, char** argv) {
       std::fputs("> ", stdout);
       std::fflush(stdout);
     }
-    if (!std::getline(std::cin, line)) break;
+    if (!std::getline(std::cin, line)) {
+      if (terminal) std::fputs("\n", stdout);  // the prompt's line ends where Ctrl-D left it
+      break;
+    }
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line == "/exit") break;
     if (line.empty()) continue;
