@@ -84,7 +84,7 @@ Generation generateText(decode::DecodeScheduler& scheduler, const text::Tokenize
   while (scheduler.prefilling()) scheduler.step();
   generation.promptSeconds = secondsSince(start);
 
-  text::StreamDecoder decoder(tokenizer);
+  text::StreamDecoder decoder(tokenizer, true);  // the answer continues its prompt
   text::StopStringFilter filter(stops);
   const text::Vocabulary& vocab = tokenizer.vocabulary();
   size_t seen = 0;

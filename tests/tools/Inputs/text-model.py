@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """A tiny text model for the tests of `reel run -p` and `reel chat`: a model GGUF file of
 `reel synth` (random weights, no vocabulary) copied with a hand-made SentencePiece vocabulary
-of as many tokens as the model's, and a decoder of that vocabulary, independent of reel's.
+of as many tokens as the model's, and a decoder of that vocabulary, independent of reel's
+(for text-run-check.py).
 
 Usage:
   text-model.py write IN.gguf OUT.gguf [eos=ID] [template=TEXT]
-  text-model.py decode MODEL.gguf IDS...   (ids as reel prints them: "1 2 3" or "[1, 2, 3]")
 
 The vocabulary: <unk> (0, unknown), <s> (1, BOS), </s> (2, EOS), <|im_start|> (3) and
 <|im_end|> (4) (control), then U+2581, a newline, the letters, digits and some punctuation,
 U+2581 before each letter, pairs of small letters, then U+2581 before each pair, until the
-model's vocabulary size. There are
-no byte tokens: every token is ASCII text, so any sequence of ids decodes to whole characters.
+model's vocabulary size. There are no byte tokens: every token is ASCII text, so any sequence
+of ids decodes to whole characters.
 `template` puts a tokenizer.chat_template (default: a ChatML one).
 """
 import itertools
@@ -43,11 +43,12 @@ def vocabulary(size):
     return tokens
 
 
-def decode(ids, size):
+def decode(ids, size, continuation=True):
     """The text of `ids` as a SentencePiece detokenizer gives it: control and unknown tokens
-    give nothing, U+2581 is a space, the first piece's leading space is dropped."""
+    give nothing, U+2581 is a space; the first piece's leading space is dropped unless the ids
+    continue a text (a generation after its prompt, printed as llama.cpp prints it)."""
     tokens = vocabulary(size)
-    text, first = "", True
+    text, first = "", not continuation
     for i in ids:
         piece, _, kind = tokens[i]
         if kind != 1:
@@ -125,8 +126,6 @@ def ids_of(text):
 def main():
     if sys.argv[1] == "write":
         write(sys.argv[2], sys.argv[3], sys.argv[4:])
-    elif sys.argv[1] == "decode":
-        print(decode(ids_of(" ".join(sys.argv[3:])), vocab_size(sys.argv[2])), end="")
 
 
 if __name__ == "__main__":
