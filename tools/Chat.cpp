@@ -16,11 +16,13 @@
 namespace reel::tools {
 namespace {
 
-/// `text` on one line for --verbose: newlines, tabs and other control bytes escaped.
+/// `text` on one line for --verbose: backslashes, newlines, tabs and other control bytes escaped.
 std::string oneLine(std::string_view text) {
   std::string out;
   for (char c : text) {
-    if (c == '\n') {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
       out += "\\n";
     } else if (c == '\t') {
       out += "\\t";

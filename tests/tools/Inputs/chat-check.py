@@ -13,8 +13,8 @@ import sys
 
 
 def unescape(text):
-    return re.sub(r"\\(n|t|x[0-9a-f]{2})",
-                  lambda m: {"n": "\n", "t": "\t"}.get(m.group(1)) or chr(int(m.group(1)[1:], 16)), text)
+    return re.sub(r"\\(n|t|\\|x[0-9a-f]{2})",
+                  lambda m: {"n": "\n", "t": "\t", "\\": "\\"}.get(m.group(1)) or chr(int(m.group(1)[1:], 16)), text)
 
 
 def main():
