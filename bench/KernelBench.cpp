@@ -10,6 +10,7 @@
 #include "bench/ReadBandwidth.h"
 #include "kernels/Gemv.h"
 #include "kernels/GemvShape.h"
+#include "passes/LaunchPolicy.h"
 #include "quant/QuantRef.h"
 
 #include <cuda_runtime.h>
@@ -79,7 +80,7 @@ void fillRandom(void* device, size_t bytes, uint64_t seed) {
 struct Mode {
   bool earlyStart = true;      ///< programmatic dependent launch of the GEMVs
   bool quantizeFirst = false;  ///< a Q8_1 quantize launch before every GEMV (as in decode)
-  int rowSets = 0;             ///< GemvArgs::rowSets (0: the shape's default)
+  int rowSets = 0;             ///< GemvArgs::rowSets (0: what select-launch-config picks for the shape)
 };
 
 Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
@@ -119,7 +120,9 @@ Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
     if (mode.quantizeFirst) BENCH_CHECK(reel::kernels::launchQuantizeQ81(x, act, c.m, c.k, stream));
     GemvArgs g;
     g.earlyStart = mode.earlyStart;
-    g.rowSets = mode.rowSets;
+    g.rowSets = mode.rowSets != 0 ? mode.rowSets
+                                  : reel::passes::gemvRowSets(c.type, c.n * c.stacked, c.k, c.m,
+                                                              c.epilogue == GemvEpilogue::Plain ? 1 : 2);
     g.type = c.type;
     if (c.lastType != QType::F32) g.lastType = c.lastType;
     g.epilogue = c.epilogue;
@@ -232,7 +235,7 @@ double readBandwidth(const cudaDeviceProp& prop, cudaStream_t stream) {
 }
 
 /// Times every row-set count the GEMV supports on the decode shapes of Llama-2-7B and TinyLlama
-/// at m = 1, 2, 4, 8: the measurements gemvRowSets (kernels/GemvShape.h) is drawn from.
+/// at m = 1, 2, 4, 8: the measurements passes::gemvRowSets (passes/LaunchPolicy.h) is drawn from.
 void sweepRowSets(cudaStream_t stream) {
   const Case shapes[] = {
       {"l7b q4_k attn_q/k/o", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain},
@@ -257,7 +260,7 @@ void sweepRowSets(cudaStream_t stream) {
     for (const int m : {1, 2, 4, 8}) {
       c.m = m;
       const int matrices = c.epilogue == GemvEpilogue::Plain ? 1 : 2;
-      const int chosen = reel::kernels::gemvRowSets(c.type, c.n * c.stacked, c.k, m, matrices);
+      const int chosen = reel::passes::gemvRowSets(c.type, c.n * c.stacked, c.k, m, matrices);
       std::printf("%-22s %6lld %6lld %5d", c.name, static_cast<long long>(c.n * c.stacked), static_cast<long long>(c.k),
                   m);
       for (const int rs : {1, 2}) {

@@ -33,9 +33,10 @@ set_target_properties(reel_passes PROPERTIES EXPORT_NAME passes)
 set_target_properties(reel_gguf PROPERTIES EXPORT_NAME gguf)
 set_target_properties(reel_support PROPERTIES EXPORT_NAME support)
 set_target_properties(reel_quant PROPERTIES EXPORT_NAME quant)
+set_target_properties(reel_kernels_host PROPERTIES EXPORT_NAME kernels_host)
 
-set(reel_package_targets reel_headers reel_support reel_ir reel_models reel_passes reel_gguf reel_quant reel_llvm_support
-    reel_toml reel_options)
+set(reel_package_targets reel_headers reel_support reel_ir reel_models reel_passes reel_gguf reel_quant reel_kernels_host
+    reel_llvm_support reel_toml reel_options)
 install(TARGETS ${reel_package_targets} EXPORT reelTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
@@ -44,6 +45,10 @@ foreach(dir ir models passes runtime/gguf quant support)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir}/ DESTINATION ${REEL_INSTALL_INCLUDEDIR}/${dir}
     FILES_MATCHING PATTERN "*.h")
 endforeach()
+# The kernel table's host side (what the kernels support), which passes read as the target's
+# description.
+install(FILES ${PROJECT_SOURCE_DIR}/kernels/KernelCatalog.h ${PROJECT_SOURCE_DIR}/kernels/GemvShape.h
+  DESTINATION ${REEL_INSTALL_INCLUDEDIR}/kernels)
 install(EXPORT reelTargets NAMESPACE reel:: DESTINATION ${REEL_INSTALL_CMAKEDIR})
 
 # The build tree's package: reel_DIR=${CMAKE_BINARY_DIR}.

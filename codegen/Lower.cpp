@@ -6,7 +6,8 @@
 #include "codegen/PlanFile.h"
 #include "ir/DecisionAttrs.h"
 #include "ir/Printer.h"
-#include "kernels/GemvShape.h"
+#include "passes/CostModel.h"
+#include "passes/LaunchPolicy.h"
 #include "quant/QuantRef.h"
 #include "support/HookTable.h"
 
@@ -21,21 +22,19 @@ namespace {
 
 using ir::ElemType;
 using ir::Op;
+using ir::toQType;
 using ir::Value;
 using kernels::LaunchDims;
-using ir::toQType;
 using quant::QType;
 
 int64_t alignUp(int64_t value, int64_t alignment) {
   return (value + alignment - 1) / alignment * alignment;
 }
 
-/// The layout a kernel family reads a weight in.
-WeightLayout layoutFor(const std::string& kernel, ElemType weightType) {
-  if (kernel == "fp8") return WeightLayout::Fp8PerRow;
-  if (kernel == "hgemm") return weightType == ElemType::F16 ? WeightLayout::Gguf : WeightLayout::F16;
-  if (kernel == "dp4a" && weightType != ElemType::Q4_K) return WeightLayout::RowPlanar;
-  return WeightLayout::Gguf;
+/// The layout the matmul `op` (with its kernel chosen) reads weight operand `index` in.
+WeightLayout matmulLayout(const Op& op, unsigned index) {
+  return ir::matmulWeightLayout(*ir::parseMatmulKernel(*op.attrs().getString("kernel")),
+                                op.operand(index)->type().elem);
 }
 
 /// Lowers one graph; shares the weight-slot table and the scratch size with the plan. It is
@@ -45,7 +44,7 @@ class GraphLowering final : public LoweringContext {
  public:
   GraphLowering(const ir::Graph& graph, const LowerOptions& options, Plan& plan,
                 std::map<std::pair<std::string, WeightLayout>, int64_t>& slots)
-      : graph_(graph), options_(options), plan_(plan), slots_(slots) {}
+      : graph_(graph), options_(options), model_(options.profile), plan_(plan), slots_(slots) {}
 
   BucketPlan lower(bool longContext) {
     longContext_ = longContext;
@@ -121,9 +120,15 @@ class GraphLowering final : public LoweringContext {
 
   static BufferRef stepInput(StepInput which) { return {BufferKind::StepInput, static_cast<int64_t>(which), 0}; }
 
+  /// The weight `value` in `layout`, the layout its reader's kernel reads; a weight op that
+  /// records another (select-launch-config's `layout`) is refused.
   BufferRef weight(const Value* value, WeightLayout layout) override {
     const Op* producer = value->producer();
     if (producer->name() != "weight") cannotLower(*producer, "expected a weight");
+    if (std::optional<std::string> recorded = producer->attrs().getString("layout");
+        recorded && recorded != std::string(weightLayoutName(layout)))
+      cannotLower(*producer,
+                  fmt::format("laid out {}, but its reader's kernel reads {}", *recorded, weightLayoutName(layout)));
     std::string tensor = *producer->attrs().getString("name");
     auto [it, inserted] = slots_.try_emplace({tensor, layout}, static_cast<int64_t>(plan_.weights.size()));
     if (inserted) {
@@ -168,8 +173,9 @@ class GraphLowering final : public LoweringContext {
     step.floats = std::move(launch.floats);
     step.op = op.numResults() ? "%" + op.result()->name() : std::string(op.name());
     step.weightBytes = launch.weightBytes;
-    double bytes = static_cast<double>(launch.weightBytes + launch.activationBytes);
-    step.predictedUs = bytes / (options_.profile.memoryBandwidthGBs * 1e3) + options_.profile.launchCostUs;
+    const double bytes = static_cast<double>(launch.weightBytes + launch.activationBytes);
+    const bool gemv = info->family == "gemv";
+    step.predictedUs = model_.launch(info->family, bytes, step.dims, gemv ? static_cast<double>(step.ints[3]) : 1.0).us;
     bucket.steps.push_back(std::move(step));
   }
 
@@ -272,16 +278,11 @@ class GraphLowering final : public LoweringContext {
     emit(bucket, op, std::move(l));
   }
 
-  /// The Q8_1 activations of a dp4a matmul: its q8_1 operand, or a quantization into scratch.
-  BufferRef q81Activations(const Op& op, BucketPlan& bucket) {
-    const Value* x = op.operand(0);
-    if (x->type().elem == ElemType::Q8_1) return ref(x);
-    int64_t k = width(x);
-    BufferRef out = scratch(m_ * static_cast<int64_t>(quant::q81RowBytes(k)));
-    Launch l{"quantize_q8_1", {ref(x), out}, {m_, k}};
-    l.activationBytes = f32Bytes(x);
-    emit(bucket, op, std::move(l));
-    return out;
+  /// The Q8_1 activations of a dp4a matmul: its operand, which share-activation-quant made q8_1.
+  BufferRef q81Activations(const Op& op) const {
+    if (op.operand(0)->type().elem != ElemType::Q8_1)
+      cannotLower(op, "dp4a reads q8_1 activations, this operand is f32 (run share-activation-quant)");
+    return ref(op.operand(0));
   }
 
   void lowerMatmul(const Op& op, BucketPlan& bucket) {
@@ -294,81 +295,86 @@ class GraphLowering final : public LoweringContext {
                                    : fmt::format("no kernels of family \"{}\" yet", kernel));
   }
 
-  /// DP4A GEMVs take at most kGemvMaxM rows; larger buckets run in row chunks.
+  /// The launch decisions of a dp4a matmul (select-launch-config): rows per launch, the
+  /// weights of each launch, and each launch's row sets.
+  struct GemvConfig {
+    int64_t rowChunk = 0;
+    std::vector<int64_t> stacks;
+    std::vector<int64_t> rowSets;
+  };
+
+  static GemvConfig gemvConfig(const Op& op) {
+    const ir::AttrDict& a = op.attrs();
+    const std::optional<int64_t> chunk = a.getInt("row_chunk");
+    const std::vector<int64_t>* rowSets = a.getInts("row_sets");
+    const std::vector<int64_t>* stacks = a.getInts("stacks");
+    const bool gateUp = op.name() == "matmul_gate_up";
+    if (!chunk || !rowSets || (!gateUp && !stacks))
+      cannotLower(op, "no launch config: row_chunk, stacks and row_sets (run select-launch-config)");
+    return {*chunk, gateUp ? std::vector<int64_t>{1} : *stacks, *rowSets};
+  }
+
+  /// One launch per stack of weights per chunk of rows_chunk activation rows, as recorded.
   void lowerDp4a(const Op& op, BucketPlan& bucket) {
-    BufferRef act = q81Activations(op, bucket);
-    const Value* x = op.operand(0);
-    int64_t k = width(x);
-    int64_t actRowBytes = static_cast<int64_t>(quant::q81RowBytes(k));
-    unsigned weights = op.numOperands() - 1;
-    QType qtype = toQType(op.operand(1)->type().elem);
-    bool gateUp = op.name() == "matmul_gate_up";
-    for (int64_t row = 0; row < m_; row += kernels::kGemvMaxM) {
-      int64_t rows = std::min<int64_t>(kernels::kGemvMaxM, m_ - row);
-      BufferRef chunkAct = offsetBy(act, row * actRowBytes);
-      if (gateUp) {
-        const Value* w = op.operand(1);
-        int64_t n = w->type().shape[0];
-        Launch l{kernels::gemvGateUpKernelId(qtype),
-                 {weight(op.operand(1), layoutFor("dp4a", w->type().elem)),
-                  weight(op.operand(2), layoutFor("dp4a", w->type().elem)), chunkAct,
-                  offsetBy(ref(op.result(0)), row * n * 4), offsetBy(ref(op.result(1)), row * n * 4)},
-                 {n, k, rows}};
-        l.weightBytes = 2 * *w->type().numBytes(1, 1);
-        emit(bucket, op, std::move(l));
+    const BufferRef act = q81Activations(op);
+    const GemvConfig config = gemvConfig(op);
+    const int64_t k = width(op.operand(0));
+    const auto actRowBytes = static_cast<int64_t>(quant::q81RowBytes(k));
+    for (int64_t row = 0; row < m_; row += config.rowChunk) {
+      const int64_t rows = std::min(config.rowChunk, m_ - row);
+      const BufferRef chunkAct = offsetBy(act, row * actRowBytes);
+      if (op.name() == "matmul_gate_up") {
+        emitGateUp(op, bucket, {0, 2, k, rows, row, chunkAct, config.rowSets[0]});
         continue;
       }
-      // Consecutive weights of one type (fuse-qkv's q, k, v) share one stacked launch: one
-      // ramp-up and tail instead of one per small matrix. Where v has more bits (Q4_K_M's Q6_K
-      // attn_v), it joins q and k's launch as the stack's last matrix of another type.
-      for (unsigned first = 0; first < weights;) {
-        const ir::ElemType elem = op.operand(first + 1)->type().elem;
-        unsigned last = first + 1;
-        while (last < weights && last - first < kernels::kGemvMaxStack && op.operand(last + 1)->type().elem == elem)
-          ++last;
-        const bool mixed = last + 1 == weights && last - first < kernels::kGemvMaxStack && joinsAsLast(op, first, last);
-        if (mixed) ++last;
-        emitGemvRun(op, bucket, {first, last, k, rows, row, chunkAct, mixed});
+      unsigned first = 0;
+      for (size_t launch = 0; launch < config.stacks.size(); ++launch) {
+        const auto last = first + static_cast<unsigned>(config.stacks[launch]);
+        emitGemvRun(op, bucket, {first, last, k, rows, row, chunkAct, config.rowSets[launch]});
         first = last;
       }
     }
   }
 
-  /// Whether weight `last` (of another type) can end the stacked launch of weights
-  /// [first, last): a mixed-stack kernel exists for the types, and no block straddles them.
-  bool joinsAsLast(const Op& op, unsigned first, unsigned last) const {
-    if (!kernels::gemvMixedStackExists(toQType(op.operand(first + 1)->type().elem),
-                                       toQType(op.operand(last + 1)->type().elem)))
-      return false;
-    int64_t rows = 0;
-    for (unsigned i = first; i < last; ++i) rows += op.operand(i + 1)->type().shape[0];
-    return rows % kernels::kGemvMixedStackAlign == 0;
-  }
-
-  /// Weights [first, last) of a matmul and the activation row chunk they multiply; `mixed`: the
-  /// last weight's type differs from the others'.
+  /// Weights [first, last) of a matmul, the activation row chunk they multiply, and the row
+  /// sets of their launch.
   struct GemvRun {
     unsigned first, last;
     int64_t k, rows, row;
     BufferRef act;
-    bool mixed = false;
+    int64_t rowSets = 1;
   };
 
-  /// One GEMV launch for a run of weights of one type: plain for one, stacked for several.
+  void emitGateUp(const Op& op, BucketPlan& bucket, const GemvRun& run) {
+    const Value* w = op.operand(1);
+    const int64_t n = w->type().shape[0];
+    Launch l{kernels::gemvGateUpKernelId(toQType(w->type().elem)),
+             {weight(op.operand(1), matmulLayout(op, 1)), weight(op.operand(2), matmulLayout(op, 2)), run.act,
+              offsetBy(ref(op.result(0)), run.row * n * 4), offsetBy(ref(op.result(1)), run.row * n * 4)},
+             {n, run.k, run.rows, run.rowSets}};
+    l.weightBytes = 2 * *w->type().numBytes(1, 1);
+    emit(bucket, op, std::move(l));
+  }
+
+  /// One GEMV launch for a run of weights: plain for one, stacked for several (a mixed stack
+  /// where the last weight's type differs; the kernel table refuses a mix it has no kernel for).
   void emitGemvRun(const Op& op, BucketPlan& bucket, const GemvRun& run) {
     const QType qtype = toQType(op.operand(run.first + 1)->type().elem);
     const auto count = static_cast<int>(run.last - run.first);
     const QType lastType = toQType(op.operand(run.last)->type().elem);
-    Launch l{count == 1  ? kernels::gemvKernelId(qtype)
-             : run.mixed ? kernels::gemvMixedStackKernelId(qtype, lastType, count)
-                         : kernels::gemvStackedKernelId(qtype, count),
+    for (unsigned i = run.first + 1; i + 1 < run.last; ++i)
+      if (toQType(op.operand(i + 1)->type().elem) != qtype)
+        cannotLower(op, fmt::format("a stack of weights {}..{} mixes qtypes before its last", run.first, run.last - 1));
+    Launch l{count == 1          ? kernels::gemvKernelId(qtype)
+             : lastType != qtype ? kernels::gemvMixedStackKernelId(qtype, lastType, count)
+                                 : kernels::gemvStackedKernelId(qtype, count),
              {},
-             {0, run.k, run.rows}};
+             {0, run.k, run.rows, run.rowSets}};
     std::vector<BufferRef> outs;
     for (unsigned i = run.first; i < run.last; ++i) {
       const Value* w = op.operand(i + 1);
       const int64_t n = w->type().shape[0];
-      l.ptrs.push_back(weight(w, layoutFor("dp4a", w->type().elem)));
+      l.ptrs.push_back(weight(w, matmulLayout(op, i + 1)));
       outs.push_back(offsetBy(ref(op.result(i)), run.row * n * 4));
       l.ints[0] += n;
       if (count > 1) l.ints.push_back(n);
@@ -379,17 +385,29 @@ class GraphLowering final : public LoweringContext {
     emit(bucket, op, std::move(l));
   }
 
+  /// The workspace select-launch-config gave `op` and plan-memory placed; it must hold `bytes`.
+  BufferRef workspace(const Op& op, int64_t bytes) const {
+    const std::optional<int64_t> size = op.attrs().getInt("workspace");
+    const std::optional<int64_t> offset = op.attrs().getInt("workspace_offset");
+    if (!size || !offset) cannotLower(op, "no placed workspace (run select-launch-config, then plan-memory)");
+    if (*size < bytes)
+      cannotLower(op, fmt::format("its launches need a workspace of {} bytes, it has {}", bytes, *size));
+    return {BufferKind::Arena, 0, *offset};
+  }
+
+  /// FP8: the activations quantized to E4M3 with one scale into the op's workspace, then the
+  /// cuBLASLt GEMM.
   void lowerFp8(const Op& op, BucketPlan& bucket) {
     const Value* x = op.operand(0);
     const Value* w = op.operand(1);
-    int64_t n = w->type().shape[0];
-    int64_t k = width(x);
-    BufferRef actFp8 = scratch(m_ * k);
-    BufferRef actScale = scratch(4);
+    const int64_t n = w->type().shape[0];
+    const int64_t k = width(x);
+    const BufferRef actFp8 = workspace(op, passes::fp8Workspace(m_, k));
+    const BufferRef actScale = offsetBy(actFp8, passes::fp8ScaleOffset(m_, k));
     Launch quantize{"fp8_quantize_act", {ref(x), actFp8, actScale}, {m_, k}};
     quantize.activationBytes = f32Bytes(x);
     emit(bucket, op, std::move(quantize));
-    BufferRef wData = weight(w, WeightLayout::Fp8PerRow);
+    const BufferRef wData = weight(w, matmulLayout(op, 1));
     Launch gemm{"fp8_gemm_cublaslt",
                 {wData, offsetBy(wData, alignUp(n * k, 256)), actFp8, actScale, ref(op.result())},
                 {m_, n, k, 1}};
@@ -397,19 +415,22 @@ class GraphLowering final : public LoweringContext {
     emit(bucket, op, std::move(gemm));
   }
 
+  /// HGEMM on the f16 activations cast_f16 made (share-activation-quant).
   void lowerHgemm(const Op& op, BucketPlan& bucket) {
     const Value* x = op.operand(0);
     const Value* w = op.operand(1);
-    int64_t k = width(x);
-    BufferRef x16 = scratch(m_ * k * 2);
-    Launch cast{"cast_f32_f16", {ref(x), x16}, {m_ * k}};
-    cast.activationBytes = f32Bytes(x);
-    emit(bucket, op, std::move(cast));
-    Launch gemm{"hgemm_cublas",
-                {weight(w, layoutFor("hgemm", w->type().elem)), x16, ref(op.result())},
-                {m_, w->type().shape[0], k}};
-    gemm.weightBytes = w->type().shape[0] * k * 2;
+    if (x->type().elem != ElemType::F16)
+      cannotLower(op, "hgemm reads f16 activations, this operand is f32 (run share-activation-quant)");
+    Launch gemm{
+        "hgemm_cublas", {weight(w, matmulLayout(op, 1)), ref(x), ref(op.result())}, {m_, w->type().shape[0], width(x)}};
+    gemm.weightBytes = w->type().shape[0] * width(x) * 2;
     emit(bucket, op, std::move(gemm));
+  }
+
+  void lowerCastF16(const Op& op, BucketPlan& bucket) {
+    Launch l{"cast_f32_f16", {ref(op.operand(0)), ref(op.result())}, {m_ * width(op.result())}};
+    l.activationBytes = f32Bytes(op.operand(0)) + m_ * width(op.result()) * 2;
+    emit(bucket, op, std::move(l));
   }
 
   /// The rotation floats of the rope kernels, from a rope op's attributes (prefix "") or an
@@ -449,8 +470,8 @@ class GraphLowering final : public LoweringContext {
       l.activationBytes = f32Bytes(op.operand(0)) + 2 * f32Bytes(op.operand(1)) + activationBytes(op.result());
       return emit(bucket, op, std::move(l));
     }
-    BufferRef partOut = scratch(m_ * heads * splits * headDim * 4);
-    BufferRef partMl = scratch(m_ * heads * splits * 2 * 4);
+    const BufferRef partOut = workspace(op, passes::splitAttentionWorkspace(m_, heads, splits, headDim));
+    const BufferRef partMl = offsetBy(partOut, passes::splitPairsOffset(m_, heads, splits, headDim));
     ptrs.push_back(partOut);
     ptrs.push_back(partMl);
     emit(bucket, op, {"attn_decode_split_rope", std::move(ptrs), std::move(ints), std::move(floats)});
@@ -501,8 +522,8 @@ class GraphLowering final : public LoweringContext {
             scale});
       return;
     }
-    BufferRef partOut = scratch(m_ * heads * splits * headDim * 4);
-    BufferRef partMl = scratch(m_ * heads * splits * 2 * 4);
+    const BufferRef partOut = workspace(op, passes::splitAttentionWorkspace(m_, heads, splits, headDim));
+    const BufferRef partMl = offsetBy(partOut, passes::splitPairsOffset(m_, heads, splits, headDim));
     std::vector<int64_t> splitInts = ints;
     splitInts.push_back(splits);
     emit(bucket, op,
@@ -523,6 +544,7 @@ class GraphLowering final : public LoweringContext {
  private:
   const ir::Graph& graph_;
   const LowerOptions& options_;
+  passes::CostModel model_;       ///< predicts each step, as the passes predict their choices
   BucketPlan* bucket_ = nullptr;  ///< the bucket lower() builds
   Plan& plan_;
   std::map<std::pair<std::string, WeightLayout>, int64_t>& slots_;
@@ -562,6 +584,7 @@ HookTable<OpLoweringFn>& loweringRegistry() {
         {"matmul", builtin(&GraphLowering::lowerMatmul)},
         {"matmul_qkv", builtin(&GraphLowering::lowerMatmul)},
         {"matmul_gate_up", builtin(&GraphLowering::lowerMatmul)},
+        {"cast_f16", builtin(&GraphLowering::lowerCastF16)},
         {"attention", builtin(&GraphLowering::lowerAttention)},
         {"argmax", builtin(&GraphLowering::lowerArgmax)},
         {"sample", sampleLowering()},

@@ -7,6 +7,7 @@
 /// its hash, the GPU profile and the pipeline string. The runtime decides nothing: it
 /// allocates what the plan says and launches what the plan lists.
 
+#include "ir/DecisionAttrs.h"
 #include "kernels/KernelCatalog.h"
 #include "kernels/SampleMath.h"
 
@@ -19,7 +20,7 @@ namespace reel::codegen {
 /// The plan file format version; a plan of another version is refused. Raise it whenever a
 /// plan's fields or the launch dims codegen gives a kernel change, and add the version to the
 /// table in docs/plan-format.md.
-inline constexpr int kPlanFormatVersion = 8;
+inline constexpr int kPlanFormatVersion = 9;
 
 /// Where a pointer argument points, resolved by the runtime at load time.
 enum class BufferKind {
@@ -72,16 +73,9 @@ struct Step {
   friend bool operator==(const Step&, const Step&) = default;
 };
 
-/// How a weight is stored on the GPU.
-enum class WeightLayout {
-  Gguf,       ///< the GGUF blocks as they are
-  RowPlanar,  ///< quantized blocks repacked into per-row field planes (quant/QuantRef.h)
-  Fp8PerRow,  ///< E4M3 with one f32 scale per row (scales after the data, 256-byte aligned)
-  F16,        ///< dequantized to f16
-  F32,        ///< dequantized to f32 (norms, biases)
-};
-
-const char* weightLayoutName(WeightLayout layout);
+/// How a weight is stored on the GPU: the IR's enum (a weight op's `layout`).
+using ir::WeightLayout;
+using ir::weightLayoutName;
 
 /// One weight tensor in one layout. A tensor used in two layouts has two slots.
 struct WeightSlot {

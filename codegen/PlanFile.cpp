@@ -159,10 +159,6 @@ KvCacheShape readKvCache(const Reader& r) {
 
 }  // namespace
 
-const char* weightLayoutName(WeightLayout layout) {
-  return kLayoutNames[static_cast<int>(layout)];
-}
-
 uint64_t hashConfigText(const std::string& canonicalText) {
   uint64_t hash = 0xcbf29ce484222325ull;
   for (unsigned char c : canonicalText) hash = (hash ^ c) * 0x100000001b3ull;

@@ -46,8 +46,8 @@ Result oneOf(const Op& op, llvm::StringRef name, llvm::ArrayRef<llvm::StringRef>
 Result matmulShapes(const Value* x, const Value* w, Dim& n) {
   const TensorType& xt = x->type();
   const TensorType& wt = w->type();
-  if ((xt.elem != ElemType::F32 && xt.elem != ElemType::Q8_1) || xt.rank() != 2)
-    return fmt::format("activations must be f32 or q8_1 of rank 2, got {}", xt.str());
+  if ((xt.elem != ElemType::F32 && xt.elem != ElemType::Q8_1 && xt.elem != ElemType::F16) || xt.rank() != 2)
+    return fmt::format("activations must be f32, q8_1 or f16 of rank 2, got {}", xt.str());
   if (wt.rank() != 2) return fmt::format("weight must have rank 2, got {}", wt.str());
   if (xt.shape[1] != wt.shape[1])
     return fmt::format("inner dims differ: activations {} vs weight {}", xt.str(), wt.str());

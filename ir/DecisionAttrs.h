@@ -10,7 +10,13 @@
 ///                          the fusions
 ///   strategy               select-attention      decode | prefill (attention only)
 ///   long_context_strategy  select-attention      flash-decoding, with splits >= 2 and context_threshold >= 1
+///   row_chunk              select-launch-config  >= 1 (dp4a matmuls): activation rows per launch
+///   stacks                 select-launch-config  counts >= 1 adding up to the weights (dp4a matmul, matmul_qkv)
+///   row_sets               select-launch-config  >= 1, one per launch of the weights (dp4a matmuls)
+///   layout                 select-launch-config  gguf | row-planar | fp8-per-row | f16 | f32 (weight ops)
+///   workspace              select-launch-config  >= 1: bytes the op's launches use for the op alone
 ///   offsets                plan-memory           one arena offset per result, >= 0, or -1 for none
+///   workspace_offset       plan-memory           >= 0: where the op's workspace starts in the arena
 ///   graph context_threshold  select-attention    >= 1: the KV length above which the long-context variant runs
 
 #include "ir/Graph.h"
@@ -47,6 +53,28 @@ inline constexpr AttentionStrategy kAttentionStrategies[] = {AttentionStrategy::
 const char* attentionStrategyName(AttentionStrategy strategy);
 /// Parses a `strategy` value; nullopt if unknown.
 std::optional<AttentionStrategy> parseAttentionStrategy(llvm::StringRef name);
+
+/// How the GPU holds a weight tensor (a weight op's `layout` attribute): the layout the
+/// kernel that reads it expects.
+enum class WeightLayout : uint8_t {
+  Gguf,       ///< the GGUF blocks as they are
+  RowPlanar,  ///< quantized blocks repacked into per-row field planes (quant/QuantRef.h)
+  Fp8PerRow,  ///< E4M3 with one f32 scale per row (scales after the data, 256-byte aligned)
+  F16,        ///< dequantized to f16
+  F32,        ///< dequantized to f32
+};
+inline constexpr WeightLayout kWeightLayouts[] = {WeightLayout::Gguf, WeightLayout::RowPlanar, WeightLayout::Fp8PerRow,
+                                                  WeightLayout::F16, WeightLayout::F32};
+/// "gguf", "row-planar", "fp8-per-row", "f16", "f32".
+const char* weightLayoutName(WeightLayout layout);
+/// Parses a `layout` value; nullopt if unknown.
+std::optional<WeightLayout> parseWeightLayout(llvm::StringRef name);
+
+/// The layout kernel family `kernel` reads a weight of `type` in: dp4a and mma read Q4_K as
+/// the file stores it and the other quantized types row-planar; hgemm an f16 copy (an f16
+/// weight as stored); fp8 an E4M3 copy with row scales. The verifier holds every weight op's
+/// `layout` to what its readers read (other readers than matmuls read `gguf`).
+WeightLayout matmulWeightLayout(MatmulKernel kernel, ElemType type);
 
 /// The rule of the table above that `op`'s attributes break, or nullopt.
 std::optional<std::string> checkDecisionAttrs(const Op& op);

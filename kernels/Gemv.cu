@@ -69,9 +69,8 @@ cudaError_t launchGemvDp4a(const GemvArgs& a, cudaStream_t stream) {
   }
   p.actStride = static_cast<int64_t>(quant::q81RowBytes(a.k));
   p.swiglu = a.epilogue == GemvEpilogue::SwiGlu ? 1 : 0;
-  const int rowSets = a.rowSets != 0 ? a.rowSets : gemvRowSets(a.type, p.n, p.k, a.m, nw);
-  if (!gemvRowSetsSupported(rowSets)) return cudaErrorInvalidValue;
-  const detail::GemvLaunch l{p, a.m, nw, rowSets, a.earlyStart};
+  if (!gemvRowSetsSupported(a.rowSets)) return cudaErrorInvalidValue;
+  const detail::GemvLaunch l{p, a.m, nw, a.rowSets, a.earlyStart};
   if (mixed) return detail::launchGemvQ4KQ6K(l, stream);
   switch (a.type) {
     case QType::Q4_K:

@@ -41,9 +41,9 @@ struct GemvArgs {
   /// is still running and streams in its weights; it waits for that kernel before it reads the
   /// activations or writes anything. The weights must not be written by the previous kernel.
   bool earlyStart = true;
-  /// Weight rows each lane streams (1, 2 or 4; 2 at most for two matrices): 0 picks
-  /// gemvRowSets (kernels/GemvShape.h), as plans do; kernel_bench sweeps the others.
-  int rowSets = 0;
+  /// Weight rows each lane streams (1 or 2): the plan's `row_sets` argument, which
+  /// select-launch-config chose; kernel_bench sweeps both.
+  int rowSets = 1;
 };
 
 /// Launches the DP4A GEMV; cudaErrorInvalidValue for unsupported shapes or types.

@@ -1,7 +1,9 @@
 #pragma once
 /// \file
 /// How the DP4A GEMV maps weight rows to blocks (shared by its launcher and the kernel catalog,
-/// whose launch dims a plan records).
+/// whose launch dims a plan records), and what its instantiations support. How many row sets
+/// a launch uses is a compile decision (select-launch-config, passes/LaunchPolicy.h) that
+/// reaches the launcher as the kernel's `row_sets` argument.
 ///
 /// A warp covers 4 rows (8 lanes per row); each lane streams `rowSets` rows, 4 apart, so a block
 /// of kGemvKSplit warps owns 4 * rowSets consecutive rows.
@@ -34,17 +36,6 @@ inline constexpr int kGemvMixedStackAlign = 8;
 /// The row-set counts the kernel is instantiated for.
 constexpr bool gemvRowSetsSupported(int rowSets) {
   return rowSets == 1 || rowSets == 2;
-}
-
-/// Row sets per lane for n rows of k columns at m activation rows, `matrices` matrices per row.
-/// Two rows per lane halve the blocks for the same bytes, which pays while the launch keeps at
-/// least 512 blocks of 8 rows (n >= 4096: every Llama-2-7B GEMV). Narrower matrices (TinyLlama's
-/// 2048 rows) keep one row per lane, and so does gate+up at m = 2, the one wide shape that runs
-/// slower with two. `kernel_bench --row-sets` times every shape both ways; its figures are in
-/// docs/performance-log.md.
-constexpr int gemvRowSets(quant::QType, int64_t n, int64_t, int m, int matrices) {
-  if (matrices == 2 && m == 2) return 1;
-  return n >= 4096 ? 2 : 1;
 }
 
 }  // namespace reel::kernels

@@ -53,18 +53,20 @@ auto ofEmbedType(QType t, Pick pick) {
 
 // ---- checks ------------------------------------------------------------------------------
 
-/// A GEMV of weight type T: ints n, k, m, then for a stack of S > 0 matrices each one's rows,
-/// which add up to n.
+/// A GEMV of weight type T: ints n, k, m, row_sets, then for a stack of S > 0 matrices each
+/// one's rows, which add up to n.
 template <QType T, int S>
 std::string checkGemv(const int64_t* a) {
   if (a[0] < 1) return "n must be positive";
   if (a[1] < gemvKMultiple(T) || a[1] % gemvKMultiple(T) != 0)
     return fmt::format("k must be a positive multiple of {} for {} weights", gemvKMultiple(T), quant::qtypeName(T));
   if (a[2] < 1 || a[2] > kGemvMaxM) return fmt::format("m must be in 1..{}", kGemvMaxM);
+  if (!gemvRowSetsSupported(static_cast<int>(std::min<int64_t>(a[3], INT32_MAX))))
+    return fmt::format("row_sets must be 1 or 2, got {}", a[3]);
   int64_t sum = 0;
   for (int i = 0; i < S; ++i) {
-    if (a[3 + i] < 1) return fmt::format("rows_{} must be positive", i);
-    sum += a[3 + i];
+    if (a[4 + i] < 1) return fmt::format("rows_{} must be positive", i);
+    sum += a[4 + i];
   }
   if (S > 0 && sum != a[0]) return fmt::format("n = {} must be the sum of the matrices' rows ({})", a[0], sum);
   return "";
@@ -80,7 +82,7 @@ template <int S>
 std::string checkGemvMixedStack(const int64_t* a) {
   if (std::string why = checkGemv<QType::Q4_K, S>(a); !why.empty()) return why;
   int64_t lastFrom = 0;
-  for (int i = 0; i + 1 < S; ++i) lastFrom += a[3 + i];
+  for (int i = 0; i + 1 < S; ++i) lastFrom += a[4 + i];
   if (lastFrom % kGemvMixedStackAlign != 0)
     return fmt::format("the last matrix must start on a multiple of {} rows, not {}", kGemvMixedStackAlign, lastFrom);
   return "";
@@ -197,14 +199,8 @@ std::string checkRowsK(const int64_t* a) {
 
 // ---- dims adapters (int args in catalog order) ---------------------------------------------
 
-template <QType T, int Matrices>
 LaunchDims gemvFromInts(const int64_t* a) {
-  return gemvDims(T, a[0], a[1], static_cast<int>(a[2]), Matrices);
-}
-/// The GEMV dims adapter of weight type t (the rows per block depend on it).
-template <int Matrices>
-DimsFn gemvDimsOf(QType t) {
-  return ofGemvType(t, [](auto type) -> DimsFn { return gemvFromInts<decltype(type)::value, Matrices>; });
+  return gemvDims(a[0], static_cast<int>(a[3]));
 }
 LaunchDims quantizeFromInts(const int64_t* a) {
   return quantizeQ81Dims(a[0], a[1]);
@@ -316,7 +312,7 @@ class Footprints {
   size_t count_ = 0;
 };
 
-/// The DP4A GEMVs, ints (n, k, m[, rows_0 .. rows_{S-1}]): `Weights` weight pointers, the
+/// The DP4A GEMVs, ints (n, k, m, row_sets[, rows_0 .. rows_{S-1}]): `Weights` weight pointers, the
 /// activations, then `Outputs` f32 [m][rows] outputs. Stacked (S > 0): matrix i has rows_i rows,
 /// and a mixed stack's last matrix type L. Not stacked: each matrix has n rows (one for the plain
 /// GEMV, gate and up for gate+up and SwiGLU).
@@ -324,9 +320,9 @@ template <QType T, int S, int Weights, int Outputs, QType L = T>
 Footprint gemvFootprint(const int64_t* a) {
   const int64_t n = a[0], k = a[1], m = a[2];
   Footprints f;
-  for (int i = 0; i < Weights; ++i) f.read(mul(S > 0 ? a[3 + i] : n, gemvRowBytes(S > 0 && i + 1 == S ? L : T, k)));
+  for (int i = 0; i < Weights; ++i) f.read(mul(S > 0 ? a[4 + i] : n, gemvRowBytes(S > 0 && i + 1 == S ? L : T, k)));
   f.read(q81Bytes(m, k));
-  for (int i = 0; i < Outputs; ++i) f.write(f32Bytes(m, S > 0 ? a[3 + i] : n));
+  for (int i = 0; i < Outputs; ++i) f.write(f32Bytes(m, S > 0 ? a[4 + i] : n));
   return f;
 }
 /// The footprint of the plain (S = 0) or stacked GEMV of weight type t.
@@ -459,16 +455,21 @@ Footprint hgemmFootprint(const int64_t* a) {
 
 // ---- argument lists shared by several entries ---------------------------------------------
 
+constexpr std::string_view kRowSetsArg = "row_sets: weight rows each lane streams, 1 or 2 (select-launch-config)";
 const std::vector<std::string_view> kGemvInts = {"n: rows of W = outputs per activation row",
                                                  "k: columns of W (a multiple of 256; of 32 for q8_0, q5_0)",
-                                                 "m: activation rows, 1..8"};
+                                                 "m: activation rows, 1..8", kRowSetsArg};
 const std::vector<std::string_view> kGemvStack2Ints = {
-    "n: rows of both matrices", "k: columns (a multiple of 256; of 32 for q8_0, q5_0)", "m: activation rows, 1..8",
-    "rows_0: rows of w_0", "rows_1: rows of w_1"};
-const std::vector<std::string_view> kGemvStack3Ints = {
-    "n: rows of the three matrices", "k: columns (a multiple of 256; of 32 for q8_0, q5_0)",
-    "m: activation rows, 1..8",      "rows_0: rows of w_0",
-    "rows_1: rows of w_1",           "rows_2: rows of w_2"};
+    "n: rows of both matrices", "k: columns (a multiple of 256; of 32 for q8_0, q5_0)",
+    "m: activation rows, 1..8", kRowSetsArg,
+    "rows_0: rows of w_0",      "rows_1: rows of w_1"};
+const std::vector<std::string_view> kGemvStack3Ints = {"n: rows of the three matrices",
+                                                       "k: columns (a multiple of 256; of 32 for q8_0, q5_0)",
+                                                       "m: activation rows, 1..8",
+                                                       kRowSetsArg,
+                                                       "rows_0: rows of w_0",
+                                                       "rows_1: rows of w_1",
+                                                       "rows_2: rows of w_2"};
 const std::vector<std::string_view> kAttnInts = {"m: query rows (sequences)",
                                                  "n_heads: query heads",
                                                  "n_kv_heads: KV heads (n_heads multiple of it, ratio <= 8)",
@@ -544,7 +545,7 @@ std::vector<KernelInfo> buildCatalog() {
                  kGemvInts,
                  {},
                  "out[i][r] = dot(W[r], act[i]) with DP4A on Q8_1 activations",
-                 gemvDimsOf<1>(t),
+                 gemvFromInts,
                  gemvCheckOf<0>(t),
                  gemvFootprintOf<0, 1, 1>(t)});
     c.push_back({gemvGateUpKernelId(t),
@@ -555,7 +556,7 @@ std::vector<KernelInfo> buildCatalog() {
                  kGemvInts,
                  {},
                  "the gate and up GEMVs of one activation in one launch",
-                 gemvDimsOf<2>(t),
+                 gemvFromInts,
                  gemvCheckOf<0>(t),
                  gemvFootprintOf<0, 2, 2>(t)});
     c.push_back({gemvSwigluKernelId(t),
@@ -566,7 +567,7 @@ std::vector<KernelInfo> buildCatalog() {
                  kGemvInts,
                  {},
                  "gate and up GEMVs fused with SwiGLU",
-                 gemvDimsOf<2>(t),
+                 gemvFromInts,
                  gemvCheckOf<0>(t),
                  gemvFootprintOf<0, 2, 1>(t)});
   }
@@ -579,7 +580,7 @@ std::vector<KernelInfo> buildCatalog() {
                  kGemvStack2Ints,
                  {},
                  "two GEMVs of one activation in one launch, the matrices stacked along the rows",
-                 gemvDimsOf<1>(t),
+                 gemvFromInts,
                  gemvCheckOf<2>(t),
                  gemvFootprintOf<2, 2, 2>(t)});
     c.push_back({gemvStackedKernelId(t, 3),
@@ -591,7 +592,7 @@ std::vector<KernelInfo> buildCatalog() {
                  kGemvStack3Ints,
                  {},
                  "three GEMVs of one activation (q, k, v) in one launch, the matrices stacked along the rows",
-                 gemvDimsOf<1>(t),
+                 gemvFromInts,
                  gemvCheckOf<3>(t),
                  gemvFootprintOf<3, 3, 3>(t)});
   }
@@ -611,7 +612,7 @@ std::vector<KernelInfo> buildCatalog() {
                  matrices == 2 ? kGemvStack2Ints : kGemvStack3Ints,
                  {},
                  "a stacked GEMV whose last matrix is Q6_K (Q4_K_M's q, k and v in one launch)",
-                 gemvDimsOf<1>(QType::Q4_K),
+                 gemvFromInts,
                  matrices == 2 ? checkGemvMixedStack<2> : checkGemvMixedStack<3>,
                  matrices == 2 ? gemvFootprint<QType::Q4_K, 2, 2, 2, QType::Q6_K>
                                : gemvFootprint<QType::Q4_K, 3, 3, 3, QType::Q6_K>});
@@ -963,8 +964,8 @@ LaunchDims kernelDims(std::string_view id, const int64_t* ints) {
   return k == nullptr ? LaunchDims{} : k->dims(ints);
 }
 
-LaunchDims gemvDims(QType weightType, int64_t n, int64_t k, int m, int matrices) {
-  const int rows = kGemvRowsPerWarp * gemvRowSets(weightType, n, k, m, matrices);
+LaunchDims gemvDims(int64_t n, int rowSets) {
+  const int64_t rows = kGemvRowsPerWarp * std::max(rowSets, 1);
   return make(ceilDiv(n, rows), 1, 1, 32 * quant::kGemvKSplit);
 }
 LaunchDims quantizeQ81Dims(int64_t m, int64_t k) {

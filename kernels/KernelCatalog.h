@@ -159,9 +159,9 @@ std::string embedKernelId(QType tableType);
 inline constexpr int kGemvMaxM = 8;
 /// Most matrices one stacked GEMV launch serves (fuse-qkv's q, k and v).
 inline constexpr int kGemvMaxStack = 3;
-/// The DP4A GEMV's grid for n rows (of each of `matrices` matrices per row: gate+up 2) at m
-/// activation rows; kernels/GemvShape.h says how many rows a block owns.
-LaunchDims gemvDims(QType weightType, int64_t n, int64_t k, int m, int matrices);
+/// The DP4A GEMV's grid for n rows (of each matrix: gate+up's two share a block) with
+/// `rowSets` rows per lane: a block owns 4 * rowSets rows (kernels/GemvShape.h).
+LaunchDims gemvDims(int64_t n, int rowSets);
 LaunchDims quantizeQ81Dims(int64_t m, int64_t k);
 LaunchDims rowKernelDims(int64_t m, int64_t n);  ///< one block of 256 threads per row (FP8 conversion)
 LaunchDims argmaxDims(int64_t m, int64_t n);     ///< one block per row, 1024 threads for vocabulary-sized rows

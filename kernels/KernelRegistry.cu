@@ -43,11 +43,12 @@ cudaError_t gemv(const KernelArgs& a, cudaStream_t s) {
   g.n = a.ints[0];
   g.k = a.ints[1];
   g.m = static_cast<int>(a.ints[2]);
+  g.rowSets = static_cast<int>(a.ints[3]);
   return launchGemvDp4a(g, s);
 }
 
 /// Stacked GEMV of `S` matrices, the last of type L, the others T: ptrs w_0..w_{S-1}, act,
-/// out_0..out_{S-1}; ints n, k, m, rows_0..rows_{S-1}.
+/// out_0..out_{S-1}; ints n, k, m, row_sets, rows_0..rows_{S-1}.
 template <QType T, int S, QType L = T>
 cudaError_t gemvStacked(const KernelArgs& a, cudaStream_t s) {
   GemvArgs g;
@@ -56,12 +57,13 @@ cudaError_t gemvStacked(const KernelArgs& a, cudaStream_t s) {
   for (int i = 0; i < S; ++i) {
     g.weights[i] = a.ptrs[static_cast<size_t>(i)];
     g.out[i] = floatPtr(a, S + 1 + i);
-    g.stackRows[i] = a.ints[static_cast<size_t>(3 + i)];
+    g.stackRows[i] = a.ints[static_cast<size_t>(4 + i)];
   }
   g.act = a.ptrs[static_cast<size_t>(S)];
   g.n = a.ints[0];
   g.k = a.ints[1];
   g.m = static_cast<int>(a.ints[2]);
+  g.rowSets = static_cast<int>(a.ints[3]);
   return launchGemvDp4a(g, s);
 }
 

@@ -1,9 +1,12 @@
 #include "passes/CostModel.h"
 
+#include "passes/LaunchPolicy.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 
 namespace reel::passes {
@@ -31,8 +34,9 @@ constexpr GridFamily kRmsNorm{"rms_norm", 1024, 16};
 // and 8 (docs/performance-log.md).
 constexpr GridFamily kAddRmsNorm{"add_rms_norm", 1024, 32};
 constexpr GridFamily kQuantizeQ81{"quantize_q8_1", 256, 8};
-// DP4A GEMV: 4 warps, two 16-byte weight loads in flight per thread; one output row per
-// CTA for M = 1, two for M > 1 (as llama.cpp's MMVQ).
+// DP4A GEMV: 4 warps, two 16-byte weight loads in flight per thread and row set; its grid
+// (4 rows per CTA and row set) comes from the kernel table, its row sets and row chunks from
+// the launch policy select-launch-config records (LaunchPolicy.h).
 constexpr GridFamily kDp4aGemv{"dp4a-gemv", 128, 32};
 // Decode attention: one CTA per (row, KV head, split) streaming f16 K/V rows. 4 KB in flight
 // per CTA fits a kernel of 4 warps per CTA, for which flash-decoding's splits pay at long
@@ -142,6 +146,35 @@ Estimate CostModel::kernel(const KernelWork& work) const {
   return estimate;
 }
 
+Estimate CostModel::launch(std::string_view family, double bytes, const kernels::LaunchDims& dims, double depth) const {
+  // Bytes one thread keeps in flight, by kernel family (the GridFamily figures above).
+  struct FamilyLoads {
+    std::string_view family;
+    double bytesPerThread;
+  };
+  static constexpr FamilyLoads kLoads[] = {
+      {"gemv", kDp4aGemv.bytesInFlightPerThread},
+      {"norm", kRmsNorm.bytesInFlightPerThread},
+      {"attention", kDecodeAttention.bytesInFlightPerThread},
+      {"elementwise", kElementwise.bytesInFlightPerThread},
+      {"quant", kQuantizeQ81.bytesInFlightPerThread},
+      {"rope", kElementwise.bytesInFlightPerThread},
+      {"embed", kElementwise.bytesInFlightPerThread},
+      {"sample", kElementwise.bytesInFlightPerThread},
+      {"fp8", kElementwise.bytesInFlightPerThread},
+  };
+  KernelWork work;
+  work.bytes = bytes;
+  const auto* loads =
+      std::find_if(std::begin(kLoads), std::end(kLoads), [&](const FamilyLoads& l) { return l.family == family; });
+  const int64_t threads = static_cast<int64_t>(dims.block[0]) * dims.block[1] * dims.block[2];
+  if (loads != std::end(kLoads) && threads > 1) {  // a library call's dims are all 1: cuBLAS picks its grid
+    work.ctas = static_cast<int64_t>(dims.grid[0]) * dims.grid[1] * dims.grid[2];
+    work.bytesInFlightPerCta = static_cast<double>(threads) * loads->bytesPerThread * depth;
+  }
+  return kernel(work);
+}
+
 Estimate CostModel::rowKernel(const char* family, double bytes, int64_t ctas) const {
   KernelWork work;
   work.family = family;
@@ -159,12 +192,7 @@ Estimate CostModel::matmul(const MatmulShape& shape, MatmulKernel kind) const {
   double output = f32Bytes(shape.m, shape.n);
   switch (kind) {
     case MatmulKernel::Dp4a:
-      work.bytes = weightBytes(shape) + q81Bytes(shape.m, shape.k) + output;
-      work.ops = 2.0 * m * nk;
-      work.peakOpsPerUs = profile_.int8Tops * 1e6 * params_.dp4aEfficiency;
-      work.ctas = ceilDiv(shape.n, shape.m == 1 ? 1 : 2);
-      work.bytesInFlightPerCta = kDp4aGemv.bytesInFlightPerCta();
-      break;
+      return gemv(shape);
     case MatmulKernel::Mma: {
       // Tensor-core work on padded rows, plus unpacking each weight once per CTA row tile
       // on the CUDA cores (int8Tops counts 8 ops per DP4A instruction), expressed in
@@ -192,6 +220,24 @@ Estimate CostModel::matmul(const MatmulShape& shape, MatmulKernel kind) const {
     }
   }
   return kernel(work);
+}
+
+Estimate CostModel::gemv(const MatmulShape& shape) const {
+  // One launch per chunk of rows, each streaming every weight byte.
+  const int64_t chunk = gemvRowChunk(shape.m);
+  const int64_t chunks = ceilDiv(shape.m, chunk);
+  const int rowSets = gemvRowSets(ir::toQType(shape.weightType), shape.n, shape.k, chunk, 1);
+  KernelWork work;
+  work.family = "dp4a-gemv";
+  work.bytes = weightBytes(shape) + q81Bytes(chunk, shape.k) + f32Bytes(chunk, shape.n);
+  work.ops = 2.0 * static_cast<double>(chunk) * static_cast<double>(shape.n) * static_cast<double>(shape.k);
+  work.peakOpsPerUs = profile_.int8Tops * 1e6 * params_.dp4aEfficiency;
+  work.ctas = kernels::gemvDims(shape.n, rowSets).grid[0];
+  work.bytesInFlightPerCta = kDp4aGemv.bytesInFlightPerCta() * rowSets;
+  const Estimate one = kernel(work);
+  Estimate all = one;
+  for (int64_t i = 1; i < chunks; ++i) all = all.then(one);
+  return all;
 }
 
 Estimate CostModel::activationPrep(const MatmulShape& shape, MatmulKernel kind) const {

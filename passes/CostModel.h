@@ -22,12 +22,14 @@
 
 #include "ir/DecisionAttrs.h"
 #include "ir/Types.h"
+#include "kernels/KernelCatalog.h"
 #include "passes/GpuProfile.h"
 #include "support/FormatBytes.h"
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace reel::passes {
 
@@ -119,8 +121,18 @@ class CostModel {
   /// The fraction of the profile's bandwidth a grid of `ctas` CTAs reaches.
   [[nodiscard]] double fill(int64_t ctas, double bytesInFlightPerCta) const;
 
+  /// One launch as a plan records it: a kernel of the catalog's `family` ("gemv", "norm",
+  /// "attention", ...) moving `bytes` on the grid `dims`, each thread keeping the family's
+  /// loads in flight (`depth` times as many: a GEMV's row sets). Lowering predicts every step
+  /// with it, so `reel inspect` and `--explain` quote one model. Library families (the grid is
+  /// cuBLAS's) count as filling the GPU.
+  [[nodiscard]] Estimate launch(std::string_view family, double bytes, const kernels::LaunchDims& dims,
+                                double depth = 1) const;
   /// The matmul kernel alone (activations already in the kernel's format).
   [[nodiscard]] Estimate matmul(const MatmulShape& shape, MatmulKernel kernel) const;
+  /// The DP4A GEMV as select-launch-config launches it: ceil(M / row chunk) launches, each
+  /// over every weight, on the kernel table's grid for the policy's row sets.
+  [[nodiscard]] Estimate gemv(const MatmulShape& shape) const;
   /// The activation conversion the kernel needs first: Q8_1 quantization (dp4a, mma),
   /// FP8 cast (fp8) or FP16 cast (hgemm).
   [[nodiscard]] Estimate activationPrep(const MatmulShape& shape, MatmulKernel kernel) const;

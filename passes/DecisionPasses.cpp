@@ -8,7 +8,8 @@ namespace reel::passes {
 std::vector<PassInfo> decisionPassInfos() {
   return {selectPrecisionPassInfo(),      fuseQkvPassInfo(),         fuseGateUpPassInfo(),
           fuseResidualNormPassInfo(),     selectAttentionPassInfo(), fuseRopeAttentionPassInfo(),
-          shareActivationQuantPassInfo(), foldQuantizePassInfo(),    planMemoryPassInfo()};
+          shareActivationQuantPassInfo(), foldQuantizePassInfo(),    selectLaunchConfigPassInfo(),
+          planMemoryPassInfo()};
 }
 
 std::unique_ptr<Pass> createDecisionPass(const std::string& name, const std::map<std::string, std::string>& given) {

@@ -9,7 +9,9 @@
 ///   fuse-gate-up            gate + up -> matmul_gate_up (where the fused DP4A GEMV applies)
 ///   fuse-residual-norm      add + rms_norm -> add_rms_norm where the cost model says it wins
 ///   select-attention        `strategy` on each attention (+ the long-context variant)
-///   share-activation-quant  one quantize_q8_1 per input of DP4A matmuls
+///   share-activation-quant  one quantize_q8_1 (cast_f16) per input of DP4A (HGEMM) matmuls
+///   fold-quantize           quantize_q8_1 into the kernel that produces its input
+///   select-launch-config    GEMV row chunks, stacks and row sets; weight layouts; workspaces
 ///   plan-memory             arena offsets with reuse (`offsets`, graph `arena_bytes`)
 ///
 /// Each pass reads the bucket from its graph's attributes and leaves graphs that are
@@ -34,6 +36,7 @@ PassInfo selectAttentionPassInfo();
 PassInfo fuseRopeAttentionPassInfo();
 PassInfo shareActivationQuantPassInfo();
 PassInfo foldQuantizePassInfo();
+PassInfo selectLaunchConfigPassInfo();
 PassInfo planMemoryPassInfo();
 
 /// All rows above, in pipeline order.

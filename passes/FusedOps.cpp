@@ -80,6 +80,12 @@ Result verifyQuantizeQ81(const Op& op) {
   return resultTypeIs(op, 0, TensorType(ElemType::Q8_1, x->type().shape));
 }
 
+Result verifyCastF16(const Op& op) {
+  const Value* x = op.operand(0);
+  if (Result r = ir::check::elemAndRank(x, "input", ElemType::F32, 2)) return r;
+  return resultTypeIs(op, 0, TensorType(ElemType::F16, x->type().shape));
+}
+
 }  // namespace
 
 const std::vector<ir::OpDef>& fusedOpDefs() {
@@ -91,6 +97,8 @@ const std::vector<ir::OpDef>& fusedOpDefs() {
        verifyAddRmsNorm},
       {fused_ops::kQuantizeQ81, "f32 activations to Q8_1 blocks for the DP4A kernels", 1, 1, 1, false,
        verifyQuantizeQ81},
+      {fused_ops::kCastF16, "f32 activations to f16 (round to nearest even) for the HGEMM kernels", 1, 1, 1, false,
+       verifyCastF16},
   };
   return defs;
 }

@@ -16,6 +16,8 @@
 ///       (fold-quantize).
 ///   %xq = quantize_q8_1 %x
 ///       f32[M, K] -> q8_1[M, K] (K a multiple of 32): the DP4A kernels' activations.
+///   %xh = cast_f16 %x
+///       f32[M, K] -> f16[M, K]: the HGEMM kernels' activations.
 ///
 /// They reach the op registry one way only: the pass that introduces an op lists its
 /// definition in its table row (PassInfo::ops, from fusedOpDef), and registering the passes
@@ -33,9 +35,10 @@ inline constexpr const char* kMatmulQkv = "matmul_qkv";
 inline constexpr const char* kMatmulGateUp = "matmul_gate_up";
 inline constexpr const char* kAddRmsNorm = "add_rms_norm";
 inline constexpr const char* kQuantizeQ81 = "quantize_q8_1";
+inline constexpr const char* kCastF16 = "cast_f16";
 }  // namespace fused_ops
 
-/// The definitions of the four ops above.
+/// The definitions of the ops above.
 const std::vector<ir::OpDef>& fusedOpDefs();
 
 /// The definition of one of the ops above, by name (throws reel::Error if unknown).

@@ -15,7 +15,7 @@ namespace reel::passes {
 namespace {
 
 std::vector<PassInfo> makeTable() {
-  return {
+  std::vector<PassInfo> table = {
       {"specialize-buckets",
        "clone the generic step into one decode graph per bucket M (@decode.m1, ...) and a @prefill graph",
        "specialize",
@@ -34,19 +34,10 @@ std::vector<PassInfo> makeTable() {
        {},
        createCsePass},
       {"dce", "remove side-effect-free ops whose results are unused, transitively", "cleanup", {}, createDcePass},
-
-      // ---- decision passes (P2) ----
-      // One row each, defined next to its pass (passes/<PassName>.cpp).
-      selectPrecisionPassInfo(),
-      fuseQkvPassInfo(),
-      fuseGateUpPassInfo(),
-      fuseResidualNormPassInfo(),
-      selectAttentionPassInfo(),
-      fuseRopeAttentionPassInfo(),
-      shareActivationQuantPassInfo(),
-      foldQuantizePassInfo(),
-      planMemoryPassInfo(),
   };
+  // The decision passes, one row each, defined next to its pass (passes/<PassName>.cpp).
+  for (PassInfo& info : decisionPassInfos()) table.push_back(std::move(info));
+  return table;
 }
 
 bool isPassName(std::string_view name) {
@@ -98,8 +89,8 @@ void insertAtAnchor(std::vector<std::string>& names, const PassInfo& info) {
 }  // namespace
 
 const std::vector<std::string>& passPhases() {
-  static const std::vector<std::string> phases = {"specialize", "cleanup",   "precision",
-                                                  "fusion",     "attention", "memory"};
+  static const std::vector<std::string> phases = {"specialize", "cleanup", "precision", "fusion",
+                                                  "attention",  "launch",  "memory"};
   return phases;
 }
 

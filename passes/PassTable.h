@@ -24,10 +24,11 @@ namespace reel::passes {
 /// M = 1..8 (docs/performance-log.md).
 inline constexpr const char* kDefaultPipeline =
     "specialize-buckets,canonicalize,cse,dce,select-precision,fuse-qkv,fuse-gate-up,"
-    "fuse-residual-norm,select-attention,fuse-rope-attention,share-activation-quant,dce,fold-quantize,plan-memory";
+    "fuse-residual-norm,select-attention,fuse-rope-attention,share-activation-quant,dce,fold-quantize,"
+    "select-launch-config,plan-memory";
 
 /// The phases of the pipeline, in order, for listings: "specialize", "cleanup",
-/// "precision", "fusion", "attention", "memory".
+/// "precision", "fusion", "attention", "launch", "memory".
 const std::vector<std::string>& passPhases();
 
 /// The built-in passes: the rows of the table, in table order.

@@ -11,6 +11,9 @@
 /// dies at them: the two share one slot, whose life runs from the input's producer to the
 /// result's last user (the result's `offsets` entry repeats the input's).
 ///
+/// An op with a `workspace` (select-launch-config) gets arena bytes of its own while it runs,
+/// at `workspace_offset`.
+///
 /// Sets, on each op with arena results, `offsets` (one per result; -1 for a result that
 /// lives outside the arena), and on the graph `arena_bytes`. Reports the arena size and
 /// the peak of simultaneously live activation bytes per bucket.
@@ -30,9 +33,10 @@ namespace {
 
 constexpr const char* kPassName = "plan-memory";
 
-/// One activation and where it lives.
+/// One activation, or one op's workspace, and where it lives.
 struct LiveValue {
-  ir::Value* value = nullptr;
+  ir::Value* value = nullptr;  ///< null for a workspace
+  ir::Op* workspaceOf = nullptr;
   size_t start = 0;   ///< position of the producer
   size_t end = 0;     ///< position of the last user (the producer if unused)
   int64_t bytes = 0;  ///< aligned size
@@ -85,12 +89,15 @@ std::optional<std::vector<LiveValue>> liveValues(const ir::Graph& graph, int64_t
           problem = fmt::format("%{} has no static size ({})", value->name(), value->type().str());
           return std::nullopt;
         }
-        LiveValue live{value, position, position, alignUp(std::max<int64_t>(*bytes, 1), alignment), -1, {}};
+        LiveValue live{value, nullptr, position, position, alignUp(std::max<int64_t>(*bytes, 1), alignment), -1, {}};
         for (const ir::Use& use : value->uses()) live.end = std::max(live.end, order.of(use.user));
         indexOf[value] = values.size();
         values.push_back(live);
       }
     }
+    // A workspace lives while its op runs.
+    if (std::optional<int64_t> workspace = op->attrs().getInt("workspace"); workspace && *workspace > 0)
+      values.push_back({nullptr, op.get(), position, position, alignUp(*workspace, alignment), -1, {}});
     ++position;
   }
   return values;
@@ -152,6 +159,10 @@ bool writeOffsets(const std::vector<LiveValue>& values) {
   bool changed = false;
   std::map<ir::Op*, std::vector<int64_t>> offsetsByOp;
   for (const LiveValue& value : values) {
+    if (value.workspaceOf) {
+      changed |= setAttr(value.workspaceOf->attrs(), "workspace_offset", value.offset);
+      continue;
+    }
     std::vector<ir::Value*> stored = value.aliases;
     stored.push_back(value.value);
     for (ir::Value* result : stored) {

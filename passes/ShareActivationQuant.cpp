@@ -1,9 +1,10 @@
-/// share-activation-quant: the DP4A kernels read their activations as Q8_1 blocks. This
-/// pass makes that quantization explicit and shared: for each distinct f32 input of DP4A
-/// matmuls (matmul, matmul_qkv, matmul_gate_up with kernel "dp4a") it inserts one
-/// `quantize_q8_1` right after the input is produced and points every DP4A consumer at
-/// the q8_1 value. Other consumers (rms_norm, residual adds, fp8/hgemm matmuls) keep the
-/// f32 value.
+/// share-activation-quant: the DP4A kernels read their activations as Q8_1 blocks and the
+/// HGEMM kernels as f16. This pass makes those conversions explicit and shared: for each
+/// distinct f32 input of DP4A matmuls (matmul, matmul_qkv, matmul_gate_up with kernel "dp4a")
+/// it inserts one `quantize_q8_1`, and for each of HGEMM matmuls one `cast_f16`, right after
+/// the input is produced, and points those consumers at the converted value (plan-memory
+/// places it like any activation). Other consumers (rms_norm, residual adds, fp8 matmuls,
+/// whose per-step scale is part of their launch) keep the f32 value.
 
 #include "passes/CostModel.h"
 #include "passes/DecisionPasses.h"
@@ -19,11 +20,12 @@ namespace {
 
 constexpr const char* kPassName = "share-activation-quant";
 
-bool isDp4aConsumer(const ir::Op& op) {
+/// The kernel of a matmul-like op that reads f32 activations ("dp4a", "hgemm", ...), or "".
+std::string f32Consumer(const ir::Op& op) {
   llvm::StringRef name = op.name();
   bool matmulLike = name == "matmul" || name == fused_ops::kMatmulQkv || name == fused_ops::kMatmulGateUp;
-  return matmulLike && op.attrs().getString("kernel") == std::optional<std::string>("dp4a") &&
-         op.operand(0)->type().elem == ir::ElemType::F32;
+  if (!matmulLike || op.operand(0)->type().elem != ir::ElemType::F32) return "";
+  return op.attrs().getString("kernel").value_or("");
 }
 
 bool quantizable(const ir::Value& value) {
@@ -31,13 +33,15 @@ bool quantizable(const ir::Value& value) {
   return type.rank() == 2 && type.shape[1] >= 0 && type.shape[1] % ir::blockElems(ir::ElemType::Q8_1) == 0;
 }
 
-ir::Value* insertQuantize(ir::Graph& graph, ir::Value* input) {
+/// Inserts `op` (quantize_q8_1 or cast_f16) of `input` right after its producer.
+ir::Value* insertConversion(ir::Graph& graph, ir::Value* input, const char* op) {
   ir::Op* producer = input->producer();
+  const bool toQ81 = llvm::StringRef(op) == fused_ops::kQuantizeQ81;
   ir::OpSpec spec;
-  spec.name = fused_ops::kQuantizeQ81;
+  spec.name = op;
   spec.operands = {input};
-  spec.resultNames = {input->name() + ".q8"};
-  spec.resultTypes = {ir::TensorType(ir::ElemType::Q8_1, input->type().shape)};
+  spec.resultNames = {input->name() + (toQ81 ? ".q8" : ".f16")};
+  spec.resultTypes = {ir::TensorType(toQ81 ? ir::ElemType::Q8_1 : ir::ElemType::F16, input->type().shape)};
   spec.layer = producer->layer();
   spec.loc = producer->loc();
   return graph.create(spec, graph.next(producer))->result();
@@ -55,29 +59,41 @@ class ShareActivationQuantPass : public Pass {
   bool runOnGraph(ir::Graph& graph, PassContext& context) override {
     std::optional<BucketShape> bucket = bucketShape(graph);
     if (!bucket) return false;
-    llvm::MapVector<ir::Value*, std::vector<ir::Op*>> consumersByInput;
-    for (const std::unique_ptr<ir::Op>& op : graph.ops())
-      if (isDp4aConsumer(*op) && quantizable(*op->operand(0))) consumersByInput[op->operand(0)].push_back(op.get());
+    llvm::MapVector<ir::Value*, std::vector<ir::Op*>> toQ81;
+    llvm::MapVector<ir::Value*, std::vector<ir::Op*>> toF16;
+    for (const std::unique_ptr<ir::Op>& op : graph.ops()) {
+      const std::string kernel = f32Consumer(*op);
+      if (kernel == "dp4a" && quantizable(*op->operand(0))) toQ81[op->operand(0)].push_back(op.get());
+      if (kernel == "hgemm") toF16[op->operand(0)].push_back(op.get());
+    }
     CostModel model(context.profile);
     DecisionGroups decisions(kPassName, graph.name());
-    for (auto& [input, consumers] : consumersByInput) {
+    for (auto& [input, consumers] : toQ81) {
       decisions.add(input->name(), "1 quantize_q8_1", reasonFor(model, *input, consumers.size(), *bucket));
-      ir::Value* quantized = insertQuantize(graph, input);
+      ir::Value* quantized = insertConversion(graph, input, fused_ops::kQuantizeQ81);
       for (ir::Op* consumer : consumers) consumer->setOperand(0, quantized);
     }
+    for (auto& [input, consumers] : toF16) {
+      decisions.add(input->name(), "1 cast_f16",
+                    fmt::format("one f16 copy for {} HGEMM consumer{} ({})", consumers.size(),
+                                consumers.size() == 1 ? "" : "s", describeBucket(*bucket)));
+      ir::Value* cast = insertConversion(graph, input, fused_ops::kCastF16);
+      for (ir::Op* consumer : consumers) consumer->setOperand(0, cast);
+    }
     decisions.flush(context);
-    return !consumersByInput.empty();
+    return !toQ81.empty() || !toF16.empty();
   }
 };
 
 }  // namespace
 
 PassInfo shareActivationQuantPassInfo() {
-  PassInfo info{
-      kPassName, "one quantize_q8_1 per distinct input of DP4A matmuls, shared by all of them", "memory", {}, [] {
-        return std::make_unique<ShareActivationQuantPass>();
-      }};
-  info.ops = {fusedOpDef(fused_ops::kQuantizeQ81)};
+  PassInfo info{kPassName,
+                "one quantize_q8_1 (cast_f16) per distinct input of DP4A (HGEMM) matmuls, shared by all of them",
+                "memory",
+                {},
+                [] { return std::make_unique<ShareActivationQuantPass>(); }};
+  info.ops = {fusedOpDef(fused_ops::kQuantizeQ81), fusedOpDef(fused_ops::kCastF16)};
   return info;
 }
 

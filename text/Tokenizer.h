@@ -70,14 +70,18 @@ class Tokenizer {
 /// when the stream ends comes out as U+FFFD from finish().
 class StreamDecoder {
  public:
-  explicit StreamDecoder(const Tokenizer& tokenizer) : tokenizer_(tokenizer) {}
+  /// `continuesText`: the ids continue a text (a prompt's generation), so the first piece
+  /// keeps its leading space, as llama.cpp prints generated pieces; otherwise the stream is a
+  /// whole text and drops it as Tokenizer::decode does.
+  explicit StreamDecoder(const Tokenizer& tokenizer, bool continuesText = false)
+      : tokenizer_(tokenizer), first_(!continuesText) {}
 
   /// The text that `id` completes (possibly empty).
   [[nodiscard]] std::string push(TokenId id);
   /// What is still held back, as U+FFFD per incomplete character.
   [[nodiscard]] std::string finish();
   /// The bytes of `id` as they are, whole characters or not (less the leading space of the
-  /// first text, as Tokenizer::decode drops it).
+  /// first text, as Tokenizer::decode drops it, unless the stream continues a text).
   [[nodiscard]] std::string pushRaw(TokenId id, bool renderSpecial);
 
  private:

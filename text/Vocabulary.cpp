@@ -2,6 +2,7 @@
 
 #include "support/Diagnostics.h"
 
+#include <algorithm>
 #include <array>
 
 namespace reel::text {
@@ -166,6 +167,36 @@ std::optional<TokenId> Vocabulary::find(std::string_view text) const {
   const auto it = index_.find(std::string(text));
   if (it == index_.end()) return std::nullopt;
   return it->second;
+}
+
+namespace {
+
+/// The texts of the end markers llama.cpp treats as end of generation when they are
+/// control or user-defined tokens.
+constexpr std::array<std::string_view, 12> kEndOfGenerationTexts = {
+    "</s>",    "<|eot_id|>",    "<|im_end|>", "<|end_of_text|>", "<|endoftext|>", "<|eom_id|>",
+    "<|end|>", "<end_of_turn>", "<EOT>",      "_<EOT>",          "<|return|>",    "<｜end▁of▁sentence｜>"};
+
+}  // namespace
+
+bool Vocabulary::isEndOfGeneration(TokenId id) const {
+  if (id < 0 || static_cast<size_t>(id) >= tokens.size()) return false;
+  if (id == eos || id == eot) return true;
+  const TokenType kind = type(id);
+  if (kind != TokenType::Control && kind != TokenType::UserDefined) return false;
+  const std::string& text = tokens[static_cast<size_t>(id)];
+  return std::find(kEndOfGenerationTexts.begin(), kEndOfGenerationTexts.end(), text) != kEndOfGenerationTexts.end();
+}
+
+std::vector<TokenId> Vocabulary::endOfGenerationTokens() const {
+  std::vector<TokenId> ids;
+  if (eos) ids.push_back(*eos);
+  if (eot) ids.push_back(*eot);
+  for (std::string_view text : kEndOfGenerationTexts)
+    if (std::optional<TokenId> id = find(text); id && isEndOfGeneration(*id)) ids.push_back(*id);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
 }
 
 std::optional<int32_t> Vocabulary::mergeRank(std::string_view left, std::string_view right) const {

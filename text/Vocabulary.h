@@ -75,6 +75,13 @@ struct Vocabulary {
   /// The rank of merging `left` and `right`, or nullopt where there is no such merge.
   [[nodiscard]] std::optional<int32_t> mergeRank(std::string_view left, std::string_view right) const;
   [[nodiscard]] TokenType type(TokenId id) const { return types[static_cast<size_t>(id)]; }
+  /// Whether generating `id` ends a generation, as llama.cpp decides: EOS, EOT, and the
+  /// control or user-defined tokens of the end markers chat models use (`<|eot_id|>`,
+  /// `<|im_end|>`, `<|end_of_text|>`, `<|endoftext|>`, `<|eom_id|>`, `<|end|>`,
+  /// `<end_of_turn>`, `</s>`, ...). False for an id out of range.
+  [[nodiscard]] bool isEndOfGeneration(TokenId id) const;
+  /// Every end-of-generation token of the vocabulary, in id order.
+  [[nodiscard]] std::vector<TokenId> endOfGenerationTokens() const;
 
  private:
   std::unordered_map<std::string, TokenId> index_;

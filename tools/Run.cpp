@@ -1,4 +1,5 @@
-// reel run MODEL_OR_GGUF: greedy decoding of a few tokens, on the GPU runtime (RunGpu.cpp) or the CPU reference executor.
+// reel run MODEL_OR_GGUF: greedy decoding of a few tokens, on the GPU runtime (RunGpu.cpp) or the CPU reference
+// executor; with -p, text in and text streamed out (TextGen.h).
 #include "codegen/PlanFile.h"
 #include "ir/Parser.h"
 #include "ir/Verifier.h"
@@ -11,6 +12,7 @@
 #include "tools/PassFlags.h"
 #include "tools/RunFlags.h"
 #include "tools/RunGpu.h"
+#include "tools/TextGen.h"
 
 #include <fmt/format.h>
 
@@ -79,15 +81,91 @@ CpuModel compileForCpu(const Args& args) {
   return model;
 }
 
+/// The CPU reference as a StepBackend: the compiled model, its step graphs and an executor
+/// of one KV slot.
+class CpuBackend final : public StepBackend {
+ public:
+  CpuBackend(const Args& args, int64_t positions)
+      : model_(compileForCpu(args)), graphs_(reference::findStepGraphs(*model_.module)) {
+    const int64_t maxContext = model_.config.maxContext;
+    int64_t context = args.getInt("--ctx", std::min(maxContext, kDefaultTextContext), {1, maxContext});
+    if (positions > 0) context = std::min(context, positions);
+    reference::ReferenceStepOptions options;
+    if (!model_.buckets.empty()) options.buckets = model_.buckets;
+    options.threads = static_cast<unsigned>(args.getInt("--threads", 2, {1, kMaxThreads}));
+    executor_ = std::make_unique<reference::ReferenceStepExecutor>(graphs_, *model_.weights.source,
+                                                                   decode::KvGeometry{1, context}, options);
+  }
+  decode::StepExecutor& executor() override { return *executor_; }
+  [[nodiscard]] std::string description() const override {
+    return fmt::format("model: {} ({} layers), weights: {}, device: cpu (reference executor), context: {} positions",
+                       model_.config.name, model_.config.numLayers, model_.weights.description,
+                       executor_->kvGeometry().positions);
+  }
+
+ private:
+  CpuModel model_;
+  reference::StepGraphs graphs_;
+  std::unique_ptr<reference::ReferenceStepExecutor> executor_;
+};
+
+/// Why a text generation stopped, for stderr: "stopped: end of generation (token 2 '</s>')".
+std::string stopLine(const Generation& generation, const text::Tokenizer& tokenizer, int64_t positions) {
+  switch (generation.stop) {
+    case decode::StopReason::EndOfGeneration: {
+      const int32_t token = generation.tokens.back();
+      return fmt::format("stopped: end of generation (token {} '{}')", token, tokenizer.piece(token, true));
+    }
+    case decode::StopReason::StopString:
+      return "stopped: a stop string (--stop)";
+    case decode::StopReason::Context:
+      return fmt::format("stopped: context full ({} positions)", positions);
+    case decode::StopReason::Length:
+      break;
+  }
+  return fmt::format("stopped: {} tokens (-n)", generation.tokens.size());
+}
+
+/// reel run -p TEXT: the text tokenized with the model file's tokenizer, the generation
+/// streamed to stdout, why it stopped and the speeds to stderr.
+int runText(const Args& args) {
+  if (args.has("--prompt-tokens") || args.has("--batch"))
+    failPlain("reel run: -p (--prompt) takes the place of --prompt-tokens and --batch");
+  const GenerationSettings settings = generationFromFlags(args, -1);
+  const GgufFile file = GgufFile::open(tokenizerFile(args));
+  const text::Tokenizer tokenizer = loadTokenizer(file, args.command());
+  const std::string promptText = *args.get("--prompt");
+  std::vector<int32_t> prompt = tokenizer.encode(promptText);
+  if (prompt.empty()) failPlain("reel run: the prompt gives no tokens (an empty text, and no BOS)");
+  const auto promptTokens = static_cast<int64_t>(prompt.size());
+  const std::unique_ptr<StepBackend> backend =
+      openStepBackend(args, settings.maxTokens > 0 ? promptTokens + settings.maxTokens : 0);
+  std::fprintf(stderr, "%s\n", backend->description().c_str());
+  const int64_t positions = backend->executor().kvGeometry().positions;
+  if (promptTokens > positions)
+    failPlain("reel run: the prompt of {} tokens does not fit the context of {} positions (--ctx)", promptTokens,
+              positions);
+  decode::DecodeScheduler scheduler(backend->executor(), {.prefill = prefillModeFromFlags(args)});
+  if (!args.has("--no-display-prompt")) {
+    std::fwrite(promptText.data(), 1, promptText.size(), stdout);
+    std::fflush(stdout);
+  }
+  const Generation generation =
+      generateText(scheduler, tokenizer, settings.request(std::move(prompt), tokenizer.vocabulary(), positions),
+                   settings.stops, stdout);
+  std::fputs("\n", stdout);
+  std::fflush(stdout);
+  std::fprintf(stderr, "%s\n%s\n", stopLine(generation, tokenizer, positions).c_str(), speedLine(generation).c_str());
+  return 0;
+}
+
 }  // namespace
 
-int runRun(int argc, char** argv) {
-  Args args("reel run",
-            "Generate tokens greedily. The model is compiled with the pass pipeline (one graph per bucket, plus\n"
-            "@prefill) and run on the GPU (CUDA graphs) or the CPU reference executor: the prompt is prefilled, then\n"
-            "-n tokens are decoded.\n"
-            "With --batch M, M sequences (sequence i's prompt is the given one plus i more tokens, so they sit at\n"
-            "different positions) decode together through the smallest bucket >= M, padding rows included.");
+std::unique_ptr<StepBackend> openCpuBackend(const Args& args, int64_t positions) {
+  return std::make_unique<CpuBackend>(args, positions);
+}
+
+void declareModelFlags(Args& args) {
   args.positional("MODEL",
                   "a .gguf file (config and weights), a .plan file, or a model .toml, config.json or bundled name");
   args.option("--weights", "FILE", "the GGUF file holding the weights");
@@ -95,12 +173,33 @@ int runRun(int argc, char** argv) {
   declareTensorCheckFlag(args);
   args.option("--device", "DEVICE",
               "auto (default: cuda when a GPU is present, else cpu), cpu (the CPU reference) or cuda");
-  declareRunRequestFlags(args);
   args.option("--quant", "SCHEME", "weight quantization for --synthetic: q4_k_m (default), q4_k, q8_0, f16");
   args.option("--threads", "N", fmt::format("CPU threads per matmul (default 2, at most {})", kMaxThreads));
   declareGpuRunFlags(args);
   declarePassFlags(args);
+}
+
+int runRun(int argc, char** argv) {
+  Args args("reel run",
+            "Generate tokens greedily. The model is compiled with the pass pipeline (one graph per bucket, plus\n"
+            "@prefill) and run on the GPU (CUDA graphs) or the CPU reference executor: the prompt is prefilled, then\n"
+            "-n tokens are decoded.\n"
+            "With --batch M, M sequences (sequence i's prompt is the given one plus i more tokens, so they sit at\n"
+            "different positions) decode together through the smallest bucket >= M, padding rows included.\n"
+            "With -p TEXT (a GGUF model file with a tokenizer): the text is tokenized (BOS as the file says, special\n"
+            "tokens parsed), echoed unless --no-display-prompt, and the generated text streams to stdout as the\n"
+            "tokens come, until an end-of-generation token (EOS, EOT, <|eot_id|>, <|im_end|>, ...), a --stop text\n"
+            "or -n tokens (default with -p: -1, until the end of generation or a full context). Why it stopped\n"
+            "and the speeds ('prompt eval: N tokens in S s, X tok/s; eval: ...') go to stderr.");
+  declareModelFlags(args);
+  declareRunRequestFlags(args);
+  args.option("--prompt", "TEXT", "the prompt as text, tokenized with the model file's tokenizer", "-p");
+  args.flag("--no-display-prompt", "with -p: do not echo the prompt before the generated text");
+  declareGenerationFlags(args);
   if (!args.parse(argc, argv, 2)) return 0;
+  if (args.has("--prompt")) return runText(args);
+  if (args.has("--stop") || args.has("--no-display-prompt"))
+    failPlain("reel run: --stop and --no-display-prompt need a text prompt (-p)");
 
   if (resolveDevice(args.getOr("--device", "auto")) == "cuda") return runRunOnGpu(args);
   const decode::DecodeRequest request = runRequestFromFlags(args);

@@ -28,7 +28,7 @@ std::vector<int32_t> parseTokens(const std::string& text, const std::string& com
 }  // namespace
 
 void declareRunRequestFlags(Args& args) {
-  args.option("--tokens", "N", "tokens to generate per sequence (default 16)", "-n");
+  args.option("--tokens", "N", "tokens to generate per sequence (default 16; with -p: -1, no limit)", "-n");
   args.option("--prompt-tokens", "LIST", "the prompt as token ids, e.g. 1,2,3 (default 1)");
   args.option("--batch", "M", fmt::format("run M sequences at once (default 1, at most {})", kMaxBatch));
   args.option("--prefill", "MODE", "auto (default: @prefill when present), graph, or tokens (one token per step)");

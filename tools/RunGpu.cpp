@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #endif
+#include "tools/TextGen.h"
 
 namespace reel::tools {
 
@@ -82,7 +83,49 @@ int runRunOnGpu(const Args& args) {
   return 0;
 }
 
+namespace {
+
+/// The GPU runtime as a StepBackend for the text commands: the KV cache holds the slots of the
+/// largest decode bucket (one sequence runs), each of the context the plan is compiled for
+/// (--ctx, default the model's, at most kDefaultTextContext).
+class GpuBackend final : public StepBackend {
+ public:
+  explicit GpuBackend(const Args& args) {
+    const uint64_t memoryLimit = gpuMemoryLimit(args);
+    gpu::requireGpu(args.command() + " --device cuda");
+    GpuModel model = loadGpuModel(args, {"1,2,4,8", "", kDefaultTextContext});
+    gpu::RuntimeOptions options;
+    options.useGraphs = !args.has("--eager");
+    options.gpuMemoryLimit = memoryLimit;
+    description_ =
+        fmt::format("model: {}, weights: {}, device: cuda ({}), {}", model.plan.model, model.weights.description,
+                    gpu::gpuName(), options.useGraphs ? "CUDA graphs" : "eager (--eager)");
+    runtime_ = std::make_unique<gpu::GpuRuntime>(std::move(model.plan), *model.weights.file, options);
+    description_ += fmt::format(", context: {} positions", runtime_->kv().positions);
+  }
+  decode::StepExecutor& executor() override { return *runtime_; }
+  [[nodiscard]] std::string description() const override { return description_; }
+
+ private:
+  std::unique_ptr<gpu::GpuRuntime> runtime_;
+  std::string description_;
+};
+
+}  // namespace
+
+std::unique_ptr<StepBackend> openGpuBackend(const Args& args) {
+  return std::make_unique<GpuBackend>(args);
+}
+
 #else
+
+std::unique_ptr<StepBackend> openGpuBackend(const Args& args) {
+  (void)gpuMemoryLimit(args);  // a bad flag is reported first, as with the GPU runtime
+  failPlain(
+      "{}: --device cuda: this build of reel has no GPU support (configure with REEL_WITH_CUDA=ON); use "
+      "--device cpu",
+      args.command());
+}
 
 std::string resolveDevice(const std::string& device) {
   if (device == "auto" || device == "cpu") return "cpu";

@@ -63,11 +63,22 @@ int64_t DecodeScheduler::add(SequenceRequest request) {
             kv_.positions);
   request.sampling.validate();
   if (freeSlots_.empty()) failPlain("decode: sequence {} finds no free slot among the KV cache's {}", id, kv_.slots);
+  auto slot = freeSlots_.end() - 1;
+  if (request.slot >= 0) {
+    slot = std::find(freeSlots_.begin(), freeSlots_.end(), request.slot);
+    if (slot == freeSlots_.end())
+      failPlain("decode: sequence {} asks for KV slot {}, which is not free", id, request.slot);
+  }
+  if (request.cachedTokens < 0 || request.cachedTokens >= static_cast<int64_t>(request.prompt.size()) ||
+      (request.cachedTokens > 0 && request.slot < 0))
+    failPlain("decode: sequence {}: {} cached tokens of a prompt of {} need a slot and fewer than the prompt", id,
+              request.cachedTokens, request.prompt.size());
   Sequence sequence;
   sequence.id = id;
+  sequence.prefilled = request.cachedTokens;
   sequence.request = std::move(request);
-  sequence.slot = freeSlots_.back();
-  freeSlots_.pop_back();
+  sequence.slot = *slot;
+  freeSlots_.erase(slot);
   sequences_.push_back(std::move(sequence));
   return id;
 }
@@ -84,6 +95,15 @@ bool DecodeScheduler::finished(int64_t id) const {
 
 const SequenceOutput& DecodeScheduler::output(int64_t id) const {
   return sequences_.at(static_cast<size_t>(id)).out;
+}
+
+void DecodeScheduler::finish(int64_t id) {
+  Sequence& sequence = sequences_.at(static_cast<size_t>(id));
+  if (!sequence.done) stop(sequence, StopReason::StopString);
+}
+
+int32_t DecodeScheduler::slot(int64_t id) const {
+  return sequences_.at(static_cast<size_t>(id)).slot;
 }
 
 SequenceOutput DecodeScheduler::takeOutput(int64_t id) {
@@ -183,7 +203,10 @@ void DecodeScheduler::decodeStep(const std::vector<Sequence*>& running) {
 void DecodeScheduler::take(Sequence& sequence, int32_t token, int64_t row) {
   sequence.out.tokens.push_back(token);
   if (options_.keepLogits) sequence.out.logits.push_back(executor_.logitsRow(row));
-  if (static_cast<int64_t>(sequence.out.tokens.size()) >= sequence.request.newTokens)
+  const std::vector<int32_t>& stopTokens = sequence.request.stopTokens;
+  if (std::find(stopTokens.begin(), stopTokens.end(), token) != stopTokens.end())
+    stop(sequence, StopReason::EndOfGeneration);
+  else if (static_cast<int64_t>(sequence.out.tokens.size()) >= sequence.request.newTokens)
     stop(sequence, StopReason::Length);
 }
 
@@ -230,7 +253,8 @@ DecodeReport runDecode(StepExecutor& executor, const DecodeRequest& request, con
   for (size_t s = 0; s < request.prompts.size(); ++s) {
     std::vector<int32_t> follow = s < request.followTokens.size() ? request.followTokens[s] : std::vector<int32_t>{};
     const SamplingParams sampling = s < request.sampling.size() ? request.sampling[s] : SamplingParams{};
-    scheduler.add({request.prompts[s], request.newTokens, std::move(follow), sampling});
+    scheduler.add(
+        {.prompt = request.prompts[s], .newTokens = request.newTokens, .follow = std::move(follow), .sampling = sampling});
   }
   DecodeReport report;
   Clock::time_point start = Clock::now();

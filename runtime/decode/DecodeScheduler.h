@@ -7,8 +7,15 @@
 /// prefill step, or one token through the decode graphs), or one decode step that gives
 /// every prefilled sequence one token, through the smallest bucket that holds them (more
 /// sequences than the largest bucket decode in groups). A sequence stops when it has its
-/// tokens (StopReason::Length) or when its context is full (StopReason::Context); its
-/// slot is free again at once.
+/// tokens (StopReason::Length), when it generates one of its stop tokens
+/// (StopReason::EndOfGeneration), when its context is full (StopReason::Context) or when the
+/// front end ends it (finish(), StopReason::StopString); its slot is free again at once.
+/// A front end that streams reads output(id) after each step().
+///
+/// A finished sequence's KV slot keeps what it wrote, its prompt and every generated token
+/// but the last, until another sequence writes there: a later sequence that asks for that
+/// slot with `cachedTokens` of its prompt equal to them prefills only the rest (a chat's
+/// next turn).
 ///
 /// Usage (a batch):
 ///   decode::DecodeReport report = decode::runDecode(executor, request, {});
@@ -43,8 +50,10 @@ struct SchedulerOptions {
 
 /// Why a sequence stopped generating.
 enum class StopReason : uint8_t {
-  Length,   ///< it has the tokens it asked for
-  Context,  ///< its KV positions are used up
+  Length,           ///< it has the tokens it asked for
+  Context,          ///< its KV positions are used up
+  EndOfGeneration,  ///< it generated one of its stop tokens (kept as its last token)
+  StopString,       ///< the front end ended it (finish(): a stop string in its text)
 };
 
 struct SequenceOutput {
@@ -63,7 +72,16 @@ struct SequenceRequest {
   int64_t newTokens = 16;       ///< tokens to generate (>= 1)
   /// Teacher forcing: where given, token s of it is fed back after decode step s instead of
   /// the generated one, so that two runs can be compared logits for logits along one path.
-  std::vector<int32_t> follow;
+  std::vector<int32_t> follow = {};
+  /// Tokens that end the sequence when generated (StopReason::EndOfGeneration): a model's
+  /// end-of-generation tokens.
+  std::vector<int32_t> stopTokens = {};
+  /// The KV slot to run in (-1: the lowest free one); it must be free.
+  int32_t slot = -1;
+  /// The first `cachedTokens` prompt tokens are in `slot`'s KV cache already (an earlier
+  /// sequence of the slot wrote them): prefill starts after them. Less than the prompt's
+  /// length, and only with a slot.
+  int64_t cachedTokens = 0;
   /// How the next tokens are chosen (greedy by default).
   SamplingParams sampling{};
 };
@@ -108,6 +126,11 @@ class DecodeScheduler {
   /// True when the sequence has stopped.
   [[nodiscard]] bool finished(int64_t id) const;
   [[nodiscard]] const SequenceOutput& output(int64_t id) const;
+  /// Stops a sequence that is still running (StopReason::StopString) and frees its slot; a
+  /// finished sequence keeps its reason.
+  void finish(int64_t id);
+  /// The KV slot the sequence runs (or ran) in.
+  [[nodiscard]] int32_t slot(int64_t id) const;
   /// Moves the sequence's output out (its tokens and logits; the id stays valid, empty).
   SequenceOutput takeOutput(int64_t id);
 

@@ -3,6 +3,7 @@
 #include "ir/Verifier.h"
 #include "models/RopeFactors.h"
 #include "runtime/decode/Sampling.h"
+#include "runtime/reference/FastRound.h"
 #include "runtime/reference/RefAttention.h"
 #include "runtime/reference/RefOps.h"
 #include "runtime/reference/RefSample.h"
@@ -98,6 +99,7 @@ HookTable<OpExecutionFn>& executionRegistry() {
         {"matmul_gate_up", builtin(&ReferenceExecutor::runMatmulMulti)},
         {"add_rms_norm", builtin(&ReferenceExecutor::runAddRmsNorm)},
         {"quantize_q8_1", builtin(&ReferenceExecutor::runQuantizeQ81)},
+        {"cast_f16", builtin(&ReferenceExecutor::runCastF16)},
     };
     return HookTable<OpExecutionFn>("reference execution", std::move(builtins));
   }();
@@ -235,6 +237,9 @@ void ReferenceExecutor::setResult(const ir::Op& op, unsigned index, HostTensor t
   // A q8_1 result of an f32 op (a folded quantize_q8_1) holds the Q8_1 form of its rows.
   if (op.result(index)->type().elem == ir::ElemType::Q8_1 && tensor.kind == HostKind::F32)
     tensor = quantizeRowsQ81(tensor);
+  // An f16 result holds its values rounded to f16, in f32.
+  if (op.result(index)->type().elem == ir::ElemType::F16 && tensor.kind == HostKind::F32)
+    for (float& v : tensor.f32) v = roundToF16(v);
   values_[op.result(index)] = std::move(tensor);
 }
 
@@ -366,6 +371,10 @@ void ReferenceExecutor::runAddRmsNorm(const ir::Op& op) {
 
 void ReferenceExecutor::runQuantizeQ81(const ir::Op& op) {
   setResult(op, 0, quantizeRowsQ81(operandTensor(op, 0)));
+}
+
+void ReferenceExecutor::runCastF16(const ir::Op& op) {
+  setResult(op, 0, operandTensor(op, 0));
 }
 
 }  // namespace reel::reference

@@ -112,6 +112,7 @@ class ReferenceExecutor final : public ExecutionContext {
   void runSample(const ir::Op& op);
   void runAddRmsNorm(const ir::Op& op);
   void runQuantizeQ81(const ir::Op& op);
+  void runCastF16(const ir::Op& op);
 
  private:
   void prepareWeight(const ir::Op& op);

@@ -78,10 +78,11 @@ TEST_CASE("lowering follows the passes' decisions", "[codegen]") {
   for (const Step& step : bucketNamed(plan, "decode.m1").steps) {
     if (step.kernel.rfind("gemv_dp4a_stack", 0) != 0) continue;
     INFO(step.kernel);
-    const size_t matrices = step.ints.size() - 3;  // n, k, m, then each matrix's rows
+    const size_t matrices = step.ints.size() - 4;  // n, k, m, row_sets, then each matrix's rows
     CHECK(step.ptrs.size() == 2 * matrices + 1);   // weights, the activations, outputs
+    CHECK(step.ints[3] == 1);                      // select-launch-config: tiny's narrow matrices
     int64_t rows = 0;
-    for (size_t i = 3; i < step.ints.size(); ++i) rows += step.ints[i];
+    for (size_t i = 4; i < step.ints.size(); ++i) rows += step.ints[i];
     CHECK(rows == step.ints[0]);
   }
   std::multiset<std::string> prefill;

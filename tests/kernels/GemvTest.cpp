@@ -142,21 +142,21 @@ void checkGemvShape(QType type, int64_t n, int64_t k, const std::vector<int>& ms
     REQUIRE(std::memcmp(q81Bytes.data(), c.act.planar.data(), quant::q81RowBytes(k) * static_cast<size_t>(m)) == 0);
 
     out0.poison();
-    CUDA_REQUIRE(run({kernels::gemvKernelId(type), {c.wGate.get(), q81.get(), out0.get()}, {n, k, m}, {}}));
+    CUDA_REQUIRE(run({kernels::gemvKernelId(type), {c.wGate.get(), q81.get(), out0.get()}, {n, k, m, 1}, {}}));
     inexact += compare(out0.download(), c.refGate, m, n);
 
     out0.poison();
     out1.poison();
     CUDA_REQUIRE(run({kernels::gemvGateUpKernelId(type),
                       {c.wGate.get(), c.wUp.get(), q81.get(), out0.get(), out1.get()},
-                      {n, k, m},
+                      {n, k, m, 1},
                       {}}));
     inexact += compare(out0.download(), c.refGate, m, n);
     inexact += compare(out1.download(), c.refUp, m, n);
 
     out0.poison();
-    CUDA_REQUIRE(
-        run({kernels::gemvSwigluKernelId(type), {c.wGate.get(), c.wUp.get(), q81.get(), out0.get()}, {n, k, m}, {}}));
+    CUDA_REQUIRE(run(
+        {kernels::gemvSwigluKernelId(type), {c.wGate.get(), c.wUp.get(), q81.get(), out0.get()}, {n, k, m, 1}, {}}));
     const std::vector<float> fused = out0.download();
     for (int64_t o = 0; o < m * n; ++o) {
       const float expect = silu(c.refGate.exact[o]) * c.refUp.exact[o];
@@ -196,7 +196,7 @@ void checkStacked(QType type, const std::vector<int64_t>& rows, int64_t k, const
       o.poison();
       ptrs.push_back(o.get());
     }
-    std::vector<int64_t> ints = {total, k, m};
+    std::vector<int64_t> ints = {total, k, m, 1 + m % 2};  // both row-set counts
     ints.insert(ints.end(), rows.begin(), rows.end());
     CUDA_REQUIRE(run({kernels::gemvStackedKernelId(type, count), ptrs, ints, {}}));
     for (size_t s = 0; s < rows.size(); ++s) inexact += compare(outs[s].download(), refs[s], m, rows[s]);
@@ -392,17 +392,17 @@ TEST_CASE("DP4A GEMV, rows ending in a partial 256-element unit (32-element bloc
 TEST_CASE("DP4A GEMV rejects unsupported shapes", "[gemv][sanitize]") {
   DeviceBuffer<uint8_t> dummy(4096);
   DeviceBuffer<float> out(64);
-  CHECK(run({kernels::gemvKernelId(QType::Q4_K), {dummy.get(), dummy.get(), out.get()}, {4, 300, 1}, {}}) ==
+  CHECK(run({kernels::gemvKernelId(QType::Q4_K), {dummy.get(), dummy.get(), out.get()}, {4, 300, 1, 1}, {}}) ==
         cudaErrorInvalidValue);
-  CHECK(run({kernels::gemvKernelId(QType::Q4_K), {dummy.get(), dummy.get(), out.get()}, {4, 256, 9}, {}}) ==
+  CHECK(run({kernels::gemvKernelId(QType::Q4_K), {dummy.get(), dummy.get(), out.get()}, {4, 256, 9, 1}, {}}) ==
         cudaErrorInvalidValue);
-  CHECK(run({kernels::gemvKernelId(QType::Q4_K), {dummy.get(), dummy.get(), out.get()}, {4, 896, 1}, {}}) ==
+  CHECK(run({kernels::gemvKernelId(QType::Q4_K), {dummy.get(), dummy.get(), out.get()}, {4, 896, 1, 1}, {}}) ==
         cudaErrorInvalidValue);  // a K-quant row is whole super-blocks
-  CHECK(run({kernels::gemvKernelId(QType::Q8_0), {dummy.get(), dummy.get(), out.get()}, {4, 100, 1}, {}}) ==
+  CHECK(run({kernels::gemvKernelId(QType::Q8_0), {dummy.get(), dummy.get(), out.get()}, {4, 100, 1, 1}, {}}) ==
         cudaErrorInvalidValue);  // and any row whole 32-element blocks
   kernels::KernelArgs args;
-  args.ints = {4, 256, 1};
-  kernels::LaunchDims wrong = kernels::gemvDims(QType::Q4_K, 4, 256, 1, 1);
+  args.ints = {4, 256, 1, 1};
+  kernels::LaunchDims wrong = kernels::gemvDims(4, 1);
   wrong.grid[0] += 1;
   CHECK(kernels::launchKernel(kernels::gemvKernelId(QType::Q4_K), wrong, args, nullptr) ==
         cudaErrorInvalidConfiguration);

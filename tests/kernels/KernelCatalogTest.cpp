@@ -29,30 +29,31 @@ TEST_CASE("catalog entries are complete and unique", "[catalog]") {
 }
 
 TEST_CASE("launch dims and checks", "[catalog]") {
-  // 4097 rows: two rows per lane (8 per block); 2048 rows: one (4 per block); gate+up at m = 2: one.
-  const int64_t gemv[kMaxIntArgs] = {4097, 4096, 3};
+  // The grid follows the row_sets argument (int 3): 8 rows per block with two, 4 with one.
+  const int64_t gemv[kMaxIntArgs] = {4097, 4096, 3, 2};
   const LaunchDims d = kernelDims("gemv_dp4a_q4_k", gemv);
   CHECK(d.grid[0] == 513);
   CHECK(d.block[0] == 128);
-  const int64_t narrow[kMaxIntArgs] = {2048, 4096, 1};
+  const int64_t narrow[kMaxIntArgs] = {2048, 4096, 1, 1};
   CHECK(kernelDims("gemv_dp4a_q6_k", narrow).grid[0] == 512);
-  const int64_t gateUp2[kMaxIntArgs] = {11008, 4096, 2};
+  const int64_t gateUp2[kMaxIntArgs] = {11008, 4096, 2, 1};
   CHECK(kernelDims("gemv_dp4a_gate_up_q4_k", gateUp2).grid[0] == 2752);
-  gateUp2[2] == 2 ? void() : void();
   CHECK(checkKernelArgs("gemv_dp4a_q4_k", gemv).empty());
+  const int64_t rowSets3[kMaxIntArgs] = {4096, 4096, 1, 3};
+  CHECK(checkKernelArgs("gemv_dp4a_q4_k", rowSets3) == "row_sets must be 1 or 2, got 3");
   // A mixed stack's last (Q6_K) matrix starts on a multiple of 8 rows.
-  const int64_t mixed[kMaxIntArgs] = {12288, 4096, 1, 4096, 4096, 4096};
+  const int64_t mixed[kMaxIntArgs] = {12288, 4096, 1, 2, 4096, 4096, 4096};
   CHECK(checkKernelArgs("gemv_dp4a_stack3_q4_k_q6_k", mixed).empty());
-  const int64_t straddling[kMaxIntArgs] = {60, 512, 1, 20, 24, 16};  // the Q6_K rows from row 44
+  const int64_t straddling[kMaxIntArgs] = {60, 512, 1, 1, 20, 24, 16};  // the Q6_K rows from row 44
   CHECK_FALSE(checkKernelArgs("gemv_dp4a_stack3_q4_k_q6_k", straddling).empty());
   // k: whole super-blocks for the K-quants, whole 32-element blocks for Q8_0 and Q5_0.
-  const int64_t qwenK[kMaxIntArgs] = {896, 896, 1};
+  const int64_t qwenK[kMaxIntArgs] = {896, 896, 1, 1};
   CHECK(checkKernelArgs("gemv_dp4a_q5_0", qwenK).empty());
   CHECK(checkKernelArgs("gemv_dp4a_gate_up_q8_0", qwenK).empty());
   CHECK_FALSE(checkKernelArgs("gemv_dp4a_q4_k", qwenK).empty());
-  const int64_t badK[kMaxIntArgs] = {4096, 4000, 1};
+  const int64_t badK[kMaxIntArgs] = {4096, 4000, 1, 1};
   CHECK_FALSE(checkKernelArgs("gemv_dp4a_q4_k", badK).empty());
-  const int64_t badM[kMaxIntArgs] = {4096, 4096, 9};
+  const int64_t badM[kMaxIntArgs] = {4096, 4096, 9, 1};
   CHECK_FALSE(checkKernelArgs("gemv_dp4a_q4_k", badM).empty());
   const int64_t attn[kMaxIntArgs] = {5, 32, 8, 128, 4096, 0, 4096, 16};
   const LaunchDims a = kernelDims("attn_decode_split", attn);

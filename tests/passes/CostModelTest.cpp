@@ -121,6 +121,19 @@ TEST_CASE("llama.cpp's DP4A throughput at batch 8 on an H100", "[passes][cost-mo
   CHECK(stepUs < 9900);
 }
 
+TEST_CASE("the DP4A GEMV is costed as select-launch-config launches it", "[passes][cost-model]") {
+  CostModel model(h100Like());
+  // The kernel table's grid for the policy's row sets: 4 rows per CTA and row set.
+  CHECK(model.matmul({1, 4096, 4096, ElemType::Q4_K}, MatmulKernel::Dp4a).ctas == 512);    // two row sets
+  CHECK(model.matmul({1, 2048, 2048, ElemType::Q4_K}, MatmulKernel::Dp4a).ctas == 512);    // one
+  CHECK(model.matmul({2, 11008, 4096, ElemType::Q4_K}, MatmulKernel::Dp4a).ctas == 1376);  // two
+  // Above the GEMV's 8 rows, one launch per chunk of 8, each over every weight.
+  const Estimate m8 = model.matmul({8, 4096, 4096, ElemType::Q4_K}, MatmulKernel::Dp4a);
+  const Estimate m16 = model.matmul({16, 4096, 4096, ElemType::Q4_K}, MatmulKernel::Dp4a);
+  CHECK(m16.launches == 2);
+  CHECK(m16.us == Approx(2 * m8.us));
+}
+
 TEST_CASE("derived weight copies cost bytes per element", "[passes][cost-model]") {
   reel::ir::TensorType q4k(ElemType::Q4_K, {14336, 4096});
   reel::ir::TensorType f16(ElemType::F16, {14336, 4096});

@@ -57,7 +57,7 @@ TEST_CASE("passes join the default pipeline after or before a named pass", "[pas
   const std::string expected =
       "specialize-buckets,canonicalize,cse,dce,test-after-dce,select-precision,fuse-qkv,test-after-qkv,test-chained,"
       "fuse-gate-up,fuse-residual-norm,select-attention,fuse-rope-attention,share-activation-quant,dce,"
-      "fold-quantize,test-before-plan,plan-memory";
+      "fold-quantize,select-launch-config,test-before-plan,plan-memory";
   CHECK(registry.defaultPipeline() == expected);
   CHECK(Pipeline::parse(registry.defaultPipeline(), registry).str() == expected);
 }

@@ -104,7 +104,7 @@ TEST_CASE("the error origin names where the pipeline came from", "[passes][pipel
 TEST_CASE("the default pipeline parses against the pass table and prints back", "[passes][pipeline]") {
   Pipeline pipeline = Pipeline::parse(kDefaultPipeline);
   CHECK(pipeline.str() == kDefaultPipeline);
-  CHECK(pipeline.size() == 14);
+  CHECK(pipeline.size() == 15);
   CHECK(pipeline.entries().front().name() == "specialize-buckets");
   CHECK(pipeline.entries().back().name() == "plan-memory");
 }

@@ -64,6 +64,10 @@ TEST_CASE("the stream decoder holds back a character split across tokens", "[tex
   CHECK(words.push(1).empty());
   CHECK(words.push(kSpmSpaceHe) == "he");
   CHECK(words.push(kSpmSpaceHe) == " he");
+  // A stream that continues a text (a generation after its prompt) keeps the first space.
+  StreamDecoder continued(spm, true);
+  CHECK(continued.push(kSpmSpaceHe) == " he");
+  CHECK(continued.push(kSpmSpaceHe) == " he");
 }
 
 TEST_CASE("the stream decoder replaces bytes that cannot become UTF-8", "[text][detok]") {

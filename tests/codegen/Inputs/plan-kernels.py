@@ -1,14 +1,25 @@
 #!/usr/bin/env python3
 """Prints what a plan launches, one line per bucket: its graph, rows, smallest context and
 the kernel of each step in order, e.g. "decode.m4 m=4 min_context=0: embed_q4_k rms_norm ...".
+With --launches, the GEMV steps of the first bucket one per line instead: the kernel, its
+grid and its int arguments, e.g. "gemv_dp4a_q4_k grid=64 ints=[256, 256, 4, 1]".
 
-Usage: plan-kernels.py PLAN.json   (or '-' for standard input)
+Usage: plan-kernels.py [--launches] PLAN.json   (or '-' for standard input)
 """
 import json
 import sys
 
-source = sys.stdin if sys.argv[1] == "-" else open(sys.argv[1])
+args = sys.argv[1:]
+launches = args and args[0] == "--launches"
+if launches:
+    args = args[1:]
+source = sys.stdin if args[0] == "-" else open(args[0])
 plan = json.load(source)
+if launches:
+    for step in plan["buckets"][0]["steps"]:
+        if step["kernel"].startswith("gemv_"):
+            print(f'{step["kernel"]} grid={step["dims"]["grid"][0]} ints={step["ints"]}')
+    sys.exit(0)
 for bucket in plan["buckets"]:
     kernels = " ".join(step["kernel"] for step in bucket["steps"])
     print(f'{bucket["graph"]} m={bucket["m"]} min_context={bucket["min_context"]}: {kernels}')

@@ -178,8 +178,8 @@ TEST_CASE("rows carry their sequence's sampling and recent tokens when some row 
   sampled.penaltyLastN = 3;
   sampled.seed = 9;
   const std::vector<int32_t> promptA{10, 11, 12, 13, 14}, promptB{20, 21};
-  const int64_t a = scheduler.add({promptA, 3, {}, sampled});  // slot 0
-  const int64_t b = scheduler.add({promptB, 3, {}});           // slot 1, greedy
+  const int64_t a = scheduler.add({.prompt = promptA, .newTokens = 3, .sampling = sampled});  // slot 0
+  const int64_t b = scheduler.add({.prompt = promptB, .newTokens = 3});           // slot 1, greedy
   while (scheduler.step()) {
   }
   // The context of each slot: prompt, then the tokens fed back.
@@ -214,8 +214,65 @@ TEST_CASE("rows carry their sequence's sampling and recent tokens when some row 
   CHECK(sampledSteps >= 3);  // A's prefill chunks and its decode steps beside B
   SamplingParams bad;
   bad.topP = 0;
-  CHECK_THROWS_WITH(scheduler.add({promptB, 1, {}, bad}), "--top-p: 0 is not in (0, 1]");
+  CHECK_THROWS_WITH(scheduler.add({.prompt = promptB, .newTokens = 1, .sampling = bad}), "--top-p: 0 is not in (0, 1]");
   CHECK_THROWS_WITH(validateRequest({{promptA, promptB}, 2, {}, {sampled}}, {2, 32}),
                     "decode: sampling for 1 sequences, but there are 2");
   CHECK_THROWS_WITH(validateRequest({{promptA}, 2, {}, {bad}}, {2, 32}), "--top-p: 0 is not in (0, 1]");
+}
+
+TEST_CASE("a stop token ends its sequence, kept as its last token; finish() ends one at once", "[decode][scheduler]") {
+  FakeExecutor executor(2, 4, {2, 32});
+  DecodeScheduler scheduler(executor, {});
+  const std::vector<int32_t> full = expectedTokens({1, 2}, 8);
+  // Stop on the fourth token the sequence gets (and on a token it never gets).
+  const int64_t a = scheduler.add({.prompt = {1, 2}, .newTokens = 8, .stopTokens = {1000, full[3]}});
+  const int64_t b = scheduler.add({.prompt = {3}, .newTokens = 8});
+  while (!scheduler.finished(a)) REQUIRE(scheduler.step());
+  CHECK(scheduler.output(a).tokens == std::vector<int32_t>(full.begin(), full.begin() + 4));
+  CHECK(scheduler.output(a).stop == StopReason::EndOfGeneration);
+  CHECK(describeStop(scheduler.output(a), 32, 8).empty());
+  // The front end ends b after its token count so far; it runs no further step.
+  REQUIRE(scheduler.step());
+  const size_t bTokens = scheduler.output(b).tokens.size();
+  scheduler.finish(b);
+  CHECK(scheduler.finished(b));
+  CHECK(scheduler.output(b).stop == StopReason::StopString);
+  CHECK_FALSE(scheduler.step());
+  CHECK(scheduler.output(b).tokens == expectedTokens({3}, static_cast<int64_t>(bTokens)));
+  scheduler.finish(a);  // already finished: keeps its reason
+  CHECK(scheduler.output(a).stop == StopReason::EndOfGeneration);
+}
+
+TEST_CASE("a sequence that continues a finished one's slot prefills only its new tokens", "[decode][scheduler]") {
+  FakeExecutor executor(2, 4, {2, 32});
+  DecodeScheduler scheduler(executor, {});
+  const int64_t first = scheduler.add({.prompt = {1, 2, 3}, .newTokens = 3});
+  while (scheduler.step()) {
+  }
+  const int32_t slot = scheduler.slot(first);
+  // The slot holds the prompt and the generated tokens but the last: 3 + 2 positions.
+  std::vector<int32_t> history{1, 2, 3};
+  const std::vector<int32_t>& generated = scheduler.output(first).tokens;
+  history.insert(history.end(), generated.begin(), generated.end() - 1);
+  std::vector<int32_t> next = history;
+  next.insert(next.end(), {generated.back(), 40, 41});
+  const size_t stepsBefore = executor.steps.size();
+  executor.nextPosition[slot] = static_cast<int32_t>(history.size());  // the fake checks the first row's position
+  const int64_t second = scheduler.add(
+      {.prompt = next, .newTokens = 2, .slot = slot, .cachedTokens = static_cast<int64_t>(history.size())});
+  CHECK(scheduler.slot(second) == slot);
+  while (scheduler.step()) {
+  }
+  CHECK(scheduler.output(second).tokens == expectedTokens(next, 2));
+  // 3 new prompt tokens in one prefill chunk, then one decode step.
+  REQUIRE(executor.steps.size() == stepsBefore + 2);
+  CHECK(executor.steps[stepsBefore].phase == Phase::Prefill);
+  CHECK(executor.steps[stepsBefore].rows == 3);
+
+  CHECK_THROWS_WITH(scheduler.add({.prompt = {1, 2}, .newTokens = 2, .slot = 5}),
+                    "decode: sequence 2 asks for KV slot 5, which is not free");
+  CHECK_THROWS_WITH(scheduler.add({.prompt = {1, 2}, .newTokens = 2, .slot = 0, .cachedTokens = 2}),
+                    "decode: sequence 2: 2 cached tokens of a prompt of 2 need a slot and fewer than the prompt");
+  CHECK_THROWS_WITH(scheduler.add({.prompt = {1, 2}, .newTokens = 2, .cachedTokens = 1}),
+                    "decode: sequence 2: 1 cached tokens of a prompt of 2 need a slot and fewer than the prompt");
 }

@@ -15,18 +15,13 @@ import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "support"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "scripts"))
+from gguf_export import byte_to_unicode  # noqa: E402
 from gguf_writer import ARRAY, BOOL, F32, I32, STRING, U32, gguf  # noqa: E402
 
 
 def byte_chars():
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
-    chars, extra = {}, 0
-    for byte in range(256):
-        if byte in keep:
-            chars[byte] = chr(byte)
-        else:
-            chars[byte] = chr(256 + extra)
-            extra += 1
+    chars = byte_to_unicode()
     return [chars[b] for b in range(256)]
 
 
