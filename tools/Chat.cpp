@@ -50,6 +50,8 @@ class Conversation {
     if (std::optional<std::string> system = args.get("--system-prompt")) messages_.push_back({"system", *system});
     // The end of a turn is a token in the vocabularies of chat models; where it is not, its text stops the answer.
     if (!chat_.endOfTurnToken(tokenizer_.vocabulary())) settings_.stops.emplace_back(chat_.endOfTurn());
+    if (std::string sampling = describeSampling(settings_.sampling); !sampling.empty())
+      std::fprintf(stderr, "%s\n", sampling.c_str());
   }
 
   /// Answers one user message, streaming the answer to stdout.

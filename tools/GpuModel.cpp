@@ -5,8 +5,9 @@
 #include "models/Builder.h"
 #include "models/ModelLoader.h"
 #include "runtime/gguf/TensorCheck.h"
-#include "tools/RunFlags.h"
 #include "tools/PassFlags.h"
+#include "tools/RunFlags.h"
+#include "tools/SamplingFlags.h"
 
 #include <fmt/format.h>
 
@@ -82,7 +83,7 @@ GpuModel loadGpuModel(const Args& args, const CompileDefaults& defaults) {
   const models::ModelConfig config = models::loadModelConfig(path);
   GpuModel model;
   model.weights = openWeights(args, path, &config);
-  std::unique_ptr<ir::Module> module = models::buildModule(config, {quantSchemeFlag(args)});
+  std::unique_ptr<ir::Module> module = models::buildModule(config, {quantSchemeFlag(args), samplingRequested(args)});
   reference::adoptWeightTypes(*module, *model.weights.source);
   ir::verifyModule(*module);
 

@@ -69,7 +69,7 @@ CpuModel compileForCpu(const Args& args) {
   CpuModel model;
   model.config = models::loadModelConfig(path);
   model.weights = openWeights(args, model.config, scheme);
-  std::unique_ptr<ir::Module> module = models::buildModule(model.config, {scheme});
+  std::unique_ptr<ir::Module> module = models::buildModule(model.config, {scheme, samplingRequested(args)});
   reference::adoptWeightTypes(*module, *model.weights.source);
   ir::verifyModule(*module);
   CompileDefaults defaults;
@@ -141,6 +141,8 @@ int runText(const Args& args) {
   const std::unique_ptr<StepBackend> backend =
       openStepBackend(args, settings.maxTokens > 0 ? promptTokens + settings.maxTokens : 0);
   std::fprintf(stderr, "%s\n", backend->description().c_str());
+  if (std::string sampling = describeSampling(settings.sampling); !sampling.empty())
+    std::fprintf(stderr, "%s\n", sampling.c_str());
   const int64_t positions = backend->executor().kvGeometry().positions;
   if (promptTokens > positions)
     failPlain("reel run: the prompt of {} tokens does not fit the context of {} positions (--ctx)", promptTokens,
@@ -177,11 +179,13 @@ void declareModelFlags(Args& args) {
   args.option("--threads", "N", fmt::format("CPU threads per matmul (default 2, at most {})", kMaxThreads));
   declareGpuRunFlags(args);
   declarePassFlags(args);
+  declareSamplingFlags(args);
 }
 
 int runRun(int argc, char** argv) {
   Args args("reel run",
-            "Generate tokens greedily. The model is compiled with the pass pipeline (one graph per bucket, plus\n"
+            "Generate tokens: greedily, or sampled where a sampling flag (--temp, --top-k, ..., --seed) is given.\n"
+            "The model is compiled with the pass pipeline (one graph per bucket, plus\n"
             "@prefill) and run on the GPU (CUDA graphs) or the CPU reference executor: the prompt is prefilled, then\n"
             "-n tokens are decoded.\n"
             "With --batch M, M sequences (sequence i's prompt is the given one plus i more tokens, so they sit at\n"

@@ -1,10 +1,12 @@
 #include "tools/RunFlags.h"
+#include "tools/SamplingFlags.h"
 
 #include "support/Diagnostics.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 
 namespace reel::tools {
 namespace {
@@ -44,6 +46,15 @@ decode::DecodeRequest runRequestFromFlags(const Args& args) {
     request.prompts.push_back(std::move(sequence));
   }
   request.newTokens = args.getInt("--tokens", 16, {1, kMaxNewTokens});
+  if (samplingRequested(args)) {
+    const decode::SamplingParams sampling = samplingFromFlags(args);
+    for (size_t i = 0; i < request.prompts.size(); ++i) {
+      request.sampling.push_back(sampling);
+      request.sampling.back().seed = sampling.seed + i;  // each sequence draws its own numbers
+    }
+    if (std::string line = describeSampling(sampling); !line.empty())
+      std::fprintf(stderr, "%s (sequence i: seed + i)\n", line.c_str());
+  }
   return request;
 }
 

@@ -37,6 +37,7 @@ decode::SequenceRequest GenerationSettings::request(std::vector<int32_t> prompt,
   // Without a limit, as many as the context holds (it stops the sequence first).
   request.newTokens = maxTokens > 0 ? std::min(maxTokens, positions) : positions;
   request.stopTokens = vocab.endOfGenerationTokens();
+  request.sampling = sampling;
   return request;
 }
 
@@ -50,6 +51,7 @@ GenerationSettings generationFromFlags(const Args& args, int64_t defaultTokens) 
   settings.maxTokens = args.getInt("--tokens", defaultTokens, {-1, kMaxTextTokens});
   if (settings.maxTokens == 0) failPlain("{}: -n 0: expected -1 (no limit) or at least 1 token", args.command());
   settings.stops = args.getAll("--stop");
+  settings.sampling = samplingFromFlags(args);
   for (const std::string& stop : settings.stops)
     if (stop.empty()) failPlain("{}: --stop: the stop text is empty", args.command());
   return settings;

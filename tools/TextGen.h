@@ -8,15 +8,14 @@
 /// token, a stop string, the token limit or a full context.
 ///
 /// Sampling: the request of every text generation is made in one place,
-/// GenerationSettings::request; the sampling flags (--temp, --top-k, --top-p, --min-p,
-/// --repeat-penalty, --presence-penalty, --frequency-penalty, --repeat-last-n, --seed) belong
-/// in declareGenerationFlags / generationFromFlags and their parameters on that request. Until
-/// then decoding is greedy.
+/// GenerationSettings::request, which carries the sampling flags' parameters
+/// (tools/SamplingFlags.h; greedy without any).
 
 #include "runtime/decode/DecodeScheduler.h"
 #include "runtime/gguf/GgufFile.h"
 #include "text/Tokenizer.h"
 #include "tools/Args.h"
+#include "tools/SamplingFlags.h"
 
 #include <cstdint>
 #include <cstdio>
@@ -30,7 +29,8 @@ namespace reel::tools {
 struct GenerationSettings {
   /// -n: tokens to generate per answer; -1: until an end of generation or a full context.
   int64_t maxTokens = -1;
-  std::vector<std::string> stops;  ///< --stop: text that ends an answer (not printed)
+  std::vector<std::string> stops;   ///< --stop: text that ends an answer (not printed)
+  decode::SamplingParams sampling;  ///< the sampling flags (greedy without any)
 
   /// The request for one answer to `prompt` in a context of `positions` positions per
   /// sequence: the token limit, the end-of-generation tokens of `vocab` as stop tokens.
