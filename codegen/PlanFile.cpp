@@ -20,7 +20,6 @@ constexpr const char* kMagic = "reel-plan";
 constexpr int64_t kMaxCount = 1 << 22;           // any list in a plan
 constexpr int64_t kMaxBytes = int64_t(1) << 42;  // 4 TiB: any size or offset
 
-const char* const kLayoutNames[] = {"gguf", "row-planar", "fp8-per-row", "f16", "f32"};
 const char* const kBufferNames[] = {"null", "arena", "weight", "step", "kv", "scratch"};
 
 json dimsJson(const kernels::LaunchDims& dims) {
@@ -96,6 +95,13 @@ class Reader {
     for (size_t i = 0; i < N; ++i)
       if (value == names[i]) return static_cast<int>(i);
     error(fmt::format("unknown value \"{}\"", value));
+  }
+  /// A weight layout by its IR name (ir::weightLayoutName).
+  [[nodiscard]] WeightLayout layout() const {
+    const std::string value = string();
+    const std::optional<WeightLayout> layout = ir::parseWeightLayout(value);
+    if (!layout) error(fmt::format("unknown value \"{}\"", value));
+    return *layout;
   }
 
  private:
@@ -231,9 +237,8 @@ Plan planFromJson(const std::string& text, const std::string& fileName) {
   Reader weights = root.at("weights");
   for (size_t i = 0, n = weights.arraySize(); i < n; ++i) {
     Reader w = weights.at(i);
-    plan.weights.push_back({w.at("tensor").string(), w.at("qtype").string(),
-                            static_cast<WeightLayout>(w.at("layout").oneOf(kLayoutNames)), w.at("rows").integer(1),
-                            w.at("cols").integer(1), w.at("bytes").integer(1)});
+    plan.weights.push_back({w.at("tensor").string(), w.at("qtype").string(), w.at("layout").layout(),
+                            w.at("rows").integer(1), w.at("cols").integer(1), w.at("bytes").integer(1)});
   }
   Reader buckets = root.at("buckets");
   for (size_t i = 0, n = buckets.arraySize(1024); i < n; ++i) {
