@@ -113,8 +113,14 @@ class ArenaPlacer {
   void place(std::vector<LiveValue>& values) {
     std::vector<size_t> bySize(values.size());
     std::iota(bySize.begin(), bySize.end(), 0);
-    std::stable_sort(bySize.begin(), bySize.end(),
-                     [&](size_t a, size_t b) { return values[a].bytes > values[b].bytes; });
+    // Activations first, then the workspaces: a workspace serves one op (in a decode graph,
+    // only the long-context variant's attention uses it), so the activations every step reads
+    // keep the low offsets they have without one.
+    std::stable_sort(bySize.begin(), bySize.end(), [&](size_t a, size_t b) {
+      const bool aWorkspace = values[a].workspaceOf != nullptr, bWorkspace = values[b].workspaceOf != nullptr;
+      if (aWorkspace != bWorkspace) return bWorkspace;
+      return values[a].bytes > values[b].bytes;
+    });
     for (size_t index : bySize) placeOne(values, index);
   }
 
