@@ -61,7 +61,17 @@ void setModelMetadata(const models::ModelConfig& config, const SynthOptions& opt
     metadata.set("reel.rope.llama3.high_freq_factor", static_cast<float>(config.ropeScaling->highFreqFactor));
     metadata.set("reel.rope.llama3.original_context_length", u32(config.ropeScaling->originalContext));
   }
-  metadata.set("tokenizer.ggml.model", "no_vocab");
+  if (!options.tokenizer) {
+    metadata.set("tokenizer.ggml.model", "no_vocab");
+    return;
+  }
+  const GgufMetadata& tokenizer = *options.tokenizer;
+  const size_t tokens = tokenizer.getArray("tokenizer.ggml.tokens").size();
+  if (tokens != static_cast<size_t>(config.vocabSize))
+    failPlain("{}: tokenizer.ggml.tokens holds {} tokens, the model '{}' a vocabulary of {}", tokenizer.source(),
+              tokens, config.name, config.vocabSize);
+  for (const GgufMetadataEntry& entry : tokenizer.entries())
+    if (entry.key.rfind("tokenizer.", 0) == 0) metadata.set(entry.key, entry.value);
 }
 
 GgufTensorBlob ropeFreqsTensor(const models::ModelConfig& config) {

@@ -27,6 +27,10 @@ struct SynthOptions {
   models::QuantScheme scheme = models::QuantScheme::Q4_K_M;
   uint64_t seed = 0;
   unsigned threads = 2;
+  /// Metadata whose `tokenizer.*` entries the file carries (a real model's vocabulary, merges,
+  /// special tokens and chat template); null: `tokenizer.ggml.model = "no_vocab"`. Its
+  /// `tokenizer.ggml.tokens` must hold the config's vocabulary size.
+  const GgufMetadata* tokenizer = nullptr;
 };
 
 /// The GGUF architecture of a config: "qwen2" for qwen2, "llama" for llama and mistral.
