@@ -9,9 +9,11 @@
 ///  * Q4_K: qs bytes [16c, 16c+16) of the super-block: the low nibbles are elements
 ///    64(c/2) + 16(c%2) + [0,16) of sub-block 2(c/2), the high nibbles the same offsets +32
 ///    of sub-block 2(c/2)+1. Lane c also applies the min of sub-block 2(c/2) + c%2.
+///  * Q5_K: as Q4_K, each quant's 5th bit from qh bytes [16(c%2), 16(c%2)+16): bit 2(c/2) for
+///    the low nibbles, bit 2(c/2)+1 for the high ones.
 ///  * Q6_K: ql bytes 64(c/4) + 16(c%4) + [0,16): low nibbles are elements 128(c/4) + 16(c%4)
 ///    + [0,16), high nibbles those + 64; each group of 16 is one scale sub-block.
-///  * Q8_0, Q5_0: block 8u + c (32 elements).
+///  * Q8_0, Q5_0, Q4_0: block 8u + c (32 elements).
 /// Lane sums run over the units of the row assigned to its warp (unit u -> warp u % kGemvKSplit,
 /// in increasing u), then a butterfly over the 8 lanes (xor 1, 2, 4), then warps 0..3 in order.
 
@@ -25,7 +27,7 @@
 
 namespace reel::quant {
 
-/// Q4_K lane: sumiLo/sumiHi are the int dot products of the 16 low/high nibbles with the
+/// Q4_K and Q5_K lane: sumiLo/sumiHi are the int dot products of the 16 low/high nibbles with the
 /// activations, scLo/scHi the 6-bit scales of their sub-blocks, d8Lo/d8Hi the Q8_1 scales of
 /// their activation blocks; minQ is the 6-bit min of the lane's min sub-block, s8Min the Q8_1
 /// s (d*sum q) of that sub-block's activation block.
@@ -42,7 +44,8 @@ REEL_HD float q6kLaneContrib(float d, int scA, int sumiA, float d8A, int scB, in
   return d * (d8A * static_cast<float>(scA * sumiA) + d8B * static_cast<float>(scB * sumiB));
 }
 
-/// Q8_0 / Q5_0 lane: one 32-block of signed quants (Q5_0: q-16) against one Q8_1 block.
+/// Q8_0 / Q5_0 / Q4_0 lane: one 32-block of signed quants (Q5_0: q-16, Q4_0: q-8) against one
+/// Q8_1 block.
 REEL_HD float q32LaneContrib(float dWeight, float d8, int sumi) {
   return (dWeight * d8) * static_cast<float>(sumi);
 }

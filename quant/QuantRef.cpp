@@ -53,14 +53,21 @@ void quantizeQ80Block(const float* x, BlockQ80& b) {
   for (int i = 0; i < kQK32; ++i) b.qs[i] = static_cast<int8_t>(toIntClamped(roundEven(x[i] * id), -127, 127));
 }
 
-void quantizeQ50Block(const float* x, BlockQ50& b) {
+/// The first of the n values with the largest magnitude, sign kept (0 for all zeros): the
+/// signed-max rule of ggml's Q5_0 and Q4_0 quantizers.
+float signedAbsMax(const float* x, int n) {
   float amax = 0.0f, signedMax = 0.0f;
-  for (int i = 0; i < kQK32; ++i) {
+  for (int i = 0; i < n; ++i) {
     if (std::fabs(x[i]) > amax) {
       amax = std::fabs(x[i]);
       signedMax = x[i];
     }
   }
+  return signedMax;
+}
+
+void quantizeQ50Block(const float* x, BlockQ50& b) {
+  const float signedMax = signedAbsMax(x, kQK32);
   const float d = signedMax / -16.0f;  // the largest magnitude maps to q = 0 (value -16)
   b.d = f32ToF16(d);
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
@@ -73,6 +80,18 @@ void quantizeQ50Block(const float* x, BlockQ50& b) {
     qh |= static_cast<uint32_t>(q1 >> 4) << (j + 16);
   }
   std::memcpy(b.qh, &qh, 4);
+}
+
+void quantizeQ40Block(const float* x, BlockQ40& b) {
+  const float signedMax = signedAbsMax(x, kQK32);
+  const float d = signedMax / -8.0f;  // the largest magnitude maps to q = 0 (value -8)
+  b.d = f32ToF16(d);
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  for (int j = 0; j < kQK32 / 2; ++j) {
+    const int q0 = toIntClamped(std::floor(x[j] * id + 8.5f), 0, 15);
+    const int q1 = toIntClamped(std::floor(x[j + 16] * id + 8.5f), 0, 15);
+    b.qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
+  }
 }
 
 /// Q4_K packed 6-bit scale/min of sub-block j (ggml's get_scale_min_k4).
@@ -100,7 +119,11 @@ void packQ4kScales(const std::array<int, 8>& ls, const std::array<int, 8>& lm, u
   }
 }
 
-void quantizeQ4kBlock(const float* x, BlockQ4K& b) {
+/// The common part of the Q4_K and Q5_K quantizers: per 32-element sub-block min/max, scale
+/// (hi - lo) / maxQ and min -lo, the super-block d and dmin (f16), the 6-bit scales and mins
+/// packed into `scales`, and each element's quant (0..maxQ) into q.
+void quantizeKBlock(const float* x, int maxQ, uint16_t& dBits, uint16_t& dminBits, uint8_t* scales,
+                    std::array<int, kQK_K>& q) {
   std::array<float, 8> scale{}, minv{};
   for (int j = 0; j < 8; ++j) {
     float lo = 0.0f, hi = -INFINITY;
@@ -108,30 +131,47 @@ void quantizeQ4kBlock(const float* x, BlockQ4K& b) {
       lo = std::min(lo, x[32 * j + i]);
       hi = std::max(hi, x[32 * j + i]);
     }
-    scale[j] = (hi - lo) / 15.0f;
+    scale[j] = (hi - lo) / static_cast<float>(maxQ);
     minv[j] = -lo;
   }
   const float maxScale = *std::max_element(scale.begin(), scale.end());
   const float maxMin = *std::max_element(minv.begin(), minv.end());
-  b.d = f32ToF16(maxScale / 63.0f);
-  b.dmin = f32ToF16(maxMin / 63.0f);
-  const float d = f16ToF32(b.d), dmin = f16ToF32(b.dmin);
+  dBits = f32ToF16(maxScale / 63.0f);
+  dminBits = f32ToF16(maxMin / 63.0f);
+  const float d = f16ToF32(dBits), dmin = f16ToF32(dminBits);
   std::array<int, 8> ls{}, lm{};
   for (int j = 0; j < 8; ++j) {
     ls[j] = d > 0.0f ? toIntClamped(roundEven(scale[j] / d), 0, 63) : 0;
     lm[j] = dmin > 0.0f ? toIntClamped(roundEven(minv[j] / dmin), 0, 63) : 0;
   }
-  packQ4kScales(ls, lm, b.scales);
-  std::array<int, kQK_K> q{};
+  packQ4kScales(ls, lm, scales);
   for (int j = 0; j < 8; ++j) {
     const float step = d * static_cast<float>(ls[j]);
     const float offset = dmin * static_cast<float>(lm[j]);
     for (int i = 0; i < 32; ++i) {
-      q[32 * j + i] = step > 0.0f ? toIntClamped(roundEven((x[32 * j + i] + offset) / step), 0, 15) : 0;
+      q[32 * j + i] = step > 0.0f ? toIntClamped(roundEven((x[32 * j + i] + offset) / step), 0, maxQ) : 0;
     }
   }
+}
+
+void quantizeQ4kBlock(const float* x, BlockQ4K& b) {
+  std::array<int, kQK_K> q{};
+  quantizeKBlock(x, 15, b.d, b.dmin, b.scales, q);
   for (int g = 0; g < 4; ++g) {
     for (int l = 0; l < 32; ++l) b.qs[32 * g + l] = static_cast<uint8_t>(q[64 * g + l] | (q[64 * g + 32 + l] << 4));
+  }
+}
+
+void quantizeQ5kBlock(const float* x, BlockQ5K& b) {
+  std::array<int, kQK_K> q{};
+  quantizeKBlock(x, 31, b.d, b.dmin, b.scales, q);
+  std::memset(b.qh, 0, sizeof(b.qh));
+  for (int g = 0; g < 4; ++g) {
+    for (int l = 0; l < 32; ++l) {
+      const int lo = q[64 * g + l], hi = q[64 * g + 32 + l];
+      b.qs[32 * g + l] = static_cast<uint8_t>((lo & 0xF) | ((hi & 0xF) << 4));
+      b.qh[l] = static_cast<uint8_t>(b.qh[l] | ((lo >> 4) << (2 * g)) | ((hi >> 4) << (2 * g + 1)));
+    }
   }
 }
 
@@ -178,19 +218,40 @@ void quantizeQ6kBlock(const float* x, BlockQ6K& b) {
 
 // ---- per-format block dequantizers ---------------------------------------------------
 
-void dequantizeQ4kBlock(const BlockQ4K& b, float* y) {
+/// The low 4 bits of the quant of element e of a Q4_K/Q5_K block with quants qs: 64-element
+/// groups of 32 bytes, low nibbles first.
+int kQuantLow4(const uint8_t* qs, int e) {
+  const uint8_t byte = qs[32 * (e / 64) + e % 32];
+  return e % 64 < 32 ? (byte & 0xF) : (byte >> 4);
+}
+
+/// Q4_K quant (0..15) of element e of a block.
+int kQuant(const BlockQ4K& b, int e) {
+  return kQuantLow4(b.qs, e);
+}
+
+/// Q5_K quant (0..31) of element e of a block.
+int kQuant(const BlockQ5K& b, int e) {
+  return kQuantLow4(b.qs, e) | (((b.qh[e % 32] >> (e / 32)) & 1) << 4);
+}
+
+/// Dequantizes a Q4_K / Q5_K block into y[256]: y = d * scale_j * q - dmin * min_j.
+template <typename Block>
+void dequantizeKBlock(const Block& b, float* y) {
   const float d = f16ToF32(b.d), dmin = f16ToF32(b.dmin);
-  for (int g = 0; g < 4; ++g) {
-    int sc0, m0, sc1, m1;
-    q4kScaleMin(b.scales, 2 * g, sc0, m0);
-    q4kScaleMin(b.scales, 2 * g + 1, sc1, m1);
-    for (int l = 0; l < 32; ++l) {
-      y[64 * g + l] =
-          d * static_cast<float>(sc0) * static_cast<float>(b.qs[32 * g + l] & 0xF) - dmin * static_cast<float>(m0);
-      y[64 * g + 32 + l] =
-          d * static_cast<float>(sc1) * static_cast<float>(b.qs[32 * g + l] >> 4) - dmin * static_cast<float>(m1);
+  for (int j = 0; j < 8; ++j) {
+    int sc, m;
+    q4kScaleMin(b.scales, j, sc, m);
+    for (int i = 0; i < 32; ++i) {
+      y[32 * j + i] =
+          d * static_cast<float>(sc) * static_cast<float>(kQuant(b, 32 * j + i)) - dmin * static_cast<float>(m);
     }
   }
+}
+
+/// Q4_0 quant minus 8 of element e.
+int q40Signed(const BlockQ40& b, int e) {
+  return (e < 16 ? (b.qs[e] & 0xF) : (b.qs[e - 16] >> 4)) - 8;
 }
 
 /// Q6_K quant (0..63) of element e of a block.
@@ -229,17 +290,19 @@ int intDot(QuantAt quantAt, const BlockQ81* act, int64_t e0, int count) {
   return sum;
 }
 
-float q4kLane(const BlockQ4K& b, const BlockQ81* act, int64_t base, int c) {
+/// Q4_K / Q5_K lane c of the super-block b at element `base` of the row (their headers and lane
+/// splits are the same).
+template <typename Block>
+float kQuantLane(const Block& b, const BlockQ81* act, int64_t base, int c) {
   const int g = c / 2, h = c % 2;
   int scLo, mLo, scHi, mHi;
   q4kScaleMin(b.scales, 2 * g, scLo, mLo);
   q4kScaleMin(b.scales, 2 * g + 1, scHi, mHi);
-  const int64_t eLo = base + 64 * g + 16 * h, eHi = eLo + 32;
-  const uint8_t* qs = b.qs + 16 * c;
-  const int sumiLo = intDot([&](int i) { return qs[i] & 0xF; }, act, eLo, 16);
-  const int sumiHi = intDot([&](int i) { return qs[i] >> 4; }, act, eHi, 16);
-  const BlockQ81& aLo = act[eLo / 32];
-  const BlockQ81& aHi = act[eHi / 32];
+  const int eLo = 64 * g + 16 * h, eHi = eLo + 32;
+  const int sumiLo = intDot([&](int i) { return kQuant(b, eLo + i); }, act, base + eLo, 16);
+  const int sumiHi = intDot([&](int i) { return kQuant(b, eHi + i); }, act, base + eHi, 16);
+  const BlockQ81& aLo = act[(base + eLo) / 32];
+  const BlockQ81& aHi = act[(base + eHi) / 32];
   const BlockQ81& aMin = h == 0 ? aLo : aHi;
   return q4kLaneContrib(f16ToF32(b.d), f16ToF32(b.dmin), scLo, sumiLo, f16ToF32(aLo.d), scHi, sumiHi, f16ToF32(aHi.d),
                         h == 0 ? mLo : mHi, f16ToF32(aMin.s));
@@ -263,18 +326,27 @@ float q50Lane(const BlockQ50& b, const BlockQ81* act, int64_t base) {
   return q32LaneContrib(f16ToF32(b.d), f16ToF32(act[base / 32].d), sumi);
 }
 
+float q40Lane(const BlockQ40& b, const BlockQ81* act, int64_t base) {
+  const int sumi = intDot([&](int i) { return q40Signed(b, i); }, act, base, 32);
+  return q32LaneContrib(f16ToF32(b.d), f16ToF32(act[base / 32].d), sumi);
+}
+
 /// Contribution of lane c to unit u (0 where the unit has no block for that lane).
 float laneContribution(QType type, const uint8_t* row, const BlockQ81* act, int64_t n, int64_t u, int c) {
   switch (type) {
     case QType::Q4_K:
-      return q4kLane(reinterpret_cast<const BlockQ4K*>(row)[u], act, 256 * u, c);
+      return kQuantLane(reinterpret_cast<const BlockQ4K*>(row)[u], act, 256 * u, c);
+    case QType::Q5_K:
+      return kQuantLane(reinterpret_cast<const BlockQ5K*>(row)[u], act, 256 * u, c);
     case QType::Q6_K:
       return q6kLane(reinterpret_cast<const BlockQ6K*>(row)[u], act, 256 * u, c);
     case QType::Q8_0:
-    case QType::Q5_0: {
+    case QType::Q5_0:
+    case QType::Q4_0: {
       const int64_t block = 8 * u + c;
       if (32 * block >= n) return 0.0f;
       if (type == QType::Q8_0) return q80Lane(reinterpret_cast<const BlockQ80*>(row)[block], act, 32 * block);
+      if (type == QType::Q4_0) return q40Lane(reinterpret_cast<const BlockQ40*>(row)[block], act, 32 * block);
       return q50Lane(reinterpret_cast<const BlockQ50*>(row)[block], act, 32 * block);
     }
     default:
@@ -293,7 +365,8 @@ size_t rowBytes(QType type, int64_t n) {
 }
 
 bool isDp4aWeightType(QType type) {
-  return type == QType::Q8_0 || type == QType::Q5_0 || type == QType::Q4_K || type == QType::Q6_K;
+  return type == QType::Q8_0 || type == QType::Q5_0 || type == QType::Q4_0 || type == QType::Q4_K ||
+         type == QType::Q5_K || type == QType::Q6_K;
 }
 
 // ---- scalar conversions ------------------------------------------------------------------
@@ -395,8 +468,14 @@ void quantizeRow(QType type, const float* x, void* out, int64_t n) {
       case QType::Q5_0:
         quantizeQ50Block(x + 32 * i, reinterpret_cast<BlockQ50*>(o)[i]);
         break;
+      case QType::Q4_0:
+        quantizeQ40Block(x + 32 * i, reinterpret_cast<BlockQ40*>(o)[i]);
+        break;
       case QType::Q4_K:
         quantizeQ4kBlock(x + 256 * i, reinterpret_cast<BlockQ4K*>(o)[i]);
+        break;
+      case QType::Q5_K:
+        quantizeQ5kBlock(x + 256 * i, reinterpret_cast<BlockQ5K*>(o)[i]);
         break;
       case QType::Q6_K:
         quantizeQ6kBlock(x + 256 * i, reinterpret_cast<BlockQ6K*>(o)[i]);
@@ -435,8 +514,16 @@ void dequantizeRow(QType type, const void* in, float* y, int64_t n) {
         for (int j = 0; j < 32; ++j) y[32 * i + j] = f16ToF32(b.d) * static_cast<float>(q50Signed(b, j));
         break;
       }
+      case QType::Q4_0: {
+        const auto& b = reinterpret_cast<const BlockQ40*>(p)[i];
+        for (int j = 0; j < 32; ++j) y[32 * i + j] = f16ToF32(b.d) * static_cast<float>(q40Signed(b, j));
+        break;
+      }
       case QType::Q4_K:
-        dequantizeQ4kBlock(reinterpret_cast<const BlockQ4K*>(p)[i], y + 256 * i);
+        dequantizeKBlock(reinterpret_cast<const BlockQ4K*>(p)[i], y + 256 * i);
+        break;
+      case QType::Q5_K:
+        dequantizeKBlock(reinterpret_cast<const BlockQ5K*>(p)[i], y + 256 * i);
         break;
       case QType::Q6_K:
         dequantizeQ6kBlock(reinterpret_cast<const BlockQ6K*>(p)[i], y + 256 * i);
@@ -497,7 +584,7 @@ float dotDequant(QType weightType, const void* wrow, const float* x, int64_t n) 
 // ---- row-planar repack ---------------------------------------------------------------------
 
 bool needsRowPlanar(QType type) {
-  return type == QType::Q6_K || type == QType::Q8_0 || type == QType::Q5_0;
+  return type == QType::Q6_K || type == QType::Q8_0 || type == QType::Q5_0 || type == QType::Q4_0;
 }
 
 size_t planarRowBytes(QType type, int64_t n) {
@@ -527,6 +614,10 @@ void repackRowPlanar(QType type, const void* in, void* out, int64_t rows, int64_
         std::memcpy(dst + 16 * b, blk.qs, 16);
         std::memcpy(dst + 16 * nb + 4 * b, blk.qh, 4);
         std::memcpy(dst + 20 * nb + 2 * b, &blk.d, 2);
+      } else if (type == QType::Q4_0) {
+        const auto& blk = reinterpret_cast<const BlockQ40*>(src)[b];
+        std::memcpy(dst + 16 * b, blk.qs, 16);
+        std::memcpy(dst + 16 * nb + 2 * b, &blk.d, 2);
       }
     }
     if (!needsRowPlanar(type)) std::memcpy(dst, src, srcStride);

@@ -78,12 +78,16 @@ std::optional<quant::QType> qtypeFromGgmlType(uint32_t ggmlTypeId) {
       return QType::F32;
     case ggml_type::kF16:
       return QType::F16;
+    case ggml_type::kQ4_0:
+      return QType::Q4_0;
     case ggml_type::kQ5_0:
       return QType::Q5_0;
     case ggml_type::kQ8_0:
       return QType::Q8_0;
     case ggml_type::kQ4_K:
       return QType::Q4_K;
+    case ggml_type::kQ5_K:
+      return QType::Q5_K;
     case ggml_type::kQ6_K:
       return QType::Q6_K;
     case ggml_type::kBF16:
@@ -100,12 +104,16 @@ std::optional<uint32_t> ggmlTypeFromQType(quant::QType type) {
       return ggml_type::kF32;
     case QType::F16:
       return ggml_type::kF16;
+    case QType::Q4_0:
+      return ggml_type::kQ4_0;
     case QType::Q5_0:
       return ggml_type::kQ5_0;
     case QType::Q8_0:
       return ggml_type::kQ8_0;
     case QType::Q4_K:
       return ggml_type::kQ4_K;
+    case QType::Q5_K:
+      return ggml_type::kQ5_K;
     case QType::Q6_K:
       return ggml_type::kQ6_K;
     case QType::BF16:

@@ -75,9 +75,11 @@ enum class GgufValueType : uint32_t {
 namespace ggml_type {
 inline constexpr uint32_t kF32 = 0;
 inline constexpr uint32_t kF16 = 1;
+inline constexpr uint32_t kQ4_0 = 2;
 inline constexpr uint32_t kQ5_0 = 6;
 inline constexpr uint32_t kQ8_0 = 8;
 inline constexpr uint32_t kQ4_K = 12;
+inline constexpr uint32_t kQ5_K = 13;
 inline constexpr uint32_t kQ6_K = 14;
 inline constexpr uint32_t kBF16 = 30;
 }  // namespace ggml_type

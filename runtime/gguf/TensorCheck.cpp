@@ -112,11 +112,16 @@ std::optional<NonFiniteValue> findNonFiniteValue(quant::QType type, std::span<co
       return scanBlockScales(bytes, sizeof(quant::BlockQ80), {{"d", offsetof(quant::BlockQ80, d)}});
     case QType::Q5_0:
       return scanBlockScales(bytes, sizeof(quant::BlockQ50), {{"d", offsetof(quant::BlockQ50, d)}});
+    case QType::Q4_0:
+      return scanBlockScales(bytes, sizeof(quant::BlockQ40), {{"d", offsetof(quant::BlockQ40, d)}});
     case QType::Q6_K:
       return scanBlockScales(bytes, sizeof(quant::BlockQ6K), {{"d", offsetof(quant::BlockQ6K, d)}});
     case QType::Q4_K:
       return scanBlockScales(bytes, sizeof(quant::BlockQ4K),
                              {{"d", offsetof(quant::BlockQ4K, d)}, {"dmin", offsetof(quant::BlockQ4K, dmin)}});
+    case QType::Q5_K:
+      return scanBlockScales(bytes, sizeof(quant::BlockQ5K),
+                             {{"d", offsetof(quant::BlockQ5K, d)}, {"dmin", offsetof(quant::BlockQ5K, dmin)}});
     case QType::Q8_1:
       return scanBlockScales(bytes, sizeof(quant::BlockQ81),
                              {{"d", offsetof(quant::BlockQ81, d)}, {"s", offsetof(quant::BlockQ81, s)}});

@@ -47,6 +47,22 @@ float groupAmax(const std::vector<float>& x, size_t start, size_t count) {
   return a;
 }
 
+/// The K-quant (Q4_K, Q5_K) error bound per element of y = roundTrip(x): 0.6 steps of its
+/// 32-element sub-block's range / maxQ, plus 4% of the super-block's amax (the 6-bit scales and
+/// mins round).
+void checkKQuantError(const std::vector<float>& x, const std::vector<float>& y, int maxQ) {
+  for (size_t i = 0; i < x.size(); ++i) {
+    const size_t s = i / 32 * 32;
+    float lo = 0.0f, hi = -INFINITY;
+    for (size_t j = s; j < s + 32; ++j) {
+      lo = std::min(lo, x[j]);
+      hi = std::max(hi, x[j]);
+    }
+    REQUIRE(std::fabs(x[i] - y[i]) <=
+            0.6f * (hi - lo) / static_cast<float>(maxQ) + 0.04f * groupAmax(x, i / 256 * 256, 256));
+  }
+}
+
 /// Brute force: the E4M3 code nearest to x (ties to even code), saturating, over all finite codes.
 uint8_t nearestFp8(float x) {
   if (std::fabs(x) >= kFp8E4M3Max) return x < 0 ? 0xFE : 0x7E;
@@ -74,7 +90,14 @@ TEST_CASE("block layout facts", "[quant]") {
   CHECK(blockBytes(QType::Q8_0) == 34);
   CHECK(blockBytes(QType::Q5_0) == 22);
   CHECK(blockBytes(QType::Q8_1) == 36);
+  CHECK(blockElems(QType::Q4_0) == 32);
+  CHECK(blockBytes(QType::Q4_0) == 18);
+  CHECK(blockElems(QType::Q5_K) == 256);
+  CHECK(blockBytes(QType::Q5_K) == 176);
   CHECK(rowBytes(QType::Q4_K, 4096) == 16 * 144);
+  CHECK(rowBytes(QType::Q5_K, 4096) == 16 * 176);
+  CHECK(planarRowBytes(QType::Q4_0, 96) == 64);  // 3 blocks of 18 bytes, rounded up to 16
+  CHECK(planarRowBytes(QType::Q5_K, 512) == 352);
   CHECK(rowBytes(QType::Q6_K, 11008) == 43 * 210);
   CHECK(rowBytes(QType::F16, 7) == 14);
   CHECK(rowBytes(QType::FP8_E4M3, 5) == 5);
@@ -140,6 +163,51 @@ TEST_CASE("Q6_K and Q5_0 bit placement follow ggml", "[quant]") {
   CHECK(z[1] == 2.0f * (1 - 16));
   CHECK(z[16] == 2.0f * (15 - 16));
   CHECK(z[31] == 2.0f * ((0 | 16) - 16));
+}
+
+TEST_CASE("Q5_K and Q4_0 bit placement follow ggml", "[quant]") {
+  // ggml's dequantize_row_q5_K: for each 64-element group j, ql = qs + 32j; element 64j + l is
+  // ql[l] & 0xF plus 16 where qh[l] has bit 2j, element 64j + 32 + l is ql[l] >> 4 plus 16 where
+  // qh[l] has bit 2j + 1; sub-block scales and mins are packed as Q4_K's.
+  BlockQ5K b{};
+  b.d = f32ToF16(0.5f);
+  b.dmin = f32ToF16(0.25f);
+  int sc[8], mn[8];
+  for (int j = 0; j < 8; ++j) {
+    sc[j] = 33 + 3 * j;
+    mn[j] = 17 + 5 * j;
+  }
+  for (int j = 0; j < 4; ++j) {
+    b.scales[j] = static_cast<uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
+    b.scales[j + 4] = static_cast<uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
+    b.scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((mn[j + 4] & 0xF) << 4));
+  }
+  auto quantOf = [](int e) { return (e * 7 + 3) % 32; };
+  for (int j = 0; j < 4; ++j) {
+    for (int l = 0; l < 32; ++l) {
+      const int lo = quantOf(64 * j + l), hi = quantOf(64 * j + 32 + l);
+      b.qs[32 * j + l] = static_cast<uint8_t>((lo & 0xF) | ((hi & 0xF) << 4));
+      b.qh[l] = static_cast<uint8_t>(b.qh[l] | ((lo >> 4) << (2 * j)) | ((hi >> 4) << (2 * j + 1)));
+    }
+  }
+  std::vector<float> y(256);
+  dequantizeRow(QType::Q5_K, &b, y.data(), 256);
+  for (int e = 0; e < 256; ++e) {
+    INFO("element " << e);
+    CHECK(y[e] == 0.5f * static_cast<float>(sc[e / 32]) * static_cast<float>(quantOf(e)) -
+                      0.25f * static_cast<float>(mn[e / 32]));
+  }
+
+  // ggml's dequantize_row_q4_0: element j < 16 is qs[j] & 0xF, element j + 16 is qs[j] >> 4, minus 8.
+  BlockQ40 c{};
+  c.d = f32ToF16(2.0f);
+  for (int j = 0; j < 16; ++j) c.qs[j] = static_cast<uint8_t>(j | ((15 - j) << 4));
+  std::vector<float> z(32);
+  dequantizeRow(QType::Q4_0, &c, z.data(), 32);
+  for (int j = 0; j < 16; ++j) {
+    CHECK(z[j] == 2.0f * static_cast<float>(j - 8));
+    CHECK(z[j + 16] == 2.0f * static_cast<float>(7 - j));
+  }
 }
 
 TEST_CASE("fp16 conversion edge cases", "[quant][f16]") {
@@ -222,6 +290,12 @@ TEST_CASE("quantize-dequantize error bounds", "[quant]") {
       REQUIRE(std::fabs(x[i] - y[i]) <= 1.01f * groupAmax(x, i / 32 * 32, 32) / 16.0f);
     CHECK(relRms(x, y) < 0.06);
   }
+  SECTION("Q4_0: |err| <= 1.01 * amax/8 per block (the far end clips one step); relative RMS < 12%") {
+    const auto y = roundTrip(QType::Q4_0, x);
+    for (size_t i = 0; i < x.size(); ++i)
+      REQUIRE(std::fabs(x[i] - y[i]) <= 1.01f * groupAmax(x, i / 32 * 32, 32) / 8.0f);
+    CHECK(relRms(x, y) < 0.12);
+  }
   SECTION("Q6_K: |err| <= 1.1 * amax/32 per 16-element sub-block; relative RMS < 3%") {
     const auto y = roundTrip(QType::Q6_K, x);
     for (size_t i = 0; i < x.size(); ++i)
@@ -230,16 +304,13 @@ TEST_CASE("quantize-dequantize error bounds", "[quant]") {
   }
   SECTION("Q4_K: |err| <= 0.6 * range/15 + 4% of the block amax per 32-sub-block; relative RMS < 10%") {
     const auto y = roundTrip(QType::Q4_K, x);
-    for (size_t i = 0; i < x.size(); ++i) {
-      const size_t s = i / 32 * 32;
-      float lo = 0.0f, hi = -INFINITY;
-      for (size_t j = s; j < s + 32; ++j) {
-        lo = std::min(lo, x[j]);
-        hi = std::max(hi, x[j]);
-      }
-      REQUIRE(std::fabs(x[i] - y[i]) <= 0.6f * (hi - lo) / 15.0f + 0.04f * groupAmax(x, i / 256 * 256, 256));
-    }
+    checkKQuantError(x, y, 15);
     CHECK(relRms(x, y) < 0.10);
+  }
+  SECTION("Q5_K: |err| <= 0.6 * range/31 + 4% of the block amax per 32-sub-block; relative RMS < 5%") {
+    const auto y = roundTrip(QType::Q5_K, x);
+    checkKQuantError(x, y, 31);
+    CHECK(relRms(x, y) < 0.05);
   }
   SECTION("scalar formats: f16 2^-11, bf16 2^-8, fp8 2^-4 relative (normal range)") {
     CHECK(relRms(x, roundTrip(QType::F16, x)) < 0x1p-11);
@@ -249,7 +320,8 @@ TEST_CASE("quantize-dequantize error bounds", "[quant]") {
   }
   SECTION("all-zero rows stay zero") {
     const std::vector<float> zeros(512, 0.0f);
-    for (QType t : {QType::Q8_0, QType::Q5_0, QType::Q4_K, QType::Q6_K}) CHECK(roundTrip(t, zeros) == zeros);
+    for (QType t : {QType::Q8_0, QType::Q5_0, QType::Q4_0, QType::Q4_K, QType::Q5_K, QType::Q6_K})
+      CHECK(roundTrip(t, zeros) == zeros);
   }
 }
 
@@ -278,7 +350,7 @@ TEST_CASE("Q8_1 activation quantizer", "[quant]") {
 
 TEST_CASE("dotQ81 matches the dequantized dot", "[quant][dot]") {
   const int64_t n = GENERATE(256, 768, 4096, 11008);
-  for (QType t : {QType::Q8_0, QType::Q5_0, QType::Q4_K, QType::Q6_K}) {
+  for (QType t : {QType::Q8_0, QType::Q5_0, QType::Q4_0, QType::Q4_K, QType::Q5_K, QType::Q6_K}) {
     CAPTURE(qtypeName(t), n);
     const auto w = gaussianRow(n, 100 + static_cast<uint32_t>(n), 0.05f);
     auto x = gaussianRow(n, 200 + static_cast<uint32_t>(n));
@@ -304,7 +376,7 @@ TEST_CASE("dotQ81 matches the dequantized dot", "[quant][dot]") {
 TEST_CASE("row-planar repack places every field", "[quant]") {
   const int64_t n = 512;
   const auto w = gaussianRow(2 * n, 5);
-  for (QType t : {QType::Q6_K, QType::Q8_0, QType::Q5_0, QType::Q4_K}) {
+  for (QType t : {QType::Q6_K, QType::Q8_0, QType::Q5_0, QType::Q4_0, QType::Q4_K, QType::Q5_K}) {
     std::vector<uint8_t> gguf(2 * rowBytes(t, n));
     quantizeRow(t, w.data(), gguf.data(), n);
     quantizeRow(t, w.data() + n, gguf.data() + rowBytes(t, n), n);
@@ -327,6 +399,10 @@ TEST_CASE("row-planar repack places every field", "[quant]") {
       CHECK(std::memcmp(row1 + 16 * 3, b[3].qs, 16) == 0);
       CHECK(std::memcmp(row1 + 256 + 4 * 3, b[3].qh, 4) == 0);
       CHECK(std::memcmp(row1 + 320 + 2 * 3, &b[3].d, 2) == 0);
+    } else if (t == QType::Q4_0) {
+      const auto* b = reinterpret_cast<const BlockQ40*>(src1);
+      CHECK(std::memcmp(row1 + 16 * 5, b[5].qs, 16) == 0);
+      CHECK(std::memcmp(row1 + 256 + 2 * 5, &b[5].d, 2) == 0);
     } else {
       CHECK(std::memcmp(row1, src1, rowBytes(t, n)) == 0);
     }
@@ -356,4 +432,13 @@ TEST_CASE("quantizers give defined codes for non-finite and subnormal inputs", "
   std::vector<float> back(32);
   dequantizeRow(QType::Q5_0, q50.data(), back.data(), 32);
   CHECK(back[1] == 0.0f);
+  std::vector<uint8_t> q40(rowBytes(QType::Q4_0, 32));  // Q4_0's too
+  quantizeRow(QType::Q4_0, tiny.data(), q40.data(), 32);
+  dequantizeRow(QType::Q4_0, q40.data(), back.data(), 32);
+  CHECK(back[1] == 0.0f);
+}
+
+TEST_CASE("Q5_K keeps the 5th bit: half Q4_K's error on the same rows", "[quant]") {
+  const auto x = gaussianRow(2048, 21);
+  CHECK(relRms(x, roundTrip(QType::Q5_K, x)) < 0.6 * relRms(x, roundTrip(QType::Q4_K, x)));
 }
