@@ -253,6 +253,8 @@ void sweepRowSets(cudaStream_t stream) {
       {"tiny q6_k ffn_down", QType::Q6_K, 2048, 5632, 1, GemvEpilogue::Plain},
       {"q8_0 4096x4096", QType::Q8_0, 4096, 4096, 1, GemvEpilogue::Plain},
       {"q5_0 4096x4096", QType::Q5_0, 4096, 4096, 1, GemvEpilogue::Plain},
+      {"q4_0 4096x4096", QType::Q4_0, 4096, 4096, 1, GemvEpilogue::Plain},
+      {"q5_k 4096x4096", QType::Q5_K, 4096, 4096, 1, GemvEpilogue::Plain},
   };
   std::printf("row sets per lane: us per launch (* = the default gemvRowSets picks)\n");
   std::printf("%-22s %6s %6s %5s %10s %10s\n", "case", "n", "k", "m", "rs=1", "rs=2");
@@ -314,6 +316,8 @@ int main(int argc, char** argv) {
       {"q4_k q+k, q6_k v stacked", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain, 3, QType::Q6_K},
       {"q8_0 4096x4096", QType::Q8_0, 4096, 4096, 1, GemvEpilogue::Plain},
       {"q5_0 4096x4096", QType::Q5_0, 4096, 4096, 1, GemvEpilogue::Plain},
+      {"q4_0 4096x4096", QType::Q4_0, 4096, 4096, 1, GemvEpilogue::Plain},
+      {"q5_k 4096x4096", QType::Q5_K, 4096, 4096, 1, GemvEpilogue::Plain},
       {"q4_k ffn_up m=2", QType::Q4_K, 11008, 4096, 2, GemvEpilogue::Plain},
       {"q4_k ffn_up m=4", QType::Q4_K, 11008, 4096, 4, GemvEpilogue::Plain},
       {"q4_k ffn_up m=8", QType::Q4_K, 11008, 4096, 8, GemvEpilogue::Plain},

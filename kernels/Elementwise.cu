@@ -142,7 +142,18 @@ __device__ __forceinline__ uint16_t readU16(const uint8_t* p) {
   return static_cast<uint16_t>(p[0] | (p[1] << 8));
 }
 
-/// Element j of a GGUF row of type T (byte loads: rows of 22/34/210-byte blocks are unaligned).
+/// The 6-bit scale and min of sub-block `sub` from the 12 packed bytes s of a Q4_K/Q5_K block.
+__device__ __forceinline__ void kQuantScaleMin(const uint8_t* s, int sub, int& scale, int& min) {
+  if (sub < 4) {
+    scale = s[sub] & 63;
+    min = s[sub + 4] & 63;
+  } else {
+    scale = (s[sub + 4] & 0xF) | ((s[sub - 4] >> 6) << 4);
+    min = (s[sub + 4] >> 4) | ((s[sub] >> 6) << 4);
+  }
+}
+
+/// Element j of a GGUF row of type T (byte loads: rows of 18/22/34/210-byte blocks are unaligned).
 template <QType T>
 __device__ float dequantElement(const uint8_t* row, int64_t j) {
   if constexpr (T == QType::F32) {
@@ -160,19 +171,20 @@ __device__ float dequantElement(const uint8_t* row, int64_t j) {
     const int low = e < 16 ? (b[6 + e] & 0xF) : (b[6 + e - 16] >> 4);
     const int high = (b[2 + e / 8] >> (e % 8)) & 1;
     return detail::halfBitsToFloat(readU16(b)) * static_cast<float>((low | (high << 4)) - 16);
-  } else if constexpr (T == QType::Q4_K) {
-    const uint8_t* b = row + 144 * (j / 256);
+  } else if constexpr (T == QType::Q4_0) {
+    const uint8_t* b = row + 18 * (j / 32);
+    const int e = static_cast<int>(j % 32);
+    const int q = e < 16 ? (b[2 + e] & 0xF) : (b[2 + e - 16] >> 4);
+    return detail::halfBitsToFloat(readU16(b)) * static_cast<float>(q - 8);
+  } else if constexpr (T == QType::Q4_K || T == QType::Q5_K) {
+    constexpr bool kQ5 = T == QType::Q5_K;
+    const uint8_t* b = row + (kQ5 ? 176 : 144) * (j / 256);
+    const uint8_t* qs = b + (kQ5 ? 48 : 16);
     const int e = static_cast<int>(j % 256), g = e / 64, r = e % 64, sub = e / 32;
-    const uint8_t* s = b + 4;
-    const int q = r < 32 ? (b[16 + 32 * g + r] & 0xF) : (b[16 + 32 * g + r - 32] >> 4);
+    int q = r < 32 ? (qs[32 * g + r] & 0xF) : (qs[32 * g + r - 32] >> 4);
+    if constexpr (kQ5) q |= ((b[16 + e % 32] >> sub) & 1) << 4;
     int scale, min;
-    if (sub < 4) {
-      scale = s[sub] & 63;
-      min = s[sub + 4] & 63;
-    } else {
-      scale = (s[sub + 4] & 0xF) | ((s[sub - 4] >> 6) << 4);
-      min = (s[sub + 4] >> 4) | ((s[sub] >> 6) << 4);
-    }
+    kQuantScaleMin(b + 4, sub, scale, min);
     return detail::halfBitsToFloat(readU16(b)) * static_cast<float>(scale) * static_cast<float>(q) -
            detail::halfBitsToFloat(readU16(b + 2)) * static_cast<float>(min);
   } else {  // Q6_K
@@ -257,8 +269,12 @@ cudaError_t launchEmbed(const EmbedArgs& a, cudaStream_t stream) {
       return detail::launchEarly(embedKernel<QType::Q8_0>, d, stream, a, rowBytes);
     case QType::Q5_0:
       return detail::launchEarly(embedKernel<QType::Q5_0>, d, stream, a, rowBytes);
+    case QType::Q4_0:
+      return detail::launchEarly(embedKernel<QType::Q4_0>, d, stream, a, rowBytes);
     case QType::Q4_K:
       return detail::launchEarly(embedKernel<QType::Q4_K>, d, stream, a, rowBytes);
+    case QType::Q5_K:
+      return detail::launchEarly(embedKernel<QType::Q5_K>, d, stream, a, rowBytes);
     case QType::Q6_K:
       return detail::launchEarly(embedKernel<QType::Q6_K>, d, stream, a, rowBytes);
     default:

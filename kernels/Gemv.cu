@@ -7,6 +7,8 @@ cudaError_t launchGemvQ4K(const GemvLaunch& l, cudaStream_t stream);
 cudaError_t launchGemvQ6K(const GemvLaunch& l, cudaStream_t stream);
 cudaError_t launchGemvQ80(const GemvLaunch& l, cudaStream_t stream);
 cudaError_t launchGemvQ50(const GemvLaunch& l, cudaStream_t stream);
+cudaError_t launchGemvQ40(const GemvLaunch& l, cudaStream_t stream);
+cudaError_t launchGemvQ5K(const GemvLaunch& l, cudaStream_t stream);
 cudaError_t launchGemvQ4KQ6K(const GemvLaunch& l, cudaStream_t stream);
 
 /// Row bytes of a weight matrix of `type` as the kernel reads it (row-planar where needed).
@@ -81,6 +83,10 @@ cudaError_t launchGemvDp4a(const GemvArgs& a, cudaStream_t stream) {
       return detail::launchGemvQ80(l, stream);
     case QType::Q5_0:
       return detail::launchGemvQ50(l, stream);
+    case QType::Q4_0:
+      return detail::launchGemvQ40(l, stream);
+    case QType::Q5_K:
+      return detail::launchGemvQ5K(l, stream);
     default:
       return cudaErrorInvalidValue;
   }

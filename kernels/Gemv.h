@@ -21,12 +21,12 @@ enum class GemvEpilogue {
 
 /// One GEMV launch: out[i][r] = dot(W[r], act[i]) for rows r < n, activation rows i < m.
 struct GemvArgs {
-  quant::QType type = quant::QType::Q4_K;                ///< weight type (Q4_K, Q6_K, Q8_0, Q5_0)
+  quant::QType type = quant::QType::Q4_K;                ///< weight type (isDp4aWeightType)
   const void* weights[3] = {nullptr, nullptr, nullptr};  ///< W0 (and W1 for GateUp/SwiGlu, stacked)
   const void* act = nullptr;                             ///< Q8_1 row-planar activations, m rows
   float* out[3] = {nullptr, nullptr, nullptr};           ///< f32 [m][n] outputs
   int64_t n = 0;                                         ///< rows of W
-  int64_t k = 0;                                         ///< columns of W (multiple of 256)
+  int64_t k = 0;                                         ///< columns of W (gemvKMultiple)
   int m = 1;                                             ///< activation rows (1..8)
   GemvEpilogue epilogue = GemvEpilogue::Plain;
   /// Plain only: 2 or 3 matrices of one type and k in one launch (fuse-qkv's q, k and v, so

@@ -5,7 +5,7 @@
 /// Block = kGemvKSplit warps x 32 lanes; with R row sets (GemvShape.h: 1 or 2) block b owns
 /// weight rows 4Rb .. 4Rb + 4R - 1, and lane l works on rows 4Rb + l/8 + 4j (j < R) as lane
 /// c = l%8 of each 256-element unit (see Dp4aMath.h for which elements lane c owns); warp w takes
-/// units w, w+4, w+8, ... of the row, so the 4 warps split K (a Q8_0/Q5_0 row may end in a
+/// units w, w+4, w+8, ... of the row, so the 4 warps split K (a Q8_0/Q5_0/Q4_0 row may end in a
 /// partial unit). Each lane loads its 16-byte weight chunks of several units before computing any
 /// of them (kDepth), reuses each weight chunk for all M activation rows, and the activation chunks
 /// (shared by the rows of a warp, L1-resident) are 16-byte loads from the row-planar Q8_1 layout.
@@ -13,10 +13,10 @@
 /// memory, in the order quant::dotQ81 reproduces.
 
 #include "kernels/CudaCommon.cuh"
-#include "quant/Dp4aMath.h"
 #include "kernels/Gemv.h"
 #include "kernels/GemvShape.h"
 #include "kernels/KernelCatalog.h"
+#include "quant/Dp4aMath.h"
 
 #include <type_traits>
 
@@ -45,7 +45,7 @@ __device__ __forceinline__ T loadActivation(const uint8_t* p) {
 
 /// 16 activation bytes at a 4-byte aligned p: one 16-byte load where p allows. Q8_1 activation
 /// rows are k * 9/8 bytes apart, a multiple of 16 only for k a multiple of 128, which Q8_0 and
-/// Q5_0 rows (k a multiple of 32) need not be.
+/// Q5_0/Q4_0 rows (k a multiple of 32) need not be.
 __device__ __forceinline__ uint4 loadActivation16(const uint8_t* p) {
   if ((reinterpret_cast<uintptr_t>(p) & 15u) == 0) return loadActivation<uint4>(p);
   return make_uint4(loadActivation<uint32_t>(p), loadActivation<uint32_t>(p + 4), loadActivation<uint32_t>(p + 8),
@@ -68,7 +68,7 @@ __device__ __forceinline__ int dot16(const uint4& w, const uint4& a) {
 }
 
 /// The sum of a's 16 signed bytes (a DP4A against all-ones): what an offset-encoded format
-/// subtracts offset times (Q6_K, Q5_0; see LaneOps<Q6_K>::quants).
+/// subtracts offset times (Q6_K, Q5_0, Q4_0; see LaneOps<Q6_K>::quants).
 __device__ __forceinline__ int byteSum16(const uint4& a) {
   return dot16(make_uint4(0x01010101u, 0x01010101u, 0x01010101u, 0x01010101u), a);
 }
@@ -127,16 +127,51 @@ struct LaneOps<QType::Q4_K> {
     a.ds = loadActivation<uint2>(scales);
   }
   static __device__ __forceinline__ float dot(const Weights& w, const Act& a, int c) {
+    return dotQuants(w.head, lowNibbles(w.qs), highNibbles(w.qs), a, c);
+  }
+  /// The lane's contribution from its unsigned quants lo (sub-block 2g) and hi (2g + 1) and the
+  /// block header (d, dmin, scales): shared with Q5_K, whose header is the same.
+  static __device__ __forceinline__ float dotQuants(const uint4& head, const uint4& lo, const uint4& hi, const Act& a,
+                                                    int c) {
     const int g = c >> 1, h = c & 1;
-    const uint4 lo = lowNibbles(w.qs), hi = highNibbles(w.qs);
     uint32_t scales, mins;
-    q4kScaleMinPairs(w.head, g, scales, mins);
+    q4kScaleMinPairs(head, g, scales, mins);
     const uint32_t dsMin = h == 0 ? a.ds.x : a.ds.y;
     return quant::q4kLaneContrib(
-        halfBitsToFloat(static_cast<uint16_t>(w.head.x)), halfBitsToFloat(static_cast<uint16_t>(w.head.x >> 16)),
+        halfBitsToFloat(static_cast<uint16_t>(head.x)), halfBitsToFloat(static_cast<uint16_t>(head.x >> 16)),
         static_cast<int>(scales & 0xFFu), dot16(lo, a.lo), halfBitsToFloat(static_cast<uint16_t>(a.ds.x)),
         static_cast<int>(scales >> 8), dot16(hi, a.hi), halfBitsToFloat(static_cast<uint16_t>(a.ds.y)),
         static_cast<int>((mins >> (8 * h)) & 0xFFu), halfBitsToFloat(static_cast<uint16_t>(dsMin >> 16)));
+  }
+};
+
+/// Q5_K: Q4_K's lane split, header and activation side; each lane also loads the 16 qh bytes that
+/// hold the 5th bits of its quants (bit 2g of each byte for the low nibbles, 2g + 1 for the high
+/// ones).
+template <>
+struct LaneOps<QType::Q5_K> : LaneOps<QType::Q4_K> {
+  static constexpr int kDepthM1 = 2;  ///< 48 bytes of weights per unit: Q4_K's depth would pass 64 registers
+  struct Weights {
+    uint4 head, qh, qs;
+  };
+  static __device__ __forceinline__ void load(Weights& w, const uint8_t* row, int, int u, int c) {
+    const uint8_t* block = row + 176 * u;
+    w.head = loadWeight16(block);
+    w.qh = loadWeight16(block + 16 + 16 * (c & 1));
+    w.qs = loadWeight16(block + 48 + 16 * c);
+  }
+  /// Bit `shift` of each byte of qh, moved to bit 4.
+  static __device__ __forceinline__ uint4 fifthBits(const uint4& qh, int shift) {
+    return {((qh.x >> shift) & 0x01010101u) << 4, ((qh.y >> shift) & 0x01010101u) << 4,
+            ((qh.z >> shift) & 0x01010101u) << 4, ((qh.w >> shift) & 0x01010101u) << 4};
+  }
+  static __device__ __forceinline__ uint4 orBits(const uint4& a, const uint4& b) {
+    return {a.x | b.x, a.y | b.y, a.z | b.z, a.w | b.w};
+  }
+  static __device__ __forceinline__ float dot(const Weights& w, const Act& a, int c) {
+    const int g = c >> 1;
+    return dotQuants(w.head, orBits(lowNibbles(w.qs), fifthBits(w.qh, 2 * g)),
+                     orBits(highNibbles(w.qs), fifthBits(w.qh, 2 * g + 1)), a, c);
   }
 };
 
@@ -224,10 +259,9 @@ struct LaneOps<QType::Q8_0> {
   }
 };
 
+/// Q5_0: Q8_0's activation side (Act, loadAct, offsets, depth), its own weights.
 template <>
-struct LaneOps<QType::Q5_0> {
-  static constexpr int kDepthM1 = 4;
-  static constexpr bool kPartialUnits = true;
+struct LaneOps<QType::Q5_0> : LaneOps<QType::Q8_0> {
   struct Weights {
     uint4 qs;
     uint32_t qh;
@@ -247,18 +281,32 @@ struct LaneOps<QType::Q5_0> {
   static __device__ __forceinline__ uint32_t quants(uint32_t low4, uint32_t qh, int first) {
     return low4 | spreadHighBits((qh >> first) & 0xFu);
   }
-  using Act = LaneOps<QType::Q8_0>::Act;
-  static __device__ __forceinline__ int actQuantOffset(int c) { return LaneOps<QType::Q8_0>::actQuantOffset(c); }
-  static __device__ __forceinline__ int actScaleOffset(int c) { return LaneOps<QType::Q8_0>::actScaleOffset(c); }
-  static __device__ __forceinline__ void loadAct(Act& x, const uint8_t* quants, const uint8_t* scales) {
-    LaneOps<QType::Q8_0>::loadAct(x, quants, scales);
-  }
   static __device__ __forceinline__ float dot(const Weights& w, const Act& x, int) {
     const uint4 lo = {quants(w.qs.x & 0x0F0F0F0Fu, w.qh, 0), quants(w.qs.y & 0x0F0F0F0Fu, w.qh, 4),
                       quants(w.qs.z & 0x0F0F0F0Fu, w.qh, 8), quants(w.qs.w & 0x0F0F0F0Fu, w.qh, 12)};
     const uint4 hi = {quants((w.qs.x >> 4) & 0x0F0F0F0Fu, w.qh, 16), quants((w.qs.y >> 4) & 0x0F0F0F0Fu, w.qh, 20),
                       quants((w.qs.z >> 4) & 0x0F0F0F0Fu, w.qh, 24), quants((w.qs.w >> 4) & 0x0F0F0F0Fu, w.qh, 28)};
     const int sumi = dot16(hi, x.a1) + dot16(lo, x.a0) - 16 * (byteSum16(x.a1) + byteSum16(x.a0));
+    return quant::q32LaneContrib(halfBitsToFloat(w.d), halfBitsToFloat(x.d), sumi);
+  }
+};
+
+/// Q4_0: Q5_0 without the 5th bits (row-planar: qs [nb][16], d [nb]); Q8_0's activation side.
+template <>
+struct LaneOps<QType::Q4_0> : LaneOps<QType::Q8_0> {
+  struct Weights {
+    uint4 qs;
+    uint16_t d;
+  };
+  static __device__ __forceinline__ void load(Weights& w, const uint8_t* row, int nb, int u, int c) {
+    const int b = 8 * u + c;
+    w.qs = loadWeight16(row + 16 * b);
+    w.d = loadU16(row + 16 * nb + 2 * b);
+  }
+  /// Unsigned 4-bit quants (0..15); the -8 offset is applied to the dot product (as Q5_0's).
+  static __device__ __forceinline__ float dot(const Weights& w, const Act& x, int) {
+    const int sumi =
+        dot16(highNibbles(w.qs), x.a1) + dot16(lowNibbles(w.qs), x.a0) - 8 * (byteSum16(x.a1) + byteSum16(x.a0));
     return quant::q32LaneContrib(halfBitsToFloat(w.d), halfBitsToFloat(x.d), sumi);
   }
 };

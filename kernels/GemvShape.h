@@ -17,10 +17,10 @@ namespace reel::kernels {
 /// Rows one warp's lanes cover at a time (8 lanes per row).
 inline constexpr int kGemvRowsPerWarp = 4;
 
-/// What k must be a multiple of for a weight type: a 256-element super-block (Q4_K, Q6_K), or a
-/// 32-element block (Q8_0, Q5_0: the kernel finishes a row with a partial 256-element unit).
+/// What k must be a multiple of for a weight type: a 256-element super-block (Q4_K, Q5_K, Q6_K), or
+/// a 32-element block (Q8_0, Q5_0, Q4_0: the kernel finishes a row with a partial 256-element unit).
 constexpr int64_t gemvKMultiple(quant::QType type) {
-  return type == quant::QType::Q8_0 || type == quant::QType::Q5_0 ? 32 : 256;
+  return type == quant::QType::Q8_0 || type == quant::QType::Q5_0 || type == quant::QType::Q4_0 ? 32 : 256;
 }
 
 /// Whether a mixed-type stack kernel exists for matrices of `type` followed by a last one of

@@ -28,9 +28,9 @@ LaunchDims make(int64_t gx, int64_t gy, int64_t gz, int64_t threads, int64_t sme
   return d;
 }
 
-constexpr QType kGemvTypes[] = {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0};
-constexpr QType kEmbedTypes[] = {QType::F32,  QType::F16,  QType::BF16, QType::Q8_0,
-                                 QType::Q5_0, QType::Q4_K, QType::Q6_K};
+constexpr QType kGemvTypes[] = {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0, QType::Q4_0, QType::Q5_K};
+constexpr QType kEmbedTypes[] = {QType::F32,  QType::F16,  QType::BF16, QType::Q8_0, QType::Q5_0,
+                                 QType::Q4_K, QType::Q6_K, QType::Q4_0, QType::Q5_K};
 
 /// What `pick` gives for weight type t among Types, each passed as std::integral_constant<QType, T>
 /// (for Q4_K where t is none of them).
@@ -43,12 +43,13 @@ auto ofType(QType t, Pick pick) {
 /// ofType over the DP4A GEMVs' weight types.
 template <typename Pick>
 auto ofGemvType(QType t, Pick pick) {
-  return ofType<QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0>(t, pick);
+  return ofType<QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0, QType::Q4_0, QType::Q5_K>(t, pick);
 }
 /// ofType over the embedding tables' types (kEmbedTypes).
 template <typename Pick>
 auto ofEmbedType(QType t, Pick pick) {
-  return ofType<QType::F32, QType::F16, QType::BF16, QType::Q8_0, QType::Q5_0, QType::Q4_K, QType::Q6_K>(t, pick);
+  return ofType<QType::F32, QType::F16, QType::BF16, QType::Q8_0, QType::Q5_0, QType::Q4_K, QType::Q6_K, QType::Q4_0,
+                QType::Q5_K>(t, pick);
 }
 
 // ---- checks ------------------------------------------------------------------------------

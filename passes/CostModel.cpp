@@ -74,7 +74,7 @@ double f32Bytes(int64_t rows, int64_t width) {
 bool hasQuantizedKernel(ir::ElemType weightType) {
   using ir::ElemType;
   return weightType == ElemType::Q4_K || weightType == ElemType::Q5_0 || weightType == ElemType::Q6_K ||
-         weightType == ElemType::Q8_0;
+         weightType == ElemType::Q8_0 || weightType == ElemType::Q4_0 || weightType == ElemType::Q5_K;
 }
 
 int64_t derivedWeightBytes(MatmulKernel kernel, const ir::TensorType& weightType) {

@@ -18,6 +18,10 @@ using quant::QType;
 
 namespace {
 
+/// Every weight type of the DP4A GEMV, and those of them with 32-element blocks.
+constexpr QType kGemvTypes[] = {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0, QType::Q4_0, QType::Q5_K};
+constexpr QType kBlock32Types[] = {QType::Q8_0, QType::Q5_0, QType::Q4_0};
+
 /// One weight matrix in both layouts.
 struct QuantWeights {
   std::vector<float> dense;     // the float weights it came from
@@ -311,7 +315,7 @@ void checkMixedStack(const std::vector<int64_t>& rows, int64_t k, const std::vec
 }  // namespace
 
 TEST_CASE("stacked DP4A GEMVs equal each matrix alone", "[gemv][sanitize]") {
-  for (QType type : {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0}) {
+  for (QType type : kGemvTypes) {
     checkStacked(type, {37, 41, 101}, 512, {1, 4, 8});  // >= 37 rows each: enough outputs for the L2 check
     checkStacked(type, {64, 45}, 768, {1, 3});
   }
@@ -357,12 +361,12 @@ TEST_CASE("mixed-type stacked GEMVs (Q4_K, then Q6_K) equal each matrix alone", 
 }
 
 TEST_CASE("DP4A GEMV, small shapes, every type and epilogue", "[gemv][sanitize]") {
-  for (QType type : {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0})
+  for (QType type : kGemvTypes)
     checkGemvShape(type, 101, 512, {1, 3, 8});  // >= 96 outputs at m = 1: the relative-L2 statistic needs them
 }
 
 TEST_CASE("DP4A GEMV, ragged shapes, m = 1..8", "[gemv]") {
-  for (QType type : {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0}) {
+  for (QType type : kGemvTypes) {
     checkGemvShape(type, 1001, 2816, {1, 2, 3, 4, 5, 6, 7, 8});  // k = 11 x 256: units not a multiple of the 4 warps
     checkGemvShape(type, 4099, 768, {5, 7});                     // n not a multiple of the 4 rows per block
     checkGemvShape(type, 517, 11008, {1, 2});                    // ffn_down's k: several batches per warp at m = 1
@@ -370,19 +374,19 @@ TEST_CASE("DP4A GEMV, ragged shapes, m = 1..8", "[gemv]") {
 }
 
 TEST_CASE("DP4A GEMV, every row-set count per lane, small shapes", "[gemv][sanitize]") {
-  for (QType type : {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0}) {
+  for (QType type : kGemvTypes) {
     checkRowSets(type, 15, 512, {7, 8});  // fewer rows than two blocks of 2 row sets (>= 96 outputs)
     checkRowSets(type, 101, 768, {1, 8});
   }
 }
 
 TEST_CASE("DP4A GEMV, every row-set count per lane, ragged shapes", "[gemv]") {
-  for (QType type : {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0})
+  for (QType type : kGemvTypes)
     checkRowSets(type, 1001, 2816, {1, 3, 8});  // n not a multiple of 8 rows per block; 11 units per row
 }
 
 TEST_CASE("DP4A GEMV, rows ending in a partial 256-element unit (32-element block types)", "[gemv][sanitize]") {
-  for (QType type : {QType::Q8_0, QType::Q5_0}) {
+  for (QType type : kBlock32Types) {
     checkGemvShape(type, 101, 896, {1, 3, 8});  // Qwen2.5-0.5B's hidden size: 3.5 units
     checkRowSets(type, 61, 160, {2, 5});        // under one unit: only the partial one
     checkStacked(type, {104, 112, 99}, 416, {1, 4});
@@ -495,7 +499,7 @@ TEST_CASE("DP4A GEMV with an early start reads the activations only after its pr
   INFO("seed " << seed);
   cudaStream_t stream = nullptr;
   CUDA_REQUIRE(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  for (const QType type : {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0}) {
+  for (const QType type : kGemvTypes) {
     for (const int m : {1, 3}) {
       INFO(quant::qtypeName(type) << " m=" << m);
       const QuantWeights w = makeWeights(type, n, k, seed);

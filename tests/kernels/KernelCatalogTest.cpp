@@ -46,11 +46,13 @@ TEST_CASE("launch dims and checks", "[catalog]") {
   CHECK(checkKernelArgs("gemv_dp4a_stack3_q4_k_q6_k", mixed).empty());
   const int64_t straddling[kMaxIntArgs] = {60, 512, 1, 1, 20, 24, 16};  // the Q6_K rows from row 44
   CHECK_FALSE(checkKernelArgs("gemv_dp4a_stack3_q4_k_q6_k", straddling).empty());
-  // k: whole super-blocks for the K-quants, whole 32-element blocks for Q8_0 and Q5_0.
+  // k: whole super-blocks for the K-quants, whole 32-element blocks for Q8_0, Q5_0 and Q4_0.
   const int64_t qwenK[kMaxIntArgs] = {896, 896, 1, 1};
   CHECK(checkKernelArgs("gemv_dp4a_q5_0", qwenK).empty());
+  CHECK(checkKernelArgs("gemv_dp4a_q4_0", qwenK).empty());
   CHECK(checkKernelArgs("gemv_dp4a_gate_up_q8_0", qwenK).empty());
   CHECK_FALSE(checkKernelArgs("gemv_dp4a_q4_k", qwenK).empty());
+  CHECK(checkKernelArgs("gemv_dp4a_q5_k", qwenK) == "k must be a positive multiple of 256 for q5_k weights");
   const int64_t badK[kMaxIntArgs] = {4096, 4000, 1, 1};
   CHECK_FALSE(checkKernelArgs("gemv_dp4a_q4_k", badK).empty());
   const int64_t badM[kMaxIntArgs] = {4096, 4096, 9, 1};
