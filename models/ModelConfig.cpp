@@ -216,7 +216,8 @@ std::optional<QuantScheme> parseQuantScheme(const std::string& name) {
   std::string lower;
   lower.reserve(name.size());
   for (char c : name) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  for (QuantScheme scheme : {QuantScheme::Q4_K_M, QuantScheme::Q4_K, QuantScheme::Q8_0, QuantScheme::F16})
+  for (QuantScheme scheme : {QuantScheme::Q4_K_M, QuantScheme::Q4_K, QuantScheme::Q8_0, QuantScheme::F16,
+                             QuantScheme::Q4_0, QuantScheme::Q5_K_M, QuantScheme::BF16})
     if (lower == quantSchemeName(scheme)) return scheme;
   return std::nullopt;
 }
@@ -231,6 +232,12 @@ const char* quantSchemeName(QuantScheme scheme) {
       return "q8_0";
     case QuantScheme::F16:
       return "f16";
+    case QuantScheme::Q4_0:
+      return "q4_0";
+    case QuantScheme::Q5_K_M:
+      return "q5_k_m";
+    case QuantScheme::BF16:
+      return "bf16";
   }
   return "?";
 }

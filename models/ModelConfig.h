@@ -110,10 +110,11 @@ struct ModelConfig {
   void finalize();
 };
 
-/// Quantization schemes for weights. q4_k_m mixes Q4_K and Q6_K as llama.cpp does.
-enum class QuantScheme { Q4_K_M, Q4_K, Q8_0, F16 };
+/// Quantization schemes for weights. q4_k_m mixes Q4_K and Q6_K, q5_k_m Q5_K and Q6_K, as
+/// llama.cpp does.
+enum class QuantScheme { Q4_K_M, Q4_K, Q8_0, F16, Q4_0, Q5_K_M, BF16 };
 
-/// Parses "q4_k_m", "q4_k", "q8_0", "f16" (any case); nullopt if unknown.
+/// Parses "q4_k_m", "q4_k", "q8_0", "f16", "q4_0", "q5_k_m", "bf16" (any case); nullopt if unknown.
 std::optional<QuantScheme> parseQuantScheme(const std::string& name);
 /// The lower-case name parseQuantScheme() accepts: "q4_k_m", ...
 const char* quantSchemeName(QuantScheme scheme);

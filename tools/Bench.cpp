@@ -130,7 +130,9 @@ int runBench(int argc, char** argv) {
   declareTensorCheckFlag(args);
   args.option("--weights-cache", "FILE",
               "where --synthetic weights are kept (default $TMPDIR/reel-synthetic-MODEL-QUANT.gguf)");
-  args.option("--quant", "SCHEME", "weight quantization for --synthetic: q4_k_m (default), q4_k, q8_0, f16");
+  args.option("--quant", "SCHEME",
+              "weight quantization for --synthetic: q4_k_m (default), q4_k, q8_0, f16, bf16, q4_0, "
+              "q5_k_m");
   args.option("--ctx", "N", "KV positions per sequence (default 1024)");
   args.option("--tokens", "N", "timed decode steps per bucket (default 128)", "-n");
   args.option("--warmup", "N", "untimed steps first (default 4)");

@@ -19,7 +19,7 @@ int runCompile(int argc, char** argv) {
   args.option("--emit", "KIND",
               "what to write: ir (default; plan when -o ends in .plan), plan (the lowered schedules), or none");
   args.option("--ctx", "N", "KV positions per sequence the plan is lowered for (default: min(model context, 4096))");
-  args.option("--quant", "SCHEME", "weight quantization: q4_k_m (default), q4_k, q8_0, f16");
+  args.option("--quant", "SCHEME", "weight quantization: q4_k_m (default), q4_k, q8_0, f16, bf16, q4_0, q5_k_m");
   args.option("--output", "FILE", "write to FILE instead of stdout", "-o");
   declarePassFlags(args);
   if (!args.parse(argc, argv, 2)) return 0;
@@ -34,7 +34,8 @@ int runCompile(int argc, char** argv) {
   models::ModelConfig config = models::loadModelConfig(*args.get("MODEL"));
   CompileDefaults defaults;
   defaults.lower = emit == "plan";
-  std::optional<codegen::CompileResult> compiled = compileWithFlags(args, models::buildModule(config, {scheme}), defaults);
+  std::optional<codegen::CompileResult> compiled =
+      compileWithFlags(args, models::buildModule(config, {scheme}), defaults);
   if (!compiled) return 1;
 
   if (emit == "plan") {

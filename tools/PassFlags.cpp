@@ -246,7 +246,8 @@ models::QuantScheme quantSchemeFlag(const Args& args, const std::string& fallbac
   const std::string text = args.getOr("--quant", fallback);
   const std::optional<models::QuantScheme> scheme = models::parseQuantScheme(text);
   if (!scheme)
-    failPlain("{}: unknown --quant {} (expected q4_k_m, q4_k, q8_0 or f16)", args.command(), quoteForMessage(text));
+    failPlain("{}: unknown --quant {} (expected q4_k_m, q4_k, q8_0, f16, bf16, q4_0 or q5_k_m)", args.command(),
+              quoteForMessage(text));
   return *scheme;
 }
 

@@ -175,7 +175,9 @@ void declareModelFlags(Args& args) {
   declareTensorCheckFlag(args);
   args.option("--device", "DEVICE",
               "auto (default: cuda when a GPU is present, else cpu), cpu (the CPU reference) or cuda");
-  args.option("--quant", "SCHEME", "weight quantization for --synthetic: q4_k_m (default), q4_k, q8_0, f16");
+  args.option("--quant", "SCHEME",
+              "weight quantization for --synthetic: q4_k_m (default), q4_k, q8_0, f16, bf16, q4_0, "
+              "q5_k_m");
   args.option("--threads", "N", fmt::format("CPU threads per matmul (default 2, at most {})", kMaxThreads));
   declareGpuRunFlags(args);
   declarePassFlags(args);

@@ -32,7 +32,7 @@ int runSynth(int argc, char** argv) {
             "(tokenizer.ggml.model = \"no_vocab\", or --tokenizer's).");
   args.positional("MODEL", "a model .toml, a Hugging Face config.json, a .gguf file, or a bundled name (reel models)");
   args.option("--output", "FILE", "the GGUF file to write", "-o");
-  args.option("--quant", "SCHEME", "weight quantization: q4_k_m (default), q4_k, q8_0, f16");
+  args.option("--quant", "SCHEME", "weight quantization: q4_k_m (default), q4_k, q8_0, f16, bf16, q4_0, q5_k_m");
   args.option("--seed", "N", "random seed (default 0): the same seed gives the same file");
   args.option("--tokenizer", "FILE",
               "a GGUF file whose tokenizer (tokenizer.* metadata) the file carries instead of none; its vocabulary "

@@ -107,6 +107,12 @@ uint32_t ggufFileType(models::QuantScheme scheme) {
       return 14;  // LLAMA_FTYPE_MOSTLY_Q4_K_S
     case models::QuantScheme::Q4_K_M:
       return 15;
+    case models::QuantScheme::Q4_0:
+      return 2;  // LLAMA_FTYPE_MOSTLY_Q4_0
+    case models::QuantScheme::Q5_K_M:
+      return 17;
+    case models::QuantScheme::BF16:
+      return 32;
   }
   return 0;
 }

@@ -1,6 +1,7 @@
 // ModelConfig::validate(), parameterCount() and the quantization scheme names.
 #include "ConfigTestSupport.h"
 #include "models/ModelConfig.h"
+#include "models/QuantPolicy.h"
 
 #include <cmath>
 #include <limits>
@@ -181,8 +182,11 @@ TEST_CASE("parameterCount() counts every weight", "[models][config]") {
 }
 
 TEST_CASE("Quantization schemes parse and print", "[models][config]") {
-  for (QuantScheme scheme : {QuantScheme::Q4_K_M, QuantScheme::Q4_K, QuantScheme::Q8_0, QuantScheme::F16})
+  for (QuantScheme scheme : {QuantScheme::Q4_K_M, QuantScheme::Q4_K, QuantScheme::Q8_0, QuantScheme::F16,
+                             QuantScheme::Q4_0, QuantScheme::Q5_K_M, QuantScheme::BF16})
     CHECK(parseQuantScheme(quantSchemeName(scheme)) == scheme);
+  CHECK(parseQuantScheme("Q5_K_M") == QuantScheme::Q5_K_M);
+  CHECK(parseQuantScheme("q4_0") == QuantScheme::Q4_0);
   CHECK(std::string(quantSchemeName(QuantScheme::Q4_K_M)) == "q4_k_m");
   CHECK(std::string(quantSchemeName(QuantScheme::Q8_0)) == "q8_0");
   CHECK(parseQuantScheme("Q4_K_M") == QuantScheme::Q4_K_M);
@@ -190,6 +194,36 @@ TEST_CASE("Quantization schemes parse and print", "[models][config]") {
   CHECK_FALSE(parseQuantScheme("q5_k").has_value());
   CHECK_FALSE(parseQuantScheme("").has_value());
   CHECK_FALSE(parseQuantScheme("q4_k_m ").has_value());
+}
+
+TEST_CASE("q5_k_m and q4_0 place weight types as llama.cpp does", "[models][config]") {
+  using ir::ElemType;
+  ModelConfig config = tinyConfig();
+  config.numLayers = 32;  // more bits in layers 0..3, 28..31 and every third between (6, 9, ...)
+  const auto type = [&](QuantScheme scheme, WeightRole role, int64_t layer, int64_t rowLength = 4096) {
+    return weightType(config, scheme, {role, layer, rowLength});
+  };
+  CHECK(type(QuantScheme::Q5_K_M, WeightRole::AttnQ, 5) == ElemType::Q5_K);
+  CHECK(type(QuantScheme::Q5_K_M, WeightRole::FfnGate, 0) == ElemType::Q5_K);
+  CHECK(type(QuantScheme::Q5_K_M, WeightRole::AttnV, 0) == ElemType::Q6_K);
+  CHECK(type(QuantScheme::Q5_K_M, WeightRole::FfnDown, 6) == ElemType::Q6_K);
+  CHECK(type(QuantScheme::Q5_K_M, WeightRole::FfnDown, 7) == ElemType::Q5_K);
+  CHECK(type(QuantScheme::Q5_K_M, WeightRole::Output, -1) == ElemType::Q6_K);
+  CHECK(type(QuantScheme::Q5_K_M, WeightRole::TokenEmbd, -1) == ElemType::Q5_K);
+  CHECK(type(QuantScheme::Q5_K_M, WeightRole::Norm, 3) == ElemType::F32);
+  // Rows that are not whole super-blocks (Qwen2.5-0.5B's 896): Q5_K -> Q5_0, Q6_K -> Q8_0.
+  CHECK(type(QuantScheme::Q5_K_M, WeightRole::AttnQ, 5, 896) == ElemType::Q5_0);
+  CHECK(type(QuantScheme::Q5_K_M, WeightRole::AttnV, 0, 896) == ElemType::Q8_0);
+
+  CHECK(type(QuantScheme::BF16, WeightRole::Output, -1) == ElemType::BF16);
+  CHECK(type(QuantScheme::BF16, WeightRole::Bias, 1) == ElemType::F32);
+  CHECK(type(QuantScheme::Q4_0, WeightRole::AttnV, 0) == ElemType::Q4_0);
+  CHECK(type(QuantScheme::Q4_0, WeightRole::FfnDown, 9, 896) == ElemType::Q4_0);
+  CHECK(type(QuantScheme::Q4_0, WeightRole::TokenEmbd, -1) == ElemType::Q4_0);
+  CHECK(type(QuantScheme::Q4_0, WeightRole::Output, -1) == ElemType::Q6_K);
+  config.tieEmbeddings = true;  // the tied table is the output matrix
+  CHECK(type(QuantScheme::Q4_0, WeightRole::TokenEmbd, -1) == ElemType::Q6_K);
+  CHECK(type(QuantScheme::Q5_K_M, WeightRole::TokenEmbd, -1) == ElemType::Q6_K);
 }
 
 }  // namespace

@@ -94,7 +94,7 @@ void compareWithCpu(const codegen::CompileResult& compiled, const synth::OpenWei
 
 void checkModel(const models::ModelConfig& config, const GpuCompileSpec& spec, const decode::DecodeRequest& request,
                 const Comparison& how = {}) {
-  const synth::OpenWeights& weights = gpuTestWeights(config);
+  const synth::OpenWeights& weights = gpuTestWeights(config, spec.scheme);
   compareWithCpu(compileForGpu(config, *weights.source, spec), weights, request, how);
 }
 
@@ -116,6 +116,19 @@ TEST_CASE("tiny: a decode-only plan (no prefill graph, no kv_append step) matche
   GpuCompileSpec spec;
   spec.prefillTokens = 0;
   checkModel(config, spec, {staggeredPrompts(2, config.vocabSize), 12, {}}, {PrefillMode::TokenByToken});
+}
+
+TEST_CASE("tiny: q4_0, q5_k_m, f16 and bf16 weights on the GPU match the CPU reference", "[gpu][parity]") {
+  // DP4A GEMVs on Q4_0 and Q5_K (with Q6_K where llama.cpp gives more bits), HGEMM on f16 weights
+  // and on the f16 copy of bf16 ones; Q4_0/Q5_K/bf16 embedding tables.
+  const models::ModelConfig config = tinyConfig();
+  for (const models::QuantScheme scheme :
+       {models::QuantScheme::Q4_0, models::QuantScheme::Q5_K_M, models::QuantScheme::F16, models::QuantScheme::BF16}) {
+    INFO(models::quantSchemeName(scheme));
+    GpuCompileSpec spec;
+    spec.scheme = scheme;
+    checkModel(config, spec, {staggeredPrompts(2, config.vocabSize), 12, {}});
+  }
 }
 
 TEST_CASE("tiny: three sequences decoding together match the CPU reference", "[gpu][parity]") {

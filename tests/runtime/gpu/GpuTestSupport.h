@@ -34,14 +34,15 @@ namespace reel::test {
 
 inline constexpr double kGpuTolerance = kQ81Tolerance;
 
-/// Synthetic weights for `config` (q4_k_m, seed 0), written with every core once per binary.
-inline const synth::OpenWeights& gpuTestWeights(const models::ModelConfig& config) {
+/// Synthetic weights for `config` (seed 0), written with every core once per binary and scheme.
+inline const synth::OpenWeights& gpuTestWeights(const models::ModelConfig& config,
+                                                models::QuantScheme scheme = models::QuantScheme::Q4_K_M) {
   static std::map<std::string, synth::OpenWeights> cache;
-  auto found = cache.find(config.name);
+  const std::string key = config.name + "/" + models::quantSchemeName(scheme);
+  auto found = cache.find(key);
   if (found == cache.end()) {
     const unsigned threads = std::max(2u, std::thread::hardware_concurrency());
-    found = cache.emplace(config.name, synth::openSyntheticWeights(config, {models::QuantScheme::Q4_K_M, 0, threads}))
-                .first;
+    found = cache.emplace(key, synth::openSyntheticWeights(config, {scheme, 0, threads})).first;
   }
   return found->second;
 }
@@ -53,12 +54,13 @@ struct GpuCompileSpec {
   int64_t maxContext = 256;
   std::string pipeline;   ///< empty: the default pipeline
   bool sampling = false;  ///< the step ends in `sample` (codegen::CompileRequest::sampling)
+  models::QuantScheme scheme = models::QuantScheme::Q4_K_M;  ///< the weights' scheme (their qtypes are adopted)
 };
 
 /// The optimized module (for the CPU reference) and its plan (for the GPU).
 inline codegen::CompileResult compileForGpu(const models::ModelConfig& config, const reference::WeightSource& weights,
                                             const GpuCompileSpec& spec) {
-  std::unique_ptr<ir::Module> module = models::buildModule(config, {models::QuantScheme::Q4_K_M, spec.sampling});
+  std::unique_ptr<ir::Module> module = models::buildModule(config, {spec.scheme, spec.sampling});
   reference::adoptWeightTypes(*module, weights);
   codegen::CompileRequest request;
   request.sampling = spec.sampling;

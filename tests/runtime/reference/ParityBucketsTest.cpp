@@ -44,6 +44,30 @@ void compareWithAlone(const std::vector<SequenceOutput>& alone, const DecodeRepo
   }
 }
 
+/// Decodes with the default pipeline (bucket 1) on synthetic `scheme` weights, teacher-forced
+/// along the f32 graph's tokens, and compares the logits with the f32 graph's; the M = 1 matmuls
+/// must all use `kernel`.
+void checkCloseToF32(models::QuantScheme scheme, const std::string& kernel) {
+  INFO(models::quantSchemeName(scheme));
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = syntheticWeights(config, scheme);
+  CompileSpec generic;
+  generic.scheme = scheme;
+  std::unique_ptr<ir::Module> plain = compileModule(config, *weights.source, generic);
+  CompileSpec optimized{passes::kDefaultPipeline, {1}, 0};
+  optimized.scheme = scheme;
+  std::unique_ptr<ir::Module> compiled = compileModule(config, *weights.source, optimized);
+  const std::vector<std::vector<int32_t>> prompts = staggeredPrompts(2, config.vocabSize);
+  const std::vector<SequenceOutput> f32 = decodeAlone(findStepGraphs(*plain), *weights.source, prompts);
+
+  DecodeOptions options;
+  options.keepLogits = true;
+  DecodeRequest request{prompts, kNewTokens, {f32[0].tokens, f32[1].tokens}};
+  const DecodeReport report = runGreedyDecode(findStepGraphs(*compiled), *weights.source, request, options);
+  REQUIRE(matmulKernels(*compiled->findGraph("decode.m1")) == std::set<std::string>{kernel});
+  compareWithAlone(f32, report, kQ81Tolerance);
+}
+
 }  // namespace
 
 TEST_CASE("every bucket matches M = 1 per sequence, padding rows present", "[parity][buckets]") {
@@ -98,17 +122,13 @@ TEST_CASE("more sequences than the largest bucket are split into several steps",
 }
 
 TEST_CASE("the quantized pipeline stays close to the f32 reference", "[parity][precision]") {
-  const models::ModelConfig config = tinyConfig();
-  const synth::OpenWeights& weights = syntheticWeights(config);
-  std::unique_ptr<ir::Module> plain = compileModule(config, *weights.source, {});
-  std::unique_ptr<ir::Module> compiled = compileModule(config, *weights.source, {passes::kDefaultPipeline, {1}, 0});
-  const std::vector<std::vector<int32_t>> prompts = staggeredPrompts(2, config.vocabSize);
-  const std::vector<SequenceOutput> f32 = decodeAlone(findStepGraphs(*plain), *weights.source, prompts);
+  checkCloseToF32(models::QuantScheme::Q4_K_M, "dp4a");
+}
 
-  DecodeOptions options;
-  options.keepLogits = true;
-  DecodeRequest request{prompts, kNewTokens, {f32[0].tokens, f32[1].tokens}};
-  const DecodeReport report = runGreedyDecode(findStepGraphs(*compiled), *weights.source, request, options);
-  REQUIRE(matmulKernels(*compiled->findGraph("decode.m1")) == std::set<std::string>{"dp4a"});
-  compareWithAlone(f32, report, kQ81Tolerance);
+TEST_CASE("q4_0 and q5_k_m weights (DP4A) and f16 and bf16 weights (hgemm) stay close to the f32 reference",
+          "[parity][precision]") {
+  checkCloseToF32(models::QuantScheme::Q4_0, "dp4a");
+  checkCloseToF32(models::QuantScheme::Q5_K_M, "dp4a");
+  checkCloseToF32(models::QuantScheme::F16, "hgemm");
+  checkCloseToF32(models::QuantScheme::BF16, "hgemm");
 }
