@@ -175,8 +175,10 @@ class GraphLowering final : public LoweringContext {
     step.op = op.numResults() ? "%" + op.result()->name() : std::string(op.name());
     step.weightBytes = launch.weightBytes;
     const double bytes = static_cast<double>(launch.weightBytes + launch.activationBytes);
-    const bool gemv = info->family == "gemv";
-    step.predictedUs = model_.launch(info->family, bytes, step.dims, gemv ? static_cast<double>(step.ints[3]) : 1.0).us;
+    // The GEMVs' row sets enter the cost model's figure.
+    const int rowSetsAt = kernels::intArgIndex(*info, "row_sets");
+    const double rowSets = rowSetsAt < 0 ? 1.0 : static_cast<double>(step.ints[static_cast<size_t>(rowSetsAt)]);
+    step.predictedUs = model_.launch(info->family, bytes, step.dims, rowSets).us;
     bucket.steps.push_back(std::move(step));
   }
 

@@ -401,6 +401,18 @@ struct AttnSplit : AttnShape {
 struct AttnRopePrologue {
   int64_t kStride = 0, vStride = 0, style = 0;
   RopeFloats rope{};
+  /// The pointers both kernels start with.
+  template <class A, class V>
+  static void ropeInputs(A& a, V& v) {
+    v.ptr(a.q, "q: f32 rows of n_heads*head_dim, not yet rotated");
+    v.ptr(a.kNew, "k: f32 [m] rows of n_kv_heads*head_dim, not yet rotated");
+    v.ptr(a.vNew, "v: f32 [m] rows of n_kv_heads*head_dim");
+    v.ptr(a.kCache, "k_cache: f16");
+    v.ptr(a.vCache, "v_cache: f16");
+    v.ptr(a.slots, "slots: int32 [m]");
+    v.ptr(a.kvLens, "kv_lens: int32 [m]");
+    v.ptr(a.positions, "positions: int32 [m] (the new token's)");
+  }
   template <class A, class V>
   static void prologueInts(A& a, V& v) {
     v.integer(a.kStride, "k_stride: floats between key rows");
@@ -416,14 +428,7 @@ struct AttnDecodeRope : AttnShape, AttnRopePrologue {
   float scale = 0;
   template <class A, class V>
   static void fields(A& a, V& v) {
-    v.ptr(a.q, "q: f32 rows, not yet rotated");
-    v.ptr(a.kNew, "k: f32 [m] rows of n_kv_heads*head_dim, not yet rotated");
-    v.ptr(a.vNew, "v: f32 [m] rows of n_kv_heads*head_dim");
-    v.ptr(a.kCache, "k_cache: f16");
-    v.ptr(a.vCache, "v_cache: f16");
-    v.ptr(a.slots, "slots: int32 [m]");
-    v.ptr(a.kvLens, "kv_lens: int32 [m]");
-    v.ptr(a.positions, "positions: int32 [m] (the new token's)");
+    ropeInputs(a, v);
     v.ptr(a.out, "out: f32 [m][n_heads][head_dim]");
     shape(a, v);
     prologueInts(a, v);
@@ -440,14 +445,7 @@ struct AttnSplitRope : AttnShape, AttnRopePrologue {
   float scale = 0;
   template <class A, class V>
   static void fields(A& a, V& v) {
-    v.ptr(a.q, "q: f32 rows, not yet rotated");
-    v.ptr(a.kNew, "k: f32 rows, not yet rotated");
-    v.ptr(a.vNew, "v: f32 rows");
-    v.ptr(a.kCache, "k_cache: f16");
-    v.ptr(a.vCache, "v_cache: f16");
-    v.ptr(a.slots, "slots: int32 [m]");
-    v.ptr(a.kvLens, "kv_lens: int32 [m]");
-    v.ptr(a.positions, "positions: int32 [m]");
+    ropeInputs(a, v);
     v.ptr(a.partOut, "part_out: f32 [m][n_heads][splits][head_dim]");
     v.ptr(a.partMl, "part_ml: f32 [m][n_heads][splits][2]");
     shape(a, v);

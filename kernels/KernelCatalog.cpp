@@ -31,8 +31,6 @@ LaunchDims make(int64_t gx, int64_t gy, int64_t gz, int64_t threads, int64_t sme
 using args::ArgDocs;
 using Fp = PtrFootprint;
 
-// ---- the signature-independent pieces of an entry ------------------------------------------
-
 // ---- checks ------------------------------------------------------------------------------
 
 /// "" when the named values are all at least 1; else which is not.
@@ -519,6 +517,8 @@ void hgemmFootprint(args::Hgemm<Fp>& a) {
   a.out = write(f32Bytes(a.m, a.n));
 }
 
+// ---- the signature-independent pieces of an entry ------------------------------------------
+
 /// A signature's arguments from the int args alone (catalog order): pointers unset, floats 0.
 /// The catalog's checks, dims and footprints read ints only.
 template <template <class> class Args>
@@ -725,6 +725,12 @@ std::string checkKernelArgs(std::string_view id, const int64_t* ints) {
     if (ints[i] < 0 || ints[i] > kMaxIntArg)
       return fmt::format("{} = {} is out of range [0, {}]", argName(k->intArgs[i]), ints[i], kMaxIntArg);
   return k->check(ints);
+}
+
+int intArgIndex(const KernelInfo& k, std::string_view name) {
+  for (size_t i = 0; i < k.intArgs.size(); ++i)
+    if (argName(k.intArgs[i]) == name) return static_cast<int>(i);
+  return -1;
 }
 
 LaunchDims kernelDims(std::string_view id, const int64_t* ints) {

@@ -141,6 +141,8 @@ const KernelInfo* findKernel(std::string_view id);
 std::string checkKernelArgs(std::string_view id, const int64_t* ints);
 /// The name of an argument: its description up to the colon ("w_gate" of "w_gate: gate weights").
 std::string_view argName(std::string_view description);
+/// Where the int argument named `name` is in `k`'s int args, or -1 where it has none.
+int intArgIndex(const KernelInfo& k, std::string_view name);
 /// The launch dims of `id` for these int args (default dims for an unknown id).
 LaunchDims kernelDims(std::string_view id, const int64_t* ints);
 

@@ -132,23 +132,26 @@ cudaError_t quantizeQ81(const args::QuantizeQ81<void*>& a, cudaStream_t s) {
   return launchQuantizeQ81(f32(a.x), a.out, a.m, a.k, s);
 }
 
+/// Points a launch API's result rows at `out`: Q8_1 rows (its outQ81) or f32 rows (its out).
+template <class LaunchArgs>
+void setRows(LaunchArgs& l, void* out, bool q81) {
+  if (q81)
+    l.outQ81 = out;
+  else
+    l.out = f32(out);
+}
+
 template <bool Q81>
 cudaError_t rmsNorm(const args::RmsNorm<void*>& a, cudaStream_t s) {
   RmsNormArgs r{f32(a.x), nullptr, f32(a.weight), nullptr, nullptr, a.m, a.n, a.eps};
-  if (Q81)
-    r.outQ81 = a.out;
-  else
-    r.out = f32(a.out);
+  setRows(r, a.out, Q81);
   return launchRmsNorm(r, s);
 }
 
 template <bool Q81>
 cudaError_t addRmsNorm(const args::AddRmsNorm<void*>& a, cudaStream_t s) {
   RmsNormArgs r{f32(a.x), f32(a.residual), f32(a.weight), f32(a.sumOut), nullptr, a.m, a.n, a.eps};
-  if (Q81)
-    r.outQ81 = a.normOut;
-  else
-    r.out = f32(a.normOut);
+  setRows(r, a.normOut, Q81);
   return launchRmsNorm(r, s);
 }
 
@@ -258,14 +261,6 @@ void setRopePrologue(const Args<void*>& a, AttentionArgs& t) {
   t.rope = scalingOf(a.rope);
 }
 
-/// Sets the rows attention writes: f32, or Q8_1 rows.
-void setRows(AttentionArgs& t, void* out, bool q81) {
-  if (q81)
-    t.outQ81 = out;
-  else
-    t.out = f32(out);
-}
-
 template <bool Q81>
 cudaError_t attnDecode(const args::AttnDecode<void*>& a, cudaStream_t s) {
   AttentionArgs t = attentionOf(a, AttentionMode::Decode);
@@ -312,10 +307,7 @@ cudaError_t attnSplitRope(const args::AttnSplitRope<void*>& a, cudaStream_t s) {
 template <bool Q81>
 cudaError_t attnReduce(const args::AttnReduce<void*>& a, cudaStream_t s) {
   AttentionReduceArgs r{f32(a.partOut), f32(a.partMl), nullptr, a.m, a.nHeads, a.headDim, a.splits};
-  if (Q81)
-    r.outQ81 = a.out;
-  else
-    r.out = f32(a.out);
+  setRows(r, a.out, Q81);
   return launchAttentionReduce(r, s);
 }
 

@@ -6,27 +6,10 @@
 #include "quant/QuantRef.h"
 
 #include <cmath>
-#include <set>
 
 using namespace reel;
 using namespace reel::test;
 using quant::QType;
-
-TEST_CASE("the registry binds a launcher of the entry's signature to every catalog id, and nothing else",
-          "[registry]") {
-  std::set<std::string> catalogIds;
-  for (const kernels::KernelInfo& k : kernels::kernelCatalog()) {
-    INFO(k.id);
-    catalogIds.insert(k.id);
-    const kernels::Launcher launcher = kernels::findLauncher(k.id);
-    CHECK(launcher);
-    CHECK(launcher.info == &k);
-  }
-  const std::vector<std::string> registered = kernels::registeredKernelIds();
-  CHECK(std::set<std::string>(registered.begin(), registered.end()) == catalogIds);
-  CHECK(registered.size() == catalogIds.size());
-  CHECK_FALSE(kernels::findLauncher("gemv_dp4a_swiglu_q4_k"));
-}
 
 TEST_CASE("add, swiglu, bias_add, cast", "[elementwise][sanitize]") {
   for (int64_t count : {1, 1000, 1 << 20}) {
