@@ -276,12 +276,18 @@ cudaError_t attnPrefill(const args::AttnPrefill<void*>& a, cudaStream_t s) {
   return launchAttention(t, s);
 }
 
-cudaError_t attnSplit(const args::AttnSplit<void*>& a, cudaStream_t s) {
-  AttentionArgs t = attentionOf(a, AttentionMode::Split);
+/// Flash-decoding's first phase: the KV lengths, the splits and their partial results.
+template <template <class> class Args>
+void setSplit(const Args<void*>& a, AttentionArgs& t) {
   t.kvLens = i32(a.kvLens);
   t.partOut = f32(a.partOut);
   t.partMl = f32(a.partMl);
   t.splits = a.splits;
+}
+
+cudaError_t attnSplit(const args::AttnSplit<void*>& a, cudaStream_t s) {
+  AttentionArgs t = attentionOf(a, AttentionMode::Split);
+  setSplit(a, t);
   return launchAttention(t, s);
 }
 
@@ -297,10 +303,7 @@ cudaError_t attnDecodeRope(const args::AttnDecodeRope<void*>& a, cudaStream_t s)
 cudaError_t attnSplitRope(const args::AttnSplitRope<void*>& a, cudaStream_t s) {
   AttentionArgs t = attentionOf(a, AttentionMode::Split);
   setRopePrologue(a, t);
-  t.kvLens = i32(a.kvLens);
-  t.partOut = f32(a.partOut);
-  t.partMl = f32(a.partMl);
-  t.splits = a.splits;
+  setSplit(a, t);
   return launchAttention(t, s);
 }
 
