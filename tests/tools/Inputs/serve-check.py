@@ -3,8 +3,8 @@
 serve-check.py REEL MODEL.gguf OTHERS. Starts the server on a free port (--port 0) on the CPU
 reference, checks the OpenAI shapes of every endpoint (JSON and server-sent events), that a
 greedy request gives the same text alone and among OTHERS concurrent requests, the 4xx answers
-to bad requests, 429 past the queue, cancellation by a client that goes away, /metrics as
-Prometheus text, and a drain on SIGTERM. Prints one 'OK ...' line per check."""
+to bad requests, 429 past the queue, cancellation by a client that goes away, a request past
+--timeout, /metrics as Prometheus text, and a drain on SIGTERM. Prints one 'OK ...' line per check."""
 import http.client
 import json
 import re
@@ -193,7 +193,7 @@ def wait_for(server, key, value):
 
 
 def check_queue_and_cancel():
-    server = Server("--parallel", "1", "--queue", "1")
+    server = Server("--parallel", "1", "--queue", "1", "--timeout", "1")
     # A runs (its first chunk came), B waits in the queue, C finds it full.
     a = server.connect()
     a.request("POST", "/v1/completions", body=json.dumps(
@@ -219,10 +219,17 @@ def check_queue_and_cancel():
     check(server.metrics()["reel_queue_depth"] == 0, "nothing left waiting")
     print("OK a client that goes away cancels its sequence and frees its slot")
 
+    # E outlives --timeout 1: it ends with what it has, finish_reason "timeout".
+    body = completion(server, PROMPT, 250 - 9, temperature=0, ignore_eos=True)
+    check(body["choices"][0]["finish_reason"] == "timeout", "E's finish_reason: timeout")
+    check(0 < body["usage"]["completion_tokens"] < 241, "E stopped early")
+    check(server.metrics()['reel_requests_total{outcome="timeout"}'] == 1, "E counted as timeout")
+    print("OK a request past --timeout ends with finish_reason timeout")
+
     # SIGTERM while D streams: D still completes, then the server exits 0.
     d = server.connect()
     d.request("POST", "/v1/completions", body=json.dumps(
-        dict(prompt=PROMPT, max_tokens=20, temperature=0, ignore_eos=True, stream=True)))
+        dict(prompt=PROMPT, max_tokens=8, temperature=0, ignore_eos=True, stream=True)))
     response = d.getresponse()
     check(response.readline().startswith(b"data: "), "D streams")
     server.process.send_signal(signal.SIGTERM)
