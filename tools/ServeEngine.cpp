@@ -75,12 +75,9 @@ void RequestChannel::complete(RequestOutcome outcome, int64_t promptTokens, int6
 /// A sequence in the scheduler and the text state of its request.
 struct ServeEngine::Active {
   Active(Waiting waiting, const text::Tokenizer& tokenizer)
-      : generation(std::move(waiting.generation)),
-        job(std::move(waiting.job)),
-        decoder(tokenizer, true),
-        filter(job.stops) {}
+      : channel(std::move(waiting.channel)), job(std::move(waiting.job)), decoder(tokenizer, true), filter(job.stops) {}
 
-  std::shared_ptr<RequestChannel> generation;
+  std::shared_ptr<RequestChannel> channel;
   GenerationJob job;
   int64_t id = 0;
   text::StreamDecoder decoder;
@@ -107,14 +104,14 @@ ServeEngine::~ServeEngine() {
   shutdown();
 }
 
-Admission ServeEngine::submit(std::shared_ptr<RequestChannel> generation, GenerationJob job) {
+Admission ServeEngine::submit(std::shared_ptr<RequestChannel> channel, GenerationJob job) {
   {
     const std::lock_guard lock(mutex_);
     if (stopping_) return Admission::ShuttingDown;
     const int64_t freeSlots = slots_ - running_;
     if (static_cast<int64_t>(queue_.size()) >= options_.maxQueue + std::max<int64_t>(0, freeSlots))
       return Admission::QueueFull;
-    queue_.push_back({std::move(generation), std::move(job)});
+    queue_.push_back({std::move(channel), std::move(job)});
     metrics_.queueDepth.store(static_cast<int64_t>(queue_.size()));
   }
   wake_.notify_one();
@@ -135,11 +132,11 @@ std::vector<ServeEngine::Waiting> ServeEngine::admit() {
   const ServeClock::time_point now = ServeClock::now();
   // Requests whose client left or whose deadline passed while they waited end here.
   for (auto it = queue_.begin(); it != queue_.end();) {
-    const bool cancelled = it->generation->cancelled();
+    const bool cancelled = it->channel->cancelled();
     if (cancelled || now > it->job.deadline) {
       const RequestOutcome outcome = cancelled ? RequestOutcome::Cancelled : RequestOutcome::Timeout;
-      it->generation->complete(outcome, 0, 0);
-      metrics_.countRequest(outcome);
+      metrics_.countRequest(outcome);  // counted before the client can see the answer
+      it->channel->complete(outcome, 0, 0);
       it = queue_.erase(it);
     } else {
       ++it;
@@ -166,10 +163,13 @@ void ServeEngine::start(Waiting waiting) {
   try {
     active->id = scheduler_.add(std::move(request));
   } catch (const Error& error) {
-    active->generation->complete(RequestOutcome::Error, 0, 0, error.what());
     metrics_.countRequest(RequestOutcome::Error);
-    const std::lock_guard lock(mutex_);
-    --running_;
+    {
+      const std::lock_guard lock(mutex_);
+      --running_;
+      metrics_.running.store(running_);
+    }
+    active->channel->complete(RequestOutcome::Error, 0, 0, error.what());
     return;
   }
   metrics_.promptTokens.fetch_add(job.prompt.size());
@@ -180,7 +180,7 @@ void ServeEngine::endAbandoned() {
   const ServeClock::time_point now = ServeClock::now();
   for (const std::unique_ptr<Active>& active : active_) {
     if (active->ending || scheduler_.finished(active->id)) continue;
-    if (active->generation->cancelled())
+    if (active->channel->cancelled())
       active->ending = RequestOutcome::Cancelled;
     else if (now > active->job.deadline)
       active->ending = RequestOutcome::Timeout;
@@ -191,7 +191,7 @@ void ServeEngine::endAbandoned() {
 void ServeEngine::deliver() {
   const ServeClock::time_point now = ServeClock::now();
   const text::Vocabulary& vocab = tokenizer_.vocabulary();
-  int64_t released = 0;
+  bool released = false;
   for (std::unique_ptr<Active>& active : active_) {
     const std::vector<int32_t>& tokens = scheduler_.output(active->id).tokens;
     const auto count = static_cast<int64_t>(tokens.size());
@@ -215,20 +215,22 @@ void ServeEngine::deliver() {
       text += active->filter.push(active->decoder.finish());
       text += active->filter.finish();
     }
-    if (!text.empty()) active->generation->append(text, count);
+    if (!text.empty()) active->channel->append(text, count);
     if (!finished) continue;
     const RequestOutcome outcome = active->ending.value_or(outcomeOf(scheduler_.output(active->id).stop));
-    active->generation->complete(outcome, static_cast<int64_t>(active->job.prompt.size()), count, active->error);
-    metrics_.countRequest(outcome);
     scheduler_.release(active->id);
+    // The metrics move before the client can see the answer.
+    metrics_.countRequest(outcome);
+    {
+      const std::lock_guard lock(mutex_);
+      --running_;
+      metrics_.running.store(running_);
+    }
+    active->channel->complete(outcome, static_cast<int64_t>(active->job.prompt.size()), count, active->error);
     active.reset();
-    ++released;
+    released = true;
   }
-  if (released == 0) return;
-  active_.erase(std::remove(active_.begin(), active_.end(), nullptr), active_.end());
-  const std::lock_guard lock(mutex_);
-  running_ -= released;
-  metrics_.running.store(running_);
+  if (released) active_.erase(std::remove(active_.begin(), active_.end(), nullptr), active_.end());
 }
 
 void ServeEngine::loop() {

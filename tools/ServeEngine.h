@@ -102,8 +102,8 @@ class ServeEngine {
   ServeEngine& operator=(const ServeEngine&) = delete;
   ~ServeEngine();
 
-  /// Queues `job` for `generation` unless the queue is full or the engine shuts down.
-  Admission submit(std::shared_ptr<RequestChannel> generation, GenerationJob job);
+  /// Queues `job` for `channel` unless the queue is full or the engine shuts down.
+  Admission submit(std::shared_ptr<RequestChannel> channel, GenerationJob job);
   /// Refuses new jobs, runs every queued and running one to its end, and joins the thread.
   void shutdown();
   /// The KV positions of one sequence.
@@ -111,7 +111,7 @@ class ServeEngine {
 
  private:
   struct Waiting {
-    std::shared_ptr<RequestChannel> generation;
+    std::shared_ptr<RequestChannel> channel;
     GenerationJob job;
   };
   struct Active;

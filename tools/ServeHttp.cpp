@@ -42,7 +42,7 @@ int64_t unixTime() {
   return static_cast<int64_t>(std::time(nullptr));
 }
 
-/// A prepared generation: the API request and the job for the engine.
+/// A prepared channel: the API request and the job for the engine.
 struct Prepared {
   ApiRequest api;
   GenerationJob job;
@@ -108,7 +108,7 @@ class HttpServer::State::Connection {
   /// Answers one request; false when the connection must close.
   bool handle(const Request& request);
   bool generate(const Request& request, Endpoint endpoint);
-  bool stream(const Request& request, const Prepared& prepared, RequestChannel& generation, const ResponseInfo& info);
+  bool stream(const Request& request, const Prepared& prepared, RequestChannel& channel, const ResponseInfo& info);
   bool writeChunk(const std::string& data);
   /// Watches the socket for the client going away while a request runs.
   void watchPeer();
@@ -170,8 +170,17 @@ void HttpServer::State::Connection::run() {
     if (stopping_) break;
     reading_ = true;
     stream_.expires_after(server_.options.idleTimeout);
-    const beast::error_code ec = await([&](auto handler) { http::async_read(stream_, buffer_, parser, handler); });
+    beast::error_code ec = await([&](auto handler) { http::async_read_header(stream_, buffer_, parser, handler); });
     reading_ = false;
+    // A client that waits for "100 Continue" before its body (curl, for large ones) gets it now.
+    if (!ec && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      ec = await([&](auto handler) { net::async_write(stream_, net::buffer(kContinue), std::move(handler)); });
+    }
+    if (!ec && !parser.is_done()) {
+      stream_.expires_after(server_.options.idleTimeout);
+      ec = await([&](auto handler) { http::async_read(stream_, buffer_, parser, handler); });
+    }
     if (ec == http::error::body_limit) {
       sendError(11, 413, fmt::format("the request body exceeds {} bytes (--max-body)", server_.options.maxBody), false);
       lingeringClose();
@@ -325,11 +334,11 @@ bool HttpServer::State::Connection::generate(const Request& request, Endpoint en
   }
   const bool streaming = prepared.api.stream;
   peerData_ = false;
-  auto generation = std::make_shared<RequestChannel>();
-  generation->setNotify([this] { net::post(ioc_, [] {}); });
-  const Admission admission = context.engine.submit(generation, std::move(prepared.job));
+  auto channel = std::make_shared<RequestChannel>();
+  channel->setNotify([this] { net::post(ioc_, [] {}); });
+  const Admission admission = context.engine.submit(channel, std::move(prepared.job));
   if (admission != Admission::Queued) {
-    generation->setNotify({});
+    channel->setNotify({});
     const bool full = admission == Admission::QueueFull;
     context.metrics.countRequest(full ? RequestOutcome::QueueFull : RequestOutcome::Unavailable);
     return sendError(version, full ? 429 : 503,
@@ -340,26 +349,26 @@ bool HttpServer::State::Connection::generate(const Request& request, Endpoint en
       context.model};
   bool alive = true;
   if (streaming) {
-    alive = stream(request, prepared, *generation, info);
+    alive = stream(request, prepared, *channel, info);
   } else {
     std::string text;
     ChannelUpdate update;
     watchPeer();
     for (;;) {
-      update = generation->take();
+      update = channel->take();
       text += update.text;
       if (update.done) break;
       if (peerGone()) {
-        generation->cancel();
+        channel->cancel();
         alive = false;
         break;
       }
       ioc_.run_one();
     }
     unwatchPeer();
-    generation->setNotify({});
+    channel->setNotify({});
     if (!alive) {
-      while (!generation->take().done) generation->waitFor(std::chrono::milliseconds(100));
+      while (!channel->take().done) channel->waitFor(std::chrono::milliseconds(100));
       return false;
     }
     if (update.outcome == RequestOutcome::Error) return sendError(version, 500, update.error, false);
@@ -372,11 +381,11 @@ bool HttpServer::State::Connection::generate(const Request& request, Endpoint en
     response.body() = responseBody(endpoint, info, {text, reason, update.promptTokens, update.completionTokens});
     return send(response) && keepAlive;
   }
-  generation->setNotify({});
+  channel->setNotify({});
   return alive && keepAlive;
 }
 
-bool HttpServer::State::Connection::stream(const Request& request, const Prepared& prepared, RequestChannel& generation,
+bool HttpServer::State::Connection::stream(const Request& request, const Prepared& prepared, RequestChannel& channel,
                                            const ResponseInfo& info) {
   const Endpoint endpoint = prepared.api.endpoint;
   http::response<http::empty_body> head{http::status::ok, request.version()};
@@ -391,7 +400,7 @@ bool HttpServer::State::Connection::stream(const Request& request, const Prepare
     alive = writeChunk(fmt::format("data: {}\n\n", streamChunk(endpoint, info, "", nullptr, true)));
   watchPeer();
   while (alive) {
-    const ChannelUpdate update = generation.take();
+    const ChannelUpdate update = channel.take();
     std::string data;
     if (!update.text.empty()) data += fmt::format("data: {}\n\n", streamChunk(endpoint, info, update.text, nullptr));
     if (update.done) {
@@ -417,9 +426,9 @@ bool HttpServer::State::Connection::stream(const Request& request, const Prepare
     alive = !await([&](auto handler) { net::async_write(stream_, http::make_chunk_last(), std::move(handler)); });
   }
   if (!alive) {
-    generation.cancel();
-    generation.setNotify({});
-    while (!generation.take().done) generation.waitFor(std::chrono::milliseconds(100));
+    channel.cancel();
+    channel.setNotify({});
+    while (!channel.take().done) channel.waitFor(std::chrono::milliseconds(100));
   }
   return alive;
 }

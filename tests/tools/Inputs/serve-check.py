@@ -239,6 +239,24 @@ def check_queue_and_cancel():
     print("OK SIGTERM drains the running request and exits 0")
 
 
+def check_raw_http(server):
+    """A body sent only after "100 Continue" (as curl does for large bodies), and bytes that are not HTTP."""
+    body = json.dumps(dict(prompt=PROMPT, max_tokens=2, temperature=0)).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as raw:
+        raw.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+        raw.settimeout(0.5)  # well under curl's 1 s wait: the server must answer at once
+        check(raw.recv(64).startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), "100 Continue")
+        raw.settimeout(30)
+        raw.sendall(body)
+        check(raw.recv(65536).startswith(b"HTTP/1.1 200 OK"), "the answer after 100 Continue")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as raw:
+        raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        reply = raw.recv(65536)
+        check(reply.startswith(b"HTTP/1.1 400 Bad Request") and b"malformed HTTP request" in reply, "not HTTP: 400")
+    print("OK 100 Continue before a body; bytes that are not HTTP get 400")
+
+
 def check_metrics(server):
     metrics = server.metrics()
     for key in ['reel_requests_total{outcome="length"}', "reel_generated_tokens_total", "reel_prompt_tokens_total",
@@ -254,6 +272,7 @@ try:
     check_shapes(server)
     check_parity(server)
     check_errors(server)
+    check_raw_http(server)
     check_metrics(server)
     check(server.stop() == 0, "exit 0 on SIGTERM when idle")
 finally:
