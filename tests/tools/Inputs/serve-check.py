@@ -217,6 +217,15 @@ def check_queue_and_cancel():
     check(metrics['reel_requests_total{outcome="queue_full"}'] == 1, "C counted as queue_full")
     wait_for(server, "reel_running_sequences", 0)
     check(server.metrics()["reel_queue_depth"] == 0, "nothing left waiting")
+    # F waits for a whole (not streamed) answer; its client leaves once F runs.
+    f = server.connect()
+    f.request("POST", "/v1/completions", body=json.dumps(
+        dict(prompt=PROMPT, max_tokens=240, temperature=0, ignore_eos=True)))
+    wait_for(server, "reel_running_sequences", 1)
+    f.sock.shutdown(socket.SHUT_RDWR)
+    f.close()
+    wait_for(server, 'reel_requests_total{outcome="cancelled"}', 2)
+    wait_for(server, "reel_running_sequences", 0)
     print("OK a client that goes away cancels its sequence and frees its slot")
 
     # E outlives --timeout 1: it ends with what it has, finish_reason "timeout".
