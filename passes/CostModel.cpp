@@ -69,6 +69,17 @@ double f32Bytes(int64_t rows, int64_t width) {
   return 4.0 * static_cast<double>(rows) * static_cast<double>(width);
 }
 
+/// A measured time as an estimate (its grid for the record).
+Estimate measuredEstimate(double us, int64_t ctas) {
+  Estimate estimate;
+  estimate.us = us;
+  estimate.memoryUs = us;
+  estimate.ctas = ctas;
+  estimate.launches = 1;
+  estimate.measured = true;
+  return estimate;
+}
+
 }  // namespace
 
 bool hasQuantizedKernel(ir::ElemType weightType) {
@@ -98,6 +109,7 @@ Estimate Estimate::then(const Estimate& next) const {
   Estimate sum = main;
   sum.us = us + next.us;
   sum.launches = launches + next.launches;
+  sum.measured = measured && next.measured;
   return sum;
 }
 
@@ -107,6 +119,7 @@ std::string Estimate::str() const {
 
 std::string Estimate::detail() const {
   std::string text = str();
+  if (measured) return text + " measured" + (launches > 1 ? fmt::format(", {} launches", launches) : "");
   if (ctas > 0) {
     double percent = fill * 100.0;
     text += fmt::format(" on {} CTA{} at {}% of bandwidth", ctas, ctas == 1 ? "" : "s",
@@ -226,15 +239,17 @@ Estimate CostModel::gemv(const MatmulShape& shape) const {
   // One launch per chunk of rows, each streaming every weight byte.
   const int64_t chunk = gemvRowChunk(shape.m);
   const int64_t chunks = ceilDiv(shape.m, chunk);
-  const int rowSets = gemvRowSets(ir::toQType(shape.weightType), shape.n, shape.k, chunk, 1);
+  const GemvKey key{kernels::gemvKernelId(ir::toQType(shape.weightType)), shape.n, shape.k, chunk};
+  const RowSetsChoice rowSets = chooseGemvRowSets(profile_.measured, key);
   KernelWork work;
   work.family = "dp4a-gemv";
   work.bytes = weightBytes(shape) + q81Bytes(chunk, shape.k) + f32Bytes(chunk, shape.n);
   work.ops = 2.0 * static_cast<double>(chunk) * static_cast<double>(shape.n) * static_cast<double>(shape.k);
   work.peakOpsPerUs = profile_.int8Tops * 1e6 * params_.dp4aEfficiency;
-  work.ctas = kernels::gemvDims(shape.n, rowSets).grid[0];
-  work.bytesInFlightPerCta = kDp4aGemv.bytesInFlightPerCta() * rowSets;
-  const Estimate one = kernel(work);
+  work.ctas = kernels::gemvDims(shape.n, rowSets.rowSets).grid[0];
+  work.bytesInFlightPerCta = kDp4aGemv.bytesInFlightPerCta() * rowSets.rowSets;
+  Estimate one = kernel(work);
+  if (rowSets.measuredUs) one = measuredEstimate(*rowSets.measuredUs, one.ctas);
   Estimate all = one;
   for (int64_t i = 1; i < chunks; ++i) all = all.then(one);
   return all;
@@ -297,6 +312,12 @@ Estimate CostModel::quantizeQ81(int64_t rows, int64_t width) const {
 
 Estimate CostModel::decodeAttention(const AttentionShape& shape, int64_t splits) const {
   splits = std::max<int64_t>(splits, 1);
+  const AttentionKey key{shape.rows, shape.heads, shape.kvHeads, shape.headDim, shape.context};
+  if (std::optional<double> us = profile_.measured.attentionUs(key, splits)) {
+    Estimate estimate = measuredEstimate(*us, shape.rows * shape.heads * splits);
+    estimate.launches = splits > 1 ? 2 : 1;
+    return estimate;
+  }
   double rows = static_cast<double>(shape.rows);
   double kvBytes =
       rows * static_cast<double>(shape.context) * static_cast<double>(shape.kvHeads * shape.headDim) * 2.0 * 2.0;

@@ -105,8 +105,9 @@ void chooseLongContext(const CostModel& model, AttentionShape shape, const Atten
   for (const auto& [splits, estimate] : tried)
     figures += fmt::format("{}{} {}", figures.empty() ? "" : " vs ",
                            splits == 1 ? std::string("decode") : fmt::format("splits={}", splits), estimate.str());
-  choice.longReason = fmt::format("above {} keys, at ctx {}: {} (M={}, {})", input.threshold, shape.context, figures,
-                                  shape.rows, headsText(shape));
+  const bool measured = std::all_of(tried.begin(), tried.end(), [](const auto& t) { return t.second.measured; });
+  choice.longReason = fmt::format("above {} keys, at ctx {}{}: {} (M={}, {})", input.threshold, shape.context,
+                                  measured ? " (measured)" : "", figures, shape.rows, headsText(shape));
 }
 
 AttentionChoice chooseFor(const ir::Op& attention, const CostModel& model, const AttentionPlanInput& input) {
