@@ -39,12 +39,12 @@ constexpr GridFamily kQuantizeQ81{"quantize_q8_1", 256, 8};
 // the launch policy select-launch-config records (LaunchPolicy.h).
 constexpr GridFamily kDp4aGemv{"dp4a-gemv", 128, 32};
 // Decode attention: one CTA per (row, KV head, split) streaming f16 K/V rows. 4 KB in flight
-// per CTA fits a kernel of 4 warps per CTA, for which flash-decoding's splits pay at long
-// contexts. The kernel runs up to 16 warps per CTA, and at M = 1 its splits gain nothing over
-// one CTA per KV head on Llama-2-7B up to 4096 keys (docs/performance-log.md): this figure
-// overstates their benefit until it is recalibrated on the GPU. The CTA count counts query
-// heads; GQA's query heads of one KV head share each K/V row read (L2 serves the repeats,
-// DRAM sees each row once).
+// per CTA fits a kernel of 4 warps per CTA; the kernel runs up to 16 warps per CTA, so this
+// estimate misjudges what splits gain (on an H100 they pay at M = 1 from about 1024 keys for
+// Llama-2-7B's 32 KV heads, and from the shortest contexts for TinyLlama's 4). Where the profile
+// holds measured attention times (`reel tune`), those replace it. The CTA count counts query
+// heads; GQA's query heads of one KV head share each K/V row read (L2 serves the repeats, DRAM
+// sees each row once).
 constexpr GridFamily kDecodeAttention{"decode-attention", 128, 32};
 
 constexpr int64_t kRowKernelWidthPerCta = 256;  ///< elements of a row one elementwise CTA covers

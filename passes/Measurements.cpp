@@ -57,6 +57,30 @@ std::optional<double> Measurements::attentionUs(const AttentionKey& key, int64_t
   return low + t * (high - low);
 }
 
+std::optional<MeasuredThreshold> Measurements::flashDecodingThreshold(const AttentionKey& shape) const {
+  std::vector<const AttentionMeasurement*> records;
+  for (const AttentionMeasurement& a : attention)
+    if (sameShape(a.key, shape)) records.push_back(&a);
+  if (records.empty()) return std::nullopt;
+  std::sort(records.begin(), records.end(),
+            [](const auto* a, const auto* b) { return a->key.context < b->key.context; });
+  constexpr double kGain = 0.9;  // splits must save at least 10%
+  for (size_t i = 0; i < records.size(); ++i) {
+    const std::vector<double>& us = records[i]->usBySplits;
+    const auto best = std::min_element(us.begin() + 1, us.end());
+    if (us.size() < 2 || *best >= kGain * us.front()) continue;
+    MeasuredThreshold threshold;
+    threshold.context = records[i == 0 ? 0 : i - 1]->key.context;
+    threshold.reason = fmt::format("measured: {} splits take {:.1f}us against one split's {:.1f}us from ctx {}",
+                                   int64_t{1} << (best - us.begin()), *best, us.front(), records[i]->key.context);
+    return threshold;
+  }
+  MeasuredThreshold threshold;
+  threshold.context = records.back()->key.context;
+  threshold.reason = fmt::format("measured: no split count saves 10% up to ctx {}", threshold.context);
+  return threshold;
+}
+
 std::string formatMeasurements(const Measurements& measured) {
   std::string text = "[measured]\n";
   text += fmt::format("gpu = \"{}\"\n", measured.gpu);

@@ -52,6 +52,12 @@ struct AttentionMeasurement {
   std::vector<double> usBySplits;  ///< [i]: 2^i splits (the reduction included for i > 0)
 };
 
+/// Where flash-decoding starts to pay for one attention shape, by measurement.
+struct MeasuredThreshold {
+  int64_t context = 0;  ///< the context threshold: the long-context class runs above it
+  std::string reason;
+};
+
 struct Measurements {
   std::string gpu;              ///< the device that ran them
   double readBandwidthGBs = 0;  ///< streaming read rate measured in the same run
@@ -66,6 +72,11 @@ struct Measurements {
   /// Attention time at `key` with `splits` splits: a measured context, or linear between the
   /// two nearest measured contexts of the same shape; nullopt outside them.
   [[nodiscard]] std::optional<double> attentionUs(const AttentionKey& key, int64_t splits) const;
+  /// The threshold of the measured contexts of `shape` (its context ignored): the last context
+  /// before the first at which some split count beats one split by 10% or more (the first
+  /// measured context where that one already does; the last measured where none does).
+  /// nullopt when the shape was not measured.
+  [[nodiscard]] std::optional<MeasuredThreshold> flashDecodingThreshold(const AttentionKey& shape) const;
 };
 
 /// The `[measured]` table as TOML text, ready to append to a profile.
