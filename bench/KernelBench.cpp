@@ -120,9 +120,9 @@ Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
     if (mode.quantizeFirst) BENCH_CHECK(reel::kernels::launchQuantizeQ81(x, act, c.m, c.k, stream));
     GemvArgs g;
     g.earlyStart = mode.earlyStart;
-    g.rowSets = mode.rowSets != 0 ? mode.rowSets
-                                  : reel::passes::gemvRowSets(c.type, c.n * c.stacked, c.k, c.m,
-                                                              c.epilogue == GemvEpilogue::Plain ? 1 : 2);
+    g.rowSets = mode.rowSets != 0
+                    ? mode.rowSets
+                    : reel::passes::gemvRowSets(c.n * c.stacked, c.m, c.epilogue == GemvEpilogue::Plain ? 1 : 2);
     g.type = c.type;
     if (c.lastType != QType::F32) g.lastType = c.lastType;
     g.epilogue = c.epilogue;
@@ -262,7 +262,7 @@ void sweepRowSets(cudaStream_t stream) {
     for (const int m : {1, 2, 4, 8}) {
       c.m = m;
       const int matrices = c.epilogue == GemvEpilogue::Plain ? 1 : 2;
-      const int chosen = reel::passes::gemvRowSets(c.type, c.n * c.stacked, c.k, m, matrices);
+      const int chosen = reel::passes::gemvRowSets(c.n * c.stacked, m, matrices);
       std::printf("%-22s %6lld %6lld %5d", c.name, static_cast<long long>(c.n * c.stacked), static_cast<long long>(c.k),
                   m);
       for (const int rs : {1, 2}) {

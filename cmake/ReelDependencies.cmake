@@ -29,6 +29,13 @@ target_compile_definitions(reel_toml INTERFACE TOML_HEADER_ONLY=1 TOML_EXCEPTION
 
 find_package(nlohmann_json 3 REQUIRED CONFIG)
 
+# Boost.Beast and Boost.Asio (reel serve's HTTP server), header-only: no libboost*.so at run
+# time. Asio's error codes come from Boost.System, header-only since Boost 1.69.
+find_package(Boost 1.74 REQUIRED CONFIG)
+add_library(reel_boost_headers INTERFACE)
+target_link_libraries(reel_boost_headers INTERFACE Boost::headers Threads::Threads)
+target_compile_definitions(reel_boost_headers INTERFACE BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+
 # PCRE2 (8-bit, with Unicode properties) for the byte-level BPE pre-tokenizer regexes,
 # linked statically: the GPU host need not have libpcre2-8.so (scripts/stage checks).
 find_path(REEL_PCRE2_INCLUDE_DIR pcre2.h REQUIRED)

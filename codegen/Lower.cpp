@@ -25,6 +25,7 @@ using ir::Op;
 using ir::toQType;
 using ir::Value;
 using kernels::LaunchDims;
+namespace ka = kernels::args;
 using quant::QType;
 
 int64_t alignUp(int64_t value, int64_t alignment) {
@@ -174,8 +175,10 @@ class GraphLowering final : public LoweringContext {
     step.op = op.numResults() ? "%" + op.result()->name() : std::string(op.name());
     step.weightBytes = launch.weightBytes;
     const double bytes = static_cast<double>(launch.weightBytes + launch.activationBytes);
-    const bool gemv = info->family == "gemv";
-    step.predictedUs = model_.launch(info->family, bytes, step.dims, gemv ? static_cast<double>(step.ints[3]) : 1.0).us;
+    // The GEMVs' row sets enter the cost model's figure.
+    const int rowSetsAt = kernels::intArgIndex(*info, "row_sets");
+    const double rowSets = rowSetsAt < 0 ? 1.0 : static_cast<double>(step.ints[static_cast<size_t>(rowSetsAt)]);
+    step.predictedUs = model_.launch(info->family, bytes, step.dims, rowSets).us;
     bucket.steps.push_back(std::move(step));
   }
 
@@ -195,9 +198,14 @@ class GraphLowering final : public LoweringContext {
 
   void lowerEmbedding(const Op& op, BucketPlan& bucket) {
     const Value* table = op.operand(1);
-    Launch l{kernels::embedKernelId(toQType(table->type().elem)),
-             {weight(table, WeightLayout::Gguf), ref(op.operand(0)), ref(op.result())},
-             {m_, width(op.result()), table->type().shape[0]}};
+    ka::Embed<BufferRef> e;
+    e.table = weight(table, WeightLayout::Gguf);
+    e.tokens = ref(op.operand(0));
+    e.out = ref(op.result());
+    e.m = m_;
+    e.n = width(op.result());
+    e.vocab = table->type().shape[0];
+    Launch l = kernelLaunch(kernels::embedKernelId(toQType(table->type().elem)), e);
     l.activationBytes = f32Bytes(op.result());
     l.weightBytes = m_ * *ir::TensorType(table->type().elem, {1, width(op.result())}).numBytes(1, 1);
     emit(bucket, op, std::move(l));
@@ -215,34 +223,61 @@ class GraphLowering final : public LoweringContext {
   }
 
   void lowerRmsNorm(const Op& op, BucketPlan& bucket) {
-    Launch l{withEpilogue("rms_norm", op.result()),
-             {ref(op.operand(0)), weight(op.operand(1), WeightLayout::Gguf), ref(op.result())},
-             {m_, width(op.result())},
-             {static_cast<float>(*op.attrs().getFloat("eps"))}};
+    ka::RmsNorm<BufferRef> n;
+    n.x = ref(op.operand(0));
+    n.weight = weight(op.operand(1), WeightLayout::Gguf);
+    n.out = ref(op.result());
+    n.m = m_;
+    n.n = width(op.result());
+    n.eps = static_cast<float>(*op.attrs().getFloat("eps"));
+    Launch l = kernelLaunch(withEpilogue("rms_norm", op.result()), n);
     l.activationBytes = f32Bytes(op.operand(0)) + activationBytes(op.result());
     emit(bucket, op, std::move(l));
   }
 
   void lowerAddRmsNorm(const Op& op, BucketPlan& bucket) {
-    Launch l{withEpilogue("add_rms_norm", op.result(1)),
-             {ref(op.operand(0)), ref(op.operand(1)), weight(op.operand(2), WeightLayout::Gguf), ref(op.result(0)),
-              ref(op.result(1))},
-             {m_, width(op.result())},
-             {static_cast<float>(*op.attrs().getFloat("eps"))}};
+    ka::AddRmsNorm<BufferRef> n;
+    n.x = ref(op.operand(0));
+    n.residual = ref(op.operand(1));
+    n.weight = weight(op.operand(2), WeightLayout::Gguf);
+    n.sumOut = ref(op.result(0));
+    n.normOut = ref(op.result(1));
+    n.m = m_;
+    n.n = width(op.result());
+    n.eps = static_cast<float>(*op.attrs().getFloat("eps"));
+    Launch l = kernelLaunch(withEpilogue("add_rms_norm", op.result(1)), n);
     l.activationBytes = 3 * f32Bytes(op.result(0)) + activationBytes(op.result(1));
     emit(bucket, op, std::move(l));
   }
 
   void lowerElementwise(const Op& op, BucketPlan& bucket) {
     if (op.name() == "add") {
-      Launch l{"add", {ref(op.operand(0)), ref(op.operand(1)), ref(op.result())}, {m_ * width(op.result())}};
+      ka::Add<BufferRef> add;
+      add.lhs = ref(op.operand(0));
+      add.rhs = ref(op.operand(1));
+      add.out = ref(op.result());
+      add.count = m_ * width(op.result());
+      Launch l = kernelLaunch("add", add);
       l.activationBytes = 3 * f32Bytes(op.result());
       return emit(bucket, op, std::move(l));
     }
-    Launch l{withEpilogue("swiglu", op.result()),
-             {ref(op.operand(0)), ref(op.operand(1)), ref(op.result())},
-             {m_ * width(op.result())}};
-    if (op.result()->type().elem == ElemType::Q8_1) l.ints = {m_, width(op.result())};
+    Launch l;
+    if (op.result()->type().elem == ElemType::Q8_1) {
+      ka::SwigluQ81<BufferRef> q81;
+      q81.gate = ref(op.operand(0));
+      q81.up = ref(op.operand(1));
+      q81.out = ref(op.result());
+      q81.m = m_;
+      q81.n = width(op.result());
+      l = kernelLaunch("swiglu_q8_1", q81);
+    } else {
+      ka::Swiglu<BufferRef> swiglu;
+      swiglu.gate = ref(op.operand(0));
+      swiglu.up = ref(op.operand(1));
+      swiglu.out = ref(op.result());
+      swiglu.count = m_ * width(op.result());
+      l = kernelLaunch("swiglu", swiglu);
+    }
     l.activationBytes = 2 * f32Bytes(op.operand(0)) + activationBytes(op.result());
     emit(bucket, op, std::move(l));
   }
@@ -257,23 +292,39 @@ class GraphLowering final : public LoweringContext {
   }
 
   void lowerBiasAdd(const Op& op, BucketPlan& bucket) {
-    Launch l{"bias_add", {inPlace(op), weight(op.operand(1), WeightLayout::Gguf)}, {m_, width(op.result())}};
+    ka::BiasAdd<BufferRef> b;
+    b.x = inPlace(op);
+    b.bias = weight(op.operand(1), WeightLayout::Gguf);
+    b.m = m_;
+    b.n = width(op.result());
+    Launch l = kernelLaunch("bias_add", b);
     l.activationBytes = 2 * f32Bytes(op.result());
     emit(bucket, op, std::move(l));
   }
 
   void lowerRope(const Op& op, BucketPlan& bucket) {
     const ir::AttrDict& a = op.attrs();
-    Launch l{a.getString("style") == std::optional<std::string>("neox") ? "rope_neox" : "rope_norm",
-             {inPlace(op), BufferRef{}, ref(op.operand(1))},
-             {m_, *a.getInt("n_heads"), 0, *a.getInt("head_dim"), width(op.result()), 0},
-             rotationFloats(a, "")};
+    // The query rows only: no key rows (n_kv_heads 0, k null).
+    ka::Rope<BufferRef> r;
+    r.q = inPlace(op);
+    r.positions = ref(op.operand(1));
+    r.m = m_;
+    r.nHeads = *a.getInt("n_heads");
+    r.headDim = *a.getInt("head_dim");
+    r.qStride = width(op.result());
+    r.rope = rotationFloats(a, "");
+    Launch l = kernelLaunch(a.getString("style") == std::optional<std::string>("neox") ? "rope_neox" : "rope_norm", r);
     l.activationBytes = 2 * f32Bytes(op.result());
     emit(bucket, op, std::move(l));
   }
 
   void lowerQuantize(const Op& op, BucketPlan& bucket) {
-    Launch l{"quantize_q8_1", {ref(op.operand(0)), ref(op.result())}, {m_, width(op.result())}};
+    ka::QuantizeQ81<BufferRef> q;
+    q.x = ref(op.operand(0));
+    q.out = ref(op.result());
+    q.m = m_;
+    q.k = width(op.result());
+    Launch l = kernelLaunch("quantize_q8_1", q);
     l.activationBytes = f32Bytes(op.operand(0)) + m_ * static_cast<int64_t>(quant::q81RowBytes(width(op.result())));
     emit(bucket, op, std::move(l));
   }
@@ -345,13 +396,25 @@ class GraphLowering final : public LoweringContext {
     int64_t rowSets = 1;
   };
 
+  /// The ints every GEMV launch of `run` takes: n rows in all.
+  static void setGemvShape(ka::GemvShape& shape, int64_t n, const GemvRun& run) {
+    shape.n = n;
+    shape.k = run.k;
+    shape.m = run.rows;
+    shape.rowSets = run.rowSets;
+  }
+
   void emitGateUp(const Op& op, BucketPlan& bucket, const GemvRun& run) {
     const Value* w = op.operand(1);
     const int64_t n = w->type().shape[0];
-    Launch l{kernels::gemvGateUpKernelId(toQType(w->type().elem)),
-             {weight(op.operand(1), matmulLayout(op, 1)), weight(op.operand(2), matmulLayout(op, 2)), run.act,
-              offsetBy(ref(op.result(0)), run.row * n * 4), offsetBy(ref(op.result(1)), run.row * n * 4)},
-             {n, run.k, run.rows, run.rowSets}};
+    ka::GemvGateUp<BufferRef> g;
+    setGemvShape(g, n, run);
+    g.wGate = weight(op.operand(1), matmulLayout(op, 1));
+    g.wUp = weight(op.operand(2), matmulLayout(op, 2));
+    g.act = run.act;
+    g.outGate = offsetBy(ref(op.result(0)), run.row * n * 4);
+    g.outUp = offsetBy(ref(op.result(1)), run.row * n * 4);
+    Launch l = kernelLaunch(kernels::gemvGateUpKernelId(toQType(w->type().elem)), g);
     l.weightBytes = 2 * *w->type().numBytes(1, 1);
     emit(bucket, op, std::move(l));
   }
@@ -365,23 +428,43 @@ class GraphLowering final : public LoweringContext {
     for (unsigned i = run.first + 1; i + 1 < run.last; ++i)
       if (toQType(op.operand(i + 1)->type().elem) != qtype)
         cannotLower(op, fmt::format("a stack of weights {}..{} mixes qtypes before its last", run.first, run.last - 1));
-    Launch l{count == 1          ? kernels::gemvKernelId(qtype)
-             : lastType != qtype ? kernels::gemvMixedStackKernelId(qtype, lastType, count)
-                                 : kernels::gemvStackedKernelId(qtype, count),
-             {},
-             {0, run.k, run.rows, run.rowSets}};
-    std::vector<BufferRef> outs;
-    for (unsigned i = run.first; i < run.last; ++i) {
-      const Value* w = op.operand(i + 1);
+    const std::string kernel = count == 1          ? kernels::gemvKernelId(qtype)
+                               : lastType != qtype ? kernels::gemvMixedStackKernelId(qtype, lastType, count)
+                                                   : kernels::gemvStackedKernelId(qtype, count);
+    if (count == 2) return emitGemvStack<2, ka::GemvStack2>(op, bucket, run, kernel);
+    if (count == 3) return emitGemvStack<3, ka::GemvStack3>(op, bucket, run, kernel);
+    if (count != 1) cannotLower(op, fmt::format("a stack of {} weights; the kernels stack 2 or 3", count));
+    const Value* w = op.operand(run.first + 1);
+    const int64_t n = w->type().shape[0];
+    ka::Gemv<BufferRef> g;
+    setGemvShape(g, n, run);
+    g.weights = weight(w, matmulLayout(op, run.first + 1));
+    g.act = run.act;
+    g.out = offsetBy(ref(op.result(run.first)), run.row * n * 4);
+    Launch l = kernelLaunch(kernel, g);
+    l.weightBytes = *w->type().numBytes(1, 1);
+    emit(bucket, op, std::move(l));
+  }
+
+  /// A stacked GEMV launch of the S weights of `run` (signature Args, kernels::args::GemvStacked).
+  template <int S, template <class> class Args>
+  void emitGemvStack(const Op& op, BucketPlan& bucket, const GemvRun& run, const std::string& kernel) {
+    Args<BufferRef> g;
+    setGemvShape(g, 0, run);
+    int64_t weightBytes = 0;
+    for (size_t i = 0; i < static_cast<size_t>(S); ++i) {
+      const unsigned operand = run.first + 1 + static_cast<unsigned>(i);
+      const Value* w = op.operand(operand);
       const int64_t n = w->type().shape[0];
-      l.ptrs.push_back(weight(w, matmulLayout(op, i + 1)));
-      outs.push_back(offsetBy(ref(op.result(i)), run.row * n * 4));
-      l.ints[0] += n;
-      if (count > 1) l.ints.push_back(n);
-      l.weightBytes += *w->type().numBytes(1, 1);
+      g.w[i] = weight(w, matmulLayout(op, operand));
+      g.out[i] = offsetBy(ref(op.result(operand - 1)), run.row * n * 4);
+      g.rows[i] = n;
+      g.n += n;
+      weightBytes += *w->type().numBytes(1, 1);
     }
-    l.ptrs.push_back(run.act);
-    l.ptrs.insert(l.ptrs.end(), outs.begin(), outs.end());
+    g.act = run.act;
+    Launch l = kernelLaunch(kernel, g);
+    l.weightBytes = weightBytes;
     emit(bucket, op, std::move(l));
   }
 
@@ -404,13 +487,27 @@ class GraphLowering final : public LoweringContext {
     const int64_t k = width(x);
     const BufferRef actFp8 = workspace(op, passes::fp8Workspace(m_, k));
     const BufferRef actScale = offsetBy(actFp8, passes::fp8ScaleOffset(m_, k));
-    Launch quantize{"fp8_quantize_act", {ref(x), actFp8, actScale}, {m_, k}};
+    ka::Fp8QuantizeAct<BufferRef> q;
+    q.x = ref(x);
+    q.out = actFp8;
+    q.scale = actScale;
+    q.m = m_;
+    q.k = k;
+    Launch quantize = kernelLaunch("fp8_quantize_act", q);
     quantize.activationBytes = f32Bytes(x);
     emit(bucket, op, std::move(quantize));
     const BufferRef wData = weight(w, matmulLayout(op, 1));
-    Launch gemm{"fp8_gemm_cublaslt",
-                {wData, offsetBy(wData, alignUp(n * k, 256)), actFp8, actScale, ref(op.result())},
-                {m_, n, k, 1}};
+    ka::Fp8Gemm<BufferRef> g;
+    g.w = wData;
+    g.wScales = offsetBy(wData, alignUp(n * k, 256));  // per-row scales after the E4M3 rows
+    g.act = actFp8;
+    g.actScale = actScale;
+    g.out = ref(op.result());
+    g.m = m_;
+    g.n = n;
+    g.k = k;
+    g.perRow = 1;
+    Launch gemm = kernelLaunch("fp8_gemm_cublaslt", g);
     gemm.weightBytes = n * k + n * 4;
     emit(bucket, op, std::move(gemm));
   }
@@ -421,27 +518,39 @@ class GraphLowering final : public LoweringContext {
     const Value* w = op.operand(1);
     if (x->type().elem != ElemType::F16)
       cannotLower(op, "hgemm reads f16 activations, this operand is f32 (run share-activation-quant)");
-    Launch gemm{
-        "hgemm_cublas", {weight(w, matmulLayout(op, 1)), ref(x), ref(op.result())}, {m_, w->type().shape[0], width(x)}};
+    ka::Hgemm<BufferRef> g;
+    g.w = weight(w, matmulLayout(op, 1));
+    g.x = ref(x);
+    g.out = ref(op.result());
+    g.m = m_;
+    g.n = w->type().shape[0];
+    g.k = width(x);
+    Launch gemm = kernelLaunch("hgemm_cublas", g);
     gemm.weightBytes = w->type().shape[0] * width(x) * 2;
     emit(bucket, op, std::move(gemm));
   }
 
   void lowerCastF16(const Op& op, BucketPlan& bucket) {
-    Launch l{"cast_f32_f16", {ref(op.operand(0)), ref(op.result())}, {m_ * width(op.result())}};
+    ka::Cast<BufferRef> c;
+    c.input = ref(op.operand(0));
+    c.out = ref(op.result());
+    c.count = m_ * width(op.result());
+    Launch l = kernelLaunch("cast_f32_f16", c);
     l.activationBytes = f32Bytes(op.operand(0)) + m_ * width(op.result()) * 2;
     emit(bucket, op, std::move(l));
   }
 
   /// The rotation floats of the rope kernels, from a rope op's attributes (prefix "") or an
   /// attention's rope_* attributes.
-  static std::vector<float> rotationFloats(const ir::AttrDict& a, const std::string& prefix) {
+  static ka::RopeFloats rotationFloats(const ir::AttrDict& a, const std::string& prefix) {
     const bool llama3 = a.has(prefix + "scaling");
-    return {static_cast<float>(*a.getFloat(prefix + "freq_base")),
-            llama3 ? static_cast<float>(*a.getFloat(prefix + "scale_factor")) : 1.0f,
-            llama3 ? static_cast<float>(*a.getFloat(prefix + "low_freq_factor")) : 1.0f,
-            llama3 ? static_cast<float>(*a.getFloat(prefix + "high_freq_factor")) : 1.0f,
-            llama3 ? static_cast<float>(*a.getInt(prefix + "original_context")) : 0.0f};
+    ka::RopeFloats r;
+    r.freqBase = static_cast<float>(*a.getFloat(prefix + "freq_base"));
+    r.llama3Factor = llama3 ? static_cast<float>(*a.getFloat(prefix + "scale_factor")) : 1.0f;
+    r.lowFreqFactor = llama3 ? static_cast<float>(*a.getFloat(prefix + "low_freq_factor")) : 1.0f;
+    r.highFreqFactor = llama3 ? static_cast<float>(*a.getFloat(prefix + "high_freq_factor")) : 1.0f;
+    r.originalMaxPositions = llama3 ? static_cast<float>(*a.getInt(prefix + "original_context")) : 0.0f;
+    return r;
   }
 
   /// fuse-rope-attention's attention: one launch rotates q and k, appends k and v, attends.
@@ -450,93 +559,143 @@ class GraphLowering final : public LoweringContext {
     std::string strategy = a.getString("strategy").value_or("");
     if (strategy != ir::attentionStrategyName(ir::AttentionStrategy::Decode))
       cannotLower(op, "rope_* attributes need strategy decode, got " + strategy);
-    int64_t heads = *a.getInt("n_heads");
-    int64_t kvHeads = *a.getInt("n_kv_heads");
-    int64_t headDim = *a.getInt("head_dim");
-    std::vector<BufferRef> ptrs{ref(op.operand(0)), ref(op.operand(1)), ref(op.operand(2)),
-                                ref(op.operand(3)), ref(op.operand(4)), stepInput(StepInput::Slots),
-                                ref(op.operand(6)), ref(op.operand(5))};
-    std::vector<int64_t> ints{
-        m_, heads, kvHeads, headDim, options_.maxContext, a.getInt("window").value_or(0), heads * headDim};
-    int64_t splits = longContext_ ? a.getInt("splits").value_or(1) : 1;
-    if (splits > 1) ints.push_back(splits);
-    ints.insert(ints.end(), {width(op.operand(1)), width(op.operand(2)),
-                             a.getString("rope_style") == std::optional<std::string>("neox") ? 1 : 0});
-    std::vector<float> floats{1.0f / std::sqrt(static_cast<float>(headDim))};
-    for (float f : rotationFloats(a, "rope_")) floats.push_back(f);
+    const ka::AttnShape shape = attnShape(a);
+    const int64_t splits = longContext_ ? a.getInt("splits").value_or(1) : 1;
+    // The operands: q, k, v (not yet rotated), the caches, positions, KV lengths.
+    const auto fill = [&](auto& t) {
+      static_cast<ka::AttnShape&>(t) = shape;
+      t.q = ref(op.operand(0));
+      t.kNew = ref(op.operand(1));
+      t.vNew = ref(op.operand(2));
+      t.kCache = ref(op.operand(3));
+      t.vCache = ref(op.operand(4));
+      t.slots = stepInput(StepInput::Slots);
+      t.kvLens = ref(op.operand(6));
+      t.positions = ref(op.operand(5));
+      t.kStride = width(op.operand(1));
+      t.vStride = width(op.operand(2));
+      t.style = a.getString("rope_style") == std::optional<std::string>("neox") ? 1 : 0;
+      t.scale = scoreScale(shape);
+      t.rope = rotationFloats(a, "rope_");
+    };
     if (splits <= 1) {
-      ptrs.push_back(ref(op.result()));
-      Launch l{withEpilogue("attn_decode_rope", op.result()), std::move(ptrs), std::move(ints), std::move(floats)};
+      ka::AttnDecodeRope<BufferRef> t;
+      fill(t);
+      t.out = ref(op.result());
+      Launch l = kernelLaunch(withEpilogue("attn_decode_rope", op.result()), t);
       l.activationBytes = f32Bytes(op.operand(0)) + 2 * f32Bytes(op.operand(1)) + activationBytes(op.result());
       return emit(bucket, op, std::move(l));
     }
-    const BufferRef partOut = workspace(op, passes::splitAttentionWorkspace(m_, heads, splits, headDim));
-    const BufferRef partMl = offsetBy(partOut, passes::splitPairsOffset(m_, heads, splits, headDim));
-    ptrs.push_back(partOut);
-    ptrs.push_back(partMl);
-    emit(bucket, op, {"attn_decode_split_rope", std::move(ptrs), std::move(ints), std::move(floats)});
-    emit(bucket, op,
-         {withEpilogue("attn_decode_reduce", op.result()),
-          {partOut, partMl, ref(op.result())},
-          {m_, heads, headDim, splits},
-          {}});
+    ka::AttnSplitRope<BufferRef> t;
+    fill(t);
+    t.splits = splits;
+    setPartials(op, t);
+    emit(bucket, op, kernelLaunch("attn_decode_split_rope", t));
+    emitReduce(op, bucket, t);
+  }
+
+  /// The shape ints of an attention op (max_ctx from the options, q rows packed).
+  ka::AttnShape attnShape(const ir::AttrDict& a) const {
+    ka::AttnShape shape;
+    shape.m = m_;
+    shape.nHeads = *a.getInt("n_heads");
+    shape.nKvHeads = *a.getInt("n_kv_heads");
+    shape.headDim = *a.getInt("head_dim");
+    shape.maxCtx = options_.maxContext;
+    shape.window = a.getInt("window").value_or(0);
+    shape.qStride = shape.nHeads * shape.headDim;
+    return shape;
+  }
+  static float scoreScale(const ka::AttnShape& shape) { return 1.0f / std::sqrt(static_cast<float>(shape.headDim)); }
+
+  /// Flash-decoding's partials in the op's workspace (select-launch-config sized it).
+  template <class Split>
+  void setPartials(const Op& op, Split& t) const {
+    t.partOut = workspace(op, passes::splitAttentionWorkspace(m_, t.nHeads, t.splits, t.headDim));
+    t.partMl = offsetBy(t.partOut, passes::splitPairsOffset(m_, t.nHeads, t.splits, t.headDim));
+  }
+
+  /// Flash-decoding's second phase: the split's partials merged into the op's result.
+  template <class Split>
+  void emitReduce(const Op& op, BucketPlan& bucket, const Split& split) {
+    ka::AttnReduce<BufferRef> r;
+    r.partOut = split.partOut;
+    r.partMl = split.partMl;
+    r.out = ref(op.result());
+    r.m = m_;
+    r.nHeads = split.nHeads;
+    r.headDim = split.headDim;
+    r.splits = split.splits;
+    emit(bucket, op, kernelLaunch(withEpilogue("attn_decode_reduce", op.result()), r));
   }
 
   void lowerAttention(const Op& op, BucketPlan& bucket) {
     const ir::AttrDict& a = op.attrs();
-    int64_t heads = *a.getInt("n_heads");
-    int64_t kvHeads = *a.getInt("n_kv_heads");
-    int64_t headDim = *a.getInt("head_dim");
-    int64_t window = a.getInt("window").value_or(0);
-    BufferRef kCache = ref(op.operand(3));
-    BufferRef vCache = ref(op.operand(4));
-    BufferRef slots = stepInput(StepInput::Slots);
+    const ka::AttnShape shape = attnShape(a);
+    const BufferRef kCache = ref(op.operand(3));
+    const BufferRef vCache = ref(op.operand(4));
+    const BufferRef slots = stepInput(StepInput::Slots);
     if (a.has("rope_style")) return lowerAttentionWithRope(op, bucket);
-    Launch append{"kv_append",
-                  {ref(op.operand(1)), ref(op.operand(2)), kCache, vCache, slots, ref(op.operand(5))},
-                  {m_, kvHeads, headDim, options_.maxContext, kvHeads * headDim, kvHeads * headDim}};
-    emit(bucket, op, std::move(append));
-    std::vector<int64_t> ints{m_, heads, kvHeads, headDim, options_.maxContext, window, heads * headDim};
-    std::vector<float> scale{1.0f / std::sqrt(static_cast<float>(headDim))};
+    ka::KvAppend<BufferRef> append;
+    append.kNew = ref(op.operand(1));
+    append.vNew = ref(op.operand(2));
+    append.kCache = kCache;
+    append.vCache = vCache;
+    append.slots = slots;
+    append.positions = ref(op.operand(5));
+    append.m = m_;
+    append.nKvHeads = shape.nKvHeads;
+    append.headDim = shape.headDim;
+    append.maxCtx = options_.maxContext;
+    append.kStride = append.vStride = shape.nKvHeads * shape.headDim;
+    emit(bucket, op, kernelLaunch("kv_append", append));
+    // q, the caches and the slots, which every attention kernel reads.
+    const auto fill = [&](auto& t) {
+      static_cast<ka::AttnShape&>(t) = shape;
+      t.q = ref(op.operand(0));
+      t.kCache = kCache;
+      t.vCache = vCache;
+      t.slots = slots;
+      t.scale = scoreScale(shape);
+    };
     std::string strategy = a.getString("strategy").value_or("");
     const std::optional<ir::AttentionStrategy> chosen = ir::parseAttentionStrategy(strategy);
     if (chosen == ir::AttentionStrategy::Prefill && op.result()->type().elem == ElemType::Q8_1)
       cannotLower(op, "a q8_1 result needs strategy decode");
     if (chosen == ir::AttentionStrategy::Prefill) {
-      emit(bucket, op,
-           {"attn_prefill",
-            {ref(op.operand(0)), kCache, vCache, slots, ref(op.operand(5)), ref(op.result())},
-            ints,
-            scale});
-      return;
+      ka::AttnPrefill<BufferRef> t;
+      fill(t);
+      t.positions = ref(op.operand(5));
+      t.out = ref(op.result());
+      return emit(bucket, op, kernelLaunch("attn_prefill", t));
     }
     if (chosen != ir::AttentionStrategy::Decode)
       cannotLower(op, strategy.empty() ? "no strategy chosen (run select-attention)" : "unknown strategy " + strategy);
-    BufferRef kvLens = ref(op.operand(6));
-    int64_t splits = longContext_ ? a.getInt("splits").value_or(1) : 1;
+    const BufferRef kvLens = ref(op.operand(6));
+    const int64_t splits = longContext_ ? a.getInt("splits").value_or(1) : 1;
     if (splits <= 1) {
-      emit(bucket, op,
-           {withEpilogue("attn_decode", op.result()),
-            {ref(op.operand(0)), kCache, vCache, slots, kvLens, ref(op.result())},
-            ints,
-            scale});
-      return;
+      ka::AttnDecode<BufferRef> t;
+      fill(t);
+      t.kvLens = kvLens;
+      t.out = ref(op.result());
+      return emit(bucket, op, kernelLaunch(withEpilogue("attn_decode", op.result()), t));
     }
-    const BufferRef partOut = workspace(op, passes::splitAttentionWorkspace(m_, heads, splits, headDim));
-    const BufferRef partMl = offsetBy(partOut, passes::splitPairsOffset(m_, heads, splits, headDim));
-    std::vector<int64_t> splitInts = ints;
-    splitInts.push_back(splits);
-    emit(bucket, op,
-         {"attn_decode_split", {ref(op.operand(0)), kCache, vCache, slots, kvLens, partOut, partMl}, splitInts, scale});
-    emit(bucket, op,
-         {withEpilogue("attn_decode_reduce", op.result()),
-          {partOut, partMl, ref(op.result())},
-          {m_, heads, headDim, splits},
-          {}});
+    ka::AttnSplit<BufferRef> t;
+    fill(t);
+    t.kvLens = kvLens;
+    t.splits = splits;
+    setPartials(op, t);
+    emit(bucket, op, kernelLaunch("attn_decode_split", t));
+    emitReduce(op, bucket, t);
   }
 
   void lowerArgmax(const Op& op, BucketPlan& bucket) {
-    Launch l{"argmax", {ref(op.operand(0)), stepInput(StepInput::NextTokens)}, {m_, width(op.operand(0))}};
+    ka::Argmax<BufferRef> g;
+    g.x = ref(op.operand(0));
+    g.out = stepInput(StepInput::NextTokens);
+    g.m = m_;
+    g.n = width(op.operand(0));
+    Launch l = kernelLaunch("argmax", g);
     l.activationBytes = f32Bytes(op.operand(0));
     emit(bucket, op, std::move(l));
   }

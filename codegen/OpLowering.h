@@ -12,7 +12,8 @@
 ///   });
 ///
 /// Hooks emit kernels of the catalog (kernels/KernelCatalog.h) only; `emit` checks the id
-/// and the int arguments against it.
+/// and the int arguments against it. The built-in hooks fill each kernel's typed signature
+/// (kernels/KernelArgs.h) by field name and turn it into a launch with kernelLaunch().
 
 #include "codegen/Lower.h"
 #include "codegen/Plan.h"
@@ -21,6 +22,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace reel::codegen {
@@ -35,6 +37,14 @@ struct KernelLaunch {
   int64_t weightBytes = 0;
   int64_t activationBytes = 0;
 };
+
+/// A launch of catalog kernel `kernel` whose arguments `args` are filled by name in the
+/// kernel's typed signature (e.g. kernels::args::RmsNorm); packed in the catalog's order.
+template <template <class> class Args>
+KernelLaunch kernelLaunch(std::string kernel, const Args<BufferRef>& args) {
+  kernels::args::Flat<BufferRef> flat = kernels::args::pack<Args>(args);
+  return {std::move(kernel), std::move(flat.ptrs), std::move(flat.ints), std::move(flat.floats)};
+}
 
 /// What a lowering hook sees of the graph being lowered.
 class LoweringContext {

@@ -166,9 +166,14 @@ int64_t alignUp(int64_t x, int64_t alignment) {
   return x > kFootprintOverflow - alignment ? kFootprintOverflow : (x + alignment - 1) / alignment * alignment;
 }
 
+/// The vocabulary of the bucket's next tokens: the `n` of its argmax or sample step.
 int64_t vocabOf(const BucketPlan& bucket) {
-  for (const Step& step : bucket.steps)
-    if ((step.kernel == "argmax" || step.kernel == "sample") && step.ints.size() == 2) return step.ints[1];
+  for (const Step& step : bucket.steps) {
+    if (step.kernel != "argmax" && step.kernel != "sample") continue;
+    const kernels::KernelInfo* info = kernels::findKernel(step.kernel);
+    const int n = info == nullptr ? -1 : kernels::intArgIndex(*info, "n");
+    if (n >= 0 && step.ints.size() == info->intArgs.size()) return step.ints[static_cast<size_t>(n)];
+  }
   return -1;
 }
 

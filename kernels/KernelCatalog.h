@@ -11,14 +11,21 @@
 ///  * Activations are f32 row-major [m][...] unless stated; "m" is the number of rows (tokens or
 ///    sequences) of the step; rows past the live ones are padding and may hold anything.
 ///  * Step data (token ids, positions, KV slots, KV lengths) are int32 device arrays.
-///  * DP4A GEMV weights: Q4_K in the GGUF layout; Q6_K/Q8_0/Q5_0 in the row-planar repack
+///  * DP4A GEMV weights: Q4_K and Q5_K in the GGUF layout; Q6_K/Q8_0/Q5_0/Q4_0 in the row-planar repack
 ///    (quant::repackRowPlanar). Q8_1 activations in the row-planar layout (quant::q81RowBytes).
 ///  * KV caches: f16 [slot][pos][n_kv_heads][head_dim], max_ctx positions per slot.
+///
+/// Each kernel is described once: its arguments by a typed signature (kernels/KernelArgs.h, whose
+/// field visit gives the flat lists' order and the docs) and its entry in KernelCatalog.cpp (id,
+/// family, doc, check, footprint; the launch dims by signature). Codegen fills the typed
+/// signatures by field name and packs them; the registry (KernelRegistry.cu) unpacks them for its
+/// launchers, bound by the same signature.
 ///
 /// Every entry states the footprint of each pointer argument as a function of the int args: the
 /// bytes the kernel may touch from where the pointer points. Plans are checked against them
 /// (codegen/PlanCheck.h) before any launch.
 
+#include "kernels/KernelArgs.h"
 #include "kernels/SampleMath.h"
 #include "quant/QuantRef.h"
 
@@ -26,6 +33,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace reel::kernels {
@@ -121,6 +129,7 @@ struct KernelInfo {
   DimsFn dims = nullptr;
   CheckFn check = nullptr;
   FootprintFn footprint = nullptr;
+  const void* signature = nullptr;  ///< args::signatureTag of the entry's typed signature
 };
 
 /// Every kernel, in a stable order.
@@ -132,25 +141,53 @@ const KernelInfo* findKernel(std::string_view id);
 std::string checkKernelArgs(std::string_view id, const int64_t* ints);
 /// The name of an argument: its description up to the colon ("w_gate" of "w_gate: gate weights").
 std::string_view argName(std::string_view description);
+/// Where the int argument named `name` is in `k`'s int args, or -1 where it has none.
+int intArgIndex(const KernelInfo& k, std::string_view name);
 /// The launch dims of `id` for these int args (default dims for an unknown id).
 LaunchDims kernelDims(std::string_view id, const int64_t* ints);
 
+// ---- the qtype-parametrized families -------------------------------------------------
+
+/// A list of tensor types known at compile time: the catalog's entries and the registry's
+/// launchers of a qtype-parametrized family are both instantiated from one such list.
+template <QType... Types>
+struct QTypeList {
+  static constexpr std::array<QType, sizeof...(Types)> values{Types...};
+  /// Calls f(std::integral_constant<QType, T>{}) for each type T.
+  template <typename F>
+  static void forEach(F&& f) {
+    (f(std::integral_constant<QType, Types>{}), ...);
+  }
+};
+
+/// The weight types of the DP4A GEMVs: each gets gemv_dp4a_<t>, gemv_dp4a_gate_up_<t> and
+/// gemv_dp4a_stack<2|3>_<t> (catalog entries and launchers). A type added here also needs its
+/// kernel instantiation (kernels/Gemv.cu) and its layout (GemvShape.h, quant::needsRowPlanar).
+using GemvWeightTypes = QTypeList<QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0, QType::Q4_0, QType::Q5_K>;
+/// The embedding tables' types (embed_<t>, GGUF layout).
+using EmbedTableTypes =
+    QTypeList<QType::F32, QType::F16, QType::BF16, QType::Q8_0, QType::Q5_0, QType::Q4_K, QType::Q6_K, QType::Q4_0,
+              QType::Q5_K>;
+/// The mixed-type stacks (first type, last type): calls f(first, last) as integral_constants for
+/// each; gemvMixedStackExists (GemvShape.h) answers the same for codegen.
+template <typename F>
+void forEachGemvMixedStack(F&& f) {
+  f(std::integral_constant<QType, QType::Q4_K>{}, std::integral_constant<QType, QType::Q6_K>{});
+}
+
 // ---- ids of the qtype-parametrized families ------------------------------------------
 
-/// "gemv_dp4a_<qtype>": out = W x for a Q8_1 activation (Q4_K, Q6_K, Q8_0, Q5_0).
+/// "gemv_dp4a_<qtype>": out = W x for a Q8_1 activation (GemvWeightTypes).
 std::string gemvKernelId(QType weightType);
 /// "gemv_dp4a_gate_up_<qtype>": two weights, one activation, two outputs.
 std::string gemvGateUpKernelId(QType weightType);
-/// "gemv_dp4a_swiglu_<qtype>": silu(W_gate x) * (W_up x) in one launch, one output.
-std::string gemvSwigluKernelId(QType weightType);
 /// "gemv_dp4a_stack<2|3>_<qtype>": 2 or 3 matrices of one type and k (q, k, v) in one launch.
 std::string gemvStackedKernelId(QType weightType, int matrices);
 /// "gemv_dp4a_stack<2|3>_<qtype>_<last qtype>": a stack whose last matrix has another type (in
 /// the catalog: Q4_K with a last Q6_K, Q4_K_M's q, k and v), the last starting on a multiple of
 /// 8 rows.
 std::string gemvMixedStackKernelId(QType weightType, QType lastType, int matrices);
-/// "embed_<qtype>": embedding rows from a table in the GGUF layout (f32, f16, bf16, q8_0, q5_0,
-/// q4_k, q6_k).
+/// "embed_<qtype>": embedding rows from a table in the GGUF layout (EmbedTableTypes).
 std::string embedKernelId(QType tableType);
 
 // ---- launch dims (also what the typed launchers use) ----------------------------------

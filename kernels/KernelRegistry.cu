@@ -1,4 +1,5 @@
-// Catalog id -> launcher (KernelArgs in catalog order -> typed launch APIs).
+// Catalog id -> launcher: each launcher takes its kernel's typed signature (kernels/KernelArgs.h)
+// and is bound to the ids of the catalog entries of that signature.
 #include "kernels/Attention.h"
 #include "kernels/Blas.h"
 #include "kernels/Elementwise.h"
@@ -18,364 +19,359 @@ namespace {
 using quant::QType;
 using LaunchFn = cudaError_t (*)(const KernelArgs&, cudaStream_t);
 
-template <typename T>
-T* ptrArg(const KernelArgs& a, int i) {
-  return static_cast<T*>(a.ptrs[static_cast<size_t>(i)]);
+float* f32(void* p) {
+  return static_cast<float*>(p);
 }
-int32_t* intPtr(const KernelArgs& a, int i) {
-  return ptrArg<int32_t>(a, i);
+int32_t* i32(void* p) {
+  return static_cast<int32_t*>(p);
 }
-float* floatPtr(const KernelArgs& a, int i) {
-  return ptrArg<float>(a, i);
+uint8_t* u8(void* p) {
+  return static_cast<uint8_t*>(p);
 }
-
-template <QType T, GemvEpilogue E>
-cudaError_t gemv(const KernelArgs& a, cudaStream_t s) {
-  GemvArgs g;
-  g.type = T;
-  g.epilogue = E;
-  const int actIndex = E == GemvEpilogue::Plain ? 1 : 2;
-  g.weights[0] = a.ptrs[0];
-  g.weights[1] = E == GemvEpilogue::Plain ? nullptr : a.ptrs[1];
-  g.act = a.ptrs[static_cast<size_t>(actIndex)];
-  g.out[0] = floatPtr(a, actIndex + 1);
-  g.out[1] = E == GemvEpilogue::GateUp ? floatPtr(a, 4) : nullptr;
-  g.n = a.ints[0];
-  g.k = a.ints[1];
-  g.m = static_cast<int>(a.ints[2]);
-  g.rowSets = static_cast<int>(a.ints[3]);
-  return launchGemvDp4a(g, s);
+RopeScaling scalingOf(const args::RopeFloats& r) {
+  return {r.freqBase, r.llama3Factor, r.lowFreqFactor, r.highFreqFactor, r.originalMaxPositions};
 }
 
-/// Stacked GEMV of `S` matrices, the last of type L, the others T: ptrs w_0..w_{S-1}, act,
-/// out_0..out_{S-1}; ints n, k, m, row_sets, rows_0..rows_{S-1}.
-template <QType T, int S, QType L = T>
-cudaError_t gemvStacked(const KernelArgs& a, cudaStream_t s) {
+/// A launcher of signature Args: Fn (cudaError_t(const Args<void*>&, cudaStream_t)) on the
+/// arguments unpacked by name.
+template <template <class> class Args, auto Fn>
+cudaError_t typed(const KernelArgs& k, cudaStream_t s) {
+  return Fn(args::unpack<Args, void*>(k.ptrs.data(), k.ints.data(), k.floats.data()), s);
+}
+/// A library launcher: Fn (cudaError_t(BlasContext&, const Args<void*>&, cudaStream_t)) with
+/// the launch's BlasContext (cudaErrorInvalidValue without one).
+template <template <class> class Args, auto Fn>
+cudaError_t typedLibrary(const KernelArgs& k, cudaStream_t s) {
+  auto* ctx = static_cast<BlasContext*>(k.library);
+  if (ctx == nullptr) return cudaErrorInvalidValue;
+  return Fn(*ctx, args::unpack<Args, void*>(k.ptrs.data(), k.ints.data(), k.floats.data()), s);
+}
+
+/// One registry row: an id, its launcher and the signature the launcher reads.
+struct Binding {
+  std::string id;
+  LaunchFn fn = nullptr;
+  const void* signature = nullptr;
+};
+template <template <class> class Args, auto Fn>
+Binding bind(std::string id) {
+  return {std::move(id), typed<Args, Fn>, args::signatureTag<Args>()};
+}
+template <template <class> class Args, auto Fn>
+Binding bindLibrary(std::string id) {
+  return {std::move(id), typedLibrary<Args, Fn>, args::signatureTag<Args>()};
+}
+
+// ---- GEMV ------------------------------------------------------------------------------------
+
+/// The GemvArgs of type T from a signature's shape ints.
+template <QType T>
+GemvArgs gemvOf(const args::GemvShape& a) {
   GemvArgs g;
   g.type = T;
-  if (L != T) g.lastType = L;
-  for (int i = 0; i < S; ++i) {
-    g.weights[i] = a.ptrs[static_cast<size_t>(i)];
-    g.out[i] = floatPtr(a, S + 1 + i);
-    g.stackRows[i] = a.ints[static_cast<size_t>(4 + i)];
-  }
-  g.act = a.ptrs[static_cast<size_t>(S)];
-  g.n = a.ints[0];
-  g.k = a.ints[1];
-  g.m = static_cast<int>(a.ints[2]);
-  g.rowSets = static_cast<int>(a.ints[3]);
+  g.n = a.n;
+  g.k = a.k;
+  g.m = static_cast<int>(a.m);
+  g.rowSets = static_cast<int>(a.rowSets);
+  return g;
+}
+
+template <QType T>
+cudaError_t gemv(const args::Gemv<void*>& a, cudaStream_t s) {
+  GemvArgs g = gemvOf<T>(a);
+  g.weights[0] = a.weights;
+  g.act = a.act;
+  g.out[0] = f32(a.out);
   return launchGemvDp4a(g, s);
 }
 
 template <QType T>
-cudaError_t embed(const KernelArgs& a, cudaStream_t s) {
-  return launchEmbed({T, a.ptrs[0], intPtr(a, 1), floatPtr(a, 2), a.ints[0], a.ints[1], a.ints[2]}, s);
+cudaError_t gemvGateUp(const args::GemvGateUp<void*>& a, cudaStream_t s) {
+  GemvArgs g = gemvOf<T>(a);
+  g.epilogue = GemvEpilogue::GateUp;
+  g.weights[0] = a.wGate;
+  g.weights[1] = a.wUp;
+  g.act = a.act;
+  g.out[0] = f32(a.outGate);
+  g.out[1] = f32(a.outUp);
+  return launchGemvDp4a(g, s);
 }
 
-cudaError_t quantizeQ81(const KernelArgs& a, cudaStream_t s) {
-  return launchQuantizeQ81(floatPtr(a, 0), a.ptrs[1], a.ints[0], a.ints[1], s);
+/// A stack of S matrices, the last of type Last, the others T.
+template <QType T, int S, QType Last = T>
+cudaError_t gemvStacked(const typename args::GemvStacked<S>::template Of<void*>& a, cudaStream_t s) {
+  GemvArgs g = gemvOf<T>(a);
+  if (Last != T) g.lastType = Last;
+  for (int i = 0; i < S; ++i) {
+    const auto at = static_cast<size_t>(i);
+    g.weights[i] = a.w[at];
+    g.out[i] = f32(a.out[at]);
+    g.stackRows[i] = a.rows[at];
+  }
+  g.act = a.act;
+  return launchGemvDp4a(g, s);
 }
 
-cudaError_t rmsNorm(const KernelArgs& a, cudaStream_t s) {
-  return launchRmsNorm(
-      {floatPtr(a, 0), nullptr, floatPtr(a, 1), nullptr, floatPtr(a, 2), a.ints[0], a.ints[1], a.floats[0]}, s);
+template <QType T>
+void bindGemv(std::vector<Binding>& t) {
+  t.push_back(bind<args::Gemv, gemv<T>>(gemvKernelId(T)));
+  t.push_back(bind<args::GemvGateUp, gemvGateUp<T>>(gemvGateUpKernelId(T)));
+  t.push_back(bind<args::GemvStack2, gemvStacked<T, 2>>(gemvStackedKernelId(T, 2)));
+  t.push_back(bind<args::GemvStack3, gemvStacked<T, 3>>(gemvStackedKernelId(T, 3)));
 }
 
-cudaError_t addRmsNorm(const KernelArgs& a, cudaStream_t s) {
-  return launchRmsNorm({floatPtr(a, 0), floatPtr(a, 1), floatPtr(a, 2), floatPtr(a, 3), floatPtr(a, 4), a.ints[0],
-                        a.ints[1], a.floats[0]},
-                       s);
+template <QType T, QType Last>
+void bindGemvMixed(std::vector<Binding>& t) {
+  t.push_back(bind<args::GemvStack2, gemvStacked<T, 2, Last>>(gemvMixedStackKernelId(T, Last, 2)));
+  t.push_back(bind<args::GemvStack3, gemvStacked<T, 3, Last>>(gemvMixedStackKernelId(T, Last, 3)));
 }
 
-cudaError_t rmsNormQ81(const KernelArgs& a, cudaStream_t s) {
-  return launchRmsNorm(
-      {floatPtr(a, 0), nullptr, floatPtr(a, 1), nullptr, nullptr, a.ints[0], a.ints[1], a.floats[0], a.ptrs[2]}, s);
+// ---- norms, quantizer, RoPE, embedding ----------------------------------------------------------
+
+cudaError_t quantizeQ81(const args::QuantizeQ81<void*>& a, cudaStream_t s) {
+  return launchQuantizeQ81(f32(a.x), a.out, a.m, a.k, s);
 }
 
-cudaError_t addRmsNormQ81(const KernelArgs& a, cudaStream_t s) {
-  return launchRmsNorm({floatPtr(a, 0), floatPtr(a, 1), floatPtr(a, 2), floatPtr(a, 3), nullptr, a.ints[0], a.ints[1],
-                        a.floats[0], a.ptrs[4]},
-                       s);
+/// Points a launch API's result rows at `out`: Q8_1 rows (its outQ81) or f32 rows (its out).
+template <class LaunchArgs>
+void setRows(LaunchArgs& l, void* out, bool q81) {
+  if (q81)
+    l.outQ81 = out;
+  else
+    l.out = f32(out);
+}
+
+template <bool Q81>
+cudaError_t rmsNorm(const args::RmsNorm<void*>& a, cudaStream_t s) {
+  RmsNormArgs r{f32(a.x), nullptr, f32(a.weight), nullptr, nullptr, a.m, a.n, a.eps};
+  setRows(r, a.out, Q81);
+  return launchRmsNorm(r, s);
+}
+
+template <bool Q81>
+cudaError_t addRmsNorm(const args::AddRmsNorm<void*>& a, cudaStream_t s) {
+  RmsNormArgs r{f32(a.x), f32(a.residual), f32(a.weight), f32(a.sumOut), nullptr, a.m, a.n, a.eps};
+  setRows(r, a.normOut, Q81);
+  return launchRmsNorm(r, s);
 }
 
 template <RopeStyle Style>
-cudaError_t rope(const KernelArgs& a, cudaStream_t s) {
+cudaError_t rope(const args::Rope<void*>& a, cudaStream_t s) {
   RopeArgs r;
-  r.q = floatPtr(a, 0);
-  r.k = floatPtr(a, 1);
-  r.positions = intPtr(a, 2);
-  r.m = a.ints[0];
-  r.nHeads = a.ints[1];
-  r.nKvHeads = a.ints[2];
-  r.headDim = a.ints[3];
-  r.qStride = a.ints[4];
-  r.kStride = a.ints[5];
+  r.q = f32(a.q);
+  r.k = f32(a.k);
+  r.positions = i32(a.positions);
+  r.m = a.m;
+  r.nHeads = a.nHeads;
+  r.nKvHeads = a.nKvHeads;
+  r.headDim = a.headDim;
+  r.qStride = a.qStride;
+  r.kStride = a.kStride;
   r.style = Style;
-  r.scaling = {a.floats[0], a.floats[1], a.floats[2], a.floats[3], a.floats[4]};
+  r.scaling = scalingOf(a.rope);
   return launchRope(r, s);
 }
 
-cudaError_t add(const KernelArgs& a, cudaStream_t s) {
-  return launchAdd(floatPtr(a, 0), floatPtr(a, 1), floatPtr(a, 2), a.ints[0], s);
+template <QType T>
+cudaError_t embed(const args::Embed<void*>& a, cudaStream_t s) {
+  return launchEmbed({T, a.table, i32(a.tokens), f32(a.out), a.m, a.n, a.vocab}, s);
 }
-cudaError_t swiglu(const KernelArgs& a, cudaStream_t s) {
-  return launchSwiglu(floatPtr(a, 0), floatPtr(a, 1), floatPtr(a, 2), a.ints[0], s);
+
+// ---- elementwise, sampling ----------------------------------------------------------------------
+
+cudaError_t add(const args::Add<void*>& a, cudaStream_t s) {
+  return launchAdd(f32(a.lhs), f32(a.rhs), f32(a.out), a.count, s);
 }
-cudaError_t swigluQ81(const KernelArgs& a, cudaStream_t s) {
-  return launchSwigluQ81(floatPtr(a, 0), floatPtr(a, 1), a.ptrs[2], a.ints[0], a.ints[1], s);
+cudaError_t swiglu(const args::Swiglu<void*>& a, cudaStream_t s) {
+  return launchSwiglu(f32(a.gate), f32(a.up), f32(a.out), a.count, s);
 }
-cudaError_t biasAdd(const KernelArgs& a, cudaStream_t s) {
-  return launchBiasAdd(floatPtr(a, 0), floatPtr(a, 1), a.ints[0], a.ints[1], s);
+cudaError_t swigluQ81(const args::SwigluQ81<void*>& a, cudaStream_t s) {
+  return launchSwigluQ81(f32(a.gate), f32(a.up), a.out, a.m, a.n, s);
 }
-cudaError_t castF16(const KernelArgs& a, cudaStream_t s) {
-  return launchCastF32ToF16(floatPtr(a, 0), a.ptrs[1], a.ints[0], s);
+cudaError_t biasAdd(const args::BiasAdd<void*>& a, cudaStream_t s) {
+  return launchBiasAdd(f32(a.x), f32(a.bias), a.m, a.n, s);
 }
-cudaError_t sample(const KernelArgs& a, cudaStream_t s) {
+cudaError_t castF16(const args::Cast<void*>& a, cudaStream_t s) {
+  return launchCastF32ToF16(f32(a.input), a.out, a.count, s);
+}
+cudaError_t argmax(const args::Argmax<void*>& a, cudaStream_t s) {
+  return launchArgmax(f32(a.x), i32(a.out), a.m, a.n, s);
+}
+cudaError_t sample(const args::Sample<void*>& a, cudaStream_t s) {
   SampleArgs g;
-  g.logits = floatPtr(a, 0);
-  g.sampling = a.ptrs[1];
-  g.recent = intPtr(a, 2);
-  g.positions = intPtr(a, 3);
-  g.out = intPtr(a, 4);
-  g.m = a.ints[0];
-  g.n = a.ints[1];
+  g.logits = f32(a.logits);
+  g.sampling = a.sampling;
+  g.recent = i32(a.recent);
+  g.positions = i32(a.positions);
+  g.out = i32(a.out);
+  g.m = a.m;
+  g.n = a.n;
   return launchSample(g, s);
 }
 
-cudaError_t argmax(const KernelArgs& a, cudaStream_t s) {
-  return launchArgmax(floatPtr(a, 0), intPtr(a, 1), a.ints[0], a.ints[1], s);
-}
+// ---- attention ----------------------------------------------------------------------------------
 
-cudaError_t kvAppend(const KernelArgs& a, cudaStream_t s) {
+cudaError_t kvAppend(const args::KvAppend<void*>& a, cudaStream_t s) {
   KvAppendArgs k;
-  k.k = floatPtr(a, 0);
-  k.v = floatPtr(a, 1);
-  k.kCache = a.ptrs[2];
-  k.vCache = a.ptrs[3];
-  k.slots = intPtr(a, 4);
-  k.positions = intPtr(a, 5);
-  k.m = a.ints[0];
-  k.nKvHeads = a.ints[1];
-  k.headDim = a.ints[2];
-  k.maxCtx = a.ints[3];
-  k.kStride = a.ints[4];
-  k.vStride = a.ints[5];
+  k.k = f32(a.kNew);
+  k.v = f32(a.vNew);
+  k.kCache = a.kCache;
+  k.vCache = a.vCache;
+  k.slots = i32(a.slots);
+  k.positions = i32(a.positions);
+  k.m = a.m;
+  k.nKvHeads = a.nKvHeads;
+  k.headDim = a.headDim;
+  k.maxCtx = a.maxCtx;
+  k.kStride = a.kStride;
+  k.vStride = a.vStride;
   return launchKvAppend(k, s);
 }
 
-/// The ints every attention kernel starts with (m, n_heads, n_kv_heads, head_dim, max_ctx,
-/// window, q_stride) and its score scale (floats[0]).
-AttentionArgs attentionShape(const KernelArgs& a, AttentionMode mode) {
+/// The AttentionArgs every attention signature shares: the shape ints, the score scale, q, the
+/// caches and the slots.
+template <template <class> class Args>
+AttentionArgs attentionOf(const Args<void*>& a, AttentionMode mode) {
   AttentionArgs t;
   t.mode = mode;
-  t.m = a.ints[0];
-  t.nHeads = a.ints[1];
-  t.nKvHeads = a.ints[2];
-  t.headDim = a.ints[3];
-  t.maxCtx = a.ints[4];
-  t.window = a.ints[5];
-  t.qStride = a.ints[6];
-  t.scale = a.floats[0];
+  t.m = a.m;
+  t.nHeads = a.nHeads;
+  t.nKvHeads = a.nKvHeads;
+  t.headDim = a.headDim;
+  t.maxCtx = a.maxCtx;
+  t.window = a.window;
+  t.qStride = a.qStride;
+  t.scale = a.scale;
+  t.q = f32(a.q);
+  t.kCache = a.kCache;
+  t.vCache = a.vCache;
+  t.slots = i32(a.slots);
   return t;
 }
 
-/// attn_decode, attn_decode_split, attn_prefill: q, the caches and the slots first.
-AttentionArgs attentionCommon(const KernelArgs& a, AttentionMode mode) {
-  AttentionArgs t = attentionShape(a, mode);
-  t.q = floatPtr(a, 0);
-  t.kCache = a.ptrs[1];
-  t.vCache = a.ptrs[2];
-  t.slots = intPtr(a, 3);
-  return t;
+/// The fused RoPE + append prologue of attn_decode_rope and attn_decode_split_rope.
+template <template <class> class Args>
+void setRopePrologue(const Args<void*>& a, AttentionArgs& t) {
+  t.newK = f32(a.kNew);
+  t.newV = f32(a.vNew);
+  t.positions = i32(a.positions);
+  t.kStride = a.kStride;
+  t.vStride = a.vStride;
+  t.ropeStyle = a.style == 1 ? RopeStyle::Neox : RopeStyle::Norm;
+  t.rope = scalingOf(a.rope);
 }
 
-cudaError_t attnDecode(const KernelArgs& a, cudaStream_t s) {
-  AttentionArgs t = attentionCommon(a, AttentionMode::Decode);
-  t.kvLens = intPtr(a, 4);
-  t.out = floatPtr(a, 5);
+template <bool Q81>
+cudaError_t attnDecode(const args::AttnDecode<void*>& a, cudaStream_t s) {
+  AttentionArgs t = attentionOf(a, AttentionMode::Decode);
+  t.kvLens = i32(a.kvLens);
+  setRows(t, a.out, Q81);
   return launchAttention(t, s);
 }
 
-cudaError_t attnDecodeQ81(const KernelArgs& a, cudaStream_t s) {
-  AttentionArgs t = attentionCommon(a, AttentionMode::Decode);
-  t.kvLens = intPtr(a, 4);
-  t.outQ81 = a.ptrs[5];
+cudaError_t attnPrefill(const args::AttnPrefill<void*>& a, cudaStream_t s) {
+  AttentionArgs t = attentionOf(a, AttentionMode::Prefill);
+  t.positions = i32(a.positions);
+  t.out = f32(a.out);
   return launchAttention(t, s);
 }
 
-cudaError_t attnSplit(const KernelArgs& a, cudaStream_t s) {
-  AttentionArgs t = attentionCommon(a, AttentionMode::Split);
-  t.kvLens = intPtr(a, 4);
-  t.partOut = floatPtr(a, 5);
-  t.partMl = floatPtr(a, 6);
-  t.splits = a.ints[7];
+/// Flash-decoding's first phase: the KV lengths, the splits and their partial results.
+template <template <class> class Args>
+void setSplit(const Args<void*>& a, AttentionArgs& t) {
+  t.kvLens = i32(a.kvLens);
+  t.partOut = f32(a.partOut);
+  t.partMl = f32(a.partMl);
+  t.splits = a.splits;
+}
+
+cudaError_t attnSplit(const args::AttnSplit<void*>& a, cudaStream_t s) {
+  AttentionArgs t = attentionOf(a, AttentionMode::Split);
+  setSplit(a, t);
   return launchAttention(t, s);
 }
 
-/// attn_decode_rope / attn_decode_split_rope: q, k, v, caches, slots, kv_lens, positions, then
-/// the outputs; ints as attn_decode's (and splits), then k_stride, v_stride, style.
-AttentionArgs attentionRope(const KernelArgs& a, AttentionMode mode) {
-  const bool split = mode == AttentionMode::Split;
-  AttentionArgs t = attentionShape(a, mode);
-  t.q = floatPtr(a, 0);
-  t.newK = floatPtr(a, 1);
-  t.newV = floatPtr(a, 2);
-  t.kCache = a.ptrs[3];
-  t.vCache = a.ptrs[4];
-  t.slots = intPtr(a, 5);
-  t.kvLens = intPtr(a, 6);
-  t.positions = intPtr(a, 7);
-  const int tail = split ? 8 : 7;
-  if (split) t.splits = a.ints[7];
-  t.kStride = a.ints[static_cast<size_t>(tail)];
-  t.vStride = a.ints[static_cast<size_t>(tail) + 1];
-  t.ropeStyle = a.ints[static_cast<size_t>(tail) + 2] == 1 ? RopeStyle::Neox : RopeStyle::Norm;
-  t.rope = {a.floats[1], a.floats[2], a.floats[3], a.floats[4], a.floats[5]};
-  if (split) {
-    t.partOut = floatPtr(a, 8);
-    t.partMl = floatPtr(a, 9);
-  } else {
-    t.out = floatPtr(a, 8);
-  }
-  return t;
-}
-
-cudaError_t attnDecodeRope(const KernelArgs& a, cudaStream_t s) {
-  return launchAttention(attentionRope(a, AttentionMode::Decode), s);
-}
-
-cudaError_t attnDecodeRopeQ81(const KernelArgs& a, cudaStream_t s) {
-  AttentionArgs t = attentionRope(a, AttentionMode::Decode);
-  t.outQ81 = t.out;
-  t.out = nullptr;
+template <bool Q81>
+cudaError_t attnDecodeRope(const args::AttnDecodeRope<void*>& a, cudaStream_t s) {
+  AttentionArgs t = attentionOf(a, AttentionMode::Decode);
+  setRopePrologue(a, t);
+  t.kvLens = i32(a.kvLens);
+  setRows(t, a.out, Q81);
   return launchAttention(t, s);
 }
 
-cudaError_t attnSplitRope(const KernelArgs& a, cudaStream_t s) {
-  return launchAttention(attentionRope(a, AttentionMode::Split), s);
+cudaError_t attnSplitRope(const args::AttnSplitRope<void*>& a, cudaStream_t s) {
+  AttentionArgs t = attentionOf(a, AttentionMode::Split);
+  setRopePrologue(a, t);
+  setSplit(a, t);
+  return launchAttention(t, s);
 }
 
-cudaError_t attnReduce(const KernelArgs& a, cudaStream_t s) {
-  return launchAttentionReduce(
-      {floatPtr(a, 0), floatPtr(a, 1), floatPtr(a, 2), a.ints[0], a.ints[1], a.ints[2], a.ints[3]}, s);
-}
-
-cudaError_t attnReduceQ81(const KernelArgs& a, cudaStream_t s) {
-  AttentionReduceArgs r{floatPtr(a, 0), floatPtr(a, 1), nullptr, a.ints[0], a.ints[1], a.ints[2], a.ints[3]};
-  r.outQ81 = a.ptrs[2];
+template <bool Q81>
+cudaError_t attnReduce(const args::AttnReduce<void*>& a, cudaStream_t s) {
+  AttentionReduceArgs r{f32(a.partOut), f32(a.partMl), nullptr, a.m, a.nHeads, a.headDim, a.splits};
+  setRows(r, a.out, Q81);
   return launchAttentionReduce(r, s);
 }
 
-cudaError_t attnPrefill(const KernelArgs& a, cudaStream_t s) {
-  AttentionArgs t = attentionCommon(a, AttentionMode::Prefill);
-  t.positions = intPtr(a, 4);
-  t.out = floatPtr(a, 5);
-  return launchAttention(t, s);
+// ---- FP8 and cuBLAS -----------------------------------------------------------------------------
+
+cudaError_t fp8QuantizeAct(const args::Fp8QuantizeAct<void*>& a, cudaStream_t s) {
+  return launchFp8QuantizeAct(f32(a.x), u8(a.out), f32(a.scale), a.m, a.k, s);
 }
 
-template <bool kF16>
-cudaError_t fp8Convert(const KernelArgs& a, cudaStream_t s) {
-  return launchFp8ConvertWeights(
-      {a.ptrs[0], kF16, ptrArg<uint8_t>(a, 1), floatPtr(a, 2), a.ints[0], a.ints[1], a.ints[2] != 0}, s);
-}
-
-cudaError_t fp8QuantizeAct(const KernelArgs& a, cudaStream_t s) {
-  return launchFp8QuantizeAct(floatPtr(a, 0), ptrArg<uint8_t>(a, 1), floatPtr(a, 2), a.ints[0], a.ints[1], s);
-}
-
-cudaError_t fp8GemmLib(const KernelArgs& a, cudaStream_t s) {
-  auto* ctx = static_cast<BlasContext*>(a.library);
-  if (ctx == nullptr) return cudaErrorInvalidValue;
-  return fp8Gemm(*ctx,
-                 {ptrArg<uint8_t>(a, 0), floatPtr(a, 1), ptrArg<uint8_t>(a, 2), floatPtr(a, 3), floatPtr(a, 4),
-                  a.ints[0], a.ints[1], a.ints[2], a.ints[3] != 0},
+cudaError_t fp8GemmLib(BlasContext& ctx, const args::Fp8Gemm<void*>& a, cudaStream_t s) {
+  return fp8Gemm(ctx, {u8(a.w), f32(a.wScales), u8(a.act), f32(a.actScale), f32(a.out), a.m, a.n, a.k, a.perRow != 0},
                  s);
 }
 
-cudaError_t hgemmLib(const KernelArgs& a, cudaStream_t s) {
-  auto* ctx = static_cast<BlasContext*>(a.library);
-  if (ctx == nullptr) return cudaErrorInvalidValue;
-  return hgemm(*ctx, {a.ptrs[0], a.ptrs[1], floatPtr(a, 2), a.ints[0], a.ints[1], a.ints[2]}, s);
+cudaError_t hgemmLib(BlasContext& ctx, const args::Hgemm<void*>& a, cudaStream_t s) {
+  return hgemm(ctx, {a.w, a.x, f32(a.out), a.m, a.n, a.k}, s);
 }
 
-std::vector<std::pair<std::string, LaunchFn>> buildTable() {
-  std::vector<std::pair<std::string, LaunchFn>> t = {
-      {gemvKernelId(QType::Q4_K), gemv<QType::Q4_K, GemvEpilogue::Plain>},
-      {gemvKernelId(QType::Q6_K), gemv<QType::Q6_K, GemvEpilogue::Plain>},
-      {gemvKernelId(QType::Q8_0), gemv<QType::Q8_0, GemvEpilogue::Plain>},
-      {gemvKernelId(QType::Q5_0), gemv<QType::Q5_0, GemvEpilogue::Plain>},
-      {gemvKernelId(QType::Q4_0), gemv<QType::Q4_0, GemvEpilogue::Plain>},
-      {gemvKernelId(QType::Q5_K), gemv<QType::Q5_K, GemvEpilogue::Plain>},
-      {gemvGateUpKernelId(QType::Q4_K), gemv<QType::Q4_K, GemvEpilogue::GateUp>},
-      {gemvGateUpKernelId(QType::Q6_K), gemv<QType::Q6_K, GemvEpilogue::GateUp>},
-      {gemvGateUpKernelId(QType::Q8_0), gemv<QType::Q8_0, GemvEpilogue::GateUp>},
-      {gemvGateUpKernelId(QType::Q5_0), gemv<QType::Q5_0, GemvEpilogue::GateUp>},
-      {gemvGateUpKernelId(QType::Q4_0), gemv<QType::Q4_0, GemvEpilogue::GateUp>},
-      {gemvGateUpKernelId(QType::Q5_K), gemv<QType::Q5_K, GemvEpilogue::GateUp>},
-      {gemvSwigluKernelId(QType::Q4_K), gemv<QType::Q4_K, GemvEpilogue::SwiGlu>},
-      {gemvSwigluKernelId(QType::Q6_K), gemv<QType::Q6_K, GemvEpilogue::SwiGlu>},
-      {gemvSwigluKernelId(QType::Q8_0), gemv<QType::Q8_0, GemvEpilogue::SwiGlu>},
-      {gemvSwigluKernelId(QType::Q5_0), gemv<QType::Q5_0, GemvEpilogue::SwiGlu>},
-      {gemvSwigluKernelId(QType::Q4_0), gemv<QType::Q4_0, GemvEpilogue::SwiGlu>},
-      {gemvSwigluKernelId(QType::Q5_K), gemv<QType::Q5_K, GemvEpilogue::SwiGlu>},
-      {gemvStackedKernelId(QType::Q4_K, 2), gemvStacked<QType::Q4_K, 2>},
-      {gemvStackedKernelId(QType::Q6_K, 2), gemvStacked<QType::Q6_K, 2>},
-      {gemvStackedKernelId(QType::Q8_0, 2), gemvStacked<QType::Q8_0, 2>},
-      {gemvStackedKernelId(QType::Q5_0, 2), gemvStacked<QType::Q5_0, 2>},
-      {gemvStackedKernelId(QType::Q4_0, 2), gemvStacked<QType::Q4_0, 2>},
-      {gemvStackedKernelId(QType::Q5_K, 2), gemvStacked<QType::Q5_K, 2>},
-      {gemvStackedKernelId(QType::Q4_K, 3), gemvStacked<QType::Q4_K, 3>},
-      {gemvStackedKernelId(QType::Q6_K, 3), gemvStacked<QType::Q6_K, 3>},
-      {gemvStackedKernelId(QType::Q8_0, 3), gemvStacked<QType::Q8_0, 3>},
-      {gemvStackedKernelId(QType::Q5_0, 3), gemvStacked<QType::Q5_0, 3>},
-      {gemvStackedKernelId(QType::Q4_0, 3), gemvStacked<QType::Q4_0, 3>},
-      {gemvStackedKernelId(QType::Q5_K, 3), gemvStacked<QType::Q5_K, 3>},
-      {gemvMixedStackKernelId(QType::Q4_K, QType::Q6_K, 2), gemvStacked<QType::Q4_K, 2, QType::Q6_K>},
-      {gemvMixedStackKernelId(QType::Q4_K, QType::Q6_K, 3), gemvStacked<QType::Q4_K, 3, QType::Q6_K>},
-      {"quantize_q8_1", quantizeQ81},
-      {"rms_norm", rmsNorm},
-      {"add_rms_norm", addRmsNorm},
-      {"rms_norm_q8_1", rmsNormQ81},
-      {"add_rms_norm_q8_1", addRmsNormQ81},
-      {"rope_norm", rope<RopeStyle::Norm>},
-      {"rope_neox", rope<RopeStyle::Neox>},
-      {embedKernelId(QType::F32), embed<QType::F32>},
-      {embedKernelId(QType::F16), embed<QType::F16>},
-      {embedKernelId(QType::BF16), embed<QType::BF16>},
-      {embedKernelId(QType::Q8_0), embed<QType::Q8_0>},
-      {embedKernelId(QType::Q5_0), embed<QType::Q5_0>},
-      {embedKernelId(QType::Q4_K), embed<QType::Q4_K>},
-      {embedKernelId(QType::Q6_K), embed<QType::Q6_K>},
-      {embedKernelId(QType::Q4_0), embed<QType::Q4_0>},
-      {embedKernelId(QType::Q5_K), embed<QType::Q5_K>},
-      {"add", add},
-      {"swiglu", swiglu},
-      {"swiglu_q8_1", swigluQ81},
-      {"bias_add", biasAdd},
-      {"cast_f32_f16", castF16},
-      {"argmax", argmax},
-      {"sample", sample},
-      {"kv_append", kvAppend},
-      {"attn_decode", attnDecode},
-      {"attn_decode_split", attnSplit},
-      {"attn_decode_rope", attnDecodeRope},
-      {"attn_decode_split_rope", attnSplitRope},
-      {"attn_decode_reduce", attnReduce},
-      {"attn_decode_q8_1", attnDecodeQ81},
-      {"attn_decode_rope_q8_1", attnDecodeRopeQ81},
-      {"attn_decode_reduce_q8_1", attnReduceQ81},
-      {"attn_prefill", attnPrefill},
-      {"fp8_convert_f32", fp8Convert<false>},
-      {"fp8_convert_f16", fp8Convert<true>},
-      {"fp8_quantize_act", fp8QuantizeAct},
-      {"fp8_gemm_cublaslt", fp8GemmLib},
-      {"hgemm_cublas", hgemmLib},
+std::vector<Binding> buildTable() {
+  std::vector<Binding> t;
+  GemvWeightTypes::forEach([&](auto type) { bindGemv<decltype(type)::value>(t); });
+  forEachGemvMixedStack([&](auto type, auto last) { bindGemvMixed<decltype(type)::value, decltype(last)::value>(t); });
+  EmbedTableTypes::forEach([&](auto type) {
+    constexpr QType kType = decltype(type)::value;
+    t.push_back(bind<args::Embed, embed<kType>>(embedKernelId(kType)));
+  });
+  const Binding rest[] = {
+      bind<args::QuantizeQ81, quantizeQ81>("quantize_q8_1"),
+      bind<args::RmsNorm, rmsNorm<false>>("rms_norm"),
+      bind<args::AddRmsNorm, addRmsNorm<false>>("add_rms_norm"),
+      bind<args::RmsNorm, rmsNorm<true>>("rms_norm_q8_1"),
+      bind<args::AddRmsNorm, addRmsNorm<true>>("add_rms_norm_q8_1"),
+      bind<args::Rope, rope<RopeStyle::Norm>>("rope_norm"),
+      bind<args::Rope, rope<RopeStyle::Neox>>("rope_neox"),
+      bind<args::Add, add>("add"),
+      bind<args::Swiglu, swiglu>("swiglu"),
+      bind<args::SwigluQ81, swigluQ81>("swiglu_q8_1"),
+      bind<args::BiasAdd, biasAdd>("bias_add"),
+      bind<args::Cast, castF16>("cast_f32_f16"),
+      bind<args::Argmax, argmax>("argmax"),
+      bind<args::Sample, sample>("sample"),
+      bind<args::KvAppend, kvAppend>("kv_append"),
+      bind<args::AttnDecode, attnDecode<false>>("attn_decode"),
+      bind<args::AttnSplit, attnSplit>("attn_decode_split"),
+      bind<args::AttnDecodeRope, attnDecodeRope<false>>("attn_decode_rope"),
+      bind<args::AttnSplitRope, attnSplitRope>("attn_decode_split_rope"),
+      bind<args::AttnReduce, attnReduce<false>>("attn_decode_reduce"),
+      bind<args::AttnDecode, attnDecode<true>>("attn_decode_q8_1"),
+      bind<args::AttnDecodeRope, attnDecodeRope<true>>("attn_decode_rope_q8_1"),
+      bind<args::AttnReduce, attnReduce<true>>("attn_decode_reduce_q8_1"),
+      bind<args::AttnPrefill, attnPrefill>("attn_prefill"),
+      bind<args::Fp8QuantizeAct, fp8QuantizeAct>("fp8_quantize_act"),
+      bindLibrary<args::Fp8Gemm, fp8GemmLib>("fp8_gemm_cublaslt"),
+      bindLibrary<args::Hgemm, hgemmLib>("hgemm_cublas"),
   };
+  t.insert(t.end(), std::begin(rest), std::end(rest));
   return t;
 }
 
-const std::vector<std::pair<std::string, LaunchFn>>& table() {
-  static const auto t = buildTable();
+const std::vector<Binding>& table() {
+  static const std::vector<Binding> t = buildTable();
   return t;
 }
 
@@ -388,10 +384,20 @@ cudaError_t Launcher::operator()(const LaunchDims& dims, const KernelArgs& args,
 }
 
 Launcher findLauncher(std::string_view id) {
-  for (const auto& [name, fn] : table()) {
-    if (name == id) return Launcher{findKernel(id), fn};
+  const KernelInfo* info = findKernel(id);
+  for (const Binding& binding : table()) {
+    if (binding.id != id) continue;
+    // A launcher that reads another signature than the catalog's entry would misread the plan.
+    if (info == nullptr || info->signature != binding.signature) return Launcher{};
+    return Launcher{info, binding.fn};
   }
   return Launcher{};
+}
+
+std::vector<std::string> registeredKernelIds() {
+  std::vector<std::string> ids;
+  for (const Binding& binding : table()) ids.push_back(binding.id);
+  return ids;
 }
 
 cudaError_t launchKernel(std::string_view id, const LaunchDims& dims, const KernelArgs& args, cudaStream_t stream) {

@@ -1,14 +1,16 @@
 #pragma once
 /// \file
 /// The CUDA side of the kernel catalog: each catalog id maps to a launcher that unpacks
-/// KernelArgs (in the catalog's order) into the typed launch APIs. The runtime resolves ids once
-/// when it loads a plan, then calls the launchers while capturing its CUDA graphs.
+/// KernelArgs into the id's typed signature (kernels/KernelArgs.h) and calls the launch API. The runtime resolves ids
+/// once when it loads a plan, then calls the launchers while capturing its CUDA graphs.
 
 #include "kernels/KernelCatalog.h"
 
 #include <cuda_runtime_api.h>
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace reel::kernels {
 
@@ -23,8 +25,11 @@ struct Launcher {
   explicit operator bool() const { return fn != nullptr; }
 };
 
-/// The launcher of `id` (empty when the id is unknown).
+/// The launcher of `id` (empty when the id is unknown, or when the launcher bound to it reads
+/// another typed signature than the catalog's entry).
 Launcher findLauncher(std::string_view id);
+/// Every id the registry binds a launcher to, in its order (tests hold it to the catalog).
+std::vector<std::string> registeredKernelIds();
 
 /// Looks `id` up and launches it: cudaErrorInvalidSymbol for an unknown id,
 /// cudaErrorInvalidValue when the catalog's check rejects the int args.

@@ -39,12 +39,12 @@ constexpr GridFamily kQuantizeQ81{"quantize_q8_1", 256, 8};
 // the launch policy select-launch-config records (LaunchPolicy.h).
 constexpr GridFamily kDp4aGemv{"dp4a-gemv", 128, 32};
 // Decode attention: one CTA per (row, KV head, split) streaming f16 K/V rows. 4 KB in flight
-// per CTA fits a kernel of 4 warps per CTA, for which flash-decoding's splits pay at long
-// contexts. The kernel runs up to 16 warps per CTA, and at M = 1 its splits gain nothing over
-// one CTA per KV head on Llama-2-7B up to 4096 keys (docs/performance-log.md): this figure
-// overstates their benefit until it is recalibrated on the GPU. The CTA count counts query
-// heads; GQA's query heads of one KV head share each K/V row read (L2 serves the repeats,
-// DRAM sees each row once).
+// per CTA fits a kernel of 4 warps per CTA; the kernel runs up to 16 warps per CTA, so this
+// estimate misjudges what splits gain (on an H100 they pay at M = 1 from about 1024 keys for
+// Llama-2-7B's 32 KV heads, and from the shortest contexts for TinyLlama's 4). Where the profile
+// holds measured attention times (`reel tune`), those replace it. The CTA count counts query
+// heads; GQA's query heads of one KV head share each K/V row read (L2 serves the repeats, DRAM
+// sees each row once).
 constexpr GridFamily kDecodeAttention{"decode-attention", 128, 32};
 
 constexpr int64_t kRowKernelWidthPerCta = 256;  ///< elements of a row one elementwise CTA covers
@@ -67,6 +67,17 @@ double q81Bytes(int64_t rows, int64_t width) {
 
 double f32Bytes(int64_t rows, int64_t width) {
   return 4.0 * static_cast<double>(rows) * static_cast<double>(width);
+}
+
+/// A measured time as an estimate (its grid for the record).
+Estimate measuredEstimate(double us, int64_t ctas) {
+  Estimate estimate;
+  estimate.us = us;
+  estimate.memoryUs = us;
+  estimate.ctas = ctas;
+  estimate.launches = 1;
+  estimate.measured = true;
+  return estimate;
 }
 
 }  // namespace
@@ -98,6 +109,7 @@ Estimate Estimate::then(const Estimate& next) const {
   Estimate sum = main;
   sum.us = us + next.us;
   sum.launches = launches + next.launches;
+  sum.measured = measured && next.measured;
   return sum;
 }
 
@@ -107,6 +119,7 @@ std::string Estimate::str() const {
 
 std::string Estimate::detail() const {
   std::string text = str();
+  if (measured) return text + " measured" + (launches > 1 ? fmt::format(", {} launches", launches) : "");
   if (ctas > 0) {
     double percent = fill * 100.0;
     text += fmt::format(" on {} CTA{} at {}% of bandwidth", ctas, ctas == 1 ? "" : "s",
@@ -226,15 +239,17 @@ Estimate CostModel::gemv(const MatmulShape& shape) const {
   // One launch per chunk of rows, each streaming every weight byte.
   const int64_t chunk = gemvRowChunk(shape.m);
   const int64_t chunks = ceilDiv(shape.m, chunk);
-  const int rowSets = gemvRowSets(ir::toQType(shape.weightType), shape.n, shape.k, chunk, 1);
+  const GemvKey key{kernels::gemvKernelId(ir::toQType(shape.weightType)), shape.n, shape.k, chunk};
+  const RowSetsChoice rowSets = chooseGemvRowSets(profile_.measured, key);
   KernelWork work;
   work.family = "dp4a-gemv";
   work.bytes = weightBytes(shape) + q81Bytes(chunk, shape.k) + f32Bytes(chunk, shape.n);
   work.ops = 2.0 * static_cast<double>(chunk) * static_cast<double>(shape.n) * static_cast<double>(shape.k);
   work.peakOpsPerUs = profile_.int8Tops * 1e6 * params_.dp4aEfficiency;
-  work.ctas = kernels::gemvDims(shape.n, rowSets).grid[0];
-  work.bytesInFlightPerCta = kDp4aGemv.bytesInFlightPerCta() * rowSets;
-  const Estimate one = kernel(work);
+  work.ctas = kernels::gemvDims(shape.n, rowSets.rowSets).grid[0];
+  work.bytesInFlightPerCta = kDp4aGemv.bytesInFlightPerCta() * rowSets.rowSets;
+  Estimate one = kernel(work);
+  if (rowSets.measuredUs) one = measuredEstimate(*rowSets.measuredUs, one.ctas);
   Estimate all = one;
   for (int64_t i = 1; i < chunks; ++i) all = all.then(one);
   return all;
@@ -297,6 +312,12 @@ Estimate CostModel::quantizeQ81(int64_t rows, int64_t width) const {
 
 Estimate CostModel::decodeAttention(const AttentionShape& shape, int64_t splits) const {
   splits = std::max<int64_t>(splits, 1);
+  const AttentionKey key{shape.rows, shape.heads, shape.kvHeads, shape.headDim, shape.context};
+  if (std::optional<double> us = profile_.measured.attentionUs(key, splits)) {
+    Estimate estimate = measuredEstimate(*us, shape.rows * shape.heads * splits);
+    estimate.launches = splits > 1 ? 2 : 1;
+    return estimate;
+  }
   double rows = static_cast<double>(shape.rows);
   double kvBytes =
       rows * static_cast<double>(shape.context) * static_cast<double>(shape.kvHeads * shape.headDim) * 2.0 * 2.0;

@@ -75,19 +75,21 @@ struct KernelWork {
 
 /// The estimate for one kernel or a sequence of kernels.
 struct Estimate {
-  double us = 0;         ///< total time
-  double memoryUs = 0;   ///< of the main kernel: bytes / achieved bandwidth
-  double computeUs = 0;  ///< of the main kernel: ops / peak
-  double fill = 1;       ///< of the main kernel: fraction of the bandwidth its grid reaches
-  int64_t ctas = 0;      ///< of the main kernel (0 = library kernel)
-  int launches = 0;      ///< kernels in the sequence
+  double us = 0;          ///< total time
+  double memoryUs = 0;    ///< of the main kernel: bytes / achieved bandwidth
+  double computeUs = 0;   ///< of the main kernel: ops / peak
+  double fill = 1;        ///< of the main kernel: fraction of the bandwidth its grid reaches
+  int64_t ctas = 0;       ///< of the main kernel (0 = library kernel)
+  int launches = 0;       ///< kernels in the sequence
+  bool measured = false;  ///< the time is a measurement of the profile's (`reel tune`), not an estimate
 
   /// This estimate followed by `next` (times and launches add; the main kernel is the
   /// slower of the two).
   [[nodiscard]] Estimate then(const Estimate& next) const;
   /// "41.2us"
   [[nodiscard]] std::string str() const;
-  /// "41.2us on 24 CTAs at 9% of bandwidth" (or "41.2us, 2 launches" for a library call).
+  /// "41.2us on 24 CTAs at 9% of bandwidth" (or "41.2us, 2 launches" for a library call;
+  /// "41.2us measured" where the profile measured it).
   [[nodiscard]] std::string detail() const;
 };
 
@@ -131,7 +133,8 @@ class CostModel {
   /// The matmul kernel alone (activations already in the kernel's format).
   [[nodiscard]] Estimate matmul(const MatmulShape& shape, MatmulKernel kernel) const;
   /// The DP4A GEMV as select-launch-config launches it: ceil(M / row chunk) launches, each
-  /// over every weight, on the kernel table's grid for the policy's row sets.
+  /// over every weight, on the kernel table's grid for the policy's row sets; the measured
+  /// launch time where the profile has one for the shape.
   [[nodiscard]] Estimate gemv(const MatmulShape& shape) const;
   /// The activation conversion the kernel needs first: Q8_1 quantization (dp4a, mma),
   /// FP8 cast (fp8) or FP16 cast (hgemm).
@@ -149,7 +152,8 @@ class CostModel {
   [[nodiscard]] Estimate quantizeQ81(int64_t rows, int64_t width) const;
 
   /// Decode attention over the KV cache, one CTA per (row, query head, split); with more
-  /// than one split a second kernel reduces the partial results (flash-decoding).
+  /// than one split a second kernel reduces the partial results (flash-decoding). The
+  /// measured time where the profile has the shape (at that context, or between two).
   [[nodiscard]] Estimate decodeAttention(const AttentionShape& shape, int64_t splits) const;
 
  private:

@@ -1,5 +1,6 @@
 #include "passes/GpuProfile.h"
 
+#include "kernels/KernelCatalog.h"
 #include "support/Diagnostics.h"
 #include "support/TomlParse.h"
 
@@ -108,6 +109,25 @@ class TableReader {
     return values;
   }
 
+  /// An array of `min`..`max` positive numbers.
+  std::vector<double> numbers(std::string_view key, size_t min, size_t max) const {
+    const toml::node* node = find(key);
+    if (!node) fail(support::tomlLocation(file_, table_.source()), "missing key '{}' in {}", key, title_);
+    const std::string complaint = fmt::format("must be an array of {} to {} positive numbers", min, max);
+    if (!node->is_array() || node->as_array()->size() < min || node->as_array()->size() > max)
+      reject(*node, key, complaint);
+    std::vector<double> values;
+    for (const toml::node& item : *node->as_array()) {
+      std::optional<double> value = item.value<double>();
+      if (!value || !(*value > 0) || *value > 1e9) reject(item, key, complaint);
+      values.push_back(*value);
+    }
+    return values;
+  }
+
+  [[nodiscard]] const toml::table& table() const { return table_; }
+  [[nodiscard]] const std::string& file() const { return file_; }
+
   [[noreturn]] void reject(const toml::node& node, std::string_view key, std::string_view complaint) const {
     fail(support::tomlLocation(file_, node.source()), "'{}' in {} {}, got {}", key, title_, complaint,
          describeValue(node));
@@ -173,6 +193,49 @@ void readThresholds(const TableReader& thresholds, GpuProfile& profile) {
   profile.gateUpFuseMaxM = static_cast<int>(thresholds.integer("gate_up_fuse_max_m", profile.gateUpFuseMaxM));
 }
 
+/// The array of tables `key` of [measured] (empty when absent), each read by `read`.
+template <typename Read>
+void readMeasuredList(const TableReader& measured, std::string_view key, Read read) {
+  const toml::node* node = measured.find(key);
+  if (!node) return;
+  const toml::array* list = node->as_array();
+  if (!list || !list->is_array_of_tables())
+    measured.reject(*node, key, fmt::format("must be an array of tables ([[measured.{}]])", key));
+  int index = 0;
+  for (const toml::node& item : *list)
+    read(TableReader(*item.as_table(), fmt::format("[[measured.{}]] #{}", key, ++index), measured.file()));
+}
+
+void readMeasured(const TableReader& measured, Measurements& out) {
+  measured.rejectUnknownKeys({"gpu", "read_bandwidth_gbs", "gemv", "attention"});
+  out.gpu = measured.string("gpu");
+  out.readBandwidthGBs = measured.number("read_bandwidth_gbs", 0.0, true);
+  readMeasuredList(measured, "gemv", [&](const TableReader& gemv) {
+    gemv.rejectUnknownKeys({"kernel", "n", "k", "m", "us"});
+    GemvMeasurement g;
+    g.key.kernel = gemv.string("kernel");
+    const kernels::KernelInfo* info = kernels::findKernel(g.key.kernel);
+    if (!info || info->family != "gemv")
+      gemv.reject(*gemv.find("kernel"), "kernel", "must be a GEMV kernel id of the kernel table (gemv_dp4a_...)");
+    g.key.n = gemv.integer("n");
+    g.key.k = gemv.integer("k");
+    g.key.m = gemv.integer("m");
+    g.usByRowSets = gemv.numbers("us", 1, 2);
+    out.gemv.push_back(std::move(g));
+  });
+  readMeasuredList(measured, "attention", [&](const TableReader& attention) {
+    attention.rejectUnknownKeys({"rows", "heads", "kv_heads", "head_dim", "context", "us"});
+    AttentionMeasurement a;
+    a.key.rows = attention.integer("rows");
+    a.key.heads = attention.integer("heads");
+    a.key.kvHeads = attention.integer("kv_heads");
+    a.key.headDim = attention.integer("head_dim");
+    a.key.context = attention.integer("context");
+    a.usBySplits = attention.numbers("us", 1, 8);
+    out.attention.push_back(std::move(a));
+  });
+}
+
 std::string lowerCase(std::string_view text) {
   std::string lower(text);
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -188,9 +251,9 @@ std::string bundledSource(std::string_view stem) {
 GpuProfile parseGpuProfile(const std::string& text, const std::string& fileName) {
   toml::table root = support::parseTomlText(text, fileName);
   for (const auto& [key, node] : root)
-    if (key.str() != "gpu" && key.str() != "features" && key.str() != "thresholds")
+    if (key.str() != "gpu" && key.str() != "features" && key.str() != "thresholds" && key.str() != "measured")
       fail(support::tomlLocation(fileName, key.source()),
-           "unknown table '{}' (a profile has [gpu], [features], [thresholds])", key.str());
+           "unknown table '{}' (a profile has [gpu], [features], [thresholds], [measured])", key.str());
   GpuProfile profile;
   profile.source = fileName;
   readGpuTable(TableReader(requireTable(root, "gpu", fileName), "[gpu]", fileName), profile);
@@ -200,7 +263,29 @@ GpuProfile parseGpuProfile(const std::string& text, const std::string& fileName)
       fail(support::tomlLocation(fileName, thresholds->source()), "'thresholds' must be a table");
     readThresholds(TableReader(*thresholds->as_table(), "[thresholds]", fileName), profile);
   }
+  if (const toml::node* measured = root.get("measured")) {
+    if (!measured->is_table()) fail(support::tomlLocation(fileName, measured->source()), "'measured' must be a table");
+    readMeasured(TableReader(*measured->as_table(), "[measured]", fileName), profile.measured);
+  }
   return profile;
+}
+
+std::string formatGpuProfile(const GpuProfile& p) {
+  std::string names;
+  for (const std::string& name : p.deviceNames) names += fmt::format("{}\"{}\"", names.empty() ? "" : ", ", name);
+  std::string text = fmt::format(
+      "[gpu]\nname = \"{}\"\ndescription = \"{}\"\ndevice_names = [{}]\ncompute_capability = {}\nsm_count = {}\n"
+      "memory_bandwidth_gbs = {}\nl2_cache_mb = {}\nmemory_gb = {}\nfp16_tflops = {}\nfp8_tflops = {}\n"
+      "int8_tops = {}\nlaunch_cost_us = {}\nmax_threads_per_sm = {}\n",
+      p.name, p.description, names, p.computeCapability, p.smCount, p.memoryBandwidthGBs, p.l2CacheMB, p.memoryGB,
+      p.fp16Tflops, p.fp8Tflops, p.int8Tops, p.launchCostUs, p.maxThreadsPerSm);
+  text += fmt::format("\n[features]\ndp4a = {}\nfp8 = {}\nwgmma = {}\nmma = {}\n", p.dp4a, p.fp8, p.wgmma, p.mma);
+  text += fmt::format(
+      "\n[thresholds]\nfp8_min_m = {}\nhgemm_min_m = {}\nflash_decoding_min_context = {}\ngate_up_fuse_min_m = {}\n"
+      "gate_up_fuse_max_m = {}\n",
+      p.fp8MinM, p.hgemmMinM, p.flashDecodingMinContext, p.gateUpFuseMinM, p.gateUpFuseMaxM);
+  if (!p.measured.empty()) text += "\n" + formatMeasurements(p.measured);
+  return text;
 }
 
 GpuProfile readGpuProfile(const std::string& path) {

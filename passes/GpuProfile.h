@@ -4,6 +4,8 @@
 /// the default decision thresholds). Bundled profiles live in passes/profiles/*.toml and
 /// are embedded in the binary; `--gpu NAME`, `--gpu auto` or `--gpu-profile PATH` pick one.
 
+#include "passes/Measurements.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -39,6 +41,9 @@ struct GpuProfile {
   int gateUpFuseMinM = 2;              ///< fused gate+up DP4A from this M
   int gateUpFuseMaxM = 8;              ///< fused gate+up DP4A up to this M
 
+  /// Kernel times `reel tune` measured on this GPU (`[measured]`; empty: every figure estimated).
+  Measurements measured;
+
   /// Substrings of CUDA device names this profile stands for ("H100"), for --gpu auto.
   std::vector<std::string> deviceNames;
 };
@@ -70,6 +75,10 @@ std::vector<std::string> bundledGpuProfileNames();
 GpuProfile readGpuProfile(const std::string& path);
 /// Parses profile TOML text (fileName for messages).
 GpuProfile parseGpuProfile(const std::string& text, const std::string& fileName);
+/// The profile as TOML that parseGpuProfile reads back: [gpu], [features], [thresholds] and,
+/// where it has measurements, [measured].
+std::string formatGpuProfile(const GpuProfile& profile);
+
 /// The profile for `--gpu` (a bundled name or "auto": the GPU present, matched by name
 /// and SM count; h100 when no GPU is visible, with `autoNote` saying so).
 GpuProfile resolveGpuProfile(const std::string& gpuArg, std::string* autoNote = nullptr);

@@ -9,8 +9,11 @@
 
 #include "kernels/GemvShape.h"
 #include "kernels/KernelCatalog.h"
+#include "passes/Measurements.h"
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace reel::passes {
@@ -27,10 +30,31 @@ constexpr int64_t gemvRowChunk(int64_t m) {
 /// matrices (TinyLlama's 2048 rows) keep one row per lane, and so does gate+up at m = 2, the one
 /// wide shape that runs slower with two. `kernel_bench --row-sets` times every shape both ways;
 /// its figures are in docs/performance-log.md.
-constexpr int gemvRowSets(quant::QType /*type*/, int64_t n, int64_t /*k*/, int64_t m, int matrices) {
+constexpr int gemvRowSets(int64_t n, int64_t m, int matrices) {
   if (matrices == 2 && m == 2) return 1;
   return n >= 4096 ? 2 : 1;
 }
+
+/// One weight of a matmul, as the stacking rule sees it.
+struct StackWeight {
+  quant::QType type = quant::QType::Q4_K;
+  int64_t rows = 0;
+};
+
+/// The kernel table's id of one GEMV launch over `weights` (consecutive weights of a stack, as
+/// gemvStacks groups them; gate+up: the gate weight alone with `gateUp`).
+std::string gemvLaunchKernel(const std::vector<StackWeight>& weights, bool gateUp);
+
+/// A row-set count and why.
+struct RowSetsChoice {
+  int rowSets = 1;
+  std::string reason;
+  std::optional<double> measuredUs;  ///< the chosen count's measured launch time, where measured
+};
+
+/// The row sets of one GEMV launch: the fastest count `measured` holds for the shape where it
+/// holds one (`reel tune`), else gemvRowSets.
+RowSetsChoice chooseGemvRowSets(const Measurements& measured, const GemvKey& key);
 
 /// Alignment of each buffer within an op's workspace.
 inline constexpr int64_t kWorkspaceAlign = 256;
@@ -53,12 +77,6 @@ constexpr int64_t splitPairsOffset(int64_t m, int64_t heads, int64_t splits, int
 constexpr int64_t splitAttentionWorkspace(int64_t m, int64_t heads, int64_t splits, int64_t headDim) {
   return splitPairsOffset(m, heads, splits, headDim) + m * heads * splits * 8;
 }
-
-/// One weight of a matmul, as the stacking rule sees it.
-struct StackWeight {
-  quant::QType type = quant::QType::Q4_K;
-  int64_t rows = 0;
-};
 
 /// How the weights of a matmul (q, k, v of matmul_qkv; one for matmul) split into launches:
 /// the count of consecutive weights each launch takes. Consecutive weights of one type share a

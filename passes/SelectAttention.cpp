@@ -36,7 +36,8 @@ constexpr int64_t kReferenceContextFactor = 4;
 /// What decides one graph's attention: the bucket and the limits on the context.
 struct AttentionPlanInput {
   BucketShape bucket;
-  int64_t threshold = 0;  ///< flash-min-context
+  int64_t threshold = 0;  ///< flash-min-context, or the measured threshold
+  std::string thresholdReason;
   int64_t maxSplits = 1;
   int64_t modelContext = 0;  ///< the module's `context`, 0 if unknown
 };
@@ -90,8 +91,7 @@ void chooseDecode(const CostModel& model, AttentionShape shape, int64_t threshol
 void chooseLongContext(const CostModel& model, AttentionShape shape, const AttentionPlanInput& input, int64_t longest,
                        AttentionChoice& choice) {
   if (longest <= input.threshold) {
-    choice.longReason =
-        fmt::format("no long-context class: context <= {} keys (flash-min-context {})", longest, input.threshold);
+    choice.longReason = fmt::format("no long-context class: context <= {} keys ({})", longest, input.thresholdReason);
     return;
   }
   shape.context = std::min(longest, kReferenceContextFactor * input.threshold);
@@ -105,8 +105,10 @@ void chooseLongContext(const CostModel& model, AttentionShape shape, const Atten
   for (const auto& [splits, estimate] : tried)
     figures += fmt::format("{}{} {}", figures.empty() ? "" : " vs ",
                            splits == 1 ? std::string("decode") : fmt::format("splits={}", splits), estimate.str());
-  choice.longReason = fmt::format("above {} keys, at ctx {}: {} (M={}, {})", input.threshold, shape.context, figures,
-                                  shape.rows, headsText(shape));
+  const bool measured = std::all_of(tried.begin(), tried.end(), [](const auto& t) { return t.second.measured; });
+  choice.longReason =
+      fmt::format("above {} keys ({}), at ctx {}{}: {} (M={}, {})", input.threshold, input.thresholdReason,
+                  shape.context, measured ? " (measured)" : "", figures, shape.rows, headsText(shape));
 }
 
 AttentionChoice chooseFor(const ir::Op& attention, const CostModel& model, const AttentionPlanInput& input) {
@@ -122,6 +124,19 @@ AttentionChoice chooseFor(const ir::Op& attention, const CostModel& model, const
   else
     choice.longReason = "flash-decoding off (max-splits=1)";
   return choice;
+}
+
+/// The threshold the profile's measurements give the graph's decode attention (its first
+/// attention op's shape), if they cover it.
+std::optional<MeasuredThreshold> measuredThreshold(const ir::Graph& graph, const BucketShape& bucket,
+                                                   const GpuProfile& profile) {
+  if (bucket.prefill) return std::nullopt;
+  for (const std::unique_ptr<ir::Op>& op : graph.ops()) {
+    if (op->name() != "attention") continue;
+    const AttentionShape shape = shapeOf(*op, bucket.m);
+    return profile.measured.flashDecodingThreshold({shape.rows, shape.heads, shape.kvHeads, shape.headDim, 0});
+  }
+  return std::nullopt;
 }
 
 bool applyChoice(ir::Op& attention, const AttentionChoice& choice, int64_t threshold) {
@@ -147,7 +162,15 @@ class SelectAttentionPass : public Pass {
       if (!bucket) continue;
       AttentionPlanInput input;
       input.bucket = *bucket;
-      input.threshold = intOption(options(), "flash-min-context", context.profile.flashDecodingMinContext);
+      input.threshold = context.profile.flashDecodingMinContext;
+      input.thresholdReason = fmt::format("flash-min-context {}", input.threshold);
+      if (options().given("flash-min-context")) {
+        input.threshold = options().getInt("flash-min-context");
+        input.thresholdReason = fmt::format("flash-min-context {}", input.threshold);
+      } else if (std::optional<MeasuredThreshold> measured = measuredThreshold(*graph, *bucket, context.profile)) {
+        input.threshold = measured->context;
+        input.thresholdReason = measured->reason;
+      }
       input.maxSplits = options().getInt("max-splits");
       input.modelContext = module.attrs.getInt("context").value_or(0);
       changed |= runOnBucket(*graph, model, input, context);

@@ -84,7 +84,7 @@ class SelectLaunchConfigPass : public Pass {
     for (ir::Op* op : graph.opsSnapshot()) {
       for (unsigned i = 0; i < op->numOperands(); ++i) changed |= placeWeight(graph, *op, i, copies, decisions);
       if (isMatmulLike(*op) && op->attrs().getString("kernel") == std::optional<std::string>("dp4a"))
-        changed |= configureGemv(*op, *bucket, decisions);
+        changed |= configureGemv(*op, *bucket, context.profile.measured, decisions);
       changed |= sizeWorkspace(*op, *bucket, decisions);
     }
     decisions.flush(context);
@@ -130,7 +130,8 @@ class SelectLaunchConfigPass : public Pass {
   }
 
   /// row_chunk, stacks and row_sets of a DP4A matmul.
-  static bool configureGemv(ir::Op& op, const BucketShape& bucket, DecisionGroups& decisions) {
+  static bool configureGemv(ir::Op& op, const BucketShape& bucket, const Measurements& measured,
+                            DecisionGroups& decisions) {
     const bool gateUp = op.name() == fused_ops::kMatmulGateUp;
     const int64_t chunk = gemvRowChunk(bucket.m);
     const int64_t launches = (bucket.m + chunk - 1) / chunk;
@@ -153,13 +154,12 @@ class SelectLaunchConfigPass : public Pass {
     for (int64_t count : stacks) {
       int64_t rows = 0;
       for (size_t i = first; i < first + static_cast<size_t>(count); ++i) rows += weights[i].rows;
-      const int sets = gemvRowSets(weights[first].type, rows, op.operand(0)->type().shape[1], chunk, gateUp ? 2 : 1);
-      rowSets.push_back(sets);
-      const int64_t ctas = (rows + kernels::kGemvRowsPerWarp * sets - 1) / (kernels::kGemvRowsPerWarp * sets);
-      decisions.add(subject, fmt::format("row_sets {}", sets),
-                    fmt::format("{} rows: {} CTAs of {} rows ({})", rows, ctas, kernels::kGemvRowsPerWarp * sets,
-                                sets == 2 ? "n >= 4096 keeps 512 CTAs with two rows per lane"
-                                          : "one row per lane keeps the CTAs the GPU needs in flight"));
+      const std::vector<StackWeight> run(weights.begin() + static_cast<std::ptrdiff_t>(first),
+                                         weights.begin() + static_cast<std::ptrdiff_t>(first + count));
+      const GemvKey key{gemvLaunchKernel(run, gateUp), rows, op.operand(0)->type().shape[1], chunk};
+      const RowSetsChoice sets = chooseGemvRowSets(measured, key);
+      rowSets.push_back(sets.rowSets);
+      decisions.add(subject, fmt::format("row_sets {}", sets.rowSets), sets.reason);
       first += static_cast<size_t>(count);
     }
     changed |= setAttr(op.attrs(), "row_sets", rowSets);

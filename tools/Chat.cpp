@@ -125,7 +125,7 @@ int runChat(int argc, char** argv) {
   const text::Tokenizer tokenizer = loadTokenizer(file, args.command());
   const text::ChatTemplate chat =
       text::ChatTemplate::fromMetadata(file.metadata(), tokenizer.vocabulary(), args.getOr("--chat-template", ""));
-  const std::unique_ptr<StepBackend> backend = openStepBackend(args, 0);
+  const std::unique_ptr<StepBackend> backend = openStepBackend(args, {});
   std::fprintf(stderr, "%s, chat template: %s\n", backend->description().c_str(), std::string(chat.name()).c_str());
   decode::DecodeScheduler scheduler(backend->executor(), {.prefill = prefillModeFromFlags(args)});
   Conversation conversation(args, tokenizer, chat, scheduler, backend->executor().kvGeometry().positions);

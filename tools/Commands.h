@@ -16,7 +16,9 @@ int runBench(int argc, char** argv);
 int runInspect(int argc, char** argv);
 int runLower(int argc, char** argv);
 int runTokenize(int argc, char** argv);
+int runServe(int argc, char** argv);
 int runChat(int argc, char** argv);
+int runTune(int argc, char** argv);
 
 /// The bytes of the file at `path`, or of stdin when path is "-"; a one-line error naming
 /// the file when it cannot be read.

@@ -83,7 +83,8 @@ GpuModel loadGpuModel(const Args& args, const CompileDefaults& defaults) {
   const models::ModelConfig config = models::loadModelConfig(path);
   GpuModel model;
   model.weights = openWeights(args, path, &config);
-  std::unique_ptr<ir::Module> module = models::buildModule(config, {quantSchemeFlag(args), samplingRequested(args)});
+  std::unique_ptr<ir::Module> module =
+      models::buildModule(config, {quantSchemeFlag(args), defaults.sampling || samplingRequested(args)});
   reference::adoptWeightTypes(*module, *model.weights.source);
   ir::verifyModule(*module);
 

@@ -68,6 +68,7 @@ struct CompileDefaults {
   std::string prefillTokens;                         ///< --prefill-tokens ("": the pass context's default)
   int64_t maxContext = codegen::kDefaultMaxContext;  ///< --ctx: at most this, and the model's context
   bool lower = true;                                 ///< lower to a plan (false: the passes only)
+  bool sampling = false;                             ///< build the steps to sample without a sampling flag (reel serve)
 };
 
 /// The CLI's compile: `module` through the flags' pipeline (--passes, the context flags,

@@ -62,14 +62,15 @@ CpuModel loadPlanForCpu(const Args& args, const std::string& path) {
 
 /// A model config (or GGUF file) built, its weight types adopted from the weights, and
 /// optimized with the pass flags.
-CpuModel compileForCpu(const Args& args) {
+/// `sampling`: build the steps to sample even without a sampling flag.
+CpuModel compileForCpu(const Args& args, bool sampling) {
   const std::string path = *args.get("MODEL");
   if (codegen::isPlanFile(path)) return loadPlanForCpu(args, path);
   const models::QuantScheme scheme = quantSchemeFlag(args);
   CpuModel model;
   model.config = models::loadModelConfig(path);
   model.weights = openWeights(args, model.config, scheme);
-  std::unique_ptr<ir::Module> module = models::buildModule(model.config, {scheme, samplingRequested(args)});
+  std::unique_ptr<ir::Module> module = models::buildModule(model.config, {scheme, sampling || samplingRequested(args)});
   reference::adoptWeightTypes(*module, *model.weights.source);
   ir::verifyModule(*module);
   CompileDefaults defaults;
@@ -82,19 +83,19 @@ CpuModel compileForCpu(const Args& args) {
 }
 
 /// The CPU reference as a StepBackend: the compiled model, its step graphs and an executor
-/// of one KV slot.
+/// of the KV slots asked for.
 class CpuBackend final : public StepBackend {
  public:
-  CpuBackend(const Args& args, int64_t positions)
-      : model_(compileForCpu(args)), graphs_(reference::findStepGraphs(*model_.module)) {
+  CpuBackend(const Args& args, const BackendNeeds& needs)
+      : model_(compileForCpu(args, needs.sampling)), graphs_(reference::findStepGraphs(*model_.module)) {
     const int64_t maxContext = model_.config.maxContext;
     int64_t context = args.getInt("--ctx", std::min(maxContext, kDefaultTextContext), {1, maxContext});
-    if (positions > 0) context = std::min(context, positions);
+    if (needs.positions > 0) context = std::min(context, needs.positions);
     reference::ReferenceStepOptions options;
     if (!model_.buckets.empty()) options.buckets = model_.buckets;
     options.threads = static_cast<unsigned>(args.getInt("--threads", 2, {1, kMaxThreads}));
     executor_ = std::make_unique<reference::ReferenceStepExecutor>(graphs_, *model_.weights.source,
-                                                                   decode::KvGeometry{1, context}, options);
+                                                                   decode::KvGeometry{needs.slots, context}, options);
   }
   decode::StepExecutor& executor() override { return *executor_; }
   [[nodiscard]] std::string description() const override {
@@ -139,7 +140,7 @@ int runText(const Args& args) {
   if (prompt.empty()) failPlain("reel run: the prompt gives no tokens (an empty text, and no BOS)");
   const auto promptTokens = static_cast<int64_t>(prompt.size());
   const std::unique_ptr<StepBackend> backend =
-      openStepBackend(args, settings.maxTokens > 0 ? promptTokens + settings.maxTokens : 0);
+      openStepBackend(args, {.positions = settings.maxTokens > 0 ? promptTokens + settings.maxTokens : 0});
   std::fprintf(stderr, "%s\n", backend->description().c_str());
   if (std::string sampling = describeSampling(settings.sampling); !sampling.empty())
     std::fprintf(stderr, "%s\n", sampling.c_str());
@@ -163,8 +164,8 @@ int runText(const Args& args) {
 
 }  // namespace
 
-std::unique_ptr<StepBackend> openCpuBackend(const Args& args, int64_t positions) {
-  return std::make_unique<CpuBackend>(args, positions);
+std::unique_ptr<StepBackend> openCpuBackend(const Args& args, const BackendNeeds& needs) {
+  return std::make_unique<CpuBackend>(args, needs);
 }
 
 void declareModelFlags(Args& args) {
@@ -209,7 +210,7 @@ int runRun(int argc, char** argv) {
 
   if (resolveDevice(args.getOr("--device", "auto")) == "cuda") return runRunOnGpu(args);
   const decode::DecodeRequest request = runRequestFromFlags(args);
-  const CpuModel model = compileForCpu(args);
+  const CpuModel model = compileForCpu(args, false);
 
   reference::DecodeOptions options;
   if (!model.buckets.empty()) options.buckets = model.buckets;

@@ -86,17 +86,23 @@ int runRunOnGpu(const Args& args) {
 namespace {
 
 /// The GPU runtime as a StepBackend for the text commands: the KV cache holds the slots of the
-/// largest decode bucket (one sequence runs), each of the context the plan is compiled for
-/// (--ctx, default the model's, at most kDefaultTextContext).
+/// largest decode bucket or those asked for, if more, each of the context the plan is compiled
+/// for (--ctx, default the model's, at most kDefaultTextContext).
 class GpuBackend final : public StepBackend {
  public:
-  explicit GpuBackend(const Args& args) {
+  GpuBackend(const Args& args, const BackendNeeds& needs) {
     const uint64_t memoryLimit = gpuMemoryLimit(args);
     gpu::requireGpu(args.command() + " --device cuda");
-    GpuModel model = loadGpuModel(args, {"1,2,4,8", "", kDefaultTextContext});
+    CompileDefaults defaults{"1,2,4,8", "", kDefaultTextContext};
+    defaults.sampling = needs.sampling;
+    GpuModel model = loadGpuModel(args, defaults);
     gpu::RuntimeOptions options;
     options.useGraphs = !args.has("--eager");
     options.gpuMemoryLimit = memoryLimit;
+    int64_t largestDecode = 0;
+    for (const codegen::BucketPlan& bucket : model.plan.buckets)
+      if (bucket.phase == "decode") largestDecode = std::max(largestDecode, bucket.m);
+    options.kvSlots = std::max(largestDecode, needs.slots);
     description_ =
         fmt::format("model: {}, weights: {}, device: cuda ({}), {}", model.plan.model, model.weights.description,
                     gpu::gpuName(), options.useGraphs ? "CUDA graphs" : "eager (--eager)");
@@ -113,13 +119,14 @@ class GpuBackend final : public StepBackend {
 
 }  // namespace
 
-std::unique_ptr<StepBackend> openGpuBackend(const Args& args) {
-  return std::make_unique<GpuBackend>(args);
+std::unique_ptr<StepBackend> openGpuBackend(const Args& args, const BackendNeeds& needs) {
+  return std::make_unique<GpuBackend>(args, needs);
 }
 
 #else
 
-std::unique_ptr<StepBackend> openGpuBackend(const Args& args) {
+std::unique_ptr<StepBackend> openGpuBackend(const Args& args, const BackendNeeds& needs) {
+  (void)needs;
   (void)gpuMemoryLimit(args);  // a bad flag is reported first, as with the GPU runtime
   failPlain(
       "{}: --device cuda: this build of reel has no GPU support (configure with REEL_WITH_CUDA=ON); use "

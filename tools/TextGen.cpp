@@ -71,9 +71,9 @@ text::Tokenizer loadTokenizer(const GgufFile& file, const std::string& command) 
   return text::Tokenizer(text::Vocabulary::fromMetadata(file.metadata()));
 }
 
-std::unique_ptr<StepBackend> openStepBackend(const Args& args, int64_t positions) {
-  if (resolveDevice(args.getOr("--device", "auto")) == "cuda") return openGpuBackend(args);
-  return openCpuBackend(args, positions);
+std::unique_ptr<StepBackend> openStepBackend(const Args& args, const BackendNeeds& needs) {
+  if (resolveDevice(args.getOr("--device", "auto")) == "cuda") return openGpuBackend(args, needs);
+  return openCpuBackend(args, needs);
 }
 
 Generation generateText(decode::DecodeScheduler& scheduler, const text::Tokenizer& tokenizer,

@@ -69,17 +69,27 @@ class StepBackend {
 /// pass flags.
 void declareModelFlags(Args& args);
 
-/// Compiles (or reads) the model of the flags and opens an executor of one KV slot on the
-/// device they pick. `positions`: the KV positions the sequence needs (0: the whole context,
-/// --ctx or the model's, at most kDefaultTextContext by default).
-std::unique_ptr<StepBackend> openStepBackend(const Args& args, int64_t positions);
+/// What a command needs of its executor.
+struct BackendNeeds {
+  /// The KV positions a sequence needs (0: the whole context, --ctx or the model's, at most
+  /// kDefaultTextContext by default).
+  int64_t positions = 0;
+  int64_t slots = 1;  ///< sequences the KV cache holds at once (at least)
+  /// Build the steps to sample (they end in `sample`) without a sampling flag: requests bring
+  /// their own parameters.
+  bool sampling = false;
+};
+
+/// Compiles (or reads) the model of the flags and opens an executor on the device they pick,
+/// as `needs` says.
+std::unique_ptr<StepBackend> openStepBackend(const Args& args, const BackendNeeds& needs);
 
 /// The default context of the text commands (llama.cpp's): the model's, at most this.
 inline constexpr int64_t kDefaultTextContext = 4096;
 
 /// The CPU reference backend (Run.cpp) and the GPU one (RunGpu.cpp; an error without CUDA).
-std::unique_ptr<StepBackend> openCpuBackend(const Args& args, int64_t positions);
-std::unique_ptr<StepBackend> openGpuBackend(const Args& args);
+std::unique_ptr<StepBackend> openCpuBackend(const Args& args, const BackendNeeds& needs);
+std::unique_ptr<StepBackend> openGpuBackend(const Args& args, const BackendNeeds& needs);
 
 /// One answer: what was generated and how fast.
 struct Generation {

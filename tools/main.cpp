@@ -34,6 +34,8 @@ constexpr Subcommand kSubcommands[] = {
     {"lower", "lower an optimized IR file to a plan (codegen alone)", runLower},
     {"inspect", "print what a plan does per bucket", runInspect},
     {"tokenize", "print the token ids and pieces of a text with a GGUF file's tokenizer", runTokenize},
+    {"serve", "an OpenAI-compatible HTTP server with continuous batching (docs/serving.md)", runServe},
+    {"tune", "measure the kernel times the decision passes decide by on the GPU, into a GPU profile", runTune},
 };
 
 void printUsage() {

@@ -58,7 +58,7 @@ DecodeScheduler::DecodeScheduler(StepExecutor& executor, const SchedulerOptions&
 }
 
 int64_t DecodeScheduler::add(SequenceRequest request) {
-  const auto id = static_cast<int64_t>(sequences_.size());
+  const int64_t id = nextId_;
   checkFits(fmt::format("sequence {}", id), static_cast<int64_t>(request.prompt.size()), request.newTokens,
             kv_.positions);
   request.sampling.validate();
@@ -79,39 +79,58 @@ int64_t DecodeScheduler::add(SequenceRequest request) {
   sequence.request = std::move(request);
   sequence.slot = *slot;
   freeSlots_.erase(slot);
-  sequences_.push_back(std::move(sequence));
+  sequences_.emplace(id, std::move(sequence));
+  ++nextId_;
   return id;
 }
 
 bool DecodeScheduler::prefilling() const {
-  return std::any_of(sequences_.begin(), sequences_.end(), [](const Sequence& sequence) {
-    return !sequence.done && sequence.prefilled < static_cast<int64_t>(sequence.request.prompt.size());
+  return std::any_of(sequences_.begin(), sequences_.end(), [](const auto& entry) {
+    return !entry.second.done && entry.second.prefilled < static_cast<int64_t>(entry.second.request.prompt.size());
   });
 }
 
+DecodeScheduler::Sequence& DecodeScheduler::find(int64_t id) {
+  const auto it = sequences_.find(id);
+  if (it == sequences_.end()) failPlain("decode: no sequence {} (never added, or released)", id);
+  return it->second;
+}
+
+const DecodeScheduler::Sequence& DecodeScheduler::find(int64_t id) const {
+  const auto it = sequences_.find(id);
+  if (it == sequences_.end()) failPlain("decode: no sequence {} (never added, or released)", id);
+  return it->second;
+}
+
+void DecodeScheduler::release(int64_t id) {
+  if (!find(id).done) failPlain("decode: sequence {} is still running; finish it before releasing it", id);
+  sequences_.erase(id);
+}
+
 bool DecodeScheduler::finished(int64_t id) const {
-  return sequences_.at(static_cast<size_t>(id)).done;
+  return find(id).done;
 }
 
 const SequenceOutput& DecodeScheduler::output(int64_t id) const {
-  return sequences_.at(static_cast<size_t>(id)).out;
+  return find(id).out;
 }
 
 void DecodeScheduler::finish(int64_t id) {
-  Sequence& sequence = sequences_.at(static_cast<size_t>(id));
+  Sequence& sequence = find(id);
   if (!sequence.done) stop(sequence, StopReason::StopString);
 }
 
 int32_t DecodeScheduler::slot(int64_t id) const {
-  return sequences_.at(static_cast<size_t>(id)).slot;
+  return find(id).slot;
 }
 
 SequenceOutput DecodeScheduler::takeOutput(int64_t id) {
-  return std::move(sequences_.at(static_cast<size_t>(id)).out);
+  return std::move(find(id).out);
 }
 
 bool DecodeScheduler::step() {
-  for (Sequence& sequence : sequences_) {
+  for (auto& entry : sequences_) {
+    Sequence& sequence = entry.second;
     if (!sequence.done && sequence.prefilled < static_cast<int64_t>(sequence.request.prompt.size())) {
       prefillChunk(sequence);
       return true;
@@ -156,7 +175,8 @@ void DecodeScheduler::prefillChunk(Sequence& sequence) {
 
 std::vector<DecodeScheduler::Sequence*> DecodeScheduler::runningSequences() {
   std::vector<Sequence*> running;
-  for (Sequence& sequence : sequences_) {
+  for (auto& entry : sequences_) {
+    Sequence& sequence = entry.second;
     if (sequence.done || sequence.prefilled < static_cast<int64_t>(sequence.request.prompt.size())) continue;
     // The fed token goes to the position after the prompt and the tokens fed so far.
     const int64_t position = static_cast<int64_t>(sequence.request.prompt.size() + sequence.out.tokens.size()) - 1;
@@ -253,8 +273,10 @@ DecodeReport runDecode(StepExecutor& executor, const DecodeRequest& request, con
   for (size_t s = 0; s < request.prompts.size(); ++s) {
     std::vector<int32_t> follow = s < request.followTokens.size() ? request.followTokens[s] : std::vector<int32_t>{};
     const SamplingParams sampling = s < request.sampling.size() ? request.sampling[s] : SamplingParams{};
-    scheduler.add(
-        {.prompt = request.prompts[s], .newTokens = request.newTokens, .follow = std::move(follow), .sampling = sampling});
+    scheduler.add({.prompt = request.prompts[s],
+                   .newTokens = request.newTokens,
+                   .follow = std::move(follow),
+                   .sampling = sampling});
   }
   DecodeReport report;
   Clock::time_point start = Clock::now();

@@ -28,6 +28,7 @@
 #include "runtime/decode/StepExecutor.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -133,6 +134,12 @@ class DecodeScheduler {
   [[nodiscard]] int32_t slot(int64_t id) const;
   /// Moves the sequence's output out (its tokens and logits; the id stays valid, empty).
   SequenceOutput takeOutput(int64_t id);
+  /// Forgets a finished sequence: its id is no longer valid and nothing of it is kept (a
+  /// server's scheduler runs for ever and steps only over the sequences it keeps). Throws for
+  /// a sequence still running.
+  void release(int64_t id);
+  /// The sequences added and not released.
+  [[nodiscard]] int64_t kept() const { return static_cast<int64_t>(sequences_.size()); }
 
   [[nodiscard]] const std::string& prefillPath() const { return prefillPath_; }
   [[nodiscard]] const std::string& decodePath() const { return decodePath_; }
@@ -163,10 +170,14 @@ class DecodeScheduler {
                    const std::vector<int64_t>& positions) const;
   [[nodiscard]] bool prefillsByGraph() const;
 
+  Sequence& find(int64_t id);
+  [[nodiscard]] const Sequence& find(int64_t id) const;
+
   StepExecutor& executor_;
   SchedulerOptions options_;
   KvGeometry kv_;
-  std::vector<Sequence> sequences_;
+  std::map<int64_t, Sequence> sequences_;  ///< by id: the oldest first
+  int64_t nextId_ = 0;
   std::vector<int32_t> freeSlots_;  ///< a stack: the lowest slot on top
   std::string prefillPath_;
   std::string decodePath_;

@@ -158,9 +158,20 @@ void checkGemvShape(QType type, int64_t n, int64_t k, const std::vector<int>& ms
     inexact += compare(out0.download(), c.refGate, m, n);
     inexact += compare(out1.download(), c.refUp, m, n);
 
+    // The SwiGLU epilogue has no catalog entry (no plan emits it): launched directly.
     out0.poison();
-    CUDA_REQUIRE(run(
-        {kernels::gemvSwigluKernelId(type), {c.wGate.get(), c.wUp.get(), q81.get(), out0.get()}, {n, k, m, 1}, {}}));
+    kernels::GemvArgs swiglu;
+    swiglu.type = type;
+    swiglu.epilogue = kernels::GemvEpilogue::SwiGlu;
+    swiglu.weights[0] = c.wGate.get();
+    swiglu.weights[1] = c.wUp.get();
+    swiglu.act = q81.get();
+    swiglu.out[0] = out0.get();
+    swiglu.n = n;
+    swiglu.k = k;
+    swiglu.m = static_cast<int>(m);
+    CUDA_REQUIRE(kernels::launchGemvDp4a(swiglu, nullptr));
+    CUDA_REQUIRE(cudaDeviceSynchronize());
     const std::vector<float> fused = out0.download();
     for (int64_t o = 0; o < m * n; ++o) {
       const float expect = silu(c.refGate.exact[o]) * c.refUp.exact[o];

@@ -4,9 +4,130 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <map>
 #include <set>
 
 using namespace reel::kernels;
+
+namespace {
+
+/// Sets every argument of a signature to a distinct value, in visit order: pointers (int64_t
+/// stands for them) 1, 2, ..., ints from 1000, floats from 0.5.
+struct Filler {
+  int64_t next = 1;
+  void ptr(int64_t& p, std::string_view /*doc*/) { p = next++; }
+  void integer(int64_t& i, std::string_view /*doc*/) { i = 1000 + next++; }
+  void real(float& f, std::string_view /*doc*/) { f = 0.5f + static_cast<float>(next++); }
+};
+
+template <typename T>
+bool allDistinct(const std::vector<T>& values) {
+  return std::set<T>(values.begin(), values.end()).size() == values.size();
+}
+
+/// Checks that signature Args packs each argument once and unpacks to what it packed, that its
+/// docs match its flat lists, and records its docs under its tag.
+template <template <class> class Args>
+void checkSignature(std::map<const void*, args::ArgDocs>& tested) {
+  Args<int64_t> a;
+  Filler filler;
+  Args<int64_t>::fields(a, filler);
+  const args::Flat<int64_t> flat = args::pack<Args>(a);
+  // Distinct values: no field visited twice.
+  CHECK(allDistinct(flat.ptrs));
+  CHECK(allDistinct(flat.ints));
+  CHECK(allDistinct(flat.floats));
+  CHECK(flat.ptrs.size() + flat.ints.size() + flat.floats.size() == static_cast<size_t>(filler.next - 1));
+  const Args<int64_t> back = args::unpack<Args, int64_t>(flat.ptrs.data(), flat.ints.data(), flat.floats.data());
+  const args::Flat<int64_t> again = args::pack<Args>(back);
+  CHECK(again.ptrs == flat.ptrs);
+  CHECK(again.ints == flat.ints);
+  CHECK(again.floats == flat.floats);
+  const args::ArgDocs docs = args::argDocs<Args>();
+  CHECK(docs.ptrs.size() == flat.ptrs.size());
+  CHECK(docs.ints.size() == flat.ints.size());
+  CHECK(docs.floats.size() == flat.floats.size());
+  std::vector<std::string_view> names;
+  for (const auto* list : {&docs.ptrs, &docs.ints, &docs.floats}) {
+    for (std::string_view doc : *list) {
+      CHECK(doc.find(": ") != std::string_view::npos);
+      names.push_back(argName(doc));
+    }
+  }
+  CHECK(allDistinct(names));
+  tested[args::signatureTag<Args>()] = docs;
+}
+
+/// The names of a list of "name: meaning" docs.
+std::vector<std::string_view> namesOf(const std::vector<std::string_view>& docs) {
+  std::vector<std::string_view> names;
+  for (std::string_view doc : docs) names.push_back(argName(doc));
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("typed signatures round-trip and every entry has one", "[catalog]") {
+  std::map<const void*, args::ArgDocs> tested;
+  checkSignature<args::Gemv>(tested);
+  checkSignature<args::GemvGateUp>(tested);
+  checkSignature<args::GemvStack2>(tested);
+  checkSignature<args::GemvStack3>(tested);
+  checkSignature<args::QuantizeQ81>(tested);
+  checkSignature<args::RmsNorm>(tested);
+  checkSignature<args::AddRmsNorm>(tested);
+  checkSignature<args::Rope>(tested);
+  checkSignature<args::Embed>(tested);
+  checkSignature<args::Add>(tested);
+  checkSignature<args::Swiglu>(tested);
+  checkSignature<args::SwigluQ81>(tested);
+  checkSignature<args::BiasAdd>(tested);
+  checkSignature<args::Cast>(tested);
+  checkSignature<args::Argmax>(tested);
+  checkSignature<args::Sample>(tested);
+  checkSignature<args::KvAppend>(tested);
+  checkSignature<args::AttnDecode>(tested);
+  checkSignature<args::AttnPrefill>(tested);
+  checkSignature<args::AttnSplit>(tested);
+  checkSignature<args::AttnDecodeRope>(tested);
+  checkSignature<args::AttnSplitRope>(tested);
+  checkSignature<args::AttnReduce>(tested);
+  checkSignature<args::Fp8QuantizeAct>(tested);
+  checkSignature<args::Fp8Gemm>(tested);
+  checkSignature<args::Hgemm>(tested);
+  CHECK(tested.size() == 26);  // distinct tags: no two signatures share one
+  for (const KernelInfo& k : kernelCatalog()) {
+    INFO(k.id);
+    const auto found = tested.find(k.signature);
+    REQUIRE(found != tested.end());
+    // The entry's arguments are its signature's, by name and order (a _q8_1 form rewords its
+    // output's doc only).
+    CHECK(namesOf(k.ptrArgs) == namesOf(found->second.ptrs));
+    CHECK(namesOf(k.intArgs) == namesOf(found->second.ints));
+    CHECK(namesOf(k.floatArgs) == namesOf(found->second.floats));
+  }
+}
+
+TEST_CASE("the qtype-parametrized families come from their type lists", "[catalog]") {
+  for (QType t : GemvWeightTypes::values) {
+    INFO(reel::quant::qtypeName(t));
+    CHECK(findKernel(gemvKernelId(t)) != nullptr);
+    CHECK(findKernel(gemvGateUpKernelId(t)) != nullptr);
+    CHECK(findKernel(gemvStackedKernelId(t, 2)) != nullptr);
+    CHECK(findKernel(gemvStackedKernelId(t, 3)) != nullptr);
+  }
+  for (QType t : EmbedTableTypes::values) CHECK(findKernel(embedKernelId(t)) != nullptr);
+  // 4 GEMV entries per weight type, 2 per mixed stack, 1 per table type, and the rest.
+  size_t gemv = 0, embed = 0;
+  for (const KernelInfo& k : kernelCatalog()) {
+    gemv += k.family == "gemv" ? 1 : 0;
+    embed += k.family == "embed" ? 1 : 0;
+  }
+  size_t mixed = 0;
+  forEachGemvMixedStack([&](auto, auto) { mixed += 2; });
+  CHECK(gemv == 4 * GemvWeightTypes::values.size() + mixed);
+  CHECK(embed == EmbedTableTypes::values.size());
+}
 
 TEST_CASE("catalog entries are complete and unique", "[catalog]") {
   std::set<std::string> ids;

@@ -2,6 +2,7 @@
 
 #include "support/Diagnostics.h"
 
+#include <fmt/format.h>
 #include <catch2/catch.hpp>
 
 using namespace reel::passes;
@@ -117,9 +118,52 @@ TEST_CASE("bad profiles are one-line errors with file:line:col", "[passes][profi
   std::string fp8WithoutTflops = kMinimal;
   fp8WithoutTflops.replace(fp8WithoutTflops.find("fp8 = false"), 11, "fp8 = true");
   CHECK(parseError(fp8WithoutTflops) == "gpu.toml:13:7: 'fp8' in [features] needs fp8_tflops > 0 in [gpu], got true");
-  CHECK(parseError("[gpus]\n") == "gpu.toml:1:2: unknown table 'gpus' (a profile has [gpu], [features], [thresholds])");
+  CHECK(parseError("[gpus]\n") ==
+        "gpu.toml:1:2: unknown table 'gpus' (a profile has [gpu], [features], [thresholds], [measured])");
   CHECK(parseError(std::string(kMinimal) + "[thresholds]\nfp8_min_m = 0\n") ==
         "gpu.toml:17:13: 'fp8_min_m' in [thresholds] must be an integer >= 1, got 0");
+}
+
+TEST_CASE("[measured]: reading, errors, lookups and the round trip", "[passes][profile]") {
+  const std::string gemv = "[[measured.gemv]]\nkernel = \"gemv_dp4a_q4_k\"\nn = 4096\nk = 4096\nm = 1\n";
+  const std::string attention =
+      "[[measured.attention]]\nrows = 1\nheads = 32\nkv_heads = 8\nhead_dim = 128\ncontext = {}\nus = [{}, {}]\n";
+  const std::string text = std::string(kMinimal) + "[measured]\ngpu = \"a GPU\"\n" + gemv + "us = [10.0, 8.0]\n" +
+                           fmt::format(fmt::runtime(attention), 1024, 20.0, 15.0) +
+                           fmt::format(fmt::runtime(attention), 2048, 40.0, 25.0);
+  const GpuProfile profile = parseGpuProfile(text, "gpu.toml");
+  const Measurements& m = profile.measured;
+  CHECK(m.gpu == "a GPU");
+  REQUIRE(m.gemv.size() == 1);
+  CHECK(m.gemvUs({"gemv_dp4a_q4_k", 4096, 4096, 1}, 2) == 8.0);
+  CHECK_FALSE(m.gemvUs({"gemv_dp4a_q4_k", 4096, 4096, 2}, 2));
+  CHECK_FALSE(m.gemvUs({"gemv_dp4a_q4_k", 4096, 4096, 1}, 3));
+  const AttentionKey key{1, 32, 8, 128, 1536};
+  CHECK(m.attentionUs(key, 1) == Approx(30.0));  // halfway between 1024 and 2048
+  CHECK(m.attentionUs(key, 2) == Approx(20.0));
+  CHECK_FALSE(m.attentionUs(key, 4));                    // not measured
+  CHECK_FALSE(m.attentionUs(key, 3));                    // not a power of two
+  CHECK_FALSE(m.attentionUs({1, 32, 8, 128, 4096}, 1));  // past the measured contexts
+  CHECK(m.attentionUs({1, 32, 8, 128, 2048}, 1) == Approx(40.0));
+
+  // formatGpuProfile writes what parseGpuProfile reads back.
+  const GpuProfile again = parseGpuProfile(formatGpuProfile(profile), "again.toml");
+  CHECK(formatGpuProfile(again) == formatGpuProfile(profile));
+  CHECK(again.measured.gemv.front().usByRowSets == std::vector<double>{10.0, 8.0});
+  CHECK(again.launchCostUs == profile.launchCostUs);
+
+  const std::string head = std::string(kMinimal) + "[measured]\ngpu = \"g\"\n";
+  CHECK(parseError(head + "[[measured.gemv]]\nkernel = \"rms_norm\"\nn = 1\nk = 1\nm = 1\nus = [1.0]\n") ==
+        "gpu.toml:19:10: 'kernel' in [[measured.gemv]] #1 must be a GEMV kernel id of the kernel table "
+        "(gemv_dp4a_...), got 'rms_norm'");
+  CHECK(parseError(head + gemv + "us = [1.0, 2.0, 3.0]\n") ==
+        "gpu.toml:23:6: 'us' in [[measured.gemv]] #1 must be an array of 1 to 2 positive numbers, got an array");
+  CHECK(parseError(head + gemv + "us = [0.0]\n") ==
+        "gpu.toml:23:7: 'us' in [[measured.gemv]] #1 must be an array of 1 to 2 positive numbers, got 0.0");
+  CHECK(parseError(head + gemv + "us = [1.0]\nrow_sets = 2\n") ==
+        "gpu.toml:24:1: unknown key 'row_sets' in [[measured.gemv]] #1");
+  CHECK(parseError(head + "gemv = 3\n") ==
+        "gpu.toml:18:8: 'gemv' in [measured] must be an array of tables ([[measured.gemv]]), got 3");
 }
 
 TEST_CASE("--gpu auto matches the device by name and SM count", "[passes][profile]") {

@@ -51,8 +51,10 @@ TEST_CASE("select-attention: per bucket strategies and the long-context class", 
     if (decision.choice != "flash-decoding splits=" + std::to_string(splits1)) continue;
     explained = true;
     CHECK(decision.subject == "%l*.attn (32 layers)");
-    CHECK_THAT(decision.reason, Catch::Matches(R"(above 1024 keys, at ctx 4096: decode \d+\.\dus vs splits=2 .* vs )"
-                                               R"(splits=32 \d+\.\dus \(M=1, 32 heads, 8 kv heads x 128\))"));
+    CHECK_THAT(
+        decision.reason,
+        Catch::Matches(R"(above 1024 keys \(flash-min-context 1024\), at ctx 4096: decode \d+\.\dus vs splits=2 .* vs )"
+                       R"(splits=32 \d+\.\dus \(M=1, 32 heads, 8 kv heads x 128\))"));
   }
   CHECK(explained);
 }

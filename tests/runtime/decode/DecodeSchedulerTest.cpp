@@ -179,7 +179,7 @@ TEST_CASE("rows carry their sequence's sampling and recent tokens when some row 
   sampled.seed = 9;
   const std::vector<int32_t> promptA{10, 11, 12, 13, 14}, promptB{20, 21};
   const int64_t a = scheduler.add({.prompt = promptA, .newTokens = 3, .sampling = sampled});  // slot 0
-  const int64_t b = scheduler.add({.prompt = promptB, .newTokens = 3});           // slot 1, greedy
+  const int64_t b = scheduler.add({.prompt = promptB, .newTokens = 3});                       // slot 1, greedy
   while (scheduler.step()) {
   }
   // The context of each slot: prompt, then the tokens fed back.
@@ -275,4 +275,26 @@ TEST_CASE("a sequence that continues a finished one's slot prefills only its new
                     "decode: sequence 2: 2 cached tokens of a prompt of 2 need a slot and fewer than the prompt");
   CHECK_THROWS_WITH(scheduler.add({.prompt = {1, 2}, .newTokens = 2, .cachedTokens = 1}),
                     "decode: sequence 2: 1 cached tokens of a prompt of 2 need a slot and fewer than the prompt");
+}
+
+TEST_CASE("a released sequence is forgotten; ids keep counting and the others run on", "[decode][scheduler]") {
+  FakeExecutor executor(2, 4, {2, 32});
+  DecodeScheduler scheduler(executor, {});
+  const int64_t a = scheduler.add({{1, 2}, 2, {}});
+  const int64_t b = scheduler.add({{3}, 6, {}});
+  CHECK_THROWS_WITH(scheduler.release(b), "decode: sequence 1 is still running; finish it before releasing it");
+  while (!scheduler.finished(a)) REQUIRE(scheduler.step());
+  scheduler.release(a);
+  CHECK(scheduler.kept() == 1);
+  CHECK_THROWS_WITH(scheduler.finished(a), "decode: no sequence 0 (never added, or released)");
+  const int64_t c = scheduler.add({{7, 8}, 3, {}});
+  CHECK(c == 2);
+  while (scheduler.step()) {
+  }
+  CHECK(scheduler.output(b).tokens == expectedTokens({3}, 6));
+  CHECK(scheduler.output(c).tokens == expectedTokens({7, 8}, 3));
+  scheduler.release(b);
+  scheduler.release(c);
+  CHECK(scheduler.kept() == 0);
+  CHECK_FALSE(scheduler.step());
 }

@@ -1,0 +1,223 @@
+// reel tune MODEL: measures on the GPU present the kernel times the decision passes decide by
+// (each DP4A GEMV launch of the model at both row-set counts, decode attention per bucket at
+// several contexts and split counts) and writes the GPU profile with them as [measured].
+#include "support/Diagnostics.h"
+#include "tools/Args.h"
+#include "tools/Commands.h"
+
+#if REEL_WITH_CUDA
+#include "codegen/Compiler.h"
+#include "kernels/GemvShape.h"
+#include "models/Builder.h"
+#include "models/ModelLoader.h"
+#include "passes/DecisionSupport.h"
+#include "passes/FusedOps.h"
+#include "passes/LaunchPolicy.h"
+#include "runtime/gpu/CudaCheck.h"
+#include "runtime/gpu/KernelTimer.h"
+#include "tools/PassFlags.h"
+
+#include <cuda_runtime_api.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#endif
+
+namespace reel::tools {
+
+#if REEL_WITH_CUDA
+
+namespace {
+
+/// One GEMV launch to measure: its key and the int arguments besides n, k, m and row_sets.
+struct GemvCase {
+  passes::GemvKey key;
+  std::vector<int64_t> stackRows;  ///< rows_0.. of a stack (empty: not stacked)
+};
+
+/// The DP4A GEMV launches of every decode bucket, as select-launch-config configured them.
+std::vector<GemvCase> gemvCases(const ir::Module& module) {
+  std::vector<GemvCase> cases;
+  for (const std::unique_ptr<ir::Graph>& graph : module.graphs) {
+    const std::optional<passes::BucketShape> bucket = passes::bucketShape(*graph);
+    if (!bucket || bucket->prefill) continue;
+    for (const std::unique_ptr<ir::Op>& op : graph->ops()) {
+      if (op->attrs().getString("kernel") != std::optional<std::string>("dp4a")) continue;
+      const std::optional<int64_t> chunk = op->attrs().getInt("row_chunk");
+      if (!chunk) continue;
+      const bool gateUp = op->name() == passes::fused_ops::kMatmulGateUp;
+      const std::vector<int64_t>* recorded = op->attrs().getInts("stacks");
+      const std::vector<int64_t> stacks = gateUp || !recorded ? std::vector<int64_t>{1} : *recorded;
+      unsigned first = 1;
+      for (int64_t count : stacks) {
+        std::vector<passes::StackWeight> run;
+        GemvCase c;
+        for (unsigned i = first; i < first + static_cast<unsigned>(count); ++i) {
+          run.push_back({ir::toQType(op->operand(i)->type().elem), op->operand(i)->type().shape[0]});
+          c.key.n += run.back().rows;
+          if (count > 1) c.stackRows.push_back(run.back().rows);
+        }
+        c.key.kernel = passes::gemvLaunchKernel(run, gateUp);
+        c.key.k = op->operand(0)->type().shape[1];
+        c.key.m = *chunk;
+        first += static_cast<unsigned>(count);
+        if (std::none_of(cases.begin(), cases.end(), [&](const GemvCase& o) { return o.key == c.key; }))
+          cases.push_back(std::move(c));
+      }
+    }
+  }
+  return cases;
+}
+
+gpu::TimedKernel gemvLaunch(const GemvCase& c, int rowSets) {
+  gpu::TimedKernel t;
+  t.id = c.key.kernel;
+  t.ints = {{"n", c.key.n}, {"k", c.key.k}, {"m", c.key.m}, {"row_sets", rowSets}};
+  for (size_t i = 0; i < c.stackRows.size(); ++i) t.ints.emplace_back(fmt::format("rows_{}", i), c.stackRows[i]);
+  return t;
+}
+
+/// The decode attention shapes of every decode bucket (rows = the bucket's M).
+std::vector<passes::AttentionKey> attentionShapes(const ir::Module& module) {
+  std::vector<passes::AttentionKey> shapes;
+  for (const std::unique_ptr<ir::Graph>& graph : module.graphs) {
+    const std::optional<passes::BucketShape> bucket = passes::bucketShape(*graph);
+    if (!bucket || bucket->prefill) continue;
+    for (const std::unique_ptr<ir::Op>& op : graph->ops()) {
+      if (op->name() != "attention") continue;
+      passes::AttentionKey key;
+      key.rows = bucket->m;
+      key.heads = op->attrs().getInt("n_heads").value_or(0);
+      key.kvHeads = op->attrs().getInt("n_kv_heads").value_or(0);
+      key.headDim = op->attrs().getInt("head_dim").value_or(0);
+      if (std::find(shapes.begin(), shapes.end(), key) == shapes.end()) shapes.push_back(key);
+    }
+  }
+  return shapes;
+}
+
+/// Decode attention at `key`'s context with `splits` splits (the reduction after for > 1).
+std::vector<gpu::TimedKernel> attentionChain(const passes::AttentionKey& key, int64_t splits) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(key.headDim));
+  gpu::TimedKernel attend;
+  attend.id = splits > 1 ? "attn_decode_split" : "attn_decode";
+  attend.ints = {
+      {"m", key.rows},          {"n_heads", key.heads}, {"n_kv_heads", key.kvHeads},          {"head_dim", key.headDim},
+      {"max_ctx", key.context}, {"window", 0},          {"q_stride", key.heads * key.headDim}};
+  if (splits > 1) attend.ints.emplace_back("splits", splits);
+  attend.floats = {scale};
+  attend.kvLength = key.context;
+  if (splits == 1) return {attend};
+  gpu::TimedKernel reduce;
+  reduce.id = "attn_decode_reduce";
+  reduce.ints = {{"m", key.rows}, {"n_heads", key.heads}, {"head_dim", key.headDim}, {"splits", splits}};
+  return {attend, reduce};
+}
+
+std::vector<int64_t> parseList(const std::string& text, const std::string& flag) {
+  std::vector<int64_t> values;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    char* end = nullptr;
+    const long long value = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || value < 1 || value > (1 << 20))
+      failPlain("{}: '{}' is not a list of positive integers", flag, text);
+    values.push_back(value);
+    start = comma + 1;
+  }
+  return values;
+}
+
+/// Bytes of one pass over the attention's K and V caches, for the memory limit on contexts.
+int64_t kvBytes(const passes::AttentionKey& key) {
+  return key.rows * key.context * key.kvHeads * key.headDim * 2 * 2;
+}
+
+}  // namespace
+
+int runTune(int argc, char** argv) {
+  Args args("reel tune",
+            "Measure on the GPU present the kernel times the decision passes decide by, and write the GPU profile\n"
+            "with them as its [measured] table: every DP4A GEMV launch of the model's decode buckets at one and\n"
+            "two row sets per lane, and decode attention per bucket at each --contexts length with 1, 2, 4, ...\n"
+            "--max-splits splits. Compiling with --gpu-profile FILE then decides by the measurements where they\n"
+            "cover a decision (--explain says 'measured'), and by the cost model elsewhere.");
+  args.positional("MODEL", "a model .toml, a Hugging Face config.json, a .gguf, or a bundled name (reel models)");
+  args.option("--quant", "SCHEME", "weight quantization: q4_k_m (default), q4_k, q8_0, f16");
+  args.option("--contexts", "LIST", "KV lengths attention is measured at (default 256,512,1024,2048,4096)");
+  args.option("--max-splits", "N", "most flash-decoding splits measured (default 32)");
+  args.option("--output", "FILE", "write the profile to FILE instead of stdout", "-o");
+  declarePassFlags(args);
+  if (!args.parse(argc, argv, 2)) return 0;
+
+  const models::QuantScheme scheme = quantSchemeFlag(args);
+  const std::vector<int64_t> contexts = parseList(args.getOr("--contexts", "256,512,1024,2048,4096"), "--contexts");
+  const int64_t maxSplits = parseList(args.getOr("--max-splits", "32"), "--max-splits").front();
+  models::ModelConfig config = models::loadModelConfig(*args.get("MODEL"));
+  CompileDefaults defaults;
+  defaults.lower = false;
+  std::optional<codegen::CompileResult> compiled =
+      compileWithFlags(args, models::buildModule(config, {scheme}), defaults);
+  if (!compiled) return 1;
+
+  int device = 0;
+  cudaDeviceProp prop{};
+  gpu::checkCuda(cudaGetDevice(&device), "reel tune: finding a GPU");
+  gpu::checkCuda(cudaGetDeviceProperties(&prop, device), "reel tune: reading the GPU's properties");
+  passes::GpuProfile profile = compiled->context.profile;
+  passes::Measurements& measured = profile.measured;
+  measured = {};
+  measured.gpu = prop.name;
+  gpu::KernelTimerOptions options;
+  options.l2Bytes = prop.l2CacheSize;
+
+  std::fprintf(stderr, "reel tune: %s on %s\n", config.name.c_str(), prop.name);
+  for (const GemvCase& c : gemvCases(*compiled->module)) {
+    passes::GemvMeasurement g;
+    g.key = c.key;
+    for (int rowSets = 1; rowSets <= 2; ++rowSets)
+      if (kernels::gemvRowSetsSupported(rowSets))
+        g.usByRowSets.push_back(gpu::timeKernelChain({gemvLaunch(c, rowSets)}, options));
+    std::fprintf(stderr, "  %-30s n=%-6lld k=%-6lld m=%lld: %s us by row sets\n", c.key.kernel.c_str(),
+                 static_cast<long long>(c.key.n), static_cast<long long>(c.key.k), static_cast<long long>(c.key.m),
+                 fmt::format("{:.2f}", fmt::join(g.usByRowSets, ", ")).c_str());
+    measured.gemv.push_back(std::move(g));
+  }
+  const int64_t modelContext = codegen::moduleContext(*compiled->module);
+  for (passes::AttentionKey key : attentionShapes(*compiled->module)) {
+    for (int64_t context : contexts) {
+      key.context = context;
+      if (context > modelContext || kvBytes(key) > (int64_t{1} << 30)) continue;
+      passes::AttentionMeasurement a;
+      a.key = key;
+      for (int64_t splits = 1; splits <= maxSplits && splits <= context; splits *= 2)
+        a.usBySplits.push_back(gpu::timeKernelChain(attentionChain(key, splits), options));
+      std::fprintf(stderr, "  attention M=%-3lld %lld heads, %lld kv x %lld, ctx %-5lld: %s us by splits 1, 2, 4..\n",
+                   static_cast<long long>(key.rows), static_cast<long long>(key.heads),
+                   static_cast<long long>(key.kvHeads), static_cast<long long>(key.headDim),
+                   static_cast<long long>(context), fmt::format("{:.1f}", fmt::join(a.usBySplits, ", ")).c_str());
+      measured.attention.push_back(std::move(a));
+    }
+  }
+  writeOutput(args.getOr("--output", ""), fmt::format("# {} with kernel times measured by `reel tune {}` on {}.\n",
+                                                      profile.name, *args.get("MODEL"), prop.name) +
+                                              passes::formatGpuProfile(profile));
+  return 0;
+}
+
+#else
+
+int runTune(int argc, char** argv) {
+  Args args("reel tune", "Measure kernel times on the GPU for the decision passes (needs a CUDA build).");
+  args.positional("MODEL", "a model");
+  if (!args.parse(argc, argv, 2)) return 0;
+  failPlain("reel tune: this reel was built without CUDA (configure with -DREEL_WITH_CUDA=ON)");
+}
+
+#endif
+
+}  // namespace reel::tools
