@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """reel serve through a real HTTP client (the standard library's http.client): usage
-serve-check.py REEL MODEL.gguf OTHERS. Starts the server on a free port (--port 0) on the CPU
-reference, checks the OpenAI shapes of every endpoint (JSON and server-sent events), that a
+serve-check.py REEL MODEL.gguf OTHERS [DEVICE]. Starts the server on a free port (--port 0) on
+DEVICE (default cpu, the CPU reference), checks the OpenAI shapes of every endpoint (JSON and server-sent events), that a
 greedy request gives the same text alone and among OTHERS concurrent requests, the 4xx answers
 to bad requests, 429 past the queue, cancellation by a client that goes away, a request past
 --timeout, /metrics as Prometheus text, and a drain on SIGTERM. Prints one 'OK ...' line per check."""
@@ -16,6 +16,7 @@ import threading
 import time
 
 REEL, MODEL, OTHERS = sys.argv[1], sys.argv[2], int(sys.argv[3])
+DEVICE = sys.argv[4] if len(sys.argv) > 4 else "cpu"
 PROMPT = "def fibonacci(n):"
 
 
@@ -31,7 +32,7 @@ def check(condition, message):
 
 class Server:
     def __init__(self, *extra):
-        command = [REEL, "serve", MODEL, "--device", "cpu", "--threads", "2", "--port", "0", "--ctx", "256", *extra]
+        command = [REEL, "serve", MODEL, "--device", DEVICE, "--threads", "2", "--port", "0", "--ctx", "256", *extra]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.stderr = []
         self.reader = threading.Thread(target=lambda: self.stderr.extend(self.process.stderr), daemon=True)
