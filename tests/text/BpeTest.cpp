@@ -73,6 +73,15 @@ TEST_CASE("the pre-tokenizer's \\s is Unicode White_Space", "[text][bpe]") {
   CHECK(WordSplitter(PreTokenizer::Llama3).split("!\uFEFF") == Words{"!\uFEFF"});
 }
 
+TEST_CASE("byte-level BPE leaves the text unnormalized", "[text][bpe]") {
+  // As llama.cpp: a GGUF file carries no normalizer, so Qwen2's NFC (in its tokenizer.json) is
+  // not applied and "e" with a combining acute (U+0301) stays two characters, not "\u00E9".
+  // tests/text/reference/dump.mjs leaves the corpus lines that NFC changes out of Qwen's.
+  const Tokenizer tokenizer = bpeTokenizer("qwen2");
+  CHECK(tokenizer.encode("e\u0301", kNoBos) == Ids{'e', 0xCC, 0x81});
+  CHECK(tokenizer.encode("\u00E9", kNoBos) == Ids{0xC3, 0xA9});
+}
+
 TEST_CASE("byte-level BPE matches special tokens, the longest first", "[text][bpe]") {
   const Tokenizer tokenizer = bpeTokenizer("llama-bpe");
   // "<|im|>!" (user-defined) is longer than "<|im|>" (control) and wins where both match.

