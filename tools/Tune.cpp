@@ -116,17 +116,14 @@ std::vector<gpu::TimedKernel> attentionChain(const passes::AttentionKey& key, in
   return {attend, reduce};
 }
 
-std::vector<int64_t> parseList(const std::string& text, const std::string& flag) {
+/// "256,512,1024": KV lengths, each read strictly by parseIntIn.
+std::vector<int64_t> parseContexts(const std::string& text) {
   std::vector<int64_t> values;
   size_t start = 0;
   while (start <= text.size()) {
     const size_t comma = std::min(text.find(',', start), text.size());
-    const std::string item = text.substr(start, comma - start);
-    char* end = nullptr;
-    const long long value = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || value < 1 || value > (1 << 20))
-      failPlain("{}: '{}' is not a list of positive integers", flag, text);
-    values.push_back(value);
+    values.push_back(
+        parseIntIn(text.substr(start, comma - start), {1, 1 << 20}, "reel tune: --contexts " + text + ":"));
     start = comma + 1;
   }
   return values;
@@ -155,8 +152,8 @@ int runTune(int argc, char** argv) {
   if (!args.parse(argc, argv, 2)) return 0;
 
   const models::QuantScheme scheme = quantSchemeFlag(args);
-  const std::vector<int64_t> contexts = parseList(args.getOr("--contexts", "256,512,1024,2048,4096"), "--contexts");
-  const int64_t maxSplits = parseList(args.getOr("--max-splits", "32"), "--max-splits").front();
+  const std::vector<int64_t> contexts = parseContexts(args.getOr("--contexts", "256,512,1024,2048,4096"));
+  const int64_t maxSplits = args.getInt("--max-splits", 32, {1, 256});
   models::ModelConfig config = models::loadModelConfig(*args.get("MODEL"));
   CompileDefaults defaults;
   defaults.lower = false;
