@@ -567,7 +567,7 @@ KernelInfo entry(std::string id, std::string_view family, std::string_view doc, 
   return k;
 }
 
-/// `k` writing its result rows (its last pointer, now documented `out`) as quantize_q8_1 would:
+/// `k` writing its result rows (its last pointer, `out`) as quantize_q8_1 would:
 /// id `<id>_q8_1`.
 KernelInfo withQ81Output(KernelInfo k, std::string_view out) {
   k.id += "_q8_1";

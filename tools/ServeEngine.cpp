@@ -162,7 +162,7 @@ void ServeEngine::start(Waiting waiting) {
   request.sampling = job.sampling;
   try {
     active->id = scheduler_.add(std::move(request));
-  } catch (const Error& error) {
+  } catch (const std::exception& error) {
     metrics_.countRequest(RequestOutcome::Error);
     {
       const std::lock_guard lock(mutex_);
@@ -251,7 +251,7 @@ void ServeEngine::loop() {
     const ServeClock::time_point begin = ServeClock::now();
     try {
       scheduler_.step();
-    } catch (const Error& error) {
+    } catch (const std::exception& error) {
       // A step that fails ends every running sequence: the KV cache's state is unknown.
       for (const std::unique_ptr<Active>& active : active_) {
         active->ending = RequestOutcome::Error;

@@ -80,7 +80,6 @@ class RequestChannel {
   std::mutex mutex_;
   std::condition_variable changed_;
   ChannelUpdate pending_;
-  bool done_ = false;
   std::function<void()> notify_;
   std::atomic<bool> cancelled_{false};
 };
