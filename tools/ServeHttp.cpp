@@ -144,13 +144,19 @@ bool HttpServer::State::Connection::sendError(unsigned version, int status, cons
   return send(response) && keepAlive;
 }
 
+/// OpenAI's finish_reason of a finished request (reel's own "timeout" past --timeout).
+static const char* finishReason(RequestOutcome outcome) {
+  return outcome == RequestOutcome::Stop ? "stop" : outcome == RequestOutcome::Timeout ? "timeout" : "length";
+}
+
 void HttpServer::State::Connection::lingeringClose() {
   constexpr size_t kMostBytes = size_t{64} << 20;
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   std::vector<char> scratch(size_t{1} << 16);
+  // One deadline for the whole drain: a client that trickles bytes cannot keep the thread.
+  stream_.expires_after(std::chrono::seconds(2));
   for (size_t dropped = 0; !ec && dropped < kMostBytes;) {
-    stream_.expires_after(std::chrono::seconds(1));
     size_t got = 0;
     ec = await([&](auto handler) {
       stream_.async_read_some(net::buffer(scratch), [&, handler](beast::error_code error, size_t n) mutable {
@@ -375,9 +381,7 @@ bool HttpServer::State::Connection::generate(const Request& request, Endpoint en
     Response response{http::status::ok, version};
     response.set(http::field::content_type, "application/json");
     response.keep_alive(keepAlive);
-    const char* reason = update.outcome == RequestOutcome::Stop      ? "stop"
-                         : update.outcome == RequestOutcome::Timeout ? "timeout"
-                                                                     : "length";
+    const char* reason = finishReason(update.outcome);
     response.body() = responseBody(endpoint, info, {text, reason, update.promptTokens, update.completionTokens});
     return send(response) && keepAlive;
   }
@@ -407,9 +411,7 @@ bool HttpServer::State::Connection::stream(const Request& request, const Prepare
       if (update.outcome == RequestOutcome::Error) {
         data += fmt::format("data: {}\n\n", errorBody(500, update.error));
       } else {
-        const char* reason = update.outcome == RequestOutcome::Stop      ? "stop"
-                             : update.outcome == RequestOutcome::Timeout ? "timeout"
-                                                                         : "length";
+        const char* reason = finishReason(update.outcome);
         const Answer final{"", reason, update.promptTokens, update.completionTokens};
         data += fmt::format("data: {}\n\ndata: [DONE]\n\n", streamChunk(endpoint, info, "", &final));
       }
