@@ -414,7 +414,8 @@ class GraphLowering final : public LoweringContext {
     g.act = run.act;
     g.outGate = offsetBy(ref(op.result(0)), run.row * n * 4);
     g.outUp = offsetBy(ref(op.result(1)), run.row * n * 4);
-    Launch l = kernelLaunch(kernels::gemvGateUpKernelId(toQType(w->type().elem)), g);
+    const QType qtype = toQType(w->type().elem);
+    Launch l = kernelLaunch(kernels::gemvLaunchKernelId(qtype, qtype, 2, true), g);
     l.weightBytes = 2 * *w->type().numBytes(1, 1);
     emit(bucket, op, std::move(l));
   }
@@ -428,9 +429,7 @@ class GraphLowering final : public LoweringContext {
     for (unsigned i = run.first + 1; i + 1 < run.last; ++i)
       if (toQType(op.operand(i + 1)->type().elem) != qtype)
         cannotLower(op, fmt::format("a stack of weights {}..{} mixes qtypes before its last", run.first, run.last - 1));
-    const std::string kernel = count == 1          ? kernels::gemvKernelId(qtype)
-                               : lastType != qtype ? kernels::gemvMixedStackKernelId(qtype, lastType, count)
-                                                   : kernels::gemvStackedKernelId(qtype, count);
+    const std::string kernel = kernels::gemvLaunchKernelId(qtype, lastType, count, false);
     if (count == 2) return emitGemvStack<2, ka::GemvStack2>(op, bucket, run, kernel);
     if (count == 3) return emitGemvStack<3, ka::GemvStack3>(op, bucket, run, kernel);
     if (count != 1) cannotLower(op, fmt::format("a stack of {} weights; the kernels stack 2 or 3", count));
@@ -563,19 +562,14 @@ class GraphLowering final : public LoweringContext {
     const int64_t splits = longContext_ ? a.getInt("splits").value_or(1) : 1;
     // The operands: q, k, v (not yet rotated), the caches, positions, KV lengths.
     const auto fill = [&](auto& t) {
-      static_cast<ka::AttnShape&>(t) = shape;
-      t.q = ref(op.operand(0));
+      setAttentionCommon(op, shape, t);
       t.kNew = ref(op.operand(1));
       t.vNew = ref(op.operand(2));
-      t.kCache = ref(op.operand(3));
-      t.vCache = ref(op.operand(4));
-      t.slots = stepInput(StepInput::Slots);
       t.kvLens = ref(op.operand(6));
       t.positions = ref(op.operand(5));
       t.kStride = width(op.operand(1));
       t.vStride = width(op.operand(2));
       t.style = a.getString("rope_style") == std::optional<std::string>("neox") ? 1 : 0;
-      t.scale = scoreScale(shape);
       t.rope = rotationFloats(a, "rope_");
     };
     if (splits <= 1) {
@@ -606,7 +600,18 @@ class GraphLowering final : public LoweringContext {
     shape.qStride = shape.nHeads * shape.headDim;
     return shape;
   }
-  static float scoreScale(const ka::AttnShape& shape) { return 1.0f / std::sqrt(static_cast<float>(shape.headDim)); }
+
+  /// What every attention launch reads of an attention op: its shape, q (operand 0), the K and V
+  /// caches (operands 3 and 4), the step's KV slots and the score scale 1/sqrt(head_dim).
+  template <class Attn>
+  void setAttentionCommon(const Op& op, const ka::AttnShape& shape, Attn& t) const {
+    static_cast<ka::AttnShape&>(t) = shape;
+    t.q = ref(op.operand(0));
+    t.kCache = ref(op.operand(3));
+    t.vCache = ref(op.operand(4));
+    t.slots = stepInput(StepInput::Slots);
+    t.scale = 1.0f / std::sqrt(static_cast<float>(shape.headDim));
+  }
 
   /// Flash-decoding's partials in the op's workspace (select-launch-config sized it).
   template <class Split>
@@ -649,15 +654,7 @@ class GraphLowering final : public LoweringContext {
     append.maxCtx = options_.maxContext;
     append.kStride = append.vStride = shape.nKvHeads * shape.headDim;
     emit(bucket, op, kernelLaunch("kv_append", append));
-    // q, the caches and the slots, which every attention kernel reads.
-    const auto fill = [&](auto& t) {
-      static_cast<ka::AttnShape&>(t) = shape;
-      t.q = ref(op.operand(0));
-      t.kCache = kCache;
-      t.vCache = vCache;
-      t.slots = slots;
-      t.scale = scoreScale(shape);
-    };
+    const auto fill = [&](auto& t) { setAttentionCommon(op, shape, t); };
     std::string strategy = a.getString("strategy").value_or("");
     const std::optional<ir::AttentionStrategy> chosen = ir::parseAttentionStrategy(strategy);
     if (chosen == ir::AttentionStrategy::Prefill && op.result()->type().elem == ElemType::Q8_1)

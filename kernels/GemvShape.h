@@ -10,7 +10,9 @@
 
 #include "quant/QuantRef.h"
 
+#include <array>
 #include <cstdint>
+#include <utility>
 
 namespace reel::kernels {
 
@@ -23,10 +25,19 @@ constexpr int64_t gemvKMultiple(quant::QType type) {
   return type == quant::QType::Q8_0 || type == quant::QType::Q5_0 || type == quant::QType::Q4_0 ? 32 : 256;
 }
 
+/// The mixed-type stacks that have kernels, as (type of the first matrices, type of the last):
+/// Q4_K then Q6_K (Q4_K_M's q, k and a Q6_K v). The catalog instantiates each
+/// (forEachGemvMixedStack); fuse-qkv and select-launch-config stack only these.
+inline constexpr std::array<std::pair<quant::QType, quant::QType>, 1> kGemvMixedStacks{{
+    {quant::QType::Q4_K, quant::QType::Q6_K},
+}};
+
 /// Whether a mixed-type stack kernel exists for matrices of `type` followed by a last one of
-/// `lastType`: Q4_K then Q6_K (Q4_K_M's q, k and a Q6_K v). Codegen and the launcher both ask.
+/// `lastType`.
 constexpr bool gemvMixedStackExists(quant::QType type, quant::QType lastType) {
-  return type == quant::QType::Q4_K && lastType == quant::QType::Q6_K;
+  for (const auto& stack : kGemvMixedStacks)
+    if (stack.first == type && stack.second == lastType) return true;
+  return false;
 }
 
 /// A mixed-type stack's last matrix starts on a multiple of this many rows, so that no block

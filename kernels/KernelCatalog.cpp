@@ -198,16 +198,8 @@ std::string checkFp8QuantizeAct(const args::Fp8QuantizeAct<Fp>& a) {
 
 // ---- launch dims (overloaded per signature; entry() picks by the signature) ------------------
 
-LaunchDims launchDims(const args::Gemv<Fp>& a) {
-  return gemvDims(a.n, static_cast<int>(a.rowSets));
-}
-LaunchDims launchDims(const args::GemvGateUp<Fp>& a) {
-  return gemvDims(a.n, static_cast<int>(a.rowSets));
-}
-LaunchDims launchDims(const args::GemvStack2<Fp>& a) {
-  return gemvDims(a.n, static_cast<int>(a.rowSets));
-}
-LaunchDims launchDims(const args::GemvStack3<Fp>& a) {
+/// Every DP4A GEMV signature (plain, gate+up, stacked) through its shared shape.
+LaunchDims launchDims(const args::GemvShape& a) {
   return gemvDims(a.n, static_cast<int>(a.rowSets));
 }
 LaunchDims launchDims(const args::QuantizeQ81<Fp>& a) {
@@ -249,13 +241,9 @@ LaunchDims launchDims(const args::Sample<Fp>& a) {
 LaunchDims launchDims(const args::KvAppend<Fp>& a) {
   return kvAppendDims(a.m, a.nKvHeads, a.headDim);
 }
-LaunchDims launchDims(const args::AttnDecode<Fp>& a) {
-  return attentionDims(a.m, a.nHeads, a.nKvHeads, a.headDim, 1);
-}
-LaunchDims launchDims(const args::AttnPrefill<Fp>& a) {
-  return attentionDims(a.m, a.nHeads, a.nKvHeads, a.headDim, 1);
-}
-LaunchDims launchDims(const args::AttnDecodeRope<Fp>& a) {
+/// The one-pass attention signatures (decode, prefill, decode with rope) through their shared
+/// shape; the split ones below add their splits.
+LaunchDims launchDims(const args::AttnShape& a) {
   return attentionDims(a.m, a.nHeads, a.nKvHeads, a.headDim, 1);
 }
 LaunchDims launchDims(const args::AttnSplit<Fp>& a) {
@@ -697,6 +685,11 @@ std::string gemvStackedKernelId(QType t, int matrices) {
 }
 std::string gemvMixedStackKernelId(QType t, QType last, int matrices) {
   return fmt::format("gemv_dp4a_stack{}_{}_{}", matrices, quant::qtypeName(t), quant::qtypeName(last));
+}
+std::string gemvLaunchKernelId(QType type, QType lastType, int matrices, bool gateUp) {
+  if (gateUp) return gemvGateUpKernelId(type);
+  if (matrices == 1) return gemvKernelId(type);
+  return lastType != type ? gemvMixedStackKernelId(type, lastType, matrices) : gemvStackedKernelId(type, matrices);
 }
 std::string embedKernelId(QType t) {
   return fmt::format("embed_{}", quant::qtypeName(t));

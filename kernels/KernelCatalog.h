@@ -25,6 +25,7 @@
 /// bytes the kernel may touch from where the pointer points. Plans are checked against them
 /// (codegen/PlanCheck.h) before any launch.
 
+#include "kernels/GemvShape.h"
 #include "kernels/KernelArgs.h"
 #include "kernels/SampleMath.h"
 #include "quant/QuantRef.h"
@@ -34,6 +35,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace reel::kernels {
@@ -165,14 +167,19 @@ struct QTypeList {
 /// kernel instantiation (kernels/Gemv.cu) and its layout (GemvShape.h, quant::needsRowPlanar).
 using GemvWeightTypes = QTypeList<QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0, QType::Q4_0, QType::Q5_K>;
 /// The embedding tables' types (embed_<t>, GGUF layout).
-using EmbedTableTypes =
-    QTypeList<QType::F32, QType::F16, QType::BF16, QType::Q8_0, QType::Q5_0, QType::Q4_K, QType::Q6_K, QType::Q4_0,
-              QType::Q5_K>;
-/// The mixed-type stacks (first type, last type): calls f(first, last) as integral_constants for
-/// each; gemvMixedStackExists (GemvShape.h) answers the same for codegen.
+using EmbedTableTypes = QTypeList<QType::F32, QType::F16, QType::BF16, QType::Q8_0, QType::Q5_0, QType::Q4_K,
+                                  QType::Q6_K, QType::Q4_0, QType::Q5_K>;
+template <typename F, size_t... I>
+void forEachGemvMixedStackAt(F& f, std::index_sequence<I...> /*unused*/) {
+  (f(std::integral_constant<QType, kGemvMixedStacks[I].first>{},
+     std::integral_constant<QType, kGemvMixedStacks[I].second>{}),
+   ...);
+}
+/// Calls f(first, last) as integral_constants for each mixed-type stack of kGemvMixedStacks
+/// (GemvShape.h).
 template <typename F>
 void forEachGemvMixedStack(F&& f) {
-  f(std::integral_constant<QType, QType::Q4_K>{}, std::integral_constant<QType, QType::Q6_K>{});
+  forEachGemvMixedStackAt(f, std::make_index_sequence<kGemvMixedStacks.size()>{});
 }
 
 // ---- ids of the qtype-parametrized families ------------------------------------------
@@ -189,6 +196,11 @@ std::string gemvStackedKernelId(QType weightType, int matrices);
 std::string gemvMixedStackKernelId(QType weightType, QType lastType, int matrices);
 /// "embed_<qtype>": embedding rows from a table in the GGUF layout (EmbedTableTypes).
 std::string embedKernelId(QType tableType);
+/// The one GEMV launch over `matrices` consecutive weights of a matmul whose first has `type`
+/// and last `lastType`: gate+up (`gateUp`, the gate's type), one matrix, a stack, or a mixed
+/// stack. Every caller that names a GEMV launch (select-launch-config, lowering, reel tune)
+/// asks here.
+std::string gemvLaunchKernelId(QType type, QType lastType, int matrices, bool gateUp);
 
 // ---- launch dims (also what the typed launchers use) ----------------------------------
 

@@ -7,13 +7,8 @@
 namespace reel::passes {
 
 std::string gemvLaunchKernel(const std::vector<StackWeight>& weights, bool gateUp) {
-  const quant::QType first = weights.front().type;
-  const quant::QType last = weights.back().type;
-  const int count = static_cast<int>(weights.size());
-  if (gateUp) return kernels::gemvGateUpKernelId(first);
-  if (count == 1) return kernels::gemvKernelId(first);
-  return last != first ? kernels::gemvMixedStackKernelId(first, last, count)
-                       : kernels::gemvStackedKernelId(first, count);
+  return kernels::gemvLaunchKernelId(weights.front().type, weights.back().type, static_cast<int>(weights.size()),
+                                     gateUp);
 }
 
 RowSetsChoice chooseGemvRowSets(const Measurements& measured, const GemvKey& key) {
