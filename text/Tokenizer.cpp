@@ -131,7 +131,9 @@ Tokenizer::Tokenizer(Vocabulary vocab) : vocab_(std::move(vocab)) {
   }
 }
 
-std::vector<TokenId> Tokenizer::encode(std::string_view text, const EncodeOptions& options) const {
+std::vector<TokenId> Tokenizer::encode(std::string_view given, const EncodeOptions& options) const {
+  const std::string wellFormed = replaceIllFormed(given);
+  const std::string_view text = wellFormed;
   std::vector<TokenId> out;
   if (options.addSpecial && vocab_.addBos) out.push_back(*vocab_.bos);
   bool afterSpecial = true;  // the start of the input counts as following a special token

@@ -38,6 +38,8 @@ class Tokenizer {
  public:
   explicit Tokenizer(Vocabulary vocab);
 
+  /// The ids of `text`. Bytes that are not UTF-8 are read as U+FFFD, one per maximal
+  /// ill-formed subsequence (replaceIllFormed), as the reference tokenizers read them.
   [[nodiscard]] std::vector<TokenId> encode(std::string_view text, const EncodeOptions& options = {}) const;
 
   /// The bytes a token stands for: U+2581 as a space, `<0xNN>` as the byte, the byte-level

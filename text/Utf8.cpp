@@ -30,7 +30,7 @@ Utf8Char scanUtf8(std::string_view text, size_t at) {
     const uint8_t byte = byteAt(at + i);
     const uint8_t min = i == 1 ? low : uint8_t{0x80};
     const uint8_t max = i == 1 ? high : uint8_t{0xBF};
-    if (byte < min || byte > max) return {Utf8Status::Invalid, 1};
+    if (byte < min || byte > max) return {Utf8Status::Invalid, i};
   }
   return {Utf8Status::Complete, length};
 }
@@ -42,6 +42,21 @@ uint32_t decodeUtf8(std::string_view text, size_t at, size_t length) {
   uint32_t point = byteAt(0) & (0x7Fu >> length);
   for (size_t i = 1; i < length; ++i) point = (point << 6) | (byteAt(i) & 0x3F);
   return point;
+}
+
+std::string replaceIllFormed(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t at = 0; at < text.size();) {
+    const Utf8Char c = scanUtf8(text, at);
+    if (c.status == Utf8Status::Complete) {
+      out.append(text, at, c.length);
+    } else {
+      out += kReplacementChar;
+    }
+    at += c.length;
+  }
+  return out;
 }
 
 std::string encodeUtf8(uint32_t codePoint) {

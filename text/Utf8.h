@@ -14,12 +14,13 @@ namespace reel::text {
 enum class Utf8Status {
   Complete,    ///< a whole, well-formed character of `length` bytes
   Incomplete,  ///< the start of a well-formed character cut off by the end of the string
-  Invalid,     ///< a byte that no continuation can make well-formed (length 1)
+  Invalid,     ///< a maximal ill-formed subsequence: a byte that starts no character, or a lead
+               ///< byte and the continuation bytes that fit it before one that does not
 };
 
 struct Utf8Char {
   Utf8Status status = Utf8Status::Invalid;
-  size_t length = 1;  ///< bytes the character (or the incomplete prefix, or the invalid byte) takes
+  size_t length = 1;  ///< bytes the character (or the incomplete prefix, or the ill-formed bytes) take
 };
 
 /// Classifies the character starting at `text[at]` (at < text.size()). Overlong forms,
@@ -34,5 +35,10 @@ struct Utf8Char {
 
 /// U+FFFD, which stands for bytes that are not UTF-8.
 inline constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";
+
+/// `text` with each maximal ill-formed subsequence (and a character cut off by the end)
+/// replaced by one U+FFFD: what a decoder that follows the Unicode standard's substitution of
+/// maximal subparts (the WHATWG Encoding Standard's UTF-8 decoder among them) reads.
+[[nodiscard]] std::string replaceIllFormed(std::string_view text);
 
 }  // namespace reel::text

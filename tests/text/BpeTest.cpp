@@ -4,6 +4,8 @@
 
 #include "text/PreTokenize.h"
 
+#include "text/Utf8.h"
+
 #include <catch2/catch.hpp>
 
 using namespace reel;
@@ -34,10 +36,10 @@ TEST_CASE("byte-level BPE merges by rank, lowest first", "[text][bpe]") {
   // " world" is one word (" ?\p{L}+"), written "Ġworld"; only Ġ+w merges (rank 3); the
   // other bytes are their own single-byte tokens, whose id is the byte.
   CHECK(tokenizer.encode(" world", kNoBos) == Ids{kBpeSpaceW, 'o', 'r', 'l', 'd'});
-  // A byte that is not UTF-8 is a word of its own: byte 0xFF is token 255.
+  // A byte that is not UTF-8 reads as U+FFFD, a word of its own: its bytes' tokens EF BF BD.
   CHECK(tokenizer.encode("a\xFF"
                          "b",
-                         kNoBos) == Ids{'a', 0xFF, 'b'});
+                         kNoBos) == Ids{'a', 0xEF, 0xBF, 0xBD, 'b'});
 }
 
 TEST_CASE("the Llama 3 pre-tokenizer takes a whole-word token without merges", "[text][bpe]") {
@@ -98,7 +100,18 @@ TEST_CASE("byte-level BPE round trips text through ids", "[text][bpe]") {
     const Tokenizer tokenizer = bpeTokenizer(pre);
     for (const std::string& text : corpus) {
       INFO(pre << ": " << text);
-      CHECK(tokenizer.decode(tokenizer.encode(text)) == text);
+      CHECK(tokenizer.decode(tokenizer.encode(text)) == text::replaceIllFormed(text));
     }
   }
+}
+
+TEST_CASE("byte-level BPE reads bytes that are not UTF-8 as U+FFFD, one per maximal subpart", "[text][bpe]") {
+  const Tokenizer tokenizer = bpeTokenizer("llama-bpe");
+  const std::string fffd = "\xEF\xBF\xBD";
+  // A lone continuation byte, a byte that starts nothing, a surrogate's encoding (three
+  // subparts: ED cannot take A0) and a cut 3-byte character (one subpart: E2 82).
+  CHECK(tokenizer.encode("a\x80 b\xFF") == tokenizer.encode("a" + fffd + " b" + fffd));
+  CHECK(tokenizer.encode("x\xED\xA0\x80y") == tokenizer.encode("x" + fffd + fffd + fffd + "y"));
+  CHECK(tokenizer.encode("\xE2\x82 euro") == tokenizer.encode(fffd + " euro"));
+  CHECK(tokenizer.encode("\xE2\x82") == tokenizer.encode(fffd));
 }

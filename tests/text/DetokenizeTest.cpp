@@ -100,3 +100,17 @@ TEST_CASE("streaming a text's ids gives the text", "[text][detok]") {
   out += stream.finish();
   CHECK(out == text);
 }
+
+TEST_CASE("ill-formed UTF-8 becomes one U+FFFD per maximal subpart", "[text][utf8]") {
+  using reel::text::replaceIllFormed;
+  const std::string fffd = "\xEF\xBF\xBD";
+  CHECK(replaceIllFormed("h\xC3\xA9llo") == "h\xC3\xA9llo");  // well-formed: kept
+  CHECK(replaceIllFormed("\x80\xBF") == fffd + fffd);         // lone continuations
+  CHECK(replaceIllFormed("\xE2\x82"
+                         "A") == fffd + "A");                                // cut before A: one
+  CHECK(replaceIllFormed("\xF0\x9F\x98") == fffd);                           // cut by the end: one
+  CHECK(replaceIllFormed("\xC0\xAF") == fffd + fffd);                        // overlong lead
+  CHECK(replaceIllFormed("\xED\xA0\x80") == fffd + fffd + fffd);             // a surrogate
+  CHECK(replaceIllFormed("\xF4\x90\x80\x80") == fffd + fffd + fffd + fffd);  // above U+10FFFF
+  CHECK(replaceIllFormed("\xF0\x9F\x98\x80") == "\xF0\x9F\x98\x80");         // U+1F600 itself
+}

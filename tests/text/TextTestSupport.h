@@ -127,7 +127,8 @@ inline GgufMetadata bpeMetadata(const std::string& pre) {
 }
 
 /// Texts every tokenizer must give back exactly: ASCII, accents, CJK, emoji (with a
-/// modifier), whitespace runs, code, bytes that are not UTF-8, nothing.
+/// modifier), whitespace runs, code, nothing; and bytes that are not UTF-8, which come back as
+/// the U+FFFD they are read as.
 inline std::vector<std::string> roundTripCorpus() {
   return {"hello",
           " hello world",

@@ -14,6 +14,7 @@ the vocabulary's add_bos (which dump.mjs takes from the reference).
 import concurrent.futures
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -24,16 +25,20 @@ SKIP = 77
 
 
 def unescape(line):
-    table = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
-    out, at = [], 0
+    """The bytes a corpus line stands for (dump.mjs's escapes: \\n \\t \\r \\\\ and \\xNN)."""
+    table = {"n": b"\n", "t": b"\t", "r": b"\r", "\\": b"\\"}
+    out, at = bytearray(), 0
     while at < len(line):
         if line[at] == "\\" and at + 1 < len(line) and line[at + 1] in table:
-            out.append(table[line[at + 1]])
+            out += table[line[at + 1]]
             at += 2
+        elif line.startswith("\\x", at) and re.fullmatch(r"[0-9a-fA-F]{2}", line[at + 2:at + 4]):
+            out.append(int(line[at + 2:at + 4], 16))
+            at += 4
         else:
-            out.append(line[at])
+            out += line[at].encode("utf-8")
             at += 1
-    return "".join(out)
+    return bytes(out)
 
 
 def gguf_for(cache, name):

@@ -8,7 +8,9 @@
 // Usage: node dump.mjs CACHE [--expected]   (CACHE holds node_modules/ with the packages)
 //
 // corpus.txt has one case per line; in it "\n" stands for a newline, "\t" for a tab, "\r" for a
-// carriage return and "\\" for a backslash; nothing else is escaped.
+// carriage return, "\\" for a backslash and "\xNN" for the byte NN (bytes that are not UTF-8);
+// nothing else is escaped. A line's bytes reach the references through TextDecoder, which reads
+// each maximal ill-formed subsequence as one U+FFFD, as reel does.
 // The references encode without parsing special tokens. BOS follows each reference: the Llama 2
 // package puts <s> (id 1) first; the Llama 3 and Qwen packages' post-processors (ByteLevel) add none. The
 // vocabulary's add_bos says the same, so `reel tokenize` runs with its default BOS handling.
@@ -23,7 +25,17 @@ const writesExpected = process.argv.includes("--expected");
 const modules = path.join(cache, "node_modules");
 
 function unescapeLine(line) {
-  return line.replace(/\\([ntr\\])/g, (_, c) => ({ n: "\n", t: "\t", r: "\r", "\\": "\\" })[c]);
+  const parts = [];
+  const escape = /\\(?:([ntr\\])|x([0-9a-fA-F]{2}))/g;
+  let at = 0;
+  for (const match of line.matchAll(escape)) {
+    parts.push(Buffer.from(line.slice(at, match.index), "utf8"));
+    const named = { n: "\n", t: "\t", r: "\r", "\\": "\\" }[match[1]];
+    parts.push(named !== undefined ? Buffer.from(named, "utf8") : Buffer.from([parseInt(match[2], 16)]));
+    at = match.index + match[0].length;
+  }
+  parts.push(Buffer.from(line.slice(at), "utf8"));
+  return new TextDecoder("utf-8").decode(Buffer.concat(parts));
 }
 
 const corpus = fs
