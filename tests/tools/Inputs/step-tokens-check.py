@@ -12,7 +12,7 @@ import sys
 import threading
 
 REEL, MODEL = sys.argv[1], sys.argv[2]
-PROMPTS = ["def f(", "import os\nimport sys\n\ndef main(argv):\n    ", "class Point:\n    def __init__(self, x, y):"]
+PROMPTS = ["def f(", "import os\nimport sys\n\ndef main(argv):", "class Point:"]
 
 
 def fail(message):
@@ -41,7 +41,7 @@ def main():
             return json.loads(payload)
 
         def text(prompt):
-            return post("/v1/completions", {"prompt": prompt, "max_tokens": 12, "temperature": 0})["choices"][0]["text"]
+            return post("/v1/completions", {"prompt": prompt, "max_tokens": 8, "temperature": 0})["choices"][0]["text"]
 
         alone = [text(prompt) for prompt in PROMPTS]
         together = [None] * len(PROMPTS)
