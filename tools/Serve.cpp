@@ -67,6 +67,9 @@ int runServe(int argc, char** argv) {
   args.option("--max-body", "SIZE", "the largest request body, e.g. 1M (default 1M); past it, 413");
   args.option("--max-connections", "N", "open connections at most (default 512); past it, 503 and close");
   args.option("--prefill", "MODE", "auto (default: @prefill when present), graph, or tokens (one token per step)");
+  args.option("--step-tokens", "N",
+              "rows a step may run: a token per running sequence, then prompt tokens (default: the largest decode "
+              "bucket plus one prefill chunk)");
   args.option("--chat-template", "NAME",
               fmt::format("the chat template instead of the one the file's tokenizer.chat_template names: {}",
                           text::knownChatTemplates()));
@@ -86,6 +89,7 @@ int runServe(int argc, char** argv) {
   EngineOptions engineOptions;
   engineOptions.maxQueue = args.getInt("--queue", 64, {0, 1 << 20});
   engineOptions.scheduling.prefill = prefillModeFromFlags(args);
+  if (args.has("--step-tokens")) engineOptions.scheduling.stepTokens = args.getInt("--step-tokens", 0, {1, 1 << 24});
   const int64_t timeoutSeconds = args.getInt("--timeout", 0, {0, 1 << 24});
   ApiDefaults defaults;
   defaults.sampling = samplingDefaults(args);
@@ -105,8 +109,9 @@ int runServe(int argc, char** argv) {
   const std::string model = args.getOr("--alias", std::filesystem::path(*args.get("MODEL")).filename().string());
   ServeContext context{engine, tokenizer, chat, defaults, metrics, model, std::chrono::seconds(timeoutSeconds)};
   HttpServer server(context, http);
-  std::fprintf(stderr, "%s, %lld KV slots, chat template: %s\n", backend->description().c_str(),
-               static_cast<long long>(kv.slots), chat ? std::string(chat->name()).c_str() : "none");
+  std::fprintf(stderr, "%s, %lld KV slots, %lld tokens per step, chat template: %s\n", backend->description().c_str(),
+               static_cast<long long>(kv.slots), static_cast<long long>(engine.stepTokens()),
+               chat ? std::string(chat->name()).c_str() : "none");
   // The one line on stdout: scripts read the port from it (--port 0).
   std::printf("reel serve: listening on http://%s:%u\n", http.host.c_str(), static_cast<unsigned>(server.port()));
   std::fflush(stdout);

@@ -96,7 +96,8 @@ ServeEngine::ServeEngine(decode::StepExecutor& executor, const text::Tokenizer& 
       metrics_(metrics),
       slots_(executor.kvGeometry().slots),
       positions_(executor.kvGeometry().positions),
-      scheduler_(executor, options.scheduling) {
+      scheduler_(executor, options.scheduling),
+      stepTokens_(scheduler_.stepTokens()) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -233,6 +234,17 @@ void ServeEngine::deliver() {
   if (released) active_.erase(std::remove(active_.begin(), active_.end(), nullptr), active_.end());
 }
 
+void ServeEngine::observeStep(const decode::StepSummary& step) {
+  const int64_t rows = step.decodeRows + step.prefillRows;
+  if (rows > 0) metrics_.stepTokens.observe(static_cast<double>(rows));
+  if (step.prefillRows > 0) metrics_.prefillTokens.observe(static_cast<double>(step.prefillRows));
+  if (step.decodeRows == 0) return;
+  metrics_.decodeRows.observe(static_cast<double>(step.decodeRows));
+  if (step.lastDecodeGraphRows > 0)
+    metrics_.bucketOccupancy.observe(static_cast<double>(step.lastDecodeLive) /
+                                     static_cast<double>(step.lastDecodeGraphRows));
+}
+
 void ServeEngine::loop() {
   for (;;) {
     std::vector<Waiting> admitted;
@@ -246,8 +258,6 @@ void ServeEngine::loop() {
     endAbandoned();
     deliver();
     if (active_.empty()) continue;
-    const bool decoding = !scheduler_.prefilling();
-    const int64_t rows = static_cast<int64_t>(active_.size());
     const ServeClock::time_point begin = ServeClock::now();
     try {
       scheduler_.step();
@@ -260,15 +270,7 @@ void ServeEngine::loop() {
       }
     }
     metrics_.stepSeconds.observe(secondsBetween(begin, ServeClock::now()));
-    if (decoding) {
-      const decode::StepInfo info = executor_.lastStep();
-      // Sequences beyond the largest bucket decode in groups; the executor reports the last.
-      const int64_t group = std::max<int64_t>(1, std::min(rows, executor_.largestRows(decode::Phase::Decode)));
-      const int64_t lastLive = rows - group * ((rows - 1) / group);
-      metrics_.decodeRows.observe(static_cast<double>(rows));
-      if (info.rows > 0)
-        metrics_.bucketOccupancy.observe(static_cast<double>(lastLive) / static_cast<double>(info.rows));
-    }
+    observeStep(scheduler_.lastStep());
     deliver();
   }
 }

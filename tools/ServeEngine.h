@@ -2,10 +2,11 @@
 /// \file
 /// The scheduler thread of `reel serve`: continuous batching over one decode::DecodeScheduler.
 /// HTTP threads submit generations through a bounded queue; the scheduler thread admits them
-/// between steps while KV slots are free (DecodeScheduler::add), runs one step at a time (one
-/// prefill chunk, or one decode step of every running sequence through the smallest bucket
-/// that holds them), turns each new token into text (whole UTF-8 characters, stop strings
-/// held back) and hands it to the request's RequestChannel, and ends and releases a sequence as
+/// between steps while KV slots are free (DecodeScheduler::add), runs one step at a time (a
+/// decode step of every running sequence through the smallest bucket that holds them, and
+/// prefill of the waiting prompts with what is left of the step's token budget,
+/// SchedulerOptions::stepTokens), turns each new token into text (whole UTF-8 characters, stop
+/// strings held back) and hands it to the request's RequestChannel, and ends and releases a sequence as
 /// soon as it stops, its client goes away (RequestChannel::cancel) or its deadline passes: its
 /// slot is free for the next step.
 ///
@@ -107,6 +108,8 @@ class ServeEngine {
   void shutdown();
   /// The KV positions of one sequence.
   [[nodiscard]] int64_t contextPositions() const { return positions_; }
+  /// The rows one scheduler step may run (SchedulerOptions::stepTokens or its default).
+  [[nodiscard]] int64_t stepTokens() const { return stepTokens_; }
 
  private:
   struct Waiting {
@@ -123,6 +126,8 @@ class ServeEngine {
   void endAbandoned();
   /// Gives each sequence its new text; completes and releases those that stopped.
   void deliver();
+  /// Records the rows of the step that ran last.
+  void observeStep(const decode::StepSummary& step);
 
   decode::StepExecutor& executor_;
   const text::Tokenizer& tokenizer_;
@@ -131,6 +136,7 @@ class ServeEngine {
   int64_t slots_;
   int64_t positions_;
   decode::DecodeScheduler scheduler_;
+  int64_t stepTokens_;                           ///< scheduler_.stepTokens(), read by other threads
   std::vector<std::unique_ptr<Active>> active_;  ///< the scheduler thread's only
 
   std::mutex mutex_;

@@ -14,6 +14,11 @@ std::vector<double> latencyBounds() {
   return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
 
+/// Rows of a step: decode buckets are powers of two, prefill chunks 64 to 512 rows.
+std::vector<double> tokenBounds() {
+  return {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
+}
+
 }  // namespace
 
 Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
@@ -40,6 +45,8 @@ std::string Histogram::prometheus(const std::string& name, const std::string& he
 
 ServeMetrics::ServeMetrics()
     : stepSeconds(latencyBounds()),
+      stepTokens(tokenBounds()),
+      prefillTokens(tokenBounds()),
       decodeRows({1, 2, 4, 8, 16, 32, 64, 128, 256}),
       bucketOccupancy({0.125, 0.25, 0.5, 0.75, 0.99, 1}),
       timeToFirstToken(latencyBounds()),
@@ -56,7 +63,10 @@ std::string ServeMetrics::prometheus() const {
   scalar("reel_generated_tokens_total", "counter", "Tokens generated.", generatedTokens.load());
   scalar("reel_queue_depth", "gauge", "Requests waiting for a KV slot.", queueDepth.load());
   scalar("reel_running_sequences", "gauge", "Sequences in the decode scheduler.", running.load());
-  text += stepSeconds.prometheus("reel_step_seconds", "Time of each scheduler step (prefill chunk or decode).");
+  text += stepSeconds.prometheus(
+      "reel_step_seconds", "Time of each scheduler step (a decode step and the prefill its budget leaves room for).");
+  text += stepTokens.prometheus("reel_step_tokens", "Rows of each scheduler step, decode and prefill (--step-tokens).");
+  text += prefillTokens.prometheus("reel_step_prefill_tokens", "Prompt tokens prefilled by each step that prefills.");
   text += decodeRows.prometheus("reel_decode_step_rows", "Live rows of each decode step.");
   text += bucketOccupancy.prometheus("reel_bucket_occupancy",
                                      "Live rows over the rows of the bucket graph, per decode step (its last group).");

@@ -58,6 +58,8 @@ struct ServeMetrics {
   std::atomic<int64_t> queueDepth{0};        ///< requests waiting for a KV slot
   std::atomic<int64_t> running{0};           ///< sequences in the scheduler
   Histogram stepSeconds;                     ///< every step, prefill and decode
+  Histogram stepTokens;                      ///< rows of each step, decode and prefill
+  Histogram prefillTokens;                   ///< prompt tokens of each step that prefills
   Histogram decodeRows;                      ///< live rows of each decode step
   Histogram bucketOccupancy;                 ///< live rows / the rows of the graph that ran
   Histogram timeToFirstToken;                ///< from the request's arrival

@@ -29,7 +29,17 @@ void checkFits(const std::string& which, int64_t promptTokens, int64_t newTokens
               positions);
 }
 
+/// True when `mode` prefills through the executor's prefill graph (Auto with one, or Graph).
+bool prefillsThroughGraph(const StepExecutor& executor, PrefillMode mode) {
+  return mode != PrefillMode::TokenByToken && executor.largestRows(Phase::Prefill) > 0;
+}
+
 }  // namespace
+
+int64_t defaultStepTokens(const StepExecutor& executor, PrefillMode mode) {
+  const int64_t decodeRows = executor.largestRows(Phase::Decode);
+  return decodeRows + (prefillsThroughGraph(executor, mode) ? executor.largestRows(Phase::Prefill) : decodeRows);
+}
 
 std::string describeStop(const SequenceOutput& sequence, int64_t maxContext, int64_t newTokens) {
   if (sequence.stop != StopReason::Context) return "";
@@ -54,6 +64,8 @@ DecodeScheduler::DecodeScheduler(StepExecutor& executor, const SchedulerOptions&
   if (executor_.largestRows(Phase::Decode) < 1) failPlain("decode: the executor has no decode graph");
   if (options_.prefill == PrefillMode::Graph && executor_.largestRows(Phase::Prefill) < 1)
     failPlain("decode: prefill through a prefill graph was asked for, but there is none");
+  budget_ = options_.stepTokens.value_or(defaultStepTokens(executor_, options_.prefill));
+  if (budget_ < 1) failPlain("decode: a step budget of {} tokens (--step-tokens); a step needs at least 1", budget_);
   for (int64_t slot = kv_.slots - 1; slot >= 0; --slot) freeSlots_.push_back(static_cast<int32_t>(slot));
 }
 
@@ -129,48 +141,118 @@ SequenceOutput DecodeScheduler::takeOutput(int64_t id) {
 }
 
 bool DecodeScheduler::step() {
-  for (auto& entry : sequences_) {
-    Sequence& sequence = entry.second;
-    if (!sequence.done && sequence.prefilled < static_cast<int64_t>(sequence.request.prompt.size())) {
-      prefillChunk(sequence);
-      return true;
-    }
-  }
-  const std::vector<Sequence*> running = runningSequences();
-  if (running.empty()) return false;
-  decodeStep(running);
-  return true;
+  return runStep(true);
+}
+
+bool DecodeScheduler::prefillStep() {
+  return runStep(false);
 }
 
 bool DecodeScheduler::prefillsByGraph() const {
-  return options_.prefill != PrefillMode::TokenByToken && executor_.largestRows(Phase::Prefill) > 0;
+  return prefillsThroughGraph(executor_, options_.prefill);
 }
 
-void DecodeScheduler::prefillChunk(Sequence& sequence) {
-  const bool byGraph = prefillsByGraph();
-  const Phase phase = byGraph ? Phase::Prefill : Phase::Decode;
-  const int64_t chunk = byGraph ? executor_.largestRows(Phase::Prefill) : 1;
-  const std::vector<int32_t>& prompt = sequence.request.prompt;
-  const int64_t first = sequence.prefilled;
-  const int64_t count = std::min(chunk, static_cast<int64_t>(prompt.size()) - first);
-  StepRows rows;
-  std::vector<const Sequence*> owners;
-  std::vector<int64_t> positions;
-  for (int64_t i = first; i < first + count; ++i) {
-    rows.add(prompt[static_cast<size_t>(i)], static_cast<int32_t>(i), sequence.slot);
-    owners.push_back(&sequence);
-    positions.push_back(i);
+bool DecodeScheduler::runStep(bool decode) {
+  last_ = {};
+  std::vector<Row> rows;
+  if (decode)
+    for (Sequence* sequence : runningSequences()) rows.push_back({sequence, nextPosition(*sequence), false});
+  const std::vector<Row> prompt = prefillRows(static_cast<int64_t>(rows.size()));
+  last_.decodeRows = static_cast<int64_t>(rows.size());
+  last_.prefillRows = static_cast<int64_t>(prompt.size());
+  if (rows.empty() && prompt.empty()) return false;
+  const int64_t largestDecode = executor_.largestRows(Phase::Decode);
+  if (prefillsByGraph()) {
+    runRows(Phase::Decode, rows, largestDecode);
+    runRows(Phase::Prefill, prompt, executor_.largestRows(Phase::Prefill));
+  } else {
+    // Token by token the prompt rows join the decode step (one row per slot).
+    rows.insert(rows.end(), prompt.begin(), prompt.end());
+    runRows(Phase::Decode, rows, largestDecode);
   }
-  addSampling(rows, owners, positions);
-  const std::vector<int32_t>& next = executor_.step(phase, rows);
-  sequence.prefilled += count;
-  if (prefillPath_.empty()) {
-    const StepInfo info = executor_.lastStep();
-    prefillPath_ = byGraph ? fmt::format("@{} (chunks of {} rows)", info.graph, chunk)
-                           : fmt::format("token by token through @{} (M = {})", info.graph, info.rows);
+  if (last_.decodeRows > 0) ++decodeSteps_;
+  return true;
+}
+
+std::vector<DecodeScheduler::Row> DecodeScheduler::prefillRows(int64_t running) {
+  const bool graph = prefillsByGraph();
+  const int64_t chunk = graph ? executor_.largestRows(Phase::Prefill) : 1;
+  // The budget's rest, at least one row; past one chunk, whole chunks (a prefill step costs
+  // its padded chunk whatever its live rows).
+  int64_t share = std::max<int64_t>(1, budget_ - running);
+  if (graph && share > chunk) share -= share % chunk;
+  std::vector<Row> rows;
+  for (auto& entry : sequences_) {
+    Sequence& sequence = entry.second;
+    const auto promptSize = static_cast<int64_t>(sequence.request.prompt.size());
+    if (sequence.done || sequence.prefilled >= promptSize) continue;
+    const int64_t wanted = graph ? promptSize - sequence.prefilled : 1;
+    const int64_t count = std::min(wanted, share - static_cast<int64_t>(rows.size()));
+    for (int64_t position = sequence.prefilled; position < sequence.prefilled + count; ++position)
+      rows.push_back({&sequence, position, true});
+    if (static_cast<int64_t>(rows.size()) == share) break;
   }
-  if (sequence.prefilled == static_cast<int64_t>(prompt.size()))
-    take(sequence, next[static_cast<size_t>(count - 1)], count - 1);
+  return rows;
+}
+
+void DecodeScheduler::runRows(Phase phase, const std::vector<Row>& rows, int64_t groupSize) {
+  const auto total = static_cast<int64_t>(rows.size());
+  for (int64_t first = 0; first < total; first += groupSize) {
+    const int64_t count = std::min(groupSize, total - first);
+    StepRows step;
+    std::vector<const Sequence*> owners;
+    std::vector<int64_t> positions;
+    GroupInfo group{.live = count, .total = total};
+    for (int64_t index = first; index < first + count; ++index) {
+      const Row& row = rows[static_cast<size_t>(index)];
+      const Sequence& sequence = *row.sequence;
+      const int32_t token =
+          row.prompt ? sequence.request.prompt[static_cast<size_t>(row.position)] : fedToken(sequence);
+      step.add(token, static_cast<int32_t>(row.position), sequence.slot);
+      owners.push_back(&sequence);
+      positions.push_back(row.position);
+      (row.prompt ? group.prompts : group.decodes) = true;
+    }
+    // Prompt rows alone run through the smallest graph that holds them.
+    if (group.decodes) step.minBucketRows = options_.minDecodeRows;
+    addSampling(step, owners, positions);
+    const std::vector<int32_t> next = executor_.step(phase, step);
+    group.info = executor_.lastStep();
+    describePaths(phase, group);
+    if (phase == Phase::Decode) {
+      last_.lastDecodeLive = count;
+      last_.lastDecodeGraphRows = group.info.rows;
+    }
+    for (int64_t index = 0; index < count; ++index)
+      finishRow(rows[static_cast<size_t>(first + index)], next[static_cast<size_t>(index)], index);
+  }
+}
+
+void DecodeScheduler::describePaths(Phase phase, const GroupInfo& group) {
+  const StepInfo& info = group.info;
+  if (phase == Phase::Prefill) {
+    if (prefillPath_.empty())
+      prefillPath_ = fmt::format("@{} (chunks of {} rows)", info.graph, executor_.largestRows(Phase::Prefill));
+    return;
+  }
+  if (group.prompts && prefillPath_.empty())
+    prefillPath_ = fmt::format("token by token through @{} (M = {})", info.graph, info.rows);
+  if (!group.decodes || !decodePath_.empty()) return;
+  decodePath_ =
+      fmt::format("@{} (M = {}: {} live row{}, {} padding{})", info.graph, info.rows, group.live,
+                  group.live == 1 ? "" : "s", info.rows - group.live, info.how.empty() ? "" : "; " + info.how);
+  if (group.total > group.live)
+    decodePath_ += fmt::format("; {} sequences exceed the largest bucket, so each token takes {} steps", group.total,
+                               (group.total + group.live - 1) / group.live);
+}
+
+void DecodeScheduler::finishRow(const Row& row, int32_t token, int64_t index) {
+  Sequence& sequence = *row.sequence;
+  if (row.prompt) {
+    sequence.prefilled = row.position + 1;
+    if (sequence.prefilled < static_cast<int64_t>(sequence.request.prompt.size())) return;
+  }
+  take(sequence, token, index);
 }
 
 std::vector<DecodeScheduler::Sequence*> DecodeScheduler::runningSequences() {
@@ -178,9 +260,7 @@ std::vector<DecodeScheduler::Sequence*> DecodeScheduler::runningSequences() {
   for (auto& entry : sequences_) {
     Sequence& sequence = entry.second;
     if (sequence.done || sequence.prefilled < static_cast<int64_t>(sequence.request.prompt.size())) continue;
-    // The fed token goes to the position after the prompt and the tokens fed so far.
-    const int64_t position = static_cast<int64_t>(sequence.request.prompt.size() + sequence.out.tokens.size()) - 1;
-    if (position >= kv_.positions)
+    if (nextPosition(sequence) >= kv_.positions)
       stop(sequence, StopReason::Context);
     else
       running.push_back(&sequence);
@@ -188,36 +268,9 @@ std::vector<DecodeScheduler::Sequence*> DecodeScheduler::runningSequences() {
   return running;
 }
 
-void DecodeScheduler::decodeStep(const std::vector<Sequence*>& running) {
-  const auto total = static_cast<int64_t>(running.size());
-  const int64_t groupSize = std::min(total, executor_.largestRows(Phase::Decode));
-  for (int64_t first = 0; first < total; first += groupSize) {
-    const int64_t count = std::min(groupSize, total - first);
-    StepRows rows;
-    rows.minBucketRows = options_.minDecodeRows;
-    std::vector<const Sequence*> owners;
-    std::vector<int64_t> positions;
-    for (int64_t row = first; row < first + count; ++row) {
-      const Sequence& sequence = *running[static_cast<size_t>(row)];
-      const auto position = static_cast<int32_t>(sequence.request.prompt.size() + sequence.out.tokens.size() - 1);
-      rows.add(fedToken(sequence), position, sequence.slot);
-      owners.push_back(&sequence);
-      positions.push_back(position);
-    }
-    addSampling(rows, owners, positions);
-    const std::vector<int32_t> next = executor_.step(Phase::Decode, rows);
-    for (int64_t row = 0; row < count; ++row)
-      take(*running[static_cast<size_t>(first + row)], next[static_cast<size_t>(row)], row);
-    if (first == 0 && decodePath_.empty()) {
-      const StepInfo info = executor_.lastStep();
-      decodePath_ = fmt::format("@{} (M = {}: {} live row{}, {} padding{})", info.graph, info.rows, count,
-                                count == 1 ? "" : "s", info.rows - count, info.how.empty() ? "" : "; " + info.how);
-      if (total > count)
-        decodePath_ += fmt::format("; {} sequences exceed the largest bucket, so each token takes {} steps", total,
-                                   (total + count - 1) / count);
-    }
-  }
-  ++decodeSteps_;
+int64_t DecodeScheduler::nextPosition(const Sequence& sequence) {
+  // The fed token goes to the position after the prompt and the tokens fed so far.
+  return static_cast<int64_t>(sequence.request.prompt.size() + sequence.out.tokens.size()) - 1;
 }
 
 void DecodeScheduler::take(Sequence& sequence, int32_t token, int64_t row) {
@@ -280,7 +333,8 @@ DecodeReport runDecode(StepExecutor& executor, const DecodeRequest& request, con
   }
   DecodeReport report;
   Clock::time_point start = Clock::now();
-  while (scheduler.prefilling()) scheduler.step();
+  while (scheduler.prefillStep()) {
+  }
   report.prefillSeconds = secondsSince(start);
   start = Clock::now();
   while (scheduler.step()) {

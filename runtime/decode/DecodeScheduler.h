@@ -2,15 +2,25 @@
 /// \file
 /// The decode scheduler: the one loop that turns requests into steps, for the CPU reference
 /// and the GPU runtime alike (over decode::StepExecutor). Each sequence holds a KV slot from
-/// the moment it is added until it stops. A step is either one prefill chunk of the oldest
-/// sequence whose prompt is not yet in its KV cache (chunks of the executor's largest
-/// prefill step, or one token through the decode graphs), or one decode step that gives
-/// every prefilled sequence one token, through the smallest bucket that holds them (more
-/// sequences than the largest bucket decode in groups). A sequence stops when it has its
-/// tokens (StopReason::Length), when it generates one of its stop tokens
-/// (StopReason::EndOfGeneration), when its context is full (StopReason::Context) or when the
-/// front end ends it (finish(), StopReason::StopString); its slot is free again at once.
-/// A front end that streams reads output(id) after each step().
+/// the moment it is added until it stops.
+///
+/// A step works within a budget of rows (SchedulerOptions::stepTokens): first one decode step
+/// that gives every prefilled sequence one token, through the smallest bucket that holds them
+/// (more sequences than the largest bucket decode in groups); then, with the rows the budget
+/// has left, prefill of the oldest sequences whose prompts are not yet in their KV caches. By
+/// the prefill graph, the prompt rows of several sequences pack into prefill steps of at most
+/// the executor's largest prefill step (a step past one whole chunk of budget takes whole
+/// chunks only: a prefill step runs its padded chunk whatever its live rows); token by token,
+/// each waiting sequence adds one row at its next prompt position to the decode step (one row
+/// per KV slot: the decode graphs' attention reads each row's own sequence only). A prompt
+/// never starves: a step whose running sequences leave no room in the budget still prefills
+/// one row. So a long prompt no longer stalls the running sequences: they get a token on
+/// every step while it prefills.
+///
+/// A sequence stops when it has its tokens (StopReason::Length), when it generates one of its
+/// stop tokens (StopReason::EndOfGeneration), when its context is full (StopReason::Context)
+/// or when the front end ends it (finish(), StopReason::StopString); its slot is free again at
+/// once. A front end that streams reads output(id) after each step().
 ///
 /// A finished sequence's KV slot keeps what it wrote, its prompt and every generated token
 /// but the last, until another sequence writes there: a later sequence that asks for that
@@ -29,6 +39,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +58,26 @@ struct SchedulerOptions {
   int64_t minDecodeRows = 0;
   /// Keep the logits row of every generated token (tests compare them).
   bool keepLogits = false;
+  /// The rows one step may run, decode and prefill together (at least 1; `reel serve
+  /// --step-tokens`); absent: defaultStepTokens(). The decode rows of the running sequences
+  /// are never cut: where they fill the budget, the step still prefills one prompt row.
+  std::optional<int64_t> stepTokens{};
+};
+
+/// The default step budget: the largest decode bucket plus one prefill chunk (the prefill
+/// graph's rows, or token by token a largest decode bucket of prompt rows), so that a full
+/// decode batch and one full prefill chunk share a step (docs/serving.md says how it was
+/// chosen).
+int64_t defaultStepTokens(const StepExecutor& executor, PrefillMode mode);
+
+/// What the last step ran, for metrics.
+struct StepSummary {
+  int64_t decodeRows = 0;   ///< running sequences that got a token
+  int64_t prefillRows = 0;  ///< prompt tokens it wrote to the KV cache
+  /// The last executor step of the decode phase: its live rows and the rows of its graph
+  /// (0, 0 where the step ran none).
+  int64_t lastDecodeLive = 0;
+  int64_t lastDecodeGraphRows = 0;
 };
 
 /// Why a sequence stopped generating.
@@ -122,6 +153,10 @@ class DecodeScheduler {
   int64_t add(SequenceRequest request);
   /// Runs one step (see the file comment); false when no sequence has anything left to run.
   bool step();
+  /// Runs the prefill of one step alone, with the whole budget and no decode rows; false when
+  /// no prompt is left to prefill. runDecode prefills a batch this way before its first decode
+  /// step, so that its report times the two phases apart.
+  bool prefillStep();
   /// True while some sequence's prompt is not yet prefilled.
   [[nodiscard]] bool prefilling() const;
   /// True when the sequence has stopped.
@@ -144,6 +179,9 @@ class DecodeScheduler {
   [[nodiscard]] const std::string& prefillPath() const { return prefillPath_; }
   [[nodiscard]] const std::string& decodePath() const { return decodePath_; }
   [[nodiscard]] int64_t decodeSteps() const { return decodeSteps_; }
+  /// The rows one step may run (SchedulerOptions::stepTokens or its default).
+  [[nodiscard]] int64_t stepTokens() const { return budget_; }
+  [[nodiscard]] const StepSummary& lastStep() const { return last_; }
 
  private:
   struct Sequence {
@@ -155,8 +193,33 @@ class DecodeScheduler {
     SequenceOutput out;
   };
 
-  void prefillChunk(Sequence& sequence);
-  void decodeStep(const std::vector<Sequence*>& running);
+  /// One row of a step: a sequence's fed token (decode) or one of its prompt tokens.
+  struct Row {
+    Sequence* sequence = nullptr;
+    int64_t position = 0;
+    bool prompt = false;
+  };
+
+  /// What one executor step of a scheduler step ran, for the paths of the report.
+  struct GroupInfo {
+    int64_t live = 0;      ///< its rows
+    int64_t total = 0;     ///< the rows of its phase in this scheduler step
+    bool decodes = false;  ///< it has a decode row
+    bool prompts = false;  ///< it has a prompt row
+    StepInfo info{};
+  };
+
+  bool runStep(bool decode);
+  /// The prompt rows a step prefills beside `running` decode rows, oldest sequence first.
+  std::vector<Row> prefillRows(int64_t running);
+  /// Runs `rows` through steps of `phase`, at most `groupSize` rows each.
+  void runRows(Phase phase, const std::vector<Row>& rows, int64_t groupSize);
+  /// Gives a row's next token to its sequence: a decode row's, or a prompt row's where it is
+  /// the prompt's last.
+  void finishRow(const Row& row, int32_t token, int64_t index);
+  void describePaths(Phase phase, const GroupInfo& group);
+  /// The position of the token a prefilled sequence feeds next.
+  [[nodiscard]] static int64_t nextPosition(const Sequence& sequence);
   /// The prefilled sequences with room for their next token; those without room stop.
   std::vector<Sequence*> runningSequences();
   void take(Sequence& sequence, int32_t token, int64_t row);
@@ -182,6 +245,8 @@ class DecodeScheduler {
   std::string prefillPath_;
   std::string decodePath_;
   int64_t decodeSteps_ = 0;
+  int64_t budget_ = 0;
+  StepSummary last_;
 };
 
 /// Adds every sequence of `request`, prefills all of them, then decodes until each stops.

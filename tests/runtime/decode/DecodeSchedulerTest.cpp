@@ -38,6 +38,12 @@ class FakeExecutor final : public StepExecutor {
     REQUIRE(rows.size() <= largestRows(phase));
     steps.push_back({phase, rows.size()});
     seen.push_back(rows);
+    // A decode graph's attention reads each row's own sequence: one row per slot.
+    if (phase == Phase::Decode) {
+      std::vector<int32_t> slots = rows.slots;
+      std::sort(slots.begin(), slots.end());
+      REQUIRE(std::adjacent_find(slots.begin(), slots.end()) == slots.end());
+    }
     next_.clear();
     for (int64_t i = 0; i < rows.size(); ++i) {
       const auto r = static_cast<size_t>(i);
@@ -99,12 +105,14 @@ TEST_CASE("a batch: every sequence gets the tokens it gets alone, in prefill chu
     REQUIRE(report.sequences[s].logits.size() == 5);
     CHECK(report.sequences[s].logits[4].at(0) == static_cast<float>(report.sequences[s].tokens[4]));
   }
-  // Prefill: 10 tokens in chunks of 4 (4, 4, 2), then one chunk each for the short prompts;
-  // decode: 4 steps, each in a group of 2 and a group of 1.
+  // Prefill: the prompts' 13 tokens packed into chunks of 4, the third holding the long
+  // prompt's last two and the first of each short one; decode: 4 steps, each in a group of 2
+  // and a group of 1.
   std::vector<int64_t> prefillRows, decodeRows;
   for (const FakeExecutor::Step& step : executor.steps)
     (step.phase == Phase::Prefill ? prefillRows : decodeRows).push_back(step.rows);
-  CHECK(prefillRows == std::vector<int64_t>{4, 4, 2, 1, 2});
+  CHECK(prefillRows == std::vector<int64_t>{4, 4, 4, 1});
+  CHECK(executor.seen.at(2).slots == std::vector<int32_t>{0, 0, 1, 2});
   CHECK(decodeRows == std::vector<int64_t>{2, 1, 2, 1, 2, 1, 2, 1});
   CHECK(report.decodeSteps == 4);
   CHECK(report.prefillPath == "@fake (chunks of 4 rows)");
@@ -297,4 +305,152 @@ TEST_CASE("a released sequence is forgotten; ids keep counting and the others ru
   scheduler.release(c);
   CHECK(scheduler.kept() == 0);
   CHECK_FALSE(scheduler.step());
+}
+
+namespace {
+
+/// The rows of the executor steps from `first` on.
+int64_t rowsSince(const FakeExecutor& executor, size_t first) {
+  int64_t rows = 0;
+  for (size_t i = first; i < executor.steps.size(); ++i) rows += executor.steps[i].rows;
+  return rows;
+}
+
+/// A prompt of `length` tokens.
+std::vector<int32_t> longPrompt(int32_t length) {
+  std::vector<int32_t> prompt;
+  for (int32_t i = 0; i < length; ++i) prompt.push_back((11 + 17 * i) % 97);
+  return prompt;
+}
+
+}  // namespace
+
+TEST_CASE("a long prompt prefills beside the decode steps: the running sequences get a token every step",
+          "[decode][scheduler][budget]") {
+  // Budgets: one row past the two running sequences, one prefill chunk, more than the prompt.
+  const std::vector<std::pair<int64_t, int64_t>> budgetSteps{{3, 13}, {4, 7}, {100, 1}};
+  for (const auto& [budget, prefillSteps] : budgetSteps) {
+    INFO("budget " << budget);
+    FakeExecutor executor(4, 4, {3, 64});
+    DecodeScheduler scheduler(executor, {.stepTokens = budget});
+    CHECK(scheduler.stepTokens() == budget);
+    const int64_t a = scheduler.add({{1, 2}, 20, {}});
+    const int64_t b = scheduler.add({{3}, 20, {}});
+    REQUIRE(scheduler.step());  // both prompts in one prefill step
+    REQUIRE(executor.steps.size() == 1);
+    REQUIRE_FALSE(scheduler.prefilling());
+    const std::vector<int32_t> prompt = longPrompt(13);  // 4 prefill chunks of 4
+    const int64_t c = scheduler.add({prompt, 4, {}});
+    int64_t steps = 0;
+    while (scheduler.prefilling()) {
+      const size_t before = executor.steps.size(), aTokens = scheduler.output(a).tokens.size(),
+                   bTokens = scheduler.output(b).tokens.size();
+      REQUIRE(scheduler.step());
+      ++steps;
+      CHECK(scheduler.output(a).tokens.size() == aTokens + 1);
+      CHECK(scheduler.output(b).tokens.size() == bTokens + 1);
+      CHECK(scheduler.lastStep().decodeRows == 2);
+      CHECK(rowsSince(executor, before) == 2 + scheduler.lastStep().prefillRows);
+      CHECK(rowsSince(executor, before) <= budget);
+    }
+    // budget - 2 rows of the prompt per step (whole chunks of 4 past one chunk).
+    CHECK(steps == prefillSteps);
+    while (scheduler.step()) {
+    }
+    CHECK(scheduler.output(a).tokens == expectedTokens({1, 2}, 20));
+    CHECK(scheduler.output(b).tokens == expectedTokens({3}, 20));
+    CHECK(scheduler.output(c).tokens == expectedTokens(prompt, 4));
+  }
+}
+
+TEST_CASE("the prompt rows of several sequences pack into one prefill step, oldest first",
+          "[decode][scheduler][budget]") {
+  FakeExecutor executor(2, 8, {4, 64});
+  DecodeScheduler scheduler(executor, {.stepTokens = 10});
+  const int64_t running = scheduler.add({{9}, 8, {}});
+  REQUIRE(scheduler.step());
+  const std::vector<std::vector<int32_t>> prompts{longPrompt(5), longPrompt(6), longPrompt(7)};
+  std::vector<int64_t> ids;
+  for (const std::vector<int32_t>& prompt : prompts) ids.push_back(scheduler.add({prompt, 3, {}}));
+  // 10 - 1 running = 9 rows, whole chunks past one: 8 rows, in one prefill step of slots 1 and 2.
+  const size_t before = executor.steps.size();
+  REQUIRE(scheduler.step());
+  REQUIRE(executor.steps.size() == before + 2);
+  CHECK(executor.steps[before].phase == Phase::Decode);
+  CHECK(executor.seen[before + 1].slots == std::vector<int32_t>{1, 1, 1, 1, 1, 2, 2, 2});
+  CHECK(executor.seen[before + 1].positions == std::vector<int32_t>{0, 1, 2, 3, 4, 0, 1, 2});
+  CHECK(scheduler.output(ids[0]).tokens.size() == 1);  // its prompt is done: its first token
+  CHECK(scheduler.output(ids[1]).tokens.empty());
+  while (scheduler.step()) {
+  }
+  CHECK(scheduler.output(running).tokens == expectedTokens({9}, 8));
+  for (size_t s = 0; s < prompts.size(); ++s) CHECK(scheduler.output(ids[s]).tokens == expectedTokens(prompts[s], 3));
+}
+
+TEST_CASE("token by token, each waiting prompt adds one row to the decode step", "[decode][scheduler][budget]") {
+  FakeExecutor executor(4, 0, {4, 64});
+  DecodeScheduler scheduler(executor, {.stepTokens = 5});
+  const int64_t a = scheduler.add({{1}, 10, {}});
+  REQUIRE(scheduler.step());
+  const std::vector<int32_t> promptB = longPrompt(5), promptC = longPrompt(3);
+  const int64_t b = scheduler.add({promptB, 3, {}});
+  const int64_t c = scheduler.add({promptC, 3, {}});
+  const size_t before = executor.steps.size();
+  REQUIRE(scheduler.step());
+  // One decode step: a's fed token and the first prompt token of b and of c.
+  REQUIRE(executor.steps.size() == before + 1);
+  CHECK(executor.steps[before].phase == Phase::Decode);
+  CHECK(executor.seen[before].slots == std::vector<int32_t>{0, 1, 2});
+  CHECK(executor.seen[before].positions == std::vector<int32_t>{1, 0, 0});
+  CHECK(scheduler.lastStep().prefillRows == 2);
+  while (scheduler.prefilling()) {
+    const size_t tokens = scheduler.output(a).tokens.size(), steps = executor.steps.size();
+    REQUIRE(scheduler.step());
+    CHECK(scheduler.output(a).tokens.size() == tokens + 1);
+    CHECK(executor.steps.size() == steps + 1);  // a row per sequence fits one bucket
+  }
+  while (scheduler.step()) {
+  }
+  CHECK(scheduler.output(a).tokens == expectedTokens({1}, 10));
+  CHECK(scheduler.output(b).tokens == expectedTokens(promptB, 3));
+  CHECK(scheduler.output(c).tokens == expectedTokens(promptC, 3));
+}
+
+TEST_CASE("a budget below the running count still prefills one row per step; every sequence finishes",
+          "[decode][scheduler][budget]") {
+  for (const PrefillMode mode : {PrefillMode::Auto, PrefillMode::TokenByToken}) {
+    FakeExecutor executor(2, 4, {4, 64});
+    DecodeScheduler scheduler(executor, {.prefill = mode, .stepTokens = 1});
+    std::vector<int64_t> ids;
+    for (int32_t first = 1; first <= 3; ++first) ids.push_back(scheduler.add({{first, first}, 12, {}}));
+    const std::vector<int32_t> prompt = longPrompt(6);
+    ids.push_back(scheduler.add({prompt, 2, {}}));
+    int64_t steps = 0;
+    while (scheduler.prefilling()) {
+      REQUIRE(scheduler.step());
+      CHECK(scheduler.lastStep().prefillRows == 1);
+      ++steps;
+    }
+    CHECK(steps == 2 + 2 + 2 + 6);
+    while (scheduler.step()) {
+    }
+    for (size_t s = 0; s < 3; ++s) {
+      const auto first = static_cast<int32_t>(s + 1);
+      CHECK(scheduler.output(ids[s]).tokens == expectedTokens({first, first}, 12));
+    }
+    CHECK(scheduler.output(ids[3]).tokens == expectedTokens(prompt, 2));
+  }
+}
+
+TEST_CASE("the step budget: at least 1; by default a largest decode bucket and one prefill chunk",
+          "[decode][scheduler][budget]") {
+  FakeExecutor executor(4, 16, {2, 32});
+  CHECK_THROWS_WITH(DecodeScheduler(executor, {.stepTokens = 0}),
+                    "decode: a step budget of 0 tokens (--step-tokens); a step needs at least 1");
+  CHECK_THROWS_WITH(DecodeScheduler(executor, {.stepTokens = -3}),
+                    "decode: a step budget of -3 tokens (--step-tokens); a step needs at least 1");
+  CHECK(DecodeScheduler(executor, {}).stepTokens() == 4 + 16);
+  CHECK(DecodeScheduler(executor, {.prefill = PrefillMode::TokenByToken}).stepTokens() == 4 + 4);
+  FakeExecutor noPrefill(4, 0, {2, 32});
+  CHECK(DecodeScheduler(noPrefill, {}).stepTokens() == 4 + 4);
 }

@@ -1,4 +1,4 @@
-// Token-by-token prefill (one token per step through @decode.m1) and chunked prefill
+// Token-by-token prefill (one token per sequence and step through the decode graphs) and chunked prefill
 // through @prefill fill the KV cache alike: with one kernel family on both paths the
 // logits and tokens are identical (kExactTolerance); with the default pipeline (prefill by
 // hgemm, decode by dp4a) the first token's logits agree within kQ81Tolerance.
@@ -55,7 +55,8 @@ TEST_CASE("prefill graph and token-by-token prefill agree at one precision", "[p
   const DecodeReport byGraph = decodeWith(*module, *weights.source, request, PrefillMode::Graph);
   const DecodeReport byToken = decodeWith(*module, *weights.source, request, PrefillMode::TokenByToken);
   CHECK(byGraph.prefillPath == "@prefill (chunks of 4 rows)");
-  CHECK(byToken.prefillPath == "token by token through @decode.m1 (M = 1)");
+  // Token by token, the two prompts advance together: a row each per step.
+  CHECK(byToken.prefillPath == "token by token through @decode.m2 (M = 2)");
   expectIdentical(byGraph, byToken);
 }
 
