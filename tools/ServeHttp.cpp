@@ -233,7 +233,9 @@ bool HttpServer::State::Connection::handle(const Request& request) {
   }
   if (target == "/v1/models") {
     if (!get) return sendError(version, 405, "GET /v1/models", keepAlive);
-    return reply(200, modelsBody(server_.context.model, server_.created), "application/json");
+    const ModelMeta meta{static_cast<int64_t>(server_.context.tokenizer.vocabulary().size()),
+                         server_.context.engine.contextPositions()};
+    return reply(200, modelsBody(server_.context.model, server_.created, meta), "application/json");
   }
   if (target == "/v1/completions" || target == "/v1/chat/completions") {
     if (!post) return sendError(version, 405, fmt::format("POST {}", target), keepAlive);
@@ -413,7 +415,9 @@ bool HttpServer::State::Connection::stream(const Request& request, const Prepare
       } else {
         const char* reason = finishReason(update.outcome);
         const Answer final{"", reason, update.promptTokens, update.completionTokens};
-        data += fmt::format("data: {}\n\ndata: [DONE]\n\n", streamChunk(endpoint, info, "", &final));
+        data += fmt::format("data: {}\n\n", streamChunk(endpoint, info, "", &final));
+        if (prepared.api.includeUsage) data += fmt::format("data: {}\n\n", usageChunk(endpoint, info, final));
+        data += "data: [DONE]\n\n";
       }
     }
     if (!data.empty()) alive = writeChunk(data);
