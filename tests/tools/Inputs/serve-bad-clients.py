@@ -20,7 +20,7 @@ from reelserve import check
 
 REEL, MODEL = sys.argv[1], sys.argv[2]
 PROMPT = "def fibonacci(n):"
-IDLE_TIMEOUT = 1
+IDLE_TIMEOUT = 3
 IDLE_CONNECTIONS = 1000
 
 
@@ -57,7 +57,8 @@ def trickle(port, prefix, data, outcome):
         outcome.update(seconds=time.time() - start, sent=sent, total=len(data), at=time.time())
 
 
-def check_slow_senders(server):
+def check_slow_senders(server, meanwhile):
+    """Slow senders trickle while a normal request is answered, then while `meanwhile` runs."""
     header = b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + b"X-Pad: y\r\n" * 8
     body = json.dumps(dict(prompt=PROMPT, max_tokens=2)).encode() + b" " * 100
     slow_header, slow_body = {}, {}
@@ -69,6 +70,7 @@ def check_slow_senders(server):
     time.sleep(0.1)
     completion(server, PROMPT, 2, temperature=0)
     answered = time.time()
+    meanwhile(server)
     for thread in threads:
         thread.join()
     for name, outcome in (("header", slow_header), ("body", slow_body)):
@@ -175,8 +177,7 @@ def check_idle_connections():
 
 server = reelserve.Server(REEL, MODEL, "--idle-timeout", str(IDLE_TIMEOUT), "--parallel", "2")
 try:
-    check_reset_mid_stream(server)
-    check_slow_senders(server)
+    check_slow_senders(server, check_reset_mid_stream)
     check(server.stop() == 0, "exit 0 on SIGTERM")
 finally:
     server.kill()
