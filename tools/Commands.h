@@ -17,6 +17,7 @@ int runInspect(int argc, char** argv);
 int runLower(int argc, char** argv);
 int runTokenize(int argc, char** argv);
 int runServe(int argc, char** argv);
+int runLoadgen(int argc, char** argv);
 int runChat(int argc, char** argv);
 int runTune(int argc, char** argv);
 

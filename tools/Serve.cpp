@@ -66,6 +66,8 @@ int runServe(int argc, char** argv) {
   args.option("--timeout", "S", "seconds a request may take from its arrival (default 0: no limit)");
   args.option("--max-body", "SIZE", "the largest request body, e.g. 1M (default 1M); past it, 413");
   args.option("--max-connections", "N", "open connections at most (default 512); past it, 503 and close");
+  args.option("--idle-timeout", "S",
+              "seconds a connection may take to send a request, or to read a response (default 30); then it closes");
   args.option("--prefill", "MODE", "auto (default: @prefill when present), graph, or tokens (one token per step)");
   args.option("--step-tokens", "N",
               "rows a step may run: a token per running sequence, then prompt tokens (default: the largest decode "
@@ -80,6 +82,7 @@ int runServe(int argc, char** argv) {
   http.host = args.getOr("--host", "127.0.0.1");
   http.port = static_cast<uint16_t>(args.getInt("--port", 8080, {0, 65535}));
   http.maxConnections = args.getInt("--max-connections", 512, {1, 1 << 20});
+  http.idleTimeout = std::chrono::seconds(args.getInt("--idle-timeout", 30, {1, 1 << 24}));
   if (std::optional<std::string> size = args.get("--max-body")) {
     const std::optional<uint64_t> bytes = parseByteSize(*size);
     if (!bytes) failPlain("reel serve: --max-body {}: expected a size such as 65536, 64K or 1M", *size);

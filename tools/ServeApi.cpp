@@ -130,6 +130,19 @@ bool readSamplingField(const std::string& key, const Json& value, ApiRequest& re
   return true;
 }
 
+/// stream_options: an object whose one field is include_usage.
+void readStreamOptions(const Json& value, ApiRequest& request) {
+  if (value.is_null()) return;
+  if (!value.is_object()) badField("stream_options", fmt::format("expected an object, got {}", value.type_name()));
+  for (const auto& item : value.items()) {
+    const std::string field = "stream_options." + item.key();
+    if (item.key() != "include_usage") badField(field, "unknown field");
+    if (!item.value().is_boolean())
+      badField(field, fmt::format("expected true or false, got {}", item.value().type_name()));
+    request.includeUsage = item.value().get<bool>();
+  }
+}
+
 void readField(const std::string& key, const Json& value, ApiRequest& request) {
   const bool chat = request.endpoint == Endpoint::Chat;
   if (readSamplingField(key, value, request)) return;
@@ -147,6 +160,8 @@ void readField(const std::string& key, const Json& value, ApiRequest& request) {
   } else if (key == "ignore_eos") {
     if (!value.is_boolean()) badField(key, fmt::format("expected true or false, got {}", value.type_name()));
     request.ignoreEos = value.get<bool>();
+  } else if (key == "stream_options") {
+    readStreamOptions(value, request);
   } else if (key == "stop") {
     request.stops = readStops(value);
   } else if (key == "n") {
@@ -187,6 +202,7 @@ ApiRequest parseApiRequest(std::string_view body, Endpoint endpoint, const ApiDe
   for (const auto& item : json.items()) readField(item.key(), item.value(), request);
   if (endpoint == Endpoint::Completions && !json.contains("prompt")) badField("prompt", "missing");
   if (endpoint == Endpoint::Chat && !json.contains("messages")) badField("messages", "missing");
+  if (request.includeUsage && !request.stream) badField("stream_options", "only with \"stream\": true");
   try {
     request.sampling.validate();
   } catch (const Error& error) {
@@ -227,15 +243,25 @@ std::string streamChunk(Endpoint endpoint, const ResponseInfo& info, const std::
   return dump(json);
 }
 
+std::string usageChunk(Endpoint endpoint, const ResponseInfo& info, const Answer& final) {
+  Json json = envelope(endpoint, info, true);
+  json["choices"] = Json::array();
+  json["usage"] = usageJson(final);
+  return dump(json);
+}
+
 std::string errorBody(int status, const std::string& message) {
   const char* type = status == 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error";
   return dump(Json{{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", status}}}});
 }
 
-std::string modelsBody(const std::string& model, int64_t created) {
-  return dump(
-      Json{{"object", "list"},
-           {"data", Json::array({{{"id", model}, {"object", "model"}, {"created", created}, {"owned_by", "reel"}}})}});
+std::string modelsBody(const std::string& model, int64_t created, const ModelMeta& meta) {
+  const Json entry = {{"id", model},
+                      {"object", "model"},
+                      {"created", created},
+                      {"owned_by", "reel"},
+                      {"meta", {{"n_vocab", meta.vocabulary}, {"n_ctx", meta.context}}}};
+  return dump(Json{{"object", "list"}, {"data", Json::array({entry})}});
 }
 
 }  // namespace reel::tools

@@ -51,6 +51,9 @@ struct ApiRequest {
   /// ignore_eos (llama.cpp's and vLLM's field): generate past end-of-generation tokens, up to
   /// max_tokens (load tests want answers of a fixed length).
   bool ignoreEos = false;
+  /// stream_options.include_usage (OpenAI's): the stream ends with one more chunk, whose
+  /// choices are empty and whose usage counts the tokens of the request.
+  bool includeUsage = false;
 };
 
 /// Reads a request body of `endpoint`; throws HttpError 400 naming the field for malformed
@@ -80,7 +83,16 @@ std::string streamChunk(Endpoint endpoint, const ResponseInfo& info, const std::
                         bool roleChunk = false);
 /// {"error": {"message": ..., "type": ..., "code": status}}.
 std::string errorBody(int status, const std::string& message);
+/// What GET /v1/models says of the model in its `meta` object (llama.cpp's server gives one):
+/// what a client needs to build prompts of token ids that fit.
+struct ModelMeta {
+  int64_t vocabulary = 0;  ///< n_vocab: token ids are below it
+  int64_t context = 0;     ///< n_ctx: the positions of one sequence, prompt and generated tokens
+};
+
 /// GET /v1/models.
-std::string modelsBody(const std::string& model, int64_t created);
+std::string modelsBody(const std::string& model, int64_t created, const ModelMeta& meta);
+/// The chunk that ends a stream with stream_options.include_usage: no choices, the usage.
+std::string usageChunk(Endpoint endpoint, const ResponseInfo& info, const Answer& final);
 
 }  // namespace reel::tools

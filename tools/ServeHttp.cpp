@@ -10,10 +10,12 @@
 #include <boost/beast/http.hpp>
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -37,9 +39,31 @@ using Response = http::response<http::string_body>;
 
 constexpr uint32_t kHeaderLimit = 64 * 1024;
 constexpr int kAcceptPollMs = 200;
+/// What one connection holds open: its socket, and its io_context's epoll, eventfd and timerfd.
+constexpr int64_t kDescriptorsPerConnection = 4;
+/// Descriptors kept for the rest of the process: stdio, the listening socket, the signalfd,
+/// the model and the device's.
+constexpr int64_t kReservedDescriptors = 128;
+/// How long the accept loop waits after a failed accept (no descriptor or thread to spare)
+/// before it tries again, rather than spinning on the still-pending connection.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(50);
 
 int64_t unixTime() {
   return static_cast<int64_t>(std::time(nullptr));
+}
+
+/// Raises the soft limit on open descriptors to the hard one (where it is lower, as the common
+/// default of 1024 is) and returns the connections the limit then holds.
+int64_t connectionsTheDescriptorsHold() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return INT64_MAX;
+  if (limit.rlim_cur != limit.rlim_max) {
+    rlimit raised{limit.rlim_max, limit.rlim_max};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return INT64_MAX;
+  const auto descriptors = static_cast<int64_t>(std::min<rlim_t>(limit.rlim_cur, INT64_MAX));
+  return std::max<int64_t>(1, (descriptors - kReservedDescriptors) / kDescriptorsPerConnection);
 }
 
 /// A prepared channel: the API request and the job for the engine.
@@ -68,6 +92,10 @@ struct HttpServer::State {
 
   Prepared prepare(const ApiRequest& api) const;
   void closeIdle();
+  /// Accepts one pending connection and starts its thread, or answers 503 and closes it past
+  /// --max-connections; false when no connection could be taken (out of descriptors or
+  /// threads), which the accept loop waits out.
+  bool accept();
 };
 
 /// One client connection, served on its own thread.
@@ -233,7 +261,9 @@ bool HttpServer::State::Connection::handle(const Request& request) {
   }
   if (target == "/v1/models") {
     if (!get) return sendError(version, 405, "GET /v1/models", keepAlive);
-    return reply(200, modelsBody(server_.context.model, server_.created), "application/json");
+    const ModelMeta meta{static_cast<int64_t>(server_.context.tokenizer.vocabulary().size()),
+                         server_.context.engine.contextPositions()};
+    return reply(200, modelsBody(server_.context.model, server_.created, meta), "application/json");
   }
   if (target == "/v1/completions" || target == "/v1/chat/completions") {
     if (!post) return sendError(version, 405, fmt::format("POST {}", target), keepAlive);
@@ -413,7 +443,9 @@ bool HttpServer::State::Connection::stream(const Request& request, const Prepare
       } else {
         const char* reason = finishReason(update.outcome);
         const Answer final{"", reason, update.promptTokens, update.completionTokens};
-        data += fmt::format("data: {}\n\ndata: [DONE]\n\n", streamChunk(endpoint, info, "", &final));
+        data += fmt::format("data: {}\n\n", streamChunk(endpoint, info, "", &final));
+        if (prepared.api.includeUsage) data += fmt::format("data: {}\n\n", usageChunk(endpoint, info, final));
+        data += "data: [DONE]\n\n";
       }
     }
     if (!data.empty()) alive = writeChunk(data);
@@ -435,6 +467,43 @@ bool HttpServer::State::Connection::stream(const Request& request, const Prepare
   return alive;
 }
 
+bool HttpServer::State::accept() {
+  std::shared_ptr<Connection> connection;
+  beast::error_code ec;
+  try {
+    connection = std::make_shared<Connection>(*this);  // its io_context needs descriptors of its own
+  } catch (const std::exception&) {
+    return false;
+  }
+  acceptor.accept(connection->socket(), ec);  // onto the connection's own io_context
+  if (ec) return ec == net::error::would_block || ec == net::error::try_again || ec == net::error::connection_aborted;
+  connection->socket().set_option(tcp::no_delay(true), ec);
+  static const std::string busy =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+      "Content-Length: 0\r\n\r\n";
+  const std::lock_guard lock(mutex);
+  if (static_cast<int64_t>(connections.size()) >= options.maxConnections) {
+    net::write(connection->socket(), net::buffer(busy), ec);
+    return true;
+  }
+  connections.insert(connection.get());
+  try {
+    std::thread([this, connection]() mutable {
+      connection->run();
+      // Erased under the lock: closeIdle() posts to the connections it finds.
+      const std::lock_guard done(mutex);
+      connections.erase(connection.get());
+      connection.reset();
+      closed.notify_all();
+    }).detach();
+  } catch (const std::system_error&) {
+    connections.erase(connection.get());
+    net::write(connection->socket(), net::buffer(busy), ec);
+    return false;
+  }
+  return true;
+}
+
 void HttpServer::State::closeIdle() {
   const std::lock_guard lock(mutex);
   for (Connection* connection : connections) net::post(connection->context(), [connection] { connection->stopSoon(); });
@@ -453,6 +522,14 @@ HttpServer::HttpServer(ServeContext& context, const HttpOptions& options)
   if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) failPlain("reel serve: cannot listen on {}:{}: {}", options.host, options.port, ec.message());
   acceptor.non_blocking(true);
+  const int64_t held = connectionsTheDescriptorsHold();
+  if (held < options.maxConnections) {
+    std::fprintf(stderr,
+                 "reel serve: the open-file limit (ulimit -n) holds %lld connections: --max-connections %lld "
+                 "lowered to it\n",
+                 static_cast<long long>(held), static_cast<long long>(options.maxConnections));
+    state_->options.maxConnections = held;
+  }
 }
 
 HttpServer::~HttpServer() = default;
@@ -474,28 +551,7 @@ void HttpServer::run(int signalFd) {
       break;
     }
     if (!(fds[0].revents & POLLIN)) continue;
-    auto connection = std::make_unique<State::Connection>(state);
-    beast::error_code ec;
-    state.acceptor.accept(connection->socket(), ec);  // onto the connection's own io_context
-    if (ec) continue;
-    connection->socket().set_option(tcp::no_delay(true), ec);
-    const std::lock_guard lock(state.mutex);
-    if (static_cast<int64_t>(state.connections.size()) >= state.options.maxConnections) {
-      static const std::string busy =
-          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-          "Content-Length: 0\r\n\r\n";
-      net::write(connection->socket(), net::buffer(busy), ec);
-      continue;
-    }
-    state.connections.insert(connection.get());
-    std::thread([&state, owned = std::move(connection)]() mutable {
-      owned->run();
-      // Erased and destroyed under the lock: closeIdle() posts to the connections it finds.
-      const std::lock_guard done(state.mutex);
-      state.connections.erase(owned.get());
-      owned.reset();
-      state.closed.notify_all();
-    }).detach();
+    if (!state.accept()) std::this_thread::sleep_for(kAcceptBackoff);
   }
   state.acceptor.close();
   state.draining = true;

@@ -35,6 +35,7 @@ constexpr Subcommand kSubcommands[] = {
     {"inspect", "print what a plan does per bucket", runInspect},
     {"tokenize", "print the token ids and pieces of a text with a GGUF file's tokenizer", runTokenize},
     {"serve", "an OpenAI-compatible HTTP server with continuous batching (docs/serving.md)", runServe},
+    {"loadgen", "load an OpenAI-compatible server with streamed completions: TTFT, ITL, tok/s", runLoadgen},
     {"tune", "measure the kernel times the decision passes decide by on the GPU, into a GPU profile", runTune},
 };
 

@@ -105,6 +105,28 @@ TEST_CASE("bad request bodies are 400s naming the field", "[serve][api]") {
   CHECK(refusal(R"({"messages": [{"role": "tool", "content": "x"}]})", Endpoint::Chat).second ==
         "'messages[0].role': 'tool': expected system, user or assistant");
   CHECK(refusal(R"({"prompt": "x"})", Endpoint::Chat).second == "'prompt': unknown field for /v1/chat/completions");
+  CHECK(refusal(R"({"prompt": "x", "stream_options": {"include_usage": true}})").second ==
+        "'stream_options': only with \"stream\": true");
+  CHECK(refusal(R"({"prompt": "x", "stream": true, "stream_options": []})").second ==
+        "'stream_options': expected an object, got array");
+  CHECK(refusal(R"({"prompt": "x", "stream": true, "stream_options": {"include_usage": "yes"}})").second ==
+        "'stream_options.include_usage': expected true or false, got string");
+  CHECK(refusal(R"({"prompt": "x", "stream": true, "stream_options": {"continuous_usage_stats": true}})").second ==
+        "'stream_options.continuous_usage_stats': unknown field");
+}
+
+TEST_CASE("stream_options.include_usage asks for a last chunk with the usage", "[serve][api]") {
+  const ApiDefaults defaults = openAiDefaults();
+  CHECK(parseApiRequest(R"({"prompt": "x", "stream": true, "stream_options": {"include_usage": true}})",
+                        Endpoint::Completions, defaults)
+            .includeUsage);
+  CHECK_FALSE(parseApiRequest(R"({"prompt": "x", "stream": true})", Endpoint::Completions, defaults).includeUsage);
+  CHECK_FALSE(
+      parseApiRequest(R"({"prompt": "x", "stream_options": null})", Endpoint::Completions, defaults).includeUsage);
+  const Json chunk = Json::parse(usageChunk(Endpoint::Chat, {"chatcmpl-1", 5, "m"}, {"", "stop", 3, 4}));
+  CHECK(chunk["object"] == "chat.completion.chunk");
+  CHECK(chunk["choices"] == Json::array());
+  CHECK(chunk["usage"] == Json{{"prompt_tokens", 3}, {"completion_tokens", 4}, {"total_tokens", 7}});
 }
 
 TEST_CASE("responses and stream chunks have the OpenAI shapes", "[serve][api]") {
@@ -129,6 +151,9 @@ TEST_CASE("responses and stream chunks have the OpenAI shapes", "[serve][api]") 
   // Text that is not UTF-8 is replaced, never a throw.
   const Json odd = Json::parse(streamChunk(Endpoint::Completions, info, "a\xff", nullptr));
   CHECK(odd["choices"][0]["text"] == "a\xef\xbf\xbd");
+  const Json models = Json::parse(modelsBody("m.gguf", 1700000000, {4096, 256}));
+  CHECK(models["data"][0]["id"] == "m.gguf");
+  CHECK(models["data"][0]["meta"] == Json{{"n_vocab", 4096}, {"n_ctx", 256}});
   const Json error = Json::parse(errorBody(429, "full"));
   CHECK(error["error"]["message"] == "full");
   CHECK(error["error"]["type"] == "rate_limit_error");

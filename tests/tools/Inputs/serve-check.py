@@ -7,99 +7,38 @@ to bad requests, 429 past the queue, cancellation by a client that goes away, a 
 --timeout, /metrics as Prometheus text, and a drain on SIGTERM. Prints one 'OK ...' line per check.
 The queue, cancellation and timeout checks rely on steps slow enough to observe (the CPU
 reference's) and run only with DEVICE cpu."""
-import http.client
 import json
-import re
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
+
+import reelserve
+from reelserve import check
 
 REEL, MODEL, OTHERS = sys.argv[1], sys.argv[2], int(sys.argv[3])
 DEVICE = sys.argv[4] if len(sys.argv) > 4 else "cpu"
 PROMPT = "def fibonacci(n):"
 
 
-def fail(message):
-    print("FAIL " + message)
-    sys.exit(1)
+def Server(*extra):
+    return reelserve.Server(REEL, MODEL, *extra, device=DEVICE)
 
 
-def check(condition, message):
-    if not condition:
-        fail(message)
-
-
-class Server:
-    def __init__(self, *extra):
-        command = [REEL, "serve", MODEL, "--device", DEVICE, "--threads", "2", "--port", "0", "--ctx", "256", *extra]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.stderr = []
-        self.reader = threading.Thread(target=lambda: self.stderr.extend(self.process.stderr), daemon=True)
-        self.reader.start()
-        line = self.process.stdout.readline()
-        match = re.search(r"listening on http://127\.0\.0\.1:(\d+)$", line.strip())
-        if not match:
-            self.process.kill()
-            fail("no 'listening on' line: %r %s" % (line, "".join(self.stderr)))
-        self.port = int(match.group(1))
-
-    def connect(self, timeout=60):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-
-    def request(self, method, path, body=None, raw=None):
-        connection = self.connect()
-        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        connection.request(method, path, body=data, headers={"Content-Type": "application/json"})
-        response = connection.getresponse()
-        payload = response.read()
-        connection.close()
-        return response.status, dict(response.getheaders()), payload
-
-    def post(self, path, body):
-        status, headers, payload = self.request("POST", path, body)
-        return status, headers, json.loads(payload)
-
-    def stream(self, path, body):
-        """The JSON chunks of a streamed answer, checking the SSE framing and [DONE]."""
-        connection = self.connect()
-        connection.request("POST", path, body=json.dumps(dict(body, stream=True)))
-        response = connection.getresponse()
-        check(response.status == 200, "stream status %d" % response.status)
-        check(response.getheader("Content-Type") == "text/event-stream", "stream content type")
-        text = response.read().decode()
-        connection.close()
-        events = [e for e in text.split("\n\n") if e]
-        check(all(e.startswith("data: ") for e in events), "every SSE event is 'data: ...'")
-        check(events[-1] == "data: [DONE]", "the stream ends with data: [DONE]")
-        return [json.loads(e[len("data: "):]) for e in events[:-1]]
-
-    def metrics(self):
-        status, _, payload = self.request("GET", "/metrics")
-        check(status == 200, "/metrics status")
-        values = {}
-        for line in payload.decode().splitlines():
-            if line.startswith("#"):
-                check(re.match(r"# (HELP|TYPE) [a-z_]+ .+", line) is not None, "metrics comment: " + line)
-                continue
-            match = re.match(r'([a-z_]+(\{[a-z_]+="[^"]*"\})?) (\S+)$', line)
-            check(match is not None, "metrics line is 'name{labels} value': " + line)
-            values[match.group(1)] = float(match.group(3))
-        return values
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        return self.exit_code()
-
-    def exit_code(self):
-        """The server's exit code, once it has exited; a sanitizer's report on its stderr fails."""
-        code = self.process.wait(timeout=30)
-        self.reader.join(timeout=30)
-        text = "".join(self.stderr)
-        check("runtime error" not in text and "Sanitizer" not in text, "sanitizer report: " + text[-2000:])
-        return code
+def stream(server, path, body):
+    """The JSON chunks of a streamed answer, checking the SSE framing and [DONE]."""
+    connection = server.connect()
+    connection.request("POST", path, body=json.dumps(dict(body, stream=True)))
+    response = connection.getresponse()
+    check(response.status == 200, "stream status %d" % response.status)
+    check(response.getheader("Content-Type") == "text/event-stream", "stream content type")
+    text = response.read().decode()
+    connection.close()
+    events = [e for e in text.split("\n\n") if e]
+    check(all(e.startswith("data: ") for e in events), "every SSE event is 'data: ...'")
+    check(events[-1] == "data: [DONE]", "the stream ends with data: [DONE]")
+    return [json.loads(e[len("data: "):]) for e in events[:-1]]
 
 
 def completion(server, prompt, max_tokens, **fields):
@@ -114,6 +53,7 @@ def check_shapes(server):
     status, _, payload = server.request("GET", "/v1/models")
     models = json.loads(payload)
     check(status == 200 and models["object"] == "list" and models["data"][0]["object"] == "model", "/v1/models")
+    check(models["data"][0]["meta"] == {"n_vocab": 4096, "n_ctx": 256}, "/v1/models meta: %s" % models["data"][0])
     print("OK health and models")
 
     body = completion(server, PROMPT, 12, temperature=0)
@@ -124,12 +64,17 @@ def check_shapes(server):
     usage = body["usage"]
     check(0 < usage["completion_tokens"] <= 12 and usage["prompt_tokens"] > 0, "usage counts")
     check(usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"], "usage total")
-    chunks = server.stream("/v1/completions", dict(prompt=PROMPT, max_tokens=12, temperature=0))
+    chunks = stream(server, "/v1/completions", dict(prompt=PROMPT, max_tokens=12, temperature=0))
     check(all(c["object"] == "text_completion" for c in chunks), "stream chunk objects")
     check(all(c["choices"][0]["finish_reason"] is None for c in chunks[:-1]), "finish_reason only at the end")
     check(chunks[-1]["choices"][0]["finish_reason"] == choice["finish_reason"], "stream finish_reason")
     check(chunks[-1]["usage"] == usage, "stream usage")
     check("".join(c["choices"][0]["text"] for c in chunks) == choice["text"], "stream text == non-stream text")
+    with_usage = stream(server, "/v1/completions", dict(prompt=PROMPT, max_tokens=12, temperature=0,
+                                                        stream_options={"include_usage": True}))
+    check("".join(c["choices"][0]["text"] for c in with_usage[:-1]) == choice["text"], "include_usage: the text")
+    check(with_usage[-2]["choices"][0]["finish_reason"] == choice["finish_reason"], "include_usage: finish_reason")
+    check(with_usage[-1]["choices"] == [] and with_usage[-1]["usage"] == usage, "include_usage: a usage chunk last")
     print("OK completions: JSON and stream agree")
 
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "import os"}]
@@ -137,7 +82,7 @@ def check_shapes(server):
     check(status == 200 and body["object"] == "chat.completion", "chat object")
     message = body["choices"][0]["message"]
     check(message["role"] == "assistant" and isinstance(message["content"], str), "chat message")
-    chunks = server.stream("/v1/chat/completions", dict(messages=messages, max_tokens=10, temperature=0))
+    chunks = stream(server, "/v1/chat/completions", dict(messages=messages, max_tokens=10, temperature=0))
     check(all(c["object"] == "chat.completion.chunk" for c in chunks), "chat chunk objects")
     check(chunks[0]["choices"][0]["delta"].get("role") == "assistant", "the first chat chunk gives the role")
     content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
@@ -184,6 +129,12 @@ def check_errors(server):
         ("/v1/completions", '{"prompt": "x", "logprobs": 2}', 400, "'logprobs'"),
         ("/v1/completions", '{"prompt": "x", "stop": [1]}', 400, "'stop[0]': expected a string"),
         ("/v1/completions", '{"max_tokens": 3}', 400, "'prompt': missing"),
+        ("/v1/completions", '{"prompt": "x", "stream_options": {"include_usage": true}}', 400,
+         "'stream_options': only with \"stream\": true"),
+        ("/v1/completions", '{"prompt": "x", "stream": true, "stream_options": {"include_usage": 1}}', 400,
+         "'stream_options.include_usage': expected true or false"),
+        ("/v1/completions", '{"prompt": "x", "stream": true, "stream_options": {"usage": true}}', 400,
+         "'stream_options.usage': unknown field"),
         ("/v1/completions", json.dumps({"prompt": [5] * 300}), 400, "does not fit the context of 256"),
         ("/v1/chat/completions", '{"messages": [{"role": "robot", "content": "x"}]}', 400, "'messages[0].role'"),
         ("/v1/completions", json.dumps({"prompt": "x" * (2 << 20)}), 413, "exceeds"),
