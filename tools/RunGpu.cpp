@@ -85,6 +85,18 @@ int runRunOnGpu(const Args& args) {
 
 namespace {
 
+/// The largest decode bucket the text commands compile by default.
+constexpr int64_t kLargestDefaultBucket = 256;
+
+/// The decode buckets the GPU text commands compile unless --buckets says: powers of two from 1
+/// up to the first that holds `slots` sequences (1,2,4,8 at least, at most
+/// kLargestDefaultBucket), so that a server's whole running batch decodes in one step.
+std::string defaultDecodeBuckets(int64_t slots) {
+  std::string buckets = "1";
+  for (int64_t m = 2; m <= kLargestDefaultBucket && (m <= 8 || m / 2 < slots); m *= 2) buckets += fmt::format(",{}", m);
+  return buckets;
+}
+
 /// The GPU runtime as a StepBackend for the text commands: the KV cache holds the slots of the
 /// largest decode bucket or those asked for, if more, each of the context the plan is compiled
 /// for (--ctx, default the model's, at most kDefaultTextContext).
@@ -93,7 +105,7 @@ class GpuBackend final : public StepBackend {
   GpuBackend(const Args& args, const BackendNeeds& needs) {
     const uint64_t memoryLimit = gpuMemoryLimit(args);
     gpu::requireGpu(args.command() + " --device cuda");
-    CompileDefaults defaults{"1,2,4,8", "", kDefaultTextContext};
+    CompileDefaults defaults{defaultDecodeBuckets(needs.slots), "", kDefaultTextContext};
     defaults.sampling = needs.sampling;
     GpuModel model = loadGpuModel(args, defaults);
     gpu::RuntimeOptions options;
