@@ -29,6 +29,7 @@ enum class ElemType : uint8_t {
   Q4_K = static_cast<uint8_t>(quant::QType::Q4_K),
   Q4_0 = static_cast<uint8_t>(quant::QType::Q4_0),
   Q5_0 = static_cast<uint8_t>(quant::QType::Q5_0),
+  Q5_1 = static_cast<uint8_t>(quant::QType::Q5_1),
   Q5_K = static_cast<uint8_t>(quant::QType::Q5_K),
   Q6_K = static_cast<uint8_t>(quant::QType::Q6_K),
   Q8_0 = static_cast<uint8_t>(quant::QType::Q8_0),

@@ -153,7 +153,7 @@ __device__ __forceinline__ void kQuantScaleMin(const uint8_t* s, int sub, int& s
   }
 }
 
-/// Element j of a GGUF row of type T (byte loads: rows of 18/22/34/210-byte blocks are unaligned).
+/// Element j of a GGUF row of type T (byte loads: rows of 18/22/24/34/210-byte blocks are unaligned).
 template <QType T>
 __device__ float dequantElement(const uint8_t* row, int64_t j) {
   if constexpr (T == QType::F32) {
@@ -171,6 +171,13 @@ __device__ float dequantElement(const uint8_t* row, int64_t j) {
     const int low = e < 16 ? (b[6 + e] & 0xF) : (b[6 + e - 16] >> 4);
     const int high = (b[2 + e / 8] >> (e % 8)) & 1;
     return detail::halfBitsToFloat(readU16(b)) * static_cast<float>((low | (high << 4)) - 16);
+  } else if constexpr (T == QType::Q5_1) {
+    const uint8_t* b = row + 24 * (j / 32);
+    const int e = static_cast<int>(j % 32);
+    const int low = e < 16 ? (b[8 + e] & 0xF) : (b[8 + e - 16] >> 4);
+    const int high = (b[4 + e / 8] >> (e % 8)) & 1;
+    return detail::halfBitsToFloat(readU16(b)) * static_cast<float>(low | (high << 4)) +
+           detail::halfBitsToFloat(readU16(b + 2));
   } else if constexpr (T == QType::Q4_0) {
     const uint8_t* b = row + 18 * (j / 32);
     const int e = static_cast<int>(j % 32);
@@ -269,6 +276,8 @@ cudaError_t launchEmbed(const EmbedArgs& a, cudaStream_t stream) {
       return detail::launchEarly(embedKernel<QType::Q8_0>, d, stream, a, rowBytes);
     case QType::Q5_0:
       return detail::launchEarly(embedKernel<QType::Q5_0>, d, stream, a, rowBytes);
+    case QType::Q5_1:
+      return detail::launchEarly(embedKernel<QType::Q5_1>, d, stream, a, rowBytes);
     case QType::Q4_0:
       return detail::launchEarly(embedKernel<QType::Q4_0>, d, stream, a, rowBytes);
     case QType::Q4_K:

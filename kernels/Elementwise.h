@@ -27,7 +27,7 @@ cudaError_t launchArgmax(const float* x, int32_t* out, int64_t m, int64_t n, cud
 
 /// Embedding lookup with dequantization from a table in the GGUF layout.
 struct EmbedArgs {
-  quant::QType type = quant::QType::F32;  ///< F32, F16, BF16, Q8_0, Q5_0, Q4_0, Q4_K, Q5_K, Q6_K
+  quant::QType type = quant::QType::F32;  ///< F32, F16, BF16, Q8_0, Q5_0, Q5_1, Q4_0, Q4_K, Q5_K, Q6_K
   const void* table = nullptr;            ///< [vocab] rows of n elements
   const int32_t* tokens = nullptr;        ///< int32 [m]; ids outside [0, vocab) give zero rows
   float* out = nullptr;                   ///< f32 [m][n]

@@ -7,6 +7,7 @@ cudaError_t launchGemvQ4K(const GemvLaunch& l, cudaStream_t stream);
 cudaError_t launchGemvQ6K(const GemvLaunch& l, cudaStream_t stream);
 cudaError_t launchGemvQ80(const GemvLaunch& l, cudaStream_t stream);
 cudaError_t launchGemvQ50(const GemvLaunch& l, cudaStream_t stream);
+cudaError_t launchGemvQ51(const GemvLaunch& l, cudaStream_t stream);
 cudaError_t launchGemvQ40(const GemvLaunch& l, cudaStream_t stream);
 cudaError_t launchGemvQ5K(const GemvLaunch& l, cudaStream_t stream);
 cudaError_t launchGemvQ4KQ6K(const GemvLaunch& l, cudaStream_t stream);
@@ -83,6 +84,8 @@ cudaError_t launchGemvDp4a(const GemvArgs& a, cudaStream_t stream) {
       return detail::launchGemvQ80(l, stream);
     case QType::Q5_0:
       return detail::launchGemvQ50(l, stream);
+    case QType::Q5_1:
+      return detail::launchGemvQ51(l, stream);
     case QType::Q4_0:
       return detail::launchGemvQ40(l, stream);
     case QType::Q5_K:

@@ -5,9 +5,9 @@
 /// Block = kGemvKSplit warps x 32 lanes; with R row sets (GemvShape.h: 1 or 2) block b owns
 /// weight rows 4Rb .. 4Rb + 4R - 1, and lane l works on rows 4Rb + l/8 + 4j (j < R) as lane
 /// c = l%8 of each 256-element unit (see Dp4aMath.h for which elements lane c owns); warp w takes
-/// units w, w+4, w+8, ... of the row, so the 4 warps split K (a Q8_0/Q5_0/Q4_0 row may end in a
-/// partial unit). Each lane loads its 16-byte weight chunks of several units before computing any
-/// of them (kDepth), reuses each weight chunk for all M activation rows, and the activation chunks
+/// units w, w+4, w+8, ... of the row, so the 4 warps split K (a row of a 32-element block type,
+/// Q8_0/Q5_0/Q5_1/Q4_0, may end in a partial unit). Each lane loads its 16-byte weight chunks of several units before
+/// computing any of them (kDepth), reuses each weight chunk for all M activation rows, and the activation chunks
 /// (shared by the rows of a warp, L1-resident) are 16-byte loads from the row-planar Q8_1 layout.
 /// Partial sums: xor-shuffles within the 8 lanes of a row, then the 4 warps through shared
 /// memory, in the order quant::dotQ81 reproduces.
@@ -44,8 +44,8 @@ __device__ __forceinline__ T loadActivation(const uint8_t* p) {
 }
 
 /// 16 activation bytes at a 4-byte aligned p: one 16-byte load where p allows. Q8_1 activation
-/// rows are k * 9/8 bytes apart, a multiple of 16 only for k a multiple of 128, which Q8_0 and
-/// Q5_0/Q4_0 rows (k a multiple of 32) need not be.
+/// rows are k * 9/8 bytes apart, a multiple of 16 only for k a multiple of 128, which rows of the
+/// 32-element block types (k a multiple of 32) need not be.
 __device__ __forceinline__ uint4 loadActivation16(const uint8_t* p) {
   if ((reinterpret_cast<uintptr_t>(p) & 15u) == 0) return loadActivation<uint4>(p);
   return make_uint4(loadActivation<uint32_t>(p), loadActivation<uint32_t>(p + 4), loadActivation<uint32_t>(p + 8),
@@ -281,13 +281,50 @@ struct LaneOps<QType::Q5_0> : LaneOps<QType::Q8_0> {
   static __device__ __forceinline__ uint32_t quants(uint32_t low4, uint32_t qh, int first) {
     return low4 | spreadHighBits((qh >> first) & 0xFu);
   }
+  /// The int dot of a block's 32 unsigned quants (low nibbles of qs: elements 0..15, high
+  /// nibbles: 16..31; their 5th bits in qh) with the activation quants (shared with Q5_1).
+  static __device__ __forceinline__ int unsignedDot(const uint4& qs, uint32_t qh, const uint4& a0, const uint4& a1) {
+    const uint4 lo = {quants(qs.x & 0x0F0F0F0Fu, qh, 0), quants(qs.y & 0x0F0F0F0Fu, qh, 4),
+                      quants(qs.z & 0x0F0F0F0Fu, qh, 8), quants(qs.w & 0x0F0F0F0Fu, qh, 12)};
+    const uint4 hi = {quants((qs.x >> 4) & 0x0F0F0F0Fu, qh, 16), quants((qs.y >> 4) & 0x0F0F0F0Fu, qh, 20),
+                      quants((qs.z >> 4) & 0x0F0F0F0Fu, qh, 24), quants((qs.w >> 4) & 0x0F0F0F0Fu, qh, 28)};
+    return dot16(hi, a1) + dot16(lo, a0);
+  }
   static __device__ __forceinline__ float dot(const Weights& w, const Act& x, int) {
-    const uint4 lo = {quants(w.qs.x & 0x0F0F0F0Fu, w.qh, 0), quants(w.qs.y & 0x0F0F0F0Fu, w.qh, 4),
-                      quants(w.qs.z & 0x0F0F0F0Fu, w.qh, 8), quants(w.qs.w & 0x0F0F0F0Fu, w.qh, 12)};
-    const uint4 hi = {quants((w.qs.x >> 4) & 0x0F0F0F0Fu, w.qh, 16), quants((w.qs.y >> 4) & 0x0F0F0F0Fu, w.qh, 20),
-                      quants((w.qs.z >> 4) & 0x0F0F0F0Fu, w.qh, 24), quants((w.qs.w >> 4) & 0x0F0F0F0Fu, w.qh, 28)};
-    const int sumi = dot16(hi, x.a1) + dot16(lo, x.a0) - 16 * (byteSum16(x.a1) + byteSum16(x.a0));
+    const int sumi = unsignedDot(w.qs, w.qh, x.a0, x.a1) - 16 * (byteSum16(x.a1) + byteSum16(x.a0));
     return quant::q32LaneContrib(halfBitsToFloat(w.d), halfBitsToFloat(x.d), sumi);
+  }
+};
+
+/// Q5_1: Q5_0's quants with a scale and a min (row-planar: qs [nb][16], qh [nb][4], {d, m}
+/// [nb]); Q8_0's activation quants plus each Q8_1 block's s, which carries the min term.
+template <>
+struct LaneOps<QType::Q5_1> : LaneOps<QType::Q5_0> {
+  struct Weights {
+    uint4 qs;
+    uint32_t qh;
+    uint32_t dm;  ///< d (low half) and m (high half), f16
+  };
+  static __device__ __forceinline__ void load(Weights& w, const uint8_t* row, int nb, int u, int c) {
+    const int b = 8 * u + c;
+    w.qs = loadWeight16(row + 16 * b);
+    w.qh = loadU32(row + 16 * nb + 4 * b);
+    w.dm = loadU32(row + 20 * nb + 4 * b);
+  }
+  struct Act {
+    uint4 a0, a1;
+    uint32_t ds;  ///< the Q8_1 block's d (low half) and s (high half), f16
+  };
+  static __device__ __forceinline__ void loadAct(Act& x, const uint8_t* quants, const uint8_t* scales) {
+    x.a0 = loadActivation16(quants);
+    x.a1 = loadActivation16(quants + 16);
+    x.ds = loadActivation<uint32_t>(scales);
+  }
+  static __device__ __forceinline__ float dot(const Weights& w, const Act& x, int) {
+    return quant::q51LaneContrib(
+        halfBitsToFloat(static_cast<uint16_t>(w.dm)), halfBitsToFloat(static_cast<uint16_t>(w.dm >> 16)),
+        halfBitsToFloat(static_cast<uint16_t>(x.ds)), halfBitsToFloat(static_cast<uint16_t>(x.ds >> 16)),
+        unsignedDot(w.qs, w.qh, x.a0, x.a1));
   }
 };
 

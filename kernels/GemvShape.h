@@ -20,9 +20,10 @@ namespace reel::kernels {
 inline constexpr int kGemvRowsPerWarp = 4;
 
 /// What k must be a multiple of for a weight type: a 256-element super-block (Q4_K, Q5_K, Q6_K), or
-/// a 32-element block (Q8_0, Q5_0, Q4_0: the kernel finishes a row with a partial 256-element unit).
+/// a 32-element block (Q8_0, Q5_0, Q5_1, Q4_0: the kernel finishes a row with a partial
+/// 256-element unit).
 constexpr int64_t gemvKMultiple(quant::QType type) {
-  return type == quant::QType::Q8_0 || type == quant::QType::Q5_0 || type == quant::QType::Q4_0 ? 32 : 256;
+  return static_cast<int64_t>(quant::blockElems(type)) == quant::kQK32 ? quant::kQK32 : quant::kQK_K;
 }
 
 /// The mixed-type stacks that have kernels, as (type of the first matrices, type of the last):

@@ -27,7 +27,7 @@ struct GemvShape {
   template <class A, class V>
   static void shape(A& a, V& v) {
     v.integer(a.n, "n: rows of W (of all matrices of a stack) = outputs per activation row");
-    v.integer(a.k, "k: columns of W (a multiple of 256; of 32 for q8_0, q5_0, q4_0)");
+    v.integer(a.k, "k: columns of W (a multiple of 256; of 32 for q8_0, q5_0, q5_1, q4_0)");
     v.integer(a.m, "m: activation rows, 1..8");
     v.integer(a.rowSets, "row_sets: weight rows each lane streams, 1 or 2 (select-launch-config)");
   }
@@ -70,7 +70,7 @@ struct Gemv : GemvShape {
   Ptr weights{}, act{}, out{};
   template <class A, class V>
   static void fields(A& a, V& v) {
-    v.ptr(a.weights, "weights: W [n][k] (Q4_K, Q5_K: GGUF rows; Q6_K/Q8_0/Q5_0/Q4_0: row-planar repack)");
+    v.ptr(a.weights, "weights: W [n][k] (Q4_K, Q5_K: GGUF rows; Q6_K/Q8_0/Q5_0/Q5_1/Q4_0: row-planar repack)");
     v.ptr(a.act, "act: Q8_1 row-planar activations [m] rows of q81RowBytes(k)");
     v.ptr(a.out, "out: f32 [m][n]");
     shape(a, v);

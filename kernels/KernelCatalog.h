@@ -11,7 +11,7 @@
 ///  * Activations are f32 row-major [m][...] unless stated; "m" is the number of rows (tokens or
 ///    sequences) of the step; rows past the live ones are padding and may hold anything.
 ///  * Step data (token ids, positions, KV slots, KV lengths) are int32 device arrays.
-///  * DP4A GEMV weights: Q4_K and Q5_K in the GGUF layout; Q6_K/Q8_0/Q5_0/Q4_0 in the row-planar repack
+///  * DP4A GEMV weights: Q4_K and Q5_K in the GGUF layout; Q6_K/Q8_0/Q5_0/Q5_1/Q4_0 in the row-planar repack
 ///    (quant::repackRowPlanar). Q8_1 activations in the row-planar layout (quant::q81RowBytes).
 ///  * KV caches: f16 [slot][pos][n_kv_heads][head_dim], max_ctx positions per slot.
 ///
@@ -165,10 +165,11 @@ struct QTypeList {
 /// The weight types of the DP4A GEMVs: each gets gemv_dp4a_<t>, gemv_dp4a_gate_up_<t> and
 /// gemv_dp4a_stack<2|3>_<t> (catalog entries and launchers). A type added here also needs its
 /// kernel instantiation (kernels/Gemv.cu) and its layout (GemvShape.h, quant::needsRowPlanar).
-using GemvWeightTypes = QTypeList<QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0, QType::Q4_0, QType::Q5_K>;
+using GemvWeightTypes =
+    QTypeList<QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0, QType::Q4_0, QType::Q5_K, QType::Q5_1>;
 /// The embedding tables' types (embed_<t>, GGUF layout).
 using EmbedTableTypes = QTypeList<QType::F32, QType::F16, QType::BF16, QType::Q8_0, QType::Q5_0, QType::Q4_K,
-                                  QType::Q6_K, QType::Q4_0, QType::Q5_K>;
+                                  QType::Q6_K, QType::Q4_0, QType::Q5_K, QType::Q5_1>;
 template <typename F, size_t... I>
 void forEachGemvMixedStackAt(F& f, std::index_sequence<I...> /*unused*/) {
   (f(std::integral_constant<QType, kGemvMixedStacks[I].first>{},

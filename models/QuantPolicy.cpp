@@ -6,8 +6,11 @@ namespace {
 using ir::ElemType;
 
 ElemType fallbackForRaggedRows(ElemType type, int64_t rowLength) {
-  if (rowLength % 256 != 0 && (type == ElemType::Q4_K || type == ElemType::Q5_K)) type = ElemType::Q5_0;
-  if (rowLength % 256 != 0 && type == ElemType::Q6_K) type = ElemType::Q8_0;
+  if (rowLength % 256 != 0) {
+    if (type == ElemType::Q4_K) type = ElemType::Q5_0;
+    if (type == ElemType::Q5_K) type = ElemType::Q5_1;
+    if (type == ElemType::Q6_K) type = ElemType::Q8_0;
+  }
   // Rows that no block format tiles stay in half precision.
   if (rowLength % ir::blockElems(type) != 0) type = ElemType::F16;
   return type;

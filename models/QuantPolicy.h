@@ -5,8 +5,8 @@
 /// Q6_K in layers i < n/8, i >= 7n/8 and every third layer between; everything else Q4_K
 /// (Q5_K). Q4_0: Q4_0 everywhere but output.weight (or the tied token_embd), which is Q6_K. A
 /// row length that is not a multiple of the K-quant super-block (256) falls back as llama.cpp
-/// does: Q4_K -> Q5_0, Q6_K -> Q8_0; Q5_K -> Q5_0 (llama.cpp writes Q5_1 there, a format reel
-/// does not read). F16 and BF16: every matrix in that type. Norms and biases stay f32.
+/// does: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0 (Qwen2.5-0.5B's rows of 896). F16 and BF16:
+/// every matrix in that type. Norms and biases stay f32.
 
 #include "ir/Types.h"
 #include "models/ModelConfig.h"

@@ -83,9 +83,7 @@ Estimate measuredEstimate(double us, int64_t ctas) {
 }  // namespace
 
 bool hasQuantizedKernel(ir::ElemType weightType) {
-  using ir::ElemType;
-  return weightType == ElemType::Q4_K || weightType == ElemType::Q5_0 || weightType == ElemType::Q6_K ||
-         weightType == ElemType::Q8_0 || weightType == ElemType::Q4_0 || weightType == ElemType::Q5_K;
+  return weightType != ir::ElemType::I32 && quant::isDp4aWeightType(ir::toQType(weightType));
 }
 
 int64_t derivedWeightBytes(MatmulKernel kernel, const ir::TensorType& weightType) {

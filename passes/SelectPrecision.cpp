@@ -5,7 +5,7 @@
 /// option:
 ///   1. prefill, or M >= hgemm-min-m (profile: 64)         -> hgemm (cuBLAS, FP16 copy)
 ///   2. the profile has FP8 and M >= fp8-min-m (profile: 17 on h100/h200, 5 elsewhere) -> fp8 (cuBLASLt, FP8 copy)
-///   3. the weight has a quantized kernel (q4_0, q5_0, q8_0, q4_k, q5_k, q6_k) and the GPU has DP4A
+///   3. the weight has a quantized kernel (q4_0, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k) and the GPU has DP4A
 ///                                                          -> dp4a (own qtype, Q8_1 activations)
 ///   4. otherwise                                           -> hgemm
 /// Then mma (tensor-core kernels reading the quantized weight) replaces the rules' pick

@@ -13,7 +13,7 @@
 ///    the low nibbles, bit 2(c/2)+1 for the high ones.
 ///  * Q6_K: ql bytes 64(c/4) + 16(c%4) + [0,16): low nibbles are elements 128(c/4) + 16(c%4)
 ///    + [0,16), high nibbles those + 64; each group of 16 is one scale sub-block.
-///  * Q8_0, Q5_0, Q4_0: block 8u + c (32 elements).
+///  * Q8_0, Q5_0, Q5_1, Q4_0: block 8u + c (32 elements).
 /// Lane sums run over the units of the row assigned to its warp (unit u -> warp u % kGemvKSplit,
 /// in increasing u), then a butterfly over the 8 lanes (xor 1, 2, 4), then warps 0..3 in order.
 
@@ -48,6 +48,13 @@ REEL_HD float q6kLaneContrib(float d, int scA, int sumiA, float d8A, int scB, in
 /// Q8_1 block.
 REEL_HD float q32LaneContrib(float dWeight, float d8, int sumi) {
   return (dWeight * d8) * static_cast<float>(sumi);
+}
+
+/// Q5_1 lane: one 32-block of unsigned quants (0..31) with scale dWeight and min mWeight against
+/// one Q8_1 block: d_w d_a sum(q_w q_a) + m_w s_a, where s8 = d_a sum(q_a) is the Q8_1 block's s
+/// (as ggml's vec_dot_q5_1_q8_1).
+REEL_HD float q51LaneContrib(float dWeight, float mWeight, float d8, float s8, int sumi) {
+  return (dWeight * d8) * static_cast<float>(sumi) + mWeight * s8;
 }
 
 /// Butterfly sum over the 8 lanes of a unit as the kernels' xor-shuffles compute it.

@@ -15,7 +15,7 @@
 namespace reel::quant {
 
 /// Element types of tensors and of quantized rows.
-enum class QType : uint8_t { F32, F16, BF16, Q8_0, Q5_0, Q4_K, Q6_K, Q8_1, FP8_E4M3, Q4_0, Q5_K };
+enum class QType : uint8_t { F32, F16, BF16, Q8_0, Q5_0, Q4_K, Q6_K, Q8_1, FP8_E4M3, Q4_0, Q5_K, Q5_1 };
 
 /// What one element type is: its name and its block.
 struct QTypeInfo {
@@ -26,7 +26,7 @@ struct QTypeInfo {
 };
 
 /// Every QType, in enumerator order. Block sizes follow the GGUF/ggml formats.
-inline constexpr std::array<QTypeInfo, 11> kQTypes{{
+inline constexpr std::array<QTypeInfo, 12> kQTypes{{
     {QType::F32, "f32", 1, 4},
     {QType::F16, "f16", 1, 2},
     {QType::BF16, "bf16", 1, 2},
@@ -38,6 +38,7 @@ inline constexpr std::array<QTypeInfo, 11> kQTypes{{
     {QType::FP8_E4M3, "fp8_e4m3", 1, 1},
     {QType::Q4_0, "q4_0", kQK32, sizeof(BlockQ40)},
     {QType::Q5_K, "q5_k", kQK_K, sizeof(BlockQ5K)},
+    {QType::Q5_1, "q5_1", kQK32, sizeof(BlockQ51)},
 }};
 
 namespace detail {

@@ -12,7 +12,7 @@ namespace reel::quant {
 
 /// Elements per super-block of the K-quant formats.
 inline constexpr int kQK_K = 256;
-/// Elements per block of the legacy formats (Q8_0, Q5_0, Q4_0) and of Q8_1 activations.
+/// Elements per block of the legacy formats (Q8_0, Q5_0, Q5_1, Q4_0) and of Q8_1 activations.
 inline constexpr int kQK32 = 32;
 
 /// Q4_K: 8 sub-blocks of 32 weights, 4-bit quants, 6-bit sub-block scales and mins.
@@ -62,6 +62,17 @@ struct BlockQ50 {
   uint8_t qs[kQK32 / 2];  ///< low 4 bits
 };
 static_assert(sizeof(BlockQ50) == 22);
+
+/// Q5_1: 32 weights, 5-bit quants with a min, w = d * q + m (q in 0..31). The quants are placed
+/// as Q5_0's: element j < 16 is the low nibble of qs[j], element j + 16 its high nibble, and
+/// the 5th bit of element e is bit e of qh (little-endian uint32).
+struct BlockQ51 {
+  uint16_t d;             ///< scale (f16 bits)
+  uint16_t m;             ///< min: the value of q = 0 (f16 bits)
+  uint8_t qh[4];          ///< 5th bit of each quant
+  uint8_t qs[kQK32 / 2];  ///< low 4 bits
+};
+static_assert(sizeof(BlockQ51) == 24);
 
 /// Q4_0: 32 weights, 4-bit quants, w = d * (q - 8). Element j < 16 is the low nibble of qs[j],
 /// element j + 16 its high nibble.

@@ -66,20 +66,41 @@ float signedAbsMax(const float* x, int n) {
   return signedMax;
 }
 
+/// Packs 32 quants (0..31) as Q5_0 and Q5_1 hold them: low nibbles of elements j and j + 16 in
+/// qs[j], 5th bit of element e in bit e of qh.
+void packQ5Quants(const std::array<int, kQK32>& q, uint8_t* qs, uint8_t* qhBytes) {
+  uint32_t qh = 0;
+  for (int j = 0; j < kQK32 / 2; ++j) {
+    qs[j] = static_cast<uint8_t>((q[j] & 0xF) | ((q[j + 16] & 0xF) << 4));
+    qh |= static_cast<uint32_t>(q[j] >> 4) << j;
+    qh |= static_cast<uint32_t>(q[j + 16] >> 4) << (j + 16);
+  }
+  std::memcpy(qhBytes, &qh, 4);
+}
+
 void quantizeQ50Block(const float* x, BlockQ50& b) {
   const float signedMax = signedAbsMax(x, kQK32);
   const float d = signedMax / -16.0f;  // the largest magnitude maps to q = 0 (value -16)
   b.d = f32ToF16(d);
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
-  uint32_t qh = 0;
-  for (int j = 0; j < kQK32 / 2; ++j) {
-    const int q0 = toIntClamped(std::floor(x[j] * id + 16.5f), 0, 31);
-    const int q1 = toIntClamped(std::floor(x[j + 16] * id + 16.5f), 0, 31);
-    b.qs[j] = static_cast<uint8_t>((q0 & 0xF) | ((q1 & 0xF) << 4));
-    qh |= static_cast<uint32_t>(q0 >> 4) << j;
-    qh |= static_cast<uint32_t>(q1 >> 4) << (j + 16);
+  std::array<int, kQK32> q{};
+  for (int i = 0; i < kQK32; ++i) q[i] = toIntClamped(std::floor(x[i] * id + 16.5f), 0, 31);
+  packQ5Quants(q, b.qs, b.qh);
+}
+
+void quantizeQ51Block(const float* x, BlockQ51& b) {
+  float lo = x[0], hi = x[0];
+  for (int i = 1; i < kQK32; ++i) {
+    lo = std::min(lo, x[i]);
+    hi = std::max(hi, x[i]);
   }
-  std::memcpy(b.qh, &qh, 4);
+  const float d = (hi - lo) / 31.0f;  // ggml's rule: the block's range in 31 steps from its min
+  b.d = f32ToF16(d);
+  b.m = f32ToF16(lo);
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  std::array<int, kQK32> q{};
+  for (int i = 0; i < kQK32; ++i) q[i] = toIntClamped(std::floor((x[i] - lo) * id + 0.5f), 0, 31);
+  packQ5Quants(q, b.qs, b.qh);
 }
 
 void quantizeQ40Block(const float* x, BlockQ40& b) {
@@ -269,12 +290,17 @@ void dequantizeQ6kBlock(const BlockQ6K& b, float* y) {
     y[e] = d * static_cast<float>(b.scales[e / 16]) * static_cast<float>(q6kQuant(b, e) - 32);
 }
 
+/// The 5-bit quant (0..31) of element e of a Q5_0 / Q5_1 block with quants qs and 5th bits qh.
+int q5Quant(const uint8_t* qs, const uint8_t* qhBytes, int e) {
+  uint32_t qh;
+  std::memcpy(&qh, qhBytes, 4);
+  const int low = e < 16 ? (qs[e] & 0xF) : (qs[e - 16] >> 4);
+  return low | static_cast<int>(((qh >> e) & 1u) << 4);
+}
+
 /// Q5_0 quant minus 16 of element e.
 int q50Signed(const BlockQ50& b, int e) {
-  uint32_t qh;
-  std::memcpy(&qh, b.qh, 4);
-  const int low = e < 16 ? (b.qs[e] & 0xF) : (b.qs[e - 16] >> 4);
-  return (low | static_cast<int>(((qh >> e) & 1u) << 4)) - 16;
+  return q5Quant(b.qs, b.qh, e) - 16;
 }
 
 // ---- DP4A-exact lane contributions -----------------------------------------------------
@@ -326,6 +352,11 @@ float q50Lane(const BlockQ50& b, const BlockQ81* act, int64_t base) {
   return q32LaneContrib(f16ToF32(b.d), f16ToF32(act[base / 32].d), sumi);
 }
 
+float q51Lane(const BlockQ51& b, const BlockQ81* act, int64_t base) {
+  const int sumi = intDot([&](int i) { return q5Quant(b.qs, b.qh, i); }, act, base, 32);
+  return q51LaneContrib(f16ToF32(b.d), f16ToF32(b.m), f16ToF32(act[base / 32].d), f16ToF32(act[base / 32].s), sumi);
+}
+
 float q40Lane(const BlockQ40& b, const BlockQ81* act, int64_t base) {
   const int sumi = intDot([&](int i) { return q40Signed(b, i); }, act, base, 32);
   return q32LaneContrib(f16ToF32(b.d), f16ToF32(act[base / 32].d), sumi);
@@ -342,11 +373,13 @@ float laneContribution(QType type, const uint8_t* row, const BlockQ81* act, int6
       return q6kLane(reinterpret_cast<const BlockQ6K*>(row)[u], act, 256 * u, c);
     case QType::Q8_0:
     case QType::Q5_0:
+    case QType::Q5_1:
     case QType::Q4_0: {
       const int64_t block = 8 * u + c;
       if (32 * block >= n) return 0.0f;
       if (type == QType::Q8_0) return q80Lane(reinterpret_cast<const BlockQ80*>(row)[block], act, 32 * block);
       if (type == QType::Q4_0) return q40Lane(reinterpret_cast<const BlockQ40*>(row)[block], act, 32 * block);
+      if (type == QType::Q5_1) return q51Lane(reinterpret_cast<const BlockQ51*>(row)[block], act, 32 * block);
       return q50Lane(reinterpret_cast<const BlockQ50*>(row)[block], act, 32 * block);
     }
     default:
@@ -365,8 +398,8 @@ size_t rowBytes(QType type, int64_t n) {
 }
 
 bool isDp4aWeightType(QType type) {
-  return type == QType::Q8_0 || type == QType::Q5_0 || type == QType::Q4_0 || type == QType::Q4_K ||
-         type == QType::Q5_K || type == QType::Q6_K;
+  return type == QType::Q8_0 || type == QType::Q5_0 || type == QType::Q5_1 || type == QType::Q4_0 ||
+         type == QType::Q4_K || type == QType::Q5_K || type == QType::Q6_K;
 }
 
 // ---- scalar conversions ------------------------------------------------------------------
@@ -468,6 +501,9 @@ void quantizeRow(QType type, const float* x, void* out, int64_t n) {
       case QType::Q5_0:
         quantizeQ50Block(x + 32 * i, reinterpret_cast<BlockQ50*>(o)[i]);
         break;
+      case QType::Q5_1:
+        quantizeQ51Block(x + 32 * i, reinterpret_cast<BlockQ51*>(o)[i]);
+        break;
       case QType::Q4_0:
         quantizeQ40Block(x + 32 * i, reinterpret_cast<BlockQ40*>(o)[i]);
         break;
@@ -512,6 +548,12 @@ void dequantizeRow(QType type, const void* in, float* y, int64_t n) {
       case QType::Q5_0: {
         const auto& b = reinterpret_cast<const BlockQ50*>(p)[i];
         for (int j = 0; j < 32; ++j) y[32 * i + j] = f16ToF32(b.d) * static_cast<float>(q50Signed(b, j));
+        break;
+      }
+      case QType::Q5_1: {
+        const auto& b = reinterpret_cast<const BlockQ51*>(p)[i];
+        const float d = f16ToF32(b.d), m = f16ToF32(b.m);
+        for (int j = 0; j < 32; ++j) y[32 * i + j] = d * static_cast<float>(q5Quant(b.qs, b.qh, j)) + m;
         break;
       }
       case QType::Q4_0: {
@@ -584,7 +626,8 @@ float dotDequant(QType weightType, const void* wrow, const float* x, int64_t n) 
 // ---- row-planar repack ---------------------------------------------------------------------
 
 bool needsRowPlanar(QType type) {
-  return type == QType::Q6_K || type == QType::Q8_0 || type == QType::Q5_0 || type == QType::Q4_0;
+  return type == QType::Q6_K || type == QType::Q8_0 || type == QType::Q5_0 || type == QType::Q5_1 ||
+         type == QType::Q4_0;
 }
 
 size_t planarRowBytes(QType type, int64_t n) {
@@ -614,6 +657,12 @@ void repackRowPlanar(QType type, const void* in, void* out, int64_t rows, int64_
         std::memcpy(dst + 16 * b, blk.qs, 16);
         std::memcpy(dst + 16 * nb + 4 * b, blk.qh, 4);
         std::memcpy(dst + 20 * nb + 2 * b, &blk.d, 2);
+      } else if (type == QType::Q5_1) {
+        const auto& blk = reinterpret_cast<const BlockQ51*>(src)[b];
+        std::memcpy(dst + 16 * b, blk.qs, 16);
+        std::memcpy(dst + 16 * nb + 4 * b, blk.qh, 4);
+        std::memcpy(dst + 20 * nb + 4 * b, &blk.d, 2);
+        std::memcpy(dst + 20 * nb + 4 * b + 2, &blk.m, 2);
       } else if (type == QType::Q4_0) {
         const auto& blk = reinterpret_cast<const BlockQ40*>(src)[b];
         std::memcpy(dst + 16 * b, blk.qs, 16);

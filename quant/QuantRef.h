@@ -24,8 +24,8 @@ namespace reel::quant {
 
 /// Bytes of a row of n elements in the GGUF layout; n must be a multiple of blockElems.
 size_t rowBytes(QType type, int64_t n);
-/// True for the block-quantized weight types the DP4A GEMV kernels read (Q8_0, Q5_0, Q4_0, Q4_K,
-/// Q5_K, Q6_K).
+/// True for the block-quantized weight types the DP4A GEMV kernels read (Q8_0, Q5_0, Q5_1, Q4_0,
+/// Q4_K, Q5_K, Q6_K).
 bool isDp4aWeightType(QType type);
 
 // ---- scalar conversions (all round to nearest, ties to even) -----------------------
@@ -47,7 +47,8 @@ inline constexpr float kFp8E4M3Max = 448.0f;
 
 /// Quantizes n floats (n a multiple of blockElems(type)) into GGUF blocks of `type`
 /// (also F32/F16/BF16/FP8_E4M3 as plain element conversions; Q8_1 as BlockQ81).
-/// Q8_0: d = amax/127. Q5_0 / Q4_0: ggml's signed-max rule, d = max/-16 / max/-8. Q4_K / Q5_K:
+/// Q8_0: d = amax/127. Q5_0 / Q4_0: ggml's signed-max rule, d = max/-16 / max/-8. Q5_1: ggml's
+/// min/max rule, m = min, d = (max - min)/31, q = floor((x - m)/d + 1/2). Q4_K / Q5_K:
 /// per 32-element sub-block min/max, scales and mins on 6 bits (round to nearest). Q6_K: per
 /// 16-element sub-block signed-max rule, d_j = max/-32, scales on int8.
 void quantizeRow(QType type, const float* x, void* out, int64_t n);
@@ -62,7 +63,7 @@ void quantizeQ81(const float* x, BlockQ81* out, int64_t n);
 inline constexpr int kGemvKSplit = 4;
 
 /// Dot product of one weight row (GGUF layout, n elements, n a multiple of 256 for the K-quants,
-/// of 32 for Q8_0/Q5_0/Q4_0) with a Q8_1 activation row, exactly as the DP4A kernels compute it.
+/// of 32 for Q8_0/Q5_0/Q5_1/Q4_0) with a Q8_1 activation row, exactly as the DP4A kernels compute it.
 float dotQ81(QType weightType, const void* wrow, const BlockQ81* act, int64_t n);
 
 /// Plain dot product of the dequantized weight row with float activations (double accumulate).
@@ -71,9 +72,9 @@ float dotDequant(QType weightType, const void* wrow, const float* x, int64_t n);
 // ---- repacked (row-planar) weight layout read by the GEMV kernels ----------------------
 
 /// True where the GEMV kernels read the row-planar repack instead of the GGUF blocks:
-/// Q6_K (210 B), Q8_0 (34 B), Q5_0 (22 B) and Q4_0 (18 B) blocks are not 16-byte aligned, so
-/// each row is stored as field planes (see repackRowPlanar). Q4_K (144 B) and Q5_K (176 B) are
-/// read as they are.
+/// Q6_K (210 B), Q8_0 (34 B), Q5_0 (22 B), Q5_1 (24 B) and Q4_0 (18 B) blocks are not 16-byte
+/// aligned, so each row is stored as field planes (see repackRowPlanar). Q4_K (144 B) and Q5_K
+/// (176 B) are read as they are.
 bool needsRowPlanar(QType type);
 
 /// Bytes of one repacked row of n elements: the GGUF row bytes rounded up to 16.
@@ -84,6 +85,7 @@ size_t planarRowBytes(QType type, int64_t n);
 ///  * Q6_K: ql [nb][128], qh [nb][64], scales [nb][16], d [nb] (f16), zero padding;
 ///  * Q8_0: qs [nb][32], d [nb], zero padding;
 ///  * Q5_0: qs [nb][16], qh [nb][4], d [nb], zero padding;
+///  * Q5_1: qs [nb][16], qh [nb][4], {d, m} [nb] (f16 pairs), zero padding;
 ///  * Q4_0: qs [nb][16], d [nb], zero padding.
 /// Types for which needsRowPlanar is false are copied row by row unchanged.
 void repackRowPlanar(QType type, const void* in, void* out, int64_t rows, int64_t n);

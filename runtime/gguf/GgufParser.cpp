@@ -258,9 +258,10 @@ void HeaderParser::readTensorInfo(uint64_t index) {
   info.ggmlType = cursor_.read<uint32_t>({field, "type"});
   const auto qtype = qtypeFromGgmlType(info.ggmlType);
   if (!qtype) {
-    cursor_.failAt(typeOffset,
-                   "{}: ggml type {} ({}) is not supported (only F32, F16, BF16, Q8_0, Q5_0, Q4_0, Q4_K, Q5_K, Q6_K)",
-                   field, info.ggmlType, ggmlTypeName(info.ggmlType));
+    cursor_.failAt(
+        typeOffset,
+        "{}: ggml type {} ({}) is not supported (only F32, F16, BF16, Q8_0, Q5_0, Q5_1, Q4_0, Q4_K, Q5_K, Q6_K)", field,
+        info.ggmlType, ggmlTypeName(info.ggmlType));
   }
   info.type = *qtype;
   const auto blockElems = static_cast<int64_t>(quant::blockElems(info.type));

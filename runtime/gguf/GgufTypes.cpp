@@ -82,6 +82,8 @@ std::optional<quant::QType> qtypeFromGgmlType(uint32_t ggmlTypeId) {
       return QType::Q4_0;
     case ggml_type::kQ5_0:
       return QType::Q5_0;
+    case ggml_type::kQ5_1:
+      return QType::Q5_1;
     case ggml_type::kQ8_0:
       return QType::Q8_0;
     case ggml_type::kQ4_K:
@@ -108,6 +110,8 @@ std::optional<uint32_t> ggmlTypeFromQType(quant::QType type) {
       return ggml_type::kQ4_0;
     case QType::Q5_0:
       return ggml_type::kQ5_0;
+    case QType::Q5_1:
+      return ggml_type::kQ5_1;
     case QType::Q8_0:
       return ggml_type::kQ8_0;
     case QType::Q4_K:

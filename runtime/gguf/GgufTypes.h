@@ -77,6 +77,7 @@ inline constexpr uint32_t kF32 = 0;
 inline constexpr uint32_t kF16 = 1;
 inline constexpr uint32_t kQ4_0 = 2;
 inline constexpr uint32_t kQ5_0 = 6;
+inline constexpr uint32_t kQ5_1 = 7;
 inline constexpr uint32_t kQ8_0 = 8;
 inline constexpr uint32_t kQ4_K = 12;
 inline constexpr uint32_t kQ5_K = 13;

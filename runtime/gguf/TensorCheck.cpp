@@ -114,6 +114,9 @@ std::optional<NonFiniteValue> findNonFiniteValue(quant::QType type, std::span<co
       return scanBlockScales(bytes, sizeof(quant::BlockQ50), {{"d", offsetof(quant::BlockQ50, d)}});
     case QType::Q4_0:
       return scanBlockScales(bytes, sizeof(quant::BlockQ40), {{"d", offsetof(quant::BlockQ40, d)}});
+    case QType::Q5_1:
+      return scanBlockScales(bytes, sizeof(quant::BlockQ51),
+                             {{"d", offsetof(quant::BlockQ51, d)}, {"m", offsetof(quant::BlockQ51, m)}});
     case QType::Q6_K:
       return scanBlockScales(bytes, sizeof(quant::BlockQ6K), {{"d", offsetof(quant::BlockQ6K, d)}});
     case QType::Q4_K:

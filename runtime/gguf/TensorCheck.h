@@ -8,6 +8,7 @@
 ///   q8_0, q5_0, q4_0,    the f16 scale `d` of every block;
 ///   q6_k
 ///   q4_k, q5_k           the f16 scales `d` and `dmin` of every block;
+///   q5_1                 the f16 scale `d` and min `m` of every block;
 ///   q8_1                 the f16 fields `d` and `s` of every block.
 /// The quants of a block are integers, so a block with finite scales decodes to finite
 /// values. A check reads each element once (only the scale fields of quantized blocks),

@@ -64,11 +64,11 @@ constexpr std::array<std::string_view, 12> kBlockTensors = {
     "ffn_gate.weight",  "ffn_up.weight", "ffn_down.weight", "attn_q.bias",   "attn_k.bias",        "attn_v.bias"};
 constexpr std::array<std::string_view, 4> kGlobalTensors = {"token_embd.weight", "output.weight", "output_norm.weight",
                                                             "rope_freqs.weight"};
-constexpr std::array<quant::QType, 9> kGgufTypes = {quant::QType::F32,  quant::QType::F16,  quant::QType::BF16,
-                                                    quant::QType::Q8_0, quant::QType::Q5_0, quant::QType::Q4_0,
-                                                    quant::QType::Q4_K, quant::QType::Q5_K, quant::QType::Q6_K};
+constexpr std::array<quant::QType, 10> kGgufTypes = {
+    quant::QType::F32,  quant::QType::F16,  quant::QType::BF16, quant::QType::Q8_0, quant::QType::Q5_0,
+    quant::QType::Q5_1, quant::QType::Q4_0, quant::QType::Q4_K, quant::QType::Q5_K, quant::QType::Q6_K};
 /// ggml type ids reel does not read (removed, K-quants, i-quants, integers) and junk.
-constexpr std::array<uint32_t, 14> kForeignTypeIds = {3, 7, 9, 10, 11, 15, 16, 20, 23, 24, 29, 31, 39, 0xffffffffu};
+constexpr std::array<uint32_t, 14> kForeignTypeIds = {3, 9, 10, 11, 15, 16, 17, 20, 23, 24, 29, 31, 39, 0xffffffffu};
 constexpr std::array<uint64_t, 14> kRawDims = {0,
                                                1,
                                                0xffffffffu,

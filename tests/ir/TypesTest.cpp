@@ -26,7 +26,7 @@ TEST_CASE("element types and quant::QType map both ways, member by member", "[ir
       {ElemType::F32, QType::F32},   {ElemType::F16, QType::F16},   {ElemType::BF16, QType::BF16},
       {ElemType::Q8_0, QType::Q8_0}, {ElemType::Q5_0, QType::Q5_0}, {ElemType::Q4_K, QType::Q4_K},
       {ElemType::Q6_K, QType::Q6_K}, {ElemType::Q8_1, QType::Q8_1}, {ElemType::FP8_E4M3, QType::FP8_E4M3},
-      {ElemType::Q4_0, QType::Q4_0}, {ElemType::Q5_K, QType::Q5_K},
+      {ElemType::Q4_0, QType::Q4_0}, {ElemType::Q5_K, QType::Q5_K}, {ElemType::Q5_1, QType::Q5_1},
   };
   STATIC_REQUIRE(std::size(pairs) == reel::quant::kQTypes.size());
   for (const auto& [elem, qtype] : pairs) {
@@ -53,6 +53,8 @@ TEST_CASE("block sizes follow the GGUF formats", "[ir][types]") {
   CHECK(blockBytes(ElemType::Q8_0) == 34);
   CHECK(blockBytes(ElemType::Q5_0) == 22);
   CHECK(blockBytes(ElemType::Q4_0) == 18);
+  CHECK(blockElems(ElemType::Q5_1) == 32);
+  CHECK(blockBytes(ElemType::Q5_1) == 24);
   CHECK(blockElems(ElemType::Q5_K) == 256);
   CHECK(blockBytes(ElemType::Q5_K) == 176);
   CHECK(blockBytes(ElemType::Q8_1) == 36);

@@ -83,8 +83,8 @@ TEST_CASE("embedding lookup from every table type", "[elementwise][embed][saniti
   const int64_t vocab = 50, n = 512;
   const std::vector<int32_t> tokens = {3, 49, 0, -1, 50, 3, 17};  // -1 and 50: out of range -> zeros
   const int64_t m = static_cast<int64_t>(tokens.size());
-  for (QType type : {QType::F32, QType::F16, QType::BF16, QType::Q8_0, QType::Q5_0, QType::Q4_0, QType::Q4_K,
-                     QType::Q5_K, QType::Q6_K}) {
+  for (QType type : {QType::F32, QType::F16, QType::BF16, QType::Q8_0, QType::Q5_0, QType::Q5_1, QType::Q4_0,
+                     QType::Q4_K, QType::Q5_K, QType::Q6_K}) {
     const uint32_t seed = freshSeed();
     INFO(quant::qtypeName(type) << " seed " << seed);
     const auto dense = randomFloats(static_cast<size_t>(vocab * n), seed);

@@ -19,8 +19,9 @@ using quant::QType;
 namespace {
 
 /// Every weight type of the DP4A GEMV, and those of them with 32-element blocks.
-constexpr QType kGemvTypes[] = {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0, QType::Q4_0, QType::Q5_K};
-constexpr QType kBlock32Types[] = {QType::Q8_0, QType::Q5_0, QType::Q4_0};
+constexpr QType kGemvTypes[] = {QType::Q4_K, QType::Q6_K, QType::Q8_0, QType::Q5_0,
+                                QType::Q4_0, QType::Q5_K, QType::Q5_1};
+constexpr QType kBlock32Types[] = {QType::Q8_0, QType::Q5_0, QType::Q4_0, QType::Q5_1};
 
 /// One weight matrix in both layouts.
 struct QuantWeights {

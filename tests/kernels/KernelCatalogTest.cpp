@@ -167,9 +167,14 @@ TEST_CASE("launch dims and checks", "[catalog]") {
   CHECK(checkKernelArgs("gemv_dp4a_stack3_q4_k_q6_k", mixed).empty());
   const int64_t straddling[kMaxIntArgs] = {60, 512, 1, 1, 20, 24, 16};  // the Q6_K rows from row 44
   CHECK_FALSE(checkKernelArgs("gemv_dp4a_stack3_q4_k_q6_k", straddling).empty());
-  // k: whole super-blocks for the K-quants, whole 32-element blocks for Q8_0, Q5_0 and Q4_0.
+  // k: whole super-blocks for the K-quants, whole 32-element blocks for Q8_0, Q5_0, Q5_1 and Q4_0.
   const int64_t qwenK[kMaxIntArgs] = {896, 896, 1, 1};
   CHECK(checkKernelArgs("gemv_dp4a_q5_0", qwenK).empty());
+  CHECK(checkKernelArgs("gemv_dp4a_q5_1", qwenK).empty());
+  const int64_t qwenQkv[kMaxIntArgs] = {1152, 896, 1, 1, 896, 128, 128};
+  CHECK(checkKernelArgs("gemv_dp4a_stack3_q5_1", qwenQkv).empty());
+  const int64_t partBlock[kMaxIntArgs] = {896, 880, 1, 1};
+  CHECK(checkKernelArgs("gemv_dp4a_q5_1", partBlock) == "k must be a positive multiple of 32 for q5_1 weights");
   CHECK(checkKernelArgs("gemv_dp4a_q4_0", qwenK).empty());
   CHECK(checkKernelArgs("gemv_dp4a_gate_up_q8_0", qwenK).empty());
   CHECK_FALSE(checkKernelArgs("gemv_dp4a_q4_k", qwenK).empty());

@@ -5,7 +5,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -94,6 +96,10 @@ TEST_CASE("block layout facts", "[quant]") {
   CHECK(blockBytes(QType::Q4_0) == 18);
   CHECK(blockElems(QType::Q5_K) == 256);
   CHECK(blockBytes(QType::Q5_K) == 176);
+  CHECK(blockElems(QType::Q5_1) == 32);
+  CHECK(blockBytes(QType::Q5_1) == 24);
+  CHECK(rowBytes(QType::Q5_1, 896) == 28 * 24);
+  CHECK(planarRowBytes(QType::Q5_1, 96) == 80);  // 3 blocks of 24 bytes, rounded up to 16
   CHECK(rowBytes(QType::Q4_K, 4096) == 16 * 144);
   CHECK(rowBytes(QType::Q5_K, 4096) == 16 * 176);
   CHECK(planarRowBytes(QType::Q4_0, 96) == 64);  // 3 blocks of 18 bytes, rounded up to 16
@@ -210,6 +216,48 @@ TEST_CASE("Q5_K and Q4_0 bit placement follow ggml", "[quant]") {
   }
 }
 
+TEST_CASE("Q5_1 bit placement and quantizer follow ggml", "[quant]") {
+  // ggml's dequantize_row_q5_1: element j < 16 is (qs[j] & 0xF) plus 16 where qh has bit j,
+  // element j + 16 is (qs[j] >> 4) plus 16 where qh has bit j + 16; y = d * q + m.
+  BlockQ51 b{};
+  b.d = f32ToF16(0.5f);
+  b.m = f32ToF16(-3.0f);
+  const uint32_t qh = 0x80010002u;  // 5th bits of elements 1, 16 and 31
+  std::memcpy(b.qh, &qh, 4);
+  for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>(j | ((15 - j) << 4));
+  std::vector<float> y(32);
+  dequantizeRow(QType::Q5_1, &b, y.data(), 32);
+  for (int j = 0; j < 16; ++j) {
+    INFO("element " << j);
+    const int lo = j | (j == 1 ? 16 : 0), hi = (15 - j) | (j == 0 || j == 15 ? 16 : 0);
+    CHECK(y[j] == 0.5f * static_cast<float>(lo) - 3.0f);
+    CHECK(y[j + 16] == 0.5f * static_cast<float>(hi) - 3.0f);
+  }
+
+  // ggml's quantize_row_q5_1_ref: m = the block's min, d = (max - min) / 31, q = floor((x - m)/d +
+  // 1/2). Values on that grid (q 0 and 31 present, d and m exact in f16) come back as the same q.
+  std::array<int, 32> q{};
+  std::vector<float> x(32);
+  for (int e = 0; e < 32; ++e) {
+    q[e] = e == 7 ? 0 : (e == 20 ? 31 : (e * 11 + 5) % 32);
+    x[e] = -2.0f + 0.25f * static_cast<float>(q[e]);
+  }
+  BlockQ51 c{};
+  quantizeRow(QType::Q5_1, x.data(), &c, 32);
+  CHECK(c.d == f32ToF16(0.25f));
+  CHECK(c.m == f32ToF16(-2.0f));
+  uint32_t bits = 0;
+  std::memcpy(&bits, c.qh, 4);
+  for (int e = 0; e < 32; ++e) {
+    INFO("element " << e);
+    const int low = e < 16 ? (c.qs[e] & 0xF) : (c.qs[e - 16] >> 4);
+    CHECK((low | static_cast<int>(((bits >> e) & 1u) << 4)) == q[e]);
+  }
+  std::vector<float> back(32);
+  dequantizeRow(QType::Q5_1, &c, back.data(), 32);
+  CHECK(back == x);
+}
+
 TEST_CASE("fp16 conversion edge cases", "[quant][f16]") {
   CHECK(f32ToF16(0.0f) == 0x0000);
   CHECK(f32ToF16(-0.0f) == 0x8000);
@@ -296,6 +344,15 @@ TEST_CASE("quantize-dequantize error bounds", "[quant]") {
       REQUIRE(std::fabs(x[i] - y[i]) <= 1.01f * groupAmax(x, i / 32 * 32, 32) / 8.0f);
     CHECK(relRms(x, y) < 0.12);
   }
+  SECTION("Q5_1: |err| <= 0.51 * range/31 + the f16 rounding of the min, per block; relative RMS < 5%") {
+    const auto y = roundTrip(QType::Q5_1, x);
+    for (size_t i = 0; i < x.size(); ++i) {
+      const auto block = x.begin() + static_cast<std::ptrdiff_t>(i / 32 * 32);
+      const float lo = *std::min_element(block, block + 32), hi = *std::max_element(block, block + 32);
+      REQUIRE(std::fabs(x[i] - y[i]) <= 0.51f * (hi - lo) / 31.0f + std::fabs(lo) * 0x1p-11f);
+    }
+    CHECK(relRms(x, y) < 0.05);
+  }
   SECTION("Q6_K: |err| <= 1.1 * amax/32 per 16-element sub-block; relative RMS < 3%") {
     const auto y = roundTrip(QType::Q6_K, x);
     for (size_t i = 0; i < x.size(); ++i)
@@ -320,7 +377,7 @@ TEST_CASE("quantize-dequantize error bounds", "[quant]") {
   }
   SECTION("all-zero rows stay zero") {
     const std::vector<float> zeros(512, 0.0f);
-    for (QType t : {QType::Q8_0, QType::Q5_0, QType::Q4_0, QType::Q4_K, QType::Q5_K, QType::Q6_K})
+    for (QType t : {QType::Q8_0, QType::Q5_0, QType::Q5_1, QType::Q4_0, QType::Q4_K, QType::Q5_K, QType::Q6_K})
       CHECK(roundTrip(t, zeros) == zeros);
   }
 }
@@ -350,11 +407,11 @@ TEST_CASE("Q8_1 activation quantizer", "[quant]") {
 
 TEST_CASE("dotQ81 matches the dequantized dot", "[quant][dot]") {
   const int64_t n = GENERATE(256, 768, 4096, 11008);
-  for (QType t : {QType::Q8_0, QType::Q5_0, QType::Q4_0, QType::Q4_K, QType::Q5_K, QType::Q6_K}) {
+  for (QType t : {QType::Q8_0, QType::Q5_0, QType::Q5_1, QType::Q4_0, QType::Q4_K, QType::Q5_K, QType::Q6_K}) {
     CAPTURE(qtypeName(t), n);
     const auto w = gaussianRow(n, 100 + static_cast<uint32_t>(n), 0.05f);
     auto x = gaussianRow(n, 200 + static_cast<uint32_t>(n));
-    for (int64_t i = 0; i < n; i += 97) x[i] += 0.5f;  // a bias, so Q4_K's min term matters
+    for (int64_t i = 0; i < n; i += 97) x[i] += 0.5f;  // a bias, so the min terms (Q4_K, Q5_1) matter
     std::vector<uint8_t> wq(rowBytes(t, n));
     quantizeRow(t, w.data(), wq.data(), n);
     std::vector<BlockQ81> xq(static_cast<size_t>(n / 32));
@@ -365,8 +422,8 @@ TEST_CASE("dotQ81 matches the dequantized dot", "[quant][dot]") {
     double absSum = 0.0;
     for (int64_t i = 0; i < n; ++i) absSum += std::fabs(static_cast<double>(wd[i]) * xd[i]);
     const float kernelDot = dotQ81(t, wq.data(), xq.data(), n);
-    // Against the dequantized Q8_1 activations: only float rounding (and, for Q4_K, the f16
-    // rounding of s) differ: 1e-3 of sum |w x|.
+    // Against the dequantized Q8_1 activations: only float rounding (and, for the formats with a
+    // min, the f16 rounding of s) differ: 1e-3 of sum |w x|.
     CHECK(std::fabs(kernelDot - dotDequant(t, wq.data(), xd.data(), n)) <= 1e-3 * absSum);
     // Against the float activations: Q8_1's own error adds: 1% of sum |w x|.
     CHECK(std::fabs(kernelDot - dotDequant(t, wq.data(), x.data(), n)) <= 1e-2 * absSum);
@@ -376,7 +433,7 @@ TEST_CASE("dotQ81 matches the dequantized dot", "[quant][dot]") {
 TEST_CASE("row-planar repack places every field", "[quant]") {
   const int64_t n = 512;
   const auto w = gaussianRow(2 * n, 5);
-  for (QType t : {QType::Q6_K, QType::Q8_0, QType::Q5_0, QType::Q4_0, QType::Q4_K, QType::Q5_K}) {
+  for (QType t : {QType::Q6_K, QType::Q8_0, QType::Q5_0, QType::Q5_1, QType::Q4_0, QType::Q4_K, QType::Q5_K}) {
     std::vector<uint8_t> gguf(2 * rowBytes(t, n));
     quantizeRow(t, w.data(), gguf.data(), n);
     quantizeRow(t, w.data() + n, gguf.data() + rowBytes(t, n), n);
@@ -399,6 +456,13 @@ TEST_CASE("row-planar repack places every field", "[quant]") {
       CHECK(std::memcmp(row1 + 16 * 3, b[3].qs, 16) == 0);
       CHECK(std::memcmp(row1 + 256 + 4 * 3, b[3].qh, 4) == 0);
       CHECK(std::memcmp(row1 + 320 + 2 * 3, &b[3].d, 2) == 0);
+    } else if (t == QType::Q5_1) {  // 16 blocks: qs at 0, qh at 256, {d, m} at 320
+      const auto* b = reinterpret_cast<const BlockQ51*>(src1);
+      CHECK(planarRowBytes(t, n) == 384);
+      CHECK(std::memcmp(row1 + 16 * 9, b[9].qs, 16) == 0);
+      CHECK(std::memcmp(row1 + 256 + 4 * 9, b[9].qh, 4) == 0);
+      CHECK(std::memcmp(row1 + 320 + 4 * 9, &b[9].d, 2) == 0);
+      CHECK(std::memcmp(row1 + 320 + 4 * 9 + 2, &b[9].m, 2) == 0);
     } else if (t == QType::Q4_0) {
       const auto* b = reinterpret_cast<const BlockQ40*>(src1);
       CHECK(std::memcmp(row1 + 16 * 5, b[5].qs, 16) == 0);
@@ -436,6 +500,17 @@ TEST_CASE("quantizers give defined codes for non-finite and subnormal inputs", "
   quantizeRow(QType::Q4_0, tiny.data(), q40.data(), 32);
   dequantizeRow(QType::Q4_0, q40.data(), back.data(), 32);
   CHECK(back[1] == 0.0f);
+  std::vector<uint8_t> q51(rowBytes(QType::Q5_1, 32));  // Q5_1's range / 31 too
+  quantizeRow(QType::Q5_1, tiny.data(), q51.data(), 32);
+  dequantizeRow(QType::Q5_1, q51.data(), back.data(), 32);
+  CHECK(back[1] == 0.0f);
+  quantizeRow(QType::Q5_1, x.data(), q51.data(), 32);  // NaN and -inf: no trap, whatever the codes
+}
+
+TEST_CASE("Q5_1 keeps the min: offset rows lose less than with Q5_0", "[quant]") {
+  auto x = gaussianRow(2048, 23);
+  for (float& v : x) v += 4.0f;  // all positive: Q5_0's symmetric grid wastes half its codes
+  CHECK(relRms(x, roundTrip(QType::Q5_1, x)) < 0.5 * relRms(x, roundTrip(QType::Q5_0, x)));
 }
 
 TEST_CASE("Q5_K keeps the 5th bit: half Q4_K's error on the same rows", "[quant]") {

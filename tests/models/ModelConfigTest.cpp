@@ -211,9 +211,13 @@ TEST_CASE("q5_k_m and q4_0 place weight types as llama.cpp does", "[models][conf
   CHECK(type(QuantScheme::Q5_K_M, WeightRole::Output, -1) == ElemType::Q6_K);
   CHECK(type(QuantScheme::Q5_K_M, WeightRole::TokenEmbd, -1) == ElemType::Q5_K);
   CHECK(type(QuantScheme::Q5_K_M, WeightRole::Norm, 3) == ElemType::F32);
-  // Rows that are not whole super-blocks (Qwen2.5-0.5B's 896): Q5_K -> Q5_0, Q6_K -> Q8_0.
-  CHECK(type(QuantScheme::Q5_K_M, WeightRole::AttnQ, 5, 896) == ElemType::Q5_0);
+  // Rows that are not whole super-blocks (Qwen2.5-0.5B's 896): Q5_K -> Q5_1, Q6_K -> Q8_0, as
+  // llama.cpp's quantizer writes them; Q4_K_M's Q4_K -> Q5_0.
+  CHECK(type(QuantScheme::Q5_K_M, WeightRole::AttnQ, 5, 896) == ElemType::Q5_1);
+  CHECK(type(QuantScheme::Q5_K_M, WeightRole::FfnDown, 7, 896) == ElemType::Q5_1);
   CHECK(type(QuantScheme::Q5_K_M, WeightRole::AttnV, 0, 896) == ElemType::Q8_0);
+  CHECK(type(QuantScheme::Q5_K_M, WeightRole::Output, -1, 896) == ElemType::Q8_0);
+  CHECK(type(QuantScheme::Q4_K_M, WeightRole::AttnQ, 5, 896) == ElemType::Q5_0);
 
   CHECK(type(QuantScheme::BF16, WeightRole::Output, -1) == ElemType::BF16);
   CHECK(type(QuantScheme::BF16, WeightRole::Bias, 1) == ElemType::F32);

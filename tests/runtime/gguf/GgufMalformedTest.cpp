@@ -159,7 +159,7 @@ TEST_CASE("unknown value types and tensor types are rejected", "[gguf]") {
   expectError(RawGguf().header(0, 1).str("k").u32(7).u8(2).fill(8).bytes, "key 'k': bool value 2 is neither 0 nor 1");
   expectError(RawGguf().header(0, 1).str("k").u32(9).u32(7).u64(2).u8(1).u8(5).fill(8).bytes,
               "offset 50: key 'k': bool element 1 is 5, neither 0 nor 1");
-  expectError(oneTensorFile({32}, 7, 0), "tensor 'w': ggml type 7 (Q5_1) is not supported");
+  expectError(oneTensorFile({32}, 3, 0), "tensor 'w': ggml type 3 (Q4_1) is not supported");
   expectError(oneTensorFile({32}, 1000, 0), "ggml type 1000 (unknown) is not supported");
   expectError(oneTensorFile({32}, 9, 0), "ggml type 9 (Q8_1) is not supported");
   auto deep = RawGguf().header(0, 1).str("k").u32(9);
@@ -192,8 +192,8 @@ TEST_CASE("duplicate and empty names are rejected", "[gguf]") {
   expectError(RawGguf().header(0, 1).str("").u32(0).u8(0).bytes, "metadata entry 0: the key is empty");
   expectError(RawGguf().header(1, 0).tensorInfo("", {8}, kF32, 0).padTo(32).fill(32).bytes,
               "offset 24: tensor 0: the name is empty");
-  const auto hostileName = RawGguf().header(1, 0).tensorInfo("a\nb", {8}, 7, 0).padTo(32).fill(32).bytes;
-  expectError(hostileName, "tensor 'a\\x0ab': ggml type 7");
+  const auto hostileName = RawGguf().header(1, 0).tensorInfo("a\nb", {8}, 3, 0).padTo(32).fill(32).bytes;
+  expectError(hostileName, "tensor 'a\\x0ab': ggml type 3");
 }
 
 TEST_CASE("tensorData rejects a tensor info that is not from the file", "[gguf]") {

@@ -62,6 +62,10 @@ TEST_CASE("GGUF round trip through a file keeps every metadata type and tensor t
   CHECK(q4k.byteSize == 2 * 144);
   CHECK(q4k.elementCount() == 512);
   CHECK(q4k.rowCount() == 2);
+  const GgufTensorInfo& q51 = file.tensor("t.q5_1");  // ggml's id 7, blocks of 32 in 24 bytes
+  CHECK(q51.ggmlType == 7);
+  CHECK(q51.type == quant::QType::Q5_1);
+  CHECK(q51.byteSize == 6 * 24);
   CHECK(file.findTensor("absent") == nullptr);
   CHECK_THROWS_WITH(file.tensor("absent"), Contains("no tensor named 'absent'"));
 }

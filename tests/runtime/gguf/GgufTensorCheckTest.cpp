@@ -88,6 +88,11 @@ TEST_CASE("NaN and Inf block scales are found by block and field", "[gguf][check
         "t.gguf: tensor 't.q4_k' (q4_k): block 1 (row 1) has scale dmin = -inf; the weights are damaged");
   CHECK(checkMessage(patchedFile(tensors, "t.q4_0", 2 * sizeof(quant::BlockQ40), kF16Nan), "t.q4_0") ==
         "t.gguf: tensor 't.q4_0' (q4_0): block 2 (row 1) has scale d = nan; the weights are damaged");
+  CHECK(checkMessage(patchedFile(tensors, "t.q5_1", 4 * sizeof(quant::BlockQ51), kF16Inf), "t.q5_1") ==
+        "t.gguf: tensor 't.q5_1' (q5_1): block 4 (row 1) has scale d = inf; the weights are damaged");
+  CHECK(checkMessage(patchedFile(tensors, "t.q5_1", sizeof(quant::BlockQ51) + offsetof(quant::BlockQ51, m), kF16NegInf),
+                     "t.q5_1") ==
+        "t.gguf: tensor 't.q5_1' (q5_1): block 1 (row 0) has scale m = -inf; the weights are damaged");
   CHECK(checkMessage(patchedFile(tensors, "t.q5_k", 0, kF16Inf), "t.q5_k") ==
         "t.gguf: tensor 't.q5_k' (q5_k): block 0 (row 0) has scale d = inf; the weights are damaged");
   CHECK(checkMessage(patchedFile(tensors, "t.q5_k", sizeof(quant::BlockQ5K) + offsetof(quant::BlockQ5K, dmin), kF16Nan),

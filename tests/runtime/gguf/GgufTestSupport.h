@@ -142,6 +142,7 @@ inline std::vector<GgufTensorBlob> everyTypeTensors() {
   tensors.push_back(patternTensor("t.q8_0", QType::Q8_0, {64, 2}));
   tensors.push_back(patternTensor("t.q5_0", QType::Q5_0, {32, 1, 1, 2}));
   tensors.push_back(patternTensor("t.q4_0", QType::Q4_0, {64, 2}));
+  tensors.push_back(patternTensor("t.q5_1", QType::Q5_1, {96, 2}));
   tensors.push_back(patternTensor("t.q4_k", QType::Q4_K, {256, 2}));
   tensors.push_back(patternTensor("t.q5_k", QType::Q5_K, {256, 2}));
   tensors.push_back(patternTensor("t.q6_k", QType::Q6_K, {256}));

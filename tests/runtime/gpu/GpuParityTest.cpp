@@ -131,6 +131,26 @@ TEST_CASE("tiny: q4_0, q5_k_m, f16 and bf16 weights on the GPU match the CPU ref
   }
 }
 
+TEST_CASE("Qwen-shaped q5_k_m: Q5_1 GEMVs (rows of 384) on the GPU match the CPU reference", "[gpu][parity]") {
+  // llama.cpp's Q5_K_M on rows that are not whole super-blocks, as on Qwen2.5-0.5B: Q5_1 for
+  // Q5_K, Q8_0 for Q6_K (the tied embedding table too); rows of 384 end in a partial unit.
+  const models::ModelConfig config = qwenShapedConfig();
+  GpuCompileSpec spec;
+  spec.scheme = models::QuantScheme::Q5_K_M;
+  const synth::OpenWeights& weights = gpuTestWeights(config, spec.scheme);
+  const codegen::CompileResult compiled = compileForGpu(config, *weights.source, spec);
+  int q51Launches = 0, q80Embeddings = 0;
+  for (const codegen::BucketPlan& bucket : compiled.plan.buckets) {
+    for (const codegen::Step& step : bucket.steps) {
+      q51Launches += step.kernel.rfind("gemv_dp4a", 0) == 0 && step.kernel.ends_with("_q5_1") ? 1 : 0;
+      q80Embeddings += step.kernel == "embed_q8_0" ? 1 : 0;
+    }
+  }
+  CHECK(q51Launches > 0);
+  CHECK(q80Embeddings > 0);
+  compareWithCpu(compiled, weights, {staggeredPrompts(3, config.vocabSize), 12, {}});
+}
+
 TEST_CASE("tiny: three sequences decoding together match the CPU reference", "[gpu][parity]") {
   const models::ModelConfig config = tinyConfig();
   std::vector<std::vector<int32_t>> prompts = staggeredPrompts(3, config.vocabSize);

@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
+
 using namespace reel;
 using namespace reel::decode;
 using namespace reel::reference;
@@ -44,12 +46,12 @@ void compareWithAlone(const std::vector<SequenceOutput>& alone, const DecodeRepo
   }
 }
 
-/// Decodes with the default pipeline (bucket 1) on synthetic `scheme` weights, teacher-forced
-/// along the f32 graph's tokens, and compares the logits with the f32 graph's; the M = 1 matmuls
-/// must all use `kernel`.
-void checkCloseToF32(models::QuantScheme scheme, const std::string& kernel) {
-  INFO(models::quantSchemeName(scheme));
-  const models::ModelConfig config = tinyConfig();
+/// Decodes `config` with the default pipeline (bucket 1) on synthetic `scheme` weights,
+/// teacher-forced along the f32 graph's tokens, and compares the logits with the f32 graph's
+/// (the same weights dequantized); the M = 1 matmuls must all use `kernel`.
+void checkCloseToF32(models::QuantScheme scheme, const std::string& kernel,
+                     const models::ModelConfig& config = tinyConfig()) {
+  INFO(config.name << ", " << models::quantSchemeName(scheme));
   const synth::OpenWeights& weights = syntheticWeights(config, scheme);
   CompileSpec generic;
   generic.scheme = scheme;
@@ -68,20 +70,18 @@ void checkCloseToF32(models::QuantScheme scheme, const std::string& kernel) {
   compareWithAlone(f32, report, kQ81Tolerance);
 }
 
-}  // namespace
-
-TEST_CASE("every bucket matches M = 1 per sequence, padding rows present", "[parity][buckets]") {
-  const models::ModelConfig config = tinyConfig();
-  const synth::OpenWeights& weights = syntheticWeights(config);
-  std::unique_ptr<ir::Module> module =
-      compileModule(config, *weights.source, {passes::kDefaultPipeline, {1, 2, 4, 8, 16}, 16});
+/// Compiles `config` for the buckets of `bucketLive` (bucket, live sequences) with the default
+/// pipeline and checks that each bucket gives every live sequence the logits it gets alone at
+/// M = 1.
+void checkBucketsMatchAlone(const models::ModelConfig& config, const synth::OpenWeights& weights,
+                            const std::vector<std::pair<int64_t, int64_t>>& bucketLive) {
+  CompileSpec spec{passes::kDefaultPipeline, {}, 16};
+  for (const auto& [bucket, live] : bucketLive) spec.buckets.push_back(bucket);
+  std::unique_ptr<ir::Module> module = compileModule(config, *weights.source, spec);
   const StepGraphs graphs = findStepGraphs(*module);
-  REQUIRE(graphs.buckets.size() == 5);
+  REQUIRE(graphs.buckets.size() == bucketLive.size());
   REQUIRE(graphs.prefill != nullptr);
-
-  // Live sequences per bucket: fewer than the bucket, so every bucket > 1 pads.
-  const std::vector<std::pair<int64_t, int64_t>> bucketLive{{1, 1}, {2, 1}, {4, 3}, {8, 5}, {16, 9}};
-  const std::vector<std::vector<int32_t>> prompts = staggeredPrompts(9, config.vocabSize);
+  const std::vector<std::vector<int32_t>> prompts = staggeredPrompts(bucketLive.back().second, config.vocabSize);
   const std::vector<SequenceOutput> alone = decodeAlone(graphs, *weights.source, prompts);
   const std::set<std::string> singleKernels = matmulKernels(*graphs.buckets.at(1));
 
@@ -100,6 +100,14 @@ TEST_CASE("every bucket matches M = 1 per sequence, padding rows present", "[par
     REQUIRE(report.decodePath.find("M = " + std::to_string(bucket)) != std::string::npos);
     compareWithAlone(alone, report, toleranceFor(singleKernels, kernels));
   }
+}
+
+}  // namespace
+
+TEST_CASE("every bucket matches M = 1 per sequence, padding rows present", "[parity][buckets]") {
+  // Live sequences per bucket: fewer than the bucket, so every bucket > 1 pads.
+  const models::ModelConfig config = tinyConfig();
+  checkBucketsMatchAlone(config, syntheticWeights(config), {{1, 1}, {2, 1}, {4, 3}, {8, 5}, {16, 9}});
 }
 
 TEST_CASE("more sequences than the largest bucket are split into several steps", "[parity][buckets]") {
@@ -131,4 +139,19 @@ TEST_CASE("q4_0 and q5_k_m weights (DP4A) and f16 and bf16 weights (hgemm) stay 
   checkCloseToF32(models::QuantScheme::Q5_K_M, "dp4a");
   checkCloseToF32(models::QuantScheme::F16, "hgemm");
   checkCloseToF32(models::QuantScheme::BF16, "hgemm");
+}
+
+TEST_CASE("a Qwen-shaped q5_k_m model (Q5_1 where rows are not whole super-blocks) decodes on the CPU",
+          "[parity][precision]") {
+  // llama.cpp's Q5_K_M on rows of 384 (Qwen2.5-0.5B: 896): Q5_K -> Q5_1, Q6_K -> Q8_0.
+  const models::ModelConfig config = qwenShapedConfig();
+  const synth::OpenWeights& weights = syntheticWeights(config, models::QuantScheme::Q5_K_M);
+  std::map<quant::QType, int> types;
+  for (const GgufTensorInfo& tensor : weights.file->tensors()) ++types[tensor.type];
+  CHECK(types[quant::QType::Q5_1] == 11);  // q, k, o, gate, up of both layers; layer 0's v
+  CHECK(types[quant::QType::Q8_0] == 2);   // layer 1's v (more bits); the tied embedding table
+  CHECK(types[quant::QType::Q5_K] == 1);   // ffn_down, rows of 512: layer 0's
+  CHECK(types[quant::QType::Q6_K] == 1);   // and layer 1's (more bits)
+  checkCloseToF32(models::QuantScheme::Q5_K_M, "dp4a", config);
+  checkBucketsMatchAlone(config, weights, {{1, 1}, {4, 3}});
 }

@@ -45,6 +45,34 @@ inline models::ModelConfig tinyConfig() {
   return models::loadModelConfig("tiny");
 }
 
+/// Gives `config` Qwen2.5's traits: the qwen2 architecture, neox RoPE (theta 1e6), q/k/v biases,
+/// tied embeddings, RMSNorm eps 1e-6.
+inline void setQwen2Traits(models::ModelConfig& config) {
+  config.architecture = "qwen2";
+  config.ropeStyle = models::RopeStyle::Neox;
+  config.qkvBias = true;
+  config.tieEmbeddings = true;
+  config.rmsNormEps = 1e-6;
+  config.ropeTheta = 1000000.0;
+}
+
+/// A Qwen2-shaped test model: tiny's layers with Qwen2.5's features (qwen2, neox RoPE, q/k/v
+/// biases, tied embeddings) and rows of 384, which are not whole K-quant super-blocks, so the
+/// K-quant schemes fall back to the 32-element block formats as they do on Qwen2.5-0.5B (rows of
+/// 896; ffn_down's 512 stays whole, as Qwen2.5-0.5B's 4864).
+inline models::ModelConfig qwenShapedConfig() {
+  models::ModelConfig config = tinyConfig();
+  config.name = "tiny-qwen2-384";
+  config.source.clear();
+  setQwen2Traits(config);
+  config.hiddenSize = 384;
+  config.numHeads = 6;
+  config.numKvHeads = 3;
+  config.headDim = 64;
+  config.validate();
+  return config;
+}
+
 /// Synthetic weights for `config`, made once per (name, scheme, seed) and kept for the
 /// rest of the test binary.
 inline const synth::OpenWeights& syntheticWeights(const models::ModelConfig& config,

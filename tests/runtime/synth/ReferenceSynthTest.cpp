@@ -99,12 +99,7 @@ TEST_CASE("a synthetic GGUF file carries the config and what llama.cpp needs", "
 TEST_CASE("configs survive a trip through GGUF: qwen2, llama3 scaling, sliding window", "[synth][gguf]") {
   models::ModelConfig config = variant("tiny-qwen2");
   SECTION("qwen2: neox rope, qkv biases, tied embeddings") {
-    config.architecture = "qwen2";
-    config.ropeStyle = models::RopeStyle::Neox;
-    config.qkvBias = true;
-    config.tieEmbeddings = true;
-    config.rmsNormEps = 1e-6;
-    config.ropeTheta = 1000000.0;
+    setQwen2Traits(config);
   }
   SECTION("llama3 rope scaling, head_dim != hidden / heads") {
     config.name = "tiny-llama3";
