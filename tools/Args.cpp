@@ -132,6 +132,16 @@ int64_t parseIntIn(const std::string& text, IntRange range, const std::string& w
   return value;
 }
 
+std::vector<int64_t> parseIntList(const std::string& text, IntRange range, const std::string& what) {
+  std::vector<int64_t> values;
+  for (size_t start = 0; start <= text.size();) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    values.push_back(parseIntIn(text.substr(start, comma - start), range, what));
+    start = comma + 1;
+  }
+  return values;
+}
+
 int64_t Args::getInt(const std::string& name, int64_t fallback, IntRange range) const {
   std::optional<std::string> text = get(name);
   return text ? parseIntIn(*text, range, command_ + ": " + name) : fallback;

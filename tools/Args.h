@@ -23,6 +23,9 @@ struct IntRange {
 /// trailing characters, out of range) is a one-line reel::Error naming `what` ("reel run: --ctx").
 int64_t parseIntIn(const std::string& text, IntRange range, const std::string& what);
 
+/// Parses "4,16,64": every comma-separated piece by parseIntIn (an empty piece is an error).
+std::vector<int64_t> parseIntList(const std::string& text, IntRange range, const std::string& what);
+
 /// "4096", "512M", "1.5G", "4GiB", "2GB": bytes. K, M, G, T, KiB, MiB, GiB and TiB are powers of
 /// 1024, KB, MB, GB and TB powers of 1000, B or no suffix bytes (whole ones); letters in either
 /// case. Nothing for anything else, for 0 bytes and for more than 2^60.

@@ -269,14 +269,7 @@ LevelReport runLevel(const LoadPlan& plan, const tcp::resolver::results_type& en
 }
 
 std::vector<int64_t> parseLevels(const std::string& text) {
-  std::vector<int64_t> levels;
-  for (size_t at = 0; at <= text.size();) {
-    size_t end = text.find(',', at);
-    if (end == std::string::npos) end = text.size();
-    levels.push_back(parseIntIn(text.substr(at, end - at), {1, kMostConcurrency}, "reel loadgen: --concurrency"));
-    at = end + 1;
-  }
-  return levels;
+  return parseIntList(text, {1, kMostConcurrency}, "reel loadgen: --concurrency");
 }
 
 /// Asks GET /v1/models for the model's name, vocabulary and context (its data[0].meta, as reel

@@ -45,16 +45,10 @@ constexpr int64_t kMaxBucketRows = int64_t{1} << 16;
 
 /// "1,2,4,8" -> positive, increasing sizes.
 std::vector<int64_t> parseBuckets(const std::string& text) {
-  std::vector<int64_t> buckets;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = std::min(text.find(',', start), text.size());
-    const int64_t value = parseIntIn(text.substr(start, comma - start), {1, kMaxBucketRows}, "--buckets " + text + ":");
-    if (!buckets.empty() && value <= buckets.back())
-      failPlain("--buckets {}: sizes must be increasing ({} after {})", text, value, buckets.back());
-    buckets.push_back(value);
-    start = comma + 1;
-  }
+  const std::vector<int64_t> buckets = parseIntList(text, {1, kMaxBucketRows}, "--buckets " + text + ":");
+  for (size_t i = 1; i < buckets.size(); ++i)
+    if (buckets[i] <= buckets[i - 1])
+      failPlain("--buckets {}: sizes must be increasing ({} after {})", text, buckets[i], buckets[i - 1]);
   return buckets;
 }
 

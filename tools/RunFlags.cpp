@@ -17,14 +17,8 @@ constexpr int64_t kMaxNewTokens = int64_t{1} << 24;
 
 /// "1,2,3" -> token ids.
 std::vector<int32_t> parseTokens(const std::string& text, const std::string& command) {
-  std::vector<int32_t> tokens;
-  for (size_t start = 0; start <= text.size();) {
-    const size_t comma = std::min(text.find(',', start), text.size());
-    tokens.push_back(static_cast<int32_t>(
-        parseIntIn(text.substr(start, comma - start), {0, INT32_MAX}, command + ": --prompt-tokens " + text + ":")));
-    start = comma + 1;
-  }
-  return tokens;
+  const std::vector<int64_t> ids = parseIntList(text, {0, INT32_MAX}, command + ": --prompt-tokens " + text + ":");
+  return {ids.begin(), ids.end()};
 }
 
 }  // namespace

@@ -118,15 +118,7 @@ std::vector<gpu::TimedKernel> attentionChain(const passes::AttentionKey& key, in
 
 /// "256,512,1024": KV lengths, each read strictly by parseIntIn.
 std::vector<int64_t> parseContexts(const std::string& text) {
-  std::vector<int64_t> values;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t comma = std::min(text.find(',', start), text.size());
-    values.push_back(
-        parseIntIn(text.substr(start, comma - start), {1, 1 << 20}, "reel tune: --contexts " + text + ":"));
-    start = comma + 1;
-  }
-  return values;
+  return parseIntList(text, {1, 1 << 20}, "reel tune: --contexts " + text + ":");
 }
 
 /// Bytes of one pass over the attention's K and V caches, for the memory limit on contexts.
