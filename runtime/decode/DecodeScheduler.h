@@ -14,7 +14,7 @@
 /// each waiting sequence adds one row at its next prompt position to the decode step (one row
 /// per KV slot: the decode graphs' attention reads each row's own sequence only). A prompt
 /// never starves: a step whose running sequences leave no room in the budget still prefills
-/// one row. So a long prompt no longer stalls the running sequences: they get a token on
+/// one row. So a long prompt does not stall the running sequences: they get a token on
 /// every step while it prefills.
 ///
 /// A sequence stops when it has its tokens (StopReason::Length), when it generates one of its
