@@ -41,7 +41,10 @@ const char* kindName(BufferKind kind) {
   return "?";
 }
 
+/// "step input 3 (slots)"; an index the plan format has no step input for reads as such (the
+/// messages name a plan file's bad references before bufferOf refuses them).
 std::string stepInputName(int64_t index) {
+  if (index < 0 || index >= kNumStepInputs) return fmt::format("step input {} (there are {})", index, kNumStepInputs);
   return fmt::format("step input {} ({})", index, kStepInputNames[static_cast<size_t>(index)]);
 }
 
