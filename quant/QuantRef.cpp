@@ -2,6 +2,7 @@
 #include "quant/QuantRef.h"
 
 #include "quant/Dp4aMath.h"
+#include "quant/MmaMath.h"
 
 #include <algorithm>
 #include <array>
@@ -612,6 +613,65 @@ float dotQ81(QType weightType, const void* wrow, const BlockQ81* act, int64_t n)
   }
   float total = warpSum[0];
   for (int w = 1; w < kGemvKSplit; ++w) total += warpSum[w];
+  return total;
+}
+
+namespace {
+
+/// Warps that split one weight row in the tensor-core kernels (kernels/MmqShape.h's kMmqKSplit).
+constexpr int kMmaKSplit = 4;
+
+/// Adds the terms of unit u (a Q4_K / Q6_K super-block, or a Q8_0 block) to acc, in element order.
+float addMmaUnitTerms(QType type, const uint8_t* row, const BlockQ81* act, int64_t u, float acc) {
+  switch (type) {
+    case QType::Q4_K: {
+      const BlockQ4K& b = reinterpret_cast<const BlockQ4K*>(row)[u];
+      const float d = f16ToF32(b.d), dmin = f16ToF32(b.dmin);
+      for (int j = 0; j < 8; ++j) {
+        int sc, m;
+        q4kScaleMin(b.scales, j, sc, m);
+        const int64_t e0 = 256 * u + 32 * j;
+        const int sumi = intDot([&](int i) { return kQuant(b, 32 * j + i); }, act, e0, 32);
+        const BlockQ81& a = act[e0 / 32];
+        acc += mmaScaleMinTerm(d * static_cast<float>(sc), dmin * static_cast<float>(m), f16ToF32(a.d), f16ToF32(a.s),
+                               sumi);
+      }
+      return acc;
+    }
+    case QType::Q6_K: {
+      const BlockQ6K& b = reinterpret_cast<const BlockQ6K*>(row)[u];
+      const float d = f16ToF32(b.d);
+      for (int g = 0; g < 16; ++g) {
+        const int64_t e0 = 256 * u + 16 * g;
+        const int sumi = intDot([&](int i) { return q6kQuant(b, 16 * g + i) - 32; }, act, e0, 16);
+        acc += mmaScaledTerm(d * static_cast<float>(b.scales[g]), f16ToF32(act[e0 / 32].d), sumi);
+      }
+      return acc;
+    }
+    case QType::Q8_0: {
+      const BlockQ80& b = reinterpret_cast<const BlockQ80*>(row)[u];
+      const int sumi = intDot([&](int i) { return static_cast<int>(b.qs[i]); }, act, 32 * u, 32);
+      return acc + mmaScaledTerm(f16ToF32(b.d), f16ToF32(act[u].d), sumi);
+    }
+    default:
+      throw std::invalid_argument("dotQ81Mma: no tensor-core kernel for this weight type");
+  }
+}
+
+}  // namespace
+
+float dotQ81Mma(QType weightType, const void* wrow, const BlockQ81* act, int64_t n) {
+  if (weightType != QType::Q4_K && weightType != QType::Q6_K && weightType != QType::Q8_0)
+    throw std::invalid_argument("dotQ81Mma: no tensor-core kernel for this weight type");
+  (void)rowBytes(weightType, n);  // validates n
+  const auto* row = static_cast<const uint8_t*>(wrow);
+  const int64_t units = n / static_cast<int64_t>(blockElems(weightType));
+  float total = 0.0f;
+  for (int w = 0; w < kMmaKSplit; ++w) {
+    float acc = 0.0f;
+    for (int64_t u = w; u < units; u += kMmaKSplit) acc = addMmaUnitTerms(weightType, row, act, u, acc);
+    total = w == 0 ? acc : total + acc;
+  }
   return total;
 }
 
