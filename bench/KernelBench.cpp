@@ -6,10 +6,12 @@
 // over a few launch shapes; the device-to-device copy is printed too); then the GEMV time
 // of one Llama-2-7B Q4_K_M token, with and without programmatic dependent launch, with a
 // Q8_1 quantize before every GEMV, and with q, k, v stacked as the default plan lowers them. Weights are random bytes
-// (the DP4A path's cost does not depend on them).
+// (the DP4A path's cost does not depend on them). `--row-sets` sweeps the GEMV's row sets per
+// lane, `--mmq` times the tensor-core kernel against m.
 #include "bench/ReadBandwidth.h"
 #include "kernels/Gemv.h"
 #include "kernels/GemvShape.h"
+#include "kernels/Mmq.h"
 #include "passes/LaunchPolicy.h"
 #include "quant/QuantRef.h"
 
@@ -81,6 +83,7 @@ struct Mode {
   bool earlyStart = true;      ///< programmatic dependent launch of the GEMVs
   bool quantizeFirst = false;  ///< a Q8_1 quantize launch before every GEMV (as in decode)
   int rowSets = 0;             ///< GemvArgs::rowSets (0: what select-launch-config picks for the shape)
+  bool mmq = false;            ///< the tensor-core kernel (kernels/Mmq.h) instead of the GEMV (plain cases)
 };
 
 Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
@@ -118,6 +121,19 @@ Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
   BENCH_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
   for (int i = 0; i < launches; ++i) {
     if (mode.quantizeFirst) BENCH_CHECK(reel::kernels::launchQuantizeQ81(x, act, c.m, c.k, stream));
+    if (mode.mmq) {
+      reel::kernels::MmqArgs a;
+      a.type = c.type;
+      a.weights = weights[static_cast<size_t>(i % copies)];
+      a.act = act;
+      a.out = out[0];
+      a.n = c.n;
+      a.k = c.k;
+      a.m = c.m;
+      a.earlyStart = mode.earlyStart;
+      BENCH_CHECK(reel::kernels::launchMmq(a, stream));
+      continue;
+    }
     GemvArgs g;
     g.earlyStart = mode.earlyStart;
     g.rowSets = mode.rowSets != 0
@@ -277,12 +293,51 @@ void sweepRowSets(cudaStream_t stream) {
   }
 }
 
+/// The tensor-core kernel on the plain Llama-2-7B Q4_K_M shapes at m = 8 ... 512, the DP4A GEMV
+/// at m = 8 beside it, and the matmul time of one decode step of the whole model per m (gate and
+/// up as two launches, q, k, v apart): the figures select-precision's crossovers are drawn from.
+void sweepMmq(cudaStream_t stream, double read) {
+  const Case shapes[] = {
+      {"q4_k attn_q/k/o", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain},
+      {"q4_k ffn_gate/up", QType::Q4_K, 11008, 4096, 1, GemvEpilogue::Plain},
+      {"q4_k ffn_down", QType::Q4_K, 4096, 11008, 1, GemvEpilogue::Plain},
+      {"q6_k attn_v", QType::Q6_K, 4096, 4096, 1, GemvEpilogue::Plain},
+      {"q6_k ffn_down", QType::Q6_K, 4096, 11008, 1, GemvEpilogue::Plain},
+      {"q6_k output", QType::Q6_K, 32000, 4096, 1, GemvEpilogue::Plain},
+      {"q8_0 4096x4096", QType::Q8_0, 4096, 4096, 1, GemvEpilogue::Plain},
+  };
+  std::printf("mmq: us per launch, weight GB/s (%% of read)\n");
+  std::printf("%-18s %5s %5s %10s %14s\n", "case", "m", "kind", "us", "weight GB/s");
+  const int ms[] = {8, 16, 32, 64, 128, 512};
+  for (const int m : ms) {
+    double step = 0.0;
+    for (int kind = m == 8 ? 0 : 1; kind < 2; ++kind) {
+      std::vector<double> us;
+      for (Case c : shapes) {
+        c.m = m;
+        Mode mode;
+        mode.mmq = kind == 1;
+        const Result r = runCase(c, mode, stream);
+        const double wbytes = static_cast<double>(weightBytes(c.type, c.n, c.k));
+        us.push_back(r.seconds * 1e6);
+        std::printf("%-18s %5d %5s %10.2f %8.0f (%4.1f%%)\n", c.name, m, kind ? "mmq" : "dp4a", r.seconds * 1e6,
+                    wbytes / r.seconds * 1e-9, 100.0 * wbytes / r.seconds / read);
+        std::fflush(stdout);
+      }
+      step = 16 * (4 * us[0] + 2 * us[1] + us[2]) + 16 * (3 * us[0] + us[3] + 2 * us[1] + us[4]) + us[5];
+      std::printf("llama-2-7b q4_k_m matmuls of one step, m=%d, %s: %.0f us (%.0f tok/s bound)\n", m,
+                  kind ? "mmq" : "dp4a", step, m / (step * 1e-6));
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const bool sweep = argc > 1 && std::string_view(argv[1]) == "--row-sets";
-  if (argc > 1 && !sweep) {
-    std::fprintf(stderr, "usage: kernel_bench [--row-sets]\n");
+  const bool mmq = argc > 1 && std::string_view(argv[1]) == "--mmq";
+  if (argc > 2 || (argc > 1 && !sweep && !mmq)) {
+    std::fprintf(stderr, "usage: kernel_bench [--row-sets | --mmq]\n");
     return 2;
   }
   cudaDeviceProp prop{};
@@ -297,6 +352,11 @@ int main(int argc, char** argv) {
   std::printf("device-to-device copy: %.0f GB/s (read + write)\n", copy * 1e-9);
   const double read = readBandwidth(prop, stream);
   std::printf("read bandwidth: %.0f GB/s (the best streaming read above)\n", read * 1e-9);
+  if (mmq) {
+    sweepMmq(stream, read);
+    cudaStreamDestroy(stream);
+    return 0;
+  }
   if (sweep) {
     sweepRowSets(stream);
     cudaStreamDestroy(stream);

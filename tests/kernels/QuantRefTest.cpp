@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 using namespace reel::quant;
@@ -428,6 +429,32 @@ TEST_CASE("dotQ81 matches the dequantized dot", "[quant][dot]") {
     // Against the float activations: Q8_1's own error adds: 1% of sum |w x|.
     CHECK(std::fabs(kernelDot - dotDequant(t, wq.data(), x.data(), n)) <= 1e-2 * absSum);
   }
+}
+
+TEST_CASE("dotQ81Mma: the tensor-core order of the same terms, a few float roundings from dotQ81", "[quant][dot]") {
+  const int64_t n = GENERATE(256, 1280, 4096);
+  for (QType t : {QType::Q8_0, QType::Q4_K, QType::Q6_K}) {
+    CAPTURE(qtypeName(t), n);
+    const auto w = gaussianRow(n, 300 + static_cast<uint32_t>(n), 0.05f);
+    auto x = gaussianRow(n, 400 + static_cast<uint32_t>(n));
+    for (int64_t i = 0; i < n; i += 89) x[i] += 0.5f;
+    std::vector<uint8_t> wq(rowBytes(t, n));
+    quantizeRow(t, w.data(), wq.data(), n);
+    std::vector<BlockQ81> xq(static_cast<size_t>(n / 32));
+    quantizeQ81(x.data(), xq.data(), n);
+    std::vector<float> wd(static_cast<size_t>(n)), xd(static_cast<size_t>(n));
+    dequantizeRow(t, wq.data(), wd.data(), n);
+    dequantizeRow(QType::Q8_1, xq.data(), xd.data(), n);
+    double absSum = 0.0;
+    for (int64_t i = 0; i < n; ++i) absSum += std::fabs(static_cast<double>(wd[i]) * xd[i]);
+    const float mma = dotQ81Mma(t, wq.data(), xq.data(), n);
+    // Same exact integer dots, same kinds of terms, another summation order.
+    CHECK(std::fabs(mma - dotQ81(t, wq.data(), xq.data(), n)) <= 1e-5 * absSum);
+    CHECK(std::fabs(mma - dotDequant(t, wq.data(), xd.data(), n)) <= 1e-3 * absSum);
+  }
+  std::vector<uint8_t> row(rowBytes(QType::Q5_K, 256));
+  std::vector<BlockQ81> act(8);
+  CHECK_THROWS_AS(dotQ81Mma(QType::Q5_K, row.data(), act.data(), 256), std::invalid_argument);
 }
 
 TEST_CASE("row-planar repack places every field", "[quant]") {

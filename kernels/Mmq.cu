@@ -1,0 +1,396 @@
+// Tensor-core matmul on quantized weights and Q8_1 activations (`mmq_<qtype>`, Mmq.h).
+//
+// Block: kMmqKSplit warps, kMmqRowsPerBlock (16) weight rows, a tile of 8 * Tiles tokens. Lane
+// (g, t) = (lane / 4, lane % 4) holds, as the m16n8 fragments of `mma.sync` lay them out, weight
+// rows g and g + 8 and, in each n8 tile j of tokens, the outputs of tokens 8j + 2t and 8j + 2t + 1;
+// its B fragment is token 8j + g. Warp w walks the units u = w, w + 4, ... (MmqShape.h), loading
+// the next unit's weights before it multiplies the current one. Per scale group one mma gives the
+// exact integer dot products of 16 rows with 8 tokens, which the lane turns into float terms
+// (quant/MmaMath.h) and adds to its outputs; at the end the warps' sums meet in shared memory and
+// are added in warp order: the order quant::dotQ81Mma reproduces.
+//
+// Within a 32-element block the dot product does not depend on which of its elements a fragment
+// slot holds, as long as weights and activations agree: for Q4_K and Q8_0 lane t takes elements
+// 8t .. 8t + 7 (one 8-byte load per row or token), in the slots the fragment gives k = 4t .. 4t + 3
+// and 16 + 4t .. 16 + 4t + 3. Q6_K's scales cover 16 elements, so it runs k16 mmas on elements
+// 4t .. 4t + 3 of each group, where the fragment puts them.
+
+#include "kernels/CudaCommon.cuh"
+#include "kernels/Mmq.h"
+#include "kernels/MmqShape.h"
+#include "quant/MmaMath.h"
+#include "quant/QuantRef.h"
+
+namespace reel::kernels {
+namespace {
+
+using detail::halfBitsToFloat;
+using quant::QType;
+
+/// Activations: plain (coherent) loads, as the GEMV's (GemvDp4a.cuh says why not .nc).
+template <typename V>
+__device__ __forceinline__ V loadAct(const uint8_t* p) {
+  return *reinterpret_cast<const V*>(p);
+}
+
+/// Weights are immutable while any kernel runs: the read-only path.
+template <typename V>
+__device__ __forceinline__ V loadWeight(const uint8_t* p) {
+  return __ldg(reinterpret_cast<const V*>(p));
+}
+
+/// 8 weight bytes read once (no L1 allocation: a warp's load covers whole sectors).
+__device__ __forceinline__ uint2 loadWeightStream8(const uint8_t* p) {
+  uint2 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0, %1}, [%2];" : "=r"(v.x), "=r"(v.y) : "l"(p));
+  return v;
+}
+
+/// c = A (16 x 32, rows g / g + 8) * B (32 x 8), int8 in, exact int32 out.
+__device__ __forceinline__ void mmaK32(int (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                       uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%10, %10, %10, %10};"
+      : "=r"(c[0]), "=r"(c[1]), "=r"(c[2]), "=r"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1), "r"(0));
+}
+
+/// c = A (16 x 16) * B (16 x 8), int8 in, exact int32 out.
+__device__ __forceinline__ void mmaK16(int (&c)[4], uint32_t a0, uint32_t a1, uint32_t b0) {
+  asm("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5}, {%6}, {%7, %7, %7, %7};"
+      : "=r"(c[0]), "=r"(c[1]), "=r"(c[2]), "=r"(c[3])
+      : "r"(a0), "r"(a1), "r"(b0), "r"(0));
+}
+
+/// Where a lane's tokens are: byte offsets of activation rows, clamped to the last row (the
+/// outputs of clamped tokens are computed and dropped).
+template <int Tiles>
+struct TokenRows {
+  uint32_t b[Tiles];     ///< the B fragment's token 8j + g
+  uint32_t c[Tiles][2];  ///< the outputs' tokens 8j + 2t, 8j + 2t + 1
+
+  __device__ TokenRows(int64_t tokenBase, int64_t m, uint32_t stride, int g, int t) {
+#pragma unroll
+    for (int j = 0; j < Tiles; ++j) {
+      b[j] = static_cast<uint32_t>(min(tokenBase + 8 * j + g, m - 1)) * stride;
+#pragma unroll
+      for (int h = 0; h < 2; ++h) c[j][h] = static_cast<uint32_t>(min(tokenBase + 8 * j + 2 * t + h, m - 1)) * stride;
+    }
+  }
+};
+
+/// The {d, s} of Q8_1 block `block` of the activation row at `row` (offset k of the row).
+struct ActScale {
+  float d, s;
+};
+__device__ __forceinline__ ActScale actScale(const uint8_t* act, uint32_t row, int64_t k, int64_t block) {
+  const uint32_t ds = loadAct<uint32_t>(act + row + k + 4 * block);
+  return {halfBitsToFloat(static_cast<uint16_t>(ds & 0xFFFFu)), halfBitsToFloat(static_cast<uint16_t>(ds >> 16))};
+}
+
+/// What every unit step needs besides the weights.
+template <int Tiles>
+struct ActView {
+  const uint8_t* act;
+  int64_t k;
+  int t;
+  TokenRows<Tiles> rows;
+};
+
+/// Adds the four terms of an mma's results (rows g, g + 8 x the lane's two tokens of tile j).
+template <int Tiles, bool WithMin>
+__device__ __forceinline__ void addTerms(float (&acc)[Tiles][4], int j, const int (&c)[4], const float (&dScale)[2],
+                                         const float (&dMin)[2], const ActScale (&a)[2]) {
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int r = i >> 1, h = i & 1;
+    acc[j][i] = acc[j][i] + (WithMin ? quant::mmaScaleMinTerm(dScale[r], dMin[r], a[h].d, a[h].s, c[i])
+                                     : quant::mmaScaledTerm(dScale[r], a[h].d, c[i]));
+  }
+}
+
+template <QType T>
+struct Unit;
+
+/// Q4_K (GGUF rows of 144-byte super-blocks): the header and qs bytes 32j + 8t .. + 8 (j < 4) of
+/// rows g and g + 8. Byte 32j + i holds element i of sub-block 2j (low nibble) and of 2j + 1.
+template <>
+struct Unit<QType::Q4_K> {
+  static constexpr int kElems = 256;
+  uint4 head[2];
+  uint2 qs[2][4];
+
+  __device__ __forceinline__ void load(const uint8_t* const (&row)[2], int64_t, int64_t u, int t) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const uint8_t* block = row[r] + 144 * u;
+      head[r] = loadWeight<uint4>(block);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) qs[r][j] = loadWeightStream8(block + 16 + 32 * j + 8 * t);
+    }
+  }
+
+  /// 6-bit scale and min of sub-block s from the header's 12 scale bytes (ggml's get_scale_min_k4).
+  static __device__ __forceinline__ void scaleMin(const uint4& head, int s, int& sc, int& mn) {
+    const uint32_t words[3] = {head.y, head.z, head.w};
+    auto byte = [&](int i) { return static_cast<int>((words[i >> 2] >> (8 * (i & 3))) & 0xFFu); };
+    if (s < 4) {
+      sc = byte(s) & 63;
+      mn = byte(s + 4) & 63;
+    } else {
+      sc = (byte(s + 4) & 0xF) | ((byte(s - 4) >> 6) << 4);
+      mn = (byte(s + 4) >> 4) | ((byte(s) >> 6) << 4);
+    }
+  }
+
+  template <int Tiles>
+  __device__ __forceinline__ void multiply(const ActView<Tiles>& v, int64_t u, float (&acc)[Tiles][4]) const {
+    float d[2], dmin[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      d[r] = halfBitsToFloat(static_cast<uint16_t>(head[r].x & 0xFFFFu));
+      dmin[r] = halfBitsToFloat(static_cast<uint16_t>(head[r].x >> 16));
+    }
+#pragma unroll
+    for (int s = 0; s < 8; ++s) {
+      const int j = s >> 1, shift = 4 * (s & 1);
+      const uint32_t a0 = (qs[0][j].x >> shift) & 0x0F0F0F0Fu, a1 = (qs[1][j].x >> shift) & 0x0F0F0F0Fu;
+      const uint32_t a2 = (qs[0][j].y >> shift) & 0x0F0F0F0Fu, a3 = (qs[1][j].y >> shift) & 0x0F0F0F0Fu;
+      float dScale[2], dMin[2];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        int sc, mn;
+        scaleMin(head[r], s, sc, mn);
+        dScale[r] = d[r] * static_cast<float>(sc);
+        dMin[r] = dmin[r] * static_cast<float>(mn);
+      }
+      const int64_t block = 8 * u + s;
+#pragma unroll
+      for (int tile = 0; tile < Tiles; ++tile) {
+        const uint2 b = loadAct<uint2>(v.act + v.rows.b[tile] + 32 * block + 8 * v.t);
+        int c[4];
+        mmaK32(c, a0, a1, a2, a3, b.x, b.y);
+        const ActScale a[2] = {actScale(v.act, v.rows.c[tile][0], v.k, block),
+                               actScale(v.act, v.rows.c[tile][1], v.k, block)};
+        addTerms<Tiles, true>(acc, tile, c, dScale, dMin, a);
+      }
+    }
+  }
+};
+
+/// Q6_K (row-planar: ql [nb][128], qh [nb][64], scales [nb][16], d [nb]): for sub-block s (32
+/// elements; half h = s / 4, quarter q = s % 4) element i is the nibble q / 2 of ql byte
+/// 64h + 32(q % 2) + i with bits 2q of qh byte 32h + i on top, minus 32. A lane loads bytes
+/// 4t .. 4t + 3 and 16 + 4t .. of each 32-byte chunk: elements 4t .. of both 16-element groups.
+template <>
+struct Unit<QType::Q6_K> {
+  static constexpr int kElems = 256;
+  uint32_t ql[2][4][2];  ///< [row][chunk 64h + 32c as 2h + c][group]
+  uint32_t qh[2][2][2];  ///< [row][half][group]
+  uint4 scales[2];
+  uint16_t d[2];
+
+  __device__ __forceinline__ void load(const uint8_t* const (&row)[2], int64_t nb, int64_t u, int t) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+#pragma unroll
+      for (int chunk = 0; chunk < 4; ++chunk)
+#pragma unroll
+        for (int grp = 0; grp < 2; ++grp)
+          ql[r][chunk][grp] = loadWeight<uint32_t>(row[r] + 128 * u + 32 * chunk + 16 * grp + 4 * t);
+#pragma unroll
+      for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int grp = 0; grp < 2; ++grp)
+          qh[r][h][grp] = loadWeight<uint32_t>(row[r] + 128 * nb + 64 * u + 32 * h + 16 * grp + 4 * t);
+      scales[r] = loadWeight<uint4>(row[r] + 192 * nb + 16 * u);
+      d[r] = loadWeight<uint16_t>(row[r] + 208 * nb + 2 * u);
+    }
+  }
+
+  /// Four signed quants (q - 32) of sub-block s, group grp, row r.
+  __device__ __forceinline__ uint32_t quants(int r, int s, int grp) const {
+    const int h = s >> 2, q = s & 3;
+    const uint32_t low = (ql[r][2 * h + (q & 1)][grp] >> (4 * (q >> 1))) & 0x0F0F0F0Fu;
+    const uint32_t high = ((qh[r][h][grp] >> (2 * q)) & 0x03030303u) << 4;
+    // q - 32 for q in 0..63, per byte: flip bit 5, then copy the flipped bit into bits 6 and 7.
+    const uint32_t flipped = (low | high) ^ 0x20202020u;
+    const uint32_t sign = flipped & 0x20202020u;
+    return flipped | (sign << 1) | (sign << 2);
+  }
+
+  static __device__ __forceinline__ int scaleOf(const uint4& s, int group) {
+    const uint32_t words[4] = {s.x, s.y, s.z, s.w};
+    return static_cast<int8_t>((words[group >> 2] >> (8 * (group & 3))) & 0xFFu);
+  }
+
+  template <int Tiles>
+  __device__ __forceinline__ void multiply(const ActView<Tiles>& v, int64_t u, float (&acc)[Tiles][4]) const {
+    const float dRow[2] = {halfBitsToFloat(d[0]), halfBitsToFloat(d[1])};
+    const float none[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int s = 0; s < 8; ++s) {
+      const int64_t block = 8 * u + s;
+#pragma unroll
+      for (int grp = 0; grp < 2; ++grp) {
+        const uint32_t a0 = quants(0, s, grp), a1 = quants(1, s, grp);
+        const float dScale[2] = {dRow[0] * static_cast<float>(scaleOf(scales[0], 2 * s + grp)),
+                                 dRow[1] * static_cast<float>(scaleOf(scales[1], 2 * s + grp))};
+#pragma unroll
+        for (int tile = 0; tile < Tiles; ++tile) {
+          const uint32_t b = loadAct<uint32_t>(v.act + v.rows.b[tile] + 32 * block + 16 * grp + 4 * v.t);
+          int c[4];
+          mmaK16(c, a0, a1, b);
+          const ActScale a[2] = {actScale(v.act, v.rows.c[tile][0], v.k, block),
+                                 actScale(v.act, v.rows.c[tile][1], v.k, block)};
+          addTerms<Tiles, false>(acc, tile, c, dScale, none, a);
+        }
+      }
+    }
+  }
+};
+
+/// Q8_0 (row-planar: qs [nb][32], d [nb]): one 32-element block per unit.
+template <>
+struct Unit<QType::Q8_0> {
+  static constexpr int kElems = 32;
+  uint2 qs[2];
+  uint16_t d[2];
+
+  __device__ __forceinline__ void load(const uint8_t* const (&row)[2], int64_t nb, int64_t u, int t) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      qs[r] = loadWeightStream8(row[r] + 32 * u + 8 * t);
+      d[r] = loadWeight<uint16_t>(row[r] + 32 * nb + 2 * u);
+    }
+  }
+
+  template <int Tiles>
+  __device__ __forceinline__ void multiply(const ActView<Tiles>& v, int64_t u, float (&acc)[Tiles][4]) const {
+    const float dScale[2] = {halfBitsToFloat(d[0]), halfBitsToFloat(d[1])};
+    const float none[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int tile = 0; tile < Tiles; ++tile) {
+      // Activation rows are 36 bytes per block apart: 4-byte aligned only.
+      const uint8_t* p = v.act + v.rows.b[tile] + 32 * u + 8 * v.t;
+      int c[4];
+      mmaK32(c, qs[0].x, qs[1].x, qs[0].y, qs[1].y, loadAct<uint32_t>(p), loadAct<uint32_t>(p + 4));
+      const ActScale a[2] = {actScale(v.act, v.rows.c[tile][0], v.k, u), actScale(v.act, v.rows.c[tile][1], v.k, u)};
+      addTerms<Tiles, false>(acc, tile, c, dScale, none, a);
+    }
+  }
+};
+
+/// Bytes of one weight row in the layout the kernel reads.
+int64_t weightRowStride(QType type, int64_t k) {
+  return static_cast<int64_t>(quant::needsRowPlanar(type) ? quant::planarRowBytes(type, k) : quant::rowBytes(type, k));
+}
+
+struct MmqParams {
+  const uint8_t* weights;
+  const uint8_t* act;
+  float* out;
+  int64_t n, k, m;
+  int64_t weightStride;  ///< bytes of a weight row
+  uint32_t actStride;    ///< bytes of an activation row (quant::q81RowBytes(k))
+};
+
+/// Blocks per SM the register budget is set for: the 4- and 8-tile instantiations hold 16 and 32
+/// accumulators besides two units of weights, which 128 registers would spill.
+constexpr int mmqMinBlocks(int tiles) {
+  return tiles >= 4 ? 2 : 4;
+}
+
+template <QType T, int Tiles>
+__global__ void __launch_bounds__(kMmqThreads, mmqMinBlocks(Tiles)) mmqKernel(MmqParams p) {
+  __shared__ float partial[kMmqKSplit][kMmqRowsPerBlock][8 * Tiles];
+  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  const int g = lane >> 2, t = lane & 3;
+  const int64_t rowBase = static_cast<int64_t>(blockIdx.y) * kMmqRowsPerBlock;
+  const int64_t tokenBase = static_cast<int64_t>(blockIdx.x) * 8 * Tiles;
+  const uint8_t* const row[2] = {p.weights + min(rowBase + g, p.n - 1) * p.weightStride,
+                                 p.weights + min(rowBase + g + 8, p.n - 1) * p.weightStride};
+  const int64_t units = p.k / Unit<T>::kElems;
+  const int64_t nb = p.k / quant::blockElems(T);
+
+  Unit<T> current{};
+  if (warp < units) current.load(row, nb, warp, t);
+  detail::waitForPrerequisites();  // the activations are the previous kernel's output
+  const ActView<Tiles> view{p.act, p.k, t, TokenRows<Tiles>(tokenBase, p.m, p.actStride, g, t)};
+  float acc[Tiles][4];
+#pragma unroll
+  for (int j = 0; j < Tiles; ++j)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) acc[j][i] = 0.0f;
+  for (int64_t u = warp; u < units; u += kMmqKSplit) {
+    Unit<T> next{};
+    if (u + kMmqKSplit < units) next.load(row, nb, u + kMmqKSplit, t);
+    current.multiply(view, u, acc);
+    current = next;
+  }
+  detail::allowDependents();
+
+#pragma unroll
+  for (int j = 0; j < Tiles; ++j)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) partial[warp][g + 8 * (i >> 1)][8 * j + 2 * t + (i & 1)] = acc[j][i];
+  __syncthreads();
+  for (int o = static_cast<int>(threadIdx.x); o < kMmqRowsPerBlock * 8 * Tiles; o += kMmqThreads) {
+    const int r = o % kMmqRowsPerBlock, token = o / kMmqRowsPerBlock;
+    const int64_t outRow = rowBase + r, outToken = tokenBase + token;
+    if (outRow >= p.n || outToken >= p.m) continue;
+    float total = partial[0][r][token];
+#pragma unroll
+    for (int w = 1; w < kMmqKSplit; ++w) total = total + partial[w][r][token];
+    p.out[outToken * p.n + outRow] = total;
+  }
+}
+
+template <QType T>
+cudaError_t launchTyped(const MmqArgs& a, const MmqParams& p, cudaStream_t stream) {
+  const MmqGrid grid = mmqGrid(a.n, a.m);
+  const dim3 dims(static_cast<unsigned>(grid.x), static_cast<unsigned>(grid.y));
+  const dim3 block(kMmqThreads);
+  switch (mmqTileTokens(a.m)) {
+    case 8:
+      return detail::launchKernelEx(mmqKernel<T, 1>, dims, block, stream, a.earlyStart, p);
+    case 16:
+      return detail::launchKernelEx(mmqKernel<T, 2>, dims, block, stream, a.earlyStart, p);
+    case 32:
+      return detail::launchKernelEx(mmqKernel<T, 4>, dims, block, stream, a.earlyStart, p);
+    default:
+      return detail::launchKernelEx(mmqKernel<T, 8>, dims, block, stream, a.earlyStart, p);
+  }
+}
+
+}  // namespace
+
+cudaError_t launchMmq(const MmqArgs& a, cudaStream_t stream) {
+  if (!mmqSupports(a.type) || a.weights == nullptr || a.act == nullptr || a.out == nullptr || a.n < 1 || a.m < 1 ||
+      a.k < 1 ||
+      a.k % static_cast<int64_t>(quant::blockElems(a.type) == quant::kQK32 ? quant::kQK32 : quant::kQK_K) != 0)
+    return cudaErrorInvalidValue;
+  const MmqGrid grid = mmqGrid(a.n, a.m);
+  if (grid.y > 65535 || grid.x > 0x7FFFFFFF || a.m * static_cast<int64_t>(quant::q81RowBytes(a.k)) > 0xFFFFFFFFll)
+    return cudaErrorInvalidValue;
+  const MmqParams p{static_cast<const uint8_t*>(a.weights),
+                    static_cast<const uint8_t*>(a.act),
+                    a.out,
+                    a.n,
+                    a.k,
+                    a.m,
+                    weightRowStride(a.type, a.k),
+                    static_cast<uint32_t>(quant::q81RowBytes(a.k))};
+  switch (a.type) {
+    case QType::Q4_K:
+      return launchTyped<QType::Q4_K>(a, p, stream);
+    case QType::Q6_K:
+      return launchTyped<QType::Q6_K>(a, p, stream);
+    case QType::Q8_0:
+      return launchTyped<QType::Q8_0>(a, p, stream);
+    default:
+      return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace reel::kernels
