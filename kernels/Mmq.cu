@@ -112,21 +112,27 @@ __device__ __forceinline__ void addTerms(float (&acc)[Tiles][4], int j, const in
 template <QType T>
 struct Unit;
 
-/// Q4_K (GGUF rows of 144-byte super-blocks): the header and qs bytes 32j + 8t .. + 8 (j < 4) of
-/// rows g and g + 8. Byte 32j + i holds element i of sub-block 2j (low nibble) and of 2j + 1.
-template <>
-struct Unit<QType::Q4_K> {
+/// Q4_K and Q5_K (GGUF rows of 144- and 176-byte super-blocks): the header (d, dmin, 12 scale
+/// bytes) and qs bytes 32j + 8t .. + 8 (j < 4) of rows g and g + 8; byte 32j + i holds element i
+/// of sub-block 2j (low nibble) and of 2j + 1. Q5_K adds qh bytes 8t .. + 8: bit s of qh byte i
+/// is the 5th bit of element i of sub-block s.
+template <bool FifthBit>
+struct KQuantUnit {
   static constexpr int kElems = 256;
+  static constexpr int kBlockBytes = FifthBit ? 176 : 144;
+  static constexpr int kQsOffset = FifthBit ? 48 : 16;
   uint4 head[2];
   uint2 qs[2][4];
+  uint2 qh[FifthBit ? 2 : 1];
 
   __device__ __forceinline__ void load(const uint8_t* const (&row)[2], int64_t, int64_t u, int t) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const uint8_t* block = row[r] + 144 * u;
+      const uint8_t* block = row[r] + kBlockBytes * u;
       head[r] = loadWeight<uint4>(block);
 #pragma unroll
-      for (int j = 0; j < 4; ++j) qs[r][j] = loadWeightStream8(block + 16 + 32 * j + 8 * t);
+      for (int j = 0; j < 4; ++j) qs[r][j] = loadWeightStream8(block + kQsOffset + 32 * j + 8 * t);
+      if constexpr (FifthBit) qh[r] = loadWeightStream8(block + 16 + 8 * t);
     }
   }
 
@@ -143,6 +149,18 @@ struct Unit<QType::Q4_K> {
     }
   }
 
+  /// Four quants of sub-block s of row r from the 4-byte half `word` (0: elements 8t .., 1: 8t + 4 ..).
+  __device__ __forceinline__ uint32_t quants(int r, int s, int word) const {
+    const uint2 q = qs[r][s >> 1];
+    const uint32_t low = ((word == 0 ? q.x : q.y) >> (4 * (s & 1))) & 0x0F0F0F0Fu;
+    if constexpr (!FifthBit) {
+      return low;
+    } else {
+      const uint32_t bits = word == 0 ? qh[r].x : qh[r].y;
+      return low | (((bits >> s) & 0x01010101u) << 4);
+    }
+  }
+
   template <int Tiles>
   __device__ __forceinline__ void multiply(const ActView<Tiles>& v, int64_t u, float (&acc)[Tiles][4]) const {
     float d[2], dmin[2];
@@ -153,9 +171,7 @@ struct Unit<QType::Q4_K> {
     }
 #pragma unroll
     for (int s = 0; s < 8; ++s) {
-      const int j = s >> 1, shift = 4 * (s & 1);
-      const uint32_t a0 = (qs[0][j].x >> shift) & 0x0F0F0F0Fu, a1 = (qs[1][j].x >> shift) & 0x0F0F0F0Fu;
-      const uint32_t a2 = (qs[0][j].y >> shift) & 0x0F0F0F0Fu, a3 = (qs[1][j].y >> shift) & 0x0F0F0F0Fu;
+      const uint32_t a0 = quants(0, s, 0), a1 = quants(1, s, 0), a2 = quants(0, s, 1), a3 = quants(1, s, 1);
       float dScale[2], dMin[2];
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
@@ -177,6 +193,11 @@ struct Unit<QType::Q4_K> {
     }
   }
 };
+
+template <>
+struct Unit<QType::Q4_K> : KQuantUnit<false> {};
+template <>
+struct Unit<QType::Q5_K> : KQuantUnit<true> {};
 
 /// Q6_K (row-planar: ql [nb][128], qh [nb][64], scales [nb][16], d [nb]): for sub-block s (32
 /// elements; half h = s / 4, quarter q = s % 4) element i is the nibble q / 2 of ql byte
@@ -384,6 +405,8 @@ cudaError_t launchMmq(const MmqArgs& a, cudaStream_t stream) {
   switch (a.type) {
     case QType::Q4_K:
       return launchTyped<QType::Q4_K>(a, p, stream);
+    case QType::Q5_K:
+      return launchTyped<QType::Q5_K>(a, p, stream);
     case QType::Q6_K:
       return launchTyped<QType::Q6_K>(a, p, stream);
     case QType::Q8_0:

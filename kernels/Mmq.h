@@ -2,7 +2,7 @@
 /// \file
 /// Tensor-core matmul on quantized weights and Q8_1 activations (`mmq_<qtype>`): out[i][r] =
 /// dot(W[r], act[i]) for any number of activation rows, reading each weight once per tile of
-/// up to 64 rows (MmqShape.h). Weights in the layout the DP4A GEMV reads (Q4_K as GGUF rows,
+/// up to 64 rows (MmqShape.h). Weights in the layout the DP4A GEMV reads (Q4_K, Q5_K as GGUF rows,
 /// Q6_K and Q8_0 row-planar); results equal quant::dotQ81Mma bit for bit.
 
 #include "quant/QType.h"

@@ -25,9 +25,11 @@ inline constexpr int kMmqKSplit = 4;
 /// Most tokens (activation rows) one block multiplies: 8 n8 tiles of the mma.
 inline constexpr int kMmqMaxTokens = 64;
 
-/// Whether `type` has an mmq kernel (Q4_K, Q6_K, Q8_0: Q4_K_M's and Q8_0's weights).
+/// Whether `type` has an mmq kernel (Q4_K, Q5_K, Q6_K, Q8_0: the weights of Q4_K_M, Q5_K_M and
+/// Q8_0 files).
 constexpr bool mmqSupports(quant::QType type) {
-  return type == quant::QType::Q4_K || type == quant::QType::Q6_K || type == quant::QType::Q8_0;
+  return type == quant::QType::Q4_K || type == quant::QType::Q5_K || type == quant::QType::Q6_K ||
+         type == quant::QType::Q8_0;
 }
 
 /// Tokens of a block's tile for m activation rows: m rounded up to 8, 16, 32 or 64 (the

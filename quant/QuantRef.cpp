@@ -621,23 +621,29 @@ namespace {
 /// Warps that split one weight row in the tensor-core kernels (kernels/MmqShape.h's kMmqKSplit).
 constexpr int kMmaKSplit = 4;
 
-/// Adds the terms of unit u (a Q4_K / Q6_K super-block, or a Q8_0 block) to acc, in element order.
+/// Adds the 8 sub-block terms of a Q4_K / Q5_K super-block (unit u) to acc.
+template <typename Block>
+float addMmaKQuantTerms(const Block& b, const BlockQ81* act, int64_t u, float acc) {
+  const float d = f16ToF32(b.d), dmin = f16ToF32(b.dmin);
+  for (int j = 0; j < 8; ++j) {
+    int sc, m;
+    q4kScaleMin(b.scales, j, sc, m);
+    const int64_t e0 = 256 * u + 32 * j;
+    const int sumi = intDot([&](int i) { return kQuant(b, 32 * j + i); }, act, e0, 32);
+    const BlockQ81& a = act[e0 / 32];
+    acc +=
+        mmaScaleMinTerm(d * static_cast<float>(sc), dmin * static_cast<float>(m), f16ToF32(a.d), f16ToF32(a.s), sumi);
+  }
+  return acc;
+}
+
+/// Adds the terms of unit u (a K-quant super-block, or a Q8_0 block) to acc, in element order.
 float addMmaUnitTerms(QType type, const uint8_t* row, const BlockQ81* act, int64_t u, float acc) {
   switch (type) {
-    case QType::Q4_K: {
-      const BlockQ4K& b = reinterpret_cast<const BlockQ4K*>(row)[u];
-      const float d = f16ToF32(b.d), dmin = f16ToF32(b.dmin);
-      for (int j = 0; j < 8; ++j) {
-        int sc, m;
-        q4kScaleMin(b.scales, j, sc, m);
-        const int64_t e0 = 256 * u + 32 * j;
-        const int sumi = intDot([&](int i) { return kQuant(b, 32 * j + i); }, act, e0, 32);
-        const BlockQ81& a = act[e0 / 32];
-        acc += mmaScaleMinTerm(d * static_cast<float>(sc), dmin * static_cast<float>(m), f16ToF32(a.d), f16ToF32(a.s),
-                               sumi);
-      }
-      return acc;
-    }
+    case QType::Q4_K:
+      return addMmaKQuantTerms(reinterpret_cast<const BlockQ4K*>(row)[u], act, u, acc);
+    case QType::Q5_K:
+      return addMmaKQuantTerms(reinterpret_cast<const BlockQ5K*>(row)[u], act, u, acc);
     case QType::Q6_K: {
       const BlockQ6K& b = reinterpret_cast<const BlockQ6K*>(row)[u];
       const float d = f16ToF32(b.d);
@@ -661,7 +667,7 @@ float addMmaUnitTerms(QType type, const uint8_t* row, const BlockQ81* act, int64
 }  // namespace
 
 float dotQ81Mma(QType weightType, const void* wrow, const BlockQ81* act, int64_t n) {
-  if (weightType != QType::Q4_K && weightType != QType::Q6_K && weightType != QType::Q8_0)
+  if (weightType != QType::Q4_K && weightType != QType::Q5_K && weightType != QType::Q6_K && weightType != QType::Q8_0)
     throw std::invalid_argument("dotQ81Mma: no tensor-core kernel for this weight type");
   (void)rowBytes(weightType, n);  // validates n
   const auto* row = static_cast<const uint8_t*>(wrow);

@@ -15,7 +15,7 @@ using quant::QType;
 
 namespace {
 
-constexpr QType kMmqTypes[] = {QType::Q4_K, QType::Q6_K, QType::Q8_0};
+constexpr QType kMmqTypes[] = {QType::Q4_K, QType::Q5_K, QType::Q6_K, QType::Q8_0};
 
 struct Case {
   QType type;
@@ -104,7 +104,7 @@ TEST_CASE("mmq refuses what it has no kernel for", "[mmq][sanitize]") {
   args.n = 16;
   args.k = 256;
   args.m = 16;
-  args.type = QType::Q5_K;
+  args.type = QType::Q4_0;
   CHECK(kernels::launchMmq(args, nullptr) == cudaErrorInvalidValue);
   args.type = QType::Q4_K;
   args.k = 96;  // not whole super-blocks
