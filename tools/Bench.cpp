@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #endif
 
 namespace reel::tools {
@@ -38,7 +39,11 @@ struct BenchRow {
   [[nodiscard]] double weightGBs() const {
     return static_cast<double>(result.weightBytesPerStep) / bestSeconds() / 1e9;
   }
-  [[nodiscard]] double percentOfBandwidth() const { return bandwidthGBs > 0 ? 100.0 * weightGBs() / bandwidthGBs : 0; }
+  [[nodiscard]] double kvGBs() const { return static_cast<double>(result.kvBytesPerStep) / bestSeconds() / 1e9; }
+  /// Weights and KV cache read per second against the profile's bandwidth.
+  [[nodiscard]] double percentOfBandwidth() const {
+    return bandwidthGBs > 0 ? 100.0 * (weightGBs() + kvGBs()) / bandwidthGBs : 0;
+  }
   [[nodiscard]] double graphSpeedup() const {
     return result.graphSecondsPerStep > 0 ? result.eagerSecondsPerStep / result.graphSecondsPerStep : 0;
   }
@@ -52,32 +57,35 @@ struct BenchContext {
   std::string profile;
   int64_t weightBytes = 0;
   int64_t tokens = 0;
+  int64_t depth = 0;
 };
 
 std::string markdown(const BenchContext& c, const std::vector<BenchRow>& rows) {
   std::string out = fmt::format(
-      "model: {}, {} ({:.2f} GB on the GPU)\nGPU: {} (profile {}), {} decode steps per bucket\n\n"
-      "| bucket | M | tok/s per seq | tok/s total | eager tok/s per seq | graph speedup | weight GB/s | % of {} BW |\n"
-      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
-      c.model, c.weights, static_cast<double>(c.weightBytes) / 1e9, c.gpu, c.profile, c.tokens, c.profile);
+      "model: {}, {} ({:.2f} GB on the GPU)\nGPU: {} (profile {}), {} decode steps per bucket from KV depth {}\n\n"
+      "| bucket | M | tok/s per seq | tok/s total | eager tok/s per seq | graph speedup | weight GB/s | KV GB/s | "
+      "% of {} BW |\n"
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+      c.model, c.weights, static_cast<double>(c.weightBytes) / 1e9, c.gpu, c.profile, c.tokens, c.depth, c.profile);
   for (const BenchRow& r : rows)
-    out += fmt::format("| {} | {} | {:.1f} | {:.1f} | {:.1f} | {:.2f}x | {:.0f} | {:.1f} |\n", r.result.bucket,
+    out += fmt::format("| {} | {} | {:.1f} | {:.1f} | {:.1f} | {:.2f}x | {:.0f} | {:.0f} | {:.1f} |\n", r.result.bucket,
                        r.result.rows, 1.0 / r.bestSeconds(), static_cast<double>(r.result.rows) / r.bestSeconds(),
-                       r.eagerTokPerSeq(), r.graphSpeedup(), r.weightGBs(), r.percentOfBandwidth());
+                       r.eagerTokPerSeq(), r.graphSpeedup(), r.weightGBs(), r.kvGBs(), r.percentOfBandwidth());
   return out;
 }
 
 std::string csv(const std::vector<BenchRow>& rows) {
   std::string out =
-      "bucket,m,graph_tok_s_per_seq,graph_tok_s_total,eager_tok_s_per_seq,graph_speedup,weight_gb_s,pct_bandwidth\n";
+      "bucket,m,graph_tok_s_per_seq,graph_tok_s_total,eager_tok_s_per_seq,graph_speedup,weight_gb_s,kv_gb_s,"
+      "pct_bandwidth\n";
   for (const BenchRow& r : rows)
-    out += fmt::format("{},{},{:.2f},{:.2f},{:.2f},{:.3f},{:.1f},{:.2f}\n", r.result.bucket, r.result.rows,
+    out += fmt::format("{},{},{:.2f},{:.2f},{:.2f},{:.3f},{:.1f},{:.1f},{:.2f}\n", r.result.bucket, r.result.rows,
                        r.graphTokPerSeq(), static_cast<double>(r.result.rows) * r.graphTokPerSeq(), r.eagerTokPerSeq(),
-                       r.graphSpeedup(), r.weightGBs(), r.percentOfBandwidth());
+                       r.graphSpeedup(), r.weightGBs(), r.kvGBs(), r.percentOfBandwidth());
   return out;
 }
 
-std::string json(const BenchContext& c, const std::vector<BenchRow>& rows) {
+std::string json(const BenchContext& c, const std::vector<BenchRow>& rows, const gpu::PrefillBenchResult* prefill) {
   std::string out =
       fmt::format("{{\"model\": \"{}\", \"gpu\": \"{}\", \"profile\": \"{}\", \"tokens\": {}, \"buckets\": [\n",
                   c.model, c.gpu, c.profile, c.tokens);
@@ -85,11 +93,21 @@ std::string json(const BenchContext& c, const std::vector<BenchRow>& rows) {
     const BenchRow& r = rows[i];
     out += fmt::format(
         "  {{\"bucket\": \"{}\", \"m\": {}, \"graph_ms_per_step\": {:.4f}, \"eager_ms_per_step\": {:.4f}, "
-        "\"weight_bytes_per_step\": {}, \"weight_gb_s\": {:.1f}, \"pct_bandwidth\": {:.2f}}}{}\n",
+        "\"weight_bytes_per_step\": {}, \"kv_bytes_per_step\": {}, \"weight_gb_s\": {:.1f}, \"kv_gb_s\": {:.1f}, "
+        "\"pct_bandwidth\": {:.2f}}}{}\n",
         r.result.bucket, r.result.rows, r.result.graphSecondsPerStep * 1e3, r.result.eagerSecondsPerStep * 1e3,
-        r.result.weightBytesPerStep, r.weightGBs(), r.percentOfBandwidth(), i + 1 < rows.size() ? "," : "");
+        r.result.weightBytesPerStep, r.result.kvBytesPerStep, r.weightGBs(), r.kvGBs(), r.percentOfBandwidth(),
+        i + 1 < rows.size() ? "," : "");
   }
-  return out + "]}\n";
+  out += "]";
+  if (prefill)
+    out += fmt::format(
+        ", \"prefill\": {{\"bucket\": \"{}\", \"tokens\": {}, \"chunks\": {}, \"ms\": {:.3f}, \"tok_s\": {:.1f}, "
+        "\"weight_gb_s\": {:.1f}}}",
+        prefill->bucket, prefill->tokens, prefill->chunks, prefill->seconds * 1e3,
+        static_cast<double>(prefill->tokens) / prefill->seconds,
+        static_cast<double>(prefill->weightBytes) / prefill->seconds / 1e9);
+  return out + "}\n";
 }
 
 /// The per-kernel time of one step of a bucket, as a markdown table.
@@ -104,6 +122,13 @@ std::string breakdownTable(const std::string& bucket, const std::vector<gpu::Ker
     out += fmt::format("| {} | {} | {:.1f} | {:.1f} |\n", time.kernel, time.launches, time.microseconds,
                        100.0 * time.microseconds / total);
   return out;
+}
+
+/// The prefill figures, as a markdown line.
+std::string prefillLine(const gpu::PrefillBenchResult& p) {
+  return fmt::format("\nprefill ({}): a {}-token prompt in {} chunks: {:.1f} ms, {:.0f} tok/s, {:.0f} weight GB/s\n",
+                     p.bucket, p.tokens, p.chunks, p.seconds * 1e3, static_cast<double>(p.tokens) / p.seconds,
+                     static_cast<double>(p.weightBytes) / p.seconds / 1e9);
 }
 
 /// The short-context decode buckets of the plan, smallest first.
@@ -121,9 +146,10 @@ int runBench(int argc, char** argv) {
   Args args(
       "reel bench",
       "Decode throughput on the GPU per bucket: M sequences decode -n steps through the bucket's CUDA graph,\n"
-      "then eagerly. Prints tok/s per sequence and in all, the weight bytes read per second and their share of\n"
-      "the GPU profile's bandwidth, and what graphs gain over eager launches. Synthetic weights are written once\n"
-      "to a cache file and reused.");
+      "then eagerly, from KV depth -d. Prints tok/s per sequence and in all, the weight and KV-cache bytes read\n"
+      "per second and their share of the GPU profile's bandwidth, and what graphs gain over eager launches; with\n"
+      "-p, the prefill of a prompt of that many tokens too. Synthetic weights are written once to a cache file\n"
+      "and reused.");
   args.positional("MODEL", "a plan file (.plan, .json), a .gguf file, or a model .toml, config.json or bundled name");
   args.option("--weights", "FILE", "the GGUF file holding the weights");
   args.flag("--synthetic", "random weights, written once to a cache file (see --weights-cache)");
@@ -136,6 +162,8 @@ int runBench(int argc, char** argv) {
   args.option("--ctx", "N", "KV positions per sequence (default 1024)");
   args.option("--tokens", "N", "timed decode steps per bucket (default 128)", "-n");
   args.option("--warmup", "N", "untimed steps first (default 4)");
+  args.option("--depth", "N", "KV positions each sequence holds before the timed steps (default 0)", "-d");
+  args.option("--prompt", "N", "also time the prefill of an N-token prompt (the plan's prefill bucket)", "-p");
   args.option("--output", "FORMAT", "md (default), csv or json", "-o");
   args.flag("--breakdown", "also time each launch of one step per bucket and print the time per kernel (md)");
   declareGpuMemoryLimitFlag(args);
@@ -144,20 +172,29 @@ int runBench(int argc, char** argv) {
   const std::string format = args.getOr("--output", "md");
   if (format != "md" && format != "csv" && format != "json")
     failPlain("reel bench: -o {}: expected md, csv or json", format);
+  if (format == "csv" && args.has("--prompt"))
+    failPlain("reel bench: -p: the prefill figures print with -o md or -o json (the CSV is one row per decode bucket)");
 
   const uint64_t memoryLimit = gpuMemoryLimit(args);
   gpu::requireGpu("reel bench");
-  GpuModel model = loadGpuModel(args, {"1,2,4,8", "0", 1024});
+  const bool prefill = args.has("--prompt");
+  const int64_t depth = args.getInt("--depth", 0, {0, int64_t{1} << 24});
+  const int64_t promptTokens = prefill ? args.getInt("--prompt", 512, {1, int64_t{1} << 24}) : 0;
+  GpuModel model = loadGpuModel(args, {"1,2,4,8", prefill ? "" : "0", 1024});
   BenchContext context{model.plan.model,
                        model.weights.description,
                        gpu::gpuName(),
                        model.plan.gpuProfile,
                        0,
-                       args.getInt("--tokens", 128, {1, int64_t{1} << 20})};
+                       args.getInt("--tokens", 128, {1, int64_t{1} << 20}),
+                       depth};
   gpu::RuntimeOptions options;
   options.gpuMemoryLimit = memoryLimit;
   for (const codegen::BucketPlan* bucket : decodeBuckets(model.plan)) options.buckets.push_back(bucket->graph);
   if (options.buckets.empty()) failPlain("reel bench: the plan has no decode bucket");
+  if (prefill)
+    for (const codegen::BucketPlan& bucket : model.plan.buckets)
+      if (bucket.phase == "prefill" && bucket.minContext == 0) options.buckets.push_back(bucket.graph);
   const double bandwidth = model.plan.bandwidthGBs;
   gpu::GpuRuntime runtime(std::move(model.plan), *model.weights.file, options);
   context.weightBytes = runtime.weightBytes();
@@ -166,10 +203,15 @@ int runBench(int argc, char** argv) {
 
   std::vector<BenchRow> rows;
   for (const codegen::BucketPlan* bucket : decodeBuckets(runtime.plan())) {
-    gpu::DecodeBenchCase benchCase{bucket->m, context.tokens, args.getInt("--warmup", 4, {1, 1000})};
+    gpu::DecodeBenchCase benchCase{bucket->m, context.tokens, args.getInt("--warmup", 4, {1, 1000}), depth};
     rows.push_back({gpu::benchmarkDecode(runtime, benchCase), bandwidth});
   }
-  std::string out = format == "md" ? markdown(context, rows) : format == "csv" ? csv(rows) : json(context, rows);
+  std::optional<gpu::PrefillBenchResult> prefillResult;
+  if (prefill) prefillResult = gpu::benchmarkPrefill(runtime, promptTokens, 3);
+  std::string out = format == "md"    ? markdown(context, rows)
+                    : format == "csv" ? csv(rows)
+                                      : json(context, rows, prefillResult ? &*prefillResult : nullptr);
+  if (prefillResult && format == "md") out += prefillLine(*prefillResult);
   if (args.has("--breakdown") && format == "md")
     for (const codegen::BucketPlan* bucket : decodeBuckets(runtime.plan()))
       out += breakdownTable(bucket->graph, gpu::decodeBreakdown(runtime, bucket->m, 64));

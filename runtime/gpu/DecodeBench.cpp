@@ -10,15 +10,12 @@ namespace reel::gpu {
 
 namespace {
 
-/// Decodes warmup + tokens steps of `rows` sequences from position 0; returns seconds per timed step.
+/// Decodes warmup + tokens steps of `rows` sequences from position `depth`; returns seconds per
+/// timed step.
 double timeSteps(GpuRuntime& runtime, const DecodeBenchCase& c) {
   StepRows rows;
-  for (int64_t s = 0; s < c.rows; ++s) {
-    rows.tokens.push_back(static_cast<int32_t>(1 + s));
-    rows.positions.push_back(0);
-    rows.kvLens.push_back(1);
-    rows.slots.push_back(static_cast<int32_t>(s));
-  }
+  for (int64_t s = 0; s < c.rows; ++s)
+    rows.add(static_cast<int32_t>(1 + s), static_cast<int32_t>(c.depth), static_cast<int32_t>(s));
   rows.minBucketRows = c.rows;
   std::chrono::steady_clock::time_point start;
   for (int64_t step = 0; step < c.warmup + c.tokens; ++step) {
@@ -36,22 +33,68 @@ double timeSteps(GpuRuntime& runtime, const DecodeBenchCase& c) {
 }  // namespace
 
 DecodeBenchResult benchmarkDecode(GpuRuntime& runtime, const DecodeBenchCase& benchCase) {
-  if (benchCase.tokens < 1 || benchCase.warmup < 0) failPlain("bench: needs at least one timed step");
-  if (benchCase.warmup + benchCase.tokens > runtime.kv().positions)
-    failPlain("bench: {} steps do not fit the plan's context of {} positions (use a larger --ctx or fewer tokens)",
-              benchCase.warmup + benchCase.tokens, runtime.kv().positions);
+  if (benchCase.tokens < 1 || benchCase.warmup < 0 || benchCase.depth < 0)
+    failPlain("bench: needs at least one timed step");
+  const int64_t positions = benchCase.depth + benchCase.warmup + benchCase.tokens;
+  if (positions > runtime.kv().positions)
+    failPlain(
+        "bench: a depth of {} and {} steps do not fit the plan's context of {} positions (use a larger --ctx, a "
+        "smaller "
+        "depth or fewer tokens)",
+        benchCase.depth, benchCase.warmup + benchCase.tokens, runtime.kv().positions);
   const codegen::BucketPlan* bucket = runtime.bucketFor(Phase::Decode, benchCase.rows, 1);
   if (!bucket) failPlain("bench: no decode bucket holds {} rows", benchCase.rows);
   DecodeBenchResult result;
   result.bucket = bucket->graph;
   result.rows = benchCase.rows;
   for (const codegen::Step& step : bucket->steps) result.weightBytesPerStep += step.weightBytes;
+  // The timed steps read KV lengths depth + warmup + 1 ... + tokens: K and V, f16, every layer.
+  const KvLayout& kv = runtime.kv();
+  const double meanKvLength =
+      static_cast<double>(benchCase.depth + benchCase.warmup) + static_cast<double>(benchCase.tokens + 1) / 2.0;
+  result.kvBytesPerStep = static_cast<int64_t>(
+      meanKvLength * static_cast<double>(benchCase.rows * kv.layers * 2 * kv.kvHeads * kv.headDim * 2));
   runtime.setEager(false);
   const double graphSeconds = timeSteps(runtime, benchCase);
   if (runtime.lastStepUsedGraph()) result.graphSecondsPerStep = graphSeconds;
   runtime.setEager(true);
   result.eagerSecondsPerStep = timeSteps(runtime, benchCase);
   runtime.setEager(false);
+  return result;
+}
+
+PrefillBenchResult benchmarkPrefill(GpuRuntime& runtime, int64_t tokens, int runs) {
+  const int64_t chunk = runtime.largestRows(Phase::Prefill);
+  if (chunk < 1) failPlain("bench: the plan has no prefill bucket");
+  if (tokens < 1 || tokens > runtime.kv().positions)
+    failPlain("bench: a prompt of {} tokens does not fit the plan's context of {} positions (use a larger --ctx)",
+              tokens, runtime.kv().positions);
+  PrefillBenchResult result;
+  result.tokens = tokens;
+  result.chunks = (tokens + chunk - 1) / chunk;
+  auto prefillOnce = [&] {
+    for (int64_t first = 0; first < tokens; first += chunk) {
+      StepRows rows;
+      for (int64_t p = first; p < std::min(tokens, first + chunk); ++p)
+        rows.add(static_cast<int32_t>(1 + p % 1000), static_cast<int32_t>(p), 0);
+      runtime.step(Phase::Prefill, rows);
+      if (result.bucket.empty()) {
+        result.bucket = runtime.lastBucket()->graph;
+        for (const codegen::Step& step : runtime.lastBucket()->steps) result.weightBytes += step.weightBytes;
+      }
+    }
+  };
+  runtime.setEager(false);
+  prefillOnce();
+  result.weightBytes *= result.chunks;
+  std::vector<double> seconds;
+  for (int run = 0; run < std::max(1, runs); ++run) {
+    const auto start = std::chrono::steady_clock::now();
+    prefillOnce();
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  result.seconds = seconds[seconds.size() / 2];
   return result;
 }
 
