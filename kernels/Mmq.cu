@@ -62,6 +62,24 @@ __device__ __forceinline__ void mmaK16(int (&c)[4], uint32_t a0, uint32_t a1, ui
       : "r"(a0), "r"(a1), "r"(b0), "r"(0));
 }
 
+/// Sign-extends per byte a 4-, 5- or 6-bit quant with offset 2^(bits-1) (q - 8, q - 16, q - 32):
+/// flip the top bit, then copy the flipped bit into the bits above it.
+template <int Bits>
+__device__ __forceinline__ uint32_t minusOffset(uint32_t q) {
+  constexpr uint32_t top = 0x01010101u << (Bits - 1);
+  const uint32_t flipped = q ^ top;
+  const uint32_t sign = flipped & top;
+  uint32_t extended = flipped;
+#pragma unroll
+  for (int b = Bits; b < 8; ++b) extended |= sign << (b - Bits + 1);
+  return extended;
+}
+
+/// The 5th bits of 4 elements (bits 0..3 of `bits`) at bit 4 of each byte.
+__device__ __forceinline__ uint32_t spreadFifthBits(uint32_t bits) {
+  return ((bits & 1u) << 4) | ((bits & 2u) << 11) | ((bits & 4u) << 18) | ((bits & 8u) << 25);
+}
+
 /// Where a lane's tokens are: byte offsets of activation rows, clamped to the last row (the
 /// outputs of clamped tokens are computed and dropped).
 template <int Tiles>
@@ -234,10 +252,7 @@ struct Unit<QType::Q6_K> {
     const int h = s >> 2, q = s & 3;
     const uint32_t low = (ql[r][2 * h + (q & 1)][grp] >> (4 * (q >> 1))) & 0x0F0F0F0Fu;
     const uint32_t high = ((qh[r][h][grp] >> (2 * q)) & 0x03030303u) << 4;
-    // q - 32 for q in 0..63, per byte: flip bit 5, then copy the flipped bit into bits 6 and 7.
-    const uint32_t flipped = (low | high) ^ 0x20202020u;
-    const uint32_t sign = flipped & 0x20202020u;
-    return flipped | (sign << 1) | (sign << 2);
+    return minusOffset<6>(low | high);
   }
 
   static __device__ __forceinline__ int scaleOf(const uint4& s, int group) {
@@ -301,6 +316,70 @@ struct Unit<QType::Q8_0> {
     }
   }
 };
+
+/// Q4_0, Q5_0, Q5_1 (row-planar: qs [nb][16], Q5's qh [nb][4], then d [nb] or Q5_1's {d, m} [nb]):
+/// one 32-element block per unit. Element e < 16 is the low nibble of qs byte e, e >= 16 the high
+/// nibble of byte e - 16, so lane t's elements 8t .. 8t + 7 are one 8-byte load at 8 (t % 2),
+/// nibble t / 2; Q5's 5th bits are bits 8t .. 8t + 7 of qh. Q4_0 and Q5_0 are signed (q - 8,
+/// q - 16); Q5_1's quants stay unsigned and its min m joins the term as -dMin.
+template <QType T>
+struct SmallBlockUnit {
+  static constexpr int kElems = 32;
+  static constexpr bool kFifthBit = T != QType::Q4_0;
+  static constexpr int kScaleOffset = kFifthBit ? 20 : 16;  ///< scales after qs (and qh), per block
+  static constexpr int kScaleBytes = T == QType::Q5_1 ? 4 : 2;
+  uint2 qs[2];
+  uint32_t qh[2];
+  uint32_t scale[2];  ///< d (and Q5_1's m in the high half)
+
+  __device__ __forceinline__ void load(const uint8_t* const (&row)[2], int64_t nb, int64_t u, int t) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      qs[r] = loadWeight<uint2>(row[r] + 16 * u + 8 * (t & 1));
+      qh[r] = kFifthBit ? loadWeight<uint32_t>(row[r] + 16 * nb + 4 * u) : 0u;
+      scale[r] = kScaleBytes == 4 ? loadWeight<uint32_t>(row[r] + kScaleOffset * nb + 4 * u)
+                                  : loadWeight<uint16_t>(row[r] + kScaleOffset * nb + 2 * u);
+    }
+  }
+
+  /// Lane t's quants of row r, elements 8t + 4 word .. + 3, as the mma reads them.
+  __device__ __forceinline__ uint32_t quants(int r, int word, int t) const {
+    const uint32_t low = ((word == 0 ? qs[r].x : qs[r].y) >> (4 * (t >> 1))) & 0x0F0F0F0Fu;
+    if constexpr (T == QType::Q4_0) {
+      return minusOffset<4>(low);
+    } else {
+      const uint32_t q = low | spreadFifthBits((qh[r] >> (8 * t + 4 * word)) & 0xFu);
+      return T == QType::Q5_0 ? minusOffset<5>(q) : q;
+    }
+  }
+
+  template <int Tiles>
+  __device__ __forceinline__ void multiply(const ActView<Tiles>& v, int64_t u, float (&acc)[Tiles][4]) const {
+    float dScale[2], dMin[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      dScale[r] = halfBitsToFloat(static_cast<uint16_t>(scale[r] & 0xFFFFu));
+      dMin[r] = -halfBitsToFloat(static_cast<uint16_t>(scale[r] >> 16));  // Q5_1: + m * s
+    }
+    const int t = v.t;
+    const uint32_t a0 = quants(0, 0, t), a1 = quants(1, 0, t), a2 = quants(0, 1, t), a3 = quants(1, 1, t);
+#pragma unroll
+    for (int tile = 0; tile < Tiles; ++tile) {
+      const uint8_t* p = v.act + v.rows.b[tile] + 32 * u + 8 * t;
+      int c[4];
+      mmaK32(c, a0, a1, a2, a3, loadAct<uint32_t>(p), loadAct<uint32_t>(p + 4));
+      const ActScale a[2] = {actScale(v.act, v.rows.c[tile][0], v.k, u), actScale(v.act, v.rows.c[tile][1], v.k, u)};
+      addTerms<Tiles, T == QType::Q5_1>(acc, tile, c, dScale, dMin, a);
+    }
+  }
+};
+
+template <>
+struct Unit<QType::Q4_0> : SmallBlockUnit<QType::Q4_0> {};
+template <>
+struct Unit<QType::Q5_0> : SmallBlockUnit<QType::Q5_0> {};
+template <>
+struct Unit<QType::Q5_1> : SmallBlockUnit<QType::Q5_1> {};
 
 /// Bytes of one weight row in the layout the kernel reads.
 int64_t weightRowStride(QType type, int64_t k) {
@@ -411,6 +490,12 @@ cudaError_t launchMmq(const MmqArgs& a, cudaStream_t stream) {
       return launchTyped<QType::Q6_K>(a, p, stream);
     case QType::Q8_0:
       return launchTyped<QType::Q8_0>(a, p, stream);
+    case QType::Q4_0:
+      return launchTyped<QType::Q4_0>(a, p, stream);
+    case QType::Q5_0:
+      return launchTyped<QType::Q5_0>(a, p, stream);
+    case QType::Q5_1:
+      return launchTyped<QType::Q5_1>(a, p, stream);
     default:
       return cudaErrorInvalidValue;
   }

@@ -25,11 +25,12 @@ inline constexpr int kMmqKSplit = 4;
 /// Most tokens (activation rows) one block multiplies: 8 n8 tiles of the mma.
 inline constexpr int kMmqMaxTokens = 64;
 
-/// Whether `type` has an mmq kernel (Q4_K, Q5_K, Q6_K, Q8_0: the weights of Q4_K_M, Q5_K_M and
-/// Q8_0 files).
+/// Whether `type` has an mmq kernel: every weight type of the DP4A GEMV (Q4_K, Q5_K, Q6_K, Q8_0,
+/// Q4_0, Q5_0, Q5_1).
 constexpr bool mmqSupports(quant::QType type) {
-  return type == quant::QType::Q4_K || type == quant::QType::Q5_K || type == quant::QType::Q6_K ||
-         type == quant::QType::Q8_0;
+  using quant::QType;
+  return type == QType::Q4_K || type == QType::Q5_K || type == QType::Q6_K || type == QType::Q8_0 ||
+         type == QType::Q4_0 || type == QType::Q5_0 || type == QType::Q5_1;
 }
 
 /// Tokens of a block's tile for m activation rows: m rounded up to 8, 16, 32 or 64 (the

@@ -659,6 +659,22 @@ float addMmaUnitTerms(QType type, const uint8_t* row, const BlockQ81* act, int64
       const int sumi = intDot([&](int i) { return static_cast<int>(b.qs[i]); }, act, 32 * u, 32);
       return acc + mmaScaledTerm(f16ToF32(b.d), f16ToF32(act[u].d), sumi);
     }
+    case QType::Q4_0: {
+      const BlockQ40& b = reinterpret_cast<const BlockQ40*>(row)[u];
+      const int sumi = intDot([&](int i) { return q40Signed(b, i); }, act, 32 * u, 32);
+      return acc + mmaScaledTerm(f16ToF32(b.d), f16ToF32(act[u].d), sumi);
+    }
+    case QType::Q5_0: {
+      const BlockQ50& b = reinterpret_cast<const BlockQ50*>(row)[u];
+      const int sumi = intDot([&](int i) { return q50Signed(b, i); }, act, 32 * u, 32);
+      return acc + mmaScaledTerm(f16ToF32(b.d), f16ToF32(act[u].d), sumi);
+    }
+    case QType::Q5_1: {
+      const BlockQ51& b = reinterpret_cast<const BlockQ51*>(row)[u];
+      const int sumi = intDot([&](int i) { return q5Quant(b.qs, b.qh, i); }, act, 32 * u, 32);
+      // w = d q + m: the min enters as -dMin, as the kernel passes it.
+      return acc + mmaScaleMinTerm(f16ToF32(b.d), -f16ToF32(b.m), f16ToF32(act[u].d), f16ToF32(act[u].s), sumi);
+    }
     default:
       throw std::invalid_argument("dotQ81Mma: no tensor-core kernel for this weight type");
   }
@@ -667,7 +683,7 @@ float addMmaUnitTerms(QType type, const uint8_t* row, const BlockQ81* act, int64
 }  // namespace
 
 float dotQ81Mma(QType weightType, const void* wrow, const BlockQ81* act, int64_t n) {
-  if (weightType != QType::Q4_K && weightType != QType::Q5_K && weightType != QType::Q6_K && weightType != QType::Q8_0)
+  if (!isDp4aWeightType(weightType))
     throw std::invalid_argument("dotQ81Mma: no tensor-core kernel for this weight type");
   (void)rowBytes(weightType, n);  // validates n
   const auto* row = static_cast<const uint8_t*>(wrow);

@@ -15,7 +15,8 @@ using quant::QType;
 
 namespace {
 
-constexpr QType kMmqTypes[] = {QType::Q4_K, QType::Q5_K, QType::Q6_K, QType::Q8_0};
+constexpr QType kMmqTypes[] = {QType::Q4_K, QType::Q5_K, QType::Q6_K, QType::Q8_0,
+                               QType::Q4_0, QType::Q5_0, QType::Q5_1};
 
 struct Case {
   QType type;
@@ -81,7 +82,8 @@ void checkCase(const Case& c, bool earlyStart) {
 
 TEST_CASE("mmq equals dotQ81Mma bit for bit: every type, ragged rows, every token tile", "[mmq][sanitize]") {
   for (QType type : kMmqTypes) {
-    const int64_t k = type == QType::Q8_0 ? 96 : 512;  // Q8_0: 3 units for 4 warps, a 4-byte aligned stride
+    // 32-element block types: 3 units for 4 warps, activation rows 4-byte aligned only.
+    const int64_t k = quant::blockElems(type) == quant::kQK32 ? 96 : 512;
     for (int64_t m : {1, 8, 9, 16, 17, 33, 64, 65, 130}) checkCase({type, 37, k, m}, true);
   }
 }
@@ -90,7 +92,7 @@ TEST_CASE("mmq on model-sized rows, with and without an early start", "[mmq]") {
   for (QType type : kMmqTypes) {
     checkCase({type, 256, 2048, 32}, true);
     checkCase({type, 64, 4096, 64}, false);
-    checkCase({type, 16, 1280, 16}, true);  // k = 5 units of 256: the warps own 2, 1, 1, 1
+    checkCase({type, 16, 1280, 16}, true);  // 5 units of 256 (or 40 of 32) over the 4 warps
   }
 }
 
@@ -104,7 +106,7 @@ TEST_CASE("mmq refuses what it has no kernel for", "[mmq][sanitize]") {
   args.n = 16;
   args.k = 256;
   args.m = 16;
-  args.type = QType::Q4_0;
+  args.type = QType::F16;
   CHECK(kernels::launchMmq(args, nullptr) == cudaErrorInvalidValue);
   args.type = QType::Q4_K;
   args.k = 96;  // not whole super-blocks

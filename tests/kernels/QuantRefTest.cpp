@@ -433,7 +433,7 @@ TEST_CASE("dotQ81 matches the dequantized dot", "[quant][dot]") {
 
 TEST_CASE("dotQ81Mma: the tensor-core order of the same terms, a few float roundings from dotQ81", "[quant][dot]") {
   const int64_t n = GENERATE(256, 1280, 4096);
-  for (QType t : {QType::Q8_0, QType::Q4_K, QType::Q5_K, QType::Q6_K}) {
+  for (QType t : {QType::Q8_0, QType::Q5_0, QType::Q5_1, QType::Q4_0, QType::Q4_K, QType::Q5_K, QType::Q6_K}) {
     CAPTURE(qtypeName(t), n);
     const auto w = gaussianRow(n, 300 + static_cast<uint32_t>(n), 0.05f);
     auto x = gaussianRow(n, 400 + static_cast<uint32_t>(n));
@@ -452,9 +452,9 @@ TEST_CASE("dotQ81Mma: the tensor-core order of the same terms, a few float round
     CHECK(std::fabs(mma - dotQ81(t, wq.data(), xq.data(), n)) <= 1e-5 * absSum);
     CHECK(std::fabs(mma - dotDequant(t, wq.data(), xd.data(), n)) <= 1e-3 * absSum);
   }
-  std::vector<uint8_t> row(rowBytes(QType::Q4_0, 256));
+  std::vector<uint8_t> row(rowBytes(QType::F16, 256));
   std::vector<BlockQ81> act(8);
-  CHECK_THROWS_AS(dotQ81Mma(QType::Q4_0, row.data(), act.data(), 256), std::invalid_argument);
+  CHECK_THROWS_AS(dotQ81Mma(QType::F16, row.data(), act.data(), 256), std::invalid_argument);
 }
 
 TEST_CASE("row-planar repack places every field", "[quant]") {
