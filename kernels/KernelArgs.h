@@ -123,6 +123,24 @@ using GemvStack2 = typename GemvStacked<2>::template Of<Ptr>;
 template <class Ptr>
 using GemvStack3 = typename GemvStacked<3>::template Of<Ptr>;
 
+// ---- tensor-core matmul on quantized weights ------------------------------------------------
+
+/// mmq_<qtype>.
+template <class Ptr>
+struct Mmq {
+  Ptr weights{}, act{}, out{};
+  int64_t n = 0, k = 0, m = 0;
+  template <class A, class V>
+  static void fields(A& a, V& v) {
+    v.ptr(a.weights, "weights: W [n][k] as the DP4A GEMV reads it (Q4_K: GGUF rows; Q6_K/Q8_0: row-planar repack)");
+    v.ptr(a.act, "act: Q8_1 row-planar activations [m] rows of q81RowBytes(k)");
+    v.ptr(a.out, "out: f32 [m][n]");
+    v.integer(a.n, "n: rows of W = outputs per activation row");
+    v.integer(a.k, "k: columns of W (a multiple of 256 for q4_k, q6_k; of 32 for q8_0)");
+    v.integer(a.m, "m: activation rows, any number >= 1 (tiles of up to 64 rows)");
+  }
+};
+
 // ---- norms, quantizer, RoPE, embedding ----------------------------------------------------------
 
 /// quantize_q8_1.

@@ -31,6 +31,9 @@ LaunchDims make(int64_t gx, int64_t gy, int64_t gz, int64_t threads, int64_t sme
 using args::ArgDocs;
 using Fp = PtrFootprint;
 
+/// CUDA's limit on a grid's y (and z) dimension.
+constexpr int64_t kMaxGridY = 65535;
+
 // ---- checks ------------------------------------------------------------------------------
 
 /// "" when the named values are all at least 1; else which is not.
@@ -71,6 +74,18 @@ std::string checkGemvStack(const typename args::GemvStacked<S>::template Of<Fp>&
   const int64_t lastFrom = sum - a.rows.back();
   if (lastFrom % kGemvMixedStackAlign != 0)
     return fmt::format("the last matrix must start on a multiple of {} rows, not {}", kGemvMixedStackAlign, lastFrom);
+  return "";
+}
+
+/// The mmq kernel of weight type T: whole units of k, any m >= 1, n within the grid's y limit.
+template <QType T>
+std::string checkMmq(const args::Mmq<Fp>& a) {
+  if (std::string why = positive({{"n", a.n}, {"m", a.m}}); !why.empty()) return why;
+  if (a.k < gemvKMultiple(T) || a.k % gemvKMultiple(T) != 0)
+    return fmt::format("k must be a positive multiple of {} for {} weights", gemvKMultiple(T), quant::qtypeName(T));
+  if (mmqGrid(a.n, a.m).y > kMaxGridY)
+    return fmt::format("n must be at most {} ({} blocks of {} rows)", kMaxGridY * kMmqRowsPerBlock, kMaxGridY,
+                       kMmqRowsPerBlock);
   return "";
 }
 
@@ -201,6 +216,9 @@ std::string checkFp8QuantizeAct(const args::Fp8QuantizeAct<Fp>& a) {
 /// Every DP4A GEMV signature (plain, gate+up, stacked) through its shared shape.
 LaunchDims launchDims(const args::GemvShape& a) {
   return gemvDims(a.n, static_cast<int>(a.rowSets));
+}
+LaunchDims launchDims(const args::Mmq<Fp>& a) {
+  return mmqDims(a.n, a.m);
 }
 LaunchDims launchDims(const args::QuantizeQ81<Fp>& a) {
   return quantizeQ81Dims(a.m, a.k);
@@ -344,6 +362,14 @@ void stackFootprint(typename args::GemvStacked<S>::template Of<Fp>& a) {
     a.out[i] = write(f32Bytes(a.m, a.rows[i]));
   }
   a.act = read(q81Bytes(a.m, a.k));
+}
+
+/// The mmq kernel of weight type T: n weight rows in the GEMV's layout, m activation rows.
+template <QType T>
+void mmqFootprint(args::Mmq<Fp>& a) {
+  a.weights = read(mul(a.n, gemvRowBytes(T, a.k)));
+  a.act = read(q81Bytes(a.m, a.k));
+  a.out = write(f32Bytes(a.m, a.n));
 }
 
 void quantizeFootprint(args::QuantizeQ81<Fp>& a) {
@@ -595,6 +621,13 @@ std::vector<KernelInfo> buildCatalog() {
   std::vector<KernelInfo> c;
   GemvWeightTypes::forEach([&](auto t) { addGemvEntries<decltype(t)::value>(c); });
   forEachGemvMixedStack([&](auto t, auto last) { addGemvMixedEntries<decltype(t)::value, decltype(last)::value>(c); });
+  forEachMmqWeightType([&](auto t) {
+    constexpr QType kType = decltype(t)::value;
+    c.push_back(entry<args::Mmq, checkMmq<kType>, mmqFootprint<kType>>(
+        mmqKernelId(kType), "mmq",
+        "out[i][r] = dot(W[r], act[i]) with int8 tensor-core mma on Q8_1 activations, any number of rows "
+        "(bit-identical to quant::dotQ81Mma)"));
+  });
   c.push_back(entry<args::QuantizeQ81, checkQuantizeQ81, quantizeFootprint>(
       "quantize_q8_1", "quant", "activation quantizer of the DP4A GEMVs (bit-identical to quant::quantizeQ81)"));
   c.push_back(entry<args::RmsNorm, checkNorm<args::RmsNorm, false>, rmsNormFootprint<false>>(
@@ -691,6 +724,9 @@ std::string gemvLaunchKernelId(QType type, QType lastType, int matrices, bool ga
   if (matrices == 1) return gemvKernelId(type);
   return lastType != type ? gemvMixedStackKernelId(type, lastType, matrices) : gemvStackedKernelId(type, matrices);
 }
+std::string mmqKernelId(QType t) {
+  return fmt::format("mmq_{}", quant::qtypeName(t));
+}
 std::string embedKernelId(QType t) {
   return fmt::format("embed_{}", quant::qtypeName(t));
 }
@@ -734,6 +770,10 @@ LaunchDims kernelDims(std::string_view id, const int64_t* ints) {
 LaunchDims gemvDims(int64_t n, int rowSets) {
   const int64_t rows = kGemvRowsPerWarp * std::max(rowSets, 1);
   return make(ceilDiv(n, rows), 1, 1, 32 * quant::kGemvKSplit);
+}
+LaunchDims mmqDims(int64_t n, int64_t m) {
+  const MmqGrid grid = mmqGrid(n, m);
+  return make(grid.x, grid.y, 1, kMmqThreads);
 }
 LaunchDims quantizeQ81Dims(int64_t m, int64_t k) {
   return make(ceilDiv(k, 256), m, 1, 256);

@@ -11,8 +11,9 @@
 ///  * Activations are f32 row-major [m][...] unless stated; "m" is the number of rows (tokens or
 ///    sequences) of the step; rows past the live ones are padding and may hold anything.
 ///  * Step data (token ids, positions, KV slots, KV lengths) are int32 device arrays.
-///  * DP4A GEMV weights: Q4_K and Q5_K in the GGUF layout; Q6_K/Q8_0/Q5_0/Q5_1/Q4_0 in the row-planar repack
-///    (quant::repackRowPlanar). Q8_1 activations in the row-planar layout (quant::q81RowBytes).
+///  * DP4A GEMV and mmq weights: Q4_K and Q5_K in the GGUF layout; Q6_K/Q8_0/Q5_0/Q5_1/Q4_0 in the
+///    row-planar repack (quant::repackRowPlanar). Q8_1 activations in the row-planar layout
+///    (quant::q81RowBytes).
 ///  * KV caches: f16 [slot][pos][n_kv_heads][head_dim], max_ctx positions per slot.
 ///
 /// Each kernel is described once: its arguments by a typed signature (kernels/KernelArgs.h, whose
@@ -27,6 +28,7 @@
 
 #include "kernels/GemvShape.h"
 #include "kernels/KernelArgs.h"
+#include "kernels/MmqShape.h"
 #include "kernels/SampleMath.h"
 #include "quant/QuantRef.h"
 
@@ -183,6 +185,15 @@ void forEachGemvMixedStack(F&& f) {
   forEachGemvMixedStackAt(f, std::make_index_sequence<kGemvMixedStacks.size()>{});
 }
 
+/// Calls f(std::integral_constant<QType, T>{}) for each GEMV weight type T that also has a
+/// tensor-core matmul (mmqSupports, kernels/MmqShape.h): the mmq_<t> entries and launchers.
+template <typename F>
+void forEachMmqWeightType(F&& f) {
+  GemvWeightTypes::forEach([&](auto t) {
+    if constexpr (mmqSupports(decltype(t)::value)) f(t);
+  });
+}
+
 // ---- ids of the qtype-parametrized families ------------------------------------------
 
 /// "gemv_dp4a_<qtype>": out = W x for a Q8_1 activation (GemvWeightTypes).
@@ -195,6 +206,9 @@ std::string gemvStackedKernelId(QType weightType, int matrices);
 /// the catalog: Q4_K with a last Q6_K, Q4_K_M's q, k and v), the last starting on a multiple of
 /// 8 rows.
 std::string gemvMixedStackKernelId(QType weightType, QType lastType, int matrices);
+/// "mmq_<qtype>": out = W x for any number of Q8_1 activation rows on tensor cores
+/// (forEachMmqWeightType).
+std::string mmqKernelId(QType weightType);
 /// "embed_<qtype>": embedding rows from a table in the GGUF layout (EmbedTableTypes).
 std::string embedKernelId(QType tableType);
 /// The one GEMV launch over `matrices` consecutive weights of a matmul whose first has `type`
@@ -212,6 +226,8 @@ inline constexpr int kGemvMaxStack = 3;
 /// The DP4A GEMV's grid for n rows (of each matrix: gate+up's two share a block) with
 /// `rowSets` rows per lane: a block owns 4 * rowSets rows (kernels/GemvShape.h).
 LaunchDims gemvDims(int64_t n, int rowSets);
+/// The mmq grid (kernels/MmqShape.h: x over token tiles, y over 16-row blocks), kMmqThreads per block.
+LaunchDims mmqDims(int64_t n, int64_t m);
 LaunchDims quantizeQ81Dims(int64_t m, int64_t k);
 LaunchDims rowKernelDims(int64_t m, int64_t n);  ///< one block of 256 threads per row (FP8 conversion)
 LaunchDims argmaxDims(int64_t m, int64_t n);     ///< one block per row, 1024 threads for vocabulary-sized rows

@@ -5,6 +5,7 @@
 #include "kernels/Elementwise.h"
 #include "kernels/Gemv.h"
 #include "kernels/KernelRegistry.h"
+#include "kernels/Mmq.h"
 #include "kernels/Norm.h"
 #include "kernels/Rope.h"
 #include "kernels/Sample.h"
@@ -124,6 +125,21 @@ template <QType T, QType Last>
 void bindGemvMixed(std::vector<Binding>& t) {
   t.push_back(bind<args::GemvStack2, gemvStacked<T, 2, Last>>(gemvMixedStackKernelId(T, Last, 2)));
   t.push_back(bind<args::GemvStack3, gemvStacked<T, 3, Last>>(gemvMixedStackKernelId(T, Last, 3)));
+}
+
+// ---- tensor-core matmul on quantized weights ------------------------------------------------
+
+template <QType T>
+cudaError_t mmq(const args::Mmq<void*>& a, cudaStream_t s) {
+  MmqArgs g;
+  g.type = T;
+  g.weights = a.weights;
+  g.act = a.act;
+  g.out = f32(a.out);
+  g.n = a.n;
+  g.k = a.k;
+  g.m = a.m;
+  return launchMmq(g, s);
 }
 
 // ---- norms, quantizer, RoPE, embedding ----------------------------------------------------------
@@ -333,6 +349,10 @@ std::vector<Binding> buildTable() {
   std::vector<Binding> t;
   GemvWeightTypes::forEach([&](auto type) { bindGemv<decltype(type)::value>(t); });
   forEachGemvMixedStack([&](auto type, auto last) { bindGemvMixed<decltype(type)::value, decltype(last)::value>(t); });
+  forEachMmqWeightType([&](auto type) {
+    constexpr QType kType = decltype(type)::value;
+    t.push_back(bind<args::Mmq, mmq<kType>>(mmqKernelId(kType)));
+  });
   EmbedTableTypes::forEach([&](auto type) {
     constexpr QType kType = decltype(type)::value;
     t.push_back(bind<args::Embed, embed<kType>>(embedKernelId(kType)));

@@ -73,6 +73,7 @@ TEST_CASE("typed signatures round-trip and every entry has one", "[catalog]") {
   checkSignature<args::GemvGateUp>(tested);
   checkSignature<args::GemvStack2>(tested);
   checkSignature<args::GemvStack3>(tested);
+  checkSignature<args::Mmq>(tested);
   checkSignature<args::QuantizeQ81>(tested);
   checkSignature<args::RmsNorm>(tested);
   checkSignature<args::AddRmsNorm>(tested);
@@ -95,7 +96,7 @@ TEST_CASE("typed signatures round-trip and every entry has one", "[catalog]") {
   checkSignature<args::Fp8QuantizeAct>(tested);
   checkSignature<args::Fp8Gemm>(tested);
   checkSignature<args::Hgemm>(tested);
-  CHECK(tested.size() == 26);  // distinct tags: no two signatures share one
+  CHECK(tested.size() == 27);  // distinct tags: no two signatures share one
   for (const KernelInfo& k : kernelCatalog()) {
     INFO(k.id);
     const auto found = tested.find(k.signature);
@@ -117,12 +118,22 @@ TEST_CASE("the qtype-parametrized families come from their type lists", "[catalo
     CHECK(findKernel(gemvStackedKernelId(t, 3)) != nullptr);
   }
   for (QType t : EmbedTableTypes::values) CHECK(findKernel(embedKernelId(t)) != nullptr);
+  // An mmq entry for exactly the GEMV weight types that have a tensor-core kernel.
+  size_t mmqTypes = 0;
+  for (QType t : GemvWeightTypes::values) {
+    INFO(reel::quant::qtypeName(t));
+    CHECK((findKernel(mmqKernelId(t)) != nullptr) == mmqSupports(t));
+    mmqTypes += mmqSupports(t) ? 1 : 0;
+  }
+  CHECK(mmqTypes == 3);
   // 4 GEMV entries per weight type, 2 per mixed stack, 1 per table type, and the rest.
-  size_t gemv = 0, embed = 0;
+  size_t gemv = 0, embed = 0, mmq = 0;
   for (const KernelInfo& k : kernelCatalog()) {
     gemv += k.family == "gemv" ? 1 : 0;
     embed += k.family == "embed" ? 1 : 0;
+    mmq += k.family == "mmq" ? 1 : 0;
   }
+  CHECK(mmq == mmqTypes);
   size_t mixed = 0;
   forEachGemvMixedStack([&](auto, auto) { mixed += 2; });
   CHECK(gemv == 4 * GemvWeightTypes::values.size() + mixed);
@@ -203,6 +214,39 @@ TEST_CASE("launch dims and checks", "[catalog]") {
   const int64_t q81Rows[kMaxIntArgs] = {2, 4100};
   CHECK(checkKernelArgs("rms_norm_q8_1", q81Rows) == "n must be a multiple of 32 (whole Q8_1 blocks)");
   CHECK(checkKernelArgs("rms_norm", q81Rows).empty());
+}
+
+TEST_CASE("mmq: token tiles by row blocks, any m, whole units of k", "[catalog][mmq]") {
+  // n, k, m: Llama-2-7B's FFN down projection at 33 rows.
+  const int64_t down[kMaxIntArgs] = {4096, 11008, 33};
+  const LaunchDims d = kernelDims("mmq_q6_k", down);
+  CHECK(d.grid == std::array<uint32_t, 3>{1, 256, 1});  // one 64-token tile, 4096 / 16 row blocks
+  CHECK(d.block == std::array<uint32_t, 3>{128, 1, 1});
+  CHECK(d.smemBytes == 0);
+  CHECK(checkKernelArgs("mmq_q6_k", down).empty());
+  // A prefill chunk of 200 rows: four tiles of 64; a partial row block at n = 4100.
+  const int64_t prefill[kMaxIntArgs] = {4100, 4096, 200};
+  CHECK(kernelDims("mmq_q4_k", prefill).grid == std::array<uint32_t, 3>{4, 257, 1});
+  CHECK(checkKernelArgs("mmq_q4_k", prefill).empty());
+  // Q8_0: whole 32-element blocks (Qwen2.5-0.5B's 896); the K-quants whole super-blocks.
+  const int64_t qwen[kMaxIntArgs] = {896, 896, 16};
+  CHECK(checkKernelArgs("mmq_q8_0", qwen).empty());
+  CHECK(checkKernelArgs("mmq_q4_k", qwen) == "k must be a positive multiple of 256 for q4_k weights");
+  const int64_t noRows[kMaxIntArgs] = {4096, 4096, 0};
+  CHECK(checkKernelArgs("mmq_q4_k", noRows) == "m must be positive");
+  const int64_t tooTall[kMaxIntArgs] = {65535 * 16 + 1, 256, 1};
+  CHECK_FALSE(checkKernelArgs("mmq_q8_0", tooTall).empty());
+  // No mmq kernel for the other GEMV types.
+  CHECK(findKernel("mmq_q5_k") == nullptr);
+  // Footprints: weights in the GEMV's layout (Q6_K row-planar, rounded to 16 bytes), m Q8_1 rows
+  // of k, the f32 outputs.
+  const Footprint f = findKernel("mmq_q6_k")->footprint(down);
+  const auto q6Row = static_cast<int64_t>(reel::quant::planarRowBytes(QType::Q6_K, 11008));
+  CHECK(f[0].bytes == 4096 * q6Row);
+  CHECK(f[0].use == PtrUse::Read);
+  CHECK(f[1].bytes == 33 * static_cast<int64_t>(reel::quant::q81RowBytes(11008)));
+  CHECK(f[2].bytes == 33 * 4096 * 4);
+  CHECK(f[2].use == PtrUse::Write);
 }
 
 TEST_CASE("sample: one block per row, a bit of shared memory per column, vocabularies up to 262144",
