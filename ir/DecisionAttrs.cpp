@@ -107,8 +107,9 @@ Result checkKernel(const Op& op) {
   const std::optional<MatmulKernel> parsed = parseMatmulKernel(*kernel);
   if (!parsed)
     return fmt::format("attribute 'kernel' must be one of dp4a, mma, hgemm, fp8, got {}", quoteForMessage(*kernel));
-  if (op.numOperands() > 0 && op.operand(0)->type().elem == ElemType::Q8_1 && *parsed != MatmulKernel::Dp4a)
-    return fmt::format("q8_1 activations need kernel \"dp4a\", got \"{}\"", *kernel);
+  if (op.numOperands() > 0 && op.operand(0)->type().elem == ElemType::Q8_1 && *parsed != MatmulKernel::Dp4a &&
+      *parsed != MatmulKernel::Mma)
+    return fmt::format("q8_1 activations need kernel \"dp4a\" or \"mma\", got \"{}\"", *kernel);
   if (op.numOperands() > 0 && op.operand(0)->type().elem == ElemType::F16 && *parsed != MatmulKernel::Hgemm)
     return fmt::format("f16 activations need kernel \"hgemm\", got \"{}\"", *kernel);
   return std::nullopt;

@@ -6,7 +6,7 @@
 /// plugin's bad IR is refused by the verifier rather than somewhere in lowering.
 ///
 ///   op attribute           written by            values
-///   kernel                 select-precision,      dp4a | mma | hgemm | fp8 (q8_1 activations: dp4a)
+///   kernel                 select-precision,      dp4a | mma | hgemm | fp8 (q8_1 activations: dp4a or mma)
 ///                          the fusions
 ///   strategy               select-attention      decode | prefill (attention only)
 ///   long_context_strategy  select-attention      flash-decoding, with splits >= 2 and context_threshold >= 1

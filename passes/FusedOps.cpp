@@ -1,6 +1,7 @@
 #include "passes/FusedOps.h"
 
 #include "ir/CoreOps.h"
+#include "ir/DecisionAttrs.h"
 #include "support/Diagnostics.h"
 
 #include <fmt/format.h>
@@ -21,9 +22,13 @@ Result resultTypeIs(const Op& op, unsigned index, const TensorType& expected) {
 }
 
 /// A fused matmul carries its `kernel` (the verifier checks its value with every decision
-/// attribute, ir/DecisionAttrs.h).
+/// attribute, ir/DecisionAttrs.h). The tensor-core kernel has no fused form: its matmuls stay
+/// unfused.
 Result checkKernel(const Op& op) {
-  if (!op.attrs().getString("kernel")) return std::string("needs a string attribute 'kernel'");
+  const std::optional<std::string> kernel = op.attrs().getString("kernel");
+  if (!kernel) return std::string("needs a string attribute 'kernel'");
+  if (*kernel == ir::matmulKernelName(ir::MatmulKernel::Mma))
+    return fmt::format("kernel \"mma\" has no fused form (only separate matmuls run on it)");
   return std::nullopt;
 }
 

@@ -74,6 +74,10 @@ TEST_CASE("matmul_qkv rules", "[passes][fused-ops]") {
   CHECK_THAT(verifyError("  %q, %k, %v = matmul_qkv %xq, %wa, %wc, %wc {kernel = \"fp8\"} : f32[4, 512], f32[4, 256], "
                          "f32[4, 256]\n"),
              Catch::Contains("q8_1 activations need kernel \"dp4a\""));
+  // The tensor-core kernel has no stacked form.
+  CHECK_THAT(verifyError("  %q, %k, %v = matmul_qkv %xq, %wa, %wc, %wc {kernel = \"mma\"} : f32[4, 512], f32[4, 256], "
+                         "f32[4, 256]\n"),
+             Catch::Contains("kernel \"mma\" has no fused form"));
   CHECK_THAT(verifyError("  %q, %k, %v = matmul_qkv %xq, %wa, %wc, %wc : f32[4, 512], f32[4, 256], f32[4, 256]\n"),
              Catch::Contains("needs a string attribute 'kernel'"));
   CHECK_THAT(verifyError("  %q, %k, %v = matmul_qkv %xq, %wa, %x, %wc {kernel = \"dp4a\"} : f32[4, 512], f32[4, 256], "
@@ -81,11 +85,20 @@ TEST_CASE("matmul_qkv rules", "[passes][fused-ops]") {
              Catch::Contains("must be a model weight"));
 }
 
+TEST_CASE("q8_1 activations feed dp4a and mma matmuls only", "[passes][fused-ops]") {
+  CHECK(verifyError("  %y = matmul %xq, %wa {kernel = \"mma\"} : f32[4, 512]\n") == "ok");
+  CHECK(verifyError("  %y = matmul %xq, %wa {kernel = \"dp4a\"} : f32[4, 512]\n") == "ok");
+  CHECK_THAT(verifyError("  %y = matmul %xq, %wa {kernel = \"hgemm\"} : f32[4, 512]\n"),
+             Catch::Contains("q8_1 activations need kernel \"dp4a\" or \"mma\", got \"hgemm\""));
+}
+
 TEST_CASE("matmul_gate_up rules", "[passes][fused-ops]") {
   CHECK(verifyError("  %g, %u = matmul_gate_up %xq, %wa, %wb {kernel = \"dp4a\"} : f32[4, 512], f32[4, 512]\n") ==
         "ok");
   CHECK_THAT(verifyError("  %g, %u = matmul_gate_up %xq, %wa, %wc {kernel = \"dp4a\"} : f32[4, 512], f32[4, 256]\n"),
              Catch::Contains("gate and up weights must have one type"));
+  CHECK_THAT(verifyError("  %g, %u = matmul_gate_up %xq, %wa, %wb {kernel = \"mma\"} : f32[4, 512], f32[4, 512]\n"),
+             Catch::Contains("kernel \"mma\" has no fused form"));
   CHECK_THAT(verifyError("  %g, %u = matmul_gate_up %xq, %wa, %wb {kernel = \"int4\"} : f32[4, 512], f32[4, 512]\n"),
              Catch::Contains("must be one of dp4a, mma, hgemm, fp8"));
 }
