@@ -329,10 +329,12 @@ class GraphLowering final : public LoweringContext {
     emit(bucket, op, std::move(l));
   }
 
-  /// The Q8_1 activations of a dp4a matmul: its operand, which share-activation-quant made q8_1.
+  /// The Q8_1 activations of a dp4a or mma matmul: its operand, which share-activation-quant
+  /// made q8_1.
   BufferRef q81Activations(const Op& op) const {
     if (op.operand(0)->type().elem != ElemType::Q8_1)
-      cannotLower(op, "dp4a reads q8_1 activations, this operand is f32 (run share-activation-quant)");
+      cannotLower(op, fmt::format("{} reads q8_1 activations, this operand is f32 (run share-activation-quant)",
+                                  op.attrs().getString("kernel").value_or("")));
     return ref(op.operand(0));
   }
 
@@ -340,10 +342,32 @@ class GraphLowering final : public LoweringContext {
     std::string kernel = op.attrs().getString("kernel").value_or("");
     if (kernel == "dp4a") return lowerDp4a(op, bucket);
     if (op.name() != "matmul") cannotLower(op, fmt::format("fused matmuls need kernel \"dp4a\", got \"{}\"", kernel));
+    if (kernel == "mma") return lowerMma(op, bucket);
     if (kernel == "fp8") return lowerFp8(op, bucket);
     if (kernel == "hgemm") return lowerHgemm(op, bucket);
     cannotLower(op, kernel.empty() ? "no kernel chosen (run select-precision)"
                                    : fmt::format("no kernels of family \"{}\" yet", kernel));
+  }
+
+  /// The tensor-core matmul: one mmq launch over all m rows (its grid tiles the tokens), on the
+  /// weight as the DP4A GEMV reads it. The kernel table refuses a weight type without one.
+  void lowerMma(const Op& op, BucketPlan& bucket) {
+    const Value* w = op.operand(1);
+    ka::Mmq<BufferRef> g;
+    g.act = q81Activations(op);
+    g.weights = weight(w, matmulLayout(op, 1));
+    g.out = ref(op.result());
+    g.n = w->type().shape[0];
+    g.k = width(op.operand(0));
+    g.m = m_;
+    const QType qtype = toQType(w->type().elem);
+    if (!kernels::mmqSupports(qtype))
+      cannotLower(
+          op, fmt::format("kernel \"mma\" has no kernel for {} weights (q4_k, q6_k, q8_0)", quant::qtypeName(qtype)));
+    Launch l = kernelLaunch(kernels::mmqKernelId(qtype), g);
+    l.weightBytes = *w->type().numBytes(1, 1);
+    l.activationBytes = m_ * static_cast<int64_t>(quant::q81RowBytes(g.k)) + m_ * g.n * 4;
+    emit(bucket, op, std::move(l));
   }
 
   /// The launch decisions of a dp4a matmul (select-launch-config): rows per launch, the

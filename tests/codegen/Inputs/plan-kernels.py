@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Prints what a plan launches, one line per bucket: its graph, rows, smallest context and
 the kernel of each step in order, e.g. "decode.m4 m=4 min_context=0: embed_q4_k rms_norm ...".
-With --launches, the GEMV steps of the first bucket one per line instead: the kernel, its
-grid and its int arguments, e.g. "gemv_dp4a_q4_k grid=64 ints=[256, 256, 4, 1]".
+With --launches, the GEMV and mmq steps of the first bucket one per line instead: the kernel,
+its grid (x, and y for mmq) and its int arguments, e.g. "gemv_dp4a_q4_k grid=64 ints=[256, 256,
+4, 1]", "mmq_q4_k grid=1x16 ints=[256, 256, 4]".
 
 Usage: plan-kernels.py [--launches] PLAN.json   (or '-' for standard input)
 """
@@ -17,8 +18,11 @@ source = sys.stdin if args[0] == "-" else open(args[0])
 plan = json.load(source)
 if launches:
     for step in plan["buckets"][0]["steps"]:
+        grid = step["dims"]["grid"]
         if step["kernel"].startswith("gemv_"):
-            print(f'{step["kernel"]} grid={step["dims"]["grid"][0]} ints={step["ints"]}')
+            print(f'{step["kernel"]} grid={grid[0]} ints={step["ints"]}')
+        if step["kernel"].startswith("mmq_"):
+            print(f'{step["kernel"]} grid={grid[0]}x{grid[1]} ints={step["ints"]}')
     sys.exit(0)
 for bucket in plan["buckets"]:
     kernels = " ".join(step["kernel"] for step in bucket["steps"])
