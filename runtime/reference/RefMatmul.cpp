@@ -1,6 +1,7 @@
 #include "runtime/reference/RefMatmul.h"
 
 #include "ir/DecisionAttrs.h"
+#include "kernels/MmqShape.h"
 #include "quant/QuantRef.h"
 #include "runtime/reference/FastRound.h"
 #include "runtime/reference/RefOps.h"
@@ -44,22 +45,22 @@ float fp8ScaleOf(float absMax) {
 
 /// The activations as the kernel's dot product consumes them.
 struct Activations {
-  HostTensor q81;             ///< Dp4a with a DP4A weight type
+  HostTensor q81;             ///< Dp4a with a DP4A weight type, Mma
   std::vector<float> values;  ///< every other case: rows * cols floats, rounded as the kernel does
   float fp8Scale = 1.0f;      ///< Fp8: s_x of the whole step
 };
 
 Activations prepare(const HostTensor& x, MatmulNumerics kernel, bool dp4aWeight, const std::vector<int64_t>& rows) {
   Activations act;
-  if (kernel == MatmulNumerics::Dp4a) {
+  if (kernel == MatmulNumerics::Dp4a || kernel == MatmulNumerics::Mma) {
     act.q81 = x.kind == HostKind::Q8_1 ? x : quantizeRowsQ81(x);
-    if (dp4aWeight) return act;
+    if (dp4aWeight || kernel == MatmulNumerics::Mma) return act;
     act.values.resize(static_cast<size_t>(x.rows * x.cols));
     for (int64_t r = 0; r < x.rows; ++r)
       quant::dequantizeRow(quant::QType::Q8_1, act.q81.q81Row(r), act.values.data() + r * x.cols, x.cols);
     return act;
   }
-  if (x.kind != HostKind::F32) failPlain("reference matmul: q8_1 activations need kernel \"dp4a\"");
+  if (x.kind != HostKind::F32) failPlain("reference matmul: q8_1 activations need kernel \"dp4a\" or \"mma\"");
   act.values = x.f32;
   if (kernel == MatmulNumerics::Hgemm)
     for (float& v : act.values) v = roundToF16(v);
@@ -94,8 +95,9 @@ MatmulNumerics numericsOf(const std::optional<std::string>& kernel) {
               quoteForMessage(*kernel));
   switch (*parsed) {
     case ir::MatmulKernel::Dp4a:
-    case ir::MatmulKernel::Mma:
       return MatmulNumerics::Dp4a;
+    case ir::MatmulKernel::Mma:
+      return MatmulNumerics::Mma;
     case ir::MatmulKernel::Hgemm:
       return MatmulNumerics::Hgemm;
     case ir::MatmulKernel::Fp8:
@@ -121,6 +123,9 @@ HostTensor matmul(const HostTensor& x, const MatmulWeight& weight, MatmulNumeric
   if (x.cols != view.cols)
     failPlain("reference matmul: activations have {} columns, weight '{}' rows have {}", x.cols, view.name, view.cols);
   const bool dp4aWeight = kernel == MatmulNumerics::Dp4a && quant::isDp4aWeightType(view.type);
+  if (kernel == MatmulNumerics::Mma && !kernels::mmqSupports(view.type))
+    failPlain("reference matmul: kernel \"mma\" has no kernel for weight '{}' of {} (q4_k, q6_k, q8_0)", view.name,
+              quant::qtypeName(view.type));
   const bool missingScales =
       weight.fp8RowScales == nullptr || weight.fp8RowScales->size() != static_cast<size_t>(view.rows);
   if (kernel == MatmulNumerics::Fp8 && missingScales)
@@ -137,6 +142,10 @@ HostTensor matmul(const HostTensor& x, const MatmulWeight& weight, MatmulNumeric
     for (int64_t n = begin; n < end; ++n) {
       if (dp4aWeight) {
         for (int64_t m : rows) y.row(m)[n] = quant::dotQ81(view.type, view.rowData(n), act.q81.q81Row(m), k);
+        continue;
+      }
+      if (kernel == MatmulNumerics::Mma) {
+        for (int64_t m : rows) y.row(m)[n] = quant::dotQ81Mma(view.type, view.rowData(n), act.q81.q81Row(m), k);
         continue;
       }
       weightRow(weight, kernel, n, w.data());

@@ -6,10 +6,12 @@
 ///
 /// Numerics per `kernel` attribute (the tolerances of the parity tests follow from them):
 ///  * none (an unspecialised graph): w dequantized to f32, x f32, dot in f64.
-///  * "dp4a" / "mma": x quantized to Q8_1 (unless it already is), w in its GGUF blocks,
-///    quant::dotQ81 (bit-exact with the DP4A GEMV kernels; the MMQ-style "mma" kernels do
-///    the same integer products). Weights without a DP4A format (f16, bf16, f32) are
-///    dotted in f64 with the dequantized Q8_1 activations.
+///  * "dp4a": x quantized to Q8_1 (unless it already is), w in its GGUF blocks, quant::dotQ81
+///    (bit-exact with the DP4A GEMV kernels). Weights without a DP4A format (f16, bf16, f32)
+///    are dotted in f64 with the dequantized Q8_1 activations.
+///  * "mma": the same Q8_1 activations and integer products, quant::dotQ81Mma (bit-exact with
+///    the tensor-core kernels `mmq_<qtype>`: only the float summation order differs from
+///    dotQ81). Only the weight types with such a kernel (q4_k, q6_k, q8_0); others are refused.
 ///  * "hgemm": w and x rounded to fp16, products accumulated in f64 (cuBLAS: f32).
 ///  * "fp8": as kernels/Blas.h: w scaled per row (s_w[n] = amax|w[n]| / 448), x per tensor
 ///    with one dynamic scale (s_x = amax|x| / 448 over the live rows), both rounded to E4M3
@@ -28,8 +30,8 @@
 namespace reel::reference {
 
 /// The numerics a matmul computes with: what the reference reproduces of its kernel
-/// (ir::MatmulKernel; dp4a and mma share the Q8_1 integer products).
-enum class MatmulNumerics : uint8_t { Float, Dp4a, Hgemm, Fp8 };
+/// (ir::MatmulKernel; dp4a and mma share the Q8_1 integer products, not their float sums).
+enum class MatmulNumerics : uint8_t { Float, Dp4a, Mma, Hgemm, Fp8 };
 
 /// The numerics of a `kernel` attribute value (absent: Float); throws for an unknown name.
 MatmulNumerics numericsOf(const std::optional<std::string>& kernel);
@@ -51,7 +53,7 @@ struct MatmulRun {
   const std::vector<uint8_t>* liveRows = nullptr;
 };
 
-/// y = x * w^T with the numerics of `kernel`. x is F32, or Q8_1 for Dp4a.
+/// y = x * w^T with the numerics of `kernel`. x is F32, or Q8_1 for Dp4a and Mma.
 HostTensor matmul(const HostTensor& x, const MatmulWeight& weight, MatmulNumerics kernel, const MatmulRun& run);
 
 /// Rows of the embedding table by token id (dequantized to f32); throws for an id outside

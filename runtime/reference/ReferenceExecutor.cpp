@@ -173,8 +173,10 @@ void ReferenceExecutor::prepareMatmulScales() {
 }
 
 MatmulNumerics ReferenceExecutor::matmulNumerics(const ir::Op& op) const {
-  if (op.operand(0)->type().elem == ir::ElemType::Q8_1) return MatmulNumerics::Dp4a;
-  return numericsOf(op.attrs().getString("kernel"));
+  const MatmulNumerics numerics = numericsOf(op.attrs().getString("kernel"));
+  // Q8_1 activations are read by dp4a or mma (the verifier's rule); without a kernel, by dp4a.
+  if (op.operand(0)->type().elem == ir::ElemType::Q8_1 && numerics != MatmulNumerics::Mma) return MatmulNumerics::Dp4a;
+  return numerics;
 }
 
 void ReferenceExecutor::checkInputs(const StepInputs& inputs) const {

@@ -1,8 +1,8 @@
 // The row-wise ops, the matmul numerics and the attention of the CPU reference, on small
 // hand-checked inputs.
 
-#include "quant/QuantRef.h"
 #include "models/RopeFactors.h"
+#include "quant/QuantRef.h"
 #include "runtime/reference/FastRound.h"
 #include "runtime/reference/KvCache.h"
 #include "runtime/reference/RefAttention.h"
@@ -152,6 +152,25 @@ TEST_CASE("matmul numerics per kernel family", "[reference][matmul]") {
     // Q8_1 input gives the same result as quantizing inside.
     CHECK(matmul(quantizeRowsQ81(x), {&view}, MatmulNumerics::Dp4a, {}).f32 == dp4a.f32);
   }
+  SECTION("mma is exactly quant::dotQ81Mma on the Q8_1 row, for f32 and Q8_1 inputs") {
+    HostTensor mma = matmul(x, {&view}, MatmulNumerics::Mma, {});
+    std::vector<quant::BlockQ81> act(k / 32);
+    for (int64_t row = 0; row < 2; ++row) {
+      quant::quantizeQ81(x.row(row), act.data(), k);
+      for (int64_t r = 0; r < n; ++r)
+        CHECK(mma.row(row)[r] == quant::dotQ81Mma(quant::QType::Q4_K, view.rowData(r), act.data(), k));
+    }
+    CHECK(matmul(quantizeRowsQ81(x), {&view}, MatmulNumerics::Mma, {}).f32 == mma.f32);
+    // The same integer products as dp4a: equal up to the float summation order.
+    const HostTensor dp4a = matmul(x, {&view}, MatmulNumerics::Dp4a, {});
+    for (size_t i = 0; i < mma.f32.size(); ++i)
+      CHECK(mma.f32[i] == Approx(dp4a.f32[i]).margin(1e-4 * (std::fabs(dp4a.f32[i]) + 1)));
+    // A weight type without a tensor-core kernel is refused, naming the weight.
+    const std::vector<uint8_t> q5Bytes = quantized(quant::QType::Q5_K, n, k, weights);
+    const WeightView q5 = viewOf("w5", quant::QType::Q5_K, n, k, q5Bytes);
+    CHECK_THROWS_WITH(matmul(x, {&q5}, MatmulNumerics::Mma, {}),
+                      Contains("kernel \"mma\" has no kernel for weight 'w5' of q5_k"));
+  }
   SECTION("hgemm and fp8 stay close to f32") {
     HostTensor hgemm = matmul(x, {&view}, MatmulNumerics::Hgemm, {});
     const std::vector<float> scales = fp8WeightRowScales(view, 1);
@@ -189,7 +208,8 @@ TEST_CASE("fast fp16 rounding equals the round trip through quant::f32ToF16", "[
 
 TEST_CASE("matmul kernels map to the numerics the reference reproduces", "[reference][matmul]") {
   CHECK(numericsOf(std::nullopt) == MatmulNumerics::Float);
-  CHECK(numericsOf(std::string("mma")) == MatmulNumerics::Dp4a);
+  CHECK(numericsOf(std::string("dp4a")) == MatmulNumerics::Dp4a);
+  CHECK(numericsOf(std::string("mma")) == MatmulNumerics::Mma);
   CHECK(numericsOf(std::string("fp8")) == MatmulNumerics::Fp8);
   CHECK_THROWS_WITH(numericsOf(std::string("wmma")), Contains("unknown matmul kernel 'wmma'"));
 }

@@ -109,14 +109,14 @@ inline std::unique_ptr<ir::Module> compileModule(const models::ModelConfig& conf
   return module;
 }
 
-/// The numerics families of the matmuls of `graph`: the `kernel` attributes, with "mma"
-/// counted as "dp4a" (the same Q8_1 integer products) and no attribute as "f32".
+/// The numerics families of the matmuls of `graph`: the `kernel` attributes ("mma" apart from
+/// "dp4a": the same Q8_1 integer products, summed in another float order), no attribute as
+/// "f32".
 inline std::set<std::string> matmulKernels(const ir::Graph& graph) {
   std::set<std::string> kernels;
   for (const auto& op : graph.ops()) {
     if (op->name() != "matmul" && op->name() != "matmul_qkv" && op->name() != "matmul_gate_up") continue;
-    std::string kernel = op->attrs().getString("kernel").value_or("f32");
-    kernels.insert(kernel == "mma" ? "dp4a" : kernel);
+    kernels.insert(op->attrs().getString("kernel").value_or("f32"));
   }
   return kernels;
 }
