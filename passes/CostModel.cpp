@@ -38,6 +38,11 @@ constexpr GridFamily kQuantizeQ81{"quantize_q8_1", 256, 8};
 // (4 rows per CTA and row set) comes from the kernel table, its row sets and row chunks from
 // the launch policy select-launch-config records (LaunchPolicy.h).
 constexpr GridFamily kDp4aGemv{"dp4a-gemv", 128, 32};
+// Tensor-core matmul on quantized weights (mmq): kMmqThreads per CTA of 16 weight rows, each
+// warp streaming its K units with four 16-byte loads in flight per thread; the grid (token
+// tiles x row blocks) comes from the kernel table. The token tiles of a row block read its
+// weights at about the same time, so DRAM sees each weight byte once.
+constexpr GridFamily kMmq{"mmq", kernels::kMmqThreads, 64};
 // Decode attention: one CTA per (row, KV head, split) streaming f16 K/V rows. 4 KB in flight
 // per CTA fits a kernel of 4 warps per CTA; the kernel runs up to 16 warps per CTA, so this
 // estimate misjudges what splits gain (on an H100 they pay at M = 1 from about 1024 keys for
@@ -51,9 +56,6 @@ constexpr int64_t kRowKernelWidthPerCta = 256;  ///< elements of a row one eleme
 
 int64_t ceilDiv(int64_t a, int64_t b) {
   return (a + b - 1) / b;
-}
-int64_t roundUp(int64_t a, int64_t b) {
-  return ceilDiv(a, b) * b;
 }
 
 double weightBytes(const MatmulShape& shape) {
@@ -84,6 +86,10 @@ Estimate measuredEstimate(double us, int64_t ctas) {
 
 bool hasQuantizedKernel(ir::ElemType weightType) {
   return weightType != ir::ElemType::I32 && quant::isDp4aWeightType(ir::toQType(weightType));
+}
+
+bool hasMmaKernel(ir::ElemType weightType) {
+  return weightType != ir::ElemType::I32 && kernels::mmqSupports(ir::toQType(weightType));
 }
 
 int64_t derivedWeightBytes(MatmulKernel kernel, const ir::TensorType& weightType) {
@@ -165,6 +171,7 @@ Estimate CostModel::launch(std::string_view family, double bytes, const kernels:
   };
   static constexpr FamilyLoads kLoads[] = {
       {"gemv", kDp4aGemv.bytesInFlightPerThread},
+      {"mmq", kMmq.bytesInFlightPerThread},
       {"norm", kRmsNorm.bytesInFlightPerThread},
       {"attention", kDecodeAttention.bytesInFlightPerThread},
       {"elementwise", kElementwise.bytesInFlightPerThread},
@@ -204,19 +211,8 @@ Estimate CostModel::matmul(const MatmulShape& shape, MatmulKernel kind) const {
   switch (kind) {
     case MatmulKernel::Dp4a:
       return gemv(shape);
-    case MatmulKernel::Mma: {
-      // Tensor-core work on padded rows, plus unpacking each weight once per CTA row tile
-      // on the CUDA cores (int8Tops counts 8 ops per DP4A instruction), expressed in
-      // tensor-op equivalents so that one peak applies.
-      work.bytes = weightBytes(shape) + q81Bytes(shape.m, shape.k) + output;
-      work.peakOpsPerUs = 2.0 * profile_.fp16Tflops * 1e6 * params_.mmaEfficiency;
-      double instrPerUs = profile_.int8Tops * 1e6 / 8.0;
-      double dequantInstr =
-          nk * static_cast<double>(ceilDiv(shape.m, params_.mmaRowsPerCta)) * params_.mmaDequantInstrPerWeight;
-      work.ops = 2.0 * static_cast<double>(roundUp(shape.m, params_.mmaTileRows)) * nk +
-                 (instrPerUs > 0 ? dequantInstr * work.peakOpsPerUs / instrPerUs : 0.0);
-      break;  // stream-K over the tiles fills the GPU, as the library GEMMs do
-    }
+    case MatmulKernel::Mma:
+      return mma(shape);
     case MatmulKernel::Fp8:
       work.bytes = nk + 4.0 * static_cast<double>(shape.n) + m * static_cast<double>(shape.k) + output;
       work.ops = 2.0 * static_cast<double>(std::max<int64_t>(shape.m, 16)) * nk;
@@ -251,6 +247,29 @@ Estimate CostModel::gemv(const MatmulShape& shape) const {
   Estimate all = one;
   for (int64_t i = 1; i < chunks; ++i) all = all.then(one);
   return all;
+}
+
+Estimate CostModel::mma(const MatmulShape& shape) const {
+  // Each weight byte read once (the token tiles of a row block share it through L2), the
+  // activations and outputs once; the tensor cores multiply the tiles' padded tokens while the
+  // CUDA cores unpack each weight once per token tile (int8Tops counts 8 ops per DP4A
+  // instruction, the CUDA cores' integer rate): the slower of the two is the compute time.
+  const kernels::MmqGrid grid = kernels::mmqGrid(shape.n, shape.m);
+  const double nk = static_cast<double>(shape.n) * static_cast<double>(shape.k);
+  const double paddedTokens = static_cast<double>(grid.x * kernels::mmqTileTokens(shape.m));
+  KernelWork work;
+  work.family = kMmq.name;
+  work.bytes = weightBytes(shape) + q81Bytes(shape.m, shape.k) + f32Bytes(shape.m, shape.n);
+  work.peakOpsPerUs = 2.0 * profile_.fp16Tflops * 1e6 * params_.mmaEfficiency;
+  work.ops = 2.0 * paddedTokens * nk;
+  work.ctas = grid.x * grid.y;
+  work.bytesInFlightPerCta = kMmq.bytesInFlightPerCta();
+  Estimate estimate = kernel(work);
+  const double instrPerUs = profile_.int8Tops * 1e6 / 8.0;
+  const double unpackInstr = nk * static_cast<double>(grid.x) * params_.mmaDequantInstrPerWeight;
+  estimate.computeUs = std::max(estimate.computeUs, instrPerUs > 0 ? unpackInstr / instrPerUs : kInfinity);
+  estimate.us = std::max(estimate.memoryUs, estimate.computeUs) + profile_.launchCostUs;
+  return estimate;
 }
 
 Estimate CostModel::activationPrep(const MatmulShape& shape, MatmulKernel kind) const {

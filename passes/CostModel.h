@@ -38,9 +38,12 @@ namespace reel::passes {
 using ir::MatmulKernel;
 using ir::matmulKernelName;
 using ir::parseMatmulKernel;
-/// True for the weight formats a DP4A / mma kernel reads directly (the K-quants and the
-/// 32-element formats).
+/// True for the weight formats a DP4A kernel reads directly (the K-quants and the 32-element
+/// formats).
 bool hasQuantizedKernel(ir::ElemType weightType);
+/// True for the weight formats the tensor-core kernel (`mmq_<qtype>`) reads directly: Q4_K,
+/// Q6_K and Q8_0 (kernels::mmqSupports).
+bool hasMmaKernel(ir::ElemType weightType);
 /// Bytes of the derived copy `kernel` needs of a weight of `weightType` (FP8: 1 B per
 /// element plus one f32 scale per row; FP16: 2 B per element, none if the weight is
 /// already f16), or 0 when the kernel reads the weight as stored.
@@ -56,11 +59,15 @@ struct CostModelParams {
   /// ("Anchors"): llama.cpp's MMVQ at batch 8 on an H100, which needs >= 8.5%, and the
   /// RTX 4090 crossover of DP4A and FP8 between M = 4 and M = 8, which needs <= 9.3%.
   double dp4aEfficiency = 0.09;
-  double libraryGemmEfficiency = 0.6;   ///< fraction of tensor-core peak cuBLAS/cuBLASLt reach at small M
-  double mmaEfficiency = 0.3;           ///< fraction of int8 tensor-core peak (2 x fp16) mma.sync kernels reach
-  int64_t mmaTileRows = 16;             ///< mma instructions pad M to a multiple of this
-  int64_t mmaRowsPerCta = 64;           ///< activation rows one mma CTA covers: weights are dequantized once per CTA
-  double mmaDequantInstrPerWeight = 4;  ///< integer instructions to unpack and scale one quantized weight
+  double libraryGemmEfficiency = 0.6;  ///< fraction of tensor-core peak cuBLAS/cuBLASLt reach at small M
+  /// Fraction of the int8 tensor-core peak (2 x fp16) the mmq kernel's mma.sync reaches on its
+  /// padded tokens (mmqTileTokens, kernels/MmqShape.h): about half of the peak is what
+  /// mma.sync (not wgmma) issues on sm_90, and the kernel's per-block scales take about half
+  /// of what is left.
+  double mmaEfficiency = 0.3;
+  /// Integer instructions to unpack one quantized weight into int8 lanes, once per token tile
+  /// (8 nibbles of Q4_K take about 4). They run on the CUDA cores while the tensor cores work.
+  double mmaDequantInstrPerWeight = 0.5;
 };
 
 /// The resources of one kernel launch: the input of CostModel::kernel().
@@ -136,6 +143,9 @@ class CostModel {
   /// over every weight, on the kernel table's grid for the policy's row sets; the measured
   /// launch time where the profile has one for the shape.
   [[nodiscard]] Estimate gemv(const MatmulShape& shape) const;
+  /// The tensor-core matmul on the quantized weight (`mmq_<qtype>`) as lowering launches it:
+  /// one launch over all M rows on the kernel table's grid, each weight byte read once.
+  [[nodiscard]] Estimate mma(const MatmulShape& shape) const;
   /// The activation conversion the kernel needs first: Q8_1 quantization (dp4a, mma),
   /// FP8 cast (fp8) or FP16 cast (hgemm).
   [[nodiscard]] Estimate activationPrep(const MatmulShape& shape, MatmulKernel kernel) const;

@@ -134,6 +134,45 @@ TEST_CASE("the DP4A GEMV is costed as select-launch-config launches it", "[passe
   CHECK(m16.us == Approx(2 * m8.us));
 }
 
+TEST_CASE("mma reads each weight once, tiles the tokens, and beats the copies from M = 16 on an H100",
+          "[passes][cost-model][mma]") {
+  CostModel model(h100Like());
+  // One launch on the kernel table's grid: 64-token tiles by 16-row blocks.
+  const Estimate m33 = model.matmul({33, 4096, 11008, ElemType::Q6_K}, MatmulKernel::Mma);
+  CHECK(m33.launches == 1);
+  CHECK(m33.ctas == 1 * 256);
+  CHECK(model.matmul({256, 4096, 4096, ElemType::Q4_K}, MatmulKernel::Mma).ctas == 4 * 256);
+  // The weight bytes are read once for all rows: M = 8 and 16 take the same memory time (the
+  // activations and outputs aside), where the DP4A GEMV streams the weights once per 8 rows.
+  const Estimate m8 = model.matmul({8, 4096, 4096, ElemType::Q4_K}, MatmulKernel::Mma);
+  const Estimate m16 = model.matmul({16, 4096, 4096, ElemType::Q4_K}, MatmulKernel::Mma);
+  CHECK(m16.memoryUs == Approx(m8.memoryUs).epsilon(0.02));
+  CHECK(model.matmul({16, 4096, 4096, ElemType::Q4_K}, MatmulKernel::Dp4a).launches == 2);
+  // Compute grows with the padded tokens: 64 rows cost more than 16, prefill much more.
+  const Estimate m256 = model.matmul({256, 4096, 4096, ElemType::Q4_K}, MatmulKernel::Mma);
+  CHECK(m256.computeUs > 4 * model.matmul({64, 4096, 4096, ElemType::Q4_K}, MatmulKernel::Mma).computeUs * 0.99);
+  // Llama-2-7B's shapes (Q4_K_M: q4_k, and q6_k for some attn_v and ffn_down, the output): mma
+  // is cheaper than every other kernel at 16, 32 and 64 rows, and than HGEMM (prefill's rule)
+  // at a prefill chunk of 256, where both are bound by the tensor cores.
+  for (const MatmulShape shape :
+       {MatmulShape{1, 4096, 4096, ElemType::Q4_K}, MatmulShape{1, 11008, 4096, ElemType::Q4_K},
+        MatmulShape{1, 4096, 11008, ElemType::Q6_K}, MatmulShape{1, 32000, 4096, ElemType::Q6_K}}) {
+    for (const int64_t m : {16, 32, 64, 256}) {
+      MatmulShape at = shape;
+      at.m = m;
+      INFO(shape.n << "x" << shape.k << " at M = " << m);
+      const double mma = model.matmulWithPrep(at, MatmulKernel::Mma).us;
+      CHECK(mma < model.matmulWithPrep(at, MatmulKernel::Hgemm).us);
+      if (m == 256) continue;
+      CHECK(mma < model.matmulWithPrep(at, MatmulKernel::Dp4a).us);
+      CHECK(mma < model.matmulWithPrep(at, MatmulKernel::Fp8).us);
+    }
+  }
+  CHECK(hasMmaKernel(ElemType::Q8_0));
+  CHECK_FALSE(hasMmaKernel(ElemType::Q5_K));
+  CHECK_FALSE(hasMmaKernel(ElemType::F16));
+}
+
 TEST_CASE("derived weight copies cost bytes per element", "[passes][cost-model]") {
   reel::ir::TensorType q4k(ElemType::Q4_K, {14336, 4096});
   reel::ir::TensorType f16(ElemType::F16, {14336, 4096});
