@@ -1,7 +1,8 @@
-/// share-activation-quant: the DP4A kernels read their activations as Q8_1 blocks and the
-/// HGEMM kernels as f16. This pass makes those conversions explicit and shared: for each
-/// distinct f32 input of DP4A matmuls (matmul, matmul_qkv, matmul_gate_up with kernel "dp4a")
-/// it inserts one `quantize_q8_1`, and for each of HGEMM matmuls one `cast_f16`, right after
+/// share-activation-quant: the DP4A and mma kernels read their activations as Q8_1 blocks and
+/// the HGEMM kernels as f16. This pass makes those conversions explicit and shared: for each
+/// distinct f32 input of Q8_1 readers (matmul, matmul_qkv, matmul_gate_up with kernel "dp4a",
+/// matmul with kernel "mma"; one quantization serves both families) it inserts one
+/// `quantize_q8_1`, and for each of HGEMM matmuls one `cast_f16`, right after
 /// the input is produced, and points those consumers at the converted value (plan-memory
 /// places it like any activation). Other consumers (rms_norm, residual adds, fp8 matmuls,
 /// whose per-step scale is part of their launch) keep the f32 value.
@@ -63,7 +64,8 @@ class ShareActivationQuantPass : public Pass {
     llvm::MapVector<ir::Value*, std::vector<ir::Op*>> toF16;
     for (const std::unique_ptr<ir::Op>& op : graph.ops()) {
       const std::string kernel = f32Consumer(*op);
-      if (kernel == "dp4a" && quantizable(*op->operand(0))) toQ81[op->operand(0)].push_back(op.get());
+      if ((kernel == "dp4a" || kernel == "mma") && quantizable(*op->operand(0)))
+        toQ81[op->operand(0)].push_back(op.get());
       if (kernel == "hgemm") toF16[op->operand(0)].push_back(op.get());
     }
     CostModel model(context.profile);
@@ -88,11 +90,12 @@ class ShareActivationQuantPass : public Pass {
 }  // namespace
 
 PassInfo shareActivationQuantPassInfo() {
-  PassInfo info{kPassName,
-                "one quantize_q8_1 (cast_f16) per distinct input of DP4A (HGEMM) matmuls, shared by all of them",
-                "memory",
-                {},
-                [] { return std::make_unique<ShareActivationQuantPass>(); }};
+  PassInfo info{
+      kPassName,
+      "one quantize_q8_1 (cast_f16) per distinct input of DP4A and mma (HGEMM) matmuls, shared by all of them",
+      "memory",
+      {},
+      [] { return std::make_unique<ShareActivationQuantPass>(); }};
   info.ops = {fusedOpDef(fused_ops::kQuantizeQ81), fusedOpDef(fused_ops::kCastF16)};
   return info;
 }

@@ -53,9 +53,29 @@ bool writtenInPlace(const Interval& a, const Interval& b) {
 
 }  // namespace
 
+TEST_CASE("share-activation-quant: mma consumers share the Q8_1 activations of dp4a ones",
+          "[passes][share-activation-quant][mma]") {
+  // q and k on mma, v on dp4a (a hand edit): one quantization of attn_in serves all three.
+  PassContext context = contextFor(h100Like(), {16});
+  std::unique_ptr<ir::Module> module =
+      compile(llama3_8b(), "specialize-buckets,canonicalize,select-precision{fp8=false}", context);
+  ir::Graph& graph = *module->findGraph("decode.m16");
+  REQUIRE(attrOf(graph, "l0.q", "kernel") == "mma");
+  for (const std::unique_ptr<ir::Op>& op : graph.ops())
+    if (op->numResults() == 1 && op->result()->name() == "l0.v") op->attrs().set("kernel", std::string("dp4a"));
+  PassManager(Pipeline::parse("share-activation-quant")).run(*module, context);
+  const ir::Value* quantized = producerOf(graph, "l0.q")->operand(0);
+  CHECK(quantized->name() == "l0.attn_in.q8");
+  CHECK(quantized->producer()->name() == "quantize_q8_1");
+  CHECK(producerOf(graph, "l0.k")->operand(0) == quantized);
+  CHECK(producerOf(graph, "l0.v")->operand(0) == quantized);
+  CHECK(opsNamed(graph, "cast_f16").empty());
+}
+
 TEST_CASE("share-activation-quant: one quantization per input, shared by its dp4a consumers",
           "[passes][share-activation-quant]") {
   PassContext context = contextFor(h100Like(), {4, 8});
+  context.memoryBudget = int64_t{80} << 30;  // room for the FP8 copies at M = 8
   std::unique_ptr<ir::Module> module = compile(
       llama3_8b(), "specialize-buckets,canonicalize,select-precision,fuse-gate-up,share-activation-quant", context);
   const ir::Graph& m4 = *module->findGraph("decode.m4");
