@@ -8,18 +8,21 @@
 ///   3. the weight has a quantized kernel (q4_0, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k) and the GPU has DP4A
 ///                                                          -> dp4a (own qtype, Q8_1 activations)
 ///   4. otherwise                                           -> hgemm
-/// Then mma (tensor-core kernels reading the quantized weight) replaces the rules' pick
-/// where it is enabled (option `mma=true`: kernels/ has no mma kernels yet, so it is off by
-/// default) and the profile has the feature, M >= mma-min-m (default 9: below it the DP4A
-/// GEMV reads the weight once for all rows while mma tiles waste most of their rows), M is
-/// below the hgemm threshold, and the cost model says it is faster.
+/// Then mma (the tensor-core kernel `mmq_<qtype>` reading the quantized weight as stored, one
+/// launch over all M rows) replaces the rules' pick where the option `mma` allows it (default:
+/// the profile's mma feature, on sm_80 and later), the weight type has the kernel (q4_k, q6_k,
+/// q8_0), M >= mma-min-m (default 9: below it the DP4A GEMV reads the weight once for all rows
+/// while the mma tiles waste most of their rows), and the cost model says it is faster: decode
+/// buckets and prefill alike, since it needs no copy.
 ///
 /// Memory: FP8 and FP16 copies are made at load time and cost memory on top of the
 /// quantized weights; a copy is counted once per weight, however many buckets use it.
-/// When the total exceeds the budget (context.memoryBudget, else the profile's memory),
-/// the copies with the least cost-model benefit per byte are dropped first and their
-/// uses fall back to the best kernel that reads the weight as stored. The total and its
-/// breakdown go to context.report["weight bytes on GPU"].
+/// When the total exceeds the budget, the copies with the least cost-model benefit per byte
+/// are dropped first and their uses fall back to the best kernel that reads the weight as
+/// stored. The budget is context.memoryBudget (`--memory-budget`) where given; else 1.1 x the
+/// stored weight bytes (copies may add at most a tenth: mma makes most unnecessary, and the
+/// rest of the GPU's memory is the KV cache's), capped by the profile's memory. The total and
+/// its breakdown go to context.report["weight bytes on GPU"].
 
 #include "passes/CostModel.h"
 #include "passes/DecisionPasses.h"
@@ -41,6 +44,8 @@ namespace reel::passes {
 namespace {
 
 constexpr const char* kPassName = "select-precision";
+/// The default memory budget of the weights, as a multiple of the stored weight bytes.
+constexpr double kDefaultBudgetOfStored = 1.1;
 constexpr std::array<MatmulKernel, 4> kAllKernels{MatmulKernel::Dp4a, MatmulKernel::Fp8, MatmulKernel::Hgemm,
                                                   MatmulKernel::Mma};
 
@@ -51,7 +56,7 @@ struct PrecisionRules {
   int64_t mmaMinM = 9;
   bool fp8 = false;
   bool dp4a = true;
-  bool mma = false;
+  bool mma = true;
 };
 
 /// What every matmul of one shape in one bucket graph has in common: the estimates and
@@ -100,14 +105,13 @@ bool available(const MatmulClass& kind, MatmulKernel kernel, const PrecisionRule
     case MatmulKernel::Hgemm:
       return true;
     case MatmulKernel::Mma:
-      return quantized && rules.mma;
+      return hasMmaKernel(kind.shape.weightType) && rules.mma;
   }
   return false;
 }
 
 bool mmaCandidate(const MatmulClass& kind, const PrecisionRules& rules) {
-  return available(kind, MatmulKernel::Mma, rules) && !kind.bucket.prefill && kind.bucket.m >= rules.mmaMinM &&
-         kind.bucket.m < rules.hgemmMinM;
+  return available(kind, MatmulKernel::Mma, rules) && kind.bucket.m >= rules.mmaMinM;
 }
 
 void applyRules(MatmulClass& kind, const PrecisionRules& rules) {
@@ -323,10 +327,11 @@ class SelectPrecisionPass : public Pass {
       use.chosen = use.kind->chosen;
       memory.addUse(use);
     }
-    std::optional<int64_t> budget = memoryBudget(context);
+    std::optional<int64_t> budget = memoryBudget(context, memory.storedBytes());
     if (budget && memory.storedBytes() > *budget)
-      failPlain("{}: the stored weights alone need {}, over the memory budget of {}", kPassName,
-                formatBytes(static_cast<double>(memory.storedBytes())), formatBytes(static_cast<double>(*budget)));
+      failPlain("{}: the stored weights alone need {}, over the memory budget of {}{}", kPassName,
+                formatBytes(static_cast<double>(memory.storedBytes())), formatBytes(static_cast<double>(*budget)),
+                context.memoryBudget ? "" : fmt::format(" (the {} profile's memory)", context.profile.name));
     if (budget && memory.totalBytes() > *budget) fitBudget(memory, *budget, rules, context);
     reportWeightBytes(memory, budget, context);
     return applyAndExplain(module, uses, context);
@@ -340,16 +345,18 @@ class SelectPrecisionPass : public Pass {
     rules.mmaMinM = options().getInt("mma-min-m");
     rules.fp8 = boolOption(options(), "fp8", profile.fp8);
     rules.dp4a = boolOption(options(), "dp4a", profile.dp4a);
-    // kernels/ has no mma kernels yet, so they are chosen only when asked for (and the
-    // profile has the feature); lowering refuses them until the kernels exist.
-    rules.mma = options().given("mma") && options().getBool("mma") && profile.mma;
+    // The option does not override a profile without the feature.
+    rules.mma = boolOption(options(), "mma", profile.mma) && profile.mma;
     return rules;
   }
 
-  static std::optional<int64_t> memoryBudget(const PassContext& context) {
+  /// The memory the weights may take: `--memory-budget` where given, else the stored weights
+  /// plus a tenth for derived copies, capped by the profile's memory (nullopt: no budget).
+  static std::optional<int64_t> memoryBudget(const PassContext& context, int64_t storedBytes) {
     if (context.memoryBudget) return context.memoryBudget;
-    if (context.profile.memoryGB > 0) return static_cast<int64_t>(context.profile.memoryGB * 1e9);
-    return std::nullopt;
+    const auto copyBudget = static_cast<int64_t>(static_cast<double>(storedBytes) * kDefaultBudgetOfStored);
+    if (context.profile.memoryGB > 0) return std::min(copyBudget, static_cast<int64_t>(context.profile.memoryGB * 1e9));
+    return copyBudget;
   }
 
   static std::vector<MatmulUse> collectUses(ir::Module& module, MatmulClasses& classes, WeightMemory& memory) {
@@ -404,7 +411,8 @@ class SelectPrecisionPass : public Pass {
 
 PassInfo selectPrecisionPassInfo() {
   return {kPassName,
-          "kernel family per matmul and bucket: dp4a, fp8 (cuBLASLt), hgemm (cuBLAS), mma; within the memory budget",
+          "kernel family per matmul and bucket: dp4a, mma (tensor cores on the quantized weight), fp8 (cuBLASLt), "
+          "hgemm (cuBLAS); derived copies within the memory budget (default 1.1 x the stored weights)",
           "precision",
           {{"fp8-min-m", OptionKind::Int, "",
             "FP8 GEMMs from this M on (default: the GPU profile's; h100/h200 17, others 5)"},
@@ -412,7 +420,8 @@ PassInfo selectPrecisionPassInfo() {
            {"mma-min-m", OptionKind::Int, "9", "consider tensor-core kernels on quantized weights from this M on"},
            {"fp8", OptionKind::Bool, "", "allow FP8 GEMMs (default: the GPU profile's fp8 feature)"},
            {"dp4a", OptionKind::Bool, "", "allow DP4A kernels (default: the GPU profile's dp4a feature)"},
-           {"mma", OptionKind::Bool, "false", "allow mma kernels where the profile has them (none in kernels/ yet)"}},
+           {"mma", OptionKind::Bool, "",
+            "allow the tensor-core kernels on q4_k, q6_k and q8_0 weights (default: the GPU profile's mma feature)"}},
           [] { return std::make_unique<SelectPrecisionPass>(); }};
 }
 

@@ -162,7 +162,9 @@ void declarePassFlags(Args& args) {
   args.option("--gpu-profile", "FILE", "target GPU profile from a TOML file (see passes/profiles/)");
   args.option("--buckets", "LIST", "decode bucket sizes M, e.g. 1,2,4,8 (default 1,2,4,8,16,32,64)");
   args.option("--prefill-tokens", "N", "M of the @prefill graph, 0 for none (default 256)");
-  args.option("--memory-budget", "BYTES", "GPU memory for weights incl. derived copies: 24GB, 1.5GiB, 512MB, bytes");
+  args.option("--memory-budget", "BYTES",
+              "GPU memory for weights incl. derived copies: 24GB, 1.5GiB, 512MB, bytes (default: 1.1 x the stored "
+              "weights, at most the GPU profile's memory)");
   args.option("--load-pass-plugin", "PATH", "load a pass plugin (.so); repeatable", "", true);
   args.flag("--explain", "after the IR (or alone with --emit=none), print each decision and why, as // comments");
   args.flag("--print-ir-after-all", "print the IR after every pass (stderr)");

@@ -5,6 +5,7 @@
 #include "codegen/PlanFile.h"
 #include "kernels/KernelCatalog.h"
 #include "models/ModelLoader.h"
+#include "passes/PassTable.h"
 
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
@@ -28,9 +29,18 @@ CompileRequest request(const std::string& model, std::vector<int64_t> buckets, i
   return r;
 }
 
-/// tiny at m = 1 (DP4A GEMVs), 16 (GEMVs in row chunks), 32 (FP8) and prefill (HGEMM).
+/// tiny at m = 1 (DP4A GEMVs), 16 (GEMVs in row chunks), 32 (FP8) and prefill (HGEMM): mma off
+/// and a budget that holds every copy, so that the copies' kernels run.
 const Plan& tinyPlan() {
-  static const Plan plan = compileModel(request("tiny", {1, 16, 32}, 512)).plan;
+  static const Plan plan = [] {
+    CompileRequest r = request("tiny", {1, 16, 32}, 512);
+    std::string pipeline = passes::kDefaultPipeline;
+    pipeline.replace(pipeline.find("select-precision"), std::string("select-precision").size(),
+                     "select-precision{mma=false}");
+    r.pipeline = pipeline;
+    r.memoryBudget = int64_t{80} << 30;
+    return compileModel(r).plan;
+  }();
   return plan;
 }
 
@@ -123,10 +133,12 @@ TEST_CASE("footprints saturate instead of wrapping", "[codegen][plan-check]") {
 }
 
 TEST_CASE("what lowering emits passes the footprint check", "[codegen][plan-check]") {
-  // tiny: DP4A (plain, stacked, mixed stacks, gate+up), FP8 and HGEMM matmuls, prefill attention.
+  // tiny: DP4A (plain, stacked, mixed stacks, gate+up), FP8 and HGEMM matmuls, prefill attention;
+  // by default, mma (q4_k and q6_k) at m = 16 and in prefill.
   // Qwen2.5-0.5B: k = 896 (Q5_0/Q8_0 row-planar rows with padding), biases, NeoX RoPE.
   // Llama-3.2-1B at a 4096 context: flash-decoding (split and reduce kernels) in the .long buckets.
-  std::vector<Plan> plans{tinyPlan(), compileModel(request("qwen2.5-0.5b", {1, 4}, 256)).plan,
+  std::vector<Plan> plans{tinyPlan(), compileModel(request("tiny", {1, 16}, 512)).plan,
+                          compileModel(request("qwen2.5-0.5b", {1, 4}, 256)).plan,
                           compileModel(request("llama-3.2-1b", {2}, 4096)).plan};
   std::set<std::string> seen;
   for (const Plan& plan : plans) {
@@ -145,6 +157,8 @@ TEST_CASE("what lowering emits passes the footprint check", "[codegen][plan-chec
                              "gemv_dp4a_stack3_q4_k",
                              "gemv_dp4a_stack3_q4_k_q6_k",
                              "gemv_dp4a_gate_up_q4_k",
+                             "mmq_q4_k",
+                             "mmq_q6_k",
                              "embed_q4_k",
                              "embed_q8_0",
                              "rms_norm",

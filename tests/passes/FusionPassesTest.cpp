@@ -24,6 +24,7 @@ size_t countOps(const ir::Module& module, const char* graph, const char* opName)
 
 TEST_CASE("fuse-qkv fuses dp4a projections, of one qtype or not", "[passes][fuse-qkv]") {
   PassContext context = contextFor(h100Like(), {4, 8});
+  context.memoryBudget = int64_t{80} << 30;  // room for the FP8 copies at M = 8
   std::unique_ptr<ir::Module> module =
       compile(llama3_8b(), "specialize-buckets,canonicalize,select-precision,fuse-qkv", context);
   // Layer 5's attn_v is q4_k: fused, and the results keep their names.
@@ -66,13 +67,14 @@ TEST_CASE("fuse-qkv{enable=false} changes nothing", "[passes][fuse-qkv]") {
 
 TEST_CASE("fuse-gate-up applies its default conditions on an H100", "[passes][fuse-gate-up]") {
   PassContext context = contextFor(h100Like(), {1, 2, 4, 8, 64});
+  context.memoryBudget = int64_t{80} << 30;  // room for the FP8 copies at M = 8
   std::unique_ptr<ir::Module> module =
       compile(llama3_8b(), "specialize-buckets,canonicalize,select-precision,fuse-gate-up", context);
   CHECK(countOps(*module, "decode.m1", "matmul_gate_up") == 0);  // M < min-m
   CHECK(countOps(*module, "decode.m2", "matmul_gate_up") == 32);
   CHECK(countOps(*module, "decode.m4", "matmul_gate_up") == 32);
   CHECK(countOps(*module, "decode.m8", "matmul_gate_up") == 0);   // FP8 fires at M >= 5
-  CHECK(countOps(*module, "decode.m64", "matmul_gate_up") == 0);  // HGEMM
+  CHECK(countOps(*module, "decode.m64", "matmul_gate_up") == 0);  // mma
   CHECK(countOps(*module, "prefill", "matmul_gate_up") == 0);
   const ir::Op* fused = producerOf(*module->findGraph("decode.m4"), "l7.gate");
   CHECK(fused->result(1)->name() == "l7.up");
@@ -87,6 +89,19 @@ TEST_CASE("fuse-gate-up applies its default conditions on an H100", "[passes][fu
   CHECK_THAT(reasonsFor("decode.m8"), Catch::Contains("kernel fp8 chosen, not dp4a"));
   CHECK_THAT(reasonsFor("decode.m64"), Catch::Contains("M=64 > max-m=8"));
   CHECK_THAT(reasonsFor("decode.m4"), Catch::Matches(R"(fused \d+\.\dus vs separate \d+\.\dus .*\n)"));
+}
+
+TEST_CASE("the fusions leave mma matmuls separate", "[passes][fuse-qkv][fuse-gate-up][mma]") {
+  PassContext context = contextFor(h100Like(), {16});
+  std::unique_ptr<ir::Module> module =
+      compile(llama3_8b(), "specialize-buckets,canonicalize,select-precision,fuse-qkv,fuse-gate-up{max-m=64}", context);
+  REQUIRE(attrOf(*module->findGraph("decode.m16"), "l3.gate", "kernel") == "mma");
+  CHECK(countOps(*module, "decode.m16", "matmul_qkv") == 0);
+  CHECK(countOps(*module, "decode.m16", "matmul_gate_up") == 0);
+  std::string reasons;
+  for (const Decision& decision : context.decisions) reasons += decision.reason + "\n";
+  CHECK_THAT(reasons,
+             Catch::Contains("kernel mma (fusion needs dp4a)") && Catch::Contains("kernel mma chosen, not dp4a"));
 }
 
 TEST_CASE("fuse-gate-up conditions are options", "[passes][fuse-gate-up]") {

@@ -2,6 +2,7 @@
 #include "passes/CostModel.h"
 #include "passes/DecisionTestSupport.h"
 
+#include <fmt/format.h>
 #include <catch2/catch.hpp>
 
 #include <regex>
@@ -44,15 +45,20 @@ WeightTotals weightTotals(const models::ModelConfig& config) {
 
 }  // namespace
 
+/// A budget that holds every derived copy: the rules alone decide.
+constexpr int64_t kRoomForCopies = int64_t{80} << 30;
+
 TEST_CASE("select-precision follows the decision rules on an H100", "[passes][select-precision]") {
   PassContext context = contextFor(h100Like());
-  std::unique_ptr<ir::Module> module = compile(llama3_8b(), kPipeline, context);
+  context.memoryBudget = kRoomForCopies;
+  std::unique_ptr<ir::Module> module =
+      compile(llama3_8b(), "specialize-buckets,canonicalize,select-precision{mma=false}", context);
   for (const char* value : {"l0.q", "l0.k", "l0.v", "l3.attn_out", "l3.gate", "l3.up", "l3.ffn_out", "logits"}) {
     INFO(value);
     CHECK(kernelOf(*module, "decode.m1", value) == "dp4a");
     CHECK(kernelOf(*module, "decode.m4", value) == "dp4a");  // M=4 < fp8-min-m=5
     CHECK(kernelOf(*module, "decode.m8", value) == "fp8");   // M=8 >= fp8-min-m
-    CHECK(kernelOf(*module, "decode.m16", value) == "fp8");  // mma is opt-in (no kernels yet)
+    CHECK(kernelOf(*module, "decode.m16", value) == "fp8");
     CHECK(kernelOf(*module, "decode.m64", value) == "hgemm");
     CHECK(kernelOf(*module, "prefill", value) == "hgemm");
   }
@@ -71,47 +77,93 @@ TEST_CASE("select-precision follows the decision rules on an H100", "[passes][se
   CHECK(sawGate);
 }
 
+TEST_CASE("by default mma replaces FP8 and HGEMM from M = 9, prefill included, and no copy is made",
+          "[passes][select-precision][mma]") {
+  PassContext context = contextFor(h100Like());
+  std::unique_ptr<ir::Module> module = compile(llama3_8b(), kPipeline, context);
+  // The narrow GQA k and v projections (1024 rows: 64 mma blocks) are left out: FP8 beats mma on
+  // them, and their copies are the ones the default budget keeps.
+  for (const char* value : {"l0.q", "l3.attn_out", "l3.gate", "l3.up", "l3.ffn_out", "logits"}) {
+    INFO(value);
+    CHECK(kernelOf(*module, "decode.m1", value) == "dp4a");
+    CHECK(kernelOf(*module, "decode.m4", value) == "dp4a");
+    // The rule's FP8 at M=8 needs a copy the default budget (1.1 x stored) cannot hold; mma is
+    // below mma-min-m there.
+    CHECK(kernelOf(*module, "decode.m8", value) == "dp4a");
+    for (const char* graph : {"decode.m16", "decode.m32", "decode.m64", "prefill"}) {
+      INFO(graph);
+      CHECK(kernelOf(*module, graph, value) == "mma");
+    }
+  }
+  bool explained = false;
+  for (const Decision& decision : decisionsOf(context, "select-precision", "decode.m16"))
+    explained |= decision.reason.find("mma beats fp8 (M=16 >= mma-min-m=9)") != std::string::npos;
+  CHECK(explained);
+  CHECK(kernelOf(*module, "decode.m32", "l0.k") == "fp8");
+  WeightTotals totals = weightTotals(llama3_8b());
+  CHECK(reportedWeightBytes(context) <= totals.stored * 11 / 10);
+}
+
 TEST_CASE("select-precision options override the profile", "[passes][select-precision]") {
   PassContext context = contextFor(h100Like(), {4, 16});
+  context.memoryBudget = kRoomForCopies;
   std::unique_ptr<ir::Module> module =
       compile(llama3_8b(), "specialize-buckets,select-precision{fp8-min-m=4,mma=false}", context);
   CHECK(kernelOf(*module, "decode.m4", "l3.gate") == "fp8");
   CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "fp8");
 
   PassContext noFp8 = contextFor(h100Like(), {8});
+  noFp8.memoryBudget = kRoomForCopies;
   module = compile(llama3_8b(), "specialize-buckets,select-precision{fp8=false,hgemm-min-m=8}", noFp8);
   CHECK(kernelOf(*module, "decode.m8", "l3.gate") == "hgemm");
+
+  PassContext laterMma = contextFor(h100Like(), {16, 32});
+  module = compile(llama3_8b(), "specialize-buckets,select-precision{mma-min-m=17}", laterMma);
+  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "dp4a");  // M=16 < fp8-min-m=17 and < mma-min-m
+  CHECK(kernelOf(*module, "decode.m32", "l3.gate") == "mma");
 }
 
-TEST_CASE("mma, when enabled, replaces the rules' pick where the cost model says it wins",
-          "[passes][select-precision]") {
+TEST_CASE("mma replaces the rules' pick only where the cost model says it wins", "[passes][select-precision]") {
   PassContext h100 = contextFor(h100Like(), {8, 16, 64});
-  std::unique_ptr<ir::Module> module = compile(llama3_8b(), "specialize-buckets,select-precision{mma=true}", h100);
-  CHECK(kernelOf(*module, "decode.m8", "l3.gate") == "fp8");     // below mma-min-m=9
-  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "mma");    // beats fp8
-  CHECK(kernelOf(*module, "decode.m64", "l3.gate") == "hgemm");  // the hgemm threshold rules
-  bool explained = false;
-  for (const Decision& decision : decisionsOf(h100, "select-precision", "decode.m16"))
-    explained |= decision.reason.find("mma beats fp8 (M=16 >= mma-min-m=9)") != std::string::npos;
-  CHECK(explained);
+  h100.memoryBudget = kRoomForCopies;
+  std::unique_ptr<ir::Module> module = compile(llama3_8b(), "specialize-buckets,select-precision", h100);
+  CHECK(kernelOf(*module, "decode.m8", "l3.gate") == "fp8");   // below mma-min-m=9
+  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "mma");  // beats fp8
+  CHECK(kernelOf(*module, "decode.m64", "l3.gate") == "mma");  // beats hgemm
 
   GpuProfile noMma = h100Like();
   noMma.mma = false;  // the option does not override a missing feature
   PassContext context = contextFor(noMma, {16});
+  context.memoryBudget = kRoomForCopies;
   module = compile(llama3_8b(), "specialize-buckets,select-precision{mma=true}", context);
   CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "fp8");
 }
 
-TEST_CASE("without FP8 the middle buckets stay on dp4a, or go to mma when enabled", "[passes][select-precision]") {
+TEST_CASE("mma runs on q4_k, q6_k and q8_0 weights only", "[passes][select-precision][mma]") {
+  PassContext context = contextFor(h100Like(), {16});
+  context.prefillTokens = 0;
+  context.memoryBudget = kRoomForCopies;
+  std::unique_ptr<ir::Module> module = models::buildModule(llama3_8b(), {models::QuantScheme::Q5_K_M});
+  PassManager(Pipeline::parse("specialize-buckets,canonicalize,select-precision")).run(*module, context);
+  const ir::Graph& graph = *module->findGraph("decode.m16");
+  // Q5_K_M: q5_k weights, q6_k where llama.cpp gives more bits (layer 0's ffn_down).
+  REQUIRE(producerOf(graph, "l3.gate")->operand(1)->type().elem == ir::ElemType::Q5_K);
+  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "fp8");  // h100Like's fp8-min-m is 5
+  REQUIRE(producerOf(graph, "l0.ffn_out")->operand(1)->type().elem == ir::ElemType::Q6_K);
+  CHECK(kernelOf(*module, "decode.m16", "l0.ffn_out") == "mma");
+}
+
+TEST_CASE("without FP8 the middle buckets go to mma, or stay on dp4a without it", "[passes][select-precision]") {
   PassContext context = contextFor(a100Like(), {8, 16, 32});
-  std::unique_ptr<ir::Module> module = compile(llama3_8b(), kPipeline, context);
+  std::unique_ptr<ir::Module> module =
+      compile(llama3_8b(), "specialize-buckets,canonicalize,select-precision{mma=false}", context);
   CHECK(kernelOf(*module, "decode.m8", "l3.gate") == "dp4a");
   CHECK(kernelOf(*module, "decode.m32", "l3.gate") == "dp4a");
   for (const Decision& decision : decisionsOf(context, "select-precision", "decode.m8"))
     CHECK_THAT(decision.reason, Catch::Contains("no fp8 on this GPU"));
 
   PassContext withMma = contextFor(a100Like(), {8, 16, 32});
-  module = compile(llama3_8b(), "specialize-buckets,select-precision{mma=true}", withMma);
+  module = compile(llama3_8b(), kPipeline, withMma);
   CHECK(kernelOf(*module, "decode.m8", "l3.gate") == "dp4a");  // below mma-min-m=9
   CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "mma");
   CHECK(kernelOf(*module, "decode.m32", "l3.gate") == "mma");
@@ -127,6 +179,7 @@ TEST_CASE("select-precision leaves a graph generic in M alone", "[passes][select
 TEST_CASE("derived copies are counted once per weight, however many buckets use them", "[passes][select-precision]") {
   PassContext context = contextFor(h100Like(), {8, 16, 32});
   context.prefillTokens = 0;  // no prefill graph: its HGEMM would add FP16 copies
+  context.memoryBudget = kRoomForCopies;
   compile(llama3_8b(), "specialize-buckets,select-precision{mma=false}", context);
   WeightTotals totals = weightTotals(llama3_8b());
   CHECK(reportedWeightBytes(context) == totals.stored + totals.fp8Copies);
@@ -137,7 +190,7 @@ TEST_CASE("over the memory budget, the least beneficial copies go first", "[pass
   WeightTotals totals = weightTotals(llama3_8b());
   PassContext context = contextFor(h100Like(), {8});
   context.prefillTokens = 0;
-  context.memoryBudget = totals.stored + totals.fp8Copies / 2;
+  context.memoryBudget = totals.stored + totals.fp8Copies / 2;  // an explicit budget overrides the default
   std::unique_ptr<ir::Module> module = compile(llama3_8b(), "specialize-buckets,select-precision", context);
   CHECK(reportedWeightBytes(context) <= *context.memoryBudget);
   CHECK(reportedWeightBytes(context) > totals.stored);
@@ -154,6 +207,26 @@ TEST_CASE("over the memory budget, the least beneficial copies go first", "[pass
     CHECK_THAT(decision.reason, Catch::Contains("benefit") && Catch::Contains("over budget"));
   }
   CHECK(drops > 0);
+}
+
+TEST_CASE("the default budget is 1.1 x the stored weights, within the profile's memory", "[passes][select-precision]") {
+  // Without mma, FP8 copies at M = 8 would take 1.7 x the stored weights: only the most
+  // beneficial tenth's worth is kept.
+  WeightTotals totals = weightTotals(llama3_8b());
+  PassContext context = contextFor(h100Like(), {8});
+  context.prefillTokens = 0;
+  compile(llama3_8b(), "specialize-buckets,select-precision{mma=false}", context);
+  CHECK(reportedWeightBytes(context) <= totals.stored * 11 / 10);
+  CHECK(reportedWeightBytes(context) > totals.stored);
+  CHECK_THAT(context.report.at("weight bytes on GPU"),
+             Catch::Contains(fmt::format("budget {}", formatBytes(static_cast<double>(totals.stored) * 1.1))));
+  // A profile with less memory than that caps it, and stored weights over it are an error
+  // naming the profile.
+  GpuProfile small = h100Like();
+  small.memoryGB = 1;
+  PassContext tight = contextFor(small, {1});
+  CHECK_THROWS_WITH(compile(llama3_8b(), kPipeline, tight),
+                    Catch::Contains("over the memory budget of 1.00 GB (the h100-like profile's memory)"));
 }
 
 TEST_CASE("stored weights over the budget are an error", "[passes][select-precision]") {
