@@ -2,7 +2,7 @@
 // (ReferenceExecutor) and, lowered to a plan, on the GPU (CUDA graphs, poisoned buffers). Every
 // logits row within the tolerance of the kernels involved, greedy tokens identical up to near
 // ties (GpuTestSupport.h; over all 32 steps for tiny): the tiny model and a synthetic TinyLlama,
-// decode and prefill, short and long (flash-decoding) context classes.
+// decode and prefill, short and long (flash-decoding) context classes, DP4A and mma buckets.
 
 #include "tests/runtime/gpu/GpuTestSupport.h"
 
@@ -155,6 +155,25 @@ TEST_CASE("tiny: three sequences decoding together match the CPU reference", "[g
   const models::ModelConfig config = tinyConfig();
   std::vector<std::vector<int32_t>> prompts = staggeredPrompts(3, config.vocabSize);
   checkModel(config, {}, {prompts, 12, {}});
+}
+
+TEST_CASE("tiny: mma decode buckets of 16 and 64 sequences and mma prefill match the CPU reference",
+          "[gpu][parity][mma]") {
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = gpuTestWeights(config);
+  GpuCompileSpec spec;
+  spec.buckets = {1, 16, 64};
+  const codegen::CompileResult compiled = compileForGpu(config, *weights.source, spec);
+  for (const codegen::BucketPlan& bucket : compiled.plan.buckets) {
+    INFO(bucket.graph);
+    if (bucket.phase == "prefill" || bucket.m >= 16) CHECK(bucketKernelFamilies(bucket).count("mma") == 1);
+  }
+  // 16 sequences decode together in bucket 16, 33 in bucket 64 (31 padding rows); every prompt
+  // is prefilled through the mma prefill graph.
+  for (const int sequences : {16, 33}) {
+    INFO(sequences << " sequences");
+    compareWithCpu(compiled, weights, {staggeredPrompts(sequences, config.vocabSize), 4, {}});
+  }
 }
 
 TEST_CASE("tiny: a prompt of several prefill chunks, then decode, matches the CPU reference",

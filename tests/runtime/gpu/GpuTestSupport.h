@@ -6,8 +6,9 @@
 /// reports.
 ///
 /// Tolerances (max |gpu - cpu| over a logits row / rms of the CPU row):
-///  * kGpuTolerance (= kQ81Tolerance, 0.15) wherever the matmuls are DP4A or HGEMM. The GEMVs
-///    are bit-exact with quant::dotQ81 and short runs of tiny match the CPU bit for bit, but
+///  * kGpuTolerance (= kQ81Tolerance, 0.15) wherever the matmuls are DP4A, mma or HGEMM. The
+///    GEMVs are bit-exact with quant::dotQ81 (the mmq kernels with quant::dotQ81Mma) and short
+///    runs of tiny match the CPU bit for bit, but
 ///    norms, RoPE and attention sum in another order or use other libm calls; a last-bit
 ///    difference that moves one Q8_1 rounding of a matmul input changes that output by up to
 ///    d = amax/127, and such flips add up over the layers. Measured on the H100: tiny <= 0.07,
@@ -97,18 +98,21 @@ inline std::unique_ptr<gpu::GpuRuntime> poisonedRuntime(const codegen::Plan& pla
   return runtime;
 }
 
-/// The matmul kernel families (dp4a, hgemm, fp8) the steps of a bucket use.
+/// The matmul kernel families (dp4a, mma, hgemm, fp8) the steps of a bucket use.
 inline std::set<std::string> bucketKernelFamilies(const codegen::BucketPlan& bucket) {
   std::set<std::string> families;
   for (const codegen::Step& step : bucket.steps) {
     if (step.kernel.rfind("gemv_dp4a", 0) == 0) families.insert("dp4a");
+    if (step.kernel.rfind("mmq_", 0) == 0) families.insert("mma");
     if (step.kernel == "hgemm_cublas") families.insert("hgemm");
     if (step.kernel == "fp8_gemm_cublaslt") families.insert("fp8");
   }
   return families;
 }
 
-/// The tolerance between the GPU and the CPU reference for plans using these families.
+/// The tolerance between the GPU and the CPU reference for plans using these families: mma as
+/// dp4a (its kernels are bit-exact with quant::dotQ81Mma, which differs from dotQ81 only in the
+/// float summation order).
 inline double gpuToleranceFor(const std::set<std::string>& families) {
   return families.count("fp8") ? kFp8Tolerance : kGpuTolerance;
 }
