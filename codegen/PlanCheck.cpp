@@ -3,6 +3,7 @@
 #include "kernels/KernelCatalog.h"
 #include "quant/QuantRef.h"
 #include "support/Diagnostics.h"
+#include "support/FormatBytes.h"
 
 #include <fmt/format.h>
 
@@ -208,6 +209,39 @@ BufferSizes declaredSizes(const Plan& plan, const BucketPlan& bucket) {
   sizes.stepRows = bucket.m;
   sizes.nextTokenRows = bucket.m;
   return sizes;
+}
+
+PlanWeightBytes planWeightBytes(const Plan& plan) {
+  PlanWeightBytes totals;
+  for (const WeightSlot& slot : plan.weights) {
+    const bool ownType = (slot.layout == WeightLayout::F16 && slot.qtype == "f16") ||
+                         (slot.layout == WeightLayout::F32 && slot.qtype == "f32");
+    if (slot.layout == WeightLayout::Gguf || slot.layout == WeightLayout::RowPlanar || ownType) {
+      totals.stored += slot.bytes;
+    } else if (slot.layout == WeightLayout::Fp8PerRow) {
+      totals.fp8Copies += slot.bytes;
+      ++totals.fp8Count;
+    } else if (slot.layout == WeightLayout::F16) {
+      totals.f16Copies += slot.bytes;
+      ++totals.f16Count;
+    } else {
+      totals.f32Copies += slot.bytes;
+      ++totals.f32Count;
+    }
+  }
+  return totals;
+}
+
+std::string PlanWeightBytes::str() const {
+  auto copies = [](const char* what, int64_t bytes, int count) {
+    return fmt::format(" + {} copies {}{}", what, support::formatBytes(static_cast<double>(bytes)),
+                       count > 0 ? fmt::format(" ({} tensor{})", count, count == 1 ? "" : "s") : "");
+  };
+  std::string text = fmt::format("{} = stored {}", support::formatBytes(static_cast<double>(total())),
+                                 support::formatBytes(static_cast<double>(stored)));
+  text += copies("fp8", fp8Copies, fp8Count) + copies("f16", f16Copies, f16Count);
+  if (f32Count > 0) text += copies("f32", f32Copies, f32Count);
+  return text;
 }
 
 int64_t weightLayoutBytes(const WeightSlot& slot) {

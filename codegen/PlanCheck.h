@@ -47,6 +47,20 @@ int64_t kvCacheBytes(const KvCacheShape& shape, int64_t positions, int64_t slots
 /// allocates for it); -1 for an unknown qtype, columns that are not whole blocks, or an overflow.
 int64_t weightLayoutBytes(const WeightSlot& slot);
 
+/// The weight bytes a plan holds on the GPU: the tensors as the file stores them (the gguf and
+/// row-planar layouts, and f16 or f32 tensors in their own type) and the copies derived at load
+/// time for FP8 (fp8-per-row) and cuBLAS (f16) kernels or dequantized (f32), with their counts.
+struct PlanWeightBytes {
+  int64_t stored = 0;
+  int64_t fp8Copies = 0, f16Copies = 0, f32Copies = 0;
+  int fp8Count = 0, f16Count = 0, f32Count = 0;
+  [[nodiscard]] int64_t total() const { return stored + fp8Copies + f16Copies + f32Copies; }
+  /// "4.27 GB = stored 3.83 GB + fp8 copies 0 B + f16 copies 436.2 MB (4 tensors)", the f32 copies
+  /// only where there are some.
+  [[nodiscard]] std::string str() const;
+};
+PlanWeightBytes planWeightBytes(const Plan& plan);
+
 /// "step 12 of @decode.m1 (gemv_dp4a_q4_k for %l0.q)".
 std::string describeStep(const BucketPlan& bucket, size_t index);
 

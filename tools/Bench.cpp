@@ -7,6 +7,7 @@
 #include "tools/RunGpu.h"
 
 #if REEL_WITH_CUDA
+#include "codegen/PlanCheck.h"
 #include "runtime/gpu/DecodeBench.h"
 #include "tools/GpuModel.h"
 #include "tools/PassFlags.h"
@@ -58,15 +59,18 @@ struct BenchContext {
   int64_t weightBytes = 0;
   int64_t tokens = 0;
   int64_t depth = 0;
+  std::string planWeights;  ///< the plan's weight bytes, stored and derived (codegen::PlanWeightBytes)
 };
 
 std::string markdown(const BenchContext& c, const std::vector<BenchRow>& rows) {
   std::string out = fmt::format(
-      "model: {}, {} ({:.2f} GB on the GPU)\nGPU: {} (profile {}), {} decode steps per bucket from KV depth {}\n\n"
+      "model: {}, {} ({:.2f} GB on the GPU; the plan's weights: {})\nGPU: {} (profile {}), {} decode steps per "
+      "bucket from KV depth {}\n\n"
       "| bucket | M | tok/s per seq | tok/s total | eager tok/s per seq | graph speedup | weight GB/s | KV GB/s | "
       "% of {} BW |\n"
       "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
-      c.model, c.weights, static_cast<double>(c.weightBytes) / 1e9, c.gpu, c.profile, c.tokens, c.depth, c.profile);
+      c.model, c.weights, static_cast<double>(c.weightBytes) / 1e9, c.planWeights, c.gpu, c.profile, c.tokens,
+      c.depth, c.profile);
   for (const BenchRow& r : rows)
     out += fmt::format("| {} | {} | {:.1f} | {:.1f} | {:.1f} | {:.2f}x | {:.0f} | {:.0f} | {:.1f} |\n", r.result.bucket,
                        r.result.rows, 1.0 / r.bestSeconds(), static_cast<double>(r.result.rows) / r.bestSeconds(),
@@ -187,7 +191,8 @@ int runBench(int argc, char** argv) {
                        model.plan.gpuProfile,
                        0,
                        args.getInt("--tokens", 128, {1, int64_t{1} << 20}),
-                       depth};
+                       depth,
+                       codegen::planWeightBytes(model.plan).str()};
   gpu::RuntimeOptions options;
   options.gpuMemoryLimit = memoryLimit;
   for (const codegen::BucketPlan* bucket : decodeBuckets(model.plan)) options.buckets.push_back(bucket->graph);

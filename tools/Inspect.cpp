@@ -1,4 +1,5 @@
 // reel inspect model.plan: what a plan will do, per bucket.
+#include "codegen/PlanCheck.h"
 #include "codegen/PlanFile.h"
 #include "tools/Args.h"
 #include "tools/Commands.h"
@@ -46,14 +47,11 @@ int runInspect(int argc, char** argv) {
   if (!args.parse(argc, argv, 2)) return 0;
 
   codegen::Plan plan = codegen::readPlanFile(*args.get("PLAN"));
-  int64_t weightBytes = 0;
-  for (const codegen::WeightSlot& slot : plan.weights) weightBytes += slot.bytes;
   std::string text = fmt::format(
       "plan for {} (config {:016x}), GPU profile {} ({:.0f} GB/s), max context {}\npipeline: {}\n"
       "weights on the GPU: {} in {} slots; scratch {}\n\n",
       plan.model, plan.configHash, plan.gpuProfile, plan.bandwidthGBs, plan.maxContext, plan.pipeline,
-      bytesText(static_cast<double>(weightBytes)), plan.weights.size(),
-      bytesText(static_cast<double>(plan.scratchBytes)));
+      codegen::planWeightBytes(plan).str(), plan.weights.size(), bytesText(static_cast<double>(plan.scratchBytes)));
   for (const codegen::BucketPlan& bucket : plan.buckets) text += bucketReport(bucket);
   writeOutput("", text);
   return 0;
