@@ -49,9 +49,9 @@ int runInspect(int argc, char** argv) {
   codegen::Plan plan = codegen::readPlanFile(*args.get("PLAN"));
   std::string text = fmt::format(
       "plan for {} (config {:016x}), GPU profile {} ({:.0f} GB/s), max context {}\npipeline: {}\n"
-      "weights on the GPU: {} in {} slots; scratch {}\n\n",
+      "weights on the GPU in {} slots: {}; scratch {}\n\n",
       plan.model, plan.configHash, plan.gpuProfile, plan.bandwidthGBs, plan.maxContext, plan.pipeline,
-      codegen::planWeightBytes(plan).str(), plan.weights.size(), bytesText(static_cast<double>(plan.scratchBytes)));
+      plan.weights.size(), codegen::planWeightBytes(plan).str(), bytesText(static_cast<double>(plan.scratchBytes)));
   for (const codegen::BucketPlan& bucket : plan.buckets) text += bucketReport(bucket);
   writeOutput("", text);
   return 0;
