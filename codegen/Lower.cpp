@@ -362,8 +362,8 @@ class GraphLowering final : public LoweringContext {
     g.m = m_;
     const QType qtype = toQType(w->type().elem);
     if (!kernels::mmqSupports(qtype))
-      cannotLower(
-          op, fmt::format("kernel \"mma\" has no kernel for {} weights (q4_k, q6_k, q8_0)", quant::qtypeName(qtype)));
+      cannotLower(op, fmt::format("kernel \"mma\" has no kernel for {} weights (it reads block-quantized weights)",
+                                  quant::qtypeName(qtype)));
     Launch l = kernelLaunch(kernels::mmqKernelId(qtype), g);
     l.weightBytes = *w->type().numBytes(1, 1);
     l.activationBytes = m_ * static_cast<int64_t>(quant::q81RowBytes(g.k)) + m_ * g.n * 4;

@@ -421,7 +421,7 @@ PassInfo selectPrecisionPassInfo() {
            {"fp8", OptionKind::Bool, "", "allow FP8 GEMMs (default: the GPU profile's fp8 feature)"},
            {"dp4a", OptionKind::Bool, "", "allow DP4A kernels (default: the GPU profile's dp4a feature)"},
            {"mma", OptionKind::Bool, "",
-            "allow the tensor-core kernels on q4_k, q6_k and q8_0 weights (default: the GPU profile's mma feature)"}},
+            "allow the tensor-core kernels on block-quantized weights (default: the GPU profile's mma feature)"}},
           [] { return std::make_unique<SelectPrecisionPass>(); }};
 }
 

@@ -124,8 +124,8 @@ HostTensor matmul(const HostTensor& x, const MatmulWeight& weight, MatmulNumeric
     failPlain("reference matmul: activations have {} columns, weight '{}' rows have {}", x.cols, view.name, view.cols);
   const bool dp4aWeight = kernel == MatmulNumerics::Dp4a && quant::isDp4aWeightType(view.type);
   if (kernel == MatmulNumerics::Mma && !kernels::mmqSupports(view.type))
-    failPlain("reference matmul: kernel \"mma\" has no kernel for weight '{}' of {} (q4_k, q6_k, q8_0)", view.name,
-              quant::qtypeName(view.type));
+    failPlain("reference matmul: kernel \"mma\" has no kernel for weight '{}' of {} (it reads block-quantized weights)",
+              view.name, quant::qtypeName(view.type));
   const bool missingScales =
       weight.fp8RowScales == nullptr || weight.fp8RowScales->size() != static_cast<size_t>(view.rows);
   if (kernel == MatmulNumerics::Fp8 && missingScales)

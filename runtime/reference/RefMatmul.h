@@ -11,7 +11,7 @@
 ///    are dotted in f64 with the dequantized Q8_1 activations.
 ///  * "mma": the same Q8_1 activations and integer products, quant::dotQ81Mma (bit-exact with
 ///    the tensor-core kernels `mmq_<qtype>`: only the float summation order differs from
-///    dotQ81). Only the weight types with such a kernel (q4_k, q6_k, q8_0); others are refused.
+///    dotQ81). Only the weight types with such a kernel (the block-quantized ones); others are refused.
 ///  * "hgemm": w and x rounded to fp16, products accumulated in f64 (cuBLAS: f32).
 ///  * "fp8": as kernels/Blas.h: w scaled per row (s_w[n] = amax|w[n]| / 448), x per tensor
 ///    with one dynamic scale (s_x = amax|x| / 448 over the live rows), both rounded to E4M3

@@ -139,7 +139,7 @@ TEST_CASE("mma replaces the rules' pick only where the cost model says it wins",
   CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "fp8");
 }
 
-TEST_CASE("mma runs on q4_k, q6_k and q8_0 weights only", "[passes][select-precision][mma]") {
+TEST_CASE("mma runs on the quantized weight types, not on float weights", "[passes][select-precision][mma]") {
   PassContext context = contextFor(h100Like(), {16});
   context.prefillTokens = 0;
   context.memoryBudget = kRoomForCopies;
@@ -148,9 +148,13 @@ TEST_CASE("mma runs on q4_k, q6_k and q8_0 weights only", "[passes][select-preci
   const ir::Graph& graph = *module->findGraph("decode.m16");
   // Q5_K_M: q5_k weights, q6_k where llama.cpp gives more bits (layer 0's ffn_down).
   REQUIRE(producerOf(graph, "l3.gate")->operand(1)->type().elem == ir::ElemType::Q5_K);
-  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "fp8");  // h100Like's fp8-min-m is 5
+  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "mma");
   REQUIRE(producerOf(graph, "l0.ffn_out")->operand(1)->type().elem == ir::ElemType::Q6_K);
   CHECK(kernelOf(*module, "decode.m16", "l0.ffn_out") == "mma");
+  // f16 weights have no quantized kernel: FP8 (h100Like's fp8-min-m is 5) with room for copies.
+  std::unique_ptr<ir::Module> f16 = models::buildModule(llama3_8b(), {models::QuantScheme::F16});
+  PassManager(Pipeline::parse("specialize-buckets,canonicalize,select-precision")).run(*f16, context);
+  CHECK(kernelOf(*f16, "decode.m16", "l3.gate") == "fp8");
 }
 
 TEST_CASE("without FP8 the middle buckets go to mma, or stay on dp4a without it", "[passes][select-precision]") {

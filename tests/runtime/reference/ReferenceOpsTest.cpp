@@ -166,10 +166,10 @@ TEST_CASE("matmul numerics per kernel family", "[reference][matmul]") {
     for (size_t i = 0; i < mma.f32.size(); ++i)
       CHECK(mma.f32[i] == Approx(dp4a.f32[i]).margin(1e-4 * (std::fabs(dp4a.f32[i]) + 1)));
     // A weight type without a tensor-core kernel is refused, naming the weight.
-    const std::vector<uint8_t> q5Bytes = quantized(quant::QType::Q5_K, n, k, weights);
-    const WeightView q5 = viewOf("w5", quant::QType::Q5_K, n, k, q5Bytes);
-    CHECK_THROWS_WITH(matmul(x, {&q5}, MatmulNumerics::Mma, {}),
-                      Contains("kernel \"mma\" has no kernel for weight 'w5' of q5_k"));
+    const std::vector<uint8_t> f16Bytes = quantized(quant::QType::F16, n, k, weights);
+    const WeightView f16 = viewOf("w16", quant::QType::F16, n, k, f16Bytes);
+    CHECK_THROWS_WITH(matmul(x, {&f16}, MatmulNumerics::Mma, {}),
+                      Contains("kernel \"mma\" has no kernel for weight 'w16' of f16"));
   }
   SECTION("hgemm and fp8 stay close to f32") {
     HostTensor hgemm = matmul(x, {&view}, MatmulNumerics::Hgemm, {});
