@@ -9,6 +9,7 @@
 // (the DP4A path's cost does not depend on them). `--row-sets` sweeps the GEMV's row sets per
 // lane, `--mmq` times the tensor-core kernel against m.
 #include "bench/ReadBandwidth.h"
+#include "kernels/Dequant.h"
 #include "kernels/Gemv.h"
 #include "kernels/GemvShape.h"
 #include "kernels/Mmq.h"
@@ -293,6 +294,57 @@ void sweepRowSets(cudaStream_t stream) {
   }
 }
 
+/// Microseconds of one f16 dequantization of an n x k weight of `type` (weights rotated over
+/// >= 256 MiB, a captured graph of launches, median of 9 replays).
+double dequantMicroseconds(QType type, int64_t n, int64_t k, cudaStream_t stream) {
+  const size_t bytes = weightBytes(type, n, k);
+  const int copies = static_cast<int>(std::max<size_t>(2, (256u << 20) / bytes + 1));
+  std::vector<void*> weights(static_cast<size_t>(copies));
+  for (size_t i = 0; i < weights.size(); ++i) {
+    BENCH_CHECK(cudaMalloc(&weights[i], bytes));
+    fillRandom(weights[i], bytes, i + 1);
+  }
+  void* out = nullptr;
+  BENCH_CHECK(cudaMalloc(&out, static_cast<size_t>(n * k) * 2));
+  const int launches = std::max(copies, 32);
+  cudaGraph_t graph = nullptr;
+  BENCH_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < launches; ++i) {
+    reel::kernels::DequantF16Args a;
+    a.type = type;
+    a.weights = weights[static_cast<size_t>(i % copies)];
+    a.out = out;
+    a.n = n;
+    a.k = k;
+    BENCH_CHECK(reel::kernels::launchDequantF16(a, stream));
+  }
+  BENCH_CHECK(cudaStreamEndCapture(stream, &graph));
+  cudaGraphExec_t exec = nullptr;
+  BENCH_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  cudaEvent_t start, stop;
+  BENCH_CHECK(cudaEventCreate(&start));
+  BENCH_CHECK(cudaEventCreate(&stop));
+  BENCH_CHECK(cudaGraphLaunch(exec, stream));
+  std::vector<double> times;
+  for (int rep = 0; rep < 9; ++rep) {
+    BENCH_CHECK(cudaEventRecord(start, stream));
+    BENCH_CHECK(cudaGraphLaunch(exec, stream));
+    BENCH_CHECK(cudaEventRecord(stop, stream));
+    BENCH_CHECK(cudaEventSynchronize(stop));
+    float ms = 0.0f;
+    BENCH_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    times.push_back(ms * 1e3 / launches);
+  }
+  std::sort(times.begin(), times.end());
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  for (void* w : weights) cudaFree(w);
+  cudaFree(out);
+  return times[times.size() / 2];
+}
+
 /// The tensor-core kernel on the plain Llama-2-7B Q4_K_M shapes at m = 8 ... 512, the DP4A GEMV
 /// at m = 8 beside it, and the matmul time of one decode step of the whole model per m (gate and
 /// up as two launches, q, k, v apart): the figures select-precision's crossovers are drawn from.
@@ -306,6 +358,18 @@ void sweepMmq(cudaStream_t stream, double read) {
       {"q6_k output", QType::Q6_K, 32000, 4096, 1, GemvEpilogue::Plain},
       {"q8_0 4096x4096", QType::Q8_0, 4096, 4096, 1, GemvEpilogue::Plain},
   };
+  std::printf("dequant to f16: us per launch, bytes read + written per second (%% of read)\n");
+  {
+    std::vector<double> us;
+    for (const Case& c : shapes) {
+      us.push_back(dequantMicroseconds(c.type, c.n, c.k, stream));
+      const double moved = static_cast<double>(weightBytes(c.type, c.n, c.k)) + 2.0 * static_cast<double>(c.n * c.k);
+      std::printf("%-18s %10.2f %8.0f (%4.1f%%)\n", c.name, us.back(), moved / us.back() * 1e-3,
+                  100.0 * moved / (us.back() * 1e-6) / read);
+    }
+    const double step = 16 * (4 * us[0] + 2 * us[1] + us[2]) + 16 * (3 * us[0] + us[3] + 2 * us[1] + us[4]) + us[5];
+    std::printf("llama-2-7b q4_k_m dequantization of every weight once: %.0f us\n", step);
+  }
   std::printf("mmq: us per launch, weight GB/s (%% of read)\n");
   std::printf("%-18s %5s %5s %10s %14s\n", "case", "m", "kind", "us", "weight GB/s");
   const int ms[] = {8, 16, 32, 64, 128, 512};
