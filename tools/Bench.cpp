@@ -2,6 +2,7 @@
 // launches, in the spirit of llama-bench.
 #include "support/Diagnostics.h"
 #include "tools/Args.h"
+#include "tools/BenchPlot.h"
 #include "tools/Commands.h"
 #include "tools/RunFlags.h"
 #include "tools/RunGpu.h"
@@ -15,6 +16,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #endif
 
@@ -69,8 +71,8 @@ std::string markdown(const BenchContext& c, const std::vector<BenchRow>& rows) {
       "| bucket | M | tok/s per seq | tok/s total | eager tok/s per seq | graph speedup | weight GB/s | KV GB/s | "
       "% of {} BW |\n"
       "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
-      c.model, c.weights, static_cast<double>(c.weightBytes) / 1e9, c.planWeights, c.gpu, c.profile, c.tokens,
-      c.depth, c.profile);
+      c.model, c.weights, static_cast<double>(c.weightBytes) / 1e9, c.planWeights, c.gpu, c.profile, c.tokens, c.depth,
+      c.profile);
   for (const BenchRow& r : rows)
     out += fmt::format("| {} | {} | {:.1f} | {:.1f} | {:.1f} | {:.2f}x | {:.0f} | {:.0f} | {:.1f} |\n", r.result.bucket,
                        r.result.rows, 1.0 / r.bestSeconds(), static_cast<double>(r.result.rows) / r.bestSeconds(),
@@ -135,6 +137,35 @@ std::string prefillLine(const gpu::PrefillBenchResult& p) {
                      static_cast<double>(p.weightBytes) / p.seconds / 1e9);
 }
 
+/// KV length of the step whose launches --breakdown and --plot time one by one.
+constexpr int64_t kBreakdownKvLength = 64;
+
+/// The plot of the rows and the timed steps (BenchPlot.h).
+BenchPlot plotOf(const BenchContext& c, const std::vector<BenchRow>& rows,
+                 const std::vector<std::pair<const codegen::BucketPlan*, std::vector<gpu::KernelTime>>>& breakdowns,
+                 const gpu::GpuRuntime& runtime) {
+  BenchPlot plot;
+  plot.title = fmt::format("{} ({}), {}, profile {}", c.model, c.weights, c.gpu, c.profile);
+  plot.bandwidthGBs = rows.empty() ? 0 : rows.front().bandwidthGBs;
+  for (const BenchRow& r : rows)
+    plot.buckets.push_back({r.result.bucket, r.result.rows, static_cast<double>(r.result.rows) / r.bestSeconds(),
+                            static_cast<double>(r.result.weightBytesPerStep + r.result.kvBytesPerStep)});
+  const gpu::KvLayout& kv = runtime.kv();
+  for (const auto& [bucket, times] : breakdowns) {
+    PlotStep step;
+    step.bucket = bucket->graph;
+    std::map<std::string, double> byClass;
+    for (const gpu::KernelTime& t : times) byClass[kernelClassOf(t.kernel)] += t.microseconds;
+    step.usByClass.assign(byClass.begin(), byClass.end());
+    int64_t weightBytes = 0;
+    for (const codegen::Step& s : bucket->steps) weightBytes += s.weightBytes;
+    step.bytesPerStep = static_cast<double>(weightBytes) + static_cast<double>(bucket->m * kv.layers * 2 * kv.kvHeads *
+                                                                               kv.headDim * 2 * kBreakdownKvLength);
+    plot.steps.push_back(std::move(step));
+  }
+  return plot;
+}
+
 /// The short-context decode buckets of the plan, smallest first.
 std::vector<const codegen::BucketPlan*> decodeBuckets(const codegen::Plan& plan) {
   std::vector<const codegen::BucketPlan*> buckets;
@@ -170,6 +201,8 @@ int runBench(int argc, char** argv) {
   args.option("--prompt", "N", "also time the prefill of an N-token prompt (the plan's prefill bucket)", "-p");
   args.option("--output", "FORMAT", "md (default), csv or json", "-o");
   args.flag("--breakdown", "also time each launch of one step per bucket and print the time per kernel (md)");
+  args.option("--plot", "FILE.svg",
+              "write an SVG plot: tok/s against M with the bandwidth bound, and a step's time by kernel class");
   declareGpuMemoryLimitFlag(args);
   declarePassFlags(args);
   if (!args.parse(argc, argv, 2)) return 0;
@@ -217,9 +250,13 @@ int runBench(int argc, char** argv) {
                     : format == "csv" ? csv(rows)
                                       : json(context, rows, prefillResult ? &*prefillResult : nullptr);
   if (prefillResult && format == "md") out += prefillLine(*prefillResult);
-  if (args.has("--breakdown") && format == "md")
+  std::vector<std::pair<const codegen::BucketPlan*, std::vector<gpu::KernelTime>>> breakdowns;
+  if (args.has("--breakdown") || args.has("--plot"))
     for (const codegen::BucketPlan* bucket : decodeBuckets(runtime.plan()))
-      out += breakdownTable(bucket->graph, gpu::decodeBreakdown(runtime, bucket->m, 64));
+      breakdowns.emplace_back(bucket, gpu::decodeBreakdown(runtime, bucket->m, kBreakdownKvLength));
+  if (args.has("--breakdown") && format == "md")
+    for (const auto& [bucket, times] : breakdowns) out += breakdownTable(bucket->graph, times);
+  if (args.has("--plot")) writeOutput(*args.get("--plot"), benchPlotSvg(plotOf(context, rows, breakdowns, runtime)));
   writeOutput("", out);
   return 0;
 }
