@@ -85,6 +85,8 @@ struct Mode {
   bool quantizeFirst = false;  ///< a Q8_1 quantize launch before every GEMV (as in decode)
   int rowSets = 0;             ///< GemvArgs::rowSets (0: what select-launch-config picks for the shape)
   bool mmq = false;            ///< the tensor-core kernel (kernels/Mmq.h) instead of the GEMV (plain cases)
+  int tileTokens = 0;          ///< mmq: MmqArgs::tileTokens
+  bool prefetch = true;        ///< mmq: MmqArgs::prefetch
 };
 
 Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
@@ -132,6 +134,8 @@ Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
       a.k = c.k;
       a.m = c.m;
       a.earlyStart = mode.earlyStart;
+      a.tileTokens = mode.tileTokens;
+      a.prefetch = mode.prefetch;
       BENCH_CHECK(reel::kernels::launchMmq(a, stream));
       continue;
     }
@@ -370,27 +374,40 @@ void sweepMmq(cudaStream_t stream, double read) {
     const double step = 16 * (4 * us[0] + 2 * us[1] + us[2]) + 16 * (3 * us[0] + us[3] + 2 * us[1] + us[4]) + us[5];
     std::printf("llama-2-7b q4_k_m dequantization of every weight once: %.0f us\n", step);
   }
-  std::printf("mmq: us per launch, weight GB/s (%% of read)\n");
-  std::printf("%-18s %5s %5s %10s %14s\n", "case", "m", "kind", "us", "weight GB/s");
-  const int ms[] = {8, 16, 32, 64, 128, 512};
-  for (const int m : ms) {
-    double step = 0.0;
-    for (int kind = m == 8 ? 0 : 1; kind < 2; ++kind) {
+  std::printf("mmq: us per launch, weight GB/s (%% of read); variants: tokens per block tile, next unit prefetched\n");
+  std::printf("%-18s %5s %14s %10s %14s\n", "case", "m", "kind", "us", "weight GB/s");
+  struct Variant {
+    const char* name;
+    bool mmq;
+    int tileTokens;
+    bool prefetch;
+  };
+  const Variant variants[] = {{"dp4a", false, 0, true},
+                              {"mmq", true, 0, true},
+                              {"mmq nopf", true, 0, false},
+                              {"mmq t16", true, 16, true},
+                              {"mmq t16 nopf", true, 16, false}};
+  for (const int m : {8, 16, 32, 64, 512}) {
+    for (const Variant& v : variants) {
+      if (!v.mmq && m != 8) continue;                        // the GEMV's own range
+      if (v.tileTokens != 0 && m <= v.tileTokens) continue;  // the default tile already
       std::vector<double> us;
       for (Case c : shapes) {
         c.m = m;
         Mode mode;
-        mode.mmq = kind == 1;
+        mode.mmq = v.mmq;
+        mode.tileTokens = v.tileTokens;
+        mode.prefetch = v.prefetch;
         const Result r = runCase(c, mode, stream);
         const double wbytes = static_cast<double>(weightBytes(c.type, c.n, c.k));
         us.push_back(r.seconds * 1e6);
-        std::printf("%-18s %5d %5s %10.2f %8.0f (%4.1f%%)\n", c.name, m, kind ? "mmq" : "dp4a", r.seconds * 1e6,
+        std::printf("%-18s %5d %14s %10.2f %8.0f (%4.1f%%)\n", c.name, m, v.name, r.seconds * 1e6,
                     wbytes / r.seconds * 1e-9, 100.0 * wbytes / r.seconds / read);
         std::fflush(stdout);
       }
-      step = 16 * (4 * us[0] + 2 * us[1] + us[2]) + 16 * (3 * us[0] + us[3] + 2 * us[1] + us[4]) + us[5];
-      std::printf("llama-2-7b q4_k_m matmuls of one step, m=%d, %s: %.0f us (%.0f tok/s bound)\n", m,
-                  kind ? "mmq" : "dp4a", step, m / (step * 1e-6));
+      const double step = 16 * (4 * us[0] + 2 * us[1] + us[2]) + 16 * (3 * us[0] + us[3] + 2 * us[1] + us[4]) + us[5];
+      std::printf("llama-2-7b q4_k_m matmuls of one step, m=%d, %s: %.0f us (%.0f tok/s bound)\n", m, v.name, step,
+                  m / (step * 1e-6));
     }
   }
 }

@@ -396,13 +396,14 @@ struct MmqParams {
 };
 
 /// Blocks per SM the register budget is set for: the 4- and 8-tile instantiations hold 16 and 32
-/// accumulators besides two units of weights, which 128 registers would spill.
-constexpr int mmqMinBlocks(int tiles) {
-  return tiles >= 4 ? 2 : 4;
+/// accumulators besides two units of weights, which 128 registers would spill; without the
+/// prefetched unit the 4-tile one fits three blocks.
+constexpr int mmqMinBlocks(int tiles, bool prefetch) {
+  return tiles >= 8 || (tiles >= 4 && prefetch) ? 2 : tiles >= 4 ? 3 : 4;
 }
 
-template <QType T, int Tiles>
-__global__ void __launch_bounds__(kMmqThreads, mmqMinBlocks(Tiles)) mmqKernel(MmqParams p) {
+template <QType T, int Tiles, bool Prefetch>
+__global__ void __launch_bounds__(kMmqThreads, mmqMinBlocks(Tiles, Prefetch)) mmqKernel(MmqParams p) {
   __shared__ float partial[kMmqKSplit][kMmqRowsPerBlock][8 * Tiles];
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int g = lane >> 2, t = lane & 3;
@@ -423,10 +424,15 @@ __global__ void __launch_bounds__(kMmqThreads, mmqMinBlocks(Tiles)) mmqKernel(Mm
 #pragma unroll
     for (int i = 0; i < 4; ++i) acc[j][i] = 0.0f;
   for (int64_t u = warp; u < units; u += kMmqKSplit) {
-    Unit<T> next{};
-    if (u + kMmqKSplit < units) next.load(row, nb, u + kMmqKSplit, t);
-    current.multiply(view, u, acc);
-    current = next;
+    if constexpr (Prefetch) {
+      Unit<T> next{};
+      if (u + kMmqKSplit < units) next.load(row, nb, u + kMmqKSplit, t);
+      current.multiply(view, u, acc);
+      current = next;
+    } else {
+      if (u != warp) current.load(row, nb, u, t);
+      current.multiply(view, u, acc);
+    }
   }
   detail::allowDependents();
 
@@ -446,28 +452,36 @@ __global__ void __launch_bounds__(kMmqThreads, mmqMinBlocks(Tiles)) mmqKernel(Mm
   }
 }
 
+template <QType T, bool Prefetch>
+cudaError_t launchTiles(const MmqArgs& a, const MmqParams& p, cudaStream_t stream) {
+  const int tile = a.tileTokens != 0 ? a.tileTokens : mmqTileTokens(a.m);
+  const int64_t tiles = (a.m + tile - 1) / tile;
+  const dim3 dims(static_cast<unsigned>(tiles), static_cast<unsigned>(mmqGrid(a.n, a.m).y));
+  const dim3 block(kMmqThreads);
+  switch (tile) {
+    case 8:
+      return detail::launchKernelEx(mmqKernel<T, 1, Prefetch>, dims, block, stream, a.earlyStart, p);
+    case 16:
+      return detail::launchKernelEx(mmqKernel<T, 2, Prefetch>, dims, block, stream, a.earlyStart, p);
+    case 32:
+      return detail::launchKernelEx(mmqKernel<T, 4, Prefetch>, dims, block, stream, a.earlyStart, p);
+    default:
+      return detail::launchKernelEx(mmqKernel<T, 8, Prefetch>, dims, block, stream, a.earlyStart, p);
+  }
+}
+
 template <QType T>
 cudaError_t launchTyped(const MmqArgs& a, const MmqParams& p, cudaStream_t stream) {
-  const MmqGrid grid = mmqGrid(a.n, a.m);
-  const dim3 dims(static_cast<unsigned>(grid.x), static_cast<unsigned>(grid.y));
-  const dim3 block(kMmqThreads);
-  switch (mmqTileTokens(a.m)) {
-    case 8:
-      return detail::launchKernelEx(mmqKernel<T, 1>, dims, block, stream, a.earlyStart, p);
-    case 16:
-      return detail::launchKernelEx(mmqKernel<T, 2>, dims, block, stream, a.earlyStart, p);
-    case 32:
-      return detail::launchKernelEx(mmqKernel<T, 4>, dims, block, stream, a.earlyStart, p);
-    default:
-      return detail::launchKernelEx(mmqKernel<T, 8>, dims, block, stream, a.earlyStart, p);
-  }
+  return a.prefetch ? launchTiles<T, true>(a, p, stream) : launchTiles<T, false>(a, p, stream);
 }
 
 }  // namespace
 
 cudaError_t launchMmq(const MmqArgs& a, cudaStream_t stream) {
-  if (!mmqSupports(a.type) || a.weights == nullptr || a.act == nullptr || a.out == nullptr || a.n < 1 || a.m < 1 ||
-      a.k < 1 ||
+  const bool tileOk = a.tileTokens == 0 || a.tileTokens == 8 || a.tileTokens == 16 || a.tileTokens == 32 ||
+                      a.tileTokens == kMmqMaxTokens;
+  if (!tileOk || !mmqSupports(a.type) || a.weights == nullptr || a.act == nullptr || a.out == nullptr || a.n < 1 ||
+      a.m < 1 || a.k < 1 ||
       a.k % static_cast<int64_t>(quant::blockElems(a.type) == quant::kQK32 ? quant::kQK32 : quant::kQK_K) != 0)
     return cudaErrorInvalidValue;
   const MmqGrid grid = mmqGrid(a.n, a.m);

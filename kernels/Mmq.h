@@ -24,6 +24,11 @@ struct MmqArgs {
   /// Programmatic dependent launch, as GemvArgs::earlyStart: weights stream in before the
   /// previous kernel ends; activations are read and outputs written after it.
   bool earlyStart = true;
+  /// Variants for kernel_bench to compare (plans launch the defaults): tokens per block tile
+  /// (8, 16, 32 or 64; 0: mmqTileTokens(m), which the catalog's launch dims assume), and whether
+  /// each warp loads its next unit's weights before multiplying the current one.
+  int tileTokens = 0;
+  bool prefetch = true;
 };
 
 /// Launches the mmq kernel of args.type; cudaErrorInvalidValue for an unsupported type or shape.

@@ -24,10 +24,18 @@ struct Case {
 };
 
 /// Runs one launch on fresh inputs and checks every output.
-void checkCase(const Case& c, bool earlyStart) {
+/// A launch variant (MmqArgs): the same sums in the same order whatever the tile or prefetch.
+struct Variant {
+  bool earlyStart = true;
+  int tileTokens = 0;
+  bool prefetch = true;
+};
+
+void checkCase(const Case& c, const Variant& variant) {
   const uint32_t seed = freshSeed();
-  INFO(quant::qtypeName(c.type) << " n=" << c.n << " k=" << c.k << " m=" << c.m << " early start " << earlyStart
-                                << " seed " << seed);
+  INFO(quant::qtypeName(c.type) << " n=" << c.n << " k=" << c.k << " m=" << c.m << " early start " << variant.earlyStart
+                                << " tile " << variant.tileTokens << " prefetch " << variant.prefetch << " seed "
+                                << seed);
   const std::vector<float> dense = randomFloats(static_cast<size_t>(c.n * c.k), seed, 0.02f);
   const size_t rowBytes = quant::rowBytes(c.type, c.k);
   std::vector<uint8_t> gguf(rowBytes * static_cast<size_t>(c.n));
@@ -56,7 +64,9 @@ void checkCase(const Case& c, bool earlyStart) {
   args.n = c.n;
   args.k = c.k;
   args.m = c.m;
-  args.earlyStart = earlyStart;
+  args.earlyStart = variant.earlyStart;
+  args.tileTokens = variant.tileTokens;
+  args.prefetch = variant.prefetch;
   CUDA_REQUIRE(kernels::launchMmq(args, nullptr));
   CUDA_REQUIRE(cudaDeviceSynchronize());
   const std::vector<float> result = out.download();
@@ -84,15 +94,24 @@ TEST_CASE("mmq equals dotQ81Mma bit for bit: every type, ragged rows, every toke
   for (QType type : kMmqTypes) {
     // 32-element block types: 3 units for 4 warps, activation rows 4-byte aligned only.
     const int64_t k = quant::blockElems(type) == quant::kQK32 ? 96 : 512;
-    for (int64_t m : {1, 8, 9, 16, 17, 33, 64, 65, 130}) checkCase({type, 37, k, m}, true);
+    for (int64_t m : {1, 8, 9, 16, 17, 33, 64, 65, 130}) checkCase({type, 37, k, m}, {});
   }
 }
 
 TEST_CASE("mmq on model-sized rows, with and without an early start", "[mmq]") {
   for (QType type : kMmqTypes) {
-    checkCase({type, 256, 2048, 32}, true);
-    checkCase({type, 64, 4096, 64}, false);
-    checkCase({type, 16, 1280, 16}, true);  // 5 units of 256 (or 40 of 32) over the 4 warps
+    checkCase({type, 256, 2048, 32}, {});
+    checkCase({type, 64, 4096, 64}, {false});
+    checkCase({type, 16, 1280, 16}, {});  // 5 units of 256 (or 40 of 32) over the 4 warps
+  }
+}
+
+TEST_CASE("mmq's launch variants (tile, prefetch) give the same bits", "[mmq][sanitize]") {
+  for (QType type : kMmqTypes) {
+    const int64_t k = quant::blockElems(type) == quant::kQK32 ? 160 : 1280;
+    checkCase({type, 40, k, 45}, {true, 16, true});
+    checkCase({type, 40, k, 45}, {true, 0, false});
+    checkCase({type, 40, k, 45}, {true, 8, false});
   }
 }
 
@@ -113,6 +132,9 @@ TEST_CASE("mmq refuses what it has no kernel for", "[mmq][sanitize]") {
   CHECK(kernels::launchMmq(args, nullptr) == cudaErrorInvalidValue);
   args.k = 256;
   args.m = 0;
+  CHECK(kernels::launchMmq(args, nullptr) == cudaErrorInvalidValue);
+  args.m = 16;
+  args.tileTokens = 12;
   CHECK(kernels::launchMmq(args, nullptr) == cudaErrorInvalidValue);
   CHECK(cudaGetLastError() == cudaSuccess);
 }
