@@ -79,6 +79,33 @@ void fillRandom(void* device, size_t bytes, uint64_t seed) {
   BENCH_CHECK(cudaMemcpy(device, host.data(), bytes, cudaMemcpyHostToDevice));
 }
 
+/// Seconds per launch of a captured graph of `launches` launches: one warm-up replay, then the
+/// median of 9 timed replays. Destroys the graph.
+double medianSecondsPerLaunch(cudaGraph_t graph, int launches, cudaStream_t stream) {
+  cudaGraphExec_t exec = nullptr;
+  BENCH_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  cudaEvent_t start, stop;
+  BENCH_CHECK(cudaEventCreate(&start));
+  BENCH_CHECK(cudaEventCreate(&stop));
+  BENCH_CHECK(cudaGraphLaunch(exec, stream));  // warm-up
+  std::vector<double> times;
+  for (int rep = 0; rep < 9; ++rep) {
+    BENCH_CHECK(cudaEventRecord(start, stream));
+    BENCH_CHECK(cudaGraphLaunch(exec, stream));
+    BENCH_CHECK(cudaEventRecord(stop, stream));
+    BENCH_CHECK(cudaEventSynchronize(stop));
+    float ms = 0.0f;
+    BENCH_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    times.push_back(ms * 1e-3 / launches);
+  }
+  std::sort(times.begin(), times.end());
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  return times[times.size() / 2];
+}
+
 /// How the captured chain of launches is built.
 struct Mode {
   bool earlyStart = true;      ///< programmatic dependent launch of the GEMVs
@@ -160,35 +187,15 @@ Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
     BENCH_CHECK(reel::kernels::launchGemvDp4a(g, stream));
   }
   BENCH_CHECK(cudaStreamEndCapture(stream, &graph));
-  cudaGraphExec_t exec = nullptr;
-  BENCH_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-  cudaEvent_t start, stop;
-  BENCH_CHECK(cudaEventCreate(&start));
-  BENCH_CHECK(cudaEventCreate(&stop));
-  BENCH_CHECK(cudaGraphLaunch(exec, stream));  // warm-up
-  std::vector<double> times;
-  for (int rep = 0; rep < 9; ++rep) {
-    BENCH_CHECK(cudaEventRecord(start, stream));
-    BENCH_CHECK(cudaGraphLaunch(exec, stream));
-    BENCH_CHECK(cudaEventRecord(stop, stream));
-    BENCH_CHECK(cudaEventSynchronize(stop));
-    float ms = 0.0f;
-    BENCH_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    times.push_back(ms * 1e-3 / launches);
-  }
-  std::sort(times.begin(), times.end());
+  const double seconds = medianSecondsPerLaunch(graph, launches, stream);
   const double moved = weightTotal + static_cast<double>(reel::quant::q81RowBytes(c.k)) * c.m +
                        4.0 * static_cast<double>(c.m * c.n) * (c.epilogue == GemvEpilogue::GateUp ? 2 : c.stacked);
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
   for (void* w : weights) cudaFree(w);
   cudaFree(x);
   cudaFree(act);
   for (float* o : out) cudaFree(o);
   cudaFree(extraOut);
-  return {times[times.size() / 2], moved};
+  return {seconds, moved};
 }
 
 double copyBandwidth(cudaStream_t stream) {
@@ -323,30 +330,10 @@ double dequantMicroseconds(QType type, int64_t n, int64_t k, cudaStream_t stream
     BENCH_CHECK(reel::kernels::launchDequantF16(a, stream));
   }
   BENCH_CHECK(cudaStreamEndCapture(stream, &graph));
-  cudaGraphExec_t exec = nullptr;
-  BENCH_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-  cudaEvent_t start, stop;
-  BENCH_CHECK(cudaEventCreate(&start));
-  BENCH_CHECK(cudaEventCreate(&stop));
-  BENCH_CHECK(cudaGraphLaunch(exec, stream));
-  std::vector<double> times;
-  for (int rep = 0; rep < 9; ++rep) {
-    BENCH_CHECK(cudaEventRecord(start, stream));
-    BENCH_CHECK(cudaGraphLaunch(exec, stream));
-    BENCH_CHECK(cudaEventRecord(stop, stream));
-    BENCH_CHECK(cudaEventSynchronize(stop));
-    float ms = 0.0f;
-    BENCH_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    times.push_back(ms * 1e3 / launches);
-  }
-  std::sort(times.begin(), times.end());
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
+  const double seconds = medianSecondsPerLaunch(graph, launches, stream);
   for (void* w : weights) cudaFree(w);
   cudaFree(out);
-  return times[times.size() / 2];
+  return seconds * 1e6;
 }
 
 /// The tensor-core kernel on the plain Llama-2-7B Q4_K_M shapes at m = 8 ... 512, the DP4A GEMV
