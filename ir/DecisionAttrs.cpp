@@ -17,6 +17,8 @@ const char* matmulKernelName(MatmulKernel kernel) {
       return "hgemm";
     case MatmulKernel::Fp8:
       return "fp8";
+    case MatmulKernel::DequantHgemm:
+      return "dequant-hgemm";
   }
   return "?";
 }
@@ -69,6 +71,7 @@ WeightLayout matmulWeightLayout(MatmulKernel kernel, ElemType type) {
   switch (kernel) {
     case MatmulKernel::Dp4a:
     case MatmulKernel::Mma:
+    case MatmulKernel::DequantHgemm:
       return type != ElemType::I32 && quant::needsRowPlanar(toQType(type)) ? WeightLayout::RowPlanar
                                                                            : WeightLayout::Gguf;
     case MatmulKernel::Hgemm:
@@ -106,12 +109,14 @@ Result checkKernel(const Op& op) {
   if (!kernel) return std::nullopt;
   const std::optional<MatmulKernel> parsed = parseMatmulKernel(*kernel);
   if (!parsed)
-    return fmt::format("attribute 'kernel' must be one of dp4a, mma, hgemm, fp8, got {}", quoteForMessage(*kernel));
+    return fmt::format("attribute 'kernel' must be one of dp4a, mma, hgemm, fp8, dequant-hgemm, got {}",
+                       quoteForMessage(*kernel));
   if (op.numOperands() > 0 && op.operand(0)->type().elem == ElemType::Q8_1 && *parsed != MatmulKernel::Dp4a &&
       *parsed != MatmulKernel::Mma)
     return fmt::format("q8_1 activations need kernel \"dp4a\" or \"mma\", got \"{}\"", *kernel);
-  if (op.numOperands() > 0 && op.operand(0)->type().elem == ElemType::F16 && *parsed != MatmulKernel::Hgemm)
-    return fmt::format("f16 activations need kernel \"hgemm\", got \"{}\"", *kernel);
+  if (op.numOperands() > 0 && op.operand(0)->type().elem == ElemType::F16 && *parsed != MatmulKernel::Hgemm &&
+      *parsed != MatmulKernel::DequantHgemm)
+    return fmt::format("f16 activations need kernel \"hgemm\" or \"dequant-hgemm\", got \"{}\"", *kernel);
   return std::nullopt;
 }
 

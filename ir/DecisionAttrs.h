@@ -6,7 +6,8 @@
 /// plugin's bad IR is refused by the verifier rather than somewhere in lowering.
 ///
 ///   op attribute           written by            values
-///   kernel                 select-precision,      dp4a | mma | hgemm | fp8 (q8_1 activations: dp4a or mma)
+///   kernel                 select-precision,      dp4a | mma | hgemm | fp8 | dequant-hgemm (q8_1 activations: dp4a
+///                                                 or mma; f16 activations: hgemm or dequant-hgemm)
 ///                          the fusions
 ///   strategy               select-attention      decode | prefill (attention only)
 ///   long_context_strategy  select-attention      flash-decoding, with splits >= 2 and context_threshold >= 1
@@ -35,10 +36,13 @@ enum class MatmulKernel : uint8_t {
   Mma,    ///< tensor-core (mma.sync) kernel on the quantized weight, Q8_1 activations
   Hgemm,  ///< cuBLAS HGEMM on an FP16 copy of the weight
   Fp8,    ///< cuBLASLt FP8 GEMM on an FP8 copy of the weight
+  /// the block-quantized weight dequantized to an f16 workspace right before cuBLAS HGEMM
+  /// reads it (no held copy)
+  DequantHgemm,
 };
 inline constexpr MatmulKernel kMatmulKernels[] = {MatmulKernel::Dp4a, MatmulKernel::Mma, MatmulKernel::Hgemm,
-                                                  MatmulKernel::Fp8};
-/// "dp4a", "mma", "hgemm", "fp8".
+                                                  MatmulKernel::Fp8, MatmulKernel::DequantHgemm};
+/// "dp4a", "mma", "hgemm", "fp8", "dequant-hgemm".
 const char* matmulKernelName(MatmulKernel kernel);
 /// Parses a `kernel` value; nullopt if unknown.
 std::optional<MatmulKernel> parseMatmulKernel(llvm::StringRef name);
@@ -70,8 +74,8 @@ const char* weightLayoutName(WeightLayout layout);
 /// Parses a `layout` value; nullopt if unknown.
 std::optional<WeightLayout> parseWeightLayout(llvm::StringRef name);
 
-/// The layout kernel family `kernel` reads a weight of `type` in: dp4a and mma read Q4_K as
-/// the file stores it and the other quantized types row-planar; hgemm an f16 copy (an f16
+/// The layout kernel family `kernel` reads a weight of `type` in: dp4a, mma and dequant-hgemm
+/// read Q4_K and Q5_K as the file stores them and the other quantized types row-planar; hgemm an f16 copy (an f16
 /// weight as stored); fp8 an E4M3 copy with row scales. The verifier holds every weight op's
 /// `layout` to what its readers read (other readers than matmuls read `gguf`).
 WeightLayout matmulWeightLayout(MatmulKernel kernel, ElemType type);
