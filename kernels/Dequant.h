@@ -4,8 +4,10 @@
 /// GGUF rows; the others row-planar), into f16 rows [n][k]: the transient weight of
 /// `dequant-hgemm`, which multiplies it with cuBLAS HGEMM right after. Each element is
 /// quant::dequantizeRow's float rounded to f16 (bit-identical: same formula, --fmad=false).
-/// Launch shape: kDequantThreads threads per block, one 32-element group per thread.
+/// Launch shape (kernels/DequantShape.h): kDequantThreads threads per block, one 32-element group
+/// per thread.
 
+#include "kernels/DequantShape.h"
 #include "quant/QType.h"
 
 #include <cuda_runtime_api.h>
@@ -13,15 +15,6 @@
 #include <cstdint>
 
 namespace reel::kernels {
-
-/// Threads of a dequant block.
-inline constexpr int kDequantThreads = 256;
-
-/// Blocks of a dequant launch of an n x k weight (k a multiple of 32): one thread per 32 elements.
-constexpr int64_t dequantF16Blocks(int64_t n, int64_t k) {
-  const int64_t groups = n * (k / 32);
-  return (groups + kDequantThreads - 1) / kDequantThreads;
-}
 
 struct DequantF16Args {
   quant::QType type = quant::QType::Q4_K;  ///< a DP4A weight type (quant::isDp4aWeightType)

@@ -141,6 +141,20 @@ struct Mmq {
   }
 };
 
+/// dequant_f16_<qtype>: the transient f16 weight of a dequant-hgemm matmul.
+template <class Ptr>
+struct DequantF16 {
+  Ptr weights{}, out{};
+  int64_t n = 0, k = 0;
+  template <class A, class V>
+  static void fields(A& a, V& v) {
+    v.ptr(a.weights, "weights: W [n][k] as the DP4A GEMV reads it (Q4_K, Q5_K: GGUF rows; the others row-planar)");
+    v.ptr(a.out, "out: f16 [n][k], W dequantized");
+    v.integer(a.n, "n: rows of W");
+    v.integer(a.k, "k: columns of W (a multiple of the type's block: 256 for K-quants, 32 otherwise)");
+  }
+};
+
 // ---- norms, quantizer, RoPE, embedding ----------------------------------------------------------
 
 /// quantize_q8_1.

@@ -31,7 +31,8 @@ LaunchDims make(int64_t gx, int64_t gy, int64_t gz, int64_t threads, int64_t sme
 using args::ArgDocs;
 using Fp = PtrFootprint;
 
-/// CUDA's limit on a grid's y (and z) dimension.
+/// CUDA's limits on a grid's x and y (and z) dimensions.
+constexpr int64_t kMaxGridX = 2147483647;
 constexpr int64_t kMaxGridY = 65535;
 
 // ---- checks ------------------------------------------------------------------------------
@@ -86,6 +87,18 @@ std::string checkMmq(const args::Mmq<Fp>& a) {
   if (mmqGrid(a.n, a.m).y > kMaxGridY)
     return fmt::format("n must be at most {} ({} blocks of {} rows)", kMaxGridY * kMmqRowsPerBlock, kMaxGridY,
                        kMmqRowsPerBlock);
+  return "";
+}
+
+/// The dequantization of weight type T: whole blocks of k, at least one row.
+template <QType T>
+std::string checkDequantF16(const args::DequantF16<Fp>& a) {
+  if (std::string why = positive({{"n", a.n}}); !why.empty()) return why;
+  if (a.k < gemvKMultiple(T) || a.k % gemvKMultiple(T) != 0)
+    return fmt::format("k must be a positive multiple of {} for {} weights", gemvKMultiple(T), quant::qtypeName(T));
+  if (dequantF16Blocks(a.n, a.k) > kMaxGridX)
+    return fmt::format("n x k / 32 = {} groups is over the grid's {} blocks of {}", a.n * (a.k / 32), kMaxGridX,
+                       kDequantThreads);
   return "";
 }
 
@@ -219,6 +232,9 @@ LaunchDims launchDims(const args::GemvShape& a) {
 }
 LaunchDims launchDims(const args::Mmq<Fp>& a) {
   return mmqDims(a.n, a.m);
+}
+LaunchDims launchDims(const args::DequantF16<Fp>& a) {
+  return dequantF16Dims(a.n, a.k);
 }
 LaunchDims launchDims(const args::QuantizeQ81<Fp>& a) {
   return quantizeQ81Dims(a.m, a.k);
@@ -370,6 +386,13 @@ void mmqFootprint(args::Mmq<Fp>& a) {
   a.weights = read(mul(a.n, gemvRowBytes(T, a.k)));
   a.act = read(q81Bytes(a.m, a.k));
   a.out = write(f32Bytes(a.m, a.n));
+}
+
+/// The dequantization of weight type T: n weight rows in the GEMV's layout in, n f16 rows out.
+template <QType T>
+void dequantF16Footprint(args::DequantF16<Fp>& a) {
+  a.weights = read(mul(a.n, gemvRowBytes(T, a.k)));
+  a.out = write(mul(a.n, a.k, 2));
 }
 
 void quantizeFootprint(args::QuantizeQ81<Fp>& a) {
@@ -628,6 +651,12 @@ std::vector<KernelInfo> buildCatalog() {
         "out[i][r] = dot(W[r], act[i]) with int8 tensor-core mma on Q8_1 activations, any number of rows "
         "(bit-identical to quant::dotQ81Mma)"));
   });
+  GemvWeightTypes::forEach([&](auto t) {
+    constexpr QType kType = decltype(t)::value;
+    c.push_back(entry<args::DequantF16, checkDequantF16<kType>, dequantF16Footprint<kType>>(
+        dequantF16KernelId(kType), "dequant",
+        "out = W dequantized to f16 (quant::dequantizeRow rounded to f16), the weight dequant-hgemm's HGEMM reads"));
+  });
   c.push_back(entry<args::QuantizeQ81, checkQuantizeQ81, quantizeFootprint>(
       "quantize_q8_1", "quant", "activation quantizer of the DP4A GEMVs (bit-identical to quant::quantizeQ81)"));
   c.push_back(entry<args::RmsNorm, checkNorm<args::RmsNorm, false>, rmsNormFootprint<false>>(
@@ -727,6 +756,9 @@ std::string gemvLaunchKernelId(QType type, QType lastType, int matrices, bool ga
 std::string mmqKernelId(QType t) {
   return fmt::format("mmq_{}", quant::qtypeName(t));
 }
+std::string dequantF16KernelId(QType t) {
+  return fmt::format("dequant_f16_{}", quant::qtypeName(t));
+}
 std::string embedKernelId(QType t) {
   return fmt::format("embed_{}", quant::qtypeName(t));
 }
@@ -774,6 +806,9 @@ LaunchDims gemvDims(int64_t n, int rowSets) {
 LaunchDims mmqDims(int64_t n, int64_t m) {
   const MmqGrid grid = mmqGrid(n, m);
   return make(grid.x, grid.y, 1, kMmqThreads);
+}
+LaunchDims dequantF16Dims(int64_t n, int64_t k) {
+  return make(dequantF16Blocks(n, k), 1, 1, kDequantThreads);
 }
 LaunchDims quantizeQ81Dims(int64_t m, int64_t k) {
   return make(ceilDiv(k, 256), m, 1, 256);

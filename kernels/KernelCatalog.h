@@ -26,6 +26,7 @@
 /// bytes the kernel may touch from where the pointer points. Plans are checked against them
 /// (codegen/PlanCheck.h) before any launch.
 
+#include "kernels/DequantShape.h"
 #include "kernels/GemvShape.h"
 #include "kernels/KernelArgs.h"
 #include "kernels/MmqShape.h"
@@ -209,6 +210,9 @@ std::string gemvMixedStackKernelId(QType weightType, QType lastType, int matrice
 /// "mmq_<qtype>": out = W x for any number of Q8_1 activation rows on tensor cores
 /// (forEachMmqWeightType).
 std::string mmqKernelId(QType weightType);
+/// "dequant_f16_<qtype>": W dequantized to f16 rows, the weight of dequant-hgemm's HGEMM
+/// (GemvWeightTypes).
+std::string dequantF16KernelId(QType weightType);
 /// "embed_<qtype>": embedding rows from a table in the GGUF layout (EmbedTableTypes).
 std::string embedKernelId(QType tableType);
 /// The one GEMV launch over `matrices` consecutive weights of a matmul whose first has `type`
@@ -228,6 +232,8 @@ inline constexpr int kGemvMaxStack = 3;
 LaunchDims gemvDims(int64_t n, int rowSets);
 /// The mmq grid (kernels/MmqShape.h: x over token tiles, y over 16-row blocks), kMmqThreads per block.
 LaunchDims mmqDims(int64_t n, int64_t m);
+/// The f16 dequantization (kernels/DequantShape.h): dequantF16Blocks(n, k) blocks of kDequantThreads.
+LaunchDims dequantF16Dims(int64_t n, int64_t k);
 LaunchDims quantizeQ81Dims(int64_t m, int64_t k);
 LaunchDims rowKernelDims(int64_t m, int64_t n);  ///< one block of 256 threads per row (FP8 conversion)
 LaunchDims argmaxDims(int64_t m, int64_t n);     ///< one block per row, 1024 threads for vocabulary-sized rows

@@ -2,6 +2,7 @@
 // and is bound to the ids of the catalog entries of that signature.
 #include "kernels/Attention.h"
 #include "kernels/Blas.h"
+#include "kernels/Dequant.h"
 #include "kernels/Elementwise.h"
 #include "kernels/Gemv.h"
 #include "kernels/KernelRegistry.h"
@@ -140,6 +141,19 @@ cudaError_t mmq(const args::Mmq<void*>& a, cudaStream_t s) {
   g.k = a.k;
   g.m = a.m;
   return launchMmq(g, s);
+}
+
+// ---- f16 dequantization (dequant-hgemm's weight) ---------------------------------------------
+
+template <QType T>
+cudaError_t dequantF16(const args::DequantF16<void*>& a, cudaStream_t s) {
+  DequantF16Args d;
+  d.type = T;
+  d.weights = a.weights;
+  d.out = a.out;
+  d.n = a.n;
+  d.k = a.k;
+  return launchDequantF16(d, s);
 }
 
 // ---- norms, quantizer, RoPE, embedding ----------------------------------------------------------
@@ -352,6 +366,10 @@ std::vector<Binding> buildTable() {
   forEachMmqWeightType([&](auto type) {
     constexpr QType kType = decltype(type)::value;
     t.push_back(bind<args::Mmq, mmq<kType>>(mmqKernelId(kType)));
+  });
+  GemvWeightTypes::forEach([&](auto type) {
+    constexpr QType kType = decltype(type)::value;
+    t.push_back(bind<args::DequantF16, dequantF16<kType>>(dequantF16KernelId(kType)));
   });
   EmbedTableTypes::forEach([&](auto type) {
     constexpr QType kType = decltype(type)::value;

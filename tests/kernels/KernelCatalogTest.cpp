@@ -134,6 +134,11 @@ TEST_CASE("the qtype-parametrized families come from their type lists", "[catalo
     mmq += k.family == "mmq" ? 1 : 0;
   }
   CHECK(mmq == mmqTypes);
+  // A dequant_f16 entry for every GEMV weight type, and no other.
+  size_t dequant = 0;
+  for (const KernelInfo& k : kernelCatalog()) dequant += k.family == "dequant" ? 1 : 0;
+  for (QType t : GemvWeightTypes::values) CHECK(findKernel(dequantF16KernelId(t)) != nullptr);
+  CHECK(dequant == GemvWeightTypes::values.size());
   size_t mixed = 0;
   forEachGemvMixedStack([&](auto, auto) { mixed += 2; });
   CHECK(gemv == 4 * GemvWeightTypes::values.size() + mixed);
@@ -247,6 +252,33 @@ TEST_CASE("mmq: token tiles by row blocks, any m, whole units of k", "[catalog][
   CHECK(f[1].bytes == 33 * static_cast<int64_t>(reel::quant::q81RowBytes(11008)));
   CHECK(f[2].bytes == 33 * 4096 * 4);
   CHECK(f[2].use == PtrUse::Write);
+}
+
+TEST_CASE("dequant_f16: a thread per 32 elements, whole blocks of k, f16 rows out", "[catalog][dequant]") {
+  // n, k: Llama-2-7B's FFN down projection.
+  const int64_t down[kMaxIntArgs] = {4096, 11008};
+  const LaunchDims d = kernelDims("dequant_f16_q6_k", down);
+  CHECK(d.grid == std::array<uint32_t, 3>{4096 * 11008 / 32 / 256, 1, 1});
+  CHECK(d.block == std::array<uint32_t, 3>{256, 1, 1});
+  CHECK(checkKernelArgs("dequant_f16_q6_k", down).empty());
+  // A partial last block of threads.
+  const int64_t odd[kMaxIntArgs] = {3, 256};
+  CHECK(kernelDims("dequant_f16_q4_k", odd).grid[0] == 1);
+  // Q8_0: whole 32-element blocks (Qwen2.5-0.5B's 896); the K-quants whole super-blocks.
+  const int64_t qwen[kMaxIntArgs] = {896, 896};
+  CHECK(checkKernelArgs("dequant_f16_q8_0", qwen).empty());
+  CHECK(checkKernelArgs("dequant_f16_q5_k", qwen) == "k must be a positive multiple of 256 for q5_k weights");
+  const int64_t noRows[kMaxIntArgs] = {0, 4096};
+  CHECK(checkKernelArgs("dequant_f16_q4_0", noRows) == "n must be positive");
+  CHECK(findKernel("dequant_f16_f16") == nullptr);
+  // Footprints: the weights in the GEMV's layout (Q6_K row-planar, Q4_K GGUF rows), f16 out.
+  const Footprint f = findKernel("dequant_f16_q6_k")->footprint(down);
+  CHECK(f[0].bytes == 4096 * static_cast<int64_t>(reel::quant::planarRowBytes(QType::Q6_K, 11008)));
+  CHECK(f[0].use == PtrUse::Read);
+  CHECK(f[1].bytes == 4096 * 11008 * 2);
+  CHECK(f[1].use == PtrUse::Write);
+  const Footprint q4 = findKernel("dequant_f16_q4_k")->footprint(down);
+  CHECK(q4[0].bytes == 4096 * static_cast<int64_t>(reel::quant::rowBytes(QType::Q4_K, 11008)));
 }
 
 TEST_CASE("sample: one block per row, a bit of shared memory per column, vocabularies up to 262144",
