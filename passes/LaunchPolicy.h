@@ -68,6 +68,12 @@ constexpr int64_t fp8Workspace(int64_t m, int64_t k) {
   return fp8ScaleOffset(m, k) + 4;
 }
 
+/// The workspace of a dequant-hgemm matmul: its n x k weight dequantized to f16, which the
+/// HGEMM then reads (a transient weight: one per op, reused by the next op's workspace).
+constexpr int64_t dequantHgemmWorkspace(int64_t n, int64_t k) {
+  return (n * k * 2 + kWorkspaceAlign - 1) / kWorkspaceAlign * kWorkspaceAlign;
+}
+
 /// The workspace of flash-decoding: the splits' partial outputs (f32 [m][heads][splits][head_dim])
 /// at offset 0, then their (max, sum of exp) pairs (f32 [m][heads][splits][2]) at
 /// splitPairsOffset.

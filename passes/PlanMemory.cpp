@@ -192,34 +192,46 @@ class PlanMemoryPass : public Pass {
     std::optional<std::vector<LiveValue>> values = liveValues(graph, bucket->m, alignment, problem);
     if (!values) failPlain("{}: graph @{}: {}", kPassName, graph.name(), problem);
     ArenaPlacer(graph.size()).place(*values);
-    int64_t arena = 0;
-    int64_t unshared = 0;
+    ArenaSummary summary;
     for (const LiveValue& value : *values) {
-      arena = std::max(arena, value.offset + value.bytes);
-      unshared += value.bytes;
+      summary.arena = std::max(summary.arena, value.offset + value.bytes);
+      summary.unshared += value.bytes;
+      if (value.workspaceOf && value.bytes > summary.largestWorkspace) {
+        summary.largestWorkspace = value.bytes;
+        summary.largestWorkspaceOf = value.workspaceOf;
+      }
     }
-    int64_t peak = peakLiveBytes(*values, graph.size());
+    summary.peak = peakLiveBytes(*values, graph.size());
+    summary.values = values->size();
     bool changed = writeOffsets(*values);
-    changed |= setAttr(graph.attrs(), "arena_bytes", arena);
-    explain(graph, context, {arena, peak, unshared, values->size()});
+    changed |= setAttr(graph.attrs(), "arena_bytes", summary.arena);
+    explain(graph, context, summary);
     return changed;
   }
 
  private:
   struct ArenaSummary {
-    int64_t arena;
-    int64_t peak;
-    int64_t unshared;
-    size_t values;
+    int64_t arena = 0;
+    int64_t peak = 0;
+    int64_t unshared = 0;
+    size_t values = 0;
+    int64_t largestWorkspace = 0;  ///< an op's workspace (a dequant-hgemm's f16 weight can dominate)
+    const ir::Op* largestWorkspaceOf = nullptr;
   };
 
   static void explain(const ir::Graph& graph, PassContext& context, const ArenaSummary& summary) {
-    context.report[fmt::format("peak activation bytes @{}", graph.name())] = fmt::format(
-        "{} (arena {}, {} values, {} without reuse)", summary.peak, summary.arena, summary.values, summary.unshared);
+    std::string workspace;
+    if (summary.largestWorkspaceOf)
+      workspace =
+          fmt::format("; largest workspace {} (%{})", formatBytes(static_cast<double>(summary.largestWorkspace)),
+                      summary.largestWorkspaceOf->result()->name());
+    context.report[fmt::format("peak activation bytes @{}", graph.name())] =
+        fmt::format("{} (arena {}, {} values, {} without reuse{})", summary.peak, summary.arena, summary.values,
+                    summary.unshared, workspace);
     context.decide({kPassName, graph.name(), "arena", formatBytes(static_cast<double>(summary.arena)),
-                    fmt::format("peak live {} over {} activations; {} without reuse",
+                    fmt::format("peak live {} over {} activations; {} without reuse{}",
                                 formatBytes(static_cast<double>(summary.peak)), summary.values,
-                                formatBytes(static_cast<double>(summary.unshared)))});
+                                formatBytes(static_cast<double>(summary.unshared)), workspace)});
   }
 };
 

@@ -7,9 +7,10 @@
 ///     stacks = [S...]  matmul, matmul_qkv: consecutive weights per launch (q, k, v of one
 ///                      qtype: [3]; Q4_K q, k with a Q6_K v: [3] as a mixed stack)
 ///     row_sets = [N...] weight rows each lane streams, one per launch of the op's weights
-///   on an fp8 matmul, and an attention with a flash-decoding variant
+///   on an fp8 or dequant-hgemm matmul, and an attention with a flash-decoding variant
 ///     workspace = B    bytes its launches use for the op alone (E4M3 activations and their
-///                      scale; the splits' partial results), placed by plan-memory
+///                      scale; the weight dequantized to f16; the splits' partial results),
+///                      placed by plan-memory
 ///   on a weight
 ///     layout = "gguf" | "row-planar" | "fp8-per-row" | "f16"
 ///                      how the GPU holds the tensor for the kernel that reads it; a tensor
@@ -166,8 +167,8 @@ class SelectLaunchConfigPass : public Pass {
     return changed;
   }
 
-  /// The bytes the launches of an FP8 matmul or a flash-decoding attention use for the op
-  /// alone (`workspace`), which plan-memory places in the arena like an activation.
+  /// The bytes the launches of an FP8 or dequant-hgemm matmul or a flash-decoding attention use
+  /// for the op alone (`workspace`), which plan-memory places in the arena like an activation.
   static bool sizeWorkspace(ir::Op& op, const BucketShape& bucket, DecisionGroups& decisions) {
     const ir::AttrDict& a = op.attrs();
     int64_t bytes = 0;
@@ -176,6 +177,11 @@ class SelectLaunchConfigPass : public Pass {
       const int64_t k = op.operand(0)->type().shape[1];
       bytes = fp8Workspace(bucket.m, k);
       what = fmt::format("the activations as E4M3 ({} x {} bytes) and their scale", bucket.m, k);
+    } else if (op.name() == "matmul" && a.getString("kernel") == std::optional<std::string>("dequant-hgemm")) {
+      const ir::TensorType& w = op.operand(1)->type();
+      if (w.rank() == 2 && w.isStatic()) bytes = dequantHgemmWorkspace(w.shape[0], w.shape[1]);
+      what = fmt::format("the {}x{} {} weight dequantized to f16 for the HGEMM", w.shape[0], w.shape[1],
+                         ir::elemTypeName(w.elem).str());
     } else if (op.name() == "attention" && a.getInt("splits")) {
       const int64_t heads = a.getInt("n_heads").value_or(0);
       const int64_t splits = *a.getInt("splits");

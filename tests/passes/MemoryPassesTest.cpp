@@ -17,7 +17,8 @@ bool isDp4aMatmul(const ir::Op& op) {
   return matmulLike && op.attrs().getString("kernel") == std::optional<std::string>("dp4a");
 }
 
-/// A value's live interval as the test computes it, independently of the pass.
+/// A value's live interval as the test computes it, independently of the pass (value null: an
+/// op's workspace, live while the op runs).
 struct Interval {
   const ir::Value* value;
   size_t start;
@@ -31,6 +32,10 @@ std::vector<Interval> arenaIntervals(const ir::Graph& graph, int64_t m) {
   for (const std::unique_ptr<ir::Op>& op : graph.ops()) position[op.get()] = position.size();
   std::vector<Interval> intervals;
   for (const std::unique_ptr<ir::Op>& op : graph.ops()) {
+    const std::optional<int64_t> workspace = op->attrs().getInt("workspace");
+    if (workspace)
+      intervals.push_back(
+          {nullptr, position[op.get()], position[op.get()], *op->attrs().getInt("workspace_offset"), *workspace});
     const std::vector<int64_t>* offsets = op->attrs().getInts("offsets");
     if (!offsets) continue;
     REQUIRE(offsets->size() == op->numResults());
@@ -46,6 +51,7 @@ std::vector<Interval> arenaIntervals(const ir::Graph& graph, int64_t m) {
 
 /// `b` is written in place over `a`: a rope or bias_add whose input `a` dies at it.
 bool writtenInPlace(const Interval& a, const Interval& b) {
+  if (a.value == nullptr || b.value == nullptr) return false;
   const ir::Op* op = b.value->producer();
   bool inPlaceKernel = op->name() == "rope" || op->name() == "bias_add";
   return inPlaceKernel && op->operand(0) == a.value && a.end == b.start && a.offset == b.offset;
@@ -114,8 +120,12 @@ TEST_CASE("plan-memory: no two simultaneously live activations overlap", "[passe
     REQUIRE(intervals.size() > 100);
     int64_t arena = *graph->attrs().getInt("arena_bytes");
     int64_t unshared = 0;
+    int64_t largestWorkspace = 0;  // dequant-hgemm's f16 weight: the output matrix's in prefill
     for (const Interval& a : intervals) {
-      unshared += a.bytes;
+      if (a.value)
+        unshared += a.bytes;
+      else
+        largestWorkspace = std::max(largestWorkspace, a.bytes);
       CHECK(a.offset % 256 == 0);
       CHECK(a.offset + a.bytes <= arena);
     }
@@ -129,8 +139,11 @@ TEST_CASE("plan-memory: no two simultaneously live activations overlap", "[passe
         if (liveTogether && shareBytes && !writtenInPlace(a, b) && !writtenInPlace(b, a)) ++overlaps;
       }
     CHECK(overlaps == 0);
-    CHECK(arena < unshared / 10);  // reuse: a decode step needs a few layers' worth at most
-    CHECK(context.report.count("peak activation bytes @" + graph->name()) == 1);
+    // Reuse: a decode step needs a few layers' worth at most, besides one workspace at a time.
+    CHECK(arena - largestWorkspace < unshared / 10);
+    REQUIRE(context.report.count("peak activation bytes @" + graph->name()) == 1);
+    if (largestWorkspace > 0)
+      CHECK_THAT(context.report.at("peak activation bytes @" + graph->name()), Catch::Contains("largest workspace"));
   }
 }
 
