@@ -345,6 +345,7 @@ class GraphLowering final : public LoweringContext {
     if (kernel == "mma") return lowerMma(op, bucket);
     if (kernel == "fp8") return lowerFp8(op, bucket);
     if (kernel == "hgemm") return lowerHgemm(op, bucket);
+    if (kernel == "dequant-hgemm") return lowerDequantHgemm(op, bucket);
     cannotLower(op, kernel.empty() ? "no kernel chosen (run select-precision)"
                                    : fmt::format("no kernels of family \"{}\" yet", kernel));
   }
@@ -535,21 +536,54 @@ class GraphLowering final : public LoweringContext {
     emit(bucket, op, std::move(gemm));
   }
 
-  /// HGEMM on the f16 activations cast_f16 made (share-activation-quant).
-  void lowerHgemm(const Op& op, BucketPlan& bucket) {
+  /// HGEMM on the f16 activations cast_f16 made (share-activation-quant), its f16 weight `w`.
+  ka::Hgemm<BufferRef> hgemmArgs(const Op& op, BufferRef w) const {
     const Value* x = op.operand(0);
-    const Value* w = op.operand(1);
     if (x->type().elem != ElemType::F16)
-      cannotLower(op, "hgemm reads f16 activations, this operand is f32 (run share-activation-quant)");
+      cannotLower(op, fmt::format("{} reads f16 activations, this operand is f32 (run share-activation-quant)",
+                                  op.attrs().getString("kernel").value_or("")));
     ka::Hgemm<BufferRef> g;
-    g.w = weight(w, matmulLayout(op, 1));
+    g.w = w;
     g.x = ref(x);
     g.out = ref(op.result());
     g.m = m_;
-    g.n = w->type().shape[0];
+    g.n = op.operand(1)->type().shape[0];
     g.k = width(x);
+    return g;
+  }
+
+  void lowerHgemm(const Op& op, BucketPlan& bucket) {
+    const ka::Hgemm<BufferRef> g = hgemmArgs(op, weight(op.operand(1), matmulLayout(op, 1)));
     Launch gemm = kernelLaunch("hgemm_cublas", g);
-    gemm.weightBytes = w->type().shape[0] * width(x) * 2;
+    gemm.weightBytes = g.n * g.k * 2;
+    emit(bucket, op, std::move(gemm));
+  }
+
+  /// dequant-hgemm: the stored weight, as the GEMV reads it, dequantized to f16 rows in the op's
+  /// workspace, then the HGEMM of lowerHgemm reading them. The weight bytes are the stored ones,
+  /// on the dequant launch; the workspace's f16 rows count as activation bytes (written by the
+  /// dequant, read by the HGEMM), so the plan's predicted times see that traffic while its weight
+  /// bandwidth counts each stored byte once.
+  void lowerDequantHgemm(const Op& op, BucketPlan& bucket) {
+    const Value* w = op.operand(1);
+    if (w->type().elem == ElemType::I32 || !quant::isDp4aWeightType(toQType(w->type().elem)))
+      cannotLower(op, fmt::format("kernel \"dequant-hgemm\" has no kernel for {} weights (it reads "
+                                  "block-quantized weights)",
+                                  ir::elemTypeName(w->type().elem).str()));
+    const QType qtype = toQType(w->type().elem);
+    ka::DequantF16<BufferRef> d;
+    d.weights = weight(w, matmulLayout(op, 1));
+    d.n = w->type().shape[0];
+    d.k = w->type().shape[1];
+    const int64_t f16Bytes = d.n * d.k * 2;
+    d.out = workspace(op, f16Bytes);
+    Launch dequant = kernelLaunch(kernels::dequantF16KernelId(qtype), d);
+    dequant.weightBytes = *w->type().numBytes(1, 1);
+    dequant.activationBytes = f16Bytes;
+    emit(bucket, op, std::move(dequant));
+    const ka::Hgemm<BufferRef> g = hgemmArgs(op, d.out);
+    Launch gemm = kernelLaunch("hgemm_cublas", g);
+    gemm.activationBytes = f16Bytes;
     emit(bucket, op, std::move(gemm));
   }
 
