@@ -43,6 +43,9 @@ constexpr GridFamily kDp4aGemv{"dp4a-gemv", 128, 32};
 // tiles x row blocks) comes from the kernel table. The token tiles of a row block read its
 // weights at about the same time, so DRAM sees each weight byte once.
 constexpr GridFamily kMmq{"mmq", kernels::kMmqThreads, 64};
+// f16 dequantization (dequant-hgemm's weight): kDequantThreads per CTA, each thread one
+// 32-element group, its 16-byte load of quants in flight while it writes 64 bytes of f16.
+constexpr GridFamily kDequant{"dequant", kernels::kDequantThreads, 16};
 // Decode attention: one CTA per (row, KV head, split) streaming f16 K/V rows. 4 KB in flight
 // per CTA fits a kernel of 4 warps per CTA; the kernel runs up to 16 warps per CTA, so this
 // estimate misjudges what splits gain (on an H100 they pay at M = 1 from about 1024 keys for
@@ -103,6 +106,7 @@ int64_t derivedWeightBytes(MatmulKernel kernel, const ir::TensorType& weightType
       return weightType.elem == ir::ElemType::F16 ? 0 : 2 * elems;
     case MatmulKernel::Dp4a:
     case MatmulKernel::Mma:
+    case MatmulKernel::DequantHgemm:  // its f16 weight is a transient workspace, not a held copy
       return 0;
   }
   return 0;
@@ -172,6 +176,7 @@ Estimate CostModel::launch(std::string_view family, double bytes, const kernels:
   static constexpr FamilyLoads kLoads[] = {
       {"gemv", kDp4aGemv.bytesInFlightPerThread},
       {"mmq", kMmq.bytesInFlightPerThread},
+      {"dequant", kDequant.bytesInFlightPerThread},
       {"norm", kRmsNorm.bytesInFlightPerThread},
       {"attention", kDecodeAttention.bytesInFlightPerThread},
       {"elementwise", kElementwise.bytesInFlightPerThread},
@@ -213,6 +218,8 @@ Estimate CostModel::matmul(const MatmulShape& shape, MatmulKernel kind) const {
       return gemv(shape);
     case MatmulKernel::Mma:
       return mma(shape);
+    case MatmulKernel::DequantHgemm:
+      return dequantHgemm(shape);
     case MatmulKernel::Fp8:
       work.bytes = nk + 4.0 * static_cast<double>(shape.n) + m * static_cast<double>(shape.k) + output;
       work.ops = 2.0 * static_cast<double>(std::max<int64_t>(shape.m, 16)) * nk;
@@ -272,6 +279,19 @@ Estimate CostModel::mma(const MatmulShape& shape) const {
   return estimate;
 }
 
+Estimate CostModel::dequantHgemm(const MatmulShape& shape) const {
+  // The dequantization streams the stored weight in and its f16 rows out at the bandwidth its
+  // grid reaches; the HGEMM then reads those rows as an f16 weight (2 bytes per element).
+  KernelWork work;
+  work.family = kDequant.name;
+  work.bytes = weightBytes(shape) + 2.0 * static_cast<double>(shape.n) * static_cast<double>(shape.k);
+  work.ctas = kernels::dequantF16Blocks(shape.n, shape.k);
+  work.bytesInFlightPerCta = kDequant.bytesInFlightPerCta();
+  MatmulShape f16 = shape;
+  f16.weightType = ir::ElemType::F16;
+  return kernel(work).then(matmul(f16, MatmulKernel::Hgemm));
+}
+
 Estimate CostModel::activationPrep(const MatmulShape& shape, MatmulKernel kind) const {
   switch (kind) {
     case MatmulKernel::Dp4a:
@@ -281,6 +301,7 @@ Estimate CostModel::activationPrep(const MatmulShape& shape, MatmulKernel kind) 
       return rowKernel("cast-fp8", static_cast<double>(shape.m) * static_cast<double>(shape.k) * 5.0,
                        ceilDiv(shape.k, kRowKernelWidthPerCta) * shape.m);
     case MatmulKernel::Hgemm:
+    case MatmulKernel::DequantHgemm:
       return rowKernel("cast-f16", static_cast<double>(shape.m) * static_cast<double>(shape.k) * 6.0,
                        ceilDiv(shape.k, kRowKernelWidthPerCta) * shape.m);
   }

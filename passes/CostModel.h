@@ -46,7 +46,8 @@ bool hasQuantizedKernel(ir::ElemType weightType);
 bool hasMmaKernel(ir::ElemType weightType);
 /// Bytes of the derived copy `kernel` needs of a weight of `weightType` (FP8: 1 B per
 /// element plus one f32 scale per row; FP16: 2 B per element, none if the weight is
-/// already f16), or 0 when the kernel reads the weight as stored.
+/// already f16), or 0 when the kernel reads the weight as stored (dp4a, mma, and
+/// dequant-hgemm, whose f16 weight is a transient workspace).
 int64_t derivedWeightBytes(MatmulKernel kernel, const ir::TensorType& weightType);
 
 /// Properties of reel's kernels (not of the GPU) that the estimates rest on. The defaults
@@ -60,11 +61,13 @@ struct CostModelParams {
   /// RTX 4090 crossover of DP4A and FP8 between M = 4 and M = 8, which needs <= 9.3%.
   double dp4aEfficiency = 0.09;
   double libraryGemmEfficiency = 0.6;  ///< fraction of tensor-core peak cuBLAS/cuBLASLt reach at small M
-  /// Fraction of the int8 tensor-core peak (2 x fp16) the mmq kernel's mma.sync reaches on its
-  /// padded tokens (mmqTileTokens, kernels/MmqShape.h): about half of the peak is what
-  /// mma.sync (not wgmma) issues on sm_90, and the kernel's per-block scales take about half
-  /// of what is left.
-  double mmaEfficiency = 0.3;
+  /// Fraction of the int8 tensor-core peak (2 x fp16) the mmq kernel reaches on its padded
+  /// tokens (mmqTileTokens, kernels/MmqShape.h). Measured on an H100, Llama-2-7B Q4_K_M, all
+  /// matmuls of a step: 4.46 ms at M = 16, 6.44 at 32, 11.3 at 64, 21.9 at 128, 81.1 at 512,
+  /// linear in the padded tokens from 32 on (~0.16 ms per token: 84 TOPS of the 1979); 0.042
+  /// reproduces each within 4% above M = 16 (mma.sync, not wgmma, with per-block scales and the
+  /// unpacking between the mma's on one warp's critical path).
+  double mmaEfficiency = 0.042;
   /// Integer instructions to unpack one quantized weight into int8 lanes, once per token tile
   /// (8 nibbles of Q4_K take about 4). They run on the CUDA cores while the tensor cores work.
   double mmaDequantInstrPerWeight = 0.5;
@@ -146,8 +149,12 @@ class CostModel {
   /// The tensor-core matmul on the quantized weight (`mmq_<qtype>`) as lowering launches it:
   /// one launch over all M rows on the kernel table's grid, each weight byte read once.
   [[nodiscard]] Estimate mma(const MatmulShape& shape) const;
+  /// The dequant-hgemm matmul as lowering launches it: `dequant_f16_<qtype>` reading the stored
+  /// weight and writing its f16 rows (bandwidth bound, on the kernel table's grid), then the
+  /// HGEMM estimate on an f16 weight of that shape.
+  [[nodiscard]] Estimate dequantHgemm(const MatmulShape& shape) const;
   /// The activation conversion the kernel needs first: Q8_1 quantization (dp4a, mma),
-  /// FP8 cast (fp8) or FP16 cast (hgemm).
+  /// FP8 cast (fp8) or FP16 cast (hgemm, dequant-hgemm).
   [[nodiscard]] Estimate activationPrep(const MatmulShape& shape, MatmulKernel kernel) const;
   /// activationPrep then matmul: the cost of choosing `kernel` for one matmul.
   [[nodiscard]] Estimate matmulWithPrep(const MatmulShape& shape, MatmulKernel kernel) const;

@@ -134,7 +134,73 @@ TEST_CASE("the DP4A GEMV is costed as select-launch-config launches it", "[passe
   CHECK(m16.us == Approx(2 * m8.us));
 }
 
-TEST_CASE("mma reads each weight once, tiles the tokens, and beats the copies from M = 16 on an H100",
+namespace {
+
+/// One of each matmul shape of a Llama-2-7B Q4_K_M layer (q4_k, q6_k for attn_v and ffn_down)
+/// and the output matrix, at M = 1.
+std::vector<MatmulShape> llama2Shapes() {
+  return {MatmulShape{1, 4096, 4096, ElemType::Q4_K}, MatmulShape{1, 4096, 4096, ElemType::Q6_K},
+          MatmulShape{1, 11008, 4096, ElemType::Q4_K}, MatmulShape{1, 4096, 11008, ElemType::Q6_K},
+          MatmulShape{1, 32000, 4096, ElemType::Q6_K}};
+}
+
+/// The matmuls of one Llama-2-7B Q4_K_M step of M rows with `kernel` (activation conversions
+/// included), in milliseconds: per layer q, k, o and gate, up on q4_k, v and down on q6_k, then
+/// the output matrix.
+double llama2StepMs(const CostModel& model, int64_t m, MatmulKernel kernel) {
+  const auto us = [&](int64_t n, int64_t k, ElemType type) { return model.matmulWithPrep({m, n, k, type}, kernel).us; };
+  const double layer = 3 * us(4096, 4096, ElemType::Q4_K) + us(4096, 4096, ElemType::Q6_K) +
+                       2 * us(11008, 4096, ElemType::Q4_K) + us(4096, 11008, ElemType::Q6_K);
+  return (32 * layer + us(32000, 4096, ElemType::Q6_K)) / 1e3;
+}
+
+}  // namespace
+
+TEST_CASE("mma's step times follow the H100 measurements of Llama-2-7B", "[passes][cost-model][mma]") {
+  // Measured on an H100, all matmuls of a Llama-2-7B Q4_K_M step on mma: the model's
+  // mmaEfficiency is fitted to them (linear in the padded tokens from 32 rows on).
+  CostModel model(h100Like());
+  CHECK(llama2StepMs(model, 16, MatmulKernel::Mma) == Approx(4.46).epsilon(0.2));
+  CHECK(llama2StepMs(model, 32, MatmulKernel::Mma) == Approx(6.44).epsilon(0.05));
+  CHECK(llama2StepMs(model, 64, MatmulKernel::Mma) == Approx(11.3).epsilon(0.05));
+  CHECK(llama2StepMs(model, 128, MatmulKernel::Mma) == Approx(21.9).epsilon(0.05));
+  CHECK(llama2StepMs(model, 512, MatmulKernel::Mma) == Approx(81.1).epsilon(0.05));
+}
+
+TEST_CASE("dequant-hgemm: a pass over the weight and its f16 rows, then the HGEMM", "[passes][cost-model]") {
+  CostModel model(h100Like());
+  const MatmulShape down{256, 4096, 11008, ElemType::Q6_K};
+  const Estimate estimate = model.matmul(down, MatmulKernel::DequantHgemm);
+  CHECK(estimate.launches == 2);
+  // The dequantization moves the stored bytes and 2 bytes per element at full bandwidth (its grid
+  // fills the GPU); the HGEMM is the one on an f16 weight.
+  const double stored = 4096.0 * 11008 / 256 * 210;
+  const double dequantUs = (stored + 2.0 * 4096 * 11008) / 3100e3 + 2.5;
+  MatmulShape f16 = down;
+  f16.weightType = ElemType::F16;
+  CHECK(estimate.us == Approx(dequantUs + model.matmul(f16, MatmulKernel::Hgemm).us));
+  // Against the HGEMM on a held f16 copy it pays the dequantization, nothing else.
+  CHECK(estimate.us == Approx(dequantUs + model.matmul(down, MatmulKernel::Hgemm).us));
+  // Its activations are f16, cast as for hgemm.
+  CHECK(model.activationPrep(down, MatmulKernel::DequantHgemm).us ==
+        Approx(model.activationPrep(down, MatmulKernel::Hgemm).us));
+  // The H100 outcome on Llama-2-7B: a prefill chunk of 256 rows runs faster than on mma (which
+  // measured 3x slower than HGEMM on f16 copies for a 512-token prompt), every shape; at 8 rows
+  // and below the DP4A GEMV is cheaper.
+  for (const MatmulShape& shape : llama2Shapes()) {
+    INFO(shape.n << "x" << shape.k);
+    MatmulShape at = shape;
+    at.m = 256;
+    CHECK(model.matmulWithPrep(at, MatmulKernel::DequantHgemm).us < model.matmulWithPrep(at, MatmulKernel::Mma).us);
+    for (const int64_t m : {1, 8}) {
+      at.m = m;
+      CHECK(model.matmulWithPrep(at, MatmulKernel::Dp4a).us < model.matmulWithPrep(at, MatmulKernel::DequantHgemm).us);
+    }
+  }
+  CHECK(llama2StepMs(model, 256, MatmulKernel::Mma) > 2.5 * llama2StepMs(model, 256, MatmulKernel::DequantHgemm));
+}
+
+TEST_CASE("mma reads each weight once, tiles the tokens, and beats the copy-free kernels at 16 and 32 rows",
           "[passes][cost-model][mma]") {
   CostModel model(h100Like());
   // One launch on the kernel table's grid: 64-token tiles by 16-row blocks.
@@ -151,21 +217,16 @@ TEST_CASE("mma reads each weight once, tiles the tokens, and beats the copies fr
   // Compute grows with the padded tokens: 64 rows cost more than 16, prefill much more.
   const Estimate m256 = model.matmul({256, 4096, 4096, ElemType::Q4_K}, MatmulKernel::Mma);
   CHECK(m256.computeUs > 4 * model.matmul({64, 4096, 4096, ElemType::Q4_K}, MatmulKernel::Mma).computeUs * 0.99);
-  // Llama-2-7B's shapes (Q4_K_M: q4_k, and q6_k for some attn_v and ffn_down, the output): mma
-  // is cheaper than every other kernel at 16, 32 and 64 rows, and than HGEMM (prefill's rule)
-  // at a prefill chunk of 256, where both are bound by the tensor cores.
-  for (const MatmulShape shape :
-       {MatmulShape{1, 4096, 4096, ElemType::Q4_K}, MatmulShape{1, 11008, 4096, ElemType::Q4_K},
-        MatmulShape{1, 4096, 11008, ElemType::Q6_K}, MatmulShape{1, 32000, 4096, ElemType::Q6_K}}) {
-    for (const int64_t m : {16, 32, 64, 256}) {
+  // Llama-2-7B's shapes (Q4_K_M): mma is cheaper than the DP4A GEMV and than dequant-hgemm at
+  // 16 and 32 rows, where the weight bytes dominate.
+  for (const MatmulShape& shape : llama2Shapes()) {
+    for (const int64_t m : {16, 32}) {
       MatmulShape at = shape;
       at.m = m;
       INFO(shape.n << "x" << shape.k << " at M = " << m);
       const double mma = model.matmulWithPrep(at, MatmulKernel::Mma).us;
-      CHECK(mma < model.matmulWithPrep(at, MatmulKernel::Hgemm).us);
-      if (m == 256) continue;
       CHECK(mma < model.matmulWithPrep(at, MatmulKernel::Dp4a).us);
-      CHECK(mma < model.matmulWithPrep(at, MatmulKernel::Fp8).us);
+      CHECK(mma < model.matmulWithPrep(at, MatmulKernel::DequantHgemm).us);
     }
   }
   CHECK(hasMmaKernel(ElemType::Q8_0));
@@ -181,9 +242,11 @@ TEST_CASE("derived weight copies cost bytes per element", "[passes][cost-model]"
   CHECK(derivedWeightBytes(MatmulKernel::Hgemm, f16) == 0);
   CHECK(derivedWeightBytes(MatmulKernel::Dp4a, q4k) == 0);
   CHECK(derivedWeightBytes(MatmulKernel::Mma, q4k) == 0);
+  CHECK(derivedWeightBytes(MatmulKernel::DequantHgemm, q4k) == 0);  // a transient workspace, not a copy
   CHECK(hasQuantizedKernel(ElemType::Q6_K));
   CHECK_FALSE(hasQuantizedKernel(ElemType::F16));
   CHECK(parseMatmulKernel("fp8") == MatmulKernel::Fp8);
+  CHECK(parseMatmulKernel("dequant-hgemm") == MatmulKernel::DequantHgemm);
   CHECK_FALSE(parseMatmulKernel("fp4"));
 }
 
