@@ -1,5 +1,5 @@
 /// select-precision: the kernel family of each matmul in each bucket graph, set as
-/// `kernel = "dp4a" | "fp8" | "hgemm" | "mma"`.
+/// `kernel = "dp4a" | "fp8" | "hgemm" | "mma" | "dequant-hgemm"`.
 ///
 /// The rules (docs/design.md, "Decision rules"), with thresholds from the GPU profile, each an
 /// option:
@@ -8,21 +8,26 @@
 ///   3. the weight has a quantized kernel (q4_0, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k) and the GPU has DP4A
 ///                                                          -> dp4a (own qtype, Q8_1 activations)
 ///   4. otherwise                                           -> hgemm
-/// Then mma (the tensor-core kernel `mmq_<qtype>` reading the quantized weight as stored, one
-/// launch over all M rows) replaces the rules' pick where the option `mma` allows it (default:
-/// the profile's mma feature, on sm_80 and later), the weight type has the kernel (q4_k, q6_k,
-/// q8_0), M >= mma-min-m (default 9: below it the DP4A GEMV reads the weight once for all rows
-/// while the mma tiles waste most of their rows), and the cost model says it is faster: decode
-/// buckets and prefill alike, since it needs no copy.
+/// Then the cheapest of the copy-free kernels on a block-quantized weight replaces the rules'
+/// pick where the cost model says it is faster, decode buckets and prefill alike:
+///   - mma (the tensor-core kernel `mmq_<qtype>` reading the weight as stored, one launch over
+///     all M rows) where the option `mma` allows it (default: the profile's mma feature, on
+///     sm_80 and later) and M >= mma-min-m (default 9: below it the DP4A GEMV reads the weight
+///     once for all rows while the mma tiles waste most of their rows);
+///   - dequant-hgemm (`dequant_f16_<qtype>` writing the weight as f16 rows into a workspace,
+///     then cuBLAS HGEMM on them) where the option `dequant-hgemm` allows it (default on), at
+///     any M: it pays a pass over the weight and its f16 rows, so it wins where the HGEMM's
+///     tensor-core rate matters (prefill chunks), and loses to the GEMV at small M.
 ///
 /// Memory: FP8 and FP16 copies are made at load time and cost memory on top of the
 /// quantized weights; a copy is counted once per weight, however many buckets use it.
 /// When the total exceeds the budget, the copies with the least cost-model benefit per byte
 /// are dropped first and their uses fall back to the best kernel that reads the weight as
-/// stored. The budget is context.memoryBudget (`--memory-budget`) where given; else 1.1 x the
-/// stored weight bytes (copies may add at most a tenth: mma makes most unnecessary, and the
-/// rest of the GPU's memory is the KV cache's), capped by the profile's memory. The total and
-/// its breakdown go to context.report["weight bytes on GPU"].
+/// stored (dp4a, mma or dequant-hgemm). The budget is context.memoryBudget (`--memory-budget`)
+/// where given; else 1.1 x the stored weight bytes (copies may add at most a tenth: the
+/// copy-free kernels make most unnecessary, and the rest of the GPU's memory is the KV
+/// cache's), capped by the profile's memory. The total and its breakdown go to
+/// context.report["weight bytes on GPU"].
 
 #include "passes/CostModel.h"
 #include "passes/DecisionPasses.h"
@@ -46,8 +51,8 @@ namespace {
 constexpr const char* kPassName = "select-precision";
 /// The default memory budget of the weights, as a multiple of the stored weight bytes.
 constexpr double kDefaultBudgetOfStored = 1.1;
-constexpr std::array<MatmulKernel, 4> kAllKernels{MatmulKernel::Dp4a, MatmulKernel::Fp8, MatmulKernel::Hgemm,
-                                                  MatmulKernel::Mma};
+constexpr std::array<MatmulKernel, 5> kAllKernels{MatmulKernel::Dp4a, MatmulKernel::Fp8, MatmulKernel::Hgemm,
+                                                  MatmulKernel::Mma, MatmulKernel::DequantHgemm};
 
 /// The thresholds and features the rules read (options over the profile).
 struct PrecisionRules {
@@ -57,6 +62,7 @@ struct PrecisionRules {
   bool fp8 = false;
   bool dp4a = true;
   bool mma = true;
+  bool dequantHgemm = true;
 };
 
 /// What every matmul of one shape in one bucket graph has in common: the estimates and
@@ -64,9 +70,9 @@ struct PrecisionRules {
 struct MatmulClass {
   BucketShape bucket;
   MatmulShape shape;
-  std::array<std::optional<Estimate>, 4> costs;  ///< by MatmulKernel; set for the kernels this GPU has
+  std::array<std::optional<Estimate>, kAllKernels.size()> costs;  ///< by MatmulKernel; set for the kernels this GPU has
   MatmulKernel ruleKernel = MatmulKernel::Dp4a;
-  MatmulKernel chosen = MatmulKernel::Dp4a;  ///< the rules' pick, or mma where it beats it
+  MatmulKernel chosen = MatmulKernel::Dp4a;  ///< the rules' pick, or a copy-free kernel where it beats it
   std::string ruleText;
 
   [[nodiscard]] double cost(MatmulKernel kernel) const {
@@ -106,12 +112,17 @@ bool available(const MatmulClass& kind, MatmulKernel kernel, const PrecisionRule
       return true;
     case MatmulKernel::Mma:
       return hasMmaKernel(kind.shape.weightType) && rules.mma;
+    case MatmulKernel::DequantHgemm:
+      return quantized && rules.dequantHgemm;
   }
   return false;
 }
 
-bool mmaCandidate(const MatmulClass& kind, const PrecisionRules& rules) {
-  return available(kind, MatmulKernel::Mma, rules) && kind.bucket.m >= rules.mmaMinM;
+/// Whether copy-free `kernel` (mma, dequant-hgemm) may replace the rules' pick, or serve as the
+/// fallback of a dropped copy: mma from mma-min-m on, dequant-hgemm at any M.
+bool copyFreeCandidate(const MatmulClass& kind, MatmulKernel kernel, const PrecisionRules& rules) {
+  if (kernel == MatmulKernel::Mma) return available(kind, kernel, rules) && kind.bucket.m >= rules.mmaMinM;
+  return kernel == MatmulKernel::DequantHgemm && available(kind, kernel, rules);
 }
 
 void applyRules(MatmulClass& kind, const PrecisionRules& rules) {
@@ -134,11 +145,13 @@ void applyRules(MatmulClass& kind, const PrecisionRules& rules) {
     kind.ruleText = fmt::format("no dp4a kernel for {}", ir::elemTypeName(kind.shape.weightType).str());
   }
   kind.chosen = kind.ruleKernel;
-  if (mmaCandidate(kind, rules) && kind.cost(MatmulKernel::Mma) < kind.cost(kind.ruleKernel)) {
-    kind.chosen = MatmulKernel::Mma;
+  for (MatmulKernel kernel : {MatmulKernel::Mma, MatmulKernel::DequantHgemm})
+    if (copyFreeCandidate(kind, kernel, rules) && kind.cost(kernel) < kind.cost(kind.chosen)) kind.chosen = kernel;
+  if (kind.chosen == MatmulKernel::Mma)
     kind.ruleText +=
         fmt::format("; mma beats {} (M={} >= mma-min-m={})", matmulKernelName(kind.ruleKernel), m, rules.mmaMinM);
-  }
+  else if (kind.chosen == MatmulKernel::DequantHgemm)
+    kind.ruleText += fmt::format("; dequant-hgemm beats {} (no held copy)", matmulKernelName(kind.ruleKernel));
 }
 
 /// The best kernel that reads the weight as stored, or nullopt if none applies.
@@ -146,8 +159,9 @@ std::optional<MatmulKernel> copyFreeFallback(const MatmulClass& kind, const Prec
   std::optional<MatmulKernel> best;
   for (MatmulKernel kernel : kAllKernels) {
     if (derivedWeightBytes(kernel, kind.weightType()) != 0 || !kind.costs[static_cast<size_t>(kernel)]) continue;
-    // Under memory pressure mma is the copy-free kernel for many rows, prefill included.
-    if (kernel == MatmulKernel::Mma && kind.bucket.m < rules.mmaMinM) continue;
+    // Under memory pressure mma and dequant-hgemm are the copy-free kernels for many rows,
+    // prefill included.
+    if (kernel == MatmulKernel::Mma && !copyFreeCandidate(kind, kernel, rules)) continue;
     if (!best || kind.cost(kernel) < kind.cost(*best)) best = kernel;
   }
   return best;
@@ -347,6 +361,8 @@ class SelectPrecisionPass : public Pass {
     rules.dp4a = boolOption(options(), "dp4a", profile.dp4a);
     // The option does not override a profile without the feature.
     rules.mma = boolOption(options(), "mma", profile.mma) && profile.mma;
+    // The HGEMM's fp16 tensor cores: every profile with a rate for them.
+    rules.dequantHgemm = options().getBool("dequant-hgemm") && profile.fp16Tflops > 0;
     return rules;
   }
 
@@ -412,7 +428,8 @@ class SelectPrecisionPass : public Pass {
 PassInfo selectPrecisionPassInfo() {
   return {kPassName,
           "kernel family per matmul and bucket: dp4a, mma (tensor cores on the quantized weight), fp8 (cuBLASLt), "
-          "hgemm (cuBLAS); derived copies within the memory budget (default 1.1 x the stored weights)",
+          "hgemm (cuBLAS), dequant-hgemm (cuBLAS on the weight dequantized to f16 per use); derived copies within "
+          "the memory budget (default 1.1 x the stored weights)",
           "precision",
           {{"fp8-min-m", OptionKind::Int, "",
             "FP8 GEMMs from this M on (default: the GPU profile's; h100/h200 17, others 5)"},
@@ -421,7 +438,9 @@ PassInfo selectPrecisionPassInfo() {
            {"fp8", OptionKind::Bool, "", "allow FP8 GEMMs (default: the GPU profile's fp8 feature)"},
            {"dp4a", OptionKind::Bool, "", "allow DP4A kernels (default: the GPU profile's dp4a feature)"},
            {"mma", OptionKind::Bool, "",
-            "allow the tensor-core kernels on block-quantized weights (default: the GPU profile's mma feature)"}},
+            "allow the tensor-core kernels on block-quantized weights (default: the GPU profile's mma feature)"},
+           {"dequant-hgemm", OptionKind::Bool, "true",
+            "allow HGEMM on block-quantized weights dequantized to f16 right before each use (no held copy)"}},
           [] { return std::make_unique<SelectPrecisionPass>(); }};
 }
 

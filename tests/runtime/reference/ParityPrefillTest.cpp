@@ -15,9 +15,10 @@ using namespace reel::test;
 
 namespace {
 
-/// One kernel family everywhere: with DP4A, FP8 and mma off, every matmul is hgemm.
+/// One kernel family everywhere: with DP4A, FP8, mma and dequant-hgemm off, every matmul is hgemm.
 constexpr const char* kHgemmPipeline =
-    "specialize-buckets,canonicalize,cse,dce,select-precision{dp4a=false,fp8=false,mma=false},select-attention";
+    "specialize-buckets,canonicalize,cse,dce,select-precision{dp4a=false,fp8=false,mma=false,dequant-hgemm=false},"
+    "select-attention";
 
 DecodeReport decodeWith(const ir::Module& module, const WeightSource& weights, const DecodeRequest& request,
                         PrefillMode mode) {
