@@ -91,7 +91,7 @@ MatmulNumerics numericsOf(const std::optional<std::string>& kernel) {
   if (!kernel) return MatmulNumerics::Float;
   const std::optional<ir::MatmulKernel> parsed = ir::parseMatmulKernel(*kernel);
   if (!parsed)
-    failPlain("reference executor: unknown matmul kernel {} (expected dp4a, mma, hgemm or fp8)",
+    failPlain("reference executor: unknown matmul kernel {} (expected dp4a, mma, hgemm, fp8 or dequant-hgemm)",
               quoteForMessage(*kernel));
   switch (*parsed) {
     case ir::MatmulKernel::Dp4a:
@@ -99,6 +99,7 @@ MatmulNumerics numericsOf(const std::optional<std::string>& kernel) {
     case ir::MatmulKernel::Mma:
       return MatmulNumerics::Mma;
     case ir::MatmulKernel::Hgemm:
+    case ir::MatmulKernel::DequantHgemm:  // the same f16 weight, dequantized per use instead of held
       return MatmulNumerics::Hgemm;
     case ir::MatmulKernel::Fp8:
       return MatmulNumerics::Fp8;

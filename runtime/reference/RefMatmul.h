@@ -12,7 +12,8 @@
 ///  * "mma": the same Q8_1 activations and integer products, quant::dotQ81Mma (bit-exact with
 ///    the tensor-core kernels `mmq_<qtype>`: only the float summation order differs from
 ///    dotQ81). Only the weight types with such a kernel (the block-quantized ones); others are refused.
-///  * "hgemm": w and x rounded to fp16, products accumulated in f64 (cuBLAS: f32).
+///  * "hgemm", "dequant-hgemm": w and x rounded to fp16, products accumulated in f64 (cuBLAS:
+///    f32). dequant-hgemm's f16 weight rows are the same values as hgemm's copy, made per use.
 ///  * "fp8": as kernels/Blas.h: w scaled per row (s_w[n] = amax|w[n]| / 448), x per tensor
 ///    with one dynamic scale (s_x = amax|x| / 448 over the live rows), both rounded to E4M3
 ///    (saturating), products accumulated in f64, then times s_w[n] * s_x. The one

@@ -211,6 +211,9 @@ TEST_CASE("matmul kernels map to the numerics the reference reproduces", "[refer
   CHECK(numericsOf(std::string("dp4a")) == MatmulNumerics::Dp4a);
   CHECK(numericsOf(std::string("mma")) == MatmulNumerics::Mma);
   CHECK(numericsOf(std::string("fp8")) == MatmulNumerics::Fp8);
+  CHECK(numericsOf(std::string("hgemm")) == MatmulNumerics::Hgemm);
+  // dequant-hgemm multiplies the same f16 weight values as hgemm's copy, made per use.
+  CHECK(numericsOf(std::string("dequant-hgemm")) == MatmulNumerics::Hgemm);
   CHECK_THROWS_WITH(numericsOf(std::string("wmma")), Contains("unknown matmul kernel 'wmma'"));
 }
 
