@@ -6,7 +6,8 @@
 /// reports.
 ///
 /// Tolerances (max |gpu - cpu| over a logits row / rms of the CPU row):
-///  * kGpuTolerance (= kQ81Tolerance, 0.15) wherever the matmuls are DP4A, mma or HGEMM. The
+///  * kGpuTolerance (= kQ81Tolerance, 0.15) wherever the matmuls are DP4A, mma, HGEMM or
+///    dequant-hgemm (HGEMM on the same f16 weight values, made per use). The
 ///    GEMVs are bit-exact with quant::dotQ81 (the mmq kernels with quant::dotQ81Mma) and short
 ///    runs of tiny match the CPU bit for bit, but
 ///    norms, RoPE and attention sum in another order or use other libm calls; a last-bit
@@ -98,21 +99,24 @@ inline std::unique_ptr<gpu::GpuRuntime> poisonedRuntime(const codegen::Plan& pla
   return runtime;
 }
 
-/// The matmul kernel families (dp4a, mma, hgemm, fp8) the steps of a bucket use.
+/// The matmul kernel families (dp4a, mma, hgemm, dequant-hgemm, fp8) the steps of a bucket use:
+/// an HGEMM right after a dequant_f16 launch is dequant-hgemm's.
 inline std::set<std::string> bucketKernelFamilies(const codegen::BucketPlan& bucket) {
   std::set<std::string> families;
+  bool afterDequant = false;
   for (const codegen::Step& step : bucket.steps) {
     if (step.kernel.rfind("gemv_dp4a", 0) == 0) families.insert("dp4a");
     if (step.kernel.rfind("mmq_", 0) == 0) families.insert("mma");
-    if (step.kernel == "hgemm_cublas") families.insert("hgemm");
+    if (step.kernel == "hgemm_cublas") families.insert(afterDequant ? "dequant-hgemm" : "hgemm");
     if (step.kernel == "fp8_gemm_cublaslt") families.insert("fp8");
+    afterDequant = step.kernel.rfind("dequant_f16_", 0) == 0;
   }
   return families;
 }
 
 /// The tolerance between the GPU and the CPU reference for plans using these families: mma as
 /// dp4a (its kernels are bit-exact with quant::dotQ81Mma, which differs from dotQ81 only in the
-/// float summation order).
+/// float summation order), dequant-hgemm as hgemm (the same f16 weight values).
 inline double gpuToleranceFor(const std::set<std::string>& families) {
   return families.count("fp8") ? kFp8Tolerance : kGpuTolerance;
 }
