@@ -15,9 +15,10 @@
 ///     sm_80 and later) and M >= mma-min-m (default 9: below it the DP4A GEMV reads the weight
 ///     once for all rows while the mma tiles waste most of their rows);
 ///   - dequant-hgemm (`dequant_f16_<qtype>` writing the weight as f16 rows into a workspace,
-///     then cuBLAS HGEMM on them) where the option `dequant-hgemm` allows it (default on), at
-///     any M: it pays a pass over the weight and its f16 rows, so it wins where the HGEMM's
-///     tensor-core rate matters (prefill chunks), and loses to the GEMV at small M.
+///     then cuBLAS HGEMM on them) where the option `dequant-hgemm` allows it (default off until
+///     its kernel has passed gpu-check; docs/performance.md), at any M: it pays a pass over the
+///     weight and its f16 rows, so it wins where the HGEMM's tensor-core rate matters (prefill
+///     chunks), and loses to the GEMV at small M.
 ///
 /// Memory: FP8 and FP16 copies are made at load time and cost memory on top of the
 /// quantized weights; a copy is counted once per weight, however many buckets use it.
@@ -439,7 +440,7 @@ PassInfo selectPrecisionPassInfo() {
            {"dp4a", OptionKind::Bool, "", "allow DP4A kernels (default: the GPU profile's dp4a feature)"},
            {"mma", OptionKind::Bool, "",
             "allow the tensor-core kernels on block-quantized weights (default: the GPU profile's mma feature)"},
-           {"dequant-hgemm", OptionKind::Bool, "true",
+           {"dequant-hgemm", OptionKind::Bool, "false",
             "allow HGEMM on block-quantized weights dequantized to f16 right before each use (no held copy)"}},
           [] { return std::make_unique<SelectPrecisionPass>(); }};
 }

@@ -14,7 +14,7 @@ using namespace reel::passes::testing;
 
 namespace {
 
-const char* kPipeline = "specialize-buckets,canonicalize,select-precision";
+const char* kPipeline = "specialize-buckets,canonicalize,select-precision{dequant-hgemm=true}";
 
 std::string kernelOf(const ir::Module& module, const char* graph, const char* value) {
   return attrOf(*module.findGraph(graph), value, "kernel");
@@ -52,7 +52,7 @@ TEST_CASE("select-precision follows the decision rules on an H100", "[passes][se
   PassContext context = contextFor(h100Like());
   context.memoryBudget = kRoomForCopies;
   std::unique_ptr<ir::Module> module =
-      compile(llama3_8b(), "specialize-buckets,canonicalize,select-precision{mma=false}", context);
+      compile(llama3_8b(), "specialize-buckets,canonicalize,select-precision{mma=false,dequant-hgemm=true}", context);
   for (const char* value : {"l0.q", "l0.k", "l0.v", "l3.attn_out", "l3.gate", "l3.up", "l3.ffn_out", "logits"}) {
     INFO(value);
     CHECK(kernelOf(*module, "decode.m1", value) == "dp4a");
@@ -115,13 +115,14 @@ TEST_CASE("select-precision options override the profile", "[passes][select-prec
   PassContext context = contextFor(h100Like(), {4, 16});
   context.memoryBudget = kRoomForCopies;
   std::unique_ptr<ir::Module> module =
-      compile(llama3_8b(), "specialize-buckets,select-precision{fp8-min-m=4,mma=false}", context);
+      compile(llama3_8b(), "specialize-buckets,select-precision{fp8-min-m=4,mma=false,dequant-hgemm=true}", context);
   CHECK(kernelOf(*module, "decode.m4", "l3.gate") == "fp8");
   CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "fp8");
 
   PassContext noFp8 = contextFor(h100Like(), {8});
   noFp8.memoryBudget = kRoomForCopies;
-  module = compile(llama3_8b(), "specialize-buckets,select-precision{fp8=false,hgemm-min-m=8}", noFp8);
+  module =
+      compile(llama3_8b(), "specialize-buckets,select-precision{fp8=false,hgemm-min-m=8,dequant-hgemm=true}", noFp8);
   CHECK(kernelOf(*module, "decode.m8", "l3.gate") == "hgemm");
 
   PassContext laterMma = contextFor(h100Like(), {16, 32});
@@ -141,7 +142,8 @@ TEST_CASE("the copy-free kernels replace the rules' pick only where the cost mod
           "[passes][select-precision]") {
   PassContext h100 = contextFor(h100Like(), {8, 16, 64});
   h100.memoryBudget = kRoomForCopies;
-  std::unique_ptr<ir::Module> module = compile(llama3_8b(), "specialize-buckets,select-precision", h100);
+  std::unique_ptr<ir::Module> module =
+      compile(llama3_8b(), "specialize-buckets,select-precision{dequant-hgemm=true}", h100);
   // With room for copies, FP8 and HGEMM on them are the cheaper: the rules' picks stay.
   CHECK(kernelOf(*module, "decode.m8", "l3.gate") == "fp8");
   CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "fp8");
@@ -149,7 +151,8 @@ TEST_CASE("the copy-free kernels replace the rules' pick only where the cost mod
   CHECK(kernelOf(*module, "prefill", "l3.gate") == "hgemm");
   // Where the rules keep the GEMV (no FP8), mma beats its two passes at M = 16, and
   // dequant-hgemm its eight at M = 64 where mma is the slower of the two.
-  module = compile(llama3_8b(), "specialize-buckets,select-precision{fp8=false,hgemm-min-m=1000}", h100);
+  module =
+      compile(llama3_8b(), "specialize-buckets,select-precision{fp8=false,hgemm-min-m=1000,dequant-hgemm=true}", h100);
   CHECK(kernelOf(*module, "decode.m8", "l3.gate") == "dp4a");
   CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "mma");
   CHECK(kernelOf(*module, "decode.m64", "l3.gate") == "dequant-hgemm");
@@ -158,7 +161,7 @@ TEST_CASE("the copy-free kernels replace the rules' pick only where the cost mod
   noMma.mma = false;  // the option does not override a missing feature
   PassContext context = contextFor(noMma, {16});
   context.memoryBudget = kRoomForCopies;
-  module = compile(llama3_8b(), "specialize-buckets,select-precision{mma=true}", context);
+  module = compile(llama3_8b(), "specialize-buckets,select-precision{mma=true,dequant-hgemm=true}", context);
   CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "fp8");
 }
 
@@ -168,7 +171,8 @@ TEST_CASE("mma runs on the quantized weight types, not on float weights", "[pass
   context.memoryBudget = kRoomForCopies;
   std::unique_ptr<ir::Module> module = models::buildModule(llama3_8b(), {models::QuantScheme::Q5_K_M});
   // Without FP8 the rules keep the GEMV, which mma beats at M = 16.
-  PassManager(Pipeline::parse("specialize-buckets,canonicalize,select-precision{fp8=false}")).run(*module, context);
+  PassManager(Pipeline::parse("specialize-buckets,canonicalize,select-precision{fp8=false,dequant-hgemm=true}"))
+      .run(*module, context);
   const ir::Graph& graph = *module->findGraph("decode.m16");
   // Q5_K_M: q5_k weights, q6_k where llama.cpp gives more bits (layer 0's ffn_down).
   REQUIRE(producerOf(graph, "l3.gate")->operand(1)->type().elem == ir::ElemType::Q5_K);
@@ -177,7 +181,8 @@ TEST_CASE("mma runs on the quantized weight types, not on float weights", "[pass
   CHECK(kernelOf(*module, "decode.m16", "l0.ffn_out") == "mma");
   // f16 weights have no quantized kernel: FP8 (h100Like's fp8-min-m is 5) with room for copies.
   std::unique_ptr<ir::Module> f16 = models::buildModule(llama3_8b(), {models::QuantScheme::F16});
-  PassManager(Pipeline::parse("specialize-buckets,canonicalize,select-precision")).run(*f16, context);
+  PassManager(Pipeline::parse("specialize-buckets,canonicalize,select-precision{dequant-hgemm=true}"))
+      .run(*f16, context);
   CHECK(kernelOf(*f16, "decode.m16", "l3.gate") == "fp8");
 }
 
@@ -191,7 +196,8 @@ TEST_CASE("without FP8 the middle buckets go to mma, or stay on dp4a without it"
     CHECK_THAT(decision.reason, Catch::Contains("no fp8 on this GPU"));
   // dequant-hgemm (on by default) beats four 8-row GEMV passes at M = 32, not one at M = 8.
   PassContext withDequant = contextFor(a100Like(), {8, 32});
-  module = compile(llama3_8b(), "specialize-buckets,canonicalize,select-precision{mma=false}", withDequant);
+  module = compile(llama3_8b(), "specialize-buckets,canonicalize,select-precision{mma=false,dequant-hgemm=true}",
+                   withDequant);
   CHECK(kernelOf(*module, "decode.m8", "l3.gate") == "dp4a");
   CHECK(kernelOf(*module, "decode.m32", "l3.gate") == "dequant-hgemm");
 
@@ -213,7 +219,7 @@ TEST_CASE("derived copies are counted once per weight, however many buckets use 
   PassContext context = contextFor(h100Like(), {8, 16, 32});
   context.prefillTokens = 0;  // no prefill graph: its HGEMM would add FP16 copies
   context.memoryBudget = kRoomForCopies;
-  compile(llama3_8b(), "specialize-buckets,select-precision{mma=false}", context);
+  compile(llama3_8b(), "specialize-buckets,select-precision{mma=false,dequant-hgemm=true}", context);
   WeightTotals totals = weightTotals(llama3_8b());
   CHECK(reportedWeightBytes(context) == totals.stored + totals.fp8Copies);
   CHECK_THAT(context.report.at("weight bytes on GPU"), Catch::Contains("f16 copies 0 B"));
@@ -224,7 +230,8 @@ TEST_CASE("over the memory budget, the least beneficial copies go first", "[pass
   PassContext context = contextFor(h100Like(), {8});
   context.prefillTokens = 0;
   context.memoryBudget = totals.stored + totals.fp8Copies / 2;  // an explicit budget overrides the default
-  std::unique_ptr<ir::Module> module = compile(llama3_8b(), "specialize-buckets,select-precision", context);
+  std::unique_ptr<ir::Module> module =
+      compile(llama3_8b(), "specialize-buckets,select-precision{dequant-hgemm=true}", context);
   CHECK(reportedWeightBytes(context) <= *context.memoryBudget);
   CHECK(reportedWeightBytes(context) > totals.stored);
 
@@ -248,7 +255,7 @@ TEST_CASE("the default budget is 1.1 x the stored weights, within the profile's 
   WeightTotals totals = weightTotals(llama3_8b());
   PassContext context = contextFor(h100Like(), {8});
   context.prefillTokens = 0;
-  compile(llama3_8b(), "specialize-buckets,select-precision{mma=false}", context);
+  compile(llama3_8b(), "specialize-buckets,select-precision{mma=false,dequant-hgemm=true}", context);
   CHECK(reportedWeightBytes(context) <= totals.stored * 11 / 10);
   CHECK(reportedWeightBytes(context) > totals.stored);
   CHECK_THAT(context.report.at("weight bytes on GPU"),

@@ -179,15 +179,15 @@ TEST_CASE("tiny: mma decode buckets of 16 and 64 sequences and mma prefill match
 
 TEST_CASE("tiny: dequant-hgemm prefill (f16 weights dequantized per use) matches the CPU reference",
           "[gpu][parity][dequant-hgemm]") {
-  // Without mma and DP4A, and no room for f16 copies in the default budget (1.1 x the stored
-  // weights), prefill's matmuls run on the copy-free HGEMM: dequant_f16 into the workspace, then
-  // cuBLAS on it.
+  // dequant-hgemm on (it is off by default), without mma and DP4A, and no room for f16 copies in
+  // the default budget (1.1 x the stored weights): prefill's matmuls run on the copy-free HGEMM,
+  // dequant_f16 into the workspace, then cuBLAS on it.
   const models::ModelConfig config = tinyConfig();
   const synth::OpenWeights& weights = gpuTestWeights(config);
   GpuCompileSpec spec;
   spec.pipeline = passes::kDefaultPipeline;
   const std::string pass = "select-precision";
-  spec.pipeline.replace(spec.pipeline.find(pass), pass.size(), pass + "{mma=false,dp4a=false}");
+  spec.pipeline.replace(spec.pipeline.find(pass), pass.size(), pass + "{mma=false,dp4a=false,dequant-hgemm=true}");
   const codegen::CompileResult compiled = compileForGpu(config, *weights.source, spec);
   for (const codegen::BucketPlan& bucket : compiled.plan.buckets)
     if (bucket.phase == "prefill") CHECK(bucketKernelFamilies(bucket).count("dequant-hgemm") == 1);
