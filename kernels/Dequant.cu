@@ -132,14 +132,10 @@ __global__ void __launch_bounds__(kDequantThreads) dequantF16Kernel(DequantParam
   const int64_t group = static_cast<int64_t>(blockIdx.x) * kDequantThreads + threadIdx.x;
   const bool live = group < p.n * blocks;
   float y[32];
-  if (live) {
-    const int64_t row = group / blocks;
-    groupValues<T>({p.weights + row * p.rowStride, group % blocks, blocks}, y);
-  }
+  if (live) groupValues<T>({p.weights + (group / blocks) * p.rowStride, group % blocks, blocks}, y);
   detail::waitForPrerequisites();  // the previous kernel may still read `out`
   if (!live) return;
-  const int64_t row = group / blocks;
-  auto* out = reinterpret_cast<uint4*>(p.out + row * p.k + 32 * (group % blocks));
+  auto* out = reinterpret_cast<uint4*>(p.out + 32 * group);  // rows of k = 32 * blocks elements
 #pragma unroll
   for (int v = 0; v < 4; ++v) {
     __half2 h[4];

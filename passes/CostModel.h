@@ -62,11 +62,10 @@ struct CostModelParams {
   double dp4aEfficiency = 0.09;
   double libraryGemmEfficiency = 0.6;  ///< fraction of tensor-core peak cuBLAS/cuBLASLt reach at small M
   /// Fraction of the int8 tensor-core peak (2 x fp16) the mmq kernel reaches on its padded
-  /// tokens (mmqTileTokens, kernels/MmqShape.h). Measured on an H100, Llama-2-7B Q4_K_M, all
-  /// matmuls of a step: 4.46 ms at M = 16, 6.44 at 32, 11.3 at 64, 21.9 at 128, 81.1 at 512,
-  /// linear in the padded tokens from 32 on (~0.16 ms per token: 84 TOPS of the 1979); 0.042
-  /// reproduces each within 4% above M = 16 (mma.sync, not wgmma, with per-block scales and the
-  /// unpacking between the mma's on one warp's critical path).
+  /// tokens (mmqTileTokens, kernels/MmqShape.h): its time grows linearly with the padded tokens
+  /// from 32 on, bound by the per-block scale arithmetic around each mma.sync rather than by the
+  /// tensor cores. Fitted to the step times in docs/design.md ("mma and dequant-hgemm instead of
+  /// weight copies"); CostModelTest holds the model to them.
   double mmaEfficiency = 0.042;
   /// Integer instructions to unpack one quantized weight into int8 lanes, once per token tile
   /// (8 nibbles of Q4_K take about 4). They run on the CUDA cores while the tensor cores work.
