@@ -2,7 +2,8 @@
 /// \file
 /// Attention over an f16 KV cache laid out per sequence slot as [slot][pos][n_kv_heads][head_dim]:
 /// KV append, batched decode attention (one query row per sequence), flash-decoding (split +
-/// log-sum-exp reduce) and causal prefill attention.
+/// log-sum-exp reduce) and causal prefill attention (the decode kernel with per-row lengths, and
+/// a tensor-core kernel over tiles of query rows).
 
 #include "kernels/Rope.h"
 
@@ -63,6 +64,14 @@ struct AttentionArgs {
   RopeScaling rope;
 };
 cudaError_t launchAttention(const AttentionArgs& args, cudaStream_t stream);
+
+/// Prefill attention on tensor cores (kernels/AttentionPrefill.cu, tiling in
+/// kernels/AttentionPrefillShape.h): what launchAttention computes in Prefill mode, for any rows
+/// (rows of several slots in one tile included), with q and each row's probabilities rounded to
+/// f16 for the mma (f32 accumulation and softmax). Needs mode Prefill, a head_dim of
+/// flashPrefillSupportsHeadDim, `out` (no Q8_1 output, no fused RoPE prologue) and 16-byte aligned
+/// caches; cudaErrorInvalidValue otherwise.
+cudaError_t launchAttentionPrefillFlash(const AttentionArgs& args, cudaStream_t stream);
 
 /// Flash-decoding phase 2: out = sum_s e^(m_s - M) o_s / sum_s e^(m_s - M) l_s (zeros when empty).
 struct AttentionReduceArgs {

@@ -407,6 +407,11 @@ struct AttnPrefill : AttnShape {
   }
 };
 
+/// attn_prefill_flash: attn_prefill's arguments; its own signature for its own launch dims
+/// (tiles of query rows on tensor cores).
+template <class Ptr>
+struct AttnPrefillFlash : AttnPrefill<Ptr> {};
+
 /// attn_decode_split.
 template <class Ptr>
 struct AttnSplit : AttnShape {

@@ -1,6 +1,7 @@
 // The kernel catalog: ids, argument signatures, launch dims (see KernelCatalog.h).
 #include "kernels/KernelCatalog.h"
 
+#include "kernels/AttentionPrefillShape.h"
 #include "kernels/GemvShape.h"
 
 #include <fmt/format.h>
@@ -163,6 +164,14 @@ std::string checkAttention(const Args<Fp>& a) {
   return Q81 ? checkQ81Heads(a.headDim) : "";
 }
 
+/// The tensor-core prefill attention: the attention shape, and a head_dim it has an
+/// instantiation for.
+std::string checkFlashPrefill(const args::AttnPrefillFlash<Fp>& a) {
+  if (std::string why = checkAttnShape(a); !why.empty()) return why;
+  if (!flashPrefillSupportsHeadDim(a.headDim)) return "head_dim must be 32, 64 or 128";
+  return "";
+}
+
 std::string checkKvAppend(const args::KvAppend<Fp>& a) {
   if (std::string why =
           positive({{"m", a.m}, {"n_kv_heads", a.nKvHeads}, {"head_dim", a.headDim}, {"max_ctx", a.maxCtx}});
@@ -279,6 +288,9 @@ LaunchDims launchDims(const args::KvAppend<Fp>& a) {
 /// shape; the split ones below add their splits.
 LaunchDims launchDims(const args::AttnShape& a) {
   return attentionDims(a.m, a.nHeads, a.nKvHeads, a.headDim, 1);
+}
+LaunchDims launchDims(const args::AttnPrefillFlash<Fp>& a) {
+  return flashPrefillDims(a.m, a.nHeads);
 }
 LaunchDims launchDims(const args::AttnSplit<Fp>& a) {
   return attentionDims(a.m, a.nHeads, a.nKvHeads, a.headDim, a.splits);
@@ -512,6 +524,9 @@ void attnPrefillFootprint(args::AttnPrefill<Fp>& a) {
   a.positions = stepData(PtrUse::Positions, a.m);
   a.out = attnRows<false>(a);
 }
+void attnPrefillFlashFootprint(args::AttnPrefillFlash<Fp>& a) {
+  attnPrefillFootprint(a);
+}
 void attnSplitFootprint(args::AttnSplit<Fp>& a) {
   attnInputs(a);
   a.kvLens = stepData(PtrUse::KvLens, a.m);
@@ -719,6 +734,10 @@ std::vector<KernelInfo> buildCatalog() {
                             kQ81Rows));
   c.push_back(entry<args::AttnPrefill, checkAttention<args::AttnPrefill>, attnPrefillFootprint>(
       "attn_prefill", "attention", "prefill attention with a causal mask (positions give the mask)"));
+  c.push_back(entry<args::AttnPrefillFlash, checkFlashPrefill, attnPrefillFlashFootprint>(
+      "attn_prefill_flash", "attention",
+      "attn_prefill on tensor cores: 64 query rows of one head per block, K and V tiles in shared memory, online "
+      "softmax (q and the probabilities rounded to f16); any rows, head_dim 32, 64 or 128"));
   c.push_back(entry<args::Fp8QuantizeAct, checkFp8QuantizeAct, fp8QuantizeActFootprint>(
       "fp8_quantize_act", "fp8", "activation quantizer to E4M3 with one dynamic per-tensor scale (one block)"));
   c.push_back(entry<args::Fp8Gemm, checkFp8Gemm, fp8GemmFootprint>(
@@ -852,6 +871,9 @@ LaunchDims attentionDims(int64_t m, int64_t nHeads, int64_t nKvHeads, int64_t he
 }
 LaunchDims attentionReduceDims(int64_t m, int64_t nHeads, int64_t headDim) {
   return make(nHeads, m, 1, headDim);
+}
+LaunchDims flashPrefillDims(int64_t m, int64_t nHeads) {
+  return make(flashPrefillRowBlocks(m), nHeads, 1, 32 * kFlashPrefillWarps);
 }
 LaunchDims kvAppendDims(int64_t m, int64_t nKvHeads, int64_t headDim) {
   return make(m, 1, 1, std::min<int64_t>(nKvHeads * headDim / 2, 256));

@@ -262,6 +262,9 @@ constexpr int attnWarps(int groupCap, int headDimCap) {
 }
 LaunchDims attentionDims(int64_t m, int64_t nHeads, int64_t nKvHeads, int64_t headDim, int64_t splits);
 LaunchDims attentionReduceDims(int64_t m, int64_t nHeads, int64_t headDim);
+/// attn_prefill_flash (kernels/AttentionPrefillShape.h): x over tiles of 64 query rows, y over the
+/// query heads, 4 warps, static shared memory only.
+LaunchDims flashPrefillDims(int64_t m, int64_t nHeads);
 LaunchDims kvAppendDims(int64_t m, int64_t nKvHeads, int64_t headDim);
 
 /// Human-readable listing of the catalog (ids, args, docs), for `reel kernels` and docs.

@@ -306,6 +306,13 @@ cudaError_t attnPrefill(const args::AttnPrefill<void*>& a, cudaStream_t s) {
   return launchAttention(t, s);
 }
 
+cudaError_t attnPrefillFlash(const args::AttnPrefillFlash<void*>& a, cudaStream_t s) {
+  AttentionArgs t = attentionOf(a, AttentionMode::Prefill);
+  t.positions = i32(a.positions);
+  t.out = f32(a.out);
+  return launchAttentionPrefillFlash(t, s);
+}
+
 /// Flash-decoding's first phase: the KV lengths, the splits and their partial results.
 template <template <class> class Args>
 void setSplit(const Args<void*>& a, AttentionArgs& t) {
@@ -400,6 +407,7 @@ std::vector<Binding> buildTable() {
       bind<args::AttnDecodeRope, attnDecodeRope<true>>("attn_decode_rope_q8_1"),
       bind<args::AttnReduce, attnReduce<true>>("attn_decode_reduce_q8_1"),
       bind<args::AttnPrefill, attnPrefill>("attn_prefill"),
+      bind<args::AttnPrefillFlash, attnPrefillFlash>("attn_prefill_flash"),
       bind<args::Fp8QuantizeAct, fp8QuantizeAct>("fp8_quantize_act"),
       bindLibrary<args::Fp8Gemm, fp8GemmLib>("fp8_gemm_cublaslt"),
       bindLibrary<args::Hgemm, hgemmLib>("hgemm_cublas"),
