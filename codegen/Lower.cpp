@@ -692,6 +692,16 @@ class GraphLowering final : public LoweringContext {
     emit(bucket, op, kernelLaunch(withEpilogue("attn_decode_reduce", op.result()), r));
   }
 
+  /// A prefill attention launch (after kv_append): each row attends causally up to its position.
+  template <template <class> class Prefill>
+  void emitPrefill(const Op& op, BucketPlan& bucket, const std::string& kernel) {
+    Prefill<BufferRef> t;
+    setAttentionCommon(op, attnShape(op.attrs()), t);
+    t.positions = ref(op.operand(5));
+    t.out = ref(op.result());
+    emit(bucket, op, kernelLaunch(kernel, t));
+  }
+
   void lowerAttention(const Op& op, BucketPlan& bucket) {
     const ir::AttrDict& a = op.attrs();
     const ka::AttnShape shape = attnShape(a);
@@ -715,15 +725,11 @@ class GraphLowering final : public LoweringContext {
     const auto fill = [&](auto& t) { setAttentionCommon(op, shape, t); };
     std::string strategy = a.getString("strategy").value_or("");
     const std::optional<ir::AttentionStrategy> chosen = ir::parseAttentionStrategy(strategy);
-    if (chosen == ir::AttentionStrategy::Prefill && op.result()->type().elem == ElemType::Q8_1)
-      cannotLower(op, "a q8_1 result needs strategy decode");
-    if (chosen == ir::AttentionStrategy::Prefill) {
-      ka::AttnPrefill<BufferRef> t;
-      fill(t);
-      t.positions = ref(op.operand(5));
-      t.out = ref(op.result());
-      return emit(bucket, op, kernelLaunch("attn_prefill", t));
-    }
+    const bool prefill = chosen == ir::AttentionStrategy::Prefill || chosen == ir::AttentionStrategy::FlashPrefill;
+    if (prefill && op.result()->type().elem == ElemType::Q8_1) cannotLower(op, "a q8_1 result needs strategy decode");
+    if (chosen == ir::AttentionStrategy::Prefill) return emitPrefill<ka::AttnPrefill>(op, bucket, "attn_prefill");
+    if (chosen == ir::AttentionStrategy::FlashPrefill)
+      return emitPrefill<ka::AttnPrefillFlash>(op, bucket, "attn_prefill_flash");
     if (chosen != ir::AttentionStrategy::Decode)
       cannotLower(op, strategy.empty() ? "no strategy chosen (run select-attention)" : "unknown strategy " + strategy);
     const BufferRef kvLens = ref(op.operand(6));

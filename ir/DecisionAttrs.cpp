@@ -35,6 +35,8 @@ const char* attentionStrategyName(AttentionStrategy strategy) {
       return "decode";
     case AttentionStrategy::Prefill:
       return "prefill";
+    case AttentionStrategy::FlashPrefill:
+      return "flash-prefill";
   }
   return "?";
 }
@@ -134,7 +136,8 @@ Result checkAttentionDecisions(const Op& op) {
   if (strategy) {
     if (!isAttention) return std::string("attribute 'strategy' belongs on attention ops only");
     if (!parseAttentionStrategy(*strategy))
-      return fmt::format("attribute 'strategy' must be one of decode, prefill, got {}", quoteForMessage(*strategy));
+      return fmt::format("attribute 'strategy' must be one of decode, prefill, flash-prefill, got {}",
+                         quoteForMessage(*strategy));
   }
   if (!longStrategy) {
     if (splits || threshold)
@@ -147,7 +150,7 @@ Result checkAttentionDecisions(const Op& op) {
                        quoteForMessage(*longStrategy));
   if (!splits || !threshold)
     return std::string("attribute 'long_context_strategy' needs 'splits' and 'context_threshold'");
-  if (strategy && *strategy == "prefill") return std::string("strategy prefill has no long-context variant");
+  if (strategy && *strategy != "decode") return fmt::format("strategy {} has no long-context variant", *strategy);
   return std::nullopt;
 }
 

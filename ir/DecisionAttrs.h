@@ -9,7 +9,7 @@
 ///   kernel                 select-precision,      dp4a | mma | hgemm | fp8 | dequant-hgemm (q8_1 activations: dp4a
 ///                                                 or mma; f16 activations: hgemm or dequant-hgemm)
 ///                          the fusions
-///   strategy               select-attention      decode | prefill (attention only)
+///   strategy               select-attention      decode | prefill | flash-prefill (attention only)
 ///   long_context_strategy  select-attention      flash-decoding, with splits >= 2 and context_threshold >= 1
 ///   row_chunk              select-launch-config  >= 1 (dp4a matmuls): activation rows per launch
 ///   stacks                 select-launch-config  counts >= 1 adding up to the weights (dp4a matmul, matmul_qkv)
@@ -51,9 +51,12 @@ std::optional<MatmulKernel> parseMatmulKernel(llvm::StringRef name);
 enum class AttentionStrategy : uint8_t {
   Decode,   ///< each row attends to its own sequence's cache up to its KV length (one kernel)
   Prefill,  ///< the rows of one sequence's chunk attend causally to the cache and each other
+  /// as Prefill, on tensor cores: tiles of query rows against tiles of the cache (flash attention)
+  FlashPrefill,
 };
-inline constexpr AttentionStrategy kAttentionStrategies[] = {AttentionStrategy::Decode, AttentionStrategy::Prefill};
-/// "decode", "prefill".
+inline constexpr AttentionStrategy kAttentionStrategies[] = {AttentionStrategy::Decode, AttentionStrategy::Prefill,
+                                                             AttentionStrategy::FlashPrefill};
+/// "decode", "prefill", "flash-prefill".
 const char* attentionStrategyName(AttentionStrategy strategy);
 /// Parses a `strategy` value; nullopt if unknown.
 std::optional<AttentionStrategy> parseAttentionStrategy(llvm::StringRef name);

@@ -3,8 +3,12 @@
 /// The rule (docs/design.md, "Decision rules"): flash-decoding when the longest KV length
 /// exceeds a threshold (1024 by default), decode attention otherwise, and the fused
 /// prefill kernel when prefilling. Decided per bucket graph:
-///   - prefill graphs: `strategy = "prefill"` (one kernel: each row of the chunk attends
-///     causally to its sequence's cache, the chunk's own keys included);
+///   - prefill graphs: `strategy = "flash-prefill"` where the tensor-core kernel has the head
+///     dim (kernels/AttentionPrefillShape.h: 32, 64, 128) and the option `flash-prefill` is on
+///     (the default): tiles of 64 query rows against tiles of the cache, each K and V row read
+///     once per tile instead of once per row; else `strategy = "prefill"` (the decode kernel
+///     with per-row lengths). Either way each row of the chunk attends causally to its
+///     sequence's cache, the chunk's own keys included;
 ///   - decode graphs: `strategy = "decode"` (one kernel for any M: each row attends to its
 ///     own sequence's cache up to its KV length);
 ///   - the long-context class: where the model can attend to more than
@@ -18,6 +22,7 @@
 /// The graph gets `context_threshold` too when it has a long-context class.
 
 #include "ir/DecisionAttrs.h"
+#include "kernels/AttentionPrefillShape.h"
 #include "passes/CostModel.h"
 #include "passes/DecisionPasses.h"
 #include "passes/DecisionSupport.h"
@@ -40,6 +45,7 @@ struct AttentionPlanInput {
   std::string thresholdReason;
   int64_t maxSplits = 1;
   int64_t modelContext = 0;  ///< the module's `context`, 0 if unknown
+  bool flashPrefill = true;  ///< the tensor-core prefill kernel where it has the head dim
 };
 
 /// The strategies chosen for one attention op.
@@ -71,13 +77,26 @@ int64_t longestContext(const ir::Op& attention, int64_t modelContext) {
 }
 
 /// The prefill kernel reads, for each row, its causal prefix of the cache: on average half
-/// the chunk (a prompt's first chunk; later chunks read more).
-void choosePrefill(const CostModel& model, AttentionShape shape, AttentionChoice& choice) {
+/// the chunk (a prompt's first chunk; later chunks read more). The tensor-core kernel reads
+/// each K and V row once per tile of 64 rows of a query head, and replaces it wherever it has
+/// the head dim (unless turned off): the decode kernel's figure is what it replaces.
+void choosePrefill(const CostModel& model, AttentionShape shape, bool flashPrefill, AttentionChoice& choice) {
   shape.context = std::max<int64_t>(shape.rows / 2, 1);
   const Estimate estimate = model.decodeAttention(shape, 1);
+  const std::string figures = fmt::format("prefill {} (M={}, mean causal context {}, {})", estimate.str(), shape.rows,
+                                          shape.context, headsText(shape));
+  const bool hasKernel = kernels::flashPrefillSupportsHeadDim(shape.headDim);
+  if (flashPrefill && hasKernel) {
+    choice.strategy = ir::attentionStrategyName(ir::AttentionStrategy::FlashPrefill);
+    choice.strategyReason = fmt::format("tensor-core tiles of {} query rows, K and V read once per tile; replaces {}",
+                                        kernels::kFlashPrefillRows, figures);
+    return;
+  }
   choice.strategy = ir::attentionStrategyName(ir::AttentionStrategy::Prefill);
-  choice.strategyReason = fmt::format("prefill {} (M={}, mean causal context {}, {})", estimate.str(), shape.rows,
-                                      shape.context, headsText(shape));
+  choice.strategyReason = fmt::format(
+      "{}{}", figures,
+      !flashPrefill ? "; flash-prefill off"
+                    : fmt::format("; no flash-prefill kernel for head_dim {} (32, 64, 128)", shape.headDim));
 }
 
 void chooseDecode(const CostModel& model, AttentionShape shape, int64_t threshold, AttentionChoice& choice) {
@@ -115,7 +134,7 @@ AttentionChoice chooseFor(const ir::Op& attention, const CostModel& model, const
   AttentionChoice choice;
   AttentionShape shape = shapeOf(attention, input.bucket.m);
   if (input.bucket.prefill) {
-    choosePrefill(model, shape, choice);
+    choosePrefill(model, shape, input.flashPrefill, choice);
     return choice;
   }
   chooseDecode(model, shape, input.threshold, choice);
@@ -173,6 +192,7 @@ class SelectAttentionPass : public Pass {
       }
       input.maxSplits = options().getInt("max-splits");
       input.modelContext = module.attrs.getInt("context").value_or(0);
+      input.flashPrefill = options().getBool("flash-prefill");
       changed |= runOnBucket(*graph, model, input, context);
     }
     return changed;
@@ -210,11 +230,14 @@ PassInfo selectAttentionPassInfo() {
   maxSplits.least = 1;
   return {kPassName,
           "attention strategy per bucket: decode, flash-decoding above a context threshold, "
-          "prefill",
+          "flash-prefill (tensor cores) or prefill",
           "attention",
           {{"flash-min-context", OptionKind::Int, "",
             "flash-decoding when the longest KV length exceeds this (default: the GPU profile's, 1024)"},
-           maxSplits},
+           maxSplits,
+           {"flash-prefill", OptionKind::Bool, "true",
+            "prefill attention on tensor cores where the kernel has the head dim (32, 64, 128); false: the "
+            "decode kernel with per-row lengths"}},
           [] { return std::make_unique<SelectAttentionPass>(); }};
 }
 

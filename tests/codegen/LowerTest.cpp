@@ -87,7 +87,7 @@ TEST_CASE("lowering follows the passes' decisions", "[codegen]") {
   }
   std::multiset<std::string> prefill;
   for (const Step& step : bucketNamed(plan, "prefill").steps) prefill.insert(step.kernel);
-  CHECK(prefill.count("attn_prefill") == 2);  // prefill keeps the separate launches
+  CHECK(prefill.count("attn_prefill_flash") == 2);  // prefill keeps the separate launches
   CHECK(prefill.count("kv_append") == 2);
   CHECK(prefill.count("rope_norm") == 4);
 }

@@ -142,12 +142,13 @@ TEST_CASE("decision attributes follow their schema (ir/DecisionAttrs.h)", "[ir][
       "  %a = attention %x, %k, %k, %kc, %vc, %pos, %len {layer = 0, n_heads = 8, n_kv_heads = 2, head_dim = 32";
   auto attention = [&](const std::string& attrs) { return verifyError(prelude + attrs + "} : f32[M, 256]\n"); };
   CHECK(attention(", strategy = \"decode\"") == "ok");
+  CHECK(attention(", strategy = \"flash-prefill\"") == "ok");
   // The op's attributes hold; the graph lacks its threshold (the next test case has one).
   CHECK(attention(", strategy = \"decode\", long_context_strategy = \"flash-decoding\", splits = 4, "
                   "context_threshold = 2048") ==
         "graph @g: %a has a long-context variant, but the graph has no context_threshold");
   CHECK_THAT(attention(", strategy = \"paged\""),
-             Catch::Contains("attribute 'strategy' must be one of decode, prefill, got 'paged'"));
+             Catch::Contains("attribute 'strategy' must be one of decode, prefill, flash-prefill, got 'paged'"));
   CHECK_THAT(attention(", strategy = \"decode\", long_context_strategy = \"flash-decoding\", splits = 1, "
                        "context_threshold = 2048"),
              Catch::Contains("attribute 'splits' must be at least 2, got 1"));
@@ -158,6 +159,9 @@ TEST_CASE("decision attributes follow their schema (ir/DecisionAttrs.h)", "[ir][
   CHECK_THAT(attention(", strategy = \"prefill\", long_context_strategy = \"flash-decoding\", splits = 4, "
                        "context_threshold = 8"),
              Catch::Contains("strategy prefill has no long-context variant"));
+  CHECK_THAT(attention(", strategy = \"flash-prefill\", long_context_strategy = \"flash-decoding\", splits = 4, "
+                       "context_threshold = 8"),
+             Catch::Contains("strategy flash-prefill has no long-context variant"));
   CHECK_THAT(verifyError("  %y = add %x, %x {strategy = \"decode\"} : f32[M, 256]\n"),
              Catch::Contains("attribute 'strategy' belongs on attention ops only"));
 

@@ -41,7 +41,7 @@ TEST_CASE("select-attention: per bucket strategies and the long-context class", 
   CHECK(m64.attrs().getInt("splits").value_or(1) < splits4);
 
   const ir::Op& prefill = attentionOf(*module, "prefill");
-  CHECK(prefill.attrs().getString("strategy") == std::optional<std::string>("prefill"));
+  CHECK(prefill.attrs().getString("strategy") == std::optional<std::string>("flash-prefill"));
   CHECK_FALSE(prefill.attrs().has("splits"));
   CHECK_FALSE(prefill.attrs().has("long_context_strategy"));
   CHECK_FALSE(module->findGraph("prefill")->attrs().has("context_threshold"));
