@@ -90,6 +90,7 @@ TEST_CASE("typed signatures round-trip and every entry has one", "[catalog]") {
   checkSignature<args::KvAppend>(tested);
   checkSignature<args::AttnDecode>(tested);
   checkSignature<args::AttnPrefill>(tested);
+  checkSignature<args::AttnPrefillFlash>(tested);
   checkSignature<args::AttnSplit>(tested);
   checkSignature<args::AttnDecodeRope>(tested);
   checkSignature<args::AttnSplitRope>(tested);
@@ -97,7 +98,7 @@ TEST_CASE("typed signatures round-trip and every entry has one", "[catalog]") {
   checkSignature<args::Fp8QuantizeAct>(tested);
   checkSignature<args::Fp8Gemm>(tested);
   checkSignature<args::Hgemm>(tested);
-  CHECK(tested.size() == 28);  // distinct tags: no two signatures share one
+  CHECK(tested.size() == 29);  // distinct tags: no two signatures share one
   for (const KernelInfo& k : kernelCatalog()) {
     INFO(k.id);
     const auto found = tested.find(k.signature);
@@ -211,6 +212,17 @@ TEST_CASE("launch dims and checks", "[catalog]") {
   CHECK(kernelDims("attn_decode", wideGroup8).block == std::array<uint32_t, 3>{128, 1, 1});
   const int64_t badGroup[kMaxIntArgs] = {1, 64, 4, 128, 16, 0, 8192};
   CHECK_FALSE(checkKernelArgs("attn_decode", badGroup).empty());
+  // attn_prefill_flash: 64 query rows of one head per block of 4 warps, static shared memory;
+  // the head dims it has an instantiation for (attn_prefill takes any multiple of 8).
+  const int64_t prefill[kMaxIntArgs] = {200, 32, 8, 128, 8192, 0, 6144};
+  CHECK(checkKernelArgs("attn_prefill_flash", prefill).empty());
+  const LaunchDims f = kernelDims("attn_prefill_flash", prefill);
+  CHECK(f.grid == std::array<uint32_t, 3>{4, 32, 1});
+  CHECK(f.block == std::array<uint32_t, 3>{128, 1, 1});
+  CHECK(f.smemBytes == 0);
+  const int64_t prefill80[kMaxIntArgs] = {200, 32, 8, 80, 8192, 0, 6144};
+  CHECK(checkKernelArgs("attn_prefill_flash", prefill80) == "head_dim must be 32, 64 or 128");
+  CHECK(checkKernelArgs("attn_prefill", prefill80).empty());
   CHECK(checkKernelArgs("nope", gemv) == "unknown kernel");
   // RoPE: one pair per thread, 128 threads per block, a row's pairs over several blocks.
   const int64_t rope[kMaxIntArgs] = {3, 32, 8, 128};

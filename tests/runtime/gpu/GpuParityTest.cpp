@@ -2,7 +2,8 @@
 // (ReferenceExecutor) and, lowered to a plan, on the GPU (CUDA graphs, poisoned buffers). Every
 // logits row within the tolerance of the kernels involved, greedy tokens identical up to near
 // ties (GpuTestSupport.h; over all 32 steps for tiny): the tiny model and a synthetic TinyLlama,
-// decode and prefill, short and long (flash-decoding) context classes, DP4A and mma buckets.
+// decode and prefill (tensor-core prefill attention, and the decode kernel's), short and long
+// (flash-decoding) context classes, DP4A and mma buckets.
 
 #include "passes/PassTable.h"
 #include "tests/runtime/gpu/GpuTestSupport.h"
@@ -194,16 +195,43 @@ TEST_CASE("tiny: dequant-hgemm prefill (f16 weights dequantized per use) matches
   compareWithCpu(compiled, weights, {staggeredPrompts(3, config.vocabSize), 6, {}});
 }
 
+namespace {
+
+/// How many launches of `kernel` the plan's prefill bucket has.
+size_t prefillLaunches(const codegen::Plan& plan, const std::string& kernel) {
+  size_t count = 0;
+  for (const codegen::BucketPlan& bucket : plan.buckets)
+    for (const codegen::Step& step : bucket.steps) count += bucket.phase == "prefill" && step.kernel == kernel ? 1 : 0;
+  return count;
+}
+
+}  // namespace
+
 TEST_CASE("tiny: a prompt of several prefill chunks, then decode, matches the CPU reference",
           "[gpu][parity][prefill]") {
+  // The default plan prefills through the tensor-core attention (flash-prefill); with
+  // select-attention{flash-prefill=false}, through the decode kernel with per-row lengths.
+  // Two prompts, whose rows the scheduler packs into the 16-row prefill steps (a step may hold
+  // rows of both sequences: two slots in one row tile of the kernel).
   const models::ModelConfig config = tinyConfig();
   std::vector<int32_t> prompt;
   for (int32_t i = 0; i < 37; ++i) prompt.push_back((11 + 17 * i) % static_cast<int32_t>(config.vocabSize));
   const synth::OpenWeights& weights = gpuTestWeights(config);
-  codegen::CompileResult compiled = compileForGpu(config, *weights.source, {});
   const decode::DecodeRequest request{{prompt, {3, 1, 4}}, 8, {}};
-  CHECK(gpuDecode(*poisonedRuntime(compiled.plan, weights), request).prefillPath == "@prefill (chunks of 16 rows)");
-  compareWithCpu(compiled, weights, request);
+  for (const bool flash : {true, false}) {
+    INFO("flash-prefill " << flash);
+    GpuCompileSpec spec;
+    if (!flash) {
+      spec.pipeline = passes::kDefaultPipeline;
+      const std::string pass = "select-attention";
+      spec.pipeline.replace(spec.pipeline.find(pass), pass.size(), pass + "{flash-prefill=false}");
+    }
+    codegen::CompileResult compiled = compileForGpu(config, *weights.source, spec);
+    CHECK(prefillLaunches(compiled.plan, "attn_prefill_flash") == (flash ? static_cast<size_t>(config.numLayers) : 0));
+    CHECK(prefillLaunches(compiled.plan, "attn_prefill") == (flash ? 0 : static_cast<size_t>(config.numLayers)));
+    CHECK(gpuDecode(*poisonedRuntime(compiled.plan, weights), request).prefillPath == "@prefill (chunks of 16 rows)");
+    compareWithCpu(compiled, weights, request);
+  }
 }
 
 TEST_CASE("tiny: past the flash-decoding threshold the .long bucket runs and matches the CPU", "[gpu][parity][long]") {
