@@ -7,8 +7,10 @@
 // of one Llama-2-7B Q4_K_M token, with and without programmatic dependent launch, with a
 // Q8_1 quantize before every GEMV, and with q, k, v stacked as the default plan lowers them. Weights are random bytes
 // (the DP4A path's cost does not depend on them). `--row-sets` sweeps the GEMV's row sets per
-// lane, `--mmq` times the tensor-core kernel against m.
+// lane, `--mmq` times the tensor-core kernel against m, `--prefill-attention` the prefill
+// attention kernels (attn_prefill, attn_prefill_flash) on a Llama-3-8B prompt.
 #include "bench/ReadBandwidth.h"
+#include "kernels/Attention.h"
 #include "kernels/Dequant.h"
 #include "kernels/Gemv.h"
 #include "kernels/GemvShape.h"
@@ -19,6 +21,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -399,13 +402,107 @@ void sweepMmq(cudaStream_t stream, double read) {
   }
 }
 
+/// Milliseconds per launch of one prefill attention kernel (the median of `reps` timed launches
+/// after one warm-up).
+template <typename LaunchFn>
+double prefillMilliseconds(LaunchFn launch, int reps, cudaStream_t stream) {
+  cudaEvent_t start, stop;
+  BENCH_CHECK(cudaEventCreate(&start));
+  BENCH_CHECK(cudaEventCreate(&stop));
+  BENCH_CHECK(launch());
+  std::vector<float> times;
+  for (int i = 0; i < reps; ++i) {
+    BENCH_CHECK(cudaEventRecord(start, stream));
+    BENCH_CHECK(launch());
+    BENCH_CHECK(cudaEventRecord(stop, stream));
+    BENCH_CHECK(cudaEventSynchronize(stop));
+    float ms = 0.0f;
+    BENCH_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    times.push_back(ms);
+  }
+  std::sort(times.begin(), times.end());
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return times[times.size() / 2];
+}
+
+/// Prefill attention of one Llama-3-8B layer (32 query heads, 8 KV heads, head_dim 128) over a
+/// prompt of n tokens in one slot, every row in one launch (a chunked prefill does the same
+/// causal work over its chunks): the decode kernel with per-row lengths (attn_prefill) against
+/// the tensor-core kernel (attn_prefill_flash), and both x 32 layers.
+void sweepPrefillAttention(cudaStream_t stream) {
+  constexpr int64_t kHeads = 32, kKvHeads = 8, kHeadDim = 128, kLayers = 32;
+  std::printf("prefill attention, llama-3-8b layer (32 q heads, 8 kv heads, head_dim 128), one launch per prompt\n");
+  std::printf("%6s %22s %10s %12s %10s\n", "tokens", "kernel", "ms/layer", "32 layers ms", "TFLOP/s");
+  for (const int64_t n : {512, 2048, 8000}) {
+    const int64_t cacheElems = n * kKvHeads * kHeadDim;
+    std::vector<uint16_t> cache(static_cast<size_t>(cacheElems));
+    std::vector<float> q(static_cast<size_t>(n * kHeads * kHeadDim));
+    std::vector<int32_t> slots(static_cast<size_t>(n), 0), positions(static_cast<size_t>(n));
+    std::mt19937 rng(11);
+    std::normal_distribution<float> dist;
+    for (uint16_t& h : cache) h = reel::quant::f32ToF16(dist(rng));
+    for (float& v : q) v = dist(rng);
+    for (int64_t i = 0; i < n; ++i) positions[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+    void *kCache = nullptr, *vCache = nullptr;
+    float *dq = nullptr, *out = nullptr;
+    int32_t *dslots = nullptr, *dpos = nullptr;
+    BENCH_CHECK(cudaMalloc(&kCache, cache.size() * 2));
+    BENCH_CHECK(cudaMalloc(&vCache, cache.size() * 2));
+    BENCH_CHECK(cudaMalloc(&dq, q.size() * 4));
+    BENCH_CHECK(cudaMalloc(&out, q.size() * 4));
+    BENCH_CHECK(cudaMalloc(&dslots, slots.size() * 4));
+    BENCH_CHECK(cudaMalloc(&dpos, positions.size() * 4));
+    BENCH_CHECK(cudaMemcpy(kCache, cache.data(), cache.size() * 2, cudaMemcpyHostToDevice));
+    BENCH_CHECK(cudaMemcpy(vCache, cache.data(), cache.size() * 2, cudaMemcpyHostToDevice));
+    BENCH_CHECK(cudaMemcpy(dq, q.data(), q.size() * 4, cudaMemcpyHostToDevice));
+    BENCH_CHECK(cudaMemcpy(dslots, slots.data(), slots.size() * 4, cudaMemcpyHostToDevice));
+    BENCH_CHECK(cudaMemcpy(dpos, positions.data(), positions.size() * 4, cudaMemcpyHostToDevice));
+    reel::kernels::AttentionArgs a;
+    a.mode = reel::kernels::AttentionMode::Prefill;
+    a.q = dq;
+    a.kCache = kCache;
+    a.vCache = vCache;
+    a.slots = dslots;
+    a.positions = dpos;
+    a.out = out;
+    a.m = n;
+    a.nHeads = kHeads;
+    a.nKvHeads = kKvHeads;
+    a.headDim = kHeadDim;
+    a.maxCtx = n;
+    a.qStride = kHeads * kHeadDim;
+    a.scale = 1.0f / std::sqrt(static_cast<float>(kHeadDim));
+    // Q K^T and P V over the causal half: 2 x 2 x n (n + 1) / 2 x head_dim per query head.
+    const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n + 1) * kHeadDim * kHeads;
+    const struct {
+      const char* name;
+      cudaError_t (*launch)(const reel::kernels::AttentionArgs&, cudaStream_t);
+    } kernels[] = {{"attn_prefill", reel::kernels::launchAttention},
+                   {"attn_prefill_flash", reel::kernels::launchAttentionPrefillFlash}};
+    for (const auto& k : kernels) {
+      const double ms = prefillMilliseconds([&] { return k.launch(a, stream); }, n <= 2048 ? 10 : 3, stream);
+      std::printf("%6lld %22s %10.3f %12.1f %10.1f\n", static_cast<long long>(n), k.name, ms, ms * kLayers,
+                  flops / (ms * 1e-3) * 1e-12);
+      std::fflush(stdout);
+    }
+    cudaFree(kCache);
+    cudaFree(vCache);
+    cudaFree(dq);
+    cudaFree(out);
+    cudaFree(dslots);
+    cudaFree(dpos);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const bool sweep = argc > 1 && std::string_view(argv[1]) == "--row-sets";
   const bool mmq = argc > 1 && std::string_view(argv[1]) == "--mmq";
-  if (argc > 2 || (argc > 1 && !sweep && !mmq)) {
-    std::fprintf(stderr, "usage: kernel_bench [--row-sets | --mmq]\n");
+  const bool prefill = argc > 1 && std::string_view(argv[1]) == "--prefill-attention";
+  if (argc > 2 || (argc > 1 && !sweep && !mmq && !prefill)) {
+    std::fprintf(stderr, "usage: kernel_bench [--row-sets | --mmq | --prefill-attention]\n");
     return 2;
   }
   cudaDeviceProp prop{};
@@ -416,6 +513,11 @@ int main(int argc, char** argv) {
   cudaStream_t stream = nullptr;
   BENCH_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   std::printf("kernel_bench on %s (%d SMs)\n", prop.name, prop.multiProcessorCount);
+  if (prefill) {  // compute-bound: the bandwidth figures below do not enter it
+    sweepPrefillAttention(stream);
+    cudaStreamDestroy(stream);
+    return 0;
+  }
   const double copy = copyBandwidth(stream);
   std::printf("device-to-device copy: %.0f GB/s (read + write)\n", copy * 1e-9);
   const double read = readBandwidth(prop, stream);
