@@ -225,6 +225,23 @@ double copyBandwidth(cudaStream_t stream) {
   return 2.0 * static_cast<double>(bytes) * 10 / (ms * 1e-3);
 }
 
+/// The median of `reps` timings of launch() (a cudaError_t), each between two events on `stream`.
+template <typename LaunchFn>
+double medianMilliseconds(LaunchFn launch, int reps, cudaEvent_t start, cudaEvent_t stop, cudaStream_t stream) {
+  std::vector<float> times;
+  for (int i = 0; i < reps; ++i) {
+    BENCH_CHECK(cudaEventRecord(start, stream));
+    BENCH_CHECK(launch());
+    BENCH_CHECK(cudaEventRecord(stop, stream));
+    BENCH_CHECK(cudaEventSynchronize(stop));
+    float ms = 0.0f;
+    BENCH_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    times.push_back(ms);
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
 /// The best streaming-read rate over a few grid shapes and load depths (median of 9 reads each).
 double readBandwidth(const cudaDeviceProp& prop, cudaStream_t stream) {
   const size_t bytes = size_t{1} << 30;
@@ -241,18 +258,9 @@ double readBandwidth(const cudaDeviceProp& prop, cudaStream_t stream) {
     for (const int depth : {4, 8}) {
       reel::bench::ReadProbe probe{data, bytes, sink, blocksPerSm * prop.multiProcessorCount, 256, depth};
       BENCH_CHECK(reel::bench::readOnce(probe, stream));
-      std::vector<float> times;
-      for (int i = 0; i < 9; ++i) {
-        BENCH_CHECK(cudaEventRecord(start, stream));
-        BENCH_CHECK(reel::bench::readOnce(probe, stream));
-        BENCH_CHECK(cudaEventRecord(stop, stream));
-        BENCH_CHECK(cudaEventSynchronize(stop));
-        float ms = 0.0f;
-        BENCH_CHECK(cudaEventElapsedTime(&ms, start, stop));
-        times.push_back(ms);
-      }
-      std::sort(times.begin(), times.end());
-      const double rate = static_cast<double>(bytes) / (times[times.size() / 2] * 1e-3);
+      const double ms =
+          medianMilliseconds([&] { return reel::bench::readOnce(probe, stream); }, 9, start, stop, stream);
+      const double rate = static_cast<double>(bytes) / (ms * 1e-3);
       std::printf("  streaming read, %d blocks/SM x 256 threads, %d loads in flight: %.0f GB/s\n", blocksPerSm, depth,
                   rate * 1e-9);
       best = std::max(best, rate);
@@ -410,20 +418,10 @@ double prefillMilliseconds(LaunchFn launch, int reps, cudaStream_t stream) {
   BENCH_CHECK(cudaEventCreate(&start));
   BENCH_CHECK(cudaEventCreate(&stop));
   BENCH_CHECK(launch());
-  std::vector<float> times;
-  for (int i = 0; i < reps; ++i) {
-    BENCH_CHECK(cudaEventRecord(start, stream));
-    BENCH_CHECK(launch());
-    BENCH_CHECK(cudaEventRecord(stop, stream));
-    BENCH_CHECK(cudaEventSynchronize(stop));
-    float ms = 0.0f;
-    BENCH_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    times.push_back(ms);
-  }
-  std::sort(times.begin(), times.end());
+  const double ms = medianMilliseconds(launch, reps, start, stop, stream);
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
-  return times[times.size() / 2];
+  return ms;
 }
 
 /// Prefill attention of one Llama-3-8B layer (32 query heads, 8 KV heads, head_dim 128) over a
