@@ -30,13 +30,16 @@ CompileRequest request(const std::string& model, std::vector<int64_t> buckets, i
 }
 
 /// tiny at m = 1 (DP4A GEMVs), 16 (GEMVs in row chunks), 32 (FP8) and prefill (HGEMM): mma off
-/// and a budget that holds every copy, so that the copies' kernels run.
+/// and a budget that holds every copy, so that the copies' kernels run; prefill attention through
+/// the decode kernel (flash-prefill off).
 const Plan& tinyPlan() {
   static const Plan plan = [] {
     CompileRequest r = request("tiny", {1, 16, 32}, 512);
     std::string pipeline = passes::kDefaultPipeline;
     pipeline.replace(pipeline.find("select-precision"), std::string("select-precision").size(),
                      "select-precision{mma=false}");
+    pipeline.replace(pipeline.find("select-attention"), std::string("select-attention").size(),
+                     "select-attention{flash-prefill=false}");
     r.pipeline = pipeline;
     r.memoryBudget = int64_t{80} << 30;
     return compileModel(r).plan;
@@ -134,7 +137,7 @@ TEST_CASE("footprints saturate instead of wrapping", "[codegen][plan-check]") {
 
 TEST_CASE("what lowering emits passes the footprint check", "[codegen][plan-check]") {
   // tiny: DP4A (plain, stacked, mixed stacks, gate+up), FP8 and HGEMM matmuls, prefill attention;
-  // by default, mma (q4_k and q6_k) at m = 16 and in prefill.
+  // by default, mma (q4_k and q6_k) at m = 16 and in prefill, and the tensor-core prefill attention.
   // Qwen2.5-0.5B: k = 896 (Q5_0/Q8_0 row-planar rows with padding), biases, NeoX RoPE.
   // Llama-3.2-1B at a 4096 context: flash-decoding (split and reduce kernels) in the .long buckets.
   std::vector<Plan> plans{tinyPlan(), compileModel(request("tiny", {1, 16}, 512)).plan,
@@ -172,6 +175,7 @@ TEST_CASE("what lowering emits passes the footprint check", "[codegen][plan-chec
                              "rope_neox",
                              "kv_append",
                              "attn_prefill",
+                             "attn_prefill_flash",
                              "attn_decode_rope",
                              "attn_decode_rope_q8_1",
                              "attn_decode_split_rope",
