@@ -28,6 +28,9 @@ constexpr const char* kFallbackProfile = "h100";
 
 GpuDetector gDetector = nullptr;
 
+/// The largest prefill chunk a profile may name (the largest --prefill-tokens).
+constexpr int64_t kMaxPrefillTokens = int64_t{1} << 16;
+
 std::string describeValue(const toml::node& node) {
   if (node.is_table()) return "a table";
   if (node.is_array()) return "an array";
@@ -206,10 +209,35 @@ void readMeasuredList(const TableReader& measured, std::string_view key, Read re
     read(TableReader(*item.as_table(), fmt::format("[[measured.{}]] #{}", key, ++index), measured.file()));
 }
 
+/// One [[measured.matmul]] record: a kernel family, a weight type and a shape; each once.
+MatmulMeasurement readMatmulRecord(const TableReader& matmul, const Measurements& earlier) {
+  matmul.rejectUnknownKeys({"family", "qtype", "n", "k", "m", "us"});
+  MatmulMeasurement record;
+  const std::string family = matmul.string("family");
+  const std::optional<ir::MatmulKernel> kernel = ir::parseMatmulKernel(family);
+  if (!kernel) matmul.reject(*matmul.find("family"), "family", "must be dp4a, mma, fp8, hgemm or dequant-hgemm");
+  record.key.family = *kernel;
+  const std::optional<ir::ElemType> qtype = ir::parseElemType(matmul.string("qtype"));
+  if (!qtype || *qtype == ir::ElemType::I32)
+    matmul.reject(*matmul.find("qtype"), "qtype", "must be a weight type (q4_k, q6_k, q8_0, f16, ...)");
+  record.key.qtype = *qtype;
+  record.key.n = matmul.integer("n");
+  record.key.k = matmul.integer("k");
+  record.key.m = matmul.integer("m");
+  record.us = matmul.number("us");
+  if (earlier.matmulUs(record.key))
+    matmul.reject(*matmul.find("m"), "m", "repeats an earlier record's family, qtype, n, k and m");
+  return record;
+}
+
 void readMeasured(const TableReader& measured, Measurements& out) {
-  measured.rejectUnknownKeys({"gpu", "read_bandwidth_gbs", "gemv", "attention"});
+  measured.rejectUnknownKeys({"gpu", "read_bandwidth_gbs", "prefill_tokens", "gemv", "attention", "matmul"});
   out.gpu = measured.string("gpu");
   out.readBandwidthGBs = measured.number("read_bandwidth_gbs", 0.0, true);
+  out.prefillTokens = measured.integer("prefill_tokens", 0);
+  if (out.prefillTokens > kMaxPrefillTokens)
+    measured.reject(*measured.find("prefill_tokens"), "prefill_tokens",
+                    fmt::format("must be an integer from 1 to {}", kMaxPrefillTokens));
   readMeasuredList(measured, "gemv", [&](const TableReader& gemv) {
     gemv.rejectUnknownKeys({"kernel", "n", "k", "m", "us"});
     GemvMeasurement g;
@@ -234,6 +262,8 @@ void readMeasured(const TableReader& measured, Measurements& out) {
     a.usBySplits = attention.numbers("us", 1, 8);
     out.attention.push_back(std::move(a));
   });
+  readMeasuredList(measured, "matmul",
+                   [&](const TableReader& matmul) { out.matmul.push_back(readMatmulRecord(matmul, out)); });
 }
 
 std::string lowerCase(std::string_view text) {

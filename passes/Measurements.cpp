@@ -38,6 +38,13 @@ std::optional<double> Measurements::gemvUs(const GemvKey& key, int rowSets) cons
   return found->usByRowSets[static_cast<size_t>(rowSets - 1)];
 }
 
+std::optional<double> Measurements::matmulUs(const MatmulKey& key) const {
+  const auto it =
+      std::find_if(matmul.begin(), matmul.end(), [&](const MatmulMeasurement& record) { return record.key == key; });
+  if (it == matmul.end()) return std::nullopt;
+  return it->us;
+}
+
 std::optional<double> Measurements::attentionUs(const AttentionKey& key, int64_t splits) const {
   const int index = splitIndex(splits);
   if (index < 0) return std::nullopt;
@@ -85,6 +92,7 @@ std::string formatMeasurements(const Measurements& measured) {
   std::string text = "[measured]\n";
   text += fmt::format("gpu = \"{}\"\n", measured.gpu);
   if (measured.readBandwidthGBs > 0) text += fmt::format("read_bandwidth_gbs = {:.0f}\n", measured.readBandwidthGBs);
+  if (measured.prefillTokens > 0) text += fmt::format("prefill_tokens = {}\n", measured.prefillTokens);
   for (const GemvMeasurement& g : measured.gemv)
     text += fmt::format("\n[[measured.gemv]]\nkernel = \"{}\"\nn = {}\nk = {}\nm = {}\nus = {}\n", g.key.kernel,
                         g.key.n, g.key.k, g.key.m, numbers(g.usByRowSets));
@@ -92,6 +100,10 @@ std::string formatMeasurements(const Measurements& measured) {
     text += fmt::format(
         "\n[[measured.attention]]\nrows = {}\nheads = {}\nkv_heads = {}\nhead_dim = {}\ncontext = {}\nus = {}\n",
         a.key.rows, a.key.heads, a.key.kvHeads, a.key.headDim, a.key.context, numbers(a.usBySplits));
+  for (const MatmulMeasurement& mm : measured.matmul)
+    text += fmt::format("\n[[measured.matmul]]\nfamily = \"{}\"\nqtype = \"{}\"\nn = {}\nk = {}\nm = {}\nus = {:.2f}\n",
+                        ir::matmulKernelName(mm.key.family), ir::elemTypeName(mm.key.qtype).str(), mm.key.n, mm.key.k,
+                        mm.key.m, std::max(mm.us, 0.01));
   return text;
 }
 

@@ -11,10 +11,19 @@
 ///   kernel = "gemv_dp4a_q4_k"  n = 2048  k = 2048  m = 1  us = [9.1, 10.4]
 ///   [[measured.attention]]                   # decode attention, us by splits 1, 2, 4, ...
 ///   rows = 1  heads = 32  kv_heads = 4  head_dim = 64  context = 4096  us = [31.0, 17.2, ...]
+///   [[measured.matmul]]                      # one matmul by one kernel family, us
+///   family = "mma"  qtype = "q4_k"  n = 4096  k = 11008  m = 32  us = 41.2
+///   prefill_tokens = 256                     # the prefill chunk (M of @prefill) by measurement
 ///
 /// A GEMV record is one launch of the kernel with the int arguments n, k and m (n: a stack's
 /// rows added up; gate+up's rows of one matrix). An attention record times the split kernel and its reduction
-/// for splits > 1, and splits[i] = 2^i.
+/// for splits > 1, and splits[i] = 2^i. A matmul record times everything select-precision's
+/// choice of `family` launches for one matmul of the weight shape at M = m, the activation
+/// conversion included (quantize_q8_1, fp8_quantize_act or cast_f32_f16), as the cost model's
+/// matmulWithPrep estimates it.
+
+#include "ir/DecisionAttrs.h"
+#include "ir/Types.h"
 
 #include <cstdint>
 #include <optional>
@@ -58,13 +67,34 @@ struct MeasuredThreshold {
   std::string reason;
 };
 
+/// One matmul y[m, n] = x[m, k] w[n, k]^T with w of `qtype`, run by one kernel family.
+struct MatmulKey {
+  ir::MatmulKernel family = ir::MatmulKernel::Dp4a;
+  ir::ElemType qtype = ir::ElemType::Q4_K;  ///< the stored weight's type
+  int64_t n = 0;
+  int64_t k = 0;
+  int64_t m = 1;
+  bool operator==(const MatmulKey&) const = default;
+};
+
+struct MatmulMeasurement {
+  MatmulKey key;
+  double us = 0;  ///< the family's launches for one matmul, activation conversion included
+};
+
 struct Measurements {
   std::string gpu;              ///< the device that ran them
   double readBandwidthGBs = 0;  ///< streaming read rate measured in the same run
   std::vector<GemvMeasurement> gemv;
   std::vector<AttentionMeasurement> attention;
+  std::vector<MatmulMeasurement> matmul;
+  /// M of the @prefill graph `reel tune` found best (0: not measured): the default of
+  /// --prefill-tokens under this profile.
+  int64_t prefillTokens = 0;
 
-  [[nodiscard]] bool empty() const { return gemv.empty() && attention.empty(); }
+  [[nodiscard]] bool empty() const { return gemv.empty() && attention.empty() && matmul.empty() && prefillTokens == 0; }
+  /// The measured time of `key`, if measured.
+  [[nodiscard]] std::optional<double> matmulUs(const MatmulKey& key) const;
   /// The launch time of `key` with `rowSets` rows per lane, if measured.
   [[nodiscard]] std::optional<double> gemvUs(const GemvKey& key, int rowSets) const;
   /// The GEMV record of `key`, if any.

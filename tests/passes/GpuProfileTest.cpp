@@ -166,6 +166,56 @@ TEST_CASE("[measured]: reading, errors, lookups and the round trip", "[passes][p
         "gpu.toml:18:8: 'gemv' in [measured] must be an array of tables ([[measured.gemv]]), got 3");
 }
 
+TEST_CASE("[[measured.matmul]] and prefill_tokens: reading, errors, lookups and the round trip", "[passes][profile]") {
+  const std::string matmul =
+      "[[measured.matmul]]\nfamily = \"{}\"\nqtype = \"{}\"\nn = 4096\nk = 11008\nm = {}\nus = {}\n";
+  const std::string head = std::string(kMinimal) + "[measured]\ngpu = \"g\"\n";
+  const std::string text = head + "prefill_tokens = 128\n" +
+                           fmt::format(fmt::runtime(matmul), "mma", "q4_k", 32, "41.25") +
+                           fmt::format(fmt::runtime(matmul), "dequant-hgemm", "q6_k", 32, "55") +
+                           fmt::format(fmt::runtime(matmul), "mma", "q4_k", 64, "60.5");
+  const GpuProfile profile = parseGpuProfile(text, "gpu.toml");
+  const Measurements& m = profile.measured;
+  CHECK(m.prefillTokens == 128);
+  REQUIRE(m.matmul.size() == 3);
+  CHECK(m.matmulUs({reel::ir::MatmulKernel::Mma, reel::ir::ElemType::Q4_K, 4096, 11008, 32}) == 41.25);
+  CHECK(m.matmulUs({reel::ir::MatmulKernel::DequantHgemm, reel::ir::ElemType::Q6_K, 4096, 11008, 32}) == 55.0);
+  CHECK(m.matmulUs({reel::ir::MatmulKernel::Mma, reel::ir::ElemType::Q4_K, 4096, 11008, 64}) == 60.5);
+  CHECK_FALSE(m.matmulUs({reel::ir::MatmulKernel::Mma, reel::ir::ElemType::Q6_K, 4096, 11008, 32}));   // another qtype
+  CHECK_FALSE(m.matmulUs({reel::ir::MatmulKernel::Dp4a, reel::ir::ElemType::Q4_K, 4096, 11008, 32}));  // another family
+  CHECK_FALSE(m.matmulUs({reel::ir::MatmulKernel::Mma, reel::ir::ElemType::Q4_K, 4096, 11008, 16}));   // another M
+
+  const GpuProfile again = parseGpuProfile(formatGpuProfile(profile), "again.toml");
+  CHECK(formatGpuProfile(again) == formatGpuProfile(profile));
+  CHECK(again.measured.prefillTokens == 128);
+  REQUIRE(again.measured.matmul.size() == 3);
+  CHECK(again.measured.matmul[1].key == m.matmul[1].key);
+  CHECK(again.measured.matmul[1].us == 55.0);
+
+  const std::string one = head + fmt::format(fmt::runtime(matmul), "mma", "q4_k", 32, "41.2");
+  CHECK(parseError(head + fmt::format(fmt::runtime(matmul), "wmma", "q4_k", 32, "1.0")) ==
+        "gpu.toml:19:10: 'family' in [[measured.matmul]] #1 must be dp4a, mma, fp8, hgemm or dequant-hgemm, got "
+        "'wmma'");
+  CHECK(parseError(head + fmt::format(fmt::runtime(matmul), "mma", "q9_k", 32, "1.0")) ==
+        "gpu.toml:20:9: 'qtype' in [[measured.matmul]] #1 must be a weight type (q4_k, q6_k, q8_0, f16, ...), got "
+        "'q9_k'");
+  CHECK(parseError(head + fmt::format(fmt::runtime(matmul), "mma", "q4_k", 0, "1.0")) ==
+        "gpu.toml:23:5: 'm' in [[measured.matmul]] #1 must be an integer >= 1, got 0");
+  CHECK(parseError(head + fmt::format(fmt::runtime(matmul), "mma", "q4_k", 32, "-3.0")) ==
+        "gpu.toml:24:6: 'us' in [[measured.matmul]] #1 must be a positive number, got -3.0");
+  CHECK(parseError(head + fmt::format(fmt::runtime(matmul), "mma", "q4_k", 32, "\"fast\"")) ==
+        "gpu.toml:24:6: 'us' in [[measured.matmul]] #1 must be a positive number, got 'fast'");
+  CHECK(parseError(one + "kernel = \"mmq_q4_k\"\n") == "gpu.toml:25:1: unknown key 'kernel' in [[measured.matmul]] #1");
+  CHECK(parseError(one + fmt::format(fmt::runtime(matmul), "mma", "q4_k", 32, "50.0")) ==
+        "gpu.toml:30:5: 'm' in [[measured.matmul]] #2 repeats an earlier record's family, qtype, n, k and m, got 32");
+  CHECK(parseError(head + "prefill_tokens = 0\n") ==
+        "gpu.toml:18:18: 'prefill_tokens' in [measured] must be an integer >= 1, got 0");
+  CHECK(parseError(head + "prefill_tokens = 100000\n") ==
+        "gpu.toml:18:18: 'prefill_tokens' in [measured] must be an integer from 1 to 65536, got 100000");
+  CHECK(parseError(head + "matmul = [1, 2]\n") ==
+        "gpu.toml:18:10: 'matmul' in [measured] must be an array of tables ([[measured.matmul]]), got an array");
+}
+
 TEST_CASE("--gpu auto matches the device by name and SM count", "[passes][profile]") {
   std::string note;
   setGpuDetector(nullptr);
