@@ -20,6 +20,12 @@
 ///     weight and its f16 rows, so it wins where the HGEMM's tensor-core rate matters (prefill
 ///     chunks), and loses to the GEMV at small M.
 ///
+/// Measured: where the GPU profile's [[measured.matmul]] table (`reel tune`) holds a time for
+/// every kernel family the matmul may take (its weight's qtype, n, k and the bucket's M), the
+/// fastest measured family is taken instead of the rules and the cost model (within the
+/// options: fp8, dp4a, mma, dequant-hgemm, mma-min-m), and --explain quotes the measured times;
+/// where one family is not measured the rules and the cost model decide as above.
+///
 /// Memory: FP8 and FP16 copies are made at load time and cost memory on top of the
 /// quantized weights; a copy is counted once per weight, however many buckets use it.
 /// When the total exceeds the budget, the copies with the least cost-model benefit per byte
@@ -75,6 +81,7 @@ struct MatmulClass {
   MatmulKernel ruleKernel = MatmulKernel::Dp4a;
   MatmulKernel chosen = MatmulKernel::Dp4a;  ///< the rules' pick, or a copy-free kernel where it beats it
   std::string ruleText;
+  bool measured = false;  ///< every family in `costs` is a measurement of the profile's
 
   [[nodiscard]] double cost(MatmulKernel kernel) const {
     const std::optional<Estimate>& estimate = costs[static_cast<size_t>(kernel)];
@@ -126,7 +133,26 @@ bool copyFreeCandidate(const MatmulClass& kind, MatmulKernel kernel, const Preci
   return kernel == MatmulKernel::DequantHgemm && available(kind, kernel, rules);
 }
 
+/// Whether `kernel` may be chosen for `kind` on the measurements: mma from mma-min-m on,
+/// every other family the GPU and the options allow.
+bool measuredCandidate(const MatmulClass& kind, MatmulKernel kernel, const PrecisionRules& rules) {
+  if (kernel == MatmulKernel::Mma) return copyFreeCandidate(kind, kernel, rules);
+  return kind.costs[static_cast<size_t>(kernel)].has_value();
+}
+
+/// The fastest measured candidate (hgemm, always available, where none is).
+void chooseMeasured(MatmulClass& kind, const PrecisionRules& rules) {
+  std::optional<MatmulKernel> best;
+  for (MatmulKernel kernel : kAllKernels)
+    if (measuredCandidate(kind, kernel, rules) && (!best || kind.cost(kernel) < kind.cost(*best))) best = kernel;
+  kind.ruleKernel = kind.chosen = best.value_or(MatmulKernel::Hgemm);
+  kind.ruleText = "the fastest measured";
+  if (kind.costs[static_cast<size_t>(MatmulKernel::Mma)] && !measuredCandidate(kind, MatmulKernel::Mma, rules))
+    kind.ruleText += fmt::format(" with mma from mma-min-m={} on", rules.mmaMinM);
+}
+
 void applyRules(MatmulClass& kind, const PrecisionRules& rules) {
+  if (kind.measured) return chooseMeasured(kind, rules);
   int64_t m = kind.bucket.m;
   if (kind.bucket.prefill) {
     kind.ruleKernel = MatmulKernel::Hgemm;
@@ -168,14 +194,48 @@ std::optional<MatmulKernel> copyFreeFallback(const MatmulClass& kind, const Prec
   return best;
 }
 
+/// The cost model's estimate of every family the GPU and the options allow; the profile's
+/// measurements instead where it measured every one of them (kind.measured).
 void estimate(MatmulClass& kind, const CostModel& model, const PrecisionRules& rules) {
+  std::array<std::optional<double>, kAllKernels.size()> measuredUs;
+  bool covered = true;
+  for (MatmulKernel kernel : kAllKernels) {
+    if (!available(kind, kernel, rules)) continue;
+    const auto index = static_cast<size_t>(kernel);
+    kind.costs[index] = model.matmulWithPrep(kind.shape, kernel);
+    measuredUs[index] =
+        model.profile().measured.matmulUs({kernel, kind.shape.weightType, kind.shape.n, kind.shape.k, kind.bucket.m});
+    covered = covered && measuredUs[index];
+  }
+  if (!covered) return;
+  kind.measured = true;
+  for (size_t i = 0; i < kAllKernels.size(); ++i) {
+    if (!kind.costs[i]) continue;
+    Estimate measured = *kind.costs[i];
+    measured.us = *measuredUs[i];
+    measured.measured = true;
+    kind.costs[i] = measured;
+  }
+}
+
+/// "mma 41.2us (measured) < dp4a 55.0us (measured) < ...": every family fastest first.
+std::string measuredFigures(const MatmulClass& kind) {
+  std::vector<MatmulKernel> kernels;
   for (MatmulKernel kernel : kAllKernels)
-    if (available(kind, kernel, rules))
-      kind.costs[static_cast<size_t>(kernel)] = model.matmulWithPrep(kind.shape, kernel);
+    if (kind.costs[static_cast<size_t>(kernel)]) kernels.push_back(kernel);
+  std::stable_sort(kernels.begin(), kernels.end(),
+                   [&](MatmulKernel a, MatmulKernel b) { return kind.cost(a) < kind.cost(b); });
+  std::string figures;
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    if (i > 0) figures += kind.cost(kernels[i - 1]) < kind.cost(kernels[i]) ? " < " : " = ";
+    figures += fmt::format("{} {} (measured)", matmulKernelName(kernels[i]), formatUs(kind.cost(kernels[i])));
+  }
+  return figures;
 }
 
 /// "dp4a 41.2us vs fp8 57.9us vs ... (M=4, 14336x4096 q4_k; M=4 < fp8-min-m=5)", with a
-/// note where the cost model prefers another kernel than the one taken.
+/// note where the cost model prefers another kernel than the one taken; where measured,
+/// "mma 41.2us (measured) < ... (M=32, 4096x11008 q4_k; the fastest measured)".
 std::string reasonFor(const MatmulClass& kind, MatmulKernel chosen, const std::string& note) {
   std::string figures = fmt::format("{} {}", matmulKernelName(chosen), formatUs(kind.cost(chosen)));
   MatmulKernel cheapest = chosen;
@@ -184,9 +244,12 @@ std::string reasonFor(const MatmulClass& kind, MatmulKernel chosen, const std::s
     figures += fmt::format(" vs {} {}", matmulKernelName(kernel), formatUs(kind.cost(kernel)));
     if (kind.cost(kernel) < kind.cost(cheapest)) cheapest = kernel;
   }
+  if (kind.measured) figures = measuredFigures(kind);
   std::string reason = fmt::format("{} ({}, {}x{} {}; {})", figures, describeBucket(kind.bucket), kind.shape.n,
                                    kind.shape.k, ir::elemTypeName(kind.shape.weightType).str(), kind.ruleText);
-  if (cheapest != chosen) reason += fmt::format("; the cost model prefers {}", matmulKernelName(cheapest));
+  if (cheapest != chosen)
+    reason +=
+        fmt::format("; the {} prefers {}", kind.measured ? "measurement" : "cost model", matmulKernelName(cheapest));
   if (!note.empty()) reason += "; " + note;
   return reason;
 }
@@ -430,7 +493,8 @@ PassInfo selectPrecisionPassInfo() {
   return {kPassName,
           "kernel family per matmul and bucket: dp4a, mma (tensor cores on the quantized weight), fp8 (cuBLASLt), "
           "hgemm (cuBLAS), dequant-hgemm (cuBLAS on the weight dequantized to f16 per use); derived copies within "
-          "the memory budget (default 1.1 x the stored weights)",
+          "the memory budget (default 1.1 x the stored weights); the fastest of the GPU profile's measured times "
+          "([[measured.matmul]], reel tune) where they cover every family",
           "precision",
           {{"fp8-min-m", OptionKind::Int, "",
             "FP8 GEMMs from this M on (default: the GPU profile's; h100/h200 17, others 5)"},

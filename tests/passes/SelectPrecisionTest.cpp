@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <regex>
 #include <set>
 
@@ -273,4 +274,85 @@ TEST_CASE("stored weights over the budget are an error", "[passes][select-precis
   PassContext context = contextFor(h100Like(), {1});
   context.memoryBudget = 1000;
   CHECK_THROWS_WITH(compile(tinyModel(), kPipeline, context), Catch::Contains("over the memory budget"));
+}
+
+namespace {
+
+/// The h100-like profile with [[measured.matmul]] times for the 14336x4096 q4_k weights (gate,
+/// up) at `m`, one per family in `us` (dp4a, mma, fp8, hgemm, dequant-hgemm; < 0: not measured).
+void addMeasured(GpuProfile& profile, int64_t m, const std::array<double, 5>& us) {
+  const std::array<MatmulKernel, 5> families{MatmulKernel::Dp4a, MatmulKernel::Mma, MatmulKernel::Fp8,
+                                             MatmulKernel::Hgemm, MatmulKernel::DequantHgemm};
+  for (size_t i = 0; i < families.size(); ++i)
+    if (us[i] > 0) profile.measured.matmul.push_back({{families[i], ir::ElemType::Q4_K, 14336, 4096, m}, us[i]});
+}
+
+}  // namespace
+
+TEST_CASE("measured matmul times decide where they cover every family, the cost model elsewhere",
+          "[passes][select-precision][measured]") {
+  const char* pipeline = "specialize-buckets,select-precision{dequant-hgemm=true}";
+  PassContext estimated = contextFor(h100Like(), {4, 16, 32});
+  estimated.memoryBudget = kRoomForCopies;
+  std::unique_ptr<ir::Module> module = compile(llama3_8b(), pipeline, estimated);
+  CHECK(kernelOf(*module, "decode.m4", "l3.gate") == "dp4a");  // M=4 < fp8-min-m=5
+  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "fp8");  // M=16 >= fp8-min-m
+  CHECK(kernelOf(*module, "decode.m32", "l3.gate") == "fp8");
+  CHECK(kernelOf(*module, "prefill", "l3.gate") == "hgemm");
+  for (const Decision& decision : estimated.decisions) CHECK(decision.reason.find("measured") == std::string::npos);
+
+  GpuProfile profile = h100Like();
+  // M=4: fp8 fastest of the candidates (mma, faster still, is below mma-min-m=9).
+  addMeasured(profile, 4, {50.0, 20.0, 30.0, 40.0, 60.0});
+  // M=16: the GEMV, which the rules would not take past fp8-min-m.
+  addMeasured(profile, 16, {10.0, 30.0, 40.0, 50.0, 60.0});
+  // M=32: no dp4a time, so the rules and the cost model decide.
+  addMeasured(profile, 32, {-1.0, 30.0, 40.0, 50.0, 5.0});
+  // Prefill: dequant-hgemm.
+  addMeasured(profile, 256, {900.0, 300.0, 200.0, 150.0, 100.0});
+  PassContext measured = contextFor(profile, {4, 16, 32});
+  measured.memoryBudget = kRoomForCopies;
+  module = compile(llama3_8b(), pipeline, measured);
+  CHECK(kernelOf(*module, "decode.m4", "l3.gate") == "fp8");
+  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "dp4a");
+  CHECK(kernelOf(*module, "decode.m32", "l3.gate") == "fp8");
+  CHECK(kernelOf(*module, "prefill", "l3.gate") == "dequant-hgemm");
+  // Other weight shapes are not measured: the rules as before.
+  CHECK(kernelOf(*module, "decode.m16", "l3.ffn_out") == "fp8");
+
+  const auto reasonOf = [&](const char* graph) {
+    for (const Decision& decision : decisionsOf(measured, "select-precision", graph))
+      if (decision.subject.rfind("%l*.gate", 0) == 0) return decision.reason;
+    return std::string("(none)");
+  };
+  CHECK(reasonOf("decode.m16") ==
+        "dp4a 10.0us (measured) < mma 30.0us (measured) < fp8 40.0us (measured) < hgemm 50.0us (measured) < "
+        "dequant-hgemm 60.0us (measured) (M=16, 14336x4096 q4_k; the fastest measured)");
+  CHECK(reasonOf("decode.m4") ==
+        "mma 20.0us (measured) < fp8 30.0us (measured) < hgemm 40.0us (measured) < dp4a 50.0us (measured) < "
+        "dequant-hgemm 60.0us (measured) (M=4, 14336x4096 q4_k; the fastest measured with mma from mma-min-m=9 on); "
+        "the measurement prefers mma");
+  CHECK(reasonOf("decode.m32").find("measured") == std::string::npos);
+}
+
+TEST_CASE("measured matmul times stay within the options and the memory budget",
+          "[passes][select-precision][measured]") {
+  GpuProfile profile = h100Like();
+  addMeasured(profile, 16, {40.0, 30.0, 10.0, 50.0, 60.0});
+  // fp8=false: the fastest measured of the rest.
+  PassContext noFp8 = contextFor(profile, {16});
+  noFp8.memoryBudget = kRoomForCopies;
+  std::unique_ptr<ir::Module> module =
+      compile(llama3_8b(), "specialize-buckets,select-precision{fp8=false,dequant-hgemm=true}", noFp8);
+  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "mma");
+  // dequant-hgemm off (the default): its time is not needed for the measurement to decide.
+  PassContext fits = contextFor(profile, {16});
+  fits.memoryBudget = kRoomForCopies;
+  module = compile(llama3_8b(), "specialize-buckets,select-precision", fits);
+  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "fp8");
+  // Without room for any copy: the fastest measured copy-free kernel instead.
+  PassContext tight = contextFor(profile, {16});
+  tight.memoryBudget = weightTotals(llama3_8b()).stored;
+  module = compile(llama3_8b(), "specialize-buckets,select-precision", tight);
+  CHECK(kernelOf(*module, "decode.m16", "l3.gate") == "mma");
 }
