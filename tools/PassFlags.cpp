@@ -161,7 +161,8 @@ void declarePassFlags(Args& args) {
   args.option("--gpu", "NAME", "target GPU profile: h100 (default), h200, a100, l40s, rtx4090, or auto");
   args.option("--gpu-profile", "FILE", "target GPU profile from a TOML file (see passes/profiles/)");
   args.option("--buckets", "LIST", "decode bucket sizes M, e.g. 1,2,4,8 (default 1,2,4,8,16,32,64)");
-  args.option("--prefill-tokens", "N", "M of the @prefill graph, 0 for none (default 256)");
+  args.option("--prefill-tokens", "N",
+              "M of the @prefill graph, 0 for none (default: the GPU profile's measured prefill_tokens, else 256)");
   args.option("--memory-budget", "BYTES",
               "GPU memory for weights incl. derived copies: 24GB, 1.5GiB, 512MB, bytes (default: 1.1 x the stored "
               "weights, at most the GPU profile's memory)");
@@ -214,6 +215,8 @@ PassSetup resolvePassSetup(const ContextFlags& flags, PipelineDefault fallback) 
   if (flags.buckets) setup.context.buckets = parseBuckets(*flags.buckets);
   if (flags.prefillTokens)
     setup.context.prefillTokens = parseIntIn(*flags.prefillTokens, {0, kMaxBucketRows}, "--prefill-tokens");
+  else if (setup.context.profile.measured.prefillTokens > 0)  // the chunk `reel tune` measured best
+    setup.context.prefillTokens = setup.context.profile.measured.prefillTokens;
   if (flags.memoryBudget) setup.context.memoryBudget = byteSizeFlag(*flags.memoryBudget, "--memory-budget");
   // The default pipeline is read after the plugins are loaded: their passes may join it.
   const std::string defaultPipeline =
