@@ -4,9 +4,12 @@
 /// a CUDA graph and replayed, each pass over its own copy of every buffer so that no pass reads
 /// what the one before left in L2. Buffers are sized by the kernel table's footprints and filled
 /// with finite values; the step inputs the kernels trust (KV slots, positions, KV lengths) hold
-/// valid ones. `reel tune` measures the figures of the decision passes with it.
+/// valid ones. Library calls (cuBLAS, cuBLASLt) run on the timer's own handles and workspace;
+/// every chain runs once eagerly, checked, before its capture. `reel tune` measures the figures
+/// of the decision passes with it.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,10 +29,28 @@ struct KernelTimerOptions {
   int replays = 7;             ///< the median of these graph replays is taken
 };
 
-/// Microseconds of one pass over `chain` (its kernels launched in order), the median over
-/// KernelTimerOptions::replays replays of a graph of many passes. Throws a one-line reel::Error
-/// for an unknown id, an int argument the kernel does not take or lacks, arguments its kernel
-/// table entry refuses, a library kernel (cuBLAS), or a CUDA failure.
+/// Times chains of launches; holds the cuBLAS and cuBLASLt handles (made at the first chain with
+/// a library call) for the chains after.
+class KernelTimer {
+ public:
+  explicit KernelTimer(KernelTimerOptions options = {});
+  ~KernelTimer();
+  KernelTimer(const KernelTimer&) = delete;
+  KernelTimer& operator=(const KernelTimer&) = delete;
+
+  /// Microseconds of one pass over `chain` (its kernels launched in order), the median over
+  /// KernelTimerOptions::replays replays of a graph of many passes. Throws a one-line reel::Error
+  /// for an unknown id, an int argument the kernel does not take or lacks, arguments its kernel
+  /// table entry refuses, buffers over 1 GiB for one pass, or a CUDA or cuBLAS failure.
+  double time(const std::vector<TimedKernel>& chain);
+
+ private:
+  struct Library;
+  KernelTimerOptions options_;
+  std::unique_ptr<Library> library_;
+};
+
+/// KernelTimer(options).time(chain).
 double timeKernelChain(const std::vector<TimedKernel>& chain, const KernelTimerOptions& options);
 
 }  // namespace reel::gpu
