@@ -1,6 +1,7 @@
 // reel tune MODEL: measures on the GPU present the kernel times the decision passes decide by
 // (each DP4A GEMV launch of the model at both row-set counts, decode attention per bucket at
-// several contexts and split counts) and writes the GPU profile with them as [measured].
+// several contexts and split counts, each matmul weight shape by every kernel family at each
+// bucket's M and the prefill chunks) and writes the GPU profile with them as [measured].
 #include "support/Diagnostics.h"
 #include "tools/Args.h"
 #include "tools/Commands.h"
@@ -16,13 +17,16 @@
 #include "runtime/gpu/CudaCheck.h"
 #include "runtime/gpu/KernelTimer.h"
 #include "tools/PassFlags.h"
+#include "tools/TuneMatmul.h"
 
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #endif
 
 namespace reel::tools {
@@ -126,19 +130,143 @@ int64_t kvBytes(const passes::AttentionKey& key) {
   return key.rows * key.context * key.kvHeads * key.headDim * 2 * 2;
 }
 
+/// "256,512" -> sizes, or none for "none".
+std::vector<int64_t> parseSizes(const std::string& text, const std::string& flag) {
+  if (text == "none") return {};
+  return parseIntList(text, {1, int64_t{1} << 16}, "reel tune: " + flag + " " + text + ":");
+}
+
+/// What the matmul measurement covers and how long it may take.
+struct MatmulTuning {
+  std::vector<ir::MatmulKernel> families;
+  std::vector<int64_t> rows;           ///< the M of every measurement
+  std::vector<int64_t> prefillChunks;  ///< the candidates of [measured] prefill_tokens
+  double seconds = 150;                ///< measuring stops past this
+  bool fp8 = false;                    ///< the GPU has FP8 tensor cores and the profile uses them
+};
+
+/// Times each segment of a family's plan once (a segment repeats across M, e.g. a GEMV row chunk).
+class MatmulTimer {
+ public:
+  explicit MatmulTimer(const gpu::KernelTimerOptions& options) : timer_(options) {}
+
+  double time(const FamilyPlan& plan) {
+    double us = 0;
+    for (const TimedSegment& segment : plan.segments) us += static_cast<double>(segment.repeat) * timeSegment(segment);
+    return us;
+  }
+
+ private:
+  double timeSegment(const TimedSegment& segment) {
+    std::string key;
+    std::vector<gpu::TimedKernel> chain;
+    for (const KernelCall& call : segment.calls) {
+      gpu::TimedKernel kernel;
+      kernel.id = call.id;
+      kernel.ints = call.ints;
+      key += call.id;
+      for (const auto& [name, value] : call.ints) key += fmt::format(" {}={}", name, value);
+      key += ";";
+      chain.push_back(std::move(kernel));
+    }
+    const auto found = cache_.find(key);
+    if (found != cache_.end()) return found->second;
+    const double us = timer_.time(chain);
+    cache_.emplace(key, us);
+    return us;
+  }
+
+  gpu::KernelTimer timer_;
+  std::map<std::string, double> cache_;
+};
+
+/// The M of every decode bucket and of the prefill graph.
+std::vector<int64_t> moduleRows(const ir::Module& module) {
+  std::vector<int64_t> rows;
+  for (const std::unique_ptr<ir::Graph>& graph : module.graphs)
+    if (const std::optional<passes::BucketShape> bucket = passes::bucketShape(*graph)) rows.push_back(bucket->m);
+  return rows;
+}
+
+/// Each weight shape by each family at each M into measured.matmul, within tuning.seconds; then
+/// the prefill chunk from them.
+void measureMatmuls(const ir::Module& module, const MatmulTuning& tuning, const gpu::KernelTimerOptions& options,
+                    passes::Measurements& measured) {
+  const std::vector<MatmulWeight> weights = matmulWeights(module);
+  std::vector<int64_t> rows = tuning.rows;
+  rows.insert(rows.end(), tuning.prefillChunks.begin(), tuning.prefillChunks.end());
+  std::sort(rows.begin(), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  MatmulTimer timer(options);
+  const auto start = std::chrono::steady_clock::now();
+  size_t leftOut = 0;
+  for (const MatmulWeight& weight : weights) {
+    const std::string shape = fmt::format("{} {}x{}", ir::elemTypeName(weight.type).str(), weight.n, weight.k);
+    for (ir::MatmulKernel family : tuning.families) {
+      const FamilyPlan probe = familyPlan(family, weight, 1, measured, tuning.fp8);
+      if (!probe.why.empty())
+        std::fprintf(stderr, "  matmul %-22s %s: skipped (%s)\n", shape.c_str(), ir::matmulKernelName(family),
+                     probe.why.c_str());
+    }
+    for (int64_t m : rows) {
+      std::string line;
+      for (ir::MatmulKernel family : tuning.families) {
+        const FamilyPlan plan = familyPlan(family, weight, m, measured, tuning.fp8);
+        if (!plan.why.empty()) continue;
+        const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+        if (elapsed.count() > tuning.seconds) {
+          ++leftOut;
+          continue;
+        }
+        try {
+          const double us = timer.time(plan);
+          measured.matmul.push_back({{family, weight.type, weight.n, weight.k, m}, us});
+          line += fmt::format(" {} {:.1f}", ir::matmulKernelName(family), us);
+        } catch (const Error& error) {
+          line += fmt::format(" {} failed", ir::matmulKernelName(family));
+          std::fprintf(stderr, "  matmul %s m=%lld %s skipped: %s\n", shape.c_str(), static_cast<long long>(m),
+                       ir::matmulKernelName(family), error.what());
+        }
+      }
+      if (!line.empty())
+        std::fprintf(stderr, "  matmul %-22s m=%-5lld:%s us\n", shape.c_str(), static_cast<long long>(m), line.c_str());
+    }
+  }
+  if (leftOut > 0)
+    std::fprintf(stderr, "reel tune: %zu matmul measurements left out past --matmul-seconds %.0f\n", leftOut,
+                 tuning.seconds);
+  std::string table;
+  measured.prefillTokens = choosePrefillTokens(weights, measured, tuning.prefillChunks, &table);
+  std::fputs(table.c_str(), stderr);
+  if (measured.prefillTokens > 0)
+    std::fprintf(stderr, "  prefill_tokens = %lld (the smallest chunk within 5%% of the fewest us per token)\n",
+                 static_cast<long long>(measured.prefillTokens));
+}
+
 }  // namespace
 
 int runTune(int argc, char** argv) {
-  Args args("reel tune",
-            "Measure on the GPU present the kernel times the decision passes decide by, and write the GPU profile\n"
-            "with them as its [measured] table: every DP4A GEMV launch of the model's decode buckets at one and\n"
-            "two row sets per lane, and decode attention per bucket at each --contexts length with 1, 2, 4, ...\n"
-            "--max-splits splits. Compiling with --gpu-profile FILE then decides by the measurements where they\n"
-            "cover a decision (--explain says 'measured'), and by the cost model elsewhere.");
+  Args args(
+      "reel tune",
+      "Measure on the GPU present the kernel times the decision passes decide by, and write the GPU profile\n"
+      "with them as its [measured] table: every DP4A GEMV launch of the model's decode buckets at one and\n"
+      "two row sets per lane, and decode attention per bucket at each --contexts length with 1, 2, 4, ...\n"
+      "--max-splits splits; and every matmul weight shape of the model by each kernel family select-precision\n"
+      "can choose (dp4a, mma, fp8, hgemm, dequant-hgemm; the activation conversion included) at each bucket's M,\n"
+      "the prefill M and each --prefill-chunks size, from which it picks the prefill chunk (prefill_tokens:\n"
+      "the smallest within 5% of the fewest matmul us per token). A family without a kernel for a weight\n"
+      "type is skipped, and said so. Compiling with --gpu-profile FILE then decides by the measurements where\n"
+      "they cover a decision (--explain says 'measured'), and by the cost model elsewhere.");
   args.positional("MODEL", "a model .toml, a Hugging Face config.json, a .gguf, or a bundled name (reel models)");
   args.option("--quant", "SCHEME", "weight quantization: q4_k_m (default), q4_k, q8_0, f16");
   args.option("--contexts", "LIST", "KV lengths attention is measured at (default 256,512,1024,2048,4096)");
   args.option("--max-splits", "N", "most flash-decoding splits measured (default 32)");
+  args.option("--families", "LIST",
+              "matmul kernel families measured (default dp4a,mma,fp8,hgemm,dequant-hgemm; 'none' for no matmuls)");
+  args.option("--matmul-m", "LIST", "M the matmuls are measured at (default: every bucket's, prefill included)");
+  args.option("--prefill-chunks", "LIST",
+              "prefill chunk sizes compared for prefill_tokens, measured too (default 64,128,256,512; or none)");
+  args.option("--matmul-seconds", "S", "stop measuring matmuls after S seconds (default 150)");
   args.option("--output", "FILE", "write the profile to FILE instead of stdout", "-o");
   declarePassFlags(args);
   if (!args.parse(argc, argv, 2)) return 0;
@@ -146,6 +274,11 @@ int runTune(int argc, char** argv) {
   const models::QuantScheme scheme = quantSchemeFlag(args);
   const std::vector<int64_t> contexts = parseContexts(args.getOr("--contexts", "256,512,1024,2048,4096"));
   const int64_t maxSplits = args.getInt("--max-splits", 32, {1, 256});
+  MatmulTuning tuning;
+  const std::string families = args.getOr("--families", "dp4a,mma,fp8,hgemm,dequant-hgemm");
+  if (families != "none") tuning.families = parseFamilies(families, "reel tune: --families");
+  tuning.prefillChunks = parseSizes(args.getOr("--prefill-chunks", "64,128,256,512"), "--prefill-chunks");
+  tuning.seconds = static_cast<double>(args.getInt("--matmul-seconds", 150, {1, 3600}));
   models::ModelConfig config = models::loadModelConfig(*args.get("MODEL"));
   CompileDefaults defaults;
   defaults.lower = false;
@@ -163,6 +296,9 @@ int runTune(int argc, char** argv) {
   measured.gpu = prop.name;
   gpu::KernelTimerOptions options;
   options.l2Bytes = prop.l2CacheSize;
+  tuning.rows =
+      args.has("--matmul-m") ? parseSizes(*args.get("--matmul-m"), "--matmul-m") : moduleRows(*compiled->module);
+  tuning.fp8 = profile.fp8 && prop.major * 10 + prop.minor >= 89;
 
   std::fprintf(stderr, "reel tune: %s on %s\n", config.name.c_str(), prop.name);
   for (const GemvCase& c : gemvCases(*compiled->module)) {
@@ -192,6 +328,7 @@ int runTune(int argc, char** argv) {
       measured.attention.push_back(std::move(a));
     }
   }
+  if (!tuning.families.empty()) measureMatmuls(*compiled->module, tuning, options, measured);
   writeOutput(args.getOr("--output", ""), fmt::format("# {} with kernel times measured by `reel tune {}` on {}.\n",
                                                       profile.name, *args.get("MODEL"), prop.name) +
                                               passes::formatGpuProfile(profile));
