@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <string_view>
 
 namespace reel::tools {
 namespace {
@@ -27,11 +28,21 @@ KernelCall call(std::string id, std::vector<std::pair<std::string, int64_t>> int
   return {std::move(id), std::move(ints)};
 }
 
-/// The kernel `id` of the kernel table, or `why` says there is none for the weight.
-bool hasKernel(const std::string& id, const MatmulWeight& weight, FamilyPlan& plan) {
-  if (kernels::findKernel(id)) return true;
-  plan.why = fmt::format("no kernel {} for {} weights", id, ir::elemTypeName(weight.type).str());
-  return false;
+/// A plan that cannot run, and why.
+FamilyPlan refused(std::string why) {
+  FamilyPlan plan;
+  plan.why = std::move(why);
+  return plan;
+}
+
+/// "no mma kernel for f16 weights"
+std::string noKernelFor(std::string_view what, const MatmulWeight& weight) {
+  return fmt::format("no {} kernel for {} weights", what, ir::elemTypeName(weight.type).str());
+}
+
+/// Why the kernel table cannot run `id` ("" when it has the kernel).
+std::string missingKernel(const std::string& id, const MatmulWeight& weight) {
+  return kernels::findKernel(id) ? "" : noKernelFor(id, weight);
 }
 
 /// The fastest family measured for `weight` at `m`, if any.
@@ -79,12 +90,9 @@ FamilyPlan familyPlan(ir::MatmulKernel family, const MatmulWeight& weight, int64
   const KernelCall quantize = call("quantize_q8_1", {{"m", m}, {"k", k}});
   switch (family) {
     case ir::MatmulKernel::Dp4a: {
-      if (!quantized) {
-        plan.why = fmt::format("no DP4A kernel for {} weights", ir::elemTypeName(weight.type).str());
-        return plan;
-      }
+      if (!quantized) return refused(noKernelFor("DP4A", weight));
       const std::string id = kernels::gemvKernelId(qtype);
-      if (!hasKernel(id, weight, plan)) return plan;
+      if (std::string why = missingKernel(id, weight); !why.empty()) return refused(why);
       const int64_t chunk = passes::gemvRowChunk(m);
       const int rowSets = passes::chooseGemvRowSets(measured, {id, n, k, chunk}).rowSets;
       plan.segments.push_back({{quantize}, 1});
@@ -93,24 +101,15 @@ FamilyPlan familyPlan(ir::MatmulKernel family, const MatmulWeight& weight, int64
       return plan;
     }
     case ir::MatmulKernel::Mma: {
-      if (!passes::hasMmaKernel(weight.type)) {
-        plan.why = fmt::format("no mma kernel for {} weights", ir::elemTypeName(weight.type).str());
-        return plan;
-      }
+      if (!passes::hasMmaKernel(weight.type)) return refused(noKernelFor("mma", weight));
       const std::string id = kernels::mmqKernelId(qtype);
-      if (!hasKernel(id, weight, plan)) return plan;
+      if (std::string why = missingKernel(id, weight); !why.empty()) return refused(why);
       plan.segments.push_back({{quantize, call(id, {{"n", n}, {"k", k}, {"m", m}})}, 1});
       return plan;
     }
     case ir::MatmulKernel::Fp8:
-      if (!fp8) {
-        plan.why = "no FP8 on this GPU";
-        return plan;
-      }
-      if (n % 16 != 0 || k % 16 != 0) {
-        plan.why = "cuBLASLt FP8 needs n and k multiples of 16";
-        return plan;
-      }
+      if (!fp8) return refused("no FP8 on this GPU");
+      if (n % 16 != 0 || k % 16 != 0) return refused("cuBLASLt FP8 needs n and k multiples of 16");
       plan.segments.push_back({{call("fp8_quantize_act", {{"m", m}, {"k", k}}),
                                 call("fp8_gemm_cublaslt", {{"m", m}, {"n", n}, {"k", k}, {"per_row", 1}})},
                                1});
@@ -119,12 +118,9 @@ FamilyPlan familyPlan(ir::MatmulKernel family, const MatmulWeight& weight, int64
       plan.segments.push_back({{castF16, call("hgemm_cublas", {{"m", m}, {"n", n}, {"k", k}})}, 1});
       return plan;
     case ir::MatmulKernel::DequantHgemm: {
-      if (!quantized) {
-        plan.why = fmt::format("no dequantization kernel for {} weights", ir::elemTypeName(weight.type).str());
-        return plan;
-      }
+      if (!quantized) return refused(noKernelFor("dequantization", weight));
       const std::string id = kernels::dequantF16KernelId(qtype);
-      if (!hasKernel(id, weight, plan)) return plan;
+      if (std::string why = missingKernel(id, weight); !why.empty()) return refused(why);
       plan.segments.push_back(
           {{castF16, call(id, {{"n", n}, {"k", k}}), call("hgemm_cublas", {{"m", m}, {"n", n}, {"k", k}})}, 1});
       return plan;
