@@ -200,15 +200,17 @@ void measureMatmuls(const ir::Module& module, const MatmulTuning& tuning, const 
   MatmulTimer timer(options);
   const auto start = std::chrono::steady_clock::now();
   size_t leftOut = 0;
-  for (const MatmulWeight& weight : weights) {
-    const std::string shape = fmt::format("{} {}x{}", ir::elemTypeName(weight.type).str(), weight.n, weight.k);
-    for (ir::MatmulKernel family : tuning.families) {
-      const FamilyPlan probe = familyPlan(family, weight, 1, measured, tuning.fp8);
-      if (!probe.why.empty())
-        std::fprintf(stderr, "  matmul %-22s %s: skipped (%s)\n", shape.c_str(), ir::matmulKernelName(family),
+  const auto shapeOf = [](const MatmulWeight& weight) {
+    return fmt::format("{} {}x{}", ir::elemTypeName(weight.type).str(), weight.n, weight.k);
+  };
+  for (const MatmulWeight& weight : weights)
+    for (ir::MatmulKernel family : tuning.families)
+      if (const FamilyPlan probe = familyPlan(family, weight, 1, measured, tuning.fp8); !probe.why.empty())
+        std::fprintf(stderr, "  matmul %-22s %s: skipped (%s)\n", shapeOf(weight).c_str(), ir::matmulKernelName(family),
                      probe.why.c_str());
-    }
-    for (int64_t m : rows) {
+  // Smallest M first: a run cut short by --matmul-seconds still covers the decode buckets.
+  for (int64_t m : rows) {
+    for (const MatmulWeight& weight : weights) {
       std::string line;
       for (ir::MatmulKernel family : tuning.families) {
         const FamilyPlan plan = familyPlan(family, weight, m, measured, tuning.fp8);
@@ -224,12 +226,13 @@ void measureMatmuls(const ir::Module& module, const MatmulTuning& tuning, const 
           line += fmt::format(" {} {:.1f}", ir::matmulKernelName(family), us);
         } catch (const Error& error) {
           line += fmt::format(" {} failed", ir::matmulKernelName(family));
-          std::fprintf(stderr, "  matmul %s m=%lld %s skipped: %s\n", shape.c_str(), static_cast<long long>(m),
-                       ir::matmulKernelName(family), error.what());
+          std::fprintf(stderr, "  matmul %s m=%lld %s skipped: %s\n", shapeOf(weight).c_str(),
+                       static_cast<long long>(m), ir::matmulKernelName(family), error.what());
         }
       }
       if (!line.empty())
-        std::fprintf(stderr, "  matmul %-22s m=%-5lld:%s us\n", shape.c_str(), static_cast<long long>(m), line.c_str());
+        std::fprintf(stderr, "  matmul %-22s m=%-5lld:%s us\n", shapeOf(weight).c_str(), static_cast<long long>(m),
+                     line.c_str());
     }
   }
   if (leftOut > 0)
@@ -262,7 +265,8 @@ int runTune(int argc, char** argv) {
   args.option("--contexts", "LIST", "KV lengths attention is measured at (default 256,512,1024,2048,4096)");
   args.option("--max-splits", "N", "most flash-decoding splits measured (default 32)");
   args.option("--families", "LIST",
-              "matmul kernel families measured (default dp4a,mma,fp8,hgemm,dequant-hgemm; 'none' for no matmuls)");
+              "matmul kernel families measured (default dp4a,mma,fp8,hgemm,dequant-hgemm; 'none' for no matmuls); "
+              "a matmul is decided by measurement only where every family it may take is measured");
   args.option("--matmul-m", "LIST", "M the matmuls are measured at (default: every bucket's, prefill included)");
   args.option("--prefill-chunks", "LIST",
               "prefill chunk sizes compared for prefill_tokens, measured too (default 64,128,256,512; or none)");
