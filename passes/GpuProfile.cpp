@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string_view>
+#include <tuple>
 
 namespace reel::passes {
 
@@ -209,8 +211,11 @@ void readMeasuredList(const TableReader& measured, std::string_view key, Read re
     read(TableReader(*item.as_table(), fmt::format("[[measured.{}]] #{}", key, ++index), measured.file()));
 }
 
+/// The keys of the [[measured.matmul]] records read so far (a set: a file of many stays fast).
+using MatmulKeys = std::set<std::tuple<int, int, int64_t, int64_t, int64_t>>;
+
 /// One [[measured.matmul]] record: a kernel family, a weight type and a shape; each once.
-MatmulMeasurement readMatmulRecord(const TableReader& matmul, const Measurements& earlier) {
+MatmulMeasurement readMatmulRecord(const TableReader& matmul, MatmulKeys& seen) {
   matmul.rejectUnknownKeys({"family", "qtype", "n", "k", "m", "us"});
   MatmulMeasurement record;
   const std::string family = matmul.string("family");
@@ -225,7 +230,8 @@ MatmulMeasurement readMatmulRecord(const TableReader& matmul, const Measurements
   record.key.k = matmul.integer("k");
   record.key.m = matmul.integer("m");
   record.us = matmul.number("us");
-  if (earlier.matmulUs(record.key))
+  const MatmulKey& key = record.key;
+  if (!seen.emplace(static_cast<int>(key.family), static_cast<int>(key.qtype), key.n, key.k, key.m).second)
     matmul.reject(*matmul.find("m"), "m", "repeats an earlier record's family, qtype, n, k and m");
   return record;
 }
@@ -262,8 +268,9 @@ void readMeasured(const TableReader& measured, Measurements& out) {
     a.usBySplits = attention.numbers("us", 1, 8);
     out.attention.push_back(std::move(a));
   });
+  MatmulKeys seen;
   readMeasuredList(measured, "matmul",
-                   [&](const TableReader& matmul) { out.matmul.push_back(readMatmulRecord(matmul, out)); });
+                   [&](const TableReader& matmul) { out.matmul.push_back(readMatmulRecord(matmul, seen)); });
 }
 
 std::string lowerCase(std::string_view text) {
