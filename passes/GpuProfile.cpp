@@ -1,5 +1,7 @@
 #include "passes/GpuProfile.h"
 
+#include "ir/DecisionAttrs.h"
+#include "ir/Types.h"
 #include "kernels/KernelCatalog.h"
 #include "support/Diagnostics.h"
 #include "support/TomlParse.h"

@@ -1,5 +1,8 @@
 #include "passes/Measurements.h"
 
+#include "ir/DecisionAttrs.h"
+#include "ir/Types.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>

@@ -22,13 +22,17 @@
 /// conversion included (quantize_q8_1, fp8_quantize_act or cast_f32_f16), as the cost model's
 /// matmulWithPrep estimates it.
 
-#include "ir/DecisionAttrs.h"
-#include "ir/Types.h"
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+// The IR's enums, declared opaquely: this header stays free of LLVM (ir/Types.h and
+// ir/DecisionAttrs.h define them), since kernels-only tools include the launch policy.
+namespace reel::ir {
+enum class ElemType : uint8_t;
+enum class MatmulKernel : uint8_t;
+}  // namespace reel::ir
 
 namespace reel::passes {
 
@@ -69,8 +73,8 @@ struct MeasuredThreshold {
 
 /// One matmul y[m, n] = x[m, k] w[n, k]^T with w of `qtype`, run by one kernel family.
 struct MatmulKey {
-  ir::MatmulKernel family = ir::MatmulKernel::Dp4a;
-  ir::ElemType qtype = ir::ElemType::Q4_K;  ///< the stored weight's type
+  ir::MatmulKernel family{};
+  ir::ElemType qtype{};  ///< the stored weight's type
   int64_t n = 0;
   int64_t k = 0;
   int64_t m = 1;

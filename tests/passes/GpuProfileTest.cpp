@@ -1,5 +1,7 @@
 #include "passes/GpuProfile.h"
 
+#include "ir/DecisionAttrs.h"
+#include "ir/Types.h"
 #include "support/Diagnostics.h"
 
 #include <fmt/format.h>
