@@ -824,7 +824,7 @@ LaunchDims gemvDims(int64_t n, int rowSets) {
 }
 LaunchDims mmqDims(int64_t n, int64_t m) {
   const MmqGrid grid = mmqGrid(n, m);
-  return make(grid.x, grid.y, grid.z, kMmqThreads);
+  return make(grid.x, grid.y, 1, kMmqThreads);
 }
 LaunchDims dequantF16Dims(int64_t n, int64_t k) {
   return make(dequantF16Blocks(n, k), 1, 1, kDequantThreads);

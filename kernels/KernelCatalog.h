@@ -230,8 +230,7 @@ inline constexpr int kGemvMaxStack = 3;
 /// The DP4A GEMV's grid for n rows (of each matrix: gate+up's two share a block) with
 /// `rowSets` rows per lane: a block owns 4 * rowSets rows (kernels/GemvShape.h).
 LaunchDims gemvDims(int64_t n, int rowSets);
-/// The mmq grid (kernels/MmqShape.h: x over token tiles, y over 64-row blocks, z over the K split
-/// of a cluster), kMmqThreads per block.
+/// The mmq grid (kernels/MmqShape.h: x over token tiles, y over 16-row blocks), kMmqThreads per block.
 LaunchDims mmqDims(int64_t n, int64_t m);
 /// The f16 dequantization (kernels/DequantShape.h): dequantF16Blocks(n, k) blocks of kDequantThreads.
 LaunchDims dequantF16Dims(int64_t n, int64_t k);

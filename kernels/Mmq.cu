@@ -1,16 +1,13 @@
 // Tensor-core matmul on quantized weights and Q8_1 activations (`mmq_<qtype>`, Mmq.h).
 //
-// A cluster of kMmqKSplit blocks (MmqShape.h) owns 64 weight rows and a tile of 8 * Tiles tokens;
-// block z walks the K units u = z, z + 4, ... in chunks of 256 activation elements (a K-quant
-// unit, or 8 units of 32), which its threads copy into shared memory (cp.async, two buffers) while
-// its warps multiply the previous chunk. Warp w owns rows 16w .. 16w + 15. Lane (g, t) =
-// (lane / 4, lane % 4) holds, as the m16n8 fragments of `mma.sync` lay them out, weight rows g and
-// g + 8 of its warp and, in each n8 tile j of tokens, the outputs of tokens 8j + 2t and
-// 8j + 2t + 1; its B fragment is token 8j + g. A warp loads the next unit's weights into registers
-// before it multiplies the current one. Per scale group one mma gives the exact integer dot
-// products of 16 rows with 8 tokens, which the lane turns into float terms (quant/MmaMath.h) and
-// adds to its outputs; at the end the blocks' sums meet through distributed shared memory and
-// are added in block order: the order quant::dotQ81Mma reproduces.
+// Block: kMmqKSplit warps, kMmqRowsPerBlock (16) weight rows, a tile of 8 * Tiles tokens. Lane
+// (g, t) = (lane / 4, lane % 4) holds, as the m16n8 fragments of `mma.sync` lay them out, weight
+// rows g and g + 8 and, in each n8 tile j of tokens, the outputs of tokens 8j + 2t and 8j + 2t + 1;
+// its B fragment is token 8j + g. Warp w walks the units u = w, w + 4, ... (MmqShape.h), loading
+// the next unit's weights before it multiplies the current one. Per scale group one mma gives the
+// exact integer dot products of 16 rows with 8 tokens, which the lane turns into float terms
+// (quant/MmaMath.h) and adds to its outputs; at the end the warps' sums meet in shared memory and
+// are added in warp order: the order quant::dotQ81Mma reproduces.
 //
 // Within a 32-element block the dot product does not depend on which of its elements a fragment
 // slot holds, as long as weights and activations agree: for Q4_K and Q8_0 lane t takes elements
@@ -24,13 +21,17 @@
 #include "quant/MmaMath.h"
 #include "quant/QuantRef.h"
 
-#include <cooperative_groups.h>
-
 namespace reel::kernels {
 namespace {
 
 using detail::halfBitsToFloat;
 using quant::QType;
+
+/// Activations: plain (coherent) loads, as the GEMV's (GemvDp4a.cuh says why not .nc).
+template <typename V>
+__device__ __forceinline__ V loadAct(const uint8_t* p) {
+  return *reinterpret_cast<const V*>(p);
+}
 
 /// Weights are immutable while any kernel runs: the read-only path.
 template <typename V>
@@ -43,24 +44,6 @@ __device__ __forceinline__ uint2 loadWeightStream8(const uint8_t* p) {
   uint2 v;
   asm volatile("ld.global.nc.L1::no_allocate.v2.u32 {%0, %1}, [%2];" : "=r"(v.x), "=r"(v.y) : "l"(p));
   return v;
-}
-
-/// Starts copying 4 bytes from global to shared memory (completed by waitCopies).
-__device__ __forceinline__ void copyAsync4(void* smem, const void* global) {
-  const auto dst = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(dst), "l"(global) : "memory");
-}
-
-/// Waits for this thread's cp.async copies.
-__device__ __forceinline__ void waitCopies() {
-  asm volatile("cp.async.wait_all;" ::: "memory");
-}
-
-/// The int32 of an mma as a float, exactly (|v| < 2^22 for every int8 dot product of 32
-/// elements): v lands in the mantissa of 1.5 * 2^23, which then subtracts out. Two full-rate
-/// instructions instead of one quarter-rate conversion.
-__device__ __forceinline__ float exactFloat(int v) {
-  return __int_as_float(v + 0x4B400000) - 12582912.0f;
 }
 
 /// c = A (16 x 32, rows g / g + 8) * B (32 x 8), int8 in, exact int32 out.
@@ -97,71 +80,50 @@ __device__ __forceinline__ uint32_t spreadFifthBits(uint32_t bits) {
   return ((bits & 1u) << 4) | ((bits & 2u) << 11) | ((bits & 4u) << 18) | ((bits & 8u) << 25);
 }
 
-/// Activation elements per chunk: 8 Q8_1 blocks ("pieces") per token.
-constexpr int kChunkPieces = 8;
+/// Where a lane's tokens are: byte offsets of activation rows, clamped to the last row (the
+/// outputs of clamped tokens are computed and dropped).
+template <int Tiles>
+struct TokenRows {
+  uint32_t b[Tiles];     ///< the B fragment's token 8j + g
+  uint32_t c[Tiles][2];  ///< the outputs' tokens 8j + 2t, 8j + 2t + 1
 
-/// Bytes between two tokens' quants in a stage buffer: 256 plus padding that spreads the rows
-/// of one fragment load over the banks (8-byte loads: 32 mod 128 bytes; Q6_K's 4-byte loads:
-/// 16 mod 128).
-template <QType T>
-constexpr int stageQuantStride() {
-  return T == QType::Q6_K ? 272 : 288;
-}
-
-/// Shared memory of a block: two stage buffers, each the chunk's quants [token][stride] and its
-/// raw {d, s} half pairs [piece][token]; the float pairs of the chunk being multiplied
-/// [piece][token]. At the end the same bytes hold the block's sums [row][token + 1].
-template <QType T, int Tokens>
-struct MmqSmem {
-  static constexpr int kQuantBytes = Tokens * stageQuantStride<T>();
-  static constexpr int kRawBytes = kChunkPieces * Tokens * 4;
-  static constexpr int kStageBytes = kQuantBytes + kRawBytes;
-  static constexpr int kScaleOffset = 2 * kStageBytes;
-  static constexpr int kBytes = kScaleOffset + kChunkPieces * Tokens * 8;
-  static constexpr int kSumStride = Tokens + 1;
-  static_assert(kMmqRowsPerBlock * kSumStride * 4 <= kBytes, "the sums reuse the stage buffers");
-
-  static __device__ __forceinline__ uint8_t* quants(uint8_t* smem, int buffer) { return smem + buffer * kStageBytes; }
-  static __device__ __forceinline__ uint32_t* raw(uint8_t* smem, int buffer) {
-    return reinterpret_cast<uint32_t*>(smem + buffer * kStageBytes + kQuantBytes);
-  }
-  static __device__ __forceinline__ float2* scales(uint8_t* smem) {
-    return reinterpret_cast<float2*>(smem + kScaleOffset);
+  __device__ TokenRows(int64_t tokenBase, int64_t m, uint32_t stride, int g, int t) {
+#pragma unroll
+    for (int j = 0; j < Tiles; ++j) {
+      b[j] = static_cast<uint32_t>(min(tokenBase + 8 * j + g, m - 1)) * stride;
+#pragma unroll
+      for (int h = 0; h < 2; ++h) c[j][h] = static_cast<uint32_t>(min(tokenBase + 8 * j + 2 * t + h, m - 1)) * stride;
+    }
   }
 };
 
-/// A lane's view of the chunk being multiplied: the B fragments and Q8_1 scales of its tokens.
-template <QType T, int Tiles>
-struct StageView {
-  static constexpr int kStride = stageQuantStride<T>();
-  const uint8_t* quants;  ///< token g's quants, offset 8t (4t for Q6_K)
-  const float* scales;    ///< piece 0's {d, s} of token 2t
+/// The {d, s} of Q8_1 block `block` of the activation row at `row` (offset k of the row).
+struct ActScale {
+  float d, s;
+};
+__device__ __forceinline__ ActScale actScale(const uint8_t* act, uint32_t row, int64_t k, int64_t block) {
+  const uint32_t ds = loadAct<uint32_t>(act + row + k + 4 * block);
+  return {halfBitsToFloat(static_cast<uint16_t>(ds & 0xFFFFu)), halfBitsToFloat(static_cast<uint16_t>(ds >> 16))};
+}
 
-  /// Lane t's 8 quants of piece `piece` for token 8 tile + g (elements 8t .. 8t + 7).
-  __device__ __forceinline__ uint2 b8(int piece, int tile) const {
-    return *reinterpret_cast<const uint2*>(quants + 8 * tile * kStride + 32 * piece);
-  }
-  /// Lane t's 4 quants of 16-element group `group` of piece `piece` for token 8 tile + g.
-  __device__ __forceinline__ uint32_t b4(int piece, int group, int tile) const {
-    return *reinterpret_cast<const uint32_t*>(quants + 8 * tile * kStride + 32 * piece + 16 * group);
-  }
-  /// {d, s} of tokens 8 tile + 2t and 8 tile + 2t + 1 for piece `piece`.
-  __device__ __forceinline__ float4 actScales(int piece, int tile) const {
-    return *reinterpret_cast<const float4*>(scales + 2 * (piece * 8 * Tiles + 8 * tile));
-  }
+/// What every unit step needs besides the weights.
+template <int Tiles>
+struct ActView {
+  const uint8_t* act;
+  int64_t k;
+  int t;
+  TokenRows<Tiles> rows;
 };
 
 /// Adds the four terms of an mma's results (rows g, g + 8 x the lane's two tokens of tile j).
 template <int Tiles, bool WithMin>
 __device__ __forceinline__ void addTerms(float (&acc)[Tiles][4], int j, const int (&c)[4], const float (&dScale)[2],
-                                         const float (&dMin)[2], const float4& a) {
-  const float d8[2] = {a.x, a.z}, s8[2] = {a.y, a.w};
+                                         const float (&dMin)[2], const ActScale (&a)[2]) {
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int r = i >> 1, h = i & 1;
-    const float sum = exactFloat(c[i]);
-    acc[j][i] = acc[j][i] + (WithMin ? quant::mmaScaleMinTerm(dScale[r], dMin[r], d8[h], s8[h], sum)
-                                     : quant::mmaScaledTerm(dScale[r], d8[h], sum));
+    acc[j][i] = acc[j][i] + (WithMin ? quant::mmaScaleMinTerm(dScale[r], dMin[r], a[h].d, a[h].s, c[i])
+                                     : quant::mmaScaledTerm(dScale[r], a[h].d, c[i]));
   }
 }
 
@@ -171,7 +133,7 @@ struct Unit;
 /// Q4_K and Q5_K (GGUF rows of 144- and 176-byte super-blocks): the header (d, dmin, 12 scale
 /// bytes) and qs bytes 32j + 8t .. + 8 (j < 4) of rows g and g + 8; byte 32j + i holds element i
 /// of sub-block 2j (low nibble) and of 2j + 1. Q5_K adds qh bytes 8t .. + 8: bit s of qh byte i
-/// is the 5th bit of element i of sub-block s. A unit is one chunk: sub-block s is piece s.
+/// is the 5th bit of element i of sub-block s.
 template <bool FifthBit>
 struct KQuantUnit {
   static constexpr int kElems = 256;
@@ -217,8 +179,8 @@ struct KQuantUnit {
     }
   }
 
-  template <QType T, int Tiles>
-  __device__ __forceinline__ void multiply(const StageView<T, Tiles>& v, int, float (&acc)[Tiles][4]) const {
+  template <int Tiles>
+  __device__ __forceinline__ void multiply(const ActView<Tiles>& v, int64_t u, float (&acc)[Tiles][4]) const {
     float d[2], dmin[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -236,12 +198,15 @@ struct KQuantUnit {
         dScale[r] = d[r] * static_cast<float>(sc);
         dMin[r] = dmin[r] * static_cast<float>(mn);
       }
+      const int64_t block = 8 * u + s;
 #pragma unroll
       for (int tile = 0; tile < Tiles; ++tile) {
-        const uint2 b = v.b8(s, tile);
+        const uint2 b = loadAct<uint2>(v.act + v.rows.b[tile] + 32 * block + 8 * v.t);
         int c[4];
         mmaK32(c, a0, a1, a2, a3, b.x, b.y);
-        addTerms<Tiles, true>(acc, tile, c, dScale, dMin, v.actScales(s, tile));
+        const ActScale a[2] = {actScale(v.act, v.rows.c[tile][0], v.k, block),
+                               actScale(v.act, v.rows.c[tile][1], v.k, block)};
+        addTerms<Tiles, true>(acc, tile, c, dScale, dMin, a);
       }
     }
   }
@@ -296,11 +261,12 @@ struct Unit<QType::Q6_K> {
   }
 
   template <int Tiles>
-  __device__ __forceinline__ void multiply(const StageView<QType::Q6_K, Tiles>& v, int, float (&acc)[Tiles][4]) const {
+  __device__ __forceinline__ void multiply(const ActView<Tiles>& v, int64_t u, float (&acc)[Tiles][4]) const {
     const float dRow[2] = {halfBitsToFloat(d[0]), halfBitsToFloat(d[1])};
     const float none[2] = {0.0f, 0.0f};
 #pragma unroll
     for (int s = 0; s < 8; ++s) {
+      const int64_t block = 8 * u + s;
 #pragma unroll
       for (int grp = 0; grp < 2; ++grp) {
         const uint32_t a0 = quants(0, s, grp), a1 = quants(1, s, grp);
@@ -308,16 +274,19 @@ struct Unit<QType::Q6_K> {
                                  dRow[1] * static_cast<float>(scaleOf(scales[1], 2 * s + grp))};
 #pragma unroll
         for (int tile = 0; tile < Tiles; ++tile) {
+          const uint32_t b = loadAct<uint32_t>(v.act + v.rows.b[tile] + 32 * block + 16 * grp + 4 * v.t);
           int c[4];
-          mmaK16(c, a0, a1, v.b4(s, grp, tile));
-          addTerms<Tiles, false>(acc, tile, c, dScale, none, v.actScales(s, tile));
+          mmaK16(c, a0, a1, b);
+          const ActScale a[2] = {actScale(v.act, v.rows.c[tile][0], v.k, block),
+                                 actScale(v.act, v.rows.c[tile][1], v.k, block)};
+          addTerms<Tiles, false>(acc, tile, c, dScale, none, a);
         }
       }
     }
   }
 };
 
-/// Q8_0 (row-planar: qs [nb][32], d [nb]): one 32-element block per unit, piece `piece` of its chunk.
+/// Q8_0 (row-planar: qs [nb][32], d [nb]): one 32-element block per unit.
 template <>
 struct Unit<QType::Q8_0> {
   static constexpr int kElems = 32;
@@ -333,16 +302,17 @@ struct Unit<QType::Q8_0> {
   }
 
   template <int Tiles>
-  __device__ __forceinline__ void multiply(const StageView<QType::Q8_0, Tiles>& v, int piece,
-                                           float (&acc)[Tiles][4]) const {
+  __device__ __forceinline__ void multiply(const ActView<Tiles>& v, int64_t u, float (&acc)[Tiles][4]) const {
     const float dScale[2] = {halfBitsToFloat(d[0]), halfBitsToFloat(d[1])};
     const float none[2] = {0.0f, 0.0f};
 #pragma unroll
     for (int tile = 0; tile < Tiles; ++tile) {
-      const uint2 b = v.b8(piece, tile);
+      // Activation rows are 36 bytes per block apart: 4-byte aligned only.
+      const uint8_t* p = v.act + v.rows.b[tile] + 32 * u + 8 * v.t;
       int c[4];
-      mmaK32(c, qs[0].x, qs[1].x, qs[0].y, qs[1].y, b.x, b.y);
-      addTerms<Tiles, false>(acc, tile, c, dScale, none, v.actScales(piece, tile));
+      mmaK32(c, qs[0].x, qs[1].x, qs[0].y, qs[1].y, loadAct<uint32_t>(p), loadAct<uint32_t>(p + 4));
+      const ActScale a[2] = {actScale(v.act, v.rows.c[tile][0], v.k, u), actScale(v.act, v.rows.c[tile][1], v.k, u)};
+      addTerms<Tiles, false>(acc, tile, c, dScale, none, a);
     }
   }
 };
@@ -384,21 +354,22 @@ struct SmallBlockUnit {
   }
 
   template <int Tiles>
-  __device__ __forceinline__ void multiply(const StageView<T, Tiles>& v, int piece, float (&acc)[Tiles][4]) const {
+  __device__ __forceinline__ void multiply(const ActView<Tiles>& v, int64_t u, float (&acc)[Tiles][4]) const {
     float dScale[2], dMin[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       dScale[r] = halfBitsToFloat(static_cast<uint16_t>(scale[r] & 0xFFFFu));
       dMin[r] = -halfBitsToFloat(static_cast<uint16_t>(scale[r] >> 16));  // Q5_1: + m * s
     }
-    const int t = static_cast<int>(threadIdx.x) & 3;
+    const int t = v.t;
     const uint32_t a0 = quants(0, 0, t), a1 = quants(1, 0, t), a2 = quants(0, 1, t), a3 = quants(1, 1, t);
 #pragma unroll
     for (int tile = 0; tile < Tiles; ++tile) {
-      const uint2 b = v.b8(piece, tile);
+      const uint8_t* p = v.act + v.rows.b[tile] + 32 * u + 8 * t;
       int c[4];
-      mmaK32(c, a0, a1, a2, a3, b.x, b.y);
-      addTerms<Tiles, T == QType::Q5_1>(acc, tile, c, dScale, dMin, v.actScales(piece, tile));
+      mmaK32(c, a0, a1, a2, a3, loadAct<uint32_t>(p), loadAct<uint32_t>(p + 4));
+      const ActScale a[2] = {actScale(v.act, v.rows.c[tile][0], v.k, u), actScale(v.act, v.rows.c[tile][1], v.k, u)};
+      addTerms<Tiles, T == QType::Q5_1>(acc, tile, c, dScale, dMin, a);
     }
   }
 };
@@ -424,168 +395,68 @@ struct MmqParams {
   uint32_t actStride;    ///< bytes of an activation row (quant::q81RowBytes(k))
 };
 
-/// Which K units a block of the cluster takes, and how they group into chunks of 256 activation
-/// elements: a K-quant unit is one chunk (its sub-blocks the pieces); 32-element units go 8 to
-/// a chunk, piece i of chunk c being the block's unit 8c + i.
-template <QType T>
-struct SliceUnits {
-  static constexpr int kPerChunk = Unit<T>::kElems == 256 ? 1 : kChunkPieces;
-  int64_t slice, count, chunks;
-
-  __device__ SliceUnits(int64_t units, int64_t z)
-      : slice(z),
-        count(z < units ? (units - 1 - z) / kMmqKSplit + 1 : 0),
-        chunks((count + kPerChunk - 1) / kPerChunk) {}
-
-  /// The global unit of this block's unit v.
-  __device__ __forceinline__ int64_t unit(int64_t v) const { return slice + kMmqKSplit * v; }
-  /// The Q8_1 block holding piece `piece` of chunk c, or -1 past the block's units.
-  __device__ __forceinline__ int64_t actBlock(int64_t c, int piece) const {
-    if constexpr (kPerChunk == 1) {
-      return kChunkPieces * unit(c) + piece;
-    } else {
-      const int64_t v = kPerChunk * c + piece;
-      return v < count ? unit(v) : -1;
-    }
-  }
-};
-
-/// Starts copying chunk c's quants and raw scales of the tile's tokens into stage buffer `buffer`
-/// (tokens past m read the last row: their outputs are dropped).
-template <QType T, int Tokens>
-__device__ __forceinline__ void stageChunk(uint8_t* smem, int buffer, const MmqParams& p, const SliceUnits<T>& slice,
-                                           int64_t c, int64_t tokenBase) {
-  using Smem = MmqSmem<T, Tokens>;
-  constexpr int kWordsPerToken = kChunkPieces * 8 + kChunkPieces;  // 8 pieces of 32 quants, 8 scale pairs
-  uint8_t* quants = Smem::quants(smem, buffer);
-  uint32_t* raw = Smem::raw(smem, buffer);
-  for (int w = static_cast<int>(threadIdx.x); w < Tokens * kWordsPerToken; w += kMmqThreads) {
-    const int token = w / kWordsPerToken, j = w % kWordsPerToken;
-    const bool isQuant = j < kChunkPieces * 8;
-    const int piece = isQuant ? j >> 3 : j - kChunkPieces * 8;
-    const int64_t block = slice.actBlock(c, piece);
-    if (block < 0) continue;
-    const uint8_t* row = p.act + static_cast<int64_t>(min(tokenBase + token, p.m - 1)) * p.actStride;
-    if (isQuant)
-      copyAsync4(quants + token * stageQuantStride<T>() + 32 * piece + 4 * (j & 7), row + 32 * block + 4 * (j & 7));
-    else
-      copyAsync4(raw + piece * Tokens + token, row + p.k + 4 * block);
-  }
+/// Blocks per SM the register budget is set for: the 4- and 8-tile instantiations hold 16 and 32
+/// accumulators besides two units of weights, which 128 registers would spill; without the
+/// prefetched unit the 4-tile one fits three blocks.
+constexpr int mmqMinBlocks(int tiles, bool prefetch) {
+  return tiles >= 8 || (tiles >= 4 && prefetch) ? 2 : tiles >= 4 ? 3 : 4;
 }
-
-/// Turns the raw {d, s} halves of stage buffer `buffer` into the float pairs the warps read.
-template <QType T, int Tokens>
-__device__ __forceinline__ void convertScales(uint8_t* smem, int buffer) {
-  using Smem = MmqSmem<T, Tokens>;
-  const uint32_t* raw = Smem::raw(smem, buffer);
-  float2* scales = Smem::scales(smem);
-  for (int i = static_cast<int>(threadIdx.x); i < kChunkPieces * Tokens; i += kMmqThreads) {
-    const uint32_t ds = raw[i];
-    scales[i] = make_float2(halfBitsToFloat(static_cast<uint16_t>(ds & 0xFFFFu)),
-                            halfBitsToFloat(static_cast<uint16_t>(ds >> 16)));
-  }
-}
-
-/// Blocks per SM the register budget is set for (170 registers a thread): the 8-tile
-/// instantiations hold 32 accumulators besides two units of weights.
-constexpr int kMmqMinBlocks = 3;
 
 template <QType T, int Tiles, bool Prefetch>
-__global__ void __cluster_dims__(1, 1, kMmqKSplit) __launch_bounds__(kMmqThreads, kMmqMinBlocks)
-    mmqKernel(MmqParams p) {
-  constexpr int kTokens = 8 * Tiles;
-  using Smem = MmqSmem<T, kTokens>;
-  __shared__ __align__(16) uint8_t smem[Smem::kBytes];
-  namespace cg = cooperative_groups;
-  const cg::cluster_group cluster = cg::this_cluster();
+__global__ void __launch_bounds__(kMmqThreads, mmqMinBlocks(Tiles, Prefetch)) mmqKernel(MmqParams p) {
+  __shared__ float partial[kMmqKSplit][kMmqRowsPerBlock][8 * Tiles];
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int g = lane >> 2, t = lane & 3;
   const int64_t rowBase = static_cast<int64_t>(blockIdx.y) * kMmqRowsPerBlock;
-  const int64_t warpRow = rowBase + 16 * warp;
-  const int64_t tokenBase = static_cast<int64_t>(blockIdx.x) * kTokens;
-  const uint8_t* const row[2] = {p.weights + min(warpRow + g, p.n - 1) * p.weightStride,
-                                 p.weights + min(warpRow + g + 8, p.n - 1) * p.weightStride};
+  const int64_t tokenBase = static_cast<int64_t>(blockIdx.x) * 8 * Tiles;
+  const uint8_t* const row[2] = {p.weights + min(rowBase + g, p.n - 1) * p.weightStride,
+                                 p.weights + min(rowBase + g + 8, p.n - 1) * p.weightStride};
+  const int64_t units = p.k / Unit<T>::kElems;
   const int64_t nb = p.k / quant::blockElems(T);
-  const SliceUnits<T> slice(p.k / Unit<T>::kElems, static_cast<int64_t>(cluster.block_rank()));
-  constexpr int kPerChunk = SliceUnits<T>::kPerChunk;
 
   Unit<T> current{};
-  if (slice.count > 0) current.load(row, nb, slice.unit(0), t);
+  if (warp < units) current.load(row, nb, warp, t);
   detail::waitForPrerequisites();  // the activations are the previous kernel's output
-  if (slice.chunks > 0) {
-    stageChunk<T, kTokens>(smem, 0, p, slice, 0, tokenBase);
-    waitCopies();
-    __syncthreads();
-    convertScales<T, kTokens>(smem, 0);
-    __syncthreads();
-  }
+  const ActView<Tiles> view{p.act, p.k, t, TokenRows<Tiles>(tokenBase, p.m, p.actStride, g, t)};
   float acc[Tiles][4];
 #pragma unroll
   for (int j = 0; j < Tiles; ++j)
 #pragma unroll
     for (int i = 0; i < 4; ++i) acc[j][i] = 0.0f;
-  const int pairOffset = T == QType::Q6_K ? 4 * t : 8 * t;
-  for (int64_t c = 0; c < slice.chunks; ++c) {
-    const int buffer = static_cast<int>(c & 1);
-    if (c + 1 < slice.chunks) stageChunk<T, kTokens>(smem, buffer ^ 1, p, slice, c + 1, tokenBase);
-    const StageView<T, Tiles> view{Smem::quants(smem, buffer) + g * stageQuantStride<T>() + pairOffset,
-                                   reinterpret_cast<const float*>(Smem::scales(smem) + 2 * t)};
-#pragma unroll
-    for (int piece = 0; piece < kPerChunk; ++piece) {
-      const int64_t v = kPerChunk * c + piece;
-      if (v >= slice.count) break;
-      if constexpr (Prefetch) {
-        Unit<T> next{};
-        if (v + 1 < slice.count) next.load(row, nb, slice.unit(v + 1), t);
-        current.multiply(view, piece, acc);
-        current = next;
-      } else {
-        if (v != 0) current.load(row, nb, slice.unit(v), t);
-        current.multiply(view, piece, acc);
-      }
-    }
-    waitCopies();
-    __syncthreads();  // the next chunk has landed; every warp is done with this one's scales
-    if (c + 1 < slice.chunks) {
-      convertScales<T, kTokens>(smem, buffer ^ 1);
-      __syncthreads();
+  for (int64_t u = warp; u < units; u += kMmqKSplit) {
+    if constexpr (Prefetch) {
+      Unit<T> next{};
+      if (u + kMmqKSplit < units) next.load(row, nb, u + kMmqKSplit, t);
+      current.multiply(view, u, acc);
+      current = next;
+    } else {
+      if (u != warp) current.load(row, nb, u, t);
+      current.multiply(view, u, acc);
     }
   }
   detail::allowDependents();
 
-  // The block's sums, [row][token] over the stage buffers (every warp is past its last read of
-  // them), then each block adds one quarter of the rows over the cluster in block order.
-  __syncthreads();
-  float* sums = reinterpret_cast<float*>(smem);
 #pragma unroll
   for (int j = 0; j < Tiles; ++j)
 #pragma unroll
-    for (int i = 0; i < 4; ++i)
-      sums[(16 * warp + g + 8 * (i >> 1)) * Smem::kSumStride + 8 * j + 2 * t + (i & 1)] = acc[j][i];
-  cluster.sync();
-  const float* blockSums[kMmqKSplit];
-#pragma unroll
-  for (int z = 0; z < kMmqKSplit; ++z) blockSums[z] = cluster.map_shared_rank(sums, z);
-  constexpr int kRowsPerRank = kMmqRowsPerBlock / kMmqKSplit;
-  const int rank = static_cast<int>(cluster.block_rank());
-  for (int o = static_cast<int>(threadIdx.x); o < kRowsPerRank * kTokens; o += kMmqThreads) {
-    const int r = kRowsPerRank * rank + o % kRowsPerRank, token = o / kRowsPerRank;
+    for (int i = 0; i < 4; ++i) partial[warp][g + 8 * (i >> 1)][8 * j + 2 * t + (i & 1)] = acc[j][i];
+  __syncthreads();
+  for (int o = static_cast<int>(threadIdx.x); o < kMmqRowsPerBlock * 8 * Tiles; o += kMmqThreads) {
+    const int r = o % kMmqRowsPerBlock, token = o / kMmqRowsPerBlock;
     const int64_t outRow = rowBase + r, outToken = tokenBase + token;
     if (outRow >= p.n || outToken >= p.m) continue;
-    const int at = r * Smem::kSumStride + token;
-    float total = blockSums[0][at];
+    float total = partial[0][r][token];
 #pragma unroll
-    for (int z = 1; z < kMmqKSplit; ++z) total = total + blockSums[z][at];
+    for (int w = 1; w < kMmqKSplit; ++w) total = total + partial[w][r][token];
     p.out[outToken * p.n + outRow] = total;
   }
-  cluster.sync();  // the other blocks' sums stay in place until every block has read them
 }
 
 template <QType T, bool Prefetch>
 cudaError_t launchTiles(const MmqArgs& a, const MmqParams& p, cudaStream_t stream) {
   const int tile = a.tileTokens != 0 ? a.tileTokens : mmqTileTokens(a.m);
   const int64_t tiles = (a.m + tile - 1) / tile;
-  const dim3 dims(static_cast<unsigned>(tiles), static_cast<unsigned>(mmqGrid(a.n, a.m).y), kMmqKSplit);
+  const dim3 dims(static_cast<unsigned>(tiles), static_cast<unsigned>(mmqGrid(a.n, a.m).y));
   const dim3 block(kMmqThreads);
   switch (tile) {
     case 8:

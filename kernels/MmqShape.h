@@ -4,14 +4,13 @@
 /// work, shared by its launcher, the kernel catalog (launch dims, shape checks) and the passes
 /// that ask which weight types have it (select-precision). Host and device code.
 ///
-/// A cluster of kMmqKSplit blocks owns kMmqRowsPerBlock weight rows and a tile of up to
-/// kMmqMaxTokens activation rows (tokens). Block z of the cluster takes the K units u with
-/// u % kMmqKSplit == z (a unit being a 256-element super-block of a K-quant or one 32-element
-/// block otherwise); it stages its units' activations in shared memory, 256 elements at a time,
-/// and its kMmqRowWarps warps each multiply 16 of the rows by them with int8 `mma.sync`, one
-/// 32-element Q8_1 block (Q6_K: one 16-element scale group) at a time. Each output sums its
-/// per-block terms in increasing unit order within a block, then the blocks' sums in order
-/// z = 0, 1, 2, 3 (through distributed shared memory): the order quant::dotQ81Mma reproduces.
+/// A block owns kMmqRowsPerBlock weight rows and a tile of up to kMmqMaxTokens activation rows
+/// (tokens); its kMmqKSplit warps split K (warp w takes the units u with u % kMmqKSplit == w,
+/// a unit being a 256-element super-block of a K-quant or one 32-element block otherwise) and
+/// each multiplies its 16 rows by the tile's tokens with int8 `mma.sync`, one 32-element Q8_1
+/// block (Q6_K: one 16-element scale group) at a time. Each output sums its per-block terms in
+/// increasing unit order within a warp, then the warps' sums in order w = 0, 1, 2, 3: the order
+/// quant::dotQ81Mma reproduces bit for bit.
 
 #include "quant/QType.h"
 
@@ -19,11 +18,9 @@
 
 namespace reel::kernels {
 
-/// Warps of a block, each owning one m16 tile of rows.
-inline constexpr int kMmqRowWarps = 4;
-/// Weight rows per block (and per cluster).
-inline constexpr int kMmqRowsPerBlock = 16 * kMmqRowWarps;
-/// Blocks of a cluster; they split K.
+/// Weight rows per block (one m16 tile of the mma).
+inline constexpr int kMmqRowsPerBlock = 16;
+/// Warps of a block; they split K.
 inline constexpr int kMmqKSplit = 4;
 /// Most tokens (activation rows) one block multiplies: 8 n8 tiles of the mma.
 inline constexpr int kMmqMaxTokens = 64;
@@ -43,17 +40,16 @@ constexpr int mmqTileTokens(int64_t m) {
 }
 
 /// Grid of an mmq launch: x over the token tiles (the tiles of one row block run side by side and
-/// share its weights through L2), y over blocks of kMmqRowsPerBlock weight rows, z over the
-/// kMmqKSplit blocks of a cluster.
+/// share its weights through L2), y over blocks of kMmqRowsPerBlock weight rows.
 struct MmqGrid {
-  int64_t x = 0, y = 0, z = kMmqKSplit;
+  int64_t x = 0, y = 0;
 };
 constexpr MmqGrid mmqGrid(int64_t n, int64_t m) {
   const int64_t tile = mmqTileTokens(m);
-  return {(m + tile - 1) / tile, (n + kMmqRowsPerBlock - 1) / kMmqRowsPerBlock, kMmqKSplit};
+  return {(m + tile - 1) / tile, (n + kMmqRowsPerBlock - 1) / kMmqRowsPerBlock};
 }
 
 /// Threads of an mmq block.
-inline constexpr int kMmqThreads = 32 * kMmqRowWarps;
+inline constexpr int kMmqThreads = 32 * kMmqKSplit;
 
 }  // namespace reel::kernels

@@ -38,9 +38,9 @@ constexpr GridFamily kQuantizeQ81{"quantize_q8_1", 256, 8};
 // (4 rows per CTA and row set) comes from the kernel table, its row sets and row chunks from
 // the launch policy select-launch-config records (LaunchPolicy.h).
 constexpr GridFamily kDp4aGemv{"dp4a-gemv", 128, 32};
-// Tensor-core matmul on quantized weights (mmq): kMmqThreads per CTA of 64 weight rows and a
-// quarter of K, each warp streaming its 16 rows' units with four 16-byte loads in flight per
-// thread; the grid (token tiles x row blocks x K split) comes from the kernel table. The token tiles of a row block read its
+// Tensor-core matmul on quantized weights (mmq): kMmqThreads per CTA of 16 weight rows, each
+// warp streaming its K units with four 16-byte loads in flight per thread; the grid (token
+// tiles x row blocks) comes from the kernel table. The token tiles of a row block read its
 // weights at about the same time, so DRAM sees each weight byte once.
 constexpr GridFamily kMmq{"mmq", kernels::kMmqThreads, 64};
 // f16 dequantization (dequant-hgemm's weight): kDequantThreads per CTA, each thread one
@@ -269,7 +269,7 @@ Estimate CostModel::mma(const MatmulShape& shape) const {
   work.bytes = weightBytes(shape) + q81Bytes(shape.m, shape.k) + f32Bytes(shape.m, shape.n);
   work.peakOpsPerUs = 2.0 * profile_.fp16Tflops * 1e6 * params_.mmaEfficiency;
   work.ops = 2.0 * paddedTokens * nk;
-  work.ctas = grid.x * grid.y * grid.z;
+  work.ctas = grid.x * grid.y;
   work.bytesInFlightPerCta = kMmq.bytesInFlightPerCta();
   Estimate estimate = kernel(work);
   const double instrPerUs = profile_.int8Tops * 1e6 / 8.0;

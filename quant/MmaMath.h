@@ -6,8 +6,7 @@
 /// Q6_K 16-element group), is exact on both sides.
 ///
 /// Per output, each scale group adds one term in increasing element order within the units a
-/// block of the cluster owns (MmqShape.h), and the kMmqKSplit blocks' sums are added in order;
-/// the integer sum enters as a float (exact: |sum| < 2^22). Mmq.cu is built
+/// warp owns (MmqShape.h), and the kMmqKSplit warps' sums are added in order; Mmq.cu is built
 /// with --fmad=false and QuantRef.cpp with -ffp-contract=off, so the sums agree bit for bit.
 
 #if defined(__CUDACC__)
@@ -20,14 +19,14 @@ namespace reel::quant {
 
 /// A group with a scale only (Q8_0: dScale = d; Q6_K: d * scale of the 16-element group):
 /// dScale * (d8 * sumi), d8 the Q8_1 scale of the activation block.
-REEL_MMA_HD float mmaScaledTerm(float dScale, float d8, float sum) {
-  return dScale * (d8 * sum);
+REEL_MMA_HD float mmaScaledTerm(float dScale, float d8, int sumi) {
+  return dScale * (d8 * static_cast<float>(sumi));
 }
 
 /// A Q4_K sub-block: dScale = d * scale, dMin = dmin * min (6-bit scale and min), s8 the Q8_1
 /// block's s (d8 * sum of its quants): the weights are dScale * q - dMin.
-REEL_MMA_HD float mmaScaleMinTerm(float dScale, float dMin, float d8, float s8, float sum) {
-  return dScale * (d8 * sum) - dMin * s8;
+REEL_MMA_HD float mmaScaleMinTerm(float dScale, float dMin, float d8, float s8, int sumi) {
+  return dScale * (d8 * static_cast<float>(sumi)) - dMin * s8;
 }
 
 }  // namespace reel::quant

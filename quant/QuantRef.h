@@ -68,9 +68,9 @@ float dotQ81(QType weightType, const void* wrow, const BlockQ81* act, int64_t n)
 
 /// Dot product of one weight row (GGUF layout, n elements) of a DP4A weight type with a Q8_1
 /// activation row, exactly as the tensor-core kernels (`mmq_<qtype>`) compute it: one term per
-/// scale group (quant/MmaMath.h), summed in element order within the units of each of the
-/// kMmqKSplit blocks of a cluster (unit u -> block u % 4; a unit is a K-quant super-block, or a
-/// 32-element block), then the blocks in order.
+/// scale group (quant/MmaMath.h), summed in element order within the units of each of
+/// kMmqKSplit warps (unit u -> warp u % 4; a unit is a K-quant super-block, or a 32-element
+/// block), then the warps in order.
 float dotQ81Mma(QType weightType, const void* wrow, const BlockQ81* act, int64_t n);
 
 /// Plain dot product of the dequantized weight row with float activations (double accumulate).

@@ -238,13 +238,13 @@ TEST_CASE("mmq: token tiles by row blocks, any m, whole units of k", "[catalog][
   // n, k, m: Llama-2-7B's FFN down projection at 33 rows.
   const int64_t down[kMaxIntArgs] = {4096, 11008, 33};
   const LaunchDims d = kernelDims("mmq_q6_k", down);
-  CHECK(d.grid == std::array<uint32_t, 3>{1, 64, 4});  // one 64-token tile, 4096 / 64 row blocks, K in 4
+  CHECK(d.grid == std::array<uint32_t, 3>{1, 256, 1});  // one 64-token tile, 4096 / 16 row blocks
   CHECK(d.block == std::array<uint32_t, 3>{128, 1, 1});
   CHECK(d.smemBytes == 0);
   CHECK(checkKernelArgs("mmq_q6_k", down).empty());
   // A prefill chunk of 200 rows: four tiles of 64; a partial row block at n = 4100.
   const int64_t prefill[kMaxIntArgs] = {4100, 4096, 200};
-  CHECK(kernelDims("mmq_q4_k", prefill).grid == std::array<uint32_t, 3>{4, 65, 4});
+  CHECK(kernelDims("mmq_q4_k", prefill).grid == std::array<uint32_t, 3>{4, 257, 1});
   CHECK(checkKernelArgs("mmq_q4_k", prefill).empty());
   // Q8_0: whole 32-element blocks (Qwen2.5-0.5B's 896); the K-quants whole super-blocks.
   const int64_t qwen[kMaxIntArgs] = {896, 896, 16};
@@ -252,7 +252,7 @@ TEST_CASE("mmq: token tiles by row blocks, any m, whole units of k", "[catalog][
   CHECK(checkKernelArgs("mmq_q4_k", qwen) == "k must be a positive multiple of 256 for q4_k weights");
   const int64_t noRows[kMaxIntArgs] = {4096, 4096, 0};
   CHECK(checkKernelArgs("mmq_q4_k", noRows) == "m must be positive");
-  const int64_t tooTall[kMaxIntArgs] = {65535 * 64 + 1, 256, 1};
+  const int64_t tooTall[kMaxIntArgs] = {65535 * 16 + 1, 256, 1};
   CHECK_FALSE(checkKernelArgs("mmq_q8_0", tooTall).empty());
   // No mmq kernel for a float weight.
   CHECK(findKernel("mmq_f16") == nullptr);
