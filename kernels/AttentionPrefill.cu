@@ -9,10 +9,13 @@
 //   B (16 x 8, col):  b0 b1 = [2t, 2t+1][g], b2 b3 = [2t+8, 2t+9][g], as two f16x2 registers;
 //   C (16 x 8, f32):  c0 c1 = [g][2t, 2t+1], c2 c3 = [g+8][2t, 2t+1].
 // So a lane holds two query rows, g and g + 8 of its warp's tile, in every fragment. S = Q K^T:
-// A is the warp's queries (f16, score scale and log2(e) folded in, held in registers for the
-// whole kernel), B the keys of 8 positions: K rows are dims-contiguous in shared memory, so
+// A is the warp's queries (score scale and log2(e) folded in, held in registers for the whole
+// kernel), B the keys of 8 positions: K rows are dims-contiguous in shared memory, so
 // b0 b1 is one 32-bit load. O += P V: the C fragments of two adjacent 8-key S tiles are exactly
-// the A fragment of one 16-key step (converted to f16), and B is V[key][dim], read as halves.
+// the A fragment of one 16-key step, and B is V[key][dim], read as halves. Q and P are f32
+// values; each goes in as an f16 part and an f16 remainder (two mmas with the same B), so the
+// scores and the weighted sum keep about 22 bits where one f16 rounding keeps 11, close to the
+// f32 kernel (attn_prefill), at twice the mma work.
 //
 // Rows are arbitrary (slot, position) pairs: row i attends to [max(0, end - window), end) of
 // slot slots[i], end = positions[i] + 1. The block runs one pass per distinct slot among its
@@ -53,6 +56,17 @@ struct FlashShape {
 __device__ __forceinline__ uint32_t packFloats(float lo, float hi) {
   const __half2 h = __floats2half2_rn(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+/// Two floats as an f16x2 pair `hi` plus the f16x2 pair `lo` of what rounding left out: hi + lo
+/// carries about 22 bits of each float, so two mmas (hi, then lo) keep the f32 kernel's accuracy.
+struct SplitPair {
+  uint32_t hi, lo;
+};
+__device__ __forceinline__ SplitPair splitFloats(float x, float y) {
+  const __half2 h = __floats2half2_rn(x, y);
+  const float2 back = __half22float2(h);
+  return {*reinterpret_cast<const uint32_t*>(&h), packFloats(x - back.x, y - back.y)};
 }
 
 /// Two f16 bit patterns as one f16x2 register, `lo` in the low half (the lower-indexed element).
@@ -122,6 +136,14 @@ struct FlashState {
   float o[FlashShape<kHeadDim>::kDimTiles][4];
 };
 
+/// A lane's A fragments of its warp's queries (score scale and log2(e) folded in), split in an
+/// f16 part and the f16 remainder (splitFloats).
+template <int kHeadDim>
+struct QueryFragments {
+  uint32_t hi[FlashShape<kHeadDim>::kDimSteps][4];
+  uint32_t lo[FlashShape<kHeadDim>::kDimSteps][4];
+};
+
 /// The staged K and V tiles (f16 bit patterns), double buffered.
 template <int kHeadDim>
 struct FlashTiles {
@@ -160,7 +182,7 @@ struct FlashTiles {
 /// One warp, one staged tile of keys (positions start ..): S = Q K^T, the row masks, the online
 /// softmax update and O += P V.
 template <int kHeadDim>
-__device__ __forceinline__ void attendTile(const FlashTiles<kHeadDim>& tiles, int buf, const uint32_t (*qf)[4],
+__device__ __forceinline__ void attendTile(const FlashTiles<kHeadDim>& tiles, int buf, const QueryFragments<kHeadDim>& qf,
                                            const LaneRows& lane, int slotId, int start, FlashState<kHeadDim>& st) {
   using Shape = FlashShape<kHeadDim>;
   const int g = (threadIdx.x % 32) / 4, t = threadIdx.x % 4;
@@ -172,7 +194,9 @@ __device__ __forceinline__ void attendTile(const FlashTiles<kHeadDim>& tiles, in
 #pragma unroll
     for (int kc = 0; kc < Shape::kDimSteps; ++kc) {
       const uint16_t* key = &tiles.k[buf][8 * j + g][16 * kc + 2 * t];
-      mmaF16(s[j], qf[kc], *reinterpret_cast<const uint32_t*>(key), *reinterpret_cast<const uint32_t*>(key + 8));
+      const uint32_t b0 = *reinterpret_cast<const uint32_t*>(key), b1 = *reinterpret_cast<const uint32_t*>(key + 8);
+      mmaF16(s[j], qf.hi[kc], b0, b1);
+      mmaF16(s[j], qf.lo[kc], b0, b1);
     }
   }
   // Masks (a select: a never-written key may give NaN scores), then each row's max over the
@@ -214,16 +238,21 @@ __device__ __forceinline__ void attendTile(const FlashTiles<kHeadDim>& tiles, in
     st.o[n][2] *= corr[1];
     st.o[n][3] *= corr[1];
   }
-  // O += P V, 16 keys a step: P's A fragment is S tiles 2ks (a0..a3) and 2ks + 1 (a4..a7).
+  // O += P V, 16 keys a step: P's A fragment is S tiles 2ks (a0..a3) and 2ks + 1 (a4..a7), split
+  // like the queries so that P keeps its f32 accuracy.
 #pragma unroll
   for (int ks = 0; ks < Shape::kKeySteps; ++ks) {
-    const uint32_t p[4] = {packFloats(s[2 * ks][0], s[2 * ks][1]), packFloats(s[2 * ks][2], s[2 * ks][3]),
-                           packFloats(s[2 * ks + 1][0], s[2 * ks + 1][1]),
-                           packFloats(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+    const SplitPair p[4] = {splitFloats(s[2 * ks][0], s[2 * ks][1]), splitFloats(s[2 * ks][2], s[2 * ks][3]),
+                            splitFloats(s[2 * ks + 1][0], s[2 * ks + 1][1]),
+                            splitFloats(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+    const uint32_t hi[4] = {p[0].hi, p[1].hi, p[2].hi, p[3].hi};
+    const uint32_t lo[4] = {p[0].lo, p[1].lo, p[2].lo, p[3].lo};
 #pragma unroll
     for (int n = 0; n < Shape::kDimTiles; ++n) {
       const uint16_t* v = &tiles.v[buf][16 * ks + 2 * t][8 * n + g];
-      mmaF16(st.o[n], p, packHalves(v[0], v[Shape::kPitch]), packHalves(v[8 * Shape::kPitch], v[9 * Shape::kPitch]));
+      const uint32_t b0 = packHalves(v[0], v[Shape::kPitch]), b1 = packHalves(v[8 * Shape::kPitch], v[9 * Shape::kPitch]);
+      mmaF16(st.o[n], hi, b0, b1);
+      mmaF16(st.o[n], lo, b0, b1);
     }
   }
 }
@@ -274,7 +303,7 @@ __global__ void __launch_bounds__(kThreads) flashPrefillKernel(const AttentionAr
   __syncthreads();
 
   LaneRows lane;
-  uint32_t qf[Shape::kDimSteps][4];
+  QueryFragments<kHeadDim> qf;
   {
     const float qScale = a.scale * kLog2e;  // scores in log2 units: exp2f below
     const float* q[2];
@@ -287,15 +316,17 @@ __global__ void __launch_bounds__(kThreads) flashPrefillKernel(const AttentionAr
       q[h] = lane.slot[h] >= 0 ? a.q + (firstRow + r) * a.qStride + static_cast<int64_t>(head) * kHeadDim : nullptr;
     }
     const auto pair = [&](int h, int d) {
-      return q[h] == nullptr ? 0u : packFloats(q[h][d] * qScale, q[h][d + 1] * qScale);
+      return q[h] == nullptr ? SplitPair{0u, 0u} : splitFloats(q[h][d] * qScale, q[h][d + 1] * qScale);
     };
 #pragma unroll
     for (int kc = 0; kc < Shape::kDimSteps; ++kc) {
       const int d = 16 * kc + 2 * t;
-      qf[kc][0] = pair(0, d);
-      qf[kc][1] = pair(1, d);
-      qf[kc][2] = pair(0, d + 8);
-      qf[kc][3] = pair(1, d + 8);
+      const SplitPair pairs[4] = {pair(0, d), pair(1, d), pair(0, d + 8), pair(1, d + 8)};
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        qf.hi[kc][i] = pairs[i].hi;
+        qf.lo[kc][i] = pairs[i].lo;
+      }
     }
   }
   FlashState<kHeadDim> st;
