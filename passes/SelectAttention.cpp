@@ -5,10 +5,10 @@
 /// prefill kernel when prefilling. Decided per bucket graph:
 ///   - prefill graphs: `strategy = "flash-prefill"` where the tensor-core kernel has the head
 ///     dim (kernels/AttentionPrefillShape.h: 32, 64, 128) and the option `flash-prefill` is on
-///     (off by default until its kernel has passed gpu-check): tiles of 64 query rows against
-///     tiles of the cache, each K and V row read once per tile instead of once per row; else
-///     `strategy = "prefill"` (the decode kernel with per-row lengths). Either way each row of
-///     the chunk attends causally to its sequence's cache, the chunk's own keys included;
+///     (the default): tiles of 64 query rows against tiles of the cache, each K and V row read
+///     once per tile instead of once per row; else `strategy = "prefill"` (the decode kernel
+///     with per-row lengths). Either way each row of the chunk attends causally to its
+///     sequence's cache, the chunk's own keys included;
 ///   - decode graphs: `strategy = "decode"` (one kernel for any M: each row attends to its
 ///     own sequence's cache up to its KV length);
 ///   - the long-context class: where the model can attend to more than
@@ -44,8 +44,8 @@ struct AttentionPlanInput {
   int64_t threshold = 0;  ///< flash-min-context, or the measured threshold
   std::string thresholdReason;
   int64_t maxSplits = 1;
-  int64_t modelContext = 0;   ///< the module's `context`, 0 if unknown
-  bool flashPrefill = false;  ///< the tensor-core prefill kernel where it has the head dim
+  int64_t modelContext = 0;  ///< the module's `context`, 0 if unknown
+  bool flashPrefill = true;  ///< the tensor-core prefill kernel where it has the head dim
 };
 
 /// The strategies chosen for one attention op.
@@ -235,9 +235,9 @@ PassInfo selectAttentionPassInfo() {
           {{"flash-min-context", OptionKind::Int, "",
             "flash-decoding when the longest KV length exceeds this (default: the GPU profile's, 1024)"},
            maxSplits,
-           {"flash-prefill", OptionKind::Bool, "false",
-            "prefill attention on tensor cores where the kernel has the head dim (32, 64, 128), off by default "
-            "until its kernel has passed gpu-check; false: the decode kernel with per-row lengths"}},
+           {"flash-prefill", OptionKind::Bool, "true",
+            "prefill attention on tensor cores where the kernel has the head dim (32, 64, 128); false: the "
+            "decode kernel with per-row lengths"}},
           [] { return std::make_unique<SelectAttentionPass>(); }};
 }
 

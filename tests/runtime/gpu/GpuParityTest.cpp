@@ -209,9 +209,8 @@ size_t prefillLaunches(const codegen::Plan& plan, const std::string& kernel) {
 
 TEST_CASE("tiny: a prompt of several prefill chunks, then decode, matches the CPU reference",
           "[gpu][parity][prefill]") {
-  // The default plan prefills through the decode kernel with per-row lengths (flash-prefill is
-  // off by default until its kernel has passed gpu-check); with select-attention{flash-prefill=true},
-  // through the tensor-core attention.
+  // The default plan prefills through the tensor-core attention (flash-prefill); with
+  // select-attention{flash-prefill=false}, through the decode kernel with per-row lengths.
   // Two prompts, whose rows the scheduler packs into the 16-row prefill steps (a step may hold
   // rows of both sequences: two slots in one row tile of the kernel).
   const models::ModelConfig config = tinyConfig();
@@ -222,10 +221,10 @@ TEST_CASE("tiny: a prompt of several prefill chunks, then decode, matches the CP
   for (const bool flash : {true, false}) {
     INFO("flash-prefill " << flash);
     GpuCompileSpec spec;
-    if (flash) {
+    if (!flash) {
       spec.pipeline = passes::kDefaultPipeline;
       const std::string pass = "select-attention";
-      spec.pipeline.replace(spec.pipeline.find(pass), pass.size(), pass + "{flash-prefill=true}");
+      spec.pipeline.replace(spec.pipeline.find(pass), pass.size(), pass + "{flash-prefill=false}");
     }
     codegen::CompileResult compiled = compileForGpu(config, *weights.source, spec);
     CHECK(prefillLaunches(compiled.plan, "attn_prefill_flash") == (flash ? static_cast<size_t>(config.numLayers) : 0));
