@@ -122,8 +122,8 @@ __device__ __forceinline__ void addTerms(float (&acc)[Tiles][4], int j, const in
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int r = i >> 1, h = i & 1;
-    acc[j][i] = acc[j][i] + (WithMin ? quant::mmaScaleMinTerm(dScale[r], dMin[r], a[h].d, a[h].s, c[i])
-                                     : quant::mmaScaledTerm(dScale[r], a[h].d, c[i]));
+    acc[j][i] = WithMin ? quant::mmaAddScaleMin(acc[j][i], dScale[r], dMin[r], a[h].d, a[h].s, c[i])
+                        : quant::mmaAddScaled(acc[j][i], dScale[r], a[h].d, c[i]);
   }
 }
 

@@ -631,8 +631,8 @@ float addMmaKQuantTerms(const Block& b, const BlockQ81* act, int64_t u, float ac
     const int64_t e0 = 256 * u + 32 * j;
     const int sumi = intDot([&](int i) { return kQuant(b, 32 * j + i); }, act, e0, 32);
     const BlockQ81& a = act[e0 / 32];
-    acc +=
-        mmaScaleMinTerm(d * static_cast<float>(sc), dmin * static_cast<float>(m), f16ToF32(a.d), f16ToF32(a.s), sumi);
+    acc = mmaAddScaleMin(acc, d * static_cast<float>(sc), dmin * static_cast<float>(m), f16ToF32(a.d), f16ToF32(a.s),
+                         sumi);
   }
   return acc;
 }
@@ -650,30 +650,30 @@ float addMmaUnitTerms(QType type, const uint8_t* row, const BlockQ81* act, int64
       for (int g = 0; g < 16; ++g) {
         const int64_t e0 = 256 * u + 16 * g;
         const int sumi = intDot([&](int i) { return q6kQuant(b, 16 * g + i) - 32; }, act, e0, 16);
-        acc += mmaScaledTerm(d * static_cast<float>(b.scales[g]), f16ToF32(act[e0 / 32].d), sumi);
+        acc = mmaAddScaled(acc, d * static_cast<float>(b.scales[g]), f16ToF32(act[e0 / 32].d), sumi);
       }
       return acc;
     }
     case QType::Q8_0: {
       const BlockQ80& b = reinterpret_cast<const BlockQ80*>(row)[u];
       const int sumi = intDot([&](int i) { return static_cast<int>(b.qs[i]); }, act, 32 * u, 32);
-      return acc + mmaScaledTerm(f16ToF32(b.d), f16ToF32(act[u].d), sumi);
+      return mmaAddScaled(acc, f16ToF32(b.d), f16ToF32(act[u].d), sumi);
     }
     case QType::Q4_0: {
       const BlockQ40& b = reinterpret_cast<const BlockQ40*>(row)[u];
       const int sumi = intDot([&](int i) { return q40Signed(b, i); }, act, 32 * u, 32);
-      return acc + mmaScaledTerm(f16ToF32(b.d), f16ToF32(act[u].d), sumi);
+      return mmaAddScaled(acc, f16ToF32(b.d), f16ToF32(act[u].d), sumi);
     }
     case QType::Q5_0: {
       const BlockQ50& b = reinterpret_cast<const BlockQ50*>(row)[u];
       const int sumi = intDot([&](int i) { return q50Signed(b, i); }, act, 32 * u, 32);
-      return acc + mmaScaledTerm(f16ToF32(b.d), f16ToF32(act[u].d), sumi);
+      return mmaAddScaled(acc, f16ToF32(b.d), f16ToF32(act[u].d), sumi);
     }
     case QType::Q5_1: {
       const BlockQ51& b = reinterpret_cast<const BlockQ51*>(row)[u];
       const int sumi = intDot([&](int i) { return q5Quant(b.qs, b.qh, i); }, act, 32 * u, 32);
       // w = d q + m: the min enters as -dMin, as the kernel passes it.
-      return acc + mmaScaleMinTerm(f16ToF32(b.d), -f16ToF32(b.m), f16ToF32(act[u].d), f16ToF32(act[u].s), sumi);
+      return mmaAddScaleMin(acc, f16ToF32(b.d), -f16ToF32(b.m), f16ToF32(act[u].d), f16ToF32(act[u].s), sumi);
     }
     default:
       throw std::invalid_argument("dotQ81Mma: no tensor-core kernel for this weight type");
