@@ -32,8 +32,8 @@ struct CompileRequest {
   passes::GpuProfile profile;
   std::optional<std::string> pipeline;  ///< the pass pipeline; nullopt: the default pipeline
   std::vector<int64_t> buckets{1, 2, 4, 8, 16, 32, 64};
-  int64_t prefillTokens = 256;  ///< M of the prefill specialisation
-  int64_t maxContext = 0;       ///< KV positions per sequence; 0: min(model context, kDefaultMaxContext)
+  std::optional<int64_t> prefillTokens;  ///< M of the prefill specialisation (PassContext::prefillTokens)
+  int64_t maxContext = 0;                ///< KV positions per sequence; 0: min(model context, kDefaultMaxContext)
   std::optional<int64_t> memoryBudget;
   /// Verify the input and the IR after each changing pass (false: `--no-verify`).
   bool verify = true;
@@ -58,7 +58,8 @@ CompileResult compileModel(const CompileRequest& request);
 
 /// Optimizes an existing module in place with `request`'s pipeline, buckets and profile, then
 /// lowers it (request.config, request.scheme and request.sampling are ignored; the module's
-/// attributes and ops describe the model). The plan's context is request.maxContext, else min(the module's context, 4096).
+/// attributes and ops describe the model). The plan's context is request.maxContext, else min(the module's context,
+/// 4096).
 CompileResult compileModule(std::unique_ptr<ir::Module> module, const CompileRequest& request);
 
 }  // namespace reel::codegen

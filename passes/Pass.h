@@ -101,12 +101,17 @@ struct Decision {
   std::string reason;   ///< one line: the figures that decided it
 };
 
+/// M of the @prefill graph where neither the compile nor the GPU profile's measurements say.
+inline constexpr int64_t kDefaultPrefillTokens = 256;
+
 /// What a compile knows besides the IR: the target, the compile options and a log of
 /// decisions for --explain.
 struct PassContext {
   GpuProfile profile;
   std::vector<int64_t> buckets{1, 2, 4, 8, 16, 32, 64};
-  int64_t prefillTokens = 256;          ///< M of the prefill specialisation
+  /// M of the prefill specialisation (0: none). Unset: specialize-buckets takes the profile's
+  /// measured prefill_tokens, else kDefaultPrefillTokens, and sets it to what it built.
+  std::optional<int64_t> prefillTokens;
   std::optional<int64_t> memoryBudget;  ///< bytes of GPU memory for weights; nullopt = the profile's memory
   std::vector<Decision> decisions;
   /// Totals reported at the end of a compile ("weight bytes on the GPU: ...").

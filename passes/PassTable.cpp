@@ -21,7 +21,8 @@ std::vector<PassInfo> makeTable() {
        "specialize",
        {{"buckets", OptionKind::IntList, "", "bucket sizes M of the decode graphs; default: the compile's --buckets"},
         {"prefill-tokens", OptionKind::Int, "",
-         "M of the @prefill graph, 0 for none; default: the compile's --prefill-tokens (256)"}},
+         "M of the @prefill graph, 0 for none; default: the compile's --prefill-tokens, else the GPU profile's "
+         "measured prefill_tokens, else 256"}},
        createSpecializeBucketsPass},
       {"canonicalize",
        "merge duplicate source ops, move each next to its first use, drop no-op rope scaling and attention windows",

@@ -64,15 +64,33 @@ class SpecializeBucketsPass : public Pass {
   }
 
  private:
-  /// The buckets and prefill size: the options when given, else the compile context's.
-  /// The context is updated so that later passes and reports see what was built.
+  /// The buckets and prefill size: the options when given, else the compile context's; the
+  /// prefill size falls back to the chunk `reel tune` measured fastest (the profile's [measured]
+  /// prefill_tokens), then to kDefaultPrefillTokens. The context is updated so that later passes
+  /// and reports see what was built.
   Specialisation planFor(PassContext& context) const {
     Specialisation plan;
     plan.buckets = options().given("buckets") ? options().getIntList("buckets") : context.buckets;
-    plan.prefillTokens = options().getIntOr("prefill-tokens", context.prefillTokens);
     checkBuckets(plan.buckets);
+    std::string why;
+    if (options().given("prefill-tokens")) {
+      plan.prefillTokens = options().getIntOr("prefill-tokens", 0);
+      why = "the option prefill-tokens";
+    } else if (context.prefillTokens) {
+      plan.prefillTokens = *context.prefillTokens;
+      why = "the compile's --prefill-tokens";
+    } else if (const int64_t measured = context.profile.measured.prefillTokens; measured > 0) {
+      plan.prefillTokens = measured;
+      why = fmt::format("the fastest chunk reel tune measured (profile {}, [measured] prefill_tokens)",
+                        context.profile.name);
+    } else {
+      plan.prefillTokens = kDefaultPrefillTokens;
+      why = "the default (no measured prefill_tokens in the profile)";
+    }
     if (plan.prefillTokens < 0)
       failPlain("prefill-tokens must be 0 (no prefill graph) or positive, got {}", plan.prefillTokens);
+    if (plan.prefillTokens > 0)
+      context.decide({"specialize-buckets", "prefill", "prefill chunk", fmt::format("M={}", plan.prefillTokens), why});
     context.buckets = plan.buckets;
     context.prefillTokens = plan.prefillTokens;
     return plan;

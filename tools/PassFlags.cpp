@@ -101,7 +101,7 @@ std::string contextFlagsText(const ContextFlags& flags, const passes::PassContex
   words.push_back(flags.gpuProfile ? headerWord("--gpu-profile", *flags.gpuProfile)
                                    : headerWord("--gpu", context.profile.name));
   words.push_back(headerWord("--buckets", fmt::format("{}", fmt::join(context.buckets, ","))));
-  words.push_back(headerWord("--prefill-tokens", std::to_string(context.prefillTokens)));
+  if (context.prefillTokens) words.push_back(headerWord("--prefill-tokens", std::to_string(*context.prefillTokens)));
   if (context.memoryBudget) words.push_back(headerWord("--memory-budget", std::to_string(*context.memoryBudget)));
   for (const std::string& plugin : flags.plugins) words.push_back(headerWord("--load-pass-plugin", plugin));
   return fmt::format("{}", fmt::join(words, " "));
@@ -215,8 +215,6 @@ PassSetup resolvePassSetup(const ContextFlags& flags, PipelineDefault fallback) 
   if (flags.buckets) setup.context.buckets = parseBuckets(*flags.buckets);
   if (flags.prefillTokens)
     setup.context.prefillTokens = parseIntIn(*flags.prefillTokens, {0, kMaxBucketRows}, "--prefill-tokens");
-  else if (setup.context.profile.measured.prefillTokens > 0)  // the chunk `reel tune` measured best
-    setup.context.prefillTokens = setup.context.profile.measured.prefillTokens;
   if (flags.memoryBudget) setup.context.memoryBudget = byteSizeFlag(*flags.memoryBudget, "--memory-budget");
   // The default pipeline is read after the plugins are loaded: their passes may join it.
   const std::string defaultPipeline =
