@@ -214,6 +214,15 @@ double timeKernelChain(const std::vector<TimedKernel>& chain, const KernelTimerO
   return KernelTimer(options).time(chain);
 }
 
+int64_t chainBufferBytes(const std::vector<TimedKernel>& chain) {
+  int64_t bytes = 0;
+  for (const TimedKernel& kernel : chain) {
+    const ResolvedLaunch launch = resolve(kernel);
+    for (size_t i = 0; i < launch.info->ptrArgs.size(); ++i) bytes += bufferBytes(launch, i);
+  }
+  return bytes;
+}
+
 double KernelTimer::time(const std::vector<TimedKernel>& chain) {
   const KernelTimerOptions& options = options_;
   if (chain.empty()) failPlain("reel tune: nothing to time");
@@ -225,7 +234,8 @@ double KernelTimer::time(const std::vector<TimedKernel>& chain) {
   }
   const int64_t copies =
       std::clamp<int64_t>((4 * options.l2Bytes + passBytes - 1) / passBytes, 2, kMaxCopiesBytes / passBytes);
-  if (copies < 2) failPlain("reel tune: one pass over '{}' needs more than 1 GiB of buffers", chain.front().id);
+  if (passBytes > kMaxTimedPassBytes || copies < 2)
+    failPlain("reel tune: one pass over '{}' needs more than 1 GiB of buffers", chain.front().id);
 
   const bool needsLibrary = std::any_of(launches.begin(), launches.end(), [](const ResolvedLaunch& launch) {
     return launch.info->kind == kernels::KernelKind::Library;

@@ -53,4 +53,12 @@ class KernelTimer {
 /// KernelTimer(options).time(chain).
 double timeKernelChain(const std::vector<TimedKernel>& chain, const KernelTimerOptions& options);
 
+/// The most bytes of buffers one timed pass may use (KernelTimer::time refuses more).
+inline constexpr int64_t kMaxTimedPassBytes = int64_t{1} << 30;
+
+/// Bytes of the buffers one pass over `chain` allocates (its kernel table footprints), so that a
+/// caller can leave out what KernelTimer::time would refuse. Throws as KernelTimer::time does
+/// for a chain it cannot resolve.
+int64_t chainBufferBytes(const std::vector<TimedKernel>& chain);
+
 }  // namespace reel::gpu

@@ -66,3 +66,26 @@ TEST_CASE("tune: the kernel timer refuses what it cannot run, in one line", "[gp
                     "reel tune: kernel 'hgemm_cublas': n and k must be multiples of 8");
   CHECK_THROWS_WITH(timer.time({}), "reel tune: nothing to time");
 }
+
+TEST_CASE("tune: chains over the timer's buffer limit are known before they are timed", "[gpu][tune]") {
+  // Llama-2-7B decode attention (32 heads, 32 KV heads x 128): at M = 16 and 4096 keys the caches
+  // alone are 1 GiB, which the timer refuses; at M = 1 and 256 keys they are small.
+  const auto attention = [](int64_t m, int64_t context) {
+    return std::vector<gpu::TimedKernel>{{"attn_decode",
+                                          {{"m", m},
+                                           {"n_heads", 32},
+                                           {"n_kv_heads", 32},
+                                           {"head_dim", 128},
+                                           {"max_ctx", context},
+                                           {"window", 0},
+                                           {"q_stride", 32 * 128}},
+                                          {0.088f},
+                                          context}};
+  };
+  CHECK(gpu::chainBufferBytes(attention(1, 256)) < gpu::kMaxTimedPassBytes);
+  CHECK(gpu::chainBufferBytes(attention(16, 4096)) > gpu::kMaxTimedPassBytes);
+  gpu::KernelTimer timer;
+  CHECK_THROWS_WITH(timer.time(attention(16, 4096)),
+                    "reel tune: one pass over 'attn_decode' needs more than 1 GiB of buffers");
+  CHECK(std::isfinite(timer.time(attention(1, 256))));
+}
