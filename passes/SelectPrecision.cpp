@@ -504,7 +504,7 @@ PassInfo selectPrecisionPassInfo() {
            {"dp4a", OptionKind::Bool, "", "allow DP4A kernels (default: the GPU profile's dp4a feature)"},
            {"mma", OptionKind::Bool, "",
             "allow the tensor-core kernels on block-quantized weights (default: the GPU profile's mma feature)"},
-           {"dequant-hgemm", OptionKind::Bool, "false",
+           {"dequant-hgemm", OptionKind::Bool, "true",
             "allow HGEMM on block-quantized weights dequantized to f16 right before each use (no held copy)"}},
           [] { return std::make_unique<SelectPrecisionPass>(); }};
 }
