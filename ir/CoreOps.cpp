@@ -1,5 +1,7 @@
 #include "ir/CoreOps.h"
 
+#include "ir/TensorParallel.h"
+
 #include <fmt/format.h>
 
 namespace reel::ir {
@@ -106,7 +108,7 @@ Result verifyWeight(const Op& op) {
   if (type.shape.back() % blockElems(type.elem) != 0)
     return fmt::format("row length {} is not a multiple of the {} block", type.shape.back(),
                        elemTypeName(type.elem).str());
-  return std::nullopt;
+  return checkWeightShard(op);
 }
 
 Result verifyKvCache(const Op& op) {
@@ -245,9 +247,8 @@ Result verifyNextTokens(const Op& op) {
   return resultIs(op, TensorType(ElemType::I32, {logits->type().shape[0]}));
 }
 
-}  // namespace
-
-const std::vector<OpDef>& coreOpDefs() {
+/// The ops of one rank's decode step.
+const std::vector<OpDef>& stepOpDefs() {
   static const std::vector<OpDef> defs = {
       {"input", "a per-step input (token ids, positions, KV lengths)", 0, 0, 1, false, verifyInput},
       {"weight", "a model tensor, by its GGUF name, with its qtype and shape", 0, 0, 1, false, verifyWeight},
@@ -272,6 +273,18 @@ const std::vector<OpDef>& coreOpDefs() {
        "seeded draw (greedy rows: the argmax)",
        1, 1, 1, false, verifyNextTokens},
   };
+  return defs;
+}
+
+}  // namespace
+
+const std::vector<OpDef>& coreOpDefs() {
+  static const std::vector<OpDef> defs = [] {
+    std::vector<OpDef> ops = stepOpDefs();
+    // The collectives of a sharded graph (ir/TensorParallel.h).
+    ops.insert(ops.end(), collectiveOpDefs().begin(), collectiveOpDefs().end());
+    return ops;
+  }();
   return defs;
 }
 

@@ -13,7 +13,8 @@
 namespace reel::ir {
 
 /// Definitions of the core ops: input, weight, kv_cache, output, embedding, rms_norm,
-/// matmul, bias_add, rope, attention, add, silu_mul, argmax, sample.
+/// matmul, bias_add, rope, attention, add, silu_mul, argmax, sample, and the collectives of
+/// a sharded graph (all_reduce, all_gather, vocab_parallel_embedding: ir/TensorParallel.h).
 const std::vector<OpDef>& coreOpDefs();
 
 /// Shared verifier checks: each returns the broken rule, or nullopt.

@@ -2,6 +2,7 @@
 
 #include "ir/DecisionAttrs.h"
 #include "ir/OpRegistry.h"
+#include "ir/TensorParallel.h"
 
 #include <llvm/ADT/DenseSet.h>
 
@@ -34,6 +35,7 @@ std::optional<std::string> structuralError(const Op& op, const llvm::DenseSet<co
 }  // namespace
 
 std::optional<std::string> findVerifyError(const Graph& graph) {
+  if (std::optional<std::string> error = checkGraphRanks(graph)) return error;
   llvm::DenseSet<const Value*> defined;
   for (const std::unique_ptr<Op>& op : graph.ops()) {
     std::optional<std::string> error = structuralError(*op, defined);

@@ -1,0 +1,55 @@
+#pragma once
+/// \file
+/// Tensor parallelism in the IR (docs/ir.md, "Tensor parallel"). A sharded graph is the
+/// program of one rank of a group of `tp` ranks, the same program on every rank (SPMD):
+///
+///   graph @step attributes {tp = 2} { ... }                 the ranks of the group
+///   %wq = weight {name = "blk.0.attn_q.weight", shard_axis = 0, shard_parts = 2} : q8_0[128, 256]
+///
+/// A weight op with `shard_axis` and `shard_parts` holds one of `shard_parts` equal pieces of
+/// its tensor cut along dim `shard_axis` of the IR's shape (0: rows, the output features of a
+/// matrix; 1: columns, the row length), and its result type is the piece's shape. Rank r of
+/// `tp` holds piece r * shard_parts / tp: piece r when the parts are the ranks, and each piece
+/// on tp / shard_parts consecutive ranks when there are fewer parts (replicated KV heads).
+///
+/// The collectives are ops: `all_reduce` sums over the ranks, `all_gather` puts the ranks'
+/// columns side by side, `vocab_parallel_embedding` looks tokens up in the rank's piece of
+/// a table split by vocabulary (zero rows for the other ranks' tokens, summed by an
+/// all_reduce after it).
+
+#include "ir/Graph.h"
+#include "ir/OpRegistry.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace reel::ir {
+
+/// How a weight op's tensor is cut (its `shard_axis` and `shard_parts` attributes).
+struct WeightShard {
+  int64_t axis = 0;
+  int64_t parts = 1;
+};
+
+/// The ranks a graph runs on: its `tp` attribute, 1 when it has none.
+int64_t tensorParallelRanks(const Graph& graph);
+
+/// The shard a weight op holds, or nullopt for a whole tensor (no shard attributes).
+std::optional<WeightShard> weightShard(const Op& weightOp);
+
+/// The piece of a tensor cut into `shard.parts` that rank `rank` of `ranks` holds.
+int64_t shardPiece(const WeightShard& shard, int64_t rank, int64_t ranks);
+
+/// The rule a weight op's shard attributes break (both or neither, axis within the rank,
+/// parts dividing the graph's tp), or nullopt.
+std::optional<std::string> checkWeightShard(const Op& weightOp);
+
+/// The rule a graph's `tp` attribute breaks (an integer >= 1), or nullopt.
+std::optional<std::string> checkGraphRanks(const Graph& graph);
+
+/// The collective ops: all_reduce, all_gather, vocab_parallel_embedding.
+const std::vector<OpDef>& collectiveOpDefs();
+
+}  // namespace reel::ir
