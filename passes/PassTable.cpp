@@ -16,6 +16,12 @@ namespace {
 
 std::vector<PassInfo> makeTable() {
   std::vector<PassInfo> table = {
+      {"shard",
+       "split each graph over tp ranks, Megatron-style: q/k/v and gate/up by columns, attn_output and ffn_down by "
+       "rows and an all_reduce, token embedding and output head by vocabulary (docs/ir.md, \"Tensor parallel\")",
+       "shard",
+       {OptionSpec{"tp", OptionKind::Int, "1", "ranks of the tensor-parallel group; 1: no change"}.atLeast(1)},
+       createShardPass},
       {"specialize-buckets",
        "clone the generic step into one decode graph per bucket M (@decode.m1, ...) and a @prefill graph",
        "specialize",
@@ -90,8 +96,8 @@ void insertAtAnchor(std::vector<std::string>& names, const PassInfo& info) {
 }  // namespace
 
 const std::vector<std::string>& passPhases() {
-  static const std::vector<std::string> phases = {"specialize", "cleanup", "precision", "fusion",
-                                                  "attention",  "launch",  "memory"};
+  static const std::vector<std::string> phases = {"shard",  "specialize", "cleanup", "precision",
+                                                  "fusion", "attention",  "launch",  "memory"};
   return phases;
 }
 

@@ -27,7 +27,7 @@ inline constexpr const char* kDefaultPipeline =
     "fuse-residual-norm,select-attention,fuse-rope-attention,share-activation-quant,dce,fold-quantize,"
     "select-launch-config,plan-memory";
 
-/// The phases of the pipeline, in order, for listings: "specialize", "cleanup",
+/// The phases of the pipeline, in order, for listings: "shard", "specialize", "cleanup",
 /// "precision", "fusion", "attention", "launch", "memory".
 const std::vector<std::string>& passPhases();
 
@@ -74,6 +74,7 @@ class PassRegistry {
 void registerBuiltinPasses();
 
 /// The infrastructure passes (one file each, named after the pass).
+std::unique_ptr<Pass> createShardPass();
 std::unique_ptr<Pass> createSpecializeBucketsPass();
 std::unique_ptr<Pass> createCanonicalizePass();
 std::unique_ptr<Pass> createCsePass();
