@@ -1,5 +1,6 @@
 #include "runtime/reference/ReferenceExecutor.h"
 
+#include "ir/TensorParallel.h"
 #include "ir/Verifier.h"
 #include "models/RopeFactors.h"
 #include "runtime/decode/Sampling.h"
@@ -100,6 +101,9 @@ HookTable<OpExecutionFn>& executionRegistry() {
         {"add_rms_norm", builtin(&ReferenceExecutor::runAddRmsNorm)},
         {"quantize_q8_1", builtin(&ReferenceExecutor::runQuantizeQ81)},
         {"cast_f16", builtin(&ReferenceExecutor::runCastF16)},
+        {"all_reduce", builtin(&ReferenceExecutor::runAllReduce)},
+        {"all_gather", builtin(&ReferenceExecutor::runAllGather)},
+        {"vocab_parallel_embedding", builtin(&ReferenceExecutor::runVocabParallelEmbedding)},
     };
     return HookTable<OpExecutionFn>("reference execution", std::move(builtins));
   }();
@@ -127,6 +131,7 @@ ReferenceExecutor::ReferenceExecutor(const ir::Graph& graph, const WeightSource&
   // trust the shapes and attributes the verifier checks.
   if (std::optional<std::string> why = ir::findVerifyError(graph)) failPlain("reference executor: {}", *why);
   prefill_ = isPrefillGraph(graph);
+  checkGroup();
   size_t index = 0;
   for (const auto& op : graph.ops()) {
     const OpExecutionFn* hook = findOpExecution(op->name());
@@ -151,10 +156,29 @@ ReferenceExecutor::ReferenceExecutor(const ir::Graph& graph, const WeightSource&
   prepareMatmulScales();
 }
 
+void ReferenceExecutor::checkGroup() const {
+  const int64_t ranks = ir::tensorParallelRanks(graph_);
+  const int64_t groupRanks = options_.communicator ? options_.communicator->ranks() : 1;
+  if (ranks != groupRanks)
+    failPlain("reference executor: graph @{} is one rank of tp = {}, but runs in a group of {} ranks", graph_.name(),
+              ranks, groupRanks);
+}
+
+Communicator& ReferenceExecutor::communicator(const ir::Op& op) const {
+  if (!options_.communicator) failPlain("reference executor: {} needs a tensor-parallel group", op.describe());
+  return *options_.communicator;
+}
+
 void ReferenceExecutor::prepareWeight(const ir::Op& op) {
   std::string name = op.attrs().getString("name").value_or("");
   std::optional<WeightView> view = source_.find(name);
   if (!view) failPlain("{}: has no tensor '{}' (needed by {})", source_.describe(), name, op.describe());
+  if (std::optional<ir::WeightShard> shard = ir::weightShard(op)) {
+    // This rank's piece: the values of the whole tensor are checked, the shape of the piece.
+    source_.checkValues(*view);
+    const int64_t piece = ir::shardPiece(*shard, communicator(op).rank(), communicator(op).ranks());
+    view = weightPiece(*view, *shard, piece, weightPieces_.emplace_back());
+  }
   checkWeightMatches(op, *view, source_);
   if (op.result()->type().rank() == 1)
     vectors_[op.result()] = dequantizeVector(*view);
@@ -377,6 +401,37 @@ void ReferenceExecutor::runQuantizeQ81(const ir::Op& op) {
 
 void ReferenceExecutor::runCastF16(const ir::Op& op) {
   setResult(op, 0, operandTensor(op, 0));
+}
+
+void ReferenceExecutor::runAllReduce(const ir::Op& op) {
+  setResult(op, 0, communicator(op).allReduceSum(operandTensor(op, 0)));
+}
+
+void ReferenceExecutor::runAllGather(const ir::Op& op) {
+  setResult(op, 0, communicator(op).allGatherColumns(operandTensor(op, 0)));
+}
+
+void ReferenceExecutor::runVocabParallelEmbedding(const ir::Op& op) {
+  // This rank holds the table rows of tokens [first, first + rows); the other ranks' tokens
+  // get zero rows here and their values from their own rank in the all_reduce after.
+  const WeightView& table = matrices_.at(op.operand(1));
+  const Communicator& group = communicator(op);
+  const int64_t first = group.rank() * table.rows;
+  const HostTensor& tokens = operandTensor(op, 0);
+  HostTensor local = tokens;
+  std::vector<uint8_t> mine(local.i32.size(), 0);
+  for (size_t r = 0; r < local.i32.size(); ++r) {
+    const int32_t token = local.i32[r];
+    if (token < 0 || token >= table.rows * group.ranks())
+      failPlain("embedding: token id {} (row {}) is outside the vocabulary of {} tokens", token, r,
+                table.rows * group.ranks());
+    mine[r] = token >= first && token < first + table.rows ? 1 : 0;
+    local.i32[r] = mine[r] ? static_cast<int32_t>(token - first) : 0;
+  }
+  HostTensor rows = embedding(local, table);
+  for (int64_t r = 0; r < rows.rows; ++r)
+    if (!mine[static_cast<size_t>(r)]) std::fill_n(rows.row(r), rows.cols, 0.0f);
+  setResult(op, 0, std::move(rows));
 }
 
 }  // namespace reel::reference

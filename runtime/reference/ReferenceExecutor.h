@@ -18,6 +18,7 @@
 /// (zeros), so its logits mean nothing; no live row depends on a padding row.
 
 #include "ir/Graph.h"
+#include "runtime/reference/Collectives.h"
 #include "runtime/reference/HostTensor.h"
 #include "runtime/reference/KvCache.h"
 #include "runtime/reference/OpExecution.h"
@@ -59,6 +60,10 @@ struct StepResult {
 
 struct ExecutorOptions {
   unsigned threads = 2;  ///< threads per matmul (rows of the weight split between them)
+  /// This rank's view of its group, for a graph sharded over `tp` ranks (graph attribute
+  /// `tp`, ir/TensorParallel.h): the executor reads the rank's pieces of the weights and runs
+  /// the collectives through it. nullptr for an unsharded graph.
+  Communicator* communicator = nullptr;
 };
 
 /// The number of rows of a step graph: its M when specialised, nullopt when generic in M.
@@ -113,9 +118,14 @@ class ReferenceExecutor final : public ExecutionContext {
   void runAddRmsNorm(const ir::Op& op);
   void runQuantizeQ81(const ir::Op& op);
   void runCastF16(const ir::Op& op);
+  void runAllReduce(const ir::Op& op);
+  void runAllGather(const ir::Op& op);
+  void runVocabParallelEmbedding(const ir::Op& op);
 
  private:
+  void checkGroup() const;
   void prepareWeight(const ir::Op& op);
+  [[nodiscard]] Communicator& communicator(const ir::Op& op) const;
   void prepareMatmulScales();
   void checkInputs(const StepInputs& inputs) const;
 
@@ -131,6 +141,7 @@ class ReferenceExecutor final : public ExecutionContext {
   std::optional<int64_t> staticRows_;
   bool prefill_ = false;
 
+  std::vector<std::vector<uint8_t>> weightPieces_;                      ///< copied pieces of sharded weights
   std::unordered_map<const ir::Value*, WeightView> matrices_;           ///< 2-D weights
   std::unordered_map<const ir::Value*, std::vector<float>> vectors_;    ///< norms, biases (f32)
   std::unordered_map<const ir::Value*, std::vector<float>> fp8Scales_;  ///< row scales of fp8 matmuls' weights

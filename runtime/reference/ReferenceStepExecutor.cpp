@@ -1,5 +1,6 @@
 #include "runtime/reference/ReferenceStepExecutor.h"
 
+#include "ir/TensorParallel.h"
 #include "support/Diagnostics.h"
 
 #include <algorithm>
@@ -34,7 +35,10 @@ ReferenceStepExecutor::ReferenceStepExecutor(const StepGraphs& graphs, const Wei
     : graphs_(graphs), weights_(weights), kv_(kv), options_(std::move(options)) {
   if (options_.prefillChunk < 1) failPlain("decode: the prefill chunk must be at least 1 row");
   const ir::Graph& any = graphs_.buckets.empty() ? *graphs_.generic : *graphs_.buckets.begin()->second;
-  cache_ = std::make_unique<KvCacheState>(kvCacheShapeFor(any, kv_.slots, kv_.positions));
+  const int64_t ranks = ir::tensorParallelRanks(any);
+  for (int64_t rank = 0; rank < ranks; ++rank)
+    caches_.push_back(std::make_unique<KvCacheState>(kvCacheShapeFor(any, kv_.slots, kv_.positions)));
+  if (ranks > 1) group_ = std::make_unique<InProcessGroup>(ranks);
 }
 
 int64_t ReferenceStepExecutor::largestRows(decode::Phase phase) const {
@@ -64,11 +68,27 @@ ReferenceStepExecutor::Choice ReferenceStepExecutor::choose(decode::Phase phase,
   return {graphs_.generic, std::max(best, rows)};
 }
 
-ReferenceExecutor& ReferenceStepExecutor::executorFor(const ir::Graph& graph) {
-  std::unique_ptr<ReferenceExecutor>& executor = executors_[&graph];
-  if (!executor)
-    executor = std::make_unique<ReferenceExecutor>(graph, weights_, *cache_, ExecutorOptions{options_.threads});
-  return *executor;
+std::vector<std::unique_ptr<ReferenceExecutor>>& ReferenceStepExecutor::executorsFor(const ir::Graph& graph) {
+  std::vector<std::unique_ptr<ReferenceExecutor>>& executors = executors_[&graph];
+  if (!executors.empty()) return executors;
+  // The ranks share the matmul threads.
+  const auto ranks = static_cast<unsigned>(caches_.size());
+  const unsigned threads = std::max(1u, options_.threads / ranks);
+  for (size_t rank = 0; rank < caches_.size(); ++rank) {
+    Communicator* communicator = group_ ? &group_->member(static_cast<int64_t>(rank)) : nullptr;
+    executors.push_back(
+        std::make_unique<ReferenceExecutor>(graph, weights_, *caches_[rank], ExecutorOptions{threads, communicator}));
+  }
+  return executors;
+}
+
+StepResult ReferenceStepExecutor::runRanks(const ir::Graph& graph, const StepInputs& inputs) {
+  std::vector<std::unique_ptr<ReferenceExecutor>>& executors = executorsFor(graph);
+  if (!group_) return executors.front()->step(inputs);
+  std::vector<StepResult> results(executors.size());
+  group_->runRanks(
+      [&](int64_t rank) { results[static_cast<size_t>(rank)] = executors[static_cast<size_t>(rank)]->step(inputs); });
+  return std::move(results.front());
 }
 
 bool samples(const ir::Graph& graph) {
@@ -96,7 +116,7 @@ const std::vector<int32_t>& ReferenceStepExecutor::step(decode::Phase phase, con
       inputs.recent.resize(inputs.recent.size() + decode::kMaxPenaltyLastN, -1);
     }
   }
-  result_ = executorFor(*choice.graph).step(inputs);
+  result_ = runRanks(*choice.graph, inputs);
   next_.resize(static_cast<size_t>(live));
   for (int64_t row = 0; row < live; ++row) {
     if (!result_.nextTokens.empty()) {

@@ -5,6 +5,11 @@
 /// ReferenceExecutor per graph, and one KV cache they share. A step runs through the
 /// smallest bucket that holds its live rows; padding rows (KV length 0) fill it.
 ///
+/// A module sharded for tp ranks (graph attribute `tp`, ir/TensorParallel.h) runs as tp
+/// simulated ranks: one executor and one KV cache per rank and graph, the ranks of a step on
+/// threads of an InProcessGroup; the step's result is rank 0's (every rank gathers the same
+/// logits and chooses the same tokens).
+///
 /// runGreedyDecode is the batch entry of `reel run --device cpu` and of the parity tests: it
 /// sizes the KV cache from the request, then runs decode::runDecode on this executor.
 
@@ -63,14 +68,17 @@ class ReferenceStepExecutor final : public decode::StepExecutor {
     int64_t rows = 0;
   };
   [[nodiscard]] Choice choose(decode::Phase phase, int64_t rows) const;
-  ReferenceExecutor& executorFor(const ir::Graph& graph);
+  /// The executors of `graph`, one per rank.
+  std::vector<std::unique_ptr<ReferenceExecutor>>& executorsFor(const ir::Graph& graph);
+  StepResult runRanks(const ir::Graph& graph, const StepInputs& inputs);
 
   const StepGraphs& graphs_;
   const WeightSource& weights_;
   decode::KvGeometry kv_;
   ReferenceStepOptions options_;
-  std::unique_ptr<KvCacheState> cache_;
-  std::map<const ir::Graph*, std::unique_ptr<ReferenceExecutor>> executors_;
+  std::vector<std::unique_ptr<KvCacheState>> caches_;  ///< one per rank
+  std::unique_ptr<InProcessGroup> group_;              ///< the ranks of a sharded module; null for one rank
+  std::map<const ir::Graph*, std::vector<std::unique_ptr<ReferenceExecutor>>> executors_;
   StepResult result_;
   std::vector<int32_t> next_;
   decode::StepInfo last_;

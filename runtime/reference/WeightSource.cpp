@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace reel::reference {
 
 std::optional<WeightView> GgufWeightSource::find(std::string_view name) const {
@@ -70,6 +72,31 @@ void checkWeightMatches(const ir::Op& weightOp, const WeightView& view, const We
     failPlain("{}: tensor {} is {}, the graph expects {}", source.describe(), quoteForMessage(view.name),
               quant::qtypeName(view.type), ir::elemTypeName(type.elem).str());
   source.checkValues(view);
+}
+
+WeightView weightPiece(const WeightView& full, const ir::WeightShard& shard, int64_t piece,
+                       std::vector<uint8_t>& storage) {
+  WeightView view = full;
+  const bool byRows = full.rank == 2 && shard.axis == 0;
+  const int64_t length = byRows ? full.rows : full.cols;
+  const auto block = static_cast<int64_t>(quant::blockElems(full.type));
+  if (length % shard.parts != 0 || (!byRows && (length / shard.parts) % block != 0))
+    failPlain("tensor {}: {} {} do not cut into {} pieces{}", quoteForMessage(full.name), length,
+              byRows ? "rows" : "columns", shard.parts, byRows ? "" : " of whole blocks");
+  if (byRows) {
+    view.rows = full.rows / shard.parts;
+    view.bytes = full.bytes.subspan(static_cast<size_t>(piece * view.rows) * full.rowBytes(),
+                                    static_cast<size_t>(view.rows) * full.rowBytes());
+    return view;
+  }
+  view.cols = full.cols / shard.parts;
+  const size_t pieceBytes = view.rowBytes();
+  storage.resize(static_cast<size_t>(full.rows) * pieceBytes);
+  for (int64_t r = 0; r < full.rows; ++r)
+    std::copy_n(full.rowData(r) + static_cast<size_t>(piece) * pieceBytes, pieceBytes,
+                storage.data() + static_cast<size_t>(r) * pieceBytes);
+  view.bytes = storage;
+  return view;
 }
 
 int adoptWeightTypes(ir::Module& module, const WeightSource& source) {

@@ -5,6 +5,7 @@
 /// GgufWeightSource serves them straight from a memory-mapped GGUF file.
 
 #include "ir/Graph.h"
+#include "ir/TensorParallel.h"
 #include "quant/QuantRef.h"
 #include "runtime/gguf/GgufFile.h"
 
@@ -15,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <vector>
 
 namespace reel::reference {
 
@@ -76,6 +78,14 @@ class GgufWeightSource final : public WeightSource {
 /// weight op `weightOp` declares, and that its values are finite where the source checks
 /// values; throws a reel::Error naming the tensor, the source and both types otherwise.
 void checkWeightMatches(const ir::Op& weightOp, const WeightView& view, const WeightSource& source);
+
+/// Piece `piece` of `full` cut into `shard.parts` equal pieces along IR dim `shard.axis` (a
+/// matrix's 0: rows, 1: the row length; a vector's only dim is its row length). A piece of
+/// rows views `full`'s bytes; a piece of the row length is copied into `storage`, which must
+/// outlive the view. Throws a reel::Error naming the tensor when the dim does not cut into
+/// whole blocks.
+WeightView weightPiece(const WeightView& full, const ir::WeightShard& shard, int64_t piece,
+                       std::vector<uint8_t>& storage);
 
 /// Sets the element type of every `weight` op in `module` to the qtype the source stores
 /// it in (a GGUF file decides its own qtypes); a tensor missing from the source, or one of

@@ -1,0 +1,92 @@
+// A module sharded for tp ranks (shard{tp=N}) and run on the reference as N simulated ranks
+// (one executor, weight pieces and KV cache per rank; collectives through an InProcessGroup)
+// gives the unsharded module's greedy tokens, with logits equal up to the order of the
+// partial sums.
+//
+// The weights are Q8_0: attn_output's rows of 256 cut into pieces of 128 (tp = 2) or 64
+// (tp = 4), whole 32-element blocks; Q4_K's 256-element blocks do not cut (the pass says so).
+// Tolerances: the ranks' partial sums are rounded to f32 before the all_reduce adds them, so
+// the f32 logits of the generic step move by a few ulps of each layer's sums
+// (kSumOrderTolerance = 1e-4; measured < 1e-5 at tp = 2, <= 5e-5 at tp = 4). Through the
+// default pipeline the activations are quantized to Q8_1 after each all_reduce, and a value
+// a few ulps from a rounding step moves by one step: kQ81Tolerance (0.15; measured <= 0.033).
+// The greedy tokens are equal in every case.
+
+#include "tests/runtime/reference/ReferenceTestSupport.h"
+
+#include "passes/PassTable.h"
+
+#include <catch2/catch.hpp>
+
+using namespace reel;
+using namespace reel::decode;
+using namespace reel::reference;
+using namespace reel::test;
+
+namespace {
+
+constexpr double kSumOrderTolerance = 1e-4;
+
+/// Greedy tokens (and logits) of `module` for three staggered prompts, 24 new tokens each.
+DecodeReport decodeTiny(const ir::Module& module, const WeightSource& weights) {
+  DecodeRequest request{staggeredPrompts(3, tinyConfig().vocabSize), 24, {}};
+  DecodeOptions options;
+  options.keepLogits = true;
+  return runGreedyDecode(findStepGraphs(module), weights, request, options);
+}
+
+void requireSameDecode(const DecodeReport& sharded, const DecodeReport& whole, double tolerance) {
+  REQUIRE(sharded.sequences.size() == whole.sequences.size());
+  for (size_t s = 0; s < whole.sequences.size(); ++s) {
+    INFO("sequence " << s);
+    CHECK(sharded.sequences[s].tokens == whole.sequences[s].tokens);
+    for (size_t t = 0; t < whole.sequences[s].logits.size(); ++t)
+      CHECK(relativeError(whole.sequences[s].logits[t], sharded.sequences[s].logits[t]) <= tolerance);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a sharded module on simulated ranks gives the unsharded tokens", "[parity][shard]") {
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = syntheticWeights(config, models::QuantScheme::Q8_0);
+  CompileSpec spec;
+  spec.scheme = models::QuantScheme::Q8_0;
+  const DecodeReport whole = decodeTiny(*compileModule(config, *weights.source, spec), *weights.source);
+
+  SECTION("tp = 2 on the generic step: heads and KV heads split") {
+    spec.pipeline = "shard{tp=2}";
+    std::unique_ptr<ir::Module> sharded = compileModule(config, *weights.source, spec);
+    REQUIRE(countOps(*sharded, "all_reduce") == 1 + 2 * config.numLayers);  // embedding, attn_output, ffn_down
+    REQUIRE(countOps(*sharded, "all_gather") == 1);
+    requireSameDecode(decodeTiny(*sharded, *weights.source), whole, kSumOrderTolerance);
+  }
+  SECTION("tp = 4: the two KV heads replicated on two ranks each") {
+    spec.pipeline = "shard{tp=4}";
+    std::unique_ptr<ir::Module> sharded = compileModule(config, *weights.source, spec);
+    for (const auto& op : sharded->graphs.front()->ops())
+      if (op->name() == "attention") REQUIRE(op->attrs().getInt("n_kv_heads") == 1);
+    requireSameDecode(decodeTiny(*sharded, *weights.source), whole, kSumOrderTolerance);
+  }
+  SECTION("tp = 2 before the default pipeline: the decisions, fusions and memory plan per rank") {
+    spec.pipeline = std::string(passes::kDefaultPipeline);
+    const DecodeReport wholeCompiled = decodeTiny(*compileModule(config, *weights.source, spec), *weights.source);
+    spec.pipeline = "shard{tp=2}," + std::string(passes::kDefaultPipeline);
+    std::unique_ptr<ir::Module> sharded = compileModule(config, *weights.source, spec);
+    REQUIRE(countOps(*sharded, "matmul_qkv") > 0);
+    REQUIRE(countOps(*sharded, "all_reduce") > 0);
+    requireSameDecode(decodeTiny(*sharded, *weights.source), wholeCompiled, kQ81Tolerance);
+  }
+}
+
+TEST_CASE("a sharded graph needs a group of its tp ranks", "[shard]") {
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = syntheticWeights(config, models::QuantScheme::Q8_0);
+  CompileSpec spec;
+  spec.scheme = models::QuantScheme::Q8_0;
+  spec.pipeline = "shard{tp=2}";
+  std::unique_ptr<ir::Module> sharded = compileModule(config, *weights.source, spec);
+  KvCacheState cache(kvCacheShapeFor(*sharded->graphs.front(), 1, 8));
+  REQUIRE_THROWS_WITH(ReferenceExecutor(*sharded->graphs.front(), *weights.source, cache),
+                      Catch::Contains("is one rank of tp = 2, but runs in a group of 1 ranks"));
+}
