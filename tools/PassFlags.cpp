@@ -42,6 +42,8 @@ void note(const std::string& text) {
 
 /// Largest decode bucket and prefill chunk the flags accept.
 constexpr int64_t kMaxBucketRows = int64_t{1} << 16;
+/// Most ranks --tp accepts.
+constexpr int64_t kMaxRanks = 64;
 
 /// "1,2,4,8" -> positive, increasing sizes.
 std::vector<int64_t> parseBuckets(const std::string& text) {
@@ -152,6 +154,7 @@ ContextFlags ContextFlags::orElse(const ContextFlags& fallback) const {
   fill(merged.buckets, fallback.buckets);
   fill(merged.prefillTokens, fallback.prefillTokens);
   fill(merged.memoryBudget, fallback.memoryBudget);
+  fill(merged.tp, fallback.tp);
   if (merged.plugins.empty()) merged.plugins = fallback.plugins;
   return merged;
 }
@@ -166,6 +169,9 @@ void declarePassFlags(Args& args) {
   args.option("--memory-budget", "BYTES",
               "GPU memory for weights incl. derived copies: 24GB, 1.5GiB, 512MB, bytes (default: 1.1 x the stored "
               "weights, at most the GPU profile's memory)");
+  args.option("--tp", "N",
+              "tensor-parallel ranks: the pipeline starts with shard{tp=N} (default 1); runs on the CPU reference, "
+              "ranks simulated in one process");
   args.option("--load-pass-plugin", "PATH", "load a pass plugin (.so); repeatable", "", true);
   args.flag("--explain", "after the IR (or alone with --emit=none), print each decision and why, as // comments");
   args.flag("--print-ir-after-all", "print the IR after every pass (stderr)");
@@ -184,6 +190,7 @@ ContextFlags readContextFlags(const Args& args) {
   flags.buckets = args.get("--buckets");
   flags.prefillTokens = args.get("--prefill-tokens");
   flags.memoryBudget = args.get("--memory-budget");
+  flags.tp = args.get("--tp");
   flags.plugins = args.getAll("--load-pass-plugin");
   return flags;
 }
@@ -219,7 +226,16 @@ PassSetup resolvePassSetup(const ContextFlags& flags, PipelineDefault fallback) 
   // The default pipeline is read after the plugins are loaded: their passes may join it.
   const std::string defaultPipeline =
       fallback == PipelineDefault::Full ? passes::PassRegistry::global().defaultPipeline() : std::string();
-  setup.pipeline = passes::Pipeline::parse(flags.passes.value_or(defaultPipeline));
+  std::string pipeline = flags.passes.value_or(defaultPipeline);
+  const int64_t ranks = flags.tp ? parseIntIn(*flags.tp, {1, kMaxRanks}, "--tp") : 1;
+  if (ranks > 1) {
+    const passes::Pipeline given = passes::Pipeline::parse(pipeline);
+    for (const passes::PipelineEntry& entry : given.entries())
+      if (entry.name() == "shard")
+        failPlain("--tp {}: the pipeline already has a shard pass; give --tp or shard{{tp=N}} in --passes", ranks);
+    pipeline = fmt::format("shard{{tp={}}}{}{}", ranks, pipeline.empty() ? "" : ",", pipeline);
+  }
+  setup.pipeline = passes::Pipeline::parse(pipeline);
   setup.reproducerFlags = contextFlagsText(flags, setup.context);
   return setup;
 }
@@ -254,6 +270,11 @@ std::optional<codegen::CompileResult> compileWithFlags(const Args& args, std::un
   if (!flags.buckets && !defaults.buckets.empty()) flags.buckets = defaults.buckets;
   if (!flags.prefillTokens && !defaults.prefillTokens.empty()) flags.prefillTokens = defaults.prefillTokens;
   const PassSetup setup = resolvePassSetup(flags, PipelineDefault::Full);
+  if (const int64_t ranks = pipelineRanks(setup.pipeline); ranks > 1 && defaults.lower)
+    failPlain(
+        "{}: tensor parallel (tp = {}) on the GPU needs {} GPUs and NCCL, which reel's GPU runtime does not have "
+        "yet; emit the sharded IR (reel compile --emit=ir) or run it on the CPU reference (reel run --device cpu)",
+        args.command(), ranks, ranks);
   codegen::CompileRequest request;
   request.profile = setup.context.profile;
   request.buckets = setup.context.buckets;
@@ -272,6 +293,12 @@ std::optional<codegen::CompileResult> compileWithFlags(const Args& args, std::un
     for (const std::string& line : error.notes()) note(line);
     return std::nullopt;
   }
+}
+
+int64_t pipelineRanks(const passes::Pipeline& pipeline) {
+  for (const passes::PipelineEntry& entry : pipeline.entries())
+    if (entry.name() == "shard") return entry.options.getInt("tp");
+  return 1;
 }
 
 std::string explainDecisions(const ir::Module& module, const passes::PassContext& context) {

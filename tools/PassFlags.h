@@ -26,6 +26,7 @@ struct ContextFlags {
   std::optional<std::string> buckets;
   std::optional<std::string> prefillTokens;
   std::optional<std::string> memoryBudget;
+  std::optional<std::string> tp;  ///< --tp: the pipeline starts with shard{tp=N}
   std::vector<std::string> plugins;
 
   /// Each flag of `this`, or of `fallback` where this one lacks it.
@@ -51,7 +52,8 @@ struct PassSetup {
 enum class PipelineDefault { Full, Empty };
 
 /// Loads plugins, resolves the GPU profile (notes about --gpu auto go to stderr), parses
-/// buckets, memory budget and the pipeline (`fallback` when --passes is absent).
+/// buckets, memory budget and the pipeline (`fallback` when --passes is absent), with
+/// shard{tp=N} in front where --tp N > 1.
 PassSetup resolvePassSetup(const ContextFlags& flags, PipelineDefault fallback);
 
 /// Runs `setup.pipeline` on `module` with the instrumentation the flags ask for.
@@ -77,6 +79,9 @@ struct CompileDefaults {
 /// nullopt when a pass failed (its error and notes are already on stderr).
 std::optional<codegen::CompileResult> compileWithFlags(const Args& args, std::unique_ptr<ir::Module> module,
                                                        const CompileDefaults& defaults);
+
+/// The ranks a pipeline shards for: the `tp` of its shard pass, 1 without one.
+int64_t pipelineRanks(const passes::Pipeline& pipeline);
 
 /// The decisions of a compile for --explain, grouped by graph, as IR comments ("// ...")
 /// so that IR followed by them still parses.
