@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace reel::ir {
 
 int64_t tensorParallelRanks(const Graph& graph) {
@@ -41,6 +43,42 @@ std::optional<std::string> checkGraphRanks(const Graph& graph) {
   if (!graph.attrs().has("tp")) return std::nullopt;
   std::optional<int64_t> ranks = graph.attrs().getInt("tp");
   if (!ranks || *ranks < 1) return fmt::format("graph @{}: attribute 'tp' must be an integer >= 1", graph.name());
+  return std::nullopt;
+}
+
+namespace {
+
+/// The rule `attention`'s head counts break for a model of `heads` and `kvHeads` on `ranks`.
+std::optional<std::string> checkRankHeads(const Op& attention, int64_t heads, int64_t kvHeads, int64_t ranks) {
+  const int64_t rankHeads = attention.attrs().getInt("n_heads").value_or(0);
+  const int64_t rankKvHeads = attention.attrs().getInt("n_kv_heads").value_or(0);
+  const bool kvSplit = rankKvHeads * ranks == kvHeads;
+  const bool kvReplicated = rankKvHeads == 1 && kvHeads < ranks && ranks % kvHeads == 0;
+  if (rankHeads * ranks == heads && (kvSplit || kvReplicated)) return std::nullopt;
+  return fmt::format(
+      "{} has n_heads {} and n_kv_heads {}, but a model of {} heads and {} KV heads on tp {} ranks "
+      "has {} and {} per rank",
+      attention.describe(), rankHeads, rankKvHeads, heads, kvHeads, ranks, heads / ranks,
+      std::max<int64_t>(1, kvHeads / ranks));
+}
+
+}  // namespace
+
+std::optional<std::string> checkModuleRanks(const Module& module) {
+  const std::optional<int64_t> ranks = module.attrs.getInt("tp");
+  if (!ranks) return std::nullopt;
+  const std::optional<int64_t> heads = module.attrs.getInt("heads");
+  const std::optional<int64_t> kvHeads = module.attrs.getInt("kv_heads");
+  for (const std::unique_ptr<Graph>& graph : module.graphs) {
+    if (tensorParallelRanks(*graph) != *ranks)
+      return fmt::format("module @{} has tp {}, its graph @{} tp {}", module.name, *ranks, graph->name(),
+                         tensorParallelRanks(*graph));
+    if (!heads || !kvHeads || *kvHeads < 1) continue;
+    for (const std::unique_ptr<Op>& op : graph->ops())
+      if (op->name() == "attention")
+        if (std::optional<std::string> error = checkRankHeads(*op, *heads, *kvHeads, *ranks))
+          return fmt::format("graph @{}: {}", graph->name(), *error);
+  }
   return std::nullopt;
 }
 

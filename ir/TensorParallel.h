@@ -49,6 +49,12 @@ std::optional<std::string> checkWeightShard(const Op& weightOp);
 /// The rule a graph's `tp` attribute breaks (an integer >= 1), or nullopt.
 std::optional<std::string> checkGraphRanks(const Graph& graph);
 
+/// The rule a module sharded for `tp` ranks breaks, or nullopt: each graph's `tp` is the
+/// module's, and each attention's n_heads and n_kv_heads are the module's `heads` and
+/// `kv_heads` (where it has them) divided by tp, or one replicated KV head where tp is a
+/// multiple of kv_heads.
+std::optional<std::string> checkModuleRanks(const Module& module);
+
 /// The collective ops: all_reduce, all_gather, vocab_parallel_embedding.
 const std::vector<OpDef>& collectiveOpDefs();
 

@@ -53,6 +53,7 @@ std::optional<std::string> findVerifyError(const Graph& graph) {
 void verifyModule(const Module& module) {
   for (const std::unique_ptr<Graph>& graph : module.graphs)
     if (std::optional<std::string> error = findVerifyError(*graph)) throw Error(*error);
+  if (std::optional<std::string> error = checkModuleRanks(module)) throw Error(*error);
 }
 
 }  // namespace reel::ir

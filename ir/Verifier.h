@@ -14,7 +14,8 @@ namespace reel::ir {
 /// The first broken rule in `graph`, or nullopt if it verifies.
 std::optional<std::string> findVerifyError(const Graph& graph);
 
-/// Throws reel::Error with the first broken rule of any graph in `module`.
+/// Throws reel::Error with the first broken rule of any graph in `module`, then of the
+/// module's tensor-parallel split (checkModuleRanks).
 void verifyModule(const Module& module);
 
 }  // namespace reel::ir

@@ -207,3 +207,67 @@ TEST_CASE("an op's long-context variant switches at its graph's context_threshol
         "graph @g: %a switches at context_threshold 2048, the graph at 1024");
   CHECK(graphWith("", 1024) == "graph @g: %a has a long-context variant, but the graph has no context_threshold");
 }
+
+TEST_CASE("tensor-parallel rules: weight pieces and collectives", "[ir][verifier][shard]") {
+  auto rankGraph = [](const std::string& graphAttrs, const std::string& body) {
+    std::string text = "module @m\ngraph @g" + graphAttrs +
+                       " {\n"
+                       "  %t = input {name = \"token_ids\"} : i32[M]\n"
+                       "  %e = weight {name = \"e\", shard_axis = 0, shard_parts = 2} : q8_0[32, 64]\n" +
+                       body + "}\n";
+    std::unique_ptr<Module> module = parseModule(text, "v.ir");
+    return findVerifyError(*module->graphs.front()).value_or("ok");
+  };
+  const std::string lookup = "  %x = vocab_parallel_embedding %t, %e : f32[M, 64]\n";
+  const std::string sum = "  %s = all_reduce %x : f32[M, 64]\n";
+  CHECK(rankGraph(" attributes {tp = 2}", lookup + sum + "  %g = all_gather %s : f32[M, 128]\n") == "ok");
+  CHECK(rankGraph(" attributes {tp = 4}", lookup) ==
+        "v.ir:5:3: graph @g: op 'vocab_parallel_embedding' (%x): table %e must be split by vocabulary into the "
+        "graph's tp 4 parts (shard_axis = 0)");
+  CHECK_THAT(rankGraph(" attributes {tp = 2}", lookup + "  %g = all_gather %x : f32[M, 64]\n"),
+             Catch::Contains("result must be f32[M, 128] (tp 2 x the input's columns), got f32[M, 64]"));
+  CHECK_THAT(rankGraph(" attributes {tp = 3}", ""),
+             Catch::Contains("shard_parts 2 must be at least 2 and divide the graph's tp 3"));
+  CHECK_THAT(rankGraph("", ""), Catch::Contains("shard_parts 2 must be at least 2 and divide the graph's tp 1"));
+  CHECK_THAT(rankGraph(" attributes {tp = 0}", ""),
+             Catch::Contains("graph @g: attribute 'tp' must be an integer >= 1"));
+  CHECK_THAT(rankGraph(" attributes {tp = 2}",
+                       "  %w = weight {name = \"w\", shard_axis = 2, shard_parts = 2} : q8_0[32, 64]\n"),
+             Catch::Contains("shard_axis 2 is not a dim of q8_0[32, 64]"));
+  CHECK_THAT(rankGraph(" attributes {tp = 2}", "  %w = weight {name = \"w\", shard_parts = 2} : q8_0[32, 64]\n"),
+             Catch::Contains("attributes 'shard_axis' and 'shard_parts' go together"));
+}
+
+TEST_CASE("a sharded module's heads are the model's over its ranks", "[ir][verifier][shard]") {
+  auto moduleWith = [](const std::string& graphAttrs, int64_t heads, int64_t kvHeads) {
+    const std::string text =
+        "module @m attributes {heads = 8, kv_heads = 2, tp = 2}\ngraph @g" + graphAttrs +
+        " {\n"
+        "  %t = input {name = \"token_ids\"} : i32[M]\n"
+        "  %pos = input {name = \"positions\"} : i32[M]\n"
+        "  %len = input {name = \"kv_lens\"} : i32[M]\n"
+        "  %w = weight {name = \"w\"} : f32[64, " +
+        std::to_string(heads * 32) +
+        "]\n"
+        "  %x = embedding %t, %w : f32[M, " +
+        std::to_string(heads * 32) + "]\n  %kc = kv_cache {layer = 0, part = \"k\"} : f16[S, " +
+        std::to_string(kvHeads) + ", 32]\n  %vc = kv_cache {layer = 0, part = \"v\"} : f16[S, " +
+        std::to_string(kvHeads) + ", 32]\n  %kw = weight {name = \"k\"} : f32[" + std::to_string(kvHeads * 32) + ", " +
+        std::to_string(heads * 32) + "]\n  %k = matmul %x, %kw : f32[M, " + std::to_string(kvHeads * 32) +
+        "]\n  %a = attention %x, %k, %k, %kc, %vc, %pos, %len {layer = 0, n_heads = " + std::to_string(heads) +
+        ", n_kv_heads = " + std::to_string(kvHeads) + ", head_dim = 32} : f32[M, " + std::to_string(heads * 32) +
+        "]\n}\n";
+    std::unique_ptr<Module> module = parseModule(text, "v.ir");
+    try {
+      verifyModule(*module);
+    } catch (const reel::Error& error) {
+      return std::string(error.what());
+    }
+    return std::string("ok");
+  };
+  CHECK(moduleWith(" attributes {tp = 2}", 4, 1) == "ok");
+  CHECK(moduleWith(" attributes {tp = 2}", 8, 2) ==
+        "graph @g: op 'attention' (%a) has n_heads 8 and n_kv_heads 2, but a model of 8 heads and 2 KV heads on tp 2 "
+        "ranks has 4 and 1 per rank");
+  CHECK(moduleWith("", 4, 1) == "module @m has tp 2, its graph @g tp 1");
+}

@@ -79,6 +79,31 @@ TEST_CASE("a sharded module on simulated ranks gives the unsharded tokens", "[pa
   }
 }
 
+TEST_CASE("sampling after the gathered logits draws the unsharded tokens", "[parity][shard][sampling]") {
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = syntheticWeights(config, models::QuantScheme::Q8_0);
+  CompileSpec spec;
+  spec.scheme = models::QuantScheme::Q8_0;
+  spec.sampling = true;
+  std::unique_ptr<ir::Module> whole = compileModule(config, *weights.source, spec);
+  spec.pipeline = "shard{tp=2}";
+  std::unique_ptr<ir::Module> sharded = compileModule(config, *weights.source, spec);
+  REQUIRE(countOps(*sharded, "sample") == 1);
+  DecodeRequest request{staggeredPrompts(3, config.vocabSize), 16, {}};
+  for (uint64_t s = 0; s < 3; ++s) {
+    SamplingParams params;
+    params.temperature = 1.2f;
+    params.topK = 40;
+    params.topP = 0.9f;
+    params.repeatPenalty = 1.1f;
+    params.seed = 7 + s;
+    request.sampling.push_back(params);
+  }
+  const DecodeReport a = runGreedyDecode(findStepGraphs(*whole), *weights.source, request, {});
+  const DecodeReport b = runGreedyDecode(findStepGraphs(*sharded), *weights.source, request, {});
+  for (size_t s = 0; s < request.prompts.size(); ++s) CHECK(a.sequences[s].tokens == b.sequences[s].tokens);
+}
+
 TEST_CASE("a sharded graph needs a group of its tp ranks", "[shard]") {
   const models::ModelConfig config = tinyConfig();
   const synth::OpenWeights& weights = syntheticWeights(config, models::QuantScheme::Q8_0);
