@@ -6,6 +6,7 @@
 #include "codegen/PlanFile.h"
 #include "ir/DecisionAttrs.h"
 #include "ir/Printer.h"
+#include "ir/TensorParallel.h"
 #include "passes/CostModel.h"
 #include "passes/LaunchPolicy.h"
 #include "quant/QuantRef.h"
@@ -875,6 +876,11 @@ Plan lowerModule(const ir::Module& module, const LowerOptions& options) {
   plan.kvCache = kvCacheShapeOf(module);
   std::map<std::pair<std::string, WeightLayout>, int64_t> slots;
   for (const auto& graph : module.graphs) {
+    if (const int64_t ranks = ir::tensorParallelRanks(*graph); ranks > 1)
+      failPlain(
+          "graph @{} is one rank of tp = {}: a plan for it needs {} GPUs and NCCL collectives, which reel's GPU "
+          "runtime does not have yet (the CPU reference runs it: reel run --device cpu)",
+          graph->name(), ranks, ranks);
     GraphLowering lowering(*graph, options, plan, slots);
     plan.buckets.push_back(lowering.lower(false));
     if (lowering.hasLongContextVariant()) plan.buckets.push_back(lowering.lower(true));

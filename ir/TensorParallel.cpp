@@ -94,11 +94,16 @@ Result ranksOf(const Op& op, int64_t& ranks) {
   return std::nullopt;
 }
 
+/// The graph's tp and the f32 [M, N] input of all_reduce and all_gather.
+Result collectiveInput(const Op& op, int64_t& ranks) {
+  if (Result r = ranksOf(op, ranks)) return r;
+  return check::elemAndRank(op.operand(0), "input", ElemType::F32, 2);
+}
+
 Result verifyAllReduce(const Op& op) {
   int64_t ranks = 0;
-  if (Result r = ranksOf(op, ranks)) return r;
+  if (Result r = collectiveInput(op, ranks)) return r;
   const Value* x = op.operand(0);
-  if (Result r = check::elemAndRank(x, "input", ElemType::F32, 2)) return r;
   if (op.result()->type() != x->type())
     return fmt::format("result must be {}, got {}", x->type().str(), op.result()->type().str());
   return std::nullopt;
@@ -106,9 +111,8 @@ Result verifyAllReduce(const Op& op) {
 
 Result verifyAllGather(const Op& op) {
   int64_t ranks = 0;
-  if (Result r = ranksOf(op, ranks)) return r;
+  if (Result r = collectiveInput(op, ranks)) return r;
   const Value* x = op.operand(0);
-  if (Result r = check::elemAndRank(x, "input", ElemType::F32, 2)) return r;
   const Dim width = x->type().shape[1];
   if (width < 0) return fmt::format("input width must be static, got {}", x->type().str());
   TensorType expected(ElemType::F32, {x->type().shape[0], width * ranks});
