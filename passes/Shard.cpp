@@ -266,6 +266,8 @@ class ShardPass : public Pass {
       decisions.flush(context);
     }
     module.attrs.set("tp", ranks);
+    context.report["tensor parallel"] = fmt::format(
+        "{} ranks, each running the graphs on its pieces of the weights; the other figures are one rank's", ranks);
     return true;
   }
 };
