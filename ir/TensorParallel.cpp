@@ -4,9 +4,24 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-
 namespace reel::ir {
+
+std::optional<std::string> headSplitError(int64_t heads, int64_t kvHeads, int64_t ranks) {
+  if (heads < 1 || kvHeads < 1 || ranks < 1)
+    return fmt::format("n_heads {}, n_kv_heads {} and tp {} must be positive", heads, kvHeads, ranks);
+  if (heads % ranks != 0)
+    return fmt::format("tp {} does not divide n_heads {}: each rank needs whole query heads", ranks, heads);
+  if (kvHeads % ranks != 0 && ranks % kvHeads != 0)
+    return fmt::format(
+        "tp {} and n_kv_heads {}: neither divides the other, so the KV heads can be neither split nor replicated",
+        ranks, kvHeads);
+  return std::nullopt;
+}
+
+HeadSplit splitHeads(int64_t heads, int64_t kvHeads, int64_t ranks) {
+  if (kvHeads % ranks == 0) return {heads / ranks, kvHeads / ranks, ranks};
+  return {heads / ranks, 1, kvHeads};
+}
 
 int64_t tensorParallelRanks(const Graph& graph) {
   return graph.attrs().getInt("tp").value_or(1);
@@ -50,30 +65,30 @@ namespace {
 
 /// The rule `attention`'s head counts break for a model of `heads` and `kvHeads` on `ranks`.
 std::optional<std::string> checkRankHeads(const Op& attention, int64_t heads, int64_t kvHeads, int64_t ranks) {
+  if (std::optional<std::string> error = headSplitError(heads, kvHeads, ranks)) return error;
+  const HeadSplit split = splitHeads(heads, kvHeads, ranks);
   const int64_t rankHeads = attention.attrs().getInt("n_heads").value_or(0);
   const int64_t rankKvHeads = attention.attrs().getInt("n_kv_heads").value_or(0);
-  const bool kvSplit = rankKvHeads * ranks == kvHeads;
-  const bool kvReplicated = rankKvHeads == 1 && kvHeads < ranks && ranks % kvHeads == 0;
-  if (rankHeads * ranks == heads && (kvSplit || kvReplicated)) return std::nullopt;
+  if (rankHeads == split.heads && rankKvHeads == split.kvHeads) return std::nullopt;
   return fmt::format(
       "{} has n_heads {} and n_kv_heads {}, but a model of {} heads and {} KV heads on tp {} ranks "
       "has {} and {} per rank",
-      attention.describe(), rankHeads, rankKvHeads, heads, kvHeads, ranks, heads / ranks,
-      std::max<int64_t>(1, kvHeads / ranks));
+      attention.describe(), rankHeads, rankKvHeads, heads, kvHeads, ranks, split.heads, split.kvHeads);
 }
 
 }  // namespace
 
 std::optional<std::string> checkModuleRanks(const Module& module) {
+  if (!module.attrs.has("tp")) return std::nullopt;
   const std::optional<int64_t> ranks = module.attrs.getInt("tp");
-  if (!ranks) return std::nullopt;
+  if (!ranks || *ranks < 1) return fmt::format("module @{}: attribute 'tp' must be an integer >= 1", module.name);
   const std::optional<int64_t> heads = module.attrs.getInt("heads");
   const std::optional<int64_t> kvHeads = module.attrs.getInt("kv_heads");
   for (const std::unique_ptr<Graph>& graph : module.graphs) {
     if (tensorParallelRanks(*graph) != *ranks)
       return fmt::format("module @{} has tp {}, its graph @{} tp {}", module.name, *ranks, graph->name(),
                          tensorParallelRanks(*graph));
-    if (!heads || !kvHeads || *kvHeads < 1) continue;
+    if (!heads || !kvHeads) continue;
     for (const std::unique_ptr<Op>& op : graph->ops())
       if (op->name() == "attention")
         if (std::optional<std::string> error = checkRankHeads(*op, *heads, *kvHeads, *ranks))

@@ -33,6 +33,21 @@ struct WeightShard {
   int64_t parts = 1;
 };
 
+/// How a model's heads go to the ranks.
+struct HeadSplit {
+  int64_t heads = 0;    ///< query heads per rank
+  int64_t kvHeads = 0;  ///< KV heads per rank
+  int64_t kvParts = 0;  ///< pieces of the K and V projections: the ranks, or n_kv_heads when replicated
+};
+
+/// Why `heads` query and `kvHeads` KV heads do not go to `ranks` ranks, or nullopt: each rank
+/// needs whole query heads, and the KV heads split among the ranks or, where the ranks are a
+/// multiple of them, are replicated (one per rank).
+std::optional<std::string> headSplitError(int64_t heads, int64_t kvHeads, int64_t ranks);
+
+/// The split of a model whose heads go to `ranks` ranks (headSplitError gives none).
+HeadSplit splitHeads(int64_t heads, int64_t kvHeads, int64_t ranks);
+
 /// The ranks a graph runs on: its `tp` attribute, 1 when it has none.
 int64_t tensorParallelRanks(const Graph& graph);
 

@@ -41,31 +41,19 @@ bool isBuilderOp(llvm::StringRef name) {
   return names.count(name) != 0;
 }
 
-/// How one attention's heads go to the ranks.
-struct HeadSplit {
-  int64_t heads = 0;    ///< query heads per rank
-  int64_t kvHeads = 0;  ///< KV heads per rank
-  int64_t kvParts = 0;  ///< pieces of the K and V projections (the ranks, or n_kv_heads when replicated)
-};
-
 int64_t intAttr(const ir::Op& op, const char* name) {
   std::optional<int64_t> value = op.attrs().getInt(name);
   if (!value) failPlain("{} has no integer attribute '{}'", op.describe(), name);
   return *value;
 }
 
-HeadSplit splitHeads(const ir::Op& attention, int64_t ranks) {
+/// How `attention`'s heads go to the ranks; throws the reason they do not.
+ir::HeadSplit splitHeads(const ir::Op& attention, int64_t ranks) {
   const int64_t heads = intAttr(attention, "n_heads");
   const int64_t kvHeads = intAttr(attention, "n_kv_heads");
-  if (heads % ranks != 0)
-    failPlain("tp {} does not divide n_heads {} ({}): each rank needs whole query heads", ranks, heads,
-              attention.describe());
-  if (kvHeads % ranks == 0) return {heads / ranks, kvHeads / ranks, ranks};
-  if (ranks % kvHeads == 0) return {heads / ranks, 1, kvHeads};
-  failPlain(
-      "tp {} and n_kv_heads {} ({}): neither divides the other, so the KV heads can be neither split nor "
-      "replicated",
-      ranks, kvHeads, attention.describe());
+  if (std::optional<std::string> error = ir::headSplitError(heads, kvHeads, ranks))
+    failPlain("{} ({})", *error, attention.describe());
+  return ir::splitHeads(heads, kvHeads, ranks);
 }
 
 /// Rewrites one graph for `ranks` ranks.
@@ -96,7 +84,7 @@ class GraphSharder {
 
  private:
   void shardAttention(ir::Op& attention) {
-    const HeadSplit split = splitHeads(attention, ranks_);
+    const ir::HeadSplit split = splitHeads(attention, ranks_);
     const std::string subject = attention.result()->name();
     decisions_.add(
         subject,

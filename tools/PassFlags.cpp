@@ -1,5 +1,6 @@
 #include "tools/PassFlags.h"
 
+#include "ir/TensorParallel.h"
 #include "passes/GpuProfile.h"
 #include "passes/Instrumentation.h"
 #include "passes/PassManager.h"
@@ -270,7 +271,13 @@ std::optional<codegen::CompileResult> compileWithFlags(const Args& args, std::un
   if (!flags.buckets && !defaults.buckets.empty()) flags.buckets = defaults.buckets;
   if (!flags.prefillTokens && !defaults.prefillTokens.empty()) flags.prefillTokens = defaults.prefillTokens;
   const PassSetup setup = resolvePassSetup(flags, PipelineDefault::Full);
-  if (const int64_t ranks = pipelineRanks(setup.pipeline); ranks > 1 && defaults.lower)
+  const int64_t ranks = pipelineRanks(setup.pipeline);
+  const std::optional<int64_t> heads = module->attrs.getInt("heads");
+  const std::optional<int64_t> kvHeads = module->attrs.getInt("kv_heads");
+  if (ranks > 1 && heads && kvHeads)
+    if (std::optional<std::string> error = ir::headSplitError(*heads, *kvHeads, ranks))
+      failPlain("{}: tp {} does not fit {}: {}", args.command(), ranks, module->name, *error);
+  if (ranks > 1 && defaults.lower)
     failPlain(
         "{}: tensor parallel (tp = {}) on the GPU needs {} GPUs and NCCL, which reel's GPU runtime does not have "
         "yet; emit the sharded IR (reel compile --emit=ir) or run it on the CPU reference (reel run --device cpu)",
