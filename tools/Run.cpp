@@ -82,6 +82,13 @@ CpuModel compileForCpu(const Args& args, bool sampling) {
   return model;
 }
 
+/// "cpu (reference executor)", with the simulated ranks of a sharded module.
+std::string cpuDevice(const ir::Module& module) {
+  const int64_t ranks = module.attrs.getInt("tp").value_or(1);
+  if (ranks == 1) return "cpu (reference executor)";
+  return fmt::format("cpu (reference executor, {} tensor-parallel ranks simulated)", ranks);
+}
+
 /// The CPU reference as a StepBackend: the compiled model, its step graphs and an executor
 /// of the KV slots asked for.
 class CpuBackend final : public StepBackend {
@@ -99,8 +106,8 @@ class CpuBackend final : public StepBackend {
   }
   decode::StepExecutor& executor() override { return *executor_; }
   [[nodiscard]] std::string description() const override {
-    return fmt::format("model: {} ({} layers), weights: {}, device: cpu (reference executor), context: {} positions",
-                       model_.config.name, model_.config.numLayers, model_.weights.description,
+    return fmt::format("model: {} ({} layers), weights: {}, device: {}, context: {} positions", model_.config.name,
+                       model_.config.numLayers, model_.weights.description, cpuDevice(*model_.module),
                        executor_->kvGeometry().positions);
   }
 
@@ -218,8 +225,8 @@ int runRun(int argc, char** argv) {
   options.threads = static_cast<unsigned>(args.getInt("--threads", 2, {1, kMaxThreads}));
   options.maxContext = args.getInt("--ctx", model.config.maxContext, {1, model.config.maxContext});
 
-  writeOutput("", fmt::format("model: {} ({} layers), weights: {}, device: cpu (reference executor)\n",
-                              model.config.name, model.config.numLayers, model.weights.description));
+  writeOutput("", fmt::format("model: {} ({} layers), weights: {}, device: {}\n", model.config.name,
+                              model.config.numLayers, model.weights.description, cpuDevice(*model.module)));
   decode::DecodeReport report =
       reference::runGreedyDecode(reference::findStepGraphs(*model.module), *model.weights.source, request, options);
   writeOutput("", runReport(report, request, options.maxContext));
