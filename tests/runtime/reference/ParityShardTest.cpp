@@ -1,7 +1,7 @@
 // A module sharded for tp ranks (shard{tp=N}) and run on the reference as N simulated ranks
 // (one executor, weight pieces and KV cache per rank; collectives through an InProcessGroup)
-// gives the unsharded module's greedy tokens, with logits equal up to the order of the
-// partial sums.
+// gives the unsharded module's greedy tokens (but at near ties, below), with logits equal up to
+// the order of the partial sums and the quantizations after them.
 //
 // The weights are Q8_0: attn_output's rows of 256 cut into pieces of 128 (tp = 2) or 64
 // (tp = 4), whole 32-element blocks; Q4_K's 256-element blocks do not cut (the pass says so).
@@ -9,8 +9,9 @@
 // the f32 logits of the generic step move by a few ulps of each layer's sums
 // (kSumOrderTolerance = 1e-4; measured < 1e-5 at tp = 2, <= 5e-5 at tp = 4). Through the
 // default pipeline the activations are quantized to Q8_1 after each all_reduce, and a value
-// a few ulps from a rounding step moves by one step: kQ81Tolerance (0.15; measured <= 0.033).
-// The greedy tokens are equal in every case.
+// a few ulps from a rounding step moves by one step: kQ81Tolerance (0.15; measured <= 0.033 at
+// tp = 2, <= 0.097 at tp = 4). The greedy tokens are equal but at near ties: at tp = 4 one
+// sequence takes the other of two logits 0.001 rms apart (once in 3 x 24 steps).
 
 #include "tests/runtime/reference/ReferenceTestSupport.h"
 
@@ -35,13 +36,22 @@ DecodeReport decodeTiny(const ir::Module& module, const WeightSource& weights) {
   return runGreedyDecode(findStepGraphs(module), weights, request, options);
 }
 
+/// Each sequence's logits within `tolerance` and its tokens equal, up to the first token that
+/// differs, which may differ only where the unsharded logits' top two are within the
+/// tolerance's noise (ReferenceTestSupport.h); after it the contexts differ.
 void requireSameDecode(const DecodeReport& sharded, const DecodeReport& whole, double tolerance) {
   REQUIRE(sharded.sequences.size() == whole.sequences.size());
   for (size_t s = 0; s < whole.sequences.size(); ++s) {
-    INFO("sequence " << s);
-    CHECK(sharded.sequences[s].tokens == whole.sequences[s].tokens);
-    for (size_t t = 0; t < whole.sequences[s].logits.size(); ++t)
-      CHECK(relativeError(whole.sequences[s].logits[t], sharded.sequences[s].logits[t]) <= tolerance);
+    const SequenceOutput& expected = whole.sequences[s];
+    const SequenceOutput& actual = sharded.sequences[s];
+    REQUIRE(actual.tokens.size() == expected.tokens.size());
+    for (size_t t = 0; t < expected.logits.size(); ++t) {
+      INFO("sequence " << s << ", token " << t);
+      CHECK(relativeError(expected.logits[t], actual.logits[t]) <= tolerance);
+      if (actual.tokens[t] == expected.tokens[t]) continue;
+      CHECK(topTwoMargin(expected.logits[t]) <= 2 * tolerance * rms(expected.logits[t]));
+      break;
+    }
   }
 }
 
@@ -68,14 +78,17 @@ TEST_CASE("a sharded module on simulated ranks gives the unsharded tokens", "[pa
       if (op->name() == "attention") REQUIRE(op->attrs().getInt("n_kv_heads") == 1);
     requireSameDecode(decodeTiny(*sharded, *weights.source), whole, kSumOrderTolerance);
   }
-  SECTION("tp = 2 before the default pipeline: the decisions, fusions and memory plan per rank") {
+  SECTION("tp = 2 and 4 before the default pipeline: the decisions, fusions and memory plan per rank") {
     spec.pipeline = std::string(passes::kDefaultPipeline);
     const DecodeReport wholeCompiled = decodeTiny(*compileModule(config, *weights.source, spec), *weights.source);
-    spec.pipeline = "shard{tp=2}," + std::string(passes::kDefaultPipeline);
-    std::unique_ptr<ir::Module> sharded = compileModule(config, *weights.source, spec);
-    REQUIRE(countOps(*sharded, "matmul_qkv") > 0);
-    REQUIRE(countOps(*sharded, "all_reduce") > 0);
-    requireSameDecode(decodeTiny(*sharded, *weights.source), wholeCompiled, kQ81Tolerance);
+    for (const char* shard : {"shard{tp=2},", "shard{tp=4},"}) {
+      INFO(shard);
+      spec.pipeline = shard + std::string(passes::kDefaultPipeline);
+      std::unique_ptr<ir::Module> sharded = compileModule(config, *weights.source, spec);
+      REQUIRE(countOps(*sharded, "matmul_qkv") > 0);
+      REQUIRE(countOps(*sharded, "all_reduce") > 0);
+      requireSameDecode(decodeTiny(*sharded, *weights.source), wholeCompiled, kQ81Tolerance);
+    }
   }
 }
 
