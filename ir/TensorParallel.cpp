@@ -57,7 +57,8 @@ std::optional<std::string> checkWeightShard(const Op& weightOp) {
 std::optional<std::string> checkGraphRanks(const Graph& graph) {
   if (!graph.attrs().has("tp")) return std::nullopt;
   std::optional<int64_t> ranks = graph.attrs().getInt("tp");
-  if (!ranks || *ranks < 1) return fmt::format("graph @{}: attribute 'tp' must be an integer >= 1", graph.name());
+  if (!ranks || *ranks < 1 || *ranks > kMaxRanks)
+    return fmt::format("graph @{}: attribute 'tp' must be an integer from 1 to {}", graph.name(), kMaxRanks);
   return std::nullopt;
 }
 
@@ -81,7 +82,8 @@ std::optional<std::string> checkRankHeads(const Op& attention, int64_t heads, in
 std::optional<std::string> checkModuleRanks(const Module& module) {
   if (!module.attrs.has("tp")) return std::nullopt;
   const std::optional<int64_t> ranks = module.attrs.getInt("tp");
-  if (!ranks || *ranks < 1) return fmt::format("module @{}: attribute 'tp' must be an integer >= 1", module.name);
+  if (!ranks || *ranks < 1 || *ranks > kMaxRanks)
+    return fmt::format("module @{}: attribute 'tp' must be an integer from 1 to {}", module.name, kMaxRanks);
   const std::optional<int64_t> heads = module.attrs.getInt("heads");
   const std::optional<int64_t> kvHeads = module.attrs.getInt("kv_heads");
   for (const std::unique_ptr<Graph>& graph : module.graphs) {

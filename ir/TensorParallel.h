@@ -27,6 +27,10 @@
 
 namespace reel::ir {
 
+/// The most ranks a graph's `tp` may name (the verifier's bound, so that shapes times tp stay
+/// far from overflow).
+inline constexpr int64_t kMaxRanks = 1 << 16;
+
 /// How a weight op's tensor is cut (its `shard_axis` and `shard_parts` attributes).
 struct WeightShard {
   int64_t axis = 0;
@@ -61,7 +65,7 @@ int64_t shardPiece(const WeightShard& shard, int64_t rank, int64_t ranks);
 /// parts dividing the graph's tp), or nullopt.
 std::optional<std::string> checkWeightShard(const Op& weightOp);
 
-/// The rule a graph's `tp` attribute breaks (an integer >= 1), or nullopt.
+/// The rule a graph's `tp` attribute breaks (an integer from 1 to kMaxRanks), or nullopt.
 std::optional<std::string> checkGraphRanks(const Graph& graph);
 
 /// The rule a module sharded for `tp` ranks breaks, or nullopt: each graph's `tp` is the

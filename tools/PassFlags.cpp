@@ -44,7 +44,7 @@ void note(const std::string& text) {
 /// Largest decode bucket and prefill chunk the flags accept.
 constexpr int64_t kMaxBucketRows = int64_t{1} << 16;
 /// Most ranks --tp accepts.
-constexpr int64_t kMaxRanks = 64;
+constexpr int64_t kMaxTpFlag = 64;
 
 /// "1,2,4,8" -> positive, increasing sizes.
 std::vector<int64_t> parseBuckets(const std::string& text) {
@@ -228,7 +228,7 @@ PassSetup resolvePassSetup(const ContextFlags& flags, PipelineDefault fallback) 
   const std::string defaultPipeline =
       fallback == PipelineDefault::Full ? passes::PassRegistry::global().defaultPipeline() : std::string();
   std::string pipeline = flags.passes.value_or(defaultPipeline);
-  const int64_t ranks = flags.tp ? parseIntIn(*flags.tp, {1, kMaxRanks}, "--tp") : 1;
+  const int64_t ranks = flags.tp ? parseIntIn(*flags.tp, {1, kMaxTpFlag}, "--tp") : 1;
   if (ranks > 1) {
     const passes::Pipeline given = passes::Pipeline::parse(pipeline);
     for (const passes::PipelineEntry& entry : given.entries())

@@ -230,7 +230,7 @@ TEST_CASE("tensor-parallel rules: weight pieces and collectives", "[ir][verifier
              Catch::Contains("shard_parts 2 must be at least 2 and divide the graph's tp 3"));
   CHECK_THAT(rankGraph("", ""), Catch::Contains("shard_parts 2 must be at least 2 and divide the graph's tp 1"));
   CHECK_THAT(rankGraph(" attributes {tp = 0}", ""),
-             Catch::Contains("graph @g: attribute 'tp' must be an integer >= 1"));
+             Catch::Contains("graph @g: attribute 'tp' must be an integer from 1 to 65536"));
   CHECK_THAT(rankGraph(" attributes {tp = 2}",
                        "  %w = weight {name = \"w\", shard_axis = 2, shard_parts = 2} : q8_0[32, 64]\n"),
              Catch::Contains("shard_axis 2 is not a dim of q8_0[32, 64]"));
