@@ -281,10 +281,12 @@ Estimate CostModel::mma(const MatmulShape& shape) const {
 
 Estimate CostModel::dequantHgemm(const MatmulShape& shape) const {
   // The dequantization streams the stored weight in and its f16 rows out at the bandwidth its
-  // grid reaches; the HGEMM then reads those rows as an f16 weight (2 bytes per element).
+  // grid reaches, of which its stores take the larger part (dequantBandwidthFraction); the HGEMM
+  // then reads those rows as an f16 weight (2 bytes per element).
   KernelWork work;
   work.family = kDequant.name;
-  work.bytes = weightBytes(shape) + 2.0 * static_cast<double>(shape.n) * static_cast<double>(shape.k);
+  work.bytes = (weightBytes(shape) + 2.0 * static_cast<double>(shape.n) * static_cast<double>(shape.k)) /
+               params_.dequantBandwidthFraction;
   work.ctas = kernels::dequantF16Blocks(shape.n, shape.k);
   work.bytesInFlightPerCta = kDequant.bytesInFlightPerCta();
   MatmulShape f16 = shape;

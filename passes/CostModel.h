@@ -70,6 +70,10 @@ struct CostModelParams {
   /// Integer instructions to unpack one quantized weight into int8 lanes, once per token tile
   /// (8 nibbles of Q4_K take about 4). They run on the CUDA cores while the tensor cores work.
   double mmaDequantInstrPerWeight = 0.5;
+  /// Fraction of the read bandwidth that dequant_f16's reads and writes together reach: it
+  /// writes 2 bytes per weight where it reads about 0.6, and stores cost more than loads
+  /// (`kernel_bench --mmq`'s dequant table; docs/design.md).
+  double dequantBandwidthFraction = 0.65;
 };
 
 /// The resources of one kernel launch: the input of CostModel::kernel().

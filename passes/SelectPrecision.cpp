@@ -15,8 +15,8 @@
 ///     sm_80 and later) and M >= mma-min-m (default 9: below it the DP4A GEMV reads the weight
 ///     once for all rows while the mma tiles waste most of their rows);
 ///   - dequant-hgemm (`dequant_f16_<qtype>` writing the weight as f16 rows into a workspace,
-///     then cuBLAS HGEMM on them) where the option `dequant-hgemm` allows it (default off until
-///     its kernel has passed gpu-check; docs/performance.md), at any M: it pays a pass over the
+///     then cuBLAS HGEMM on them) where the option `dequant-hgemm` allows it (the default), at
+///     any M: it pays a pass over the
 ///     weight and its f16 rows, so it wins where the HGEMM's tensor-core rate matters (prefill
 ///     chunks), and loses to the GEMV at small M.
 ///

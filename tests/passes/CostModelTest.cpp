@@ -172,10 +172,10 @@ TEST_CASE("dequant-hgemm: a pass over the weight and its f16 rows, then the HGEM
   const MatmulShape down{256, 4096, 11008, ElemType::Q6_K};
   const Estimate estimate = model.matmul(down, MatmulKernel::DequantHgemm);
   CHECK(estimate.launches == 2);
-  // The dequantization moves the stored bytes and 2 bytes per element at full bandwidth (its grid
-  // fills the GPU); the HGEMM is the one on an f16 weight.
+  // The dequantization moves the stored bytes and 2 bytes per element at the fraction of the
+  // bandwidth its stores allow (its grid fills the GPU); the HGEMM is the one on an f16 weight.
   const double stored = 4096.0 * 11008 / 256 * 210;
-  const double dequantUs = (stored + 2.0 * 4096 * 11008) / 3100e3 + 2.5;
+  const double dequantUs = (stored + 2.0 * 4096 * 11008) / CostModelParams{}.dequantBandwidthFraction / 3100e3 + 2.5;
   MatmulShape f16 = down;
   f16.weightType = ElemType::F16;
   CHECK(estimate.us == Approx(dequantUs + model.matmul(f16, MatmulKernel::Hgemm).us));

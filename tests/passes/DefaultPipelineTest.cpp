@@ -41,9 +41,9 @@ TEST_CASE("the default pipeline on llama-3-8b for an H100 follows the rules", "[
 
   // DP4A through M = 8; from M = 16 on and in prefill the tensor-core kernel on the stored
   // weights (cheaper than two 8-row GEMV passes, and FP8 and HGEMM copies do not fit the default
-  // budget), unfused, on Q8_1 activations. dequant-hgemm (off by default) is tested with its
-  // option in SelectPrecision.ir. (The narrow GQA k and v projections keep FP8 or FP16 copies
-  // where they fit the default budget.)
+  // budget), unfused, on Q8_1 activations; at M = 64 and in prefill mma or dequant-hgemm, as
+  // the cost model finds (the f16 cast of the activations for the latter). (The narrow GQA k
+  // and v projections keep FP8 or FP16 copies where they fit the default budget.)
   const ir::Graph& m8 = *module->findGraph("decode.m8");
   CHECK(kernelOf(m8, "l3.gate") == "dp4a");
   CHECK(countOps(m8, "matmul_gate_up") == 32);
