@@ -20,7 +20,8 @@
 
 namespace reel::reference {
 
-/// What an execution hook sees of the step being run.
+/// What an execution hook sees of the step being run: tensors of the step's live rows (the
+/// padding rows that fill a bucket are not run, so a hook must not assume the graph's M).
 class ExecutionContext {
  public:
   virtual ~ExecutionContext() = default;

@@ -50,7 +50,7 @@ struct Activations {
   float fp8Scale = 1.0f;      ///< Fp8: s_x of the whole step
 };
 
-Activations prepare(const HostTensor& x, MatmulNumerics kernel, bool dp4aWeight, const std::vector<int64_t>& rows) {
+Activations prepare(const HostTensor& x, MatmulNumerics kernel, bool dp4aWeight) {
   Activations act;
   if (kernel == MatmulNumerics::Dp4a || kernel == MatmulNumerics::Mma) {
     act.q81 = x.kind == HostKind::Q8_1 ? x : quantizeRowsQ81(x);
@@ -66,7 +66,7 @@ Activations prepare(const HostTensor& x, MatmulNumerics kernel, bool dp4aWeight,
     for (float& v : act.values) v = roundToF16(v);
   if (kernel == MatmulNumerics::Fp8) {
     float absMax = 0.0f;
-    for (int64_t r : rows) absMax = std::max(absMax, amax(x.row(r), x.cols));
+    for (int64_t r = 0; r < x.rows; ++r) absMax = std::max(absMax, amax(x.row(r), x.cols));
     act.fp8Scale = fp8ScaleOf(absMax);
     for (float& v : act.values) v = roundToFp8(v / act.fp8Scale);
   }
@@ -131,26 +131,25 @@ HostTensor matmul(const HostTensor& x, const MatmulWeight& weight, MatmulNumeric
       weight.fp8RowScales == nullptr || weight.fp8RowScales->size() != static_cast<size_t>(view.rows);
   if (kernel == MatmulNumerics::Fp8 && missingScales)
     failPlain("reference matmul: weight '{}' has no FP8 row scales", view.name);
-  std::vector<int64_t> rows;
-  for (int64_t m = 0; m < x.rows; ++m)
-    if (run.liveRows == nullptr || (*run.liveRows)[static_cast<size_t>(m)] != 0) rows.push_back(m);
-  const Activations act = prepare(x, kernel, dp4aWeight, rows);
+  const Activations act = prepare(x, kernel, dp4aWeight);
   HostTensor y = HostTensor::zeros(HostKind::F32, x.rows, view.rows);
   const int64_t k = view.cols;
-  const int64_t work = view.rows * k * std::max<int64_t>(static_cast<int64_t>(rows.size()), 4);
+  const int64_t work = view.rows * k * std::max<int64_t>(x.rows, 4);
   support::parallelFor(view.rows, run.threads, work, [&](int64_t begin, int64_t end) {
     std::vector<float> w(static_cast<size_t>(k));
     for (int64_t n = begin; n < end; ++n) {
       if (dp4aWeight) {
-        for (int64_t m : rows) y.row(m)[n] = quant::dotQ81(view.type, view.rowData(n), act.q81.q81Row(m), k);
+        for (int64_t m = 0; m < x.rows; ++m)
+          y.row(m)[n] = quant::dotQ81(view.type, view.rowData(n), act.q81.q81Row(m), k);
         continue;
       }
       if (kernel == MatmulNumerics::Mma) {
-        for (int64_t m : rows) y.row(m)[n] = quant::dotQ81Mma(view.type, view.rowData(n), act.q81.q81Row(m), k);
+        for (int64_t m = 0; m < x.rows; ++m)
+          y.row(m)[n] = quant::dotQ81Mma(view.type, view.rowData(n), act.q81.q81Row(m), k);
         continue;
       }
       weightRow(weight, kernel, n, w.data());
-      for (int64_t m : rows) {
+      for (int64_t m = 0; m < x.rows; ++m) {
         double sum = dot(w.data(), act.values.data() + m * k, k);
         if (kernel == MatmulNumerics::Fp8)
           sum *= static_cast<double>((*weight.fp8RowScales)[static_cast<size_t>(n)]) * act.fp8Scale;

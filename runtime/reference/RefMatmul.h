@@ -15,10 +15,10 @@
 ///  * "hgemm", "dequant-hgemm": w and x rounded to fp16, products accumulated in f64 (cuBLAS:
 ///    f32). dequant-hgemm's f16 weight rows are the same values as hgemm's copy, made per use.
 ///  * "fp8": as kernels/Blas.h: w scaled per row (s_w[n] = amax|w[n]| / 448), x per tensor
-///    with one dynamic scale (s_x = amax|x| / 448 over the live rows), both rounded to E4M3
-///    (saturating), products accumulated in f64, then times s_w[n] * s_x. The one
-///    activation scale couples the rows of a step (a bucket's sequences differ slightly
-///    from M = 1); padding rows are left out of it.
+///    with one dynamic scale (s_x = amax|x| / 448 over the rows of x: the executor passes the
+///    live rows of its step), both rounded to E4M3 (saturating), products accumulated in
+///    f64, then times s_w[n] * s_x. The one activation scale couples the rows of a step (a
+///    bucket's sequences differ slightly from M = 1); padding rows are left out of it.
 
 #include "runtime/reference/HostTensor.h"
 #include "runtime/reference/WeightSource.h"
@@ -46,12 +46,9 @@ struct MatmulWeight {
 /// The FP8 scales of a weight's rows: amax of each dequantized row / 448 (1 for a zero row).
 std::vector<float> fp8WeightRowScales(const WeightView& view, unsigned threads);
 
-/// How to run a matmul: threads, and which rows to compute.
+/// How to run a matmul.
 struct MatmulRun {
   unsigned threads = 2;
-  /// Rows of x to compute (nonzero = live); the others (padding rows) give zeros. Null:
-  /// every row. Skipping padding changes no live row: every kernel here is row-independent.
-  const std::vector<uint8_t>* liveRows = nullptr;
 };
 
 /// y = x * w^T with the numerics of `kernel`. x is F32, or Q8_1 for Dp4a and Mma.

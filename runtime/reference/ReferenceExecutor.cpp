@@ -35,7 +35,25 @@ int64_t intAttr(const ir::Op& op, const std::string& name) {
   return *value;
 }
 
+/// The first `rows` rows of a step's inputs (with their sampling words and recent tokens).
+StepInputs firstRows(const StepInputs& inputs, int64_t rows) {
+  auto head = [rows](const std::vector<int32_t>& values, size_t perRow) {
+    const size_t count = std::min(values.size(), static_cast<size_t>(rows) * perRow);
+    return std::vector<int32_t>(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(count));
+  };
+  return {head(inputs.tokens, 1),
+          head(inputs.positions, 1),
+          head(inputs.kvLens, 1),
+          head(inputs.slots, 1),
+          head(inputs.sampling, decode::kSamplingWords),
+          head(inputs.recent, decode::kMaxPenaltyLastN)};
+}
+
 }  // namespace
+
+int64_t liveRowCount(const StepInputs& inputs) {
+  return std::find(inputs.kvLens.begin(), inputs.kvLens.end(), 0) - inputs.kvLens.begin();
+}
 
 std::optional<int64_t> stepGraphRows(const ir::Graph& graph) {
   for (const auto& op : graph.ops())
@@ -221,25 +239,30 @@ void ReferenceExecutor::checkInputs(const StepInputs& inputs) const {
     if (slot < 0 || slot >= cache_.shape().slots)
       failPlain("reference step on @{}: slot {} is outside the KV cache's {} slots", graph_.name(), slot,
                 cache_.shape().slots);
+  const auto live = static_cast<size_t>(liveRowCount(inputs));
+  for (size_t r = live; r < rows; ++r)
+    if (inputs.kvLens[r] != 0)
+      failPlain("reference step on @{}: row {} has kv_len {} after padding row {} (padding rows come last)",
+                graph_.name(), r, inputs.kvLens[r], live);
 }
 
 StepResult ReferenceExecutor::step(const StepInputs& inputs) {
   checkInputs(inputs);
-  const auto rows = static_cast<int32_t>(inputs.tokens.size());
-  slots_ = inputs.slots;
+  // The ops run the live rows only: padding rows read and write nothing, and their outputs
+  // are zeros (runOutput).
+  live_ = firstRows(inputs, liveRowCount(inputs));
+  const auto live = static_cast<int32_t>(live_.tokens.size());
+  slots_ = live_.slots;
   if (slots_.empty()) {
-    slots_.resize(static_cast<size_t>(rows));
-    for (int32_t r = 0; r < rows; ++r) slots_[static_cast<size_t>(r)] = prefill_ ? 0 : r;
-    if (!prefill_ && rows > cache_.shape().slots)
-      failPlain("reference step on @{}: {} rows need {} KV-cache slots, the cache has {}", graph_.name(), rows, rows,
+    slots_.resize(static_cast<size_t>(live));
+    for (int32_t r = 0; r < live; ++r) slots_[static_cast<size_t>(r)] = prefill_ ? 0 : r;
+    if (!prefill_ && live > cache_.shape().slots)
+      failPlain("reference step on @{}: {} rows need {} KV-cache slots, the cache has {}", graph_.name(), live, live,
                 cache_.shape().slots);
   }
-  inputs_ = &inputs;
-  liveRows_.assign(inputs.kvLens.size(), 0);
-  for (size_t r = 0; r < inputs.kvLens.size(); ++r) liveRows_[r] = inputs.kvLens[r] != 0 ? 1 : 0;
   values_.clear();
   result_ = StepResult{};
-  result_.rows = rows;
+  result_.rows = static_cast<int64_t>(inputs.tokens.size());
   size_t index = 0;
   for (const auto& op : graph_.ops()) {
     (*hooks_[index])(*op, *this);
@@ -248,7 +271,7 @@ StepResult ReferenceExecutor::step(const StepInputs& inputs) {
     ++index;
   }
   values_.clear();
-  inputs_ = nullptr;
+  live_ = StepInputs{};
   return std::move(result_);
 }
 
@@ -278,14 +301,14 @@ MatmulWeight ReferenceExecutor::matmulWeight(const ir::Value* weight) const {
 
 HostTensor ReferenceExecutor::project(const ir::Op& op, unsigned weightOperand) const {
   return matmul(operandTensor(op, 0), matmulWeight(op.operand(weightOperand)), matmulNumerics(op),
-                MatmulRun{options_.threads, &liveRows_});
+                MatmulRun{options_.threads});
 }
 
 void ReferenceExecutor::runInput(const ir::Op& op) {
   const std::string name = op.attrs().getString("name").value_or("");
-  const std::vector<int32_t>* source = name == "token_ids"   ? &inputs_->tokens
-                                       : name == "positions" ? &inputs_->positions
-                                       : name == "kv_lens"   ? &inputs_->kvLens
+  const std::vector<int32_t>* source = name == "token_ids"   ? &live_.tokens
+                                       : name == "positions" ? &live_.positions
+                                       : name == "kv_lens"   ? &live_.kvLens
                                                              : nullptr;
   if (source == nullptr) failPlain("reference executor: unknown step input '{}'", name);
   HostTensor tensor = HostTensor::zeros(HostKind::I32, static_cast<int64_t>(source->size()), 1);
@@ -296,11 +319,14 @@ void ReferenceExecutor::runInput(const ir::Op& op) {
 void ReferenceExecutor::runOutput(const ir::Op& op) {
   const std::string name = op.attrs().getString("name").value_or("");
   const HostTensor& value = operandTensor(op, 0);
+  // The value holds the live rows; the padding rows after them get zeros.
   if (name == "logits" && value.kind == HostKind::F32) {
     result_.vocab = value.cols;
     result_.logits = value.f32;
+    result_.logits.resize(static_cast<size_t>(result_.rows * value.cols), 0.0f);
   } else if (name == "next_tokens" && value.kind == HostKind::I32) {
     result_.nextTokens = value.i32;
+    result_.nextTokens.resize(static_cast<size_t>(result_.rows), 0);
   }
 }
 
@@ -377,15 +403,15 @@ void ReferenceExecutor::runArgmax(const ir::Op& op) {
 void ReferenceExecutor::runSample(const ir::Op& op) {
   const HostTensor& logits = operandTensor(op, 0);
   const auto rows = static_cast<size_t>(logits.rows);
-  if (!inputs_->sampling.empty()) {
-    setResult(op, 0, sampleRows(logits, inputs_->sampling, inputs_->recent, inputs_->positions));
+  if (!live_.sampling.empty()) {
+    setResult(op, 0, sampleRows(logits, live_.sampling, live_.recent, live_.positions));
     return;
   }
   // No sampling given: every row greedy.
   std::vector<int32_t> sampling(rows * decode::kSamplingWords);
   for (size_t r = 0; r < rows; ++r) decode::packSampling({}, sampling.data() + r * decode::kSamplingWords);
   setResult(op, 0,
-            sampleRows(logits, sampling, std::vector<int32_t>(rows * kernels::kSampleWindow, -1), inputs_->positions));
+            sampleRows(logits, sampling, std::vector<int32_t>(rows * kernels::kSampleWindow, -1), live_.positions));
 }
 
 void ReferenceExecutor::runAddRmsNorm(const ir::Op& op) {

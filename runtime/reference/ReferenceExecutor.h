@@ -14,8 +14,9 @@
 /// otherwise); it appends its k, v at positions[i] and attends over kv_lens[i] entries. In
 /// a prefill graph (attribute phase = "prefill") every row belongs to slot 0 (or
 /// StepInputs::slots) and row i attends to entries [0, positions[i]]. kv_lens[i] == 0 marks
-/// a padding row: its attention outputs zeros and writes nothing, and the matmuls skip it
-/// (zeros), so its logits mean nothing; no live row depends on a padding row.
+/// a padding row; padding rows come after the live rows. The ops run the live rows only
+/// (every op is row-independent, so a live row's result does not depend on the padding): a
+/// padding row costs nothing, writes no KV entry, and its logits and next token are zeros.
 
 #include "ir/Graph.h"
 #include "runtime/reference/Collectives.h"
@@ -32,7 +33,7 @@
 
 namespace reel::reference {
 
-/// The dynamic data of one step, one entry per row (padding rows included).
+/// The dynamic data of one step, one entry per row (padding rows, kv_len 0, last).
 struct StepInputs {
   std::vector<int32_t> tokens;
   std::vector<int32_t> positions;
@@ -68,6 +69,8 @@ struct ExecutorOptions {
 
 /// The number of rows of a step graph: its M when specialised, nullopt when generic in M.
 std::optional<int64_t> stepGraphRows(const ir::Graph& graph);
+/// The live rows of a step: the rows before its first padding row (kv_len 0).
+int64_t liveRowCount(const StepInputs& inputs);
 /// True for a prefill graph (graph attribute phase = "prefill").
 bool isPrefillGraph(const ir::Graph& graph);
 /// The KV cache a graph needs for `slots` sequences of `capacity` positions (layers,
@@ -85,8 +88,9 @@ class ReferenceExecutor final : public ExecutionContext {
                     ExecutorOptions options = {});
 
   /// Runs one step. The input vectors must all have the graph's M rows (any M >= 1 for a
-  /// graph generic in M); throws a reel::Error for bad inputs (token id outside the
-  /// vocabulary, position outside the cache, ...).
+  /// graph generic in M), the padding rows last; throws a reel::Error for bad inputs (token
+  /// id outside the vocabulary, position outside the cache, a live row after a padding row,
+  /// ...). The result has M rows, zeros in the padding rows.
   StepResult step(const StepInputs& inputs);
 
   /// The graph's number of rows when it is specialised, nullopt when generic in M.
@@ -150,9 +154,8 @@ class ReferenceExecutor final : public ExecutionContext {
   std::vector<const OpExecutionFn*> hooks_;                             ///< per op, in graph order
 
   // Per step.
-  const StepInputs* inputs_ = nullptr;
-  std::vector<int32_t> slots_;
-  std::vector<uint8_t> liveRows_;  ///< kv_lens != 0: the rows matmuls compute
+  StepInputs live_;             ///< the step's live rows: the rows the ops run
+  std::vector<int32_t> slots_;  ///< the KV-cache slot of each live row
   std::unordered_map<const ir::Value*, HostTensor> values_;
   StepResult result_;
 };

@@ -3,7 +3,8 @@
 /// The CPU reference as a decode::StepExecutor: the step graphs of a module (bucket graphs
 /// specialised to M rows, or one generic in M, and the prefill graph), one
 /// ReferenceExecutor per graph, and one KV cache they share. A step runs through the
-/// smallest bucket that holds its live rows; padding rows (KV length 0) fill it.
+/// smallest bucket that holds its live rows; padding rows (KV length 0) fill it, which the
+/// ReferenceExecutor does not run.
 ///
 /// A module sharded for tp ranks (graph attribute `tp`, ir/TensorParallel.h) runs as tp
 /// simulated ranks: one executor and one KV cache per rank and graph, the ranks of a step on

@@ -1,6 +1,6 @@
-// The CPU reference executor on whole graphs of the tiny model: row independence, input
-// checks, weight checks (qtype, exact shape and rank, NaN and Inf values), finite logits
-// and a consistent argmax.
+// The CPU reference executor on whole graphs of the tiny model: row independence, padding
+// rows, input checks, weight checks (qtype, exact shape and rank, NaN and Inf values),
+// finite logits and a consistent argmax.
 
 #include "quant/QuantFormats.h"
 #include "runtime/gguf/GgufWriter.h"
@@ -10,8 +10,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 using namespace reel;
 using namespace reel::decode;
@@ -97,6 +99,96 @@ TEST_CASE("step inputs are checked", "[reference][executor]") {
   inputs = firstStepInputs(2);
   inputs.slots = {0, 2};
   CHECK_THROWS_WITH(executor.step(inputs), Contains("slot 2 is outside the KV cache's 2 slots"));
+}
+
+namespace {
+
+/// Every KV entry of `cache`, in (layer, part, slot, position) order.
+std::vector<uint16_t> cacheContents(const KvCacheState& cache) {
+  const KvCacheShape& shape = cache.shape();
+  std::vector<uint16_t> values;
+  for (int64_t layer = 0; layer < shape.layers; ++layer)
+    for (KvPart part : {KvPart::K, KvPart::V})
+      for (int64_t slot = 0; slot < shape.slots; ++slot)
+        for (int64_t position = 0; position < shape.capacity; ++position) {
+          const uint16_t* entry = cache.entry(layer, part, slot, position);
+          values.insert(values.end(), entry, entry + shape.kvHeads * shape.headDim);
+        }
+  return values;
+}
+
+/// One step of `graph` on a fresh cache of 3 slots x 8 positions: the `live` rows, then
+/// padding rows (token 0, position 0, kv_len 0, the first row's slot) up to the graph's M.
+std::pair<StepResult, std::vector<uint16_t>> runPadded(const ir::Graph& graph, const WeightSource& weights,
+                                                       StepInputs live) {
+  while (static_cast<int64_t>(live.tokens.size()) < stepGraphRows(graph).value()) {
+    live.tokens.push_back(0);
+    live.positions.push_back(0);
+    live.kvLens.push_back(0);
+    live.slots.push_back(live.slots.front());
+  }
+  KvCacheState cache(kvCacheShapeFor(graph, 3, 8));
+  StepResult result = ReferenceExecutor(graph, weights, cache).step(live);
+  return {std::move(result), cacheContents(cache)};
+}
+
+/// Checks that `padded` holds `alone`'s rows bit for bit, then zero rows.
+void checkPaddedRows(const StepResult& padded, const StepResult& alone) {
+  REQUIRE(padded.vocab == alone.vocab);
+  const auto live = static_cast<size_t>(alone.rows * alone.vocab);
+  CHECK(std::equal(alone.logits.begin(), alone.logits.end(), padded.logits.begin()));
+  CHECK(std::equal(alone.nextTokens.begin(), alone.nextTokens.end(), padded.nextTokens.begin()));
+  CHECK(std::all_of(padded.logits.begin() + static_cast<std::ptrdiff_t>(live), padded.logits.end(),
+                    [](float value) { return value == 0.0f; }));
+  CHECK(std::all_of(padded.nextTokens.begin() + alone.rows, padded.nextTokens.end(),
+                    [](int32_t token) { return token == 0; }));
+}
+
+}  // namespace
+
+TEST_CASE("padding rows change no live row, give zeros and write no KV entry", "[reference][executor]") {
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = syntheticWeights(config);
+  // fp8 decode matmuls: their step-wide activation scale is the one thing that couples rows,
+  // so a padding row that leaked into it would move every live row.
+  const std::string fp8 =
+      "specialize-buckets,select-precision{dp4a=false,mma=false,dequant-hgemm=false,fp8-min-m=1,hgemm-min-m=1000}";
+  std::unique_ptr<ir::Module> padded = compileModule(config, *weights.source, {fp8, {8}, 8});
+  std::unique_ptr<ir::Module> exact = compileModule(config, *weights.source, {fp8, {3}, 3});
+  const ir::Graph& bucket = *padded->findGraph("decode.m8");
+  REQUIRE(matmulKernels(bucket).count("fp8") == 1);
+  REQUIRE(matmulKernels(bucket) == matmulKernels(*exact->findGraph("decode.m3")));
+  REQUIRE(matmulKernels(*padded->findGraph("prefill")) == matmulKernels(*exact->findGraph("prefill")));
+
+  SECTION("a decode bucket: 3 live rows of M = 8 against M = 3") {
+    const StepInputs live{{3, 8, 13}, {0, 0, 0}, {1, 1, 1}, {2, 0, 1}};
+    const auto [result, cache] = runPadded(bucket, *weights.source, live);
+    const auto [alone, aloneCache] = runPadded(*exact->findGraph("decode.m3"), *weights.source, live);
+    REQUIRE(result.rows == 8);
+    checkPaddedRows(result, alone);
+    CHECK(cache == aloneCache);
+  }
+  SECTION("a prefill chunk: 3 prompt tokens in a chunk of 8 against a chunk of 3") {
+    const StepInputs live{{5, 6, 7}, {0, 1, 2}, {1, 2, 3}, {1, 1, 1}};
+    const auto [result, cache] = runPadded(*padded->findGraph("prefill"), *weights.source, live);
+    const auto [alone, aloneCache] = runPadded(*exact->findGraph("prefill"), *weights.source, live);
+    REQUIRE(result.rows == 8);
+    checkPaddedRows(result, alone);
+    CHECK(cache == aloneCache);
+  }
+  SECTION("a step of padding rows alone gives zeros") {
+    const auto [result, cache] = runPadded(bucket, *weights.source, {{0}, {0}, {0}, {0}});
+    CHECK(result.logits == std::vector<float>(static_cast<size_t>(8 * result.vocab), 0.0f));
+    CHECK(result.nextTokens == std::vector<int32_t>(8, 0));
+    CHECK(cache == std::vector<uint16_t>(cache.size(), 0));
+  }
+  SECTION("a live row after a padding row is refused") {
+    KvCacheState cache(kvCacheShapeFor(bucket, 8, 8));
+    StepInputs inputs = firstStepInputs(8);
+    inputs.kvLens[2] = 0;
+    CHECK_THROWS_WITH(ReferenceExecutor(bucket, *weights.source, cache).step(inputs),
+                      Contains("row 3 has kv_len 1 after padding row 2 (padding rows come last)"));
+  }
 }
 
 TEST_CASE("weights must exist with the graph's shape and qtype", "[reference][executor]") {
