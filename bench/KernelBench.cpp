@@ -8,7 +8,8 @@
 // Q8_1 quantize before every GEMV, and with q, k, v stacked as the default plan lowers them. Weights are random bytes
 // (the DP4A path's cost does not depend on them). `--row-sets` sweeps the GEMV's row sets per
 // lane, `--mmq` times the tensor-core kernel against m, `--prefill-attention` the prefill
-// attention kernels (attn_prefill, attn_prefill_flash) on a Llama-3-8B prompt.
+// attention kernels (attn_prefill, attn_prefill_flash) on a Llama-3-8B prompt, and
+// `--mmq-case TYPE N K M` times one mmq shape alone (a target for a profiler such as ncu).
 #include "bench/ReadBandwidth.h"
 #include "kernels/Attention.h"
 #include "kernels/Dequant.h"
@@ -495,12 +496,35 @@ void sweepPrefillAttention(cudaStream_t stream) {
 
 }  // namespace
 
+/// `--mmq-case TYPE N K M`: one mmq shape at its default launch, as a profiler's target.
+struct MmqCase {
+  bool given = false;
+  Case c{"mmq case", QType::Q4_K, 0, 0, 1, GemvEpilogue::Plain};
+};
+
+MmqCase parseMmqCase(int argc, char** argv) {
+  MmqCase one;
+  if (argc != 6 || std::string_view(argv[1]) != "--mmq-case") return one;
+  const auto number = [](const char* text) {
+    char* end = nullptr;
+    const long long v = std::strtoll(text, &end, 10);
+    return end != text && *end == '\0' && v > 0 && v <= (1 << 20) ? static_cast<int64_t>(v) : int64_t{0};
+  };
+  one.c.n = number(argv[3]);
+  one.c.k = number(argv[4]);
+  one.c.m = static_cast<int>(number(argv[5]));
+  one.given = reel::quant::parseQType(argv[2], one.c.type) && one.c.n > 0 && one.c.k > 0 && one.c.m > 0;
+  return one;
+}
+
 int main(int argc, char** argv) {
   const bool sweep = argc > 1 && std::string_view(argv[1]) == "--row-sets";
   const bool mmq = argc > 1 && std::string_view(argv[1]) == "--mmq";
   const bool prefill = argc > 1 && std::string_view(argv[1]) == "--prefill-attention";
-  if (argc > 2 || (argc > 1 && !sweep && !mmq && !prefill)) {
-    std::fprintf(stderr, "usage: kernel_bench [--row-sets | --mmq | --prefill-attention]\n");
+  const MmqCase mmqCase = parseMmqCase(argc, argv);
+  if (!mmqCase.given && (argc > 2 || (argc > 1 && !sweep && !mmq && !prefill))) {
+    std::fprintf(stderr,
+                 "usage: kernel_bench [--row-sets | --mmq | --prefill-attention | --mmq-case TYPE N K M]\n");
     return 2;
   }
   cudaDeviceProp prop{};
@@ -511,6 +535,16 @@ int main(int argc, char** argv) {
   cudaStream_t stream = nullptr;
   BENCH_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   std::printf("kernel_bench on %s (%d SMs)\n", prop.name, prop.multiProcessorCount);
+  if (mmqCase.given) {
+    Mode mode;
+    mode.mmq = true;
+    const Result r = runCase(mmqCase.c, mode, stream);
+    std::printf("mmq %s n=%lld k=%lld m=%lld: %.2f us\n", reel::quant::qtypeName(mmqCase.c.type).data(),
+                static_cast<long long>(mmqCase.c.n), static_cast<long long>(mmqCase.c.k),
+                static_cast<long long>(mmqCase.c.m), r.seconds * 1e6);
+    cudaStreamDestroy(stream);
+    return 0;
+  }
   if (prefill) {  // compute-bound: the bandwidth figures below do not enter it
     sweepPrefillAttention(stream);
     cudaStreamDestroy(stream);
