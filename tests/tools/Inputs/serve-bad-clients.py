@@ -175,9 +175,8 @@ def check_idle_connections():
             sock.close()
 
 
-# 64-row prefill steps: the normal request must be answered within --idle-timeout, and the
-# default chunk (the h100 profile's 512 rows) makes each CPU-reference step far longer under the
-# sanitizers than what this test is about.
+# 64-row prefill steps keep each step of the CPU reference short under the sanitizers, so the
+# normal request is answered within --idle-timeout.
 server = reelserve.Server(REEL, MODEL, "--idle-timeout", str(IDLE_TIMEOUT), "--parallel", "2", "--prefill-tokens", "64")
 try:
     check_slow_senders(server, check_reset_mid_stream)
