@@ -14,8 +14,14 @@ target_link_libraries(reel_llvm_support INTERFACE
   ${REEL_LLVM_SUPPORT_LIB} ${REEL_LLVM_DEMANGLE_LIB} Threads::Threads ZLIB::ZLIB ${REEL_TINFO_LIB} dl rt m)
 target_compile_definitions(reel_llvm_support INTERFACE ${LLVM_DEFINITIONS_LIST})
 
-# fmt in header-only mode: no libfmt.so at run time.
+# fmt's headers alone (no FMT_HEADER_ONLY, no libfmt.so). Its compiled part is reel_fmt
+# (support/CMakeLists.txt), built once: no libfmt.so at run time, and no copy of the
+# formatting engine in each file that includes <fmt/format.h>. Plugins take the headers
+# alone; their fmt references resolve against the executable that loads them.
 find_package(fmt 9 REQUIRED CONFIG)
+add_library(reel_fmt_headers INTERFACE)
+get_target_property(_fmt_inc fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+target_include_directories(reel_fmt_headers SYSTEM INTERFACE ${_fmt_inc})
 
 # TOML++ in header-only mode: no libtomlplusplus.so at run time.
 find_package(tomlplusplus REQUIRED CONFIG)

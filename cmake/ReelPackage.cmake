@@ -24,7 +24,7 @@ target_include_directories(reel_headers INTERFACE
 target_include_directories(reel_headers SYSTEM INTERFACE ${LLVM_INCLUDE_DIRS})
 target_compile_definitions(reel_headers INTERFACE ${LLVM_DEFINITIONS_LIST})
 target_compile_features(reel_headers INTERFACE cxx_std_20)
-target_link_libraries(reel_headers INTERFACE fmt::fmt-header-only)
+target_link_libraries(reel_headers INTERFACE reel_fmt_headers)
 
 set_target_properties(reel_headers PROPERTIES EXPORT_NAME headers)
 set_target_properties(reel_ir PROPERTIES EXPORT_NAME ir)
@@ -36,7 +36,7 @@ set_target_properties(reel_quant PROPERTIES EXPORT_NAME quant)
 set_target_properties(reel_kernels_host PROPERTIES EXPORT_NAME kernels_host)
 
 set(reel_package_targets reel_headers reel_support reel_ir reel_models reel_passes reel_gguf reel_quant reel_kernels_host
-    reel_llvm_support reel_toml reel_options)
+    reel_llvm_support reel_toml reel_fmt reel_fmt_headers reel_options)
 install(TARGETS ${reel_package_targets} EXPORT reelTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})

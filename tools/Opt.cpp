@@ -7,6 +7,8 @@
 #include "tools/PassFlags.h"
 
 #include <cstdio>
+#include <string>
+#include <string_view>
 
 namespace reel::tools {
 namespace {
@@ -76,8 +78,9 @@ int runOpt(int argc, char** argv) {
   declarePassFlags(args);
   if (!args.parse(argc, argv, 2)) return 0;
 
-  std::string path = *args.get("FILE");
-  std::string fileName = path == "-" ? "<stdin>" : path;
+  const std::string path = *args.get("FILE");
+  const bool fromStdin = path == std::string_view("-");
+  std::string fileName = fromStdin ? "<stdin>" : path;
   std::string text = readInput(path);
   ContextFlags flags = readContextFlags(args);
   if (args.has("--run-reproducer")) {
