@@ -16,6 +16,7 @@ CompileResult compileModule(std::unique_ptr<ir::Module> module, const CompileReq
   result.context.profile = request.profile;
   result.context.buckets = request.buckets;
   result.context.prefillTokens = request.prefillTokens;
+  result.context.prefillBuckets = request.prefillBuckets;
   result.context.memoryBudget = request.memoryBudget;
   const std::string pipelineText = request.pipeline.value_or(passes::PassRegistry::global().defaultPipeline());
   passes::PassManagerOptions managerOptions;

@@ -33,6 +33,7 @@ struct CompileRequest {
   std::optional<std::string> pipeline;  ///< the pass pipeline; nullopt: the default pipeline
   std::vector<int64_t> buckets{1, 2, 4, 8, 16, 32, 64};
   std::optional<int64_t> prefillTokens;  ///< M of the prefill specialisation (PassContext::prefillTokens)
+  std::vector<int64_t> prefillBuckets;   ///< smaller prefill graphs (PassContext::prefillBuckets)
   int64_t maxContext = 0;                ///< KV positions per sequence; 0: min(model context, kDefaultMaxContext)
   std::optional<int64_t> memoryBudget;
   /// Verify the input and the IR after each changing pass (false: `--no-verify`).

@@ -112,6 +112,10 @@ struct PassContext {
   /// M of the prefill specialisation (0: none). Unset: specialize-buckets takes the profile's
   /// measured prefill_tokens, else kDefaultPrefillTokens, and sets it to what it built.
   std::optional<int64_t> prefillTokens;
+  /// M of smaller prefill graphs beside @prefill (@prefill.m64, ...), increasing, each below
+  /// the prefill chunk: a step of fewer prompt rows runs the smallest that holds them rather
+  /// than the whole padded chunk. Empty: @prefill alone.
+  std::vector<int64_t> prefillBuckets;
   std::optional<int64_t> memoryBudget;  ///< bytes of GPU memory for weights; nullopt = the profile's memory
   std::vector<Decision> decisions;
   /// Totals reported at the end of a compile ("weight bytes on the GPU: ...").

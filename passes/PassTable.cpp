@@ -23,12 +23,16 @@ std::vector<PassInfo> makeTable() {
        {OptionSpec{"tp", OptionKind::Int, "1", "ranks of the tensor-parallel group; 1: no change"}.atLeast(1)},
        createShardPass},
       {"specialize-buckets",
-       "clone the generic step into one decode graph per bucket M (@decode.m1, ...) and a @prefill graph",
+       "clone the generic step into one decode graph per bucket M (@decode.m1, ...), a @prefill graph and any smaller "
+       "prefill buckets (@prefill.m64, ...)",
        "specialize",
        {{"buckets", OptionKind::IntList, "", "bucket sizes M of the decode graphs; default: the compile's --buckets"},
         {"prefill-tokens", OptionKind::Int, "",
          "M of the @prefill graph, 0 for none; default: the compile's --prefill-tokens, else the GPU profile's "
-         "measured prefill_tokens, else 256"}},
+         "measured prefill_tokens, else 256"},
+        {"prefill-buckets", OptionKind::IntList, "",
+         "M of smaller prefill graphs beside @prefill (@prefill.m64, ...), each below prefill-tokens; default: the "
+         "compile's --prefill-buckets, else none"}},
        createSpecializeBucketsPass},
       {"canonicalize",
        "merge duplicate source ops, move each next to its first use, drop no-op rope scaling and attention windows",

@@ -1,6 +1,7 @@
 // specialize-buckets: the generic step (graph @step, generic in M) becomes one graph per
-// decode bucket, @decode.m1, @decode.m2, ..., plus @prefill, with M replaced by the bucket
-// in every type and the graph attributes {phase = "decode" | "prefill", bucket = N}.
+// decode bucket, @decode.m1, @decode.m2, ..., plus @prefill (the prefill chunk) and any
+// smaller prefill buckets, @prefill.m64, ..., with M replaced by the bucket in every type and
+// the graph attributes {phase = "decode" | "prefill", bucket = N}.
 // A module without @step (already specialised, or hand-written bucket graphs) is left as is.
 #include "passes/PassTable.h"
 #include "support/Diagnostics.h"
@@ -16,6 +17,7 @@ namespace {
 struct Specialisation {
   std::vector<int64_t> buckets;
   int64_t prefillTokens = 0;  ///< 0: no prefill graph
+  std::vector<int64_t> prefillBuckets;  ///< smaller prefill graphs, increasing
 };
 
 void checkBuckets(const std::vector<int64_t>& buckets) {
@@ -24,6 +26,21 @@ void checkBuckets(const std::vector<int64_t>& buckets) {
     if (buckets[i] <= 0) failPlain("bucket sizes must be positive, got {}", buckets[i]);
     if (i > 0 && buckets[i] <= buckets[i - 1])
       failPlain("bucket sizes must be increasing, got {} after {}", buckets[i], buckets[i - 1]);
+  }
+}
+
+/// Smaller prefill graphs need a chunk above them and increase: a step of fewer prompt rows
+/// takes the smallest that holds them.
+void checkPrefillBuckets(const std::vector<int64_t>& buckets, int64_t prefillTokens) {
+  if (buckets.empty()) return;
+  if (prefillTokens <= 0) failPlain("prefill buckets {} need a prefill graph (prefill-tokens > 0)", buckets.front());
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    if (buckets[i] <= 0) failPlain("prefill bucket sizes must be positive, got {}", buckets[i]);
+    if (i > 0 && buckets[i] <= buckets[i - 1])
+      failPlain("prefill bucket sizes must be increasing, got {} after {}", buckets[i], buckets[i - 1]);
+    if (buckets[i] >= prefillTokens)
+      failPlain("prefill bucket {} is not below the prefill chunk of {} rows (prefill-tokens)", buckets[i],
+                prefillTokens);
   }
 }
 
@@ -52,6 +69,8 @@ class SpecializeBucketsPass : public Pass {
     std::vector<std::unique_ptr<ir::Graph>> graphs;
     for (int64_t bucket : plan.buckets)
       graphs.push_back(specialise(**stepIt, fmt::format("decode.m{}", bucket), "decode", bucket));
+    for (int64_t rows : plan.prefillBuckets)
+      graphs.push_back(specialise(**stepIt, fmt::format("prefill.m{}", rows), "prefill", rows));
     if (plan.prefillTokens > 0) graphs.push_back(specialise(**stepIt, "prefill", "prefill", plan.prefillTokens));
     for (const std::unique_ptr<ir::Graph>& graph : graphs)
       if (module.findGraph(graph->name())) failPlain("graph @{} already exists next to @step", graph->name());
@@ -91,8 +110,16 @@ class SpecializeBucketsPass : public Pass {
       failPlain("prefill-tokens must be 0 (no prefill graph) or positive, got {}", plan.prefillTokens);
     if (plan.prefillTokens > 0)
       context.decide({"specialize-buckets", "prefill", "prefill chunk", fmt::format("M={}", plan.prefillTokens), why});
+    plan.prefillBuckets =
+        options().given("prefill-buckets") ? options().getIntList("prefill-buckets") : context.prefillBuckets;
+    checkPrefillBuckets(plan.prefillBuckets, plan.prefillTokens);
+    if (!plan.prefillBuckets.empty())
+      context.decide({"specialize-buckets", "prefill", "smaller prefill buckets",
+                      fmt::format("M={}", fmt::join(plan.prefillBuckets, ",")),
+                      options().given("prefill-buckets") ? "the option prefill-buckets" : "the compile's --prefill-buckets"});
     context.buckets = plan.buckets;
     context.prefillTokens = plan.prefillTokens;
+    context.prefillBuckets = plan.prefillBuckets;
     return plan;
   }
 };

@@ -217,7 +217,11 @@ int runBench(int argc, char** argv) {
   const bool prefill = args.has("--prompt");
   const int64_t depth = args.getInt("--depth", 0, {0, int64_t{1} << 24});
   const int64_t promptTokens = prefill ? args.getInt("--prompt", 512, {1, int64_t{1} << 24}) : 0;
-  GpuModel model = loadGpuModel(args, {"1,2,4,8", prefill ? "" : "0", 1024});
+  CompileDefaults defaults;
+  defaults.buckets = "1,2,4,8";
+  defaults.prefillTokens = prefill ? "" : "0";
+  defaults.maxContext = 1024;
+  GpuModel model = loadGpuModel(args, defaults);
   BenchContext context{model.plan.model,
                        model.weights.description,
                        gpu::gpuName(),

@@ -46,12 +46,12 @@ constexpr int64_t kMaxBucketRows = int64_t{1} << 16;
 /// Most ranks --tp accepts.
 constexpr int64_t kMaxTpFlag = 64;
 
-/// "1,2,4,8" -> positive, increasing sizes.
-std::vector<int64_t> parseBuckets(const std::string& text) {
-  const std::vector<int64_t> buckets = parseIntList(text, {1, kMaxBucketRows}, "--buckets " + text + ":");
+/// "1,2,4,8" -> positive, increasing sizes (`flag` names them in errors).
+std::vector<int64_t> parseBuckets(const std::string& text, const std::string& flag = "--buckets") {
+  const std::vector<int64_t> buckets = parseIntList(text, {1, kMaxBucketRows}, flag + " " + text + ":");
   for (size_t i = 1; i < buckets.size(); ++i)
     if (buckets[i] <= buckets[i - 1])
-      failPlain("--buckets {}: sizes must be increasing ({} after {})", text, buckets[i], buckets[i - 1]);
+      failPlain("{} {}: sizes must be increasing ({} after {})", flag, text, buckets[i], buckets[i - 1]);
   return buckets;
 }
 
@@ -105,6 +105,8 @@ std::string contextFlagsText(const ContextFlags& flags, const passes::PassContex
                                    : headerWord("--gpu", context.profile.name));
   words.push_back(headerWord("--buckets", fmt::format("{}", fmt::join(context.buckets, ","))));
   if (context.prefillTokens) words.push_back(headerWord("--prefill-tokens", std::to_string(*context.prefillTokens)));
+  if (!context.prefillBuckets.empty())
+    words.push_back(headerWord("--prefill-buckets", fmt::format("{}", fmt::join(context.prefillBuckets, ","))));
   if (context.memoryBudget) words.push_back(headerWord("--memory-budget", std::to_string(*context.memoryBudget)));
   for (const std::string& plugin : flags.plugins) words.push_back(headerWord("--load-pass-plugin", plugin));
   return fmt::format("{}", fmt::join(words, " "));
@@ -154,6 +156,7 @@ ContextFlags ContextFlags::orElse(const ContextFlags& fallback) const {
   }
   fill(merged.buckets, fallback.buckets);
   fill(merged.prefillTokens, fallback.prefillTokens);
+  fill(merged.prefillBuckets, fallback.prefillBuckets);
   fill(merged.memoryBudget, fallback.memoryBudget);
   fill(merged.tp, fallback.tp);
   if (merged.plugins.empty()) merged.plugins = fallback.plugins;
@@ -167,6 +170,9 @@ void declarePassFlags(Args& args) {
   args.option("--buckets", "LIST", "decode bucket sizes M, e.g. 1,2,4,8 (default 1,2,4,8,16,32,64)");
   args.option("--prefill-tokens", "N",
               "M of the @prefill graph, 0 for none (default: the GPU profile's measured prefill_tokens, else 256)");
+  args.option("--prefill-buckets", "LIST",
+              "M of smaller prefill graphs beside @prefill, e.g. 64,256 (@prefill.m64, ...): a step of fewer prompt "
+              "rows runs the smallest that holds them instead of the whole chunk (default: none)");
   args.option("--memory-budget", "BYTES",
               "GPU memory for weights incl. derived copies: 24GB, 1.5GiB, 512MB, bytes (default: 1.1 x the stored "
               "weights, at most the GPU profile's memory)");
@@ -190,6 +196,7 @@ ContextFlags readContextFlags(const Args& args) {
   flags.gpuProfile = args.get("--gpu-profile");
   flags.buckets = args.get("--buckets");
   flags.prefillTokens = args.get("--prefill-tokens");
+  flags.prefillBuckets = args.get("--prefill-buckets");
   flags.memoryBudget = args.get("--memory-budget");
   flags.tp = args.get("--tp");
   flags.plugins = args.getAll("--load-pass-plugin");
@@ -210,6 +217,7 @@ ContextFlags parseReproducerFlags(const std::string& headerFlags) {
   args.option("--gpu-profile", "FILE", "");
   args.option("--buckets", "LIST", "");
   args.option("--prefill-tokens", "N", "");
+  args.option("--prefill-buckets", "LIST", "");
   args.option("--memory-budget", "BYTES", "");
   args.option("--load-pass-plugin", "PATH", "", "", true);
   args.parse(static_cast<int>(argv.size()), argv.data(), 2);
@@ -223,6 +231,7 @@ PassSetup resolvePassSetup(const ContextFlags& flags, PipelineDefault fallback) 
   if (flags.buckets) setup.context.buckets = parseBuckets(*flags.buckets);
   if (flags.prefillTokens)
     setup.context.prefillTokens = parseIntIn(*flags.prefillTokens, {0, kMaxBucketRows}, "--prefill-tokens");
+  if (flags.prefillBuckets) setup.context.prefillBuckets = parseBuckets(*flags.prefillBuckets, "--prefill-buckets");
   if (flags.memoryBudget) setup.context.memoryBudget = byteSizeFlag(*flags.memoryBudget, "--memory-budget");
   // The default pipeline is read after the plugins are loaded: their passes may join it.
   const std::string defaultPipeline =
@@ -270,6 +279,7 @@ std::optional<codegen::CompileResult> compileWithFlags(const Args& args, std::un
   ContextFlags flags = readContextFlags(args);
   if (!flags.buckets && !defaults.buckets.empty()) flags.buckets = defaults.buckets;
   if (!flags.prefillTokens && !defaults.prefillTokens.empty()) flags.prefillTokens = defaults.prefillTokens;
+  if (!flags.prefillBuckets && !defaults.prefillBuckets.empty()) flags.prefillBuckets = defaults.prefillBuckets;
   const PassSetup setup = resolvePassSetup(flags, PipelineDefault::Full);
   const int64_t ranks = pipelineRanks(setup.pipeline);
   const std::optional<int64_t> heads = module->attrs.getInt("heads");
@@ -286,6 +296,7 @@ std::optional<codegen::CompileResult> compileWithFlags(const Args& args, std::un
   request.profile = setup.context.profile;
   request.buckets = setup.context.buckets;
   request.prefillTokens = setup.context.prefillTokens;
+  request.prefillBuckets = setup.context.prefillBuckets;
   request.memoryBudget = setup.context.memoryBudget;
   request.pipeline = setup.pipeline.str();
   request.verify = !args.has("--no-verify");

@@ -25,6 +25,7 @@ struct ContextFlags {
   std::optional<std::string> gpuProfile;
   std::optional<std::string> buckets;
   std::optional<std::string> prefillTokens;
+  std::optional<std::string> prefillBuckets;
   std::optional<std::string> memoryBudget;
   std::optional<std::string> tp;  ///< --tp: the pipeline starts with shard{tp=N}
   std::vector<std::string> plugins;
@@ -68,6 +69,7 @@ models::QuantScheme quantSchemeFlag(const Args& args, const std::string& fallbac
 struct CompileDefaults {
   std::string buckets;                               ///< --buckets ("": the pass context's default)
   std::string prefillTokens;                         ///< --prefill-tokens ("": the pass context's default)
+  std::string prefillBuckets;                        ///< --prefill-buckets ("": none)
   int64_t maxContext = codegen::kDefaultMaxContext;  ///< --ctx: at most this, and the model's context
   bool lower = true;                                 ///< lower to a plan (false: the passes only)
   bool sampling = false;                             ///< build the steps to sample without a sampling flag (reel serve)

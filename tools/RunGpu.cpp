@@ -61,7 +61,10 @@ int runRunOnGpu(const Args& args) {
   gpu::requireGpu("reel run --device cuda");
   // Buckets up to 8 by default: `run` decodes a few sequences, and larger buckets choose FP8 or HGEMM
   // kernels whose derived weight copies hold several times the file's size on the GPU.
-  GpuModel model = loadGpuModel(args, {"1,2,4,8", "", 4096});
+  CompileDefaults defaults;
+  defaults.buckets = "1,2,4,8";
+  defaults.maxContext = 4096;
+  GpuModel model = loadGpuModel(args, defaults);
   const decode::DecodeRequest request = runRequestFromFlags(args);
 
   gpu::RuntimeOptions options;
@@ -105,7 +108,9 @@ class GpuBackend final : public StepBackend {
   GpuBackend(const Args& args, const BackendNeeds& needs) {
     const uint64_t memoryLimit = gpuMemoryLimit(args);
     gpu::requireGpu(args.command() + " --device cuda");
-    CompileDefaults defaults{defaultDecodeBuckets(needs.slots), "", kDefaultTextContext};
+    CompileDefaults defaults;
+    defaults.buckets = defaultDecodeBuckets(needs.slots);
+    defaults.maxContext = kDefaultTextContext;
     defaults.sampling = needs.sampling;
     GpuModel model = loadGpuModel(args, defaults);
     gpu::RuntimeOptions options;

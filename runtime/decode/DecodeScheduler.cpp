@@ -231,8 +231,11 @@ void DecodeScheduler::runRows(Phase phase, const std::vector<Row>& rows, int64_t
 void DecodeScheduler::describePaths(Phase phase, const GroupInfo& group) {
   const StepInfo& info = group.info;
   if (phase == Phase::Prefill) {
-    if (prefillPath_.empty())
-      prefillPath_ = fmt::format("@{} (chunks of {} rows)", info.graph, executor_.largestRows(Phase::Prefill));
+    // Every prefill graph the steps ran, in the order of first use.
+    if (std::find(prefillGraphs_.begin(), prefillGraphs_.end(), info.graph) != prefillGraphs_.end()) return;
+    prefillGraphs_.push_back(info.graph);
+    prefillPath_ = fmt::format("@{} (chunks of {} rows)", fmt::join(prefillGraphs_, ", @"),
+                               executor_.largestRows(Phase::Prefill));
     return;
   }
   if (group.prompts && prefillPath_.empty())

@@ -130,7 +130,9 @@ struct DecodeRequest {
 
 struct DecodeReport {
   std::vector<SequenceOutput> sequences;
-  std::string prefillPath;  ///< "@prefill (chunks of 64 rows)" or "token by token through @decode.m1 (M = 1)"
+  /// "@prefill (chunks of 64 rows)", "@prefill.m16, @prefill (chunks of 64 rows)" (every prefill graph
+  /// that ran) or "token by token through @decode.m1 (M = 1)"
+  std::string prefillPath;
   std::string decodePath;   ///< "@decode.m4 (M = 4: 3 live rows, 1 padding; CUDA graph)"
   double prefillSeconds = 0;
   double decodeSeconds = 0;
@@ -243,6 +245,7 @@ class DecodeScheduler {
   int64_t nextId_ = 0;
   std::vector<int32_t> freeSlots_;  ///< a stack: the lowest slot on top
   std::string prefillPath_;
+  std::vector<std::string> prefillGraphs_;  ///< the prefill graphs run so far, in order
   std::string decodePath_;
   int64_t decodeSteps_ = 0;
   int64_t budget_ = 0;

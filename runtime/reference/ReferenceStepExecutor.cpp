@@ -12,7 +12,10 @@ StepGraphs findStepGraphs(const ir::Module& module) {
   for (const auto& graph : module.graphs) {
     const std::optional<int64_t> rows = stepGraphRows(*graph);
     if (isPrefillGraph(*graph)) {
-      if (!graphs.prefill) graphs.prefill = graph.get();
+      if (rows)
+        graphs.prefills.emplace(*rows, graph.get());
+      else if (!graphs.prefill)
+        graphs.prefill = graph.get();
     } else if (rows) {
       graphs.buckets.emplace(*rows, graph.get());
     } else if (!graphs.generic) {
@@ -43,8 +46,8 @@ ReferenceStepExecutor::ReferenceStepExecutor(const StepGraphs& graphs, const Wei
 
 int64_t ReferenceStepExecutor::largestRows(decode::Phase phase) const {
   if (phase == decode::Phase::Prefill) {
-    if (!graphs_.prefill) return 0;
-    return stepGraphRows(*graphs_.prefill).value_or(options_.prefillChunk);
+    if (!graphs_.prefills.empty()) return graphs_.prefills.rbegin()->first;
+    return graphs_.prefill ? options_.prefillChunk : 0;
   }
   if (!graphs_.buckets.empty()) return graphs_.buckets.rbegin()->first;
   int64_t largest = 1;
@@ -54,6 +57,11 @@ int64_t ReferenceStepExecutor::largestRows(decode::Phase phase) const {
 
 ReferenceStepExecutor::Choice ReferenceStepExecutor::choose(decode::Phase phase, int64_t rows) const {
   if (phase == decode::Phase::Prefill) {
+    if (!graphs_.prefills.empty()) {
+      auto found = graphs_.prefills.lower_bound(rows);
+      if (found == graphs_.prefills.end()) failPlain("decode: no prefill graph holds {} rows", rows);
+      return {found->second, found->first};
+    }
     if (!graphs_.prefill) failPlain("decode: a prefill step, but the module has no prefill graph");
     return {graphs_.prefill, largestRows(phase)};
   }

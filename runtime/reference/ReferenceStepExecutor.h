@@ -31,7 +31,8 @@ namespace reel::reference {
 struct StepGraphs {
   const ir::Graph* generic = nullptr;           ///< a decode graph generic in M (@step)
   std::map<int64_t, const ir::Graph*> buckets;  ///< decode graphs specialised to M rows
-  const ir::Graph* prefill = nullptr;           ///< the prefill graph (phase = "prefill")
+  const ir::Graph* prefill = nullptr;           ///< a prefill graph generic in M (phase = "prefill")
+  std::map<int64_t, const ir::Graph*> prefills;  ///< prefill graphs specialised to M rows (@prefill, @prefill.m64)
 };
 
 /// Classifies the graphs of `module`; throws if it has no decode graph.

@@ -53,6 +53,7 @@ inline const synth::OpenWeights& gpuTestWeights(const models::ModelConfig& confi
 struct GpuCompileSpec {
   std::vector<int64_t> buckets{1, 2, 4, 8};
   int64_t prefillTokens = 16;
+  std::vector<int64_t> prefillBuckets{};  ///< smaller prefill graphs (codegen::CompileRequest::prefillBuckets)
   int64_t maxContext = 256;
   std::string pipeline;   ///< empty: the default pipeline
   bool sampling = false;  ///< the step ends in `sample` (codegen::CompileRequest::sampling)
@@ -71,6 +72,7 @@ inline codegen::CompileResult compileForGpu(const models::ModelConfig& config, c
   if (!spec.pipeline.empty()) request.pipeline = spec.pipeline;
   request.buckets = spec.buckets;
   request.prefillTokens = spec.prefillTokens;
+  request.prefillBuckets = spec.prefillBuckets;
   request.maxContext = spec.maxContext;
   return codegen::compileModule(std::move(module), request);
 }

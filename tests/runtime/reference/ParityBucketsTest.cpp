@@ -80,7 +80,7 @@ void checkBucketsMatchAlone(const models::ModelConfig& config, const synth::Open
   std::unique_ptr<ir::Module> module = compileModule(config, *weights.source, spec);
   const StepGraphs graphs = findStepGraphs(*module);
   REQUIRE(graphs.buckets.size() == bucketLive.size());
-  REQUIRE(graphs.prefill != nullptr);
+  REQUIRE(graphs.prefills.size() == 1);
   const std::vector<std::vector<int32_t>> prompts = staggeredPrompts(bucketLive.back().second, config.vocabSize);
   const std::vector<SequenceOutput> alone = decodeAlone(graphs, *weights.source, prompts);
   const std::set<std::string> singleKernels = matmulKernels(*graphs.buckets.at(1));
@@ -115,7 +115,7 @@ TEST_CASE("more sequences than the largest bucket are split into several steps",
   const synth::OpenWeights& weights = syntheticWeights(config);
   std::unique_ptr<ir::Module> module = compileModule(config, *weights.source, {passes::kDefaultPipeline, {1, 2}, 0});
   const StepGraphs graphs = findStepGraphs(*module);
-  REQUIRE(graphs.prefill == nullptr);
+  REQUIRE(graphs.prefills.empty());
   const std::vector<std::vector<int32_t>> prompts = staggeredPrompts(3, config.vocabSize);
   const std::vector<SequenceOutput> alone = decodeAlone(graphs, *weights.source, prompts);
 

@@ -61,6 +61,25 @@ TEST_CASE("prefill graph and token-by-token prefill agree at one precision", "[p
   expectIdentical(byGraph, byToken);
 }
 
+TEST_CASE("smaller prefill buckets run the steps they hold, with the chunk's tokens", "[parity][prefill]") {
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = syntheticWeights(config);
+  const std::string withBuckets =
+      std::string(kHgemmPipeline).replace(0, std::string("specialize-buckets").size(),
+                                          "specialize-buckets{prefill-buckets=[2]}");
+  std::unique_ptr<ir::Module> chunkOnly = compileModule(config, *weights.source, {kHgemmPipeline, {1, 2}, 4});
+  std::unique_ptr<ir::Module> bucketed = compileModule(config, *weights.source, {withBuckets, {1, 2}, 4});
+  REQUIRE(bucketed->findGraph("prefill.m2") != nullptr);
+  REQUIRE(matmulKernels(*bucketed->findGraph("prefill.m2")) == std::set<std::string>{"hgemm"});
+  const DecodeRequest request = prefillRequest(config.vocabSize);
+  const DecodeReport chunks = decodeWith(*chunkOnly, *weights.source, request, PrefillMode::Graph);
+  const DecodeReport buckets = decodeWith(*bucketed, *weights.source, request, PrefillMode::Graph);
+  // 13 prompt rows: three whole chunks through @prefill, the last row through @prefill.m2.
+  CHECK(chunks.prefillPath == "@prefill (chunks of 4 rows)");
+  CHECK(buckets.prefillPath == "@prefill, @prefill.m2 (chunks of 4 rows)");
+  expectIdentical(chunks, buckets);
+}
+
 TEST_CASE("a prefill graph generic in M prefills in chunks too", "[parity][prefill]") {
   const models::ModelConfig config = tinyConfig();
   const synth::OpenWeights& weights = syntheticWeights(config);
