@@ -232,8 +232,11 @@ int runBench(int argc, char** argv) {
                        codegen::planWeightBytes(model.plan).str()};
   gpu::RuntimeOptions options;
   options.gpuMemoryLimit = memoryLimit;
-  for (const codegen::BucketPlan* bucket : decodeBuckets(model.plan)) options.buckets.push_back(bucket->graph);
-  if (options.buckets.empty()) failPlain("reel bench: the plan has no decode bucket");
+  // Every decode graph, the long-context ones too: at a KV depth past a bucket's flash-decoding
+  // threshold its .long graph runs, as it does in `reel run` and `reel serve`.
+  for (const codegen::BucketPlan& bucket : model.plan.buckets)
+    if (bucket.phase == "decode") options.buckets.push_back(bucket.graph);
+  if (decodeBuckets(model.plan).empty()) failPlain("reel bench: the plan has no decode bucket");
   if (prefill)
     for (const codegen::BucketPlan& bucket : model.plan.buckets)
       if (bucket.phase == "prefill" && bucket.minContext == 0) options.buckets.push_back(bucket.graph);

@@ -42,7 +42,9 @@ DecodeBenchResult benchmarkDecode(GpuRuntime& runtime, const DecodeBenchCase& be
         "smaller "
         "depth or fewer tokens)",
         benchCase.depth, benchCase.warmup + benchCase.tokens, runtime.kv().positions);
-  const codegen::BucketPlan* bucket = runtime.bucketFor(Phase::Decode, benchCase.rows, 1);
+  // The graph the first timed step runs: past the flash-decoding threshold, the .long one.
+  const codegen::BucketPlan* bucket =
+      runtime.bucketFor(Phase::Decode, benchCase.rows, benchCase.depth + benchCase.warmup + 1);
   if (!bucket) failPlain("bench: no decode bucket holds {} rows", benchCase.rows);
   DecodeBenchResult result;
   result.bucket = bucket->graph;
