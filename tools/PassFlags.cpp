@@ -278,8 +278,12 @@ std::optional<codegen::CompileResult> compileWithFlags(const Args& args, std::un
                                                        const CompileDefaults& defaults) {
   ContextFlags flags = readContextFlags(args);
   if (!flags.buckets && !defaults.buckets.empty()) flags.buckets = defaults.buckets;
-  if (!flags.prefillTokens && !defaults.prefillTokens.empty()) flags.prefillTokens = defaults.prefillTokens;
-  if (!flags.prefillBuckets && !defaults.prefillBuckets.empty()) flags.prefillBuckets = defaults.prefillBuckets;
+  // The default prefill buckets go with the default chunk: below a chunk the flags name they
+  // might not fit.
+  const bool defaultChunk = !flags.prefillTokens;
+  if (defaultChunk && !defaults.prefillTokens.empty()) flags.prefillTokens = defaults.prefillTokens;
+  if (defaultChunk && !flags.prefillBuckets && !defaults.prefillBuckets.empty())
+    flags.prefillBuckets = defaults.prefillBuckets;
   const PassSetup setup = resolvePassSetup(flags, PipelineDefault::Full);
   const int64_t ranks = pipelineRanks(setup.pipeline);
   const std::optional<int64_t> heads = module->attrs.getInt("heads");

@@ -69,7 +69,7 @@ models::QuantScheme quantSchemeFlag(const Args& args, const std::string& fallbac
 struct CompileDefaults {
   std::string buckets;                               ///< --buckets ("": the pass context's default)
   std::string prefillTokens;                         ///< --prefill-tokens ("": the pass context's default)
-  std::string prefillBuckets;                        ///< --prefill-buckets ("": none)
+  std::string prefillBuckets;                        ///< --prefill-buckets ("": none), with the default chunk only
   int64_t maxContext = codegen::kDefaultMaxContext;  ///< --ctx: at most this, and the model's context
   bool lower = true;                                 ///< lower to a plan (false: the passes only)
   bool sampling = false;                             ///< build the steps to sample without a sampling flag (reel serve)
