@@ -114,9 +114,10 @@ class SpecializeBucketsPass : public Pass {
         options().given("prefill-buckets") ? options().getIntList("prefill-buckets") : context.prefillBuckets;
     checkPrefillBuckets(plan.prefillBuckets, plan.prefillTokens);
     if (!plan.prefillBuckets.empty())
-      context.decide({"specialize-buckets", "prefill", "smaller prefill buckets",
-                      fmt::format("M={}", fmt::join(plan.prefillBuckets, ",")),
-                      options().given("prefill-buckets") ? "the option prefill-buckets" : "the compile's --prefill-buckets"});
+      context.decide(
+          {"specialize-buckets", "prefill", "smaller prefill buckets",
+           fmt::format("M={}", fmt::join(plan.prefillBuckets, ",")),
+           options().given("prefill-buckets") ? "the option prefill-buckets" : "the compile's --prefill-buckets"});
     context.buckets = plan.buckets;
     context.prefillTokens = plan.prefillTokens;
     context.prefillBuckets = plan.prefillBuckets;

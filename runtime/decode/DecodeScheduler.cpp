@@ -234,8 +234,8 @@ void DecodeScheduler::describePaths(Phase phase, const GroupInfo& group) {
     // Every prefill graph the steps ran, in the order of first use.
     if (std::find(prefillGraphs_.begin(), prefillGraphs_.end(), info.graph) != prefillGraphs_.end()) return;
     prefillGraphs_.push_back(info.graph);
-    prefillPath_ = fmt::format("@{} (chunks of {} rows)", fmt::join(prefillGraphs_, ", @"),
-                               executor_.largestRows(Phase::Prefill));
+    prefillPath_ =
+        fmt::format("@{} (chunks of {} rows)", fmt::join(prefillGraphs_, ", @"), executor_.largestRows(Phase::Prefill));
     return;
   }
   if (group.prompts && prefillPath_.empty())

@@ -65,8 +65,8 @@ TEST_CASE("smaller prefill buckets run the steps they hold, with the chunk's tok
   const models::ModelConfig config = tinyConfig();
   const synth::OpenWeights& weights = syntheticWeights(config);
   const std::string withBuckets =
-      std::string(kHgemmPipeline).replace(0, std::string("specialize-buckets").size(),
-                                          "specialize-buckets{prefill-buckets=[2]}");
+      std::string(kHgemmPipeline)
+          .replace(0, std::string("specialize-buckets").size(), "specialize-buckets{prefill-buckets=[2]}");
   std::unique_ptr<ir::Module> chunkOnly = compileModule(config, *weights.source, {kHgemmPipeline, {1, 2}, 4});
   std::unique_ptr<ir::Module> bucketed = compileModule(config, *weights.source, {withBuckets, {1, 2}, 4});
   REQUIRE(bucketed->findGraph("prefill.m2") != nullptr);
