@@ -102,9 +102,8 @@ std::string defaultDecodeBuckets(int64_t slots) {
 
 /// The text commands' prefill graphs on the GPU (docs/serving.md, "Prefill buckets"): a large
 /// chunk, whose step dequantizes each weight once for a whole wave of prompts, and smaller
-/// graphs for a prompt or a few, which would otherwise pay for the whole chunk. Measured under
-/// issue 15's load against one 512-row chunk: more tokens per second at 32 clients, a lower
-/// time to first token there and for a lone short prompt (docs/performance.md).
+/// graphs for a prompt or a few, which would otherwise pay for the whole chunk (the
+/// measurements behind the sizes are in docs/performance.md).
 constexpr const char* kTextPrefillChunk = "2048";
 constexpr const char* kTextPrefillBuckets = "128,512";
 
