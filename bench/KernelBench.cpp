@@ -7,7 +7,8 @@
 // of one Llama-2-7B Q4_K_M token, with and without programmatic dependent launch, with a
 // Q8_1 quantize before every GEMV, and with q, k, v stacked as the default plan lowers them. Weights are random bytes
 // (the DP4A path's cost does not depend on them). `--row-sets` sweeps the GEMV's row sets per
-// lane, `--mmq` times the tensor-core kernel against m, `--prefill-attention` the prefill
+// lane, `--mmq` times the tensor-core kernels against m (`--mma-f16`: mmq and mma_f16 alone),
+// `--prefill-attention` the prefill
 // attention kernels (attn_prefill, attn_prefill_flash) on a Llama-3-8B prompt, and
 // `--mmq-case TYPE N K M` times one mmq shape alone (a target for a profiler such as ncu).
 #include "bench/ReadBandwidth.h"
@@ -15,6 +16,8 @@
 #include "kernels/Dequant.h"
 #include "kernels/Gemv.h"
 #include "kernels/GemvShape.h"
+#include "kernels/MmaF16.h"
+#include "kernels/MmaF16Shape.h"
 #include "kernels/Mmq.h"
 #include "passes/LaunchPolicy.h"
 #include "quant/QuantRef.h"
@@ -118,6 +121,7 @@ struct Mode {
   bool mmq = false;            ///< the tensor-core kernel (kernels/Mmq.h) instead of the GEMV (plain cases)
   int tileTokens = 0;          ///< mmq: MmqArgs::tileTokens
   bool prefetch = true;        ///< mmq: MmqArgs::prefetch
+  bool mmaF16 = false;         ///< the f16 tensor-core kernel (kernels/MmaF16.h) on f16 activations
 };
 
 Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
@@ -149,12 +153,28 @@ Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
   for (float& v : hx) v = dist(rng);
   BENCH_CHECK(cudaMemcpy(x, hx.data(), sizeof(float) * hx.size(), cudaMemcpyHostToDevice));
   BENCH_CHECK(reel::kernels::launchQuantizeQ81(x, act, c.m, c.k, stream));
+  void* actF16 = nullptr;  // mma_f16's activations: random f16 bits are as fast as any
+  BENCH_CHECK(cudaMalloc(&actF16, 2 * static_cast<size_t>(c.m * c.k)));
+  fillRandom(actF16, 2 * static_cast<size_t>(c.m * c.k), 5);
 
   const int launches = std::max(copies, 64);
   cudaGraph_t graph = nullptr;
   BENCH_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
   for (int i = 0; i < launches; ++i) {
     if (mode.quantizeFirst) BENCH_CHECK(reel::kernels::launchQuantizeQ81(x, act, c.m, c.k, stream));
+    if (mode.mmaF16) {
+      reel::kernels::MmaF16Args a;
+      a.type = c.type;
+      a.weights = weights[static_cast<size_t>(i % copies)];
+      a.act = actF16;
+      a.out = out[0];
+      a.n = c.n;
+      a.k = c.k;
+      a.m = c.m;
+      a.earlyStart = mode.earlyStart;
+      BENCH_CHECK(reel::kernels::launchMmaF16(a, stream));
+      continue;
+    }
     if (mode.mmq) {
       reel::kernels::MmqArgs a;
       a.type = c.type;
@@ -197,6 +217,7 @@ Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
   for (void* w : weights) cudaFree(w);
   cudaFree(x);
   cudaFree(act);
+  cudaFree(actF16);
   for (float* o : out) cudaFree(o);
   cudaFree(extraOut);
   return {seconds, moved};
@@ -351,7 +372,7 @@ double dequantMicroseconds(QType type, int64_t n, int64_t k, cudaStream_t stream
 /// The tensor-core kernel on the plain Llama-2-7B Q4_K_M shapes at m = 8 ... 512, the DP4A GEMV
 /// at m = 8 beside it, and the matmul time of one decode step of the whole model per m (gate and
 /// up as two launches, q, k, v apart): the figures select-precision's crossovers are drawn from.
-void sweepMmq(cudaStream_t stream, double read) {
+void sweepMmq(cudaStream_t stream, double read, bool mmaF16Only) {
   const Case shapes[] = {
       {"q4_k attn_q/k/o", QType::Q4_K, 4096, 4096, 1, GemvEpilogue::Plain},
       {"q4_k ffn_gate/up", QType::Q4_K, 11008, 4096, 1, GemvEpilogue::Plain},
@@ -361,8 +382,8 @@ void sweepMmq(cudaStream_t stream, double read) {
       {"q6_k output", QType::Q6_K, 32000, 4096, 1, GemvEpilogue::Plain},
       {"q8_0 4096x4096", QType::Q8_0, 4096, 4096, 1, GemvEpilogue::Plain},
   };
-  std::printf("dequant to f16: us per launch, bytes read + written per second (%% of read)\n");
-  {
+  if (!mmaF16Only) {
+    std::printf("dequant to f16: us per launch, bytes read + written per second (%% of read)\n");
     std::vector<double> us;
     for (const Case& c : shapes) {
       us.push_back(dequantMicroseconds(c.type, c.n, c.k, stream));
@@ -380,14 +401,14 @@ void sweepMmq(cudaStream_t stream, double read) {
     bool mmq;
     int tileTokens;
     bool prefetch;
+    bool mmaF16 = false;  ///< mma_f16 where the type has it (Q4_K), mmq elsewhere
   };
-  const Variant variants[] = {{"dp4a", false, 0, true},
-                              {"mmq", true, 0, true},
-                              {"mmq nopf", true, 0, false},
-                              {"mmq t16", true, 16, true},
-                              {"mmq t16 nopf", true, 16, false}};
-  for (const int m : {8, 16, 32, 64, 512}) {
+  const Variant variants[] = {{"dp4a", false, 0, true},          {"mmq", true, 0, true},
+                              {"mmq nopf", true, 0, false},      {"mmq t16", true, 16, true},
+                              {"mmq t16 nopf", true, 16, false}, {"mma-f16", true, 0, true, true}};
+  for (const int m : {8, 16, 32, 64, 128, 512}) {
     for (const Variant& v : variants) {
+      if (mmaF16Only && std::string_view(v.name) != "mmq" && !v.mmaF16) continue;
       if (!v.mmq && m != 8) continue;                        // the GEMV's own range
       if (v.tileTokens != 0 && m <= v.tileTokens) continue;  // the default tile already
       std::vector<double> us;
@@ -397,11 +418,15 @@ void sweepMmq(cudaStream_t stream, double read) {
         mode.mmq = v.mmq;
         mode.tileTokens = v.tileTokens;
         mode.prefetch = v.prefetch;
+        mode.mmaF16 = v.mmaF16 && reel::kernels::mmaF16Supports(c.type);
         const Result r = runCase(c, mode, stream);
         const double wbytes = static_cast<double>(weightBytes(c.type, c.n, c.k));
         us.push_back(r.seconds * 1e6);
-        std::printf("%-18s %5d %14s %10.2f %8.0f (%4.1f%%)\n", c.name, m, v.name, r.seconds * 1e6,
-                    wbytes / r.seconds * 1e-9, 100.0 * wbytes / r.seconds / read);
+        std::printf("%-18s %5d %14s %10.2f %8.0f (%4.1f%%)\n", c.name, m,
+                    mode.mmaF16 ? "mma-f16"
+                    : v.mmaF16  ? "mmq"
+                                : v.name,
+                    r.seconds * 1e6, wbytes / r.seconds * 1e-9, 100.0 * wbytes / r.seconds / read);
         std::fflush(stdout);
       }
       const double step = 16 * (4 * us[0] + 2 * us[1] + us[2]) + 16 * (3 * us[0] + us[3] + 2 * us[1] + us[4]) + us[5];
@@ -519,12 +544,13 @@ MmqCase parseMmqCase(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const bool sweep = argc > 1 && std::string_view(argv[1]) == "--row-sets";
-  const bool mmq = argc > 1 && std::string_view(argv[1]) == "--mmq";
+  const bool mmaF16Only = argc > 1 && std::string_view(argv[1]) == "--mma-f16";
+  const bool mmq = mmaF16Only || (argc > 1 && std::string_view(argv[1]) == "--mmq");
   const bool prefill = argc > 1 && std::string_view(argv[1]) == "--prefill-attention";
   const MmqCase mmqCase = parseMmqCase(argc, argv);
   if (!mmqCase.given && (argc > 2 || (argc > 1 && !sweep && !mmq && !prefill))) {
-    std::fprintf(stderr,
-                 "usage: kernel_bench [--row-sets | --mmq | --prefill-attention | --mmq-case TYPE N K M]\n");
+    std::fprintf(
+        stderr, "usage: kernel_bench [--row-sets | --mmq | --mma-f16 | --prefill-attention | --mmq-case TYPE N K M]\n");
     return 2;
   }
   cudaDeviceProp prop{};
@@ -555,7 +581,7 @@ int main(int argc, char** argv) {
   const double read = readBandwidth(prop, stream);
   std::printf("read bandwidth: %.0f GB/s (the best streaming read above)\n", read * 1e-9);
   if (mmq) {
-    sweepMmq(stream, read);
+    sweepMmq(stream, read, mmaF16Only);
     cudaStreamDestroy(stream);
     return 0;
   }

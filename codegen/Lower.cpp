@@ -347,6 +347,7 @@ class GraphLowering final : public LoweringContext {
     if (kernel == "fp8") return lowerFp8(op, bucket);
     if (kernel == "hgemm") return lowerHgemm(op, bucket);
     if (kernel == "dequant-hgemm") return lowerDequantHgemm(op, bucket);
+    if (kernel == "mma-f16") return lowerMmaF16(op, bucket);
     cannotLower(op, kernel.empty() ? "no kernel chosen (run select-precision)"
                                    : fmt::format("no kernels of family \"{}\" yet", kernel));
   }
@@ -551,6 +552,28 @@ class GraphLowering final : public LoweringContext {
     g.n = op.operand(1)->type().shape[0];
     g.k = width(x);
     return g;
+  }
+
+  /// The f16 tensor-core matmul: one mma_f16 launch over all m rows of the f16 activations
+  /// cast_f16 made, on the weight as stored (GGUF rows). The kernel table refuses a weight type
+  /// without one.
+  void lowerMmaF16(const Op& op, BucketPlan& bucket) {
+    const Value* w = op.operand(1);
+    const ka::Hgemm<BufferRef> h = hgemmArgs(op, BufferRef{});
+    if (w->type().elem == ElemType::I32 || !kernels::mmaF16Supports(toQType(w->type().elem)))
+      cannotLower(op, fmt::format("kernel \"mma-f16\" has no kernel for {} weights (it reads Q4_K)",
+                                  ir::elemTypeName(w->type().elem).str()));
+    ka::MmaF16<BufferRef> g;
+    g.weights = weight(w, matmulLayout(op, 1));
+    g.act = h.x;
+    g.out = h.out;
+    g.n = h.n;
+    g.k = h.k;
+    g.m = h.m;
+    Launch l = kernelLaunch(kernels::mmaF16KernelId(toQType(w->type().elem)), g);
+    l.weightBytes = *w->type().numBytes(1, 1);
+    l.activationBytes = m_ * g.k * 2 + m_ * g.n * 4;
+    emit(bucket, op, std::move(l));
   }
 
   void lowerHgemm(const Op& op, BucketPlan& bucket) {

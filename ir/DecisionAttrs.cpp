@@ -19,6 +19,8 @@ const char* matmulKernelName(MatmulKernel kernel) {
       return "fp8";
     case MatmulKernel::DequantHgemm:
       return "dequant-hgemm";
+    case MatmulKernel::MmaF16:
+      return "mma-f16";
   }
   return "?";
 }
@@ -74,6 +76,7 @@ WeightLayout matmulWeightLayout(MatmulKernel kernel, ElemType type) {
     case MatmulKernel::Dp4a:
     case MatmulKernel::Mma:
     case MatmulKernel::DequantHgemm:
+    case MatmulKernel::MmaF16:
       return type != ElemType::I32 && quant::needsRowPlanar(toQType(type)) ? WeightLayout::RowPlanar
                                                                            : WeightLayout::Gguf;
     case MatmulKernel::Hgemm:
@@ -111,14 +114,14 @@ Result checkKernel(const Op& op) {
   if (!kernel) return std::nullopt;
   const std::optional<MatmulKernel> parsed = parseMatmulKernel(*kernel);
   if (!parsed)
-    return fmt::format("attribute 'kernel' must be one of dp4a, mma, hgemm, fp8, dequant-hgemm, got {}",
+    return fmt::format("attribute 'kernel' must be one of dp4a, mma, hgemm, fp8, dequant-hgemm, mma-f16, got {}",
                        quoteForMessage(*kernel));
   if (op.numOperands() > 0 && op.operand(0)->type().elem == ElemType::Q8_1 && *parsed != MatmulKernel::Dp4a &&
       *parsed != MatmulKernel::Mma)
     return fmt::format("q8_1 activations need kernel \"dp4a\" or \"mma\", got \"{}\"", *kernel);
   if (op.numOperands() > 0 && op.operand(0)->type().elem == ElemType::F16 && *parsed != MatmulKernel::Hgemm &&
-      *parsed != MatmulKernel::DequantHgemm)
-    return fmt::format("f16 activations need kernel \"hgemm\" or \"dequant-hgemm\", got \"{}\"", *kernel);
+      *parsed != MatmulKernel::DequantHgemm && *parsed != MatmulKernel::MmaF16)
+    return fmt::format("f16 activations need kernel \"hgemm\", \"dequant-hgemm\" or \"mma-f16\", got \"{}\"", *kernel);
   return std::nullopt;
 }
 

@@ -39,10 +39,13 @@ enum class MatmulKernel : uint8_t {
   /// the block-quantized weight dequantized to an f16 workspace right before cuBLAS HGEMM
   /// reads it (no held copy)
   DequantHgemm,
+  /// tensor-core (mma.sync) kernel on f16 activations, the quantized weight dequantized to f16
+  /// in registers (no copy, no workspace)
+  MmaF16,
 };
-inline constexpr MatmulKernel kMatmulKernels[] = {MatmulKernel::Dp4a, MatmulKernel::Mma, MatmulKernel::Hgemm,
-                                                  MatmulKernel::Fp8, MatmulKernel::DequantHgemm};
-/// "dp4a", "mma", "hgemm", "fp8", "dequant-hgemm".
+inline constexpr MatmulKernel kMatmulKernels[] = {MatmulKernel::Dp4a, MatmulKernel::Mma,          MatmulKernel::Hgemm,
+                                                  MatmulKernel::Fp8,  MatmulKernel::DequantHgemm, MatmulKernel::MmaF16};
+/// "dp4a", "mma", "hgemm", "fp8", "dequant-hgemm", "mma-f16".
 const char* matmulKernelName(MatmulKernel kernel);
 /// Parses a `kernel` value; nullopt if unknown.
 std::optional<MatmulKernel> parseMatmulKernel(llvm::StringRef name);

@@ -141,6 +141,22 @@ struct Mmq {
   }
 };
 
+/// mma_f16_<qtype>.
+template <class Ptr>
+struct MmaF16 {
+  Ptr weights{}, act{}, out{};
+  int64_t n = 0, k = 0, m = 0;
+  template <class A, class V>
+  static void fields(A& a, V& v) {
+    v.ptr(a.weights, "weights: W [n][k] as GGUF rows");
+    v.ptr(a.act, "act: f16 activations [m][k]");
+    v.ptr(a.out, "out: f32 [m][n]");
+    v.integer(a.n, "n: rows of W = outputs per activation row");
+    v.integer(a.k, "k: columns of W (a multiple of 256)");
+    v.integer(a.m, "m: activation rows, any number >= 1 (tiles of up to 64 rows)");
+  }
+};
+
 /// dequant_f16_<qtype>: the transient f16 weight of a dequant-hgemm matmul.
 template <class Ptr>
 struct DequantF16 {

@@ -91,6 +91,16 @@ std::string checkMmq(const args::Mmq<Fp>& a) {
   return "";
 }
 
+/// The mma_f16 kernel (Q4_K): whole units of k, any m >= 1, n and m within the grid's limits.
+std::string checkMmaF16(const args::MmaF16<Fp>& a) {
+  if (std::string why = positive({{"n", a.n}, {"m", a.m}}); !why.empty()) return why;
+  if (a.k < 256 || a.k % 256 != 0) return "k must be a positive multiple of 256 for q4_k weights";
+  const MmaF16Grid grid = mmaF16Grid(a.n, a.m);
+  if (grid.y > kMaxGridY) return fmt::format("n must be at most {} rows", kMaxGridY * kMmaF16Rows);
+  if (grid.z > kMaxGridY) return fmt::format("m must be at most {} rows", kMaxGridY * kMmaF16MaxTokens);
+  return "";
+}
+
 /// The dequantization of weight type T: whole blocks of k, at least one row.
 template <QType T>
 std::string checkDequantF16(const args::DequantF16<Fp>& a) {
@@ -241,6 +251,9 @@ LaunchDims launchDims(const args::GemvShape& a) {
 }
 LaunchDims launchDims(const args::Mmq<Fp>& a) {
   return mmqDims(a.n, a.m);
+}
+LaunchDims launchDims(const args::MmaF16<Fp>& a) {
+  return mmaF16Dims(a.n, a.m);
 }
 LaunchDims launchDims(const args::DequantF16<Fp>& a) {
   return dequantF16Dims(a.n, a.k);
@@ -397,6 +410,13 @@ template <QType T>
 void mmqFootprint(args::Mmq<Fp>& a) {
   a.weights = read(mul(a.n, gemvRowBytes(T, a.k)));
   a.act = read(q81Bytes(a.m, a.k));
+  a.out = write(f32Bytes(a.m, a.n));
+}
+
+/// The mma_f16 kernel: n Q4_K rows, m f16 activation rows.
+void mmaF16Footprint(args::MmaF16<Fp>& a) {
+  a.weights = read(mul(a.n, gemvRowBytes(QType::Q4_K, a.k)));
+  a.act = read(mul(a.m, a.k, 2));
   a.out = write(f32Bytes(a.m, a.n));
 }
 
@@ -666,6 +686,10 @@ std::vector<KernelInfo> buildCatalog() {
         "out[i][r] = dot(W[r], act[i]) with int8 tensor-core mma on Q8_1 activations, any number of rows "
         "(bit-identical to quant::dotQ81Mma)"));
   });
+  c.push_back(entry<args::MmaF16, checkMmaF16, mmaF16Footprint>(
+      mmaF16KernelId(QType::Q4_K), "mma_f16",
+      "out[i][r] = dot(W[r], act[i]) with f16 tensor-core mma, W dequantized in registers as "
+      "quant::dequantizeRowMmaF16, any number of rows"));
   GemvWeightTypes::forEach([&](auto t) {
     constexpr QType kType = decltype(t)::value;
     c.push_back(entry<args::DequantF16, checkDequantF16<kType>, dequantF16Footprint<kType>>(
@@ -775,6 +799,9 @@ std::string gemvLaunchKernelId(QType type, QType lastType, int matrices, bool ga
 std::string mmqKernelId(QType t) {
   return fmt::format("mmq_{}", quant::qtypeName(t));
 }
+std::string mmaF16KernelId(QType t) {
+  return fmt::format("mma_f16_{}", quant::qtypeName(t));
+}
 std::string dequantF16KernelId(QType t) {
   return fmt::format("dequant_f16_{}", quant::qtypeName(t));
 }
@@ -825,6 +852,10 @@ LaunchDims gemvDims(int64_t n, int rowSets) {
 LaunchDims mmqDims(int64_t n, int64_t m) {
   const MmqGrid grid = mmqGrid(n, m);
   return make(grid.x, grid.y, 1, kMmqThreads);
+}
+LaunchDims mmaF16Dims(int64_t n, int64_t m) {
+  const MmaF16Grid grid = mmaF16Grid(n, m);
+  return make(grid.x, grid.y, grid.z, kMmaF16Threads, mmaF16SmemBytes(mmaF16TileTokens(m)));
 }
 LaunchDims dequantF16Dims(int64_t n, int64_t k) {
   return make(dequantF16Blocks(n, k), 1, 1, kDequantThreads);

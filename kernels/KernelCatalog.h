@@ -29,6 +29,7 @@
 #include "kernels/DequantShape.h"
 #include "kernels/GemvShape.h"
 #include "kernels/KernelArgs.h"
+#include "kernels/MmaF16Shape.h"
 #include "kernels/MmqShape.h"
 #include "kernels/SampleMath.h"
 #include "quant/QuantRef.h"
@@ -210,6 +211,9 @@ std::string gemvMixedStackKernelId(QType weightType, QType lastType, int matrice
 /// "mmq_<qtype>": out = W x for any number of Q8_1 activation rows on tensor cores
 /// (forEachMmqWeightType).
 std::string mmqKernelId(QType weightType);
+/// "mma_f16_<qtype>": out = W x for any number of f16 activation rows on tensor cores, W
+/// dequantized in registers (mmaF16Supports: Q4_K).
+std::string mmaF16KernelId(QType weightType);
 /// "dequant_f16_<qtype>": W dequantized to f16 rows, the weight of dequant-hgemm's HGEMM
 /// (GemvWeightTypes).
 std::string dequantF16KernelId(QType weightType);
@@ -232,6 +236,9 @@ inline constexpr int kGemvMaxStack = 3;
 LaunchDims gemvDims(int64_t n, int rowSets);
 /// The mmq grid (kernels/MmqShape.h: x over token tiles, y over 16-row blocks), kMmqThreads per block.
 LaunchDims mmqDims(int64_t n, int64_t m);
+/// The mma_f16 grid (kernels/MmaF16Shape.h: x the K split of a cluster, y over 64-row blocks, z
+/// over token tiles), kMmaF16Threads per block and the pipeline's shared memory.
+LaunchDims mmaF16Dims(int64_t n, int64_t m);
 /// The f16 dequantization (kernels/DequantShape.h): dequantF16Blocks(n, k) blocks of kDequantThreads.
 LaunchDims dequantF16Dims(int64_t n, int64_t k);
 LaunchDims quantizeQ81Dims(int64_t m, int64_t k);

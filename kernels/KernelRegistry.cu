@@ -6,6 +6,7 @@
 #include "kernels/Elementwise.h"
 #include "kernels/Gemv.h"
 #include "kernels/KernelRegistry.h"
+#include "kernels/MmaF16.h"
 #include "kernels/Mmq.h"
 #include "kernels/Norm.h"
 #include "kernels/Rope.h"
@@ -141,6 +142,18 @@ cudaError_t mmq(const args::Mmq<void*>& a, cudaStream_t s) {
   g.k = a.k;
   g.m = a.m;
   return launchMmq(g, s);
+}
+
+cudaError_t mmaF16(const args::MmaF16<void*>& a, cudaStream_t s) {
+  MmaF16Args g;
+  g.type = QType::Q4_K;
+  g.weights = a.weights;
+  g.act = a.act;
+  g.out = f32(a.out);
+  g.n = a.n;
+  g.k = a.k;
+  g.m = a.m;
+  return launchMmaF16(g, s);
 }
 
 // ---- f16 dequantization (dequant-hgemm's weight) ---------------------------------------------
@@ -374,6 +387,7 @@ std::vector<Binding> buildTable() {
     constexpr QType kType = decltype(type)::value;
     t.push_back(bind<args::Mmq, mmq<kType>>(mmqKernelId(kType)));
   });
+  t.push_back(bind<args::MmaF16, mmaF16>(mmaF16KernelId(QType::Q4_K)));
   GemvWeightTypes::forEach([&](auto type) {
     constexpr QType kType = decltype(type)::value;
     t.push_back(bind<args::DequantF16, dequantF16<kType>>(dequantF16KernelId(kType)));

@@ -43,6 +43,11 @@ constexpr GridFamily kDp4aGemv{"dp4a-gemv", 128, 32};
 // tiles x row blocks) comes from the kernel table. The token tiles of a row block read its
 // weights at about the same time, so DRAM sees each weight byte once.
 constexpr GridFamily kMmq{"mmq", kernels::kMmqThreads, 64};
+// f16 tensor-core matmul on quantized weights (mma_f16): a cluster of kMmaF16KSplit CTAs per
+// 64 weight rows and token tile, each CTA's cp.async pipeline keeping two units of its rows
+// (144 bytes a row) and tokens in flight.
+constexpr GridFamily kMmaF16{"mma-f16", kernels::kMmaF16Threads,
+                             2 * 144 * kernels::kMmaF16Rows / kernels::kMmaF16Threads};
 // f16 dequantization (dequant-hgemm's weight): kDequantThreads per CTA, each thread one
 // 32-element group, its 16-byte load of quants in flight while it writes 64 bytes of f16.
 constexpr GridFamily kDequant{"dequant", kernels::kDequantThreads, 16};
@@ -95,6 +100,10 @@ bool hasMmaKernel(ir::ElemType weightType) {
   return weightType != ir::ElemType::I32 && kernels::mmqSupports(ir::toQType(weightType));
 }
 
+bool hasMmaF16Kernel(ir::ElemType weightType) {
+  return weightType != ir::ElemType::I32 && kernels::mmaF16Supports(ir::toQType(weightType));
+}
+
 int64_t derivedWeightBytes(MatmulKernel kernel, const ir::TensorType& weightType) {
   if (weightType.rank() != 2 || !weightType.isStatic()) return 0;
   int64_t rows = weightType.shape[0];
@@ -106,6 +115,7 @@ int64_t derivedWeightBytes(MatmulKernel kernel, const ir::TensorType& weightType
       return weightType.elem == ir::ElemType::F16 ? 0 : 2 * elems;
     case MatmulKernel::Dp4a:
     case MatmulKernel::Mma:
+    case MatmulKernel::MmaF16:
     case MatmulKernel::DequantHgemm:  // its f16 weight is a transient workspace, not a held copy
       return 0;
   }
@@ -176,6 +186,7 @@ Estimate CostModel::launch(std::string_view family, double bytes, const kernels:
   static constexpr FamilyLoads kLoads[] = {
       {"gemv", kDp4aGemv.bytesInFlightPerThread},
       {"mmq", kMmq.bytesInFlightPerThread},
+      {"mma_f16", kMmaF16.bytesInFlightPerThread},
       {"dequant", kDequant.bytesInFlightPerThread},
       {"norm", kRmsNorm.bytesInFlightPerThread},
       {"attention", kDecodeAttention.bytesInFlightPerThread},
@@ -220,6 +231,8 @@ Estimate CostModel::matmul(const MatmulShape& shape, MatmulKernel kind) const {
       return mma(shape);
     case MatmulKernel::DequantHgemm:
       return dequantHgemm(shape);
+    case MatmulKernel::MmaF16:
+      return mmaF16(shape);
     case MatmulKernel::Fp8:
       work.bytes = nk + 4.0 * static_cast<double>(shape.n) + m * static_cast<double>(shape.k) + output;
       work.ops = 2.0 * static_cast<double>(std::max<int64_t>(shape.m, 16)) * nk;
@@ -279,6 +292,29 @@ Estimate CostModel::mma(const MatmulShape& shape) const {
   return estimate;
 }
 
+Estimate CostModel::mmaF16(const MatmulShape& shape) const {
+  // As mma: each weight byte read once, the tensor cores on the padded tokens, the CUDA cores
+  // dequantizing each weight once per token tile into f16 (a byte permute, a subtraction and a
+  // fused multiply-add per two weights, and the loads: about mmaF16DequantInstrPerWeight).
+  const kernels::MmaF16Grid grid = kernels::mmaF16Grid(shape.n, shape.m);
+  const double nk = static_cast<double>(shape.n) * static_cast<double>(shape.k);
+  const double paddedTokens = static_cast<double>(grid.z * kernels::mmaF16TileTokens(shape.m));
+  KernelWork work;
+  work.family = kMmaF16.name;
+  work.bytes = weightBytes(shape) + 2.0 * static_cast<double>(shape.m) * static_cast<double>(shape.k) +
+               f32Bytes(shape.m, shape.n);
+  work.peakOpsPerUs = profile_.fp16Tflops * 1e6 * params_.mmaF16Efficiency;
+  work.ops = 2.0 * paddedTokens * nk;
+  work.ctas = grid.x * grid.y * grid.z;
+  work.bytesInFlightPerCta = kMmaF16.bytesInFlightPerCta();
+  Estimate estimate = kernel(work);
+  const double instrPerUs = profile_.int8Tops * 1e6 / 8.0;
+  const double unpackInstr = nk * static_cast<double>(grid.z) * params_.mmaF16DequantInstrPerWeight;
+  estimate.computeUs = std::max(estimate.computeUs, instrPerUs > 0 ? unpackInstr / instrPerUs : kInfinity);
+  estimate.us = std::max(estimate.memoryUs, estimate.computeUs) + profile_.launchCostUs;
+  return estimate;
+}
+
 Estimate CostModel::dequantHgemm(const MatmulShape& shape) const {
   // The dequantization streams the stored weight in and its f16 rows out at the bandwidth its
   // grid reaches, of which its stores take the larger part (dequantBandwidthFraction); the HGEMM
@@ -304,6 +340,7 @@ Estimate CostModel::activationPrep(const MatmulShape& shape, MatmulKernel kind) 
                        ceilDiv(shape.k, kRowKernelWidthPerCta) * shape.m);
     case MatmulKernel::Hgemm:
     case MatmulKernel::DequantHgemm:
+    case MatmulKernel::MmaF16:
       return rowKernel("cast-f16", static_cast<double>(shape.m) * static_cast<double>(shape.k) * 6.0,
                        ceilDiv(shape.k, kRowKernelWidthPerCta) * shape.m);
   }

@@ -44,6 +44,9 @@ bool hasQuantizedKernel(ir::ElemType weightType);
 /// True for the weight formats the tensor-core kernel (`mmq_<qtype>`) reads directly: Q4_K,
 /// Q6_K and Q8_0 (kernels::mmqSupports).
 bool hasMmaKernel(ir::ElemType weightType);
+/// True for the weight formats the f16 tensor-core kernel (`mma_f16_<qtype>`) reads directly:
+/// Q4_K (kernels::mmaF16Supports).
+bool hasMmaF16Kernel(ir::ElemType weightType);
 /// Bytes of the derived copy `kernel` needs of a weight of `weightType` (FP8: 1 B per
 /// element plus one f32 scale per row; FP16: 2 B per element, none if the weight is
 /// already f16), or 0 when the kernel reads the weight as stored (dp4a, mma, and
@@ -70,6 +73,13 @@ struct CostModelParams {
   /// Integer instructions to unpack one quantized weight into int8 lanes, once per token tile
   /// (8 nibbles of Q4_K take about 4). They run on the CUDA cores while the tensor cores work.
   double mmaDequantInstrPerWeight = 0.5;
+  /// Fraction of the f16 tensor-core peak the mma_f16 kernel reaches on its padded tokens
+  /// (mma.sync rather than wgmma, and the dequantization beside it). A design figure until
+  /// `reel tune` measures the family.
+  double mmaF16Efficiency = 0.3;
+  /// Instructions to dequantize one weight into f16, once per token tile (kernels/MmaF16.cu:
+  /// about 15 per lane for 16 rows x 16 elements of a warp, and the scales).
+  double mmaF16DequantInstrPerWeight = 2.0;
   /// Fraction of the read bandwidth that dequant_f16's reads and writes together reach: it
   /// writes 2 bytes per weight where it reads about 0.6, and stores cost more than loads
   /// (`kernel_bench --mmq`'s dequant table; docs/design.md).
@@ -156,6 +166,9 @@ class CostModel {
   /// weight and writing its f16 rows (bandwidth bound, on the kernel table's grid), then the
   /// HGEMM estimate on an f16 weight of that shape.
   [[nodiscard]] Estimate dequantHgemm(const MatmulShape& shape) const;
+  /// The f16 tensor-core matmul on the quantized weight (`mma_f16_<qtype>`) as lowering launches
+  /// it: one launch over all M rows, each weight byte read once, f16 activations.
+  [[nodiscard]] Estimate mmaF16(const MatmulShape& shape) const;
   /// The activation conversion the kernel needs first: Q8_1 quantization (dp4a, mma),
   /// FP8 cast (fp8) or FP16 cast (hgemm, dequant-hgemm).
   [[nodiscard]] Estimate activationPrep(const MatmulShape& shape, MatmulKernel kernel) const;

@@ -222,7 +222,8 @@ MatmulMeasurement readMatmulRecord(const TableReader& matmul, MatmulKeys& seen) 
   MatmulMeasurement record;
   const std::string family = matmul.string("family");
   const std::optional<ir::MatmulKernel> kernel = ir::parseMatmulKernel(family);
-  if (!kernel) matmul.reject(*matmul.find("family"), "family", "must be dp4a, mma, fp8, hgemm or dequant-hgemm");
+  if (!kernel)
+    matmul.reject(*matmul.find("family"), "family", "must be dp4a, mma, fp8, hgemm, dequant-hgemm or mma-f16");
   record.key.family = *kernel;
   const std::optional<ir::ElemType> qtype = ir::parseElemType(matmul.string("qtype"));
   if (!qtype || *qtype == ir::ElemType::I32)

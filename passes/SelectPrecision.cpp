@@ -1,5 +1,5 @@
 /// select-precision: the kernel family of each matmul in each bucket graph, set as
-/// `kernel = "dp4a" | "fp8" | "hgemm" | "mma" | "dequant-hgemm"`.
+/// `kernel = "dp4a" | "fp8" | "hgemm" | "mma" | "dequant-hgemm" | "mma-f16"`.
 ///
 /// The rules (docs/design.md, "Decision rules"), with thresholds from the GPU profile, each an
 /// option:
@@ -18,7 +18,10 @@
 ///     then cuBLAS HGEMM on them) where the option `dequant-hgemm` allows it (the default), at
 ///     any M: it pays a pass over the
 ///     weight and its f16 rows, so it wins where the HGEMM's tensor-core rate matters (prefill
-///     chunks), and loses to the GEMV at small M.
+///     chunks), and loses to the GEMV at small M;
+///   - mma-f16 (`mma_f16_<qtype>`: f16 activations, the weight dequantized to f16 in registers,
+///     f16 tensor cores; Q4_K) where the option `mma-f16` allows it (default off until a profile
+///     measures it) and M >= mma-min-m.
 ///
 /// Measured: where the GPU profile's [[measured.matmul]] table (`reel tune`) holds a time for
 /// every kernel family the matmul may take (its weight's qtype, n, k and the bucket's M), the
@@ -58,8 +61,11 @@ namespace {
 constexpr const char* kPassName = "select-precision";
 /// The default memory budget of the weights, as a multiple of the stored weight bytes.
 constexpr double kDefaultBudgetOfStored = 1.1;
-constexpr std::array<MatmulKernel, 5> kAllKernels{MatmulKernel::Dp4a, MatmulKernel::Fp8, MatmulKernel::Hgemm,
-                                                  MatmulKernel::Mma, MatmulKernel::DequantHgemm};
+constexpr std::array<MatmulKernel, 6> kAllKernels{MatmulKernel::Dp4a, MatmulKernel::Fp8,          MatmulKernel::Hgemm,
+                                                  MatmulKernel::Mma,  MatmulKernel::DequantHgemm, MatmulKernel::MmaF16};
+/// The kernels that read a block-quantized weight as stored, over many rows.
+constexpr std::array<MatmulKernel, 3> kCopyFreeKernels{MatmulKernel::Mma, MatmulKernel::DequantHgemm,
+                                                       MatmulKernel::MmaF16};
 
 /// The thresholds and features the rules read (options over the profile).
 struct PrecisionRules {
@@ -70,6 +76,7 @@ struct PrecisionRules {
   bool dp4a = true;
   bool mma = true;
   bool dequantHgemm = true;
+  bool mmaF16 = false;
 };
 
 /// What every matmul of one shape in one bucket graph has in common: the estimates and
@@ -122,21 +129,25 @@ bool available(const MatmulClass& kind, MatmulKernel kernel, const PrecisionRule
       return hasMmaKernel(kind.shape.weightType) && rules.mma;
     case MatmulKernel::DequantHgemm:
       return quantized && rules.dequantHgemm;
+    case MatmulKernel::MmaF16:
+      return hasMmaF16Kernel(kind.shape.weightType) && rules.mmaF16;
   }
   return false;
 }
 
-/// Whether copy-free `kernel` (mma, dequant-hgemm) may replace the rules' pick, or serve as the
-/// fallback of a dropped copy: mma from mma-min-m on, dequant-hgemm at any M.
+/// Whether copy-free `kernel` (mma, mma-f16, dequant-hgemm) may replace the rules' pick, or serve
+/// as the fallback of a dropped copy: the tensor-core kernels from mma-min-m on, dequant-hgemm
+/// at any M.
 bool copyFreeCandidate(const MatmulClass& kind, MatmulKernel kernel, const PrecisionRules& rules) {
-  if (kernel == MatmulKernel::Mma) return available(kind, kernel, rules) && kind.bucket.m >= rules.mmaMinM;
+  if (kernel == MatmulKernel::Mma || kernel == MatmulKernel::MmaF16)
+    return available(kind, kernel, rules) && kind.bucket.m >= rules.mmaMinM;
   return kernel == MatmulKernel::DequantHgemm && available(kind, kernel, rules);
 }
 
-/// Whether `kernel` may be chosen for `kind` on the measurements: mma from mma-min-m on,
-/// every other family the GPU and the options allow.
+/// Whether `kernel` may be chosen for `kind` on the measurements: the tensor-core kernels on
+/// quantized weights from mma-min-m on, every other family the GPU and the options allow.
 bool measuredCandidate(const MatmulClass& kind, MatmulKernel kernel, const PrecisionRules& rules) {
-  if (kernel == MatmulKernel::Mma) return copyFreeCandidate(kind, kernel, rules);
+  if (kernel == MatmulKernel::Mma || kernel == MatmulKernel::MmaF16) return copyFreeCandidate(kind, kernel, rules);
   return kind.costs[static_cast<size_t>(kernel)].has_value();
 }
 
@@ -172,11 +183,11 @@ void applyRules(MatmulClass& kind, const PrecisionRules& rules) {
     kind.ruleText = fmt::format("no dp4a kernel for {}", ir::elemTypeName(kind.shape.weightType).str());
   }
   kind.chosen = kind.ruleKernel;
-  for (MatmulKernel kernel : {MatmulKernel::Mma, MatmulKernel::DequantHgemm})
+  for (MatmulKernel kernel : kCopyFreeKernels)
     if (copyFreeCandidate(kind, kernel, rules) && kind.cost(kernel) < kind.cost(kind.chosen)) kind.chosen = kernel;
-  if (kind.chosen == MatmulKernel::Mma)
-    kind.ruleText +=
-        fmt::format("; mma beats {} (M={} >= mma-min-m={})", matmulKernelName(kind.ruleKernel), m, rules.mmaMinM);
+  if (kind.chosen == MatmulKernel::Mma || kind.chosen == MatmulKernel::MmaF16)
+    kind.ruleText += fmt::format("; {} beats {} (M={} >= mma-min-m={})", matmulKernelName(kind.chosen),
+                                 matmulKernelName(kind.ruleKernel), m, rules.mmaMinM);
   else if (kind.chosen == MatmulKernel::DequantHgemm)
     kind.ruleText += fmt::format("; dequant-hgemm beats {} (no held copy)", matmulKernelName(kind.ruleKernel));
 }
@@ -186,9 +197,10 @@ std::optional<MatmulKernel> copyFreeFallback(const MatmulClass& kind, const Prec
   std::optional<MatmulKernel> best;
   for (MatmulKernel kernel : kAllKernels) {
     if (derivedWeightBytes(kernel, kind.weightType()) != 0 || !kind.costs[static_cast<size_t>(kernel)]) continue;
-    // Under memory pressure mma and dequant-hgemm are the copy-free kernels for many rows,
-    // prefill included.
-    if (kernel == MatmulKernel::Mma && !copyFreeCandidate(kind, kernel, rules)) continue;
+    // Under memory pressure mma, mma-f16 and dequant-hgemm are the copy-free kernels for many
+    // rows, prefill included.
+    if ((kernel == MatmulKernel::Mma || kernel == MatmulKernel::MmaF16) && !copyFreeCandidate(kind, kernel, rules))
+      continue;
     if (!best || kind.cost(kernel) < kind.cost(*best)) best = kernel;
   }
   return best;
@@ -427,6 +439,8 @@ class SelectPrecisionPass : public Pass {
     rules.mma = boolOption(options(), "mma", profile.mma) && profile.mma;
     // The HGEMM's fp16 tensor cores: every profile with a rate for them.
     rules.dequantHgemm = options().getBool("dequant-hgemm") && profile.fp16Tflops > 0;
+    // mma.sync on f16 with f32 accumulators: the profiles with the mma feature (sm_80 on).
+    rules.mmaF16 = options().getBool("mma-f16") && profile.mma;
     return rules;
   }
 
@@ -492,7 +506,8 @@ class SelectPrecisionPass : public Pass {
 PassInfo selectPrecisionPassInfo() {
   return {kPassName,
           "kernel family per matmul and bucket: dp4a, mma (tensor cores on the quantized weight), fp8 (cuBLASLt), "
-          "hgemm (cuBLAS), dequant-hgemm (cuBLAS on the weight dequantized to f16 per use); derived copies within "
+          "hgemm (cuBLAS), dequant-hgemm (cuBLAS on the weight dequantized to f16 per use), mma-f16 (f16 tensor "
+          "cores, the weight dequantized in registers); derived copies within "
           "the memory budget (default 1.1 x the stored weights); the fastest of the GPU profile's measured times "
           "([[measured.matmul]], reel tune) where they cover every family",
           "precision",
@@ -505,7 +520,9 @@ PassInfo selectPrecisionPassInfo() {
            {"mma", OptionKind::Bool, "",
             "allow the tensor-core kernels on block-quantized weights (default: the GPU profile's mma feature)"},
            {"dequant-hgemm", OptionKind::Bool, "true",
-            "allow HGEMM on block-quantized weights dequantized to f16 right before each use (no held copy)"}},
+            "allow HGEMM on block-quantized weights dequantized to f16 right before each use (no held copy)"},
+           {"mma-f16", OptionKind::Bool, "false",
+            "allow the f16 tensor-core kernel that dequantizes Q4_K weights in registers (no copy, no workspace)"}},
           [] { return std::make_unique<SelectPrecisionPass>(); }};
 }
 

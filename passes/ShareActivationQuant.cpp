@@ -2,8 +2,8 @@
 /// the HGEMM kernels as f16. This pass makes those conversions explicit and shared: for each
 /// distinct f32 input of Q8_1 readers (matmul, matmul_qkv, matmul_gate_up with kernel "dp4a",
 /// matmul with kernel "mma"; one quantization serves both families) it inserts one
-/// `quantize_q8_1`, and for each of HGEMM matmuls (kernel "hgemm" or "dequant-hgemm", which share
-/// it) one `cast_f16`, right after
+/// `quantize_q8_1`, and for each of f16 readers (kernel "hgemm", "dequant-hgemm" or "mma-f16",
+/// which share it) one `cast_f16`, right after
 /// the input is produced, and points those consumers at the converted value (plan-memory
 /// places it like any activation). Other consumers (rms_norm, residual adds, fp8 matmuls,
 /// whose per-step scale is part of their launch) keep the f32 value.
@@ -67,7 +67,8 @@ class ShareActivationQuantPass : public Pass {
       const std::string kernel = f32Consumer(*op);
       if ((kernel == "dp4a" || kernel == "mma") && quantizable(*op->operand(0)))
         toQ81[op->operand(0)].push_back(op.get());
-      if (kernel == "hgemm" || kernel == "dequant-hgemm") toF16[op->operand(0)].push_back(op.get());
+      if (kernel == "hgemm" || kernel == "dequant-hgemm" || kernel == "mma-f16")
+        toF16[op->operand(0)].push_back(op.get());
     }
     CostModel model(context.profile);
     DecisionGroups decisions(kPassName, graph.name());

@@ -524,6 +524,34 @@ void quantizeRow(QType type, const float* x, void* out, int64_t n) {
   }
 }
 
+uint16_t f64ToF16(double x) {
+  if (std::isnan(x) || std::fabs(x) >= 65520.0) return f32ToF16(static_cast<float>(x));  // NaN, +-inf
+  if (x == 0.0) return f32ToF16(static_cast<float>(x));
+  int exponent = 0;
+  std::frexp(x, &exponent);  // |x| = f * 2^exponent, f in [0.5, 1)
+  // The spacing of f16 values at x: 2^(exponent - 11) for normals, 2^-24 below 2^-14.
+  const int quantumExponent = std::max(exponent - 11, -24);
+  const double rounded = std::ldexp(std::nearbyint(std::ldexp(x, -quantumExponent)), quantumExponent);
+  return f32ToF16(static_cast<float>(rounded));  // exact: `rounded` is an f16 value
+}
+
+void dequantizeRowMmaF16(QType type, const void* in, uint16_t* y, int64_t n) {
+  if (type != QType::Q4_K) throw std::invalid_argument("dequantizeRowMmaF16: Q4_K only");
+  const auto* blocks = static_cast<const BlockQ4K*>(in);
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const BlockQ4K& b = blocks[i];
+    const float d = f16ToF32(b.d), dmin = f16ToF32(b.dmin);
+    for (int j = 0; j < 8; ++j) {
+      int sc, m;
+      q4kScaleMin(b.scales, j, sc, m);
+      const double scale = f16ToF32(f32ToF16(d * static_cast<float>(sc)));
+      const double negMin = f16ToF32(f32ToF16(-(dmin * static_cast<float>(m))));
+      for (int e = 0; e < 32; ++e)
+        y[kQK_K * i + 32 * j + e] = f64ToF16(static_cast<double>(kQuant(b, 32 * j + e)) * scale + negMin);
+    }
+  }
+}
+
 void dequantizeRow(QType type, const void* in, float* y, int64_t n) {
   const auto blocks = static_cast<int64_t>(rowBytes(type, n) / blockBytes(type));
   const auto* p = static_cast<const uint8_t*>(in);

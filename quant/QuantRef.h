@@ -55,6 +55,13 @@ void quantizeRow(QType type, const float* x, void* out, int64_t n);
 /// Dequantizes n elements of `type` (GGUF layout) into floats.
 void dequantizeRow(QType type, const void* in, float* y, int64_t n);
 
+/// The f16 weights the mma_f16 kernels multiply (kernels/MmaF16.h), as f16 bits: for Q4_K
+/// q * f16(d * scale_j) + f16(-dmin * min_j), computed exactly and rounded once to f16 (one
+/// fused multiply-add in half precision). n a multiple of 256; Q4_K only.
+void dequantizeRowMmaF16(QType type, const void* in, uint16_t* y, int64_t n);
+/// x rounded to f16 (nearest, ties to even) in one step: no detour through f32.
+uint16_t f64ToF16(double x);
+
 /// Quantizes an activation row into Q8_1 (n a multiple of 32): per block d = amax/127,
 /// q = rint(x/d) (0 when amax is 0), s = d*sum(q); d and s stored as f16.
 void quantizeQ81(const float* x, BlockQ81* out, int64_t n);

@@ -244,24 +244,25 @@ void measureMatmuls(const ir::Module& module, const MatmulTuning& tuning, const 
 }  // namespace
 
 int runTune(int argc, char** argv) {
-  Args args(
-      "reel tune",
-      "Measure on the GPU present the kernel times the decision passes decide by, and write the GPU profile\n"
-      "with them as its [measured] table: every DP4A GEMV launch of the model's decode buckets at one and\n"
-      "two row sets per lane, and decode attention per bucket at each --contexts length with 1, 2, 4, ...\n"
-      "--max-splits splits; and every matmul weight shape of the model by each kernel family select-precision\n"
-      "can choose (dp4a, mma, fp8, hgemm, dequant-hgemm; the activation conversion included) at each bucket's M,\n"
-      "the prefill M and each --prefill-chunks size, from which it picks the prefill chunk (prefill_tokens:\n"
-      "the smallest within 5% of the fewest matmul us per token). A family without a kernel for a weight\n"
-      "type is skipped, and said so. Compiling with --gpu-profile FILE then decides by the measurements where\n"
-      "they cover a decision (--explain says 'measured'), and by the cost model elsewhere.");
+  Args args("reel tune",
+            "Measure on the GPU present the kernel times the decision passes decide by, and write the GPU profile\n"
+            "with them as its [measured] table: every DP4A GEMV launch of the model's decode buckets at one and\n"
+            "two row sets per lane, and decode attention per bucket at each --contexts length with 1, 2, 4, ...\n"
+            "--max-splits splits; and every matmul weight shape of the model by each kernel family select-precision\n"
+            "can choose (dp4a, mma, fp8, hgemm, dequant-hgemm, mma-f16; the activation conversion included) at each "
+            "bucket's M,\n"
+            "the prefill M and each --prefill-chunks size, from which it picks the prefill chunk (prefill_tokens:\n"
+            "the smallest within 5% of the fewest matmul us per token). A family without a kernel for a weight\n"
+            "type is skipped, and said so. Compiling with --gpu-profile FILE then decides by the measurements where\n"
+            "they cover a decision (--explain says 'measured'), and by the cost model elsewhere.");
   args.positional("MODEL", "a model .toml, a Hugging Face config.json, a .gguf, or a bundled name (reel models)");
   args.option("--quant", "SCHEME", "weight quantization: q4_k_m (default), q4_k, q8_0, f16");
   args.option("--contexts", "LIST", "KV lengths attention is measured at (default 256,512,1024,2048,4096)");
   args.option("--max-splits", "N", "most flash-decoding splits measured (default 32)");
-  args.option("--families", "LIST",
-              "matmul kernel families measured (default dp4a,mma,fp8,hgemm,dequant-hgemm; 'none' for no matmuls); "
-              "a matmul is decided by measurement only where every family it may take is measured");
+  args.option(
+      "--families", "LIST",
+      "matmul kernel families measured (default dp4a,mma,fp8,hgemm,dequant-hgemm,mma-f16; 'none' for no matmuls); "
+      "a matmul is decided by measurement only where every family it may take is measured");
   args.option("--matmul-m", "LIST", "M the matmuls are measured at (default: every bucket's, prefill included)");
   args.option("--prefill-chunks", "LIST",
               "prefill chunk sizes compared for prefill_tokens, measured too (default 64,128,256,512; or none)");
@@ -274,7 +275,7 @@ int runTune(int argc, char** argv) {
   const std::vector<int64_t> contexts = parseContexts(args.getOr("--contexts", "256,512,1024,2048,4096"));
   const int64_t maxSplits = args.getInt("--max-splits", 32, {1, 256});
   MatmulTuning tuning;
-  const std::string families = args.getOr("--families", "dp4a,mma,fp8,hgemm,dequant-hgemm");
+  const std::string families = args.getOr("--families", "dp4a,mma,fp8,hgemm,dequant-hgemm,mma-f16");
   if (families != "none") tuning.families = parseFamilies(families, "reel tune: --families");
   tuning.prefillChunks = parseSizes(args.getOr("--prefill-chunks", "64,128,256,512"), "--prefill-chunks");
   tuning.seconds = static_cast<double>(args.getInt("--matmul-seconds", 150, {1, 3600}));

@@ -125,6 +125,13 @@ FamilyPlan familyPlan(ir::MatmulKernel family, const MatmulWeight& weight, int64
           {{castF16, call(id, {{"n", n}, {"k", k}}), call("hgemm_cublas", {{"m", m}, {"n", n}, {"k", k}})}, 1});
       return plan;
     }
+    case ir::MatmulKernel::MmaF16: {
+      if (!passes::hasMmaF16Kernel(weight.type)) return refused(noKernelFor("mma-f16", weight));
+      const std::string id = kernels::mmaF16KernelId(qtype);
+      if (std::string why = missingKernel(id, weight); !why.empty()) return refused(why);
+      plan.segments.push_back({{castF16, call(id, {{"n", n}, {"k", k}, {"m", m}})}, 1});
+      return plan;
+    }
   }
   return plan;
 }
@@ -163,7 +170,8 @@ std::vector<ir::MatmulKernel> parseFamilies(const std::string& text, const std::
   for (llvm::StringRef name : names) {
     const std::optional<ir::MatmulKernel> family = ir::parseMatmulKernel(name.trim());
     if (!family)
-      failPlain("{} {}: unknown family '{}' (dp4a, mma, fp8, hgemm, dequant-hgemm)", flag, text, name.trim().str());
+      failPlain("{} {}: unknown family '{}' (dp4a, mma, fp8, hgemm, dequant-hgemm, mma-f16)", flag, text,
+                name.trim().str());
     if (std::find(families.begin(), families.end(), *family) != families.end())
       failPlain("{} {}: '{}' is named twice", flag, text, name.trim().str());
     families.push_back(*family);

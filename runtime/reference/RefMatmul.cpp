@@ -1,6 +1,7 @@
 #include "runtime/reference/RefMatmul.h"
 
 #include "ir/DecisionAttrs.h"
+#include "kernels/MmaF16Shape.h"
 #include "kernels/MmqShape.h"
 #include "quant/QuantRef.h"
 #include "runtime/reference/FastRound.h"
@@ -62,7 +63,7 @@ Activations prepare(const HostTensor& x, MatmulNumerics kernel, bool dp4aWeight)
   }
   if (x.kind != HostKind::F32) failPlain("reference matmul: q8_1 activations need kernel \"dp4a\" or \"mma\"");
   act.values = x.f32;
-  if (kernel == MatmulNumerics::Hgemm)
+  if (kernel == MatmulNumerics::Hgemm || kernel == MatmulNumerics::MmaF16)
     for (float& v : act.values) v = roundToF16(v);
   if (kernel == MatmulNumerics::Fp8) {
     float absMax = 0.0f;
@@ -76,6 +77,12 @@ Activations prepare(const HostTensor& x, MatmulNumerics kernel, bool dp4aWeight)
 /// Weight row n as the kernel reads it (dequantized, then rounded to fp16 / scaled fp8).
 void weightRow(const MatmulWeight& weight, MatmulNumerics kernel, int64_t n, float* out) {
   const WeightView& view = *weight.view;
+  if (kernel == MatmulNumerics::MmaF16) {
+    std::vector<uint16_t> halves(static_cast<size_t>(view.cols));
+    quant::dequantizeRowMmaF16(view.type, view.rowData(n), halves.data(), view.cols);
+    for (int64_t i = 0; i < view.cols; ++i) out[i] = quant::f16ToF32(halves[static_cast<size_t>(i)]);
+    return;
+  }
   quant::dequantizeRow(view.type, view.rowData(n), out, view.cols);
   if (kernel == MatmulNumerics::Hgemm)
     for (int64_t i = 0; i < view.cols; ++i) out[i] = roundToF16(out[i]);
@@ -91,7 +98,7 @@ MatmulNumerics numericsOf(const std::optional<std::string>& kernel) {
   if (!kernel) return MatmulNumerics::Float;
   const std::optional<ir::MatmulKernel> parsed = ir::parseMatmulKernel(*kernel);
   if (!parsed)
-    failPlain("reference executor: unknown matmul kernel {} (expected dp4a, mma, hgemm, fp8 or dequant-hgemm)",
+    failPlain("reference executor: unknown matmul kernel {} (expected dp4a, mma, hgemm, fp8, dequant-hgemm or mma-f16)",
               quoteForMessage(*kernel));
   switch (*parsed) {
     case ir::MatmulKernel::Dp4a:
@@ -103,6 +110,8 @@ MatmulNumerics numericsOf(const std::optional<std::string>& kernel) {
       return MatmulNumerics::Hgemm;
     case ir::MatmulKernel::Fp8:
       return MatmulNumerics::Fp8;
+    case ir::MatmulKernel::MmaF16:
+      return MatmulNumerics::MmaF16;
   }
   return MatmulNumerics::Float;
 }
@@ -126,6 +135,9 @@ HostTensor matmul(const HostTensor& x, const MatmulWeight& weight, MatmulNumeric
   const bool dp4aWeight = kernel == MatmulNumerics::Dp4a && quant::isDp4aWeightType(view.type);
   if (kernel == MatmulNumerics::Mma && !kernels::mmqSupports(view.type))
     failPlain("reference matmul: kernel \"mma\" has no kernel for weight '{}' of {} (it reads block-quantized weights)",
+              view.name, quant::qtypeName(view.type));
+  if (kernel == MatmulNumerics::MmaF16 && !kernels::mmaF16Supports(view.type))
+    failPlain("reference matmul: kernel \"mma-f16\" has no kernel for weight '{}' of {} (it reads Q4_K weights)",
               view.name, quant::qtypeName(view.type));
   const bool missingScales =
       weight.fp8RowScales == nullptr || weight.fp8RowScales->size() != static_cast<size_t>(view.rows);

@@ -14,6 +14,8 @@
 ///    dotQ81). Only the weight types with such a kernel (the block-quantized ones); others are refused.
 ///  * "hgemm", "dequant-hgemm": w and x rounded to fp16, products accumulated in f64 (cuBLAS:
 ///    f32). dequant-hgemm's f16 weight rows are the same values as hgemm's copy, made per use.
+///  * "mma-f16": x rounded to fp16, w the f16 values of quant::dequantizeRowMmaF16 (what the
+///    kernel computes in registers), products accumulated in f64 (the kernel: f32). Q4_K only.
 ///  * "fp8": as kernels/Blas.h: w scaled per row (s_w[n] = amax|w[n]| / 448), x per tensor
 ///    with one dynamic scale (s_x = amax|x| / 448 over the rows of x: the executor passes the
 ///    live rows of its step), both rounded to E4M3 (saturating), products accumulated in
@@ -32,7 +34,7 @@ namespace reel::reference {
 
 /// The numerics a matmul computes with: what the reference reproduces of its kernel
 /// (ir::MatmulKernel; dp4a and mma share the Q8_1 integer products, not their float sums).
-enum class MatmulNumerics : uint8_t { Float, Dp4a, Mma, Hgemm, Fp8 };
+enum class MatmulNumerics : uint8_t { Float, Dp4a, Mma, Hgemm, Fp8, MmaF16 };
 
 /// The numerics of a `kernel` attribute value (absent: Float); throws for an unknown name.
 MatmulNumerics numericsOf(const std::optional<std::string>& kernel);

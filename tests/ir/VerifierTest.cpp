@@ -129,8 +129,9 @@ TEST_CASE("attribute values are quoted with control characters escaped", "[ir][v
 TEST_CASE("decision attributes follow their schema (ir/DecisionAttrs.h)", "[ir][verifier][decisions]") {
   const std::string matmul = "  %q = weight {name = \"q\"} : q4_k[512, 256]\n  %y = matmul %x, %q {kernel = ";
   CHECK(verifyError(matmul + "\"mma\"} : f32[M, 512]\n") == "ok");
-  CHECK_THAT(verifyError(matmul + "\"wmma\"} : f32[M, 512]\n"),
-             Catch::Contains("attribute 'kernel' must be one of dp4a, mma, hgemm, fp8, dequant-hgemm, got 'wmma'"));
+  CHECK_THAT(
+      verifyError(matmul + "\"wmma\"} : f32[M, 512]\n"),
+      Catch::Contains("attribute 'kernel' must be one of dp4a, mma, hgemm, fp8, dequant-hgemm, mma-f16, got 'wmma'"));
   CHECK_THAT(verifyError(matmul + "3} : f32[M, 512]\n"), Catch::Contains("attribute 'kernel' must be a string"));
 
   const std::string prelude =

@@ -74,6 +74,7 @@ TEST_CASE("typed signatures round-trip and every entry has one", "[catalog]") {
   checkSignature<args::GemvStack2>(tested);
   checkSignature<args::GemvStack3>(tested);
   checkSignature<args::Mmq>(tested);
+  checkSignature<args::MmaF16>(tested);
   checkSignature<args::DequantF16>(tested);
   checkSignature<args::QuantizeQ81>(tested);
   checkSignature<args::RmsNorm>(tested);
@@ -98,7 +99,7 @@ TEST_CASE("typed signatures round-trip and every entry has one", "[catalog]") {
   checkSignature<args::Fp8QuantizeAct>(tested);
   checkSignature<args::Fp8Gemm>(tested);
   checkSignature<args::Hgemm>(tested);
-  CHECK(tested.size() == 29);  // distinct tags: no two signatures share one
+  CHECK(tested.size() == 30);  // distinct tags: no two signatures share one
   for (const KernelInfo& k : kernelCatalog()) {
     INFO(k.id);
     const auto found = tested.find(k.signature);

@@ -544,3 +544,41 @@ TEST_CASE("Q5_K keeps the 5th bit: half Q4_K's error on the same rows", "[quant]
   const auto x = gaussianRow(2048, 21);
   CHECK(relRms(x, roundTrip(QType::Q5_K, x)) < 0.6 * relRms(x, roundTrip(QType::Q4_K, x)));
 }
+
+TEST_CASE("f64ToF16 rounds once to nearest, ties to even", "[quant]") {
+  CHECK(f64ToF16(1.0) == 0x3C00);
+  CHECK(f64ToF16(1.0 + std::ldexp(1.0, -11)) == 0x3C00);                         // a tie: to even
+  CHECK(f64ToF16(1.0 + 3 * std::ldexp(1.0, -11)) == 0x3C02);                     // a tie: to even
+  CHECK(f64ToF16(1.0 + std::ldexp(1.0, -11) + std::ldexp(1.0, -40)) == 0x3C01);  // past the tie
+  CHECK(f64ToF16(-std::ldexp(1.0, -24)) == 0x8001);                              // the smallest subnormal
+  CHECK(f64ToF16(std::ldexp(1.0, -26)) == 0x0000);
+  CHECK(f64ToF16(65504.0) == 0x7BFF);
+  CHECK(f64ToF16(70000.0) == 0x7C00);
+  // Through f32 this value rounds twice (to 1 + 2^-11, then to even 1.0); once it rounds up.
+  CHECK(f64ToF16(1.0 + std::ldexp(1.0, -11) + std::ldexp(1.0, -30)) == 0x3C01);
+}
+
+TEST_CASE("dequantizeRowMmaF16 is within the f16 roundings of its scale, min and result", "[quant]") {
+  const int64_t k = 1024;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist(0.0f, 0.02f);
+  std::vector<float> dense(static_cast<size_t>(k));
+  for (float& v : dense) v = dist(rng);
+  std::vector<uint8_t> row(rowBytes(QType::Q4_K, k));
+  quantizeRow(QType::Q4_K, dense.data(), row.data(), k);
+  std::vector<float> reference(static_cast<size_t>(k));
+  std::vector<uint16_t> halves(static_cast<size_t>(k));
+  dequantizeRow(QType::Q4_K, row.data(), reference.data(), k);
+  dequantizeRowMmaF16(QType::Q4_K, row.data(), halves.data(), k);
+  for (int64_t e = 0; e < k; ++e) {
+    const float got = f16ToF32(halves[static_cast<size_t>(e)]), want = reference[static_cast<size_t>(e)];
+    INFO("element " << e << ": " << got << " against " << want);
+    // q * scale and min are each at most about the sub-block's largest |w| (times 2): their f16
+    // roundings (2^-11 relative) and the final one stay within 2^-9 of it.
+    float largest = 0.0f;
+    for (int64_t i = e / 32 * 32; i < e / 32 * 32 + 32; ++i)
+      largest = std::max(largest, std::fabs(reference[static_cast<size_t>(i)]));
+    REQUIRE(std::fabs(got - want) <= std::ldexp(largest, -9) + std::ldexp(1.0, -24));
+  }
+  CHECK_THROWS_AS(dequantizeRowMmaF16(QType::Q6_K, row.data(), halves.data(), 256), std::invalid_argument);
+}

@@ -100,7 +100,7 @@ TEST_CASE("matmul_gate_up rules", "[passes][fused-ops]") {
   CHECK_THAT(verifyError("  %g, %u = matmul_gate_up %xq, %wa, %wb {kernel = \"mma\"} : f32[4, 512], f32[4, 512]\n"),
              Catch::Contains("kernel \"mma\" has no fused form"));
   CHECK_THAT(verifyError("  %g, %u = matmul_gate_up %xq, %wa, %wb {kernel = \"int4\"} : f32[4, 512], f32[4, 512]\n"),
-             Catch::Contains("must be one of dp4a, mma, hgemm, fp8, dequant-hgemm"));
+             Catch::Contains("must be one of dp4a, mma, hgemm, fp8, dequant-hgemm, mma-f16"));
 }
 
 TEST_CASE("add_rms_norm rules", "[passes][fused-ops]") {

@@ -195,9 +195,10 @@ TEST_CASE("[[measured.matmul]] and prefill_tokens: reading, errors, lookups and 
   CHECK(again.measured.matmul[1].us == 55.0);
 
   const std::string one = head + fmt::format(fmt::runtime(matmul), "mma", "q4_k", 32, "41.2");
-  CHECK(parseError(head + fmt::format(fmt::runtime(matmul), "wmma", "q4_k", 32, "1.0")) ==
-        "gpu.toml:19:10: 'family' in [[measured.matmul]] #1 must be dp4a, mma, fp8, hgemm or dequant-hgemm, got "
-        "'wmma'");
+  CHECK(
+      parseError(head + fmt::format(fmt::runtime(matmul), "wmma", "q4_k", 32, "1.0")) ==
+      "gpu.toml:19:10: 'family' in [[measured.matmul]] #1 must be dp4a, mma, fp8, hgemm, dequant-hgemm or mma-f16, got "
+      "'wmma'");
   CHECK(parseError(head + fmt::format(fmt::runtime(matmul), "mma", "q9_k", 32, "1.0")) ==
         "gpu.toml:20:9: 'qtype' in [[measured.matmul]] #1 must be a weight type (q4_k, q6_k, q8_0, f16, ...), got "
         "'q9_k'");

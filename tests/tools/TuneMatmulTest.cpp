@@ -91,6 +91,11 @@ TEST_CASE("tune: each family's launches for one matmul, as lowering makes them",
   CHECK(ids(dequant.segments[0]) == std::vector<std::string>{"cast_f32_f16", "dequant_f16_q4_k", "hgemm_cublas"});
   checkAgainstCatalog(dequant);
 
+  const FamilyPlan mmaF16 = familyPlan(MatmulKernel::MmaF16, q4k, 20, none, true);
+  REQUIRE(mmaF16.segments.size() == 1);
+  CHECK(ids(mmaF16.segments[0]) == std::vector<std::string>{"cast_f32_f16", "mma_f16_q4_k"});
+  checkAgainstCatalog(mmaF16);
+
   // The row sets of the GEMV follow a measurement where the profile has one.
   passes::Measurements twoRowSets;
   twoRowSets.gemv.push_back({{"gemv_dp4a_q4_k", 11008, 4096, 1}, {10.0, 5.0}});
@@ -105,6 +110,8 @@ TEST_CASE("tune: a family without a kernel for the weight is skipped, with the r
   CHECK(familyPlan(MatmulKernel::Dp4a, f16, 8, none, true).why == "no DP4A kernel for f16 weights");
   CHECK(familyPlan(MatmulKernel::Mma, f16, 8, none, true).why == "no mma kernel for f16 weights");
   CHECK(familyPlan(MatmulKernel::DequantHgemm, f16, 8, none, true).why == "no dequantization kernel for f16 weights");
+  CHECK(familyPlan(MatmulKernel::MmaF16, {ir::ElemType::Q6_K, 4096, 4096, 1}, 8, none, true).why ==
+        "no mma-f16 kernel for q6_k weights");
   CHECK(familyPlan(MatmulKernel::Hgemm, f16, 8, none, true).why.empty());
   const MatmulWeight q5k{ir::ElemType::Q5_K, 4096, 4096, 1};
   if (!passes::hasMmaKernel(ir::ElemType::Q5_K))
@@ -185,7 +192,8 @@ TEST_CASE("tune: --families", "[tools][tune]") {
     }
     return std::string("(no error)");
   };
-  CHECK(error("mma,wmma") == "--families mma,wmma: unknown family 'wmma' (dp4a, mma, fp8, hgemm, dequant-hgemm)");
+  CHECK(error("mma,wmma") ==
+        "--families mma,wmma: unknown family 'wmma' (dp4a, mma, fp8, hgemm, dequant-hgemm, mma-f16)");
   CHECK(error("mma,mma") == "--families mma,mma: 'mma' is named twice");
-  CHECK(error("") == "--families : unknown family '' (dp4a, mma, fp8, hgemm, dequant-hgemm)");
+  CHECK(error("") == "--families : unknown family '' (dp4a, mma, fp8, hgemm, dequant-hgemm, mma-f16)");
 }

@@ -201,6 +201,29 @@ TEST_CASE("tiny: dequant-hgemm prefill (f16 weights dequantized per use) matches
   compareWithCpu(compiled, weights, {staggeredPrompts(3, config.vocabSize), 6, {}});
 }
 
+TEST_CASE("tiny: mma-f16 decode buckets of 16 and 64 sequences and mma-f16 prefill match the CPU reference",
+          "[gpu][parity][mma-f16]") {
+  // mma-f16 on (it is off by default), the other copy-free tensor-core families and FP8 off: the
+  // Q4_K matmuls of buckets 16, 64 and prefill run mma_f16 (the Q6_K ones another family).
+  const models::ModelConfig config = tinyConfig();
+  const synth::OpenWeights& weights = gpuTestWeights(config);
+  GpuCompileSpec spec;
+  spec.buckets = {1, 16, 64};
+  spec.pipeline = passes::kDefaultPipeline;
+  const std::string pass = "select-precision";
+  spec.pipeline.replace(spec.pipeline.find(pass), pass.size(),
+                        pass + "{mma-f16=true,mma=false,fp8=false,dequant-hgemm=false}");
+  const codegen::CompileResult compiled = compileForGpu(config, *weights.source, spec);
+  for (const codegen::BucketPlan& bucket : compiled.plan.buckets) {
+    INFO(bucket.graph);
+    if (bucket.phase == "prefill" || bucket.m >= 16) CHECK(bucketKernelFamilies(bucket).count("mma-f16") == 1);
+  }
+  for (const int sequences : {16, 33}) {
+    INFO(sequences << " sequences");
+    compareWithCpu(compiled, weights, {staggeredPrompts(sequences, config.vocabSize), 4, {}});
+  }
+}
+
 namespace {
 
 /// How many launches of `kernel` the plan's prefill bucket has.

@@ -109,6 +109,7 @@ inline std::set<std::string> bucketKernelFamilies(const codegen::BucketPlan& buc
   for (const codegen::Step& step : bucket.steps) {
     if (step.kernel.rfind("gemv_dp4a", 0) == 0) families.insert("dp4a");
     if (step.kernel.rfind("mmq_", 0) == 0) families.insert("mma");
+    if (step.kernel.rfind("mma_f16_", 0) == 0) families.insert("mma-f16");
     if (step.kernel == "hgemm_cublas") families.insert(afterDequant ? "dequant-hgemm" : "hgemm");
     if (step.kernel == "fp8_gemm_cublaslt") families.insert("fp8");
     afterDequant = step.kernel.rfind("dequant_f16_", 0) == 0;
@@ -118,7 +119,8 @@ inline std::set<std::string> bucketKernelFamilies(const codegen::BucketPlan& buc
 
 /// The tolerance between the GPU and the CPU reference for plans using these families: mma as
 /// dp4a (its kernels are bit-exact with quant::dotQ81Mma, which differs from dotQ81 only in the
-/// float summation order), dequant-hgemm as hgemm (the same f16 weight values).
+/// float summation order), dequant-hgemm as hgemm (the same f16 weight values), mma-f16 as hgemm
+/// (f16 weights and activations, f32 sums).
 inline double gpuToleranceFor(const std::set<std::string>& families) {
   return families.count("fp8") ? kFp8Tolerance : kGpuTolerance;
 }

@@ -180,6 +180,23 @@ TEST_CASE("matmul numerics per kernel family", "[reference][matmul]") {
       CHECK(fp8.f32[i] == Approx(exact.f32[i]).margin(0.15 * std::fabs(exact.f32[i]) + 0.3));
     }
   }
+  SECTION("mma-f16 dots dequantizeRowMmaF16's f16 weights with the f16-rounded activations") {
+    const HostTensor mmaF16 = matmul(x, {&view}, MatmulNumerics::MmaF16, {});
+    std::vector<uint16_t> halves(static_cast<size_t>(k));
+    quant::dequantizeRowMmaF16(quant::QType::Q4_K, view.rowData(2), halves.data(), k);
+    double sum = 0.0;
+    for (int64_t i = 0; i < k; ++i)
+      sum += static_cast<double>(quant::f16ToF32(halves[static_cast<size_t>(i)])) *
+             quant::f16ToF32(quant::f32ToF16(xs[static_cast<size_t>(k + i)]));
+    CHECK(mmaF16.row(1)[2] == static_cast<float>(sum));
+    // Each sub-block's scale and min rounded to f16 shift its 32 weights together: within 1%.
+    for (size_t i = 0; i < exact.f32.size(); ++i)
+      CHECK(mmaF16.f32[i] == Approx(exact.f32[i]).margin(1e-2 * (std::fabs(exact.f32[i]) + 1)));
+    const std::vector<uint8_t> q6Bytes = quantized(quant::QType::Q6_K, n, k, weights);
+    const WeightView q6 = viewOf("w6", quant::QType::Q6_K, n, k, q6Bytes);
+    CHECK_THROWS_WITH(matmul(x, {&q6}, MatmulNumerics::MmaF16, {}),
+                      Contains("kernel \"mma-f16\" has no kernel for weight 'w6' of q6_k"));
+  }
   SECTION("threads change nothing") {
     CHECK(matmul(x, {&view}, MatmulNumerics::Float, {1}).f32 == exact.f32);
   }
@@ -210,6 +227,7 @@ TEST_CASE("matmul kernels map to the numerics the reference reproduces", "[refer
   CHECK(numericsOf(std::string("hgemm")) == MatmulNumerics::Hgemm);
   // dequant-hgemm multiplies the same f16 weight values as hgemm's copy, made per use.
   CHECK(numericsOf(std::string("dequant-hgemm")) == MatmulNumerics::Hgemm);
+  CHECK(numericsOf(std::string("mma-f16")) == MatmulNumerics::MmaF16);
   CHECK_THROWS_WITH(numericsOf(std::string("wmma")), Contains("unknown matmul kernel 'wmma'"));
 }
 
