@@ -269,50 +269,48 @@ Estimate CostModel::gemv(const MatmulShape& shape) const {
   return all;
 }
 
-Estimate CostModel::mma(const MatmulShape& shape) const {
+Estimate CostModel::tensorCoreOnQuantized(const KernelWork& work, double tokenTiles, double instrPerWeight,
+                                          const MatmulShape& shape) const {
   // Each weight byte read once (the token tiles of a row block share it through L2), the
   // activations and outputs once; the tensor cores multiply the tiles' padded tokens while the
   // CUDA cores unpack each weight once per token tile (int8Tops counts 8 ops per DP4A
   // instruction, the CUDA cores' integer rate): the slower of the two is the compute time.
-  const kernels::MmqGrid grid = kernels::mmqGrid(shape.n, shape.m);
-  const double nk = static_cast<double>(shape.n) * static_cast<double>(shape.k);
-  const double paddedTokens = static_cast<double>(grid.x * kernels::mmqTileTokens(shape.m));
-  KernelWork work;
-  work.family = kMmq.name;
-  work.bytes = weightBytes(shape) + q81Bytes(shape.m, shape.k) + f32Bytes(shape.m, shape.n);
-  work.peakOpsPerUs = 2.0 * profile_.fp16Tflops * 1e6 * params_.mmaEfficiency;
-  work.ops = 2.0 * paddedTokens * nk;
-  work.ctas = grid.x * grid.y;
-  work.bytesInFlightPerCta = kMmq.bytesInFlightPerCta();
   Estimate estimate = kernel(work);
   const double instrPerUs = profile_.int8Tops * 1e6 / 8.0;
-  const double unpackInstr = nk * static_cast<double>(grid.x) * params_.mmaDequantInstrPerWeight;
+  const double unpackInstr =
+      static_cast<double>(shape.n) * static_cast<double>(shape.k) * tokenTiles * instrPerWeight;
   estimate.computeUs = std::max(estimate.computeUs, instrPerUs > 0 ? unpackInstr / instrPerUs : kInfinity);
   estimate.us = std::max(estimate.memoryUs, estimate.computeUs) + profile_.launchCostUs;
   return estimate;
 }
 
+Estimate CostModel::mma(const MatmulShape& shape) const {
+  const kernels::MmqGrid grid = kernels::mmqGrid(shape.n, shape.m);
+  const double nk = static_cast<double>(shape.n) * static_cast<double>(shape.k);
+  KernelWork work;
+  work.family = kMmq.name;
+  work.bytes = weightBytes(shape) + q81Bytes(shape.m, shape.k) + f32Bytes(shape.m, shape.n);
+  work.peakOpsPerUs = 2.0 * profile_.fp16Tflops * 1e6 * params_.mmaEfficiency;
+  work.ops = 2.0 * static_cast<double>(grid.x * kernels::mmqTileTokens(shape.m)) * nk;
+  work.ctas = grid.x * grid.y;
+  work.bytesInFlightPerCta = kMmq.bytesInFlightPerCta();
+  return tensorCoreOnQuantized(work, static_cast<double>(grid.x), params_.mmaDequantInstrPerWeight, shape);
+}
+
 Estimate CostModel::mmaF16(const MatmulShape& shape) const {
-  // As mma: each weight byte read once, the tensor cores on the padded tokens, the CUDA cores
-  // dequantizing each weight once per token tile into f16 (a byte permute, a subtraction and a
-  // fused multiply-add per two weights, and the loads: about mmaF16DequantInstrPerWeight).
+  // As mma, on f16 activations and tensor cores; the unpacking is a dequantization into f16 (a
+  // byte permute, a subtraction and a fused multiply-add per two weights, and the loads).
   const kernels::MmaF16Grid grid = kernels::mmaF16Grid(shape.n, shape.m);
   const double nk = static_cast<double>(shape.n) * static_cast<double>(shape.k);
-  const double paddedTokens = static_cast<double>(grid.z * kernels::mmaF16TileTokens(shape.m));
   KernelWork work;
   work.family = kMmaF16.name;
   work.bytes = weightBytes(shape) + 2.0 * static_cast<double>(shape.m) * static_cast<double>(shape.k) +
                f32Bytes(shape.m, shape.n);
   work.peakOpsPerUs = profile_.fp16Tflops * 1e6 * params_.mmaF16Efficiency;
-  work.ops = 2.0 * paddedTokens * nk;
+  work.ops = 2.0 * static_cast<double>(grid.z * kernels::mmaF16TileTokens(shape.m)) * nk;
   work.ctas = grid.x * grid.y * grid.z;
   work.bytesInFlightPerCta = kMmaF16.bytesInFlightPerCta();
-  Estimate estimate = kernel(work);
-  const double instrPerUs = profile_.int8Tops * 1e6 / 8.0;
-  const double unpackInstr = nk * static_cast<double>(grid.z) * params_.mmaF16DequantInstrPerWeight;
-  estimate.computeUs = std::max(estimate.computeUs, instrPerUs > 0 ? unpackInstr / instrPerUs : kInfinity);
-  estimate.us = std::max(estimate.memoryUs, estimate.computeUs) + profile_.launchCostUs;
-  return estimate;
+  return tensorCoreOnQuantized(work, static_cast<double>(grid.z), params_.mmaF16DequantInstrPerWeight, shape);
 }
 
 Estimate CostModel::dequantHgemm(const MatmulShape& shape) const {

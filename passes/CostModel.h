@@ -162,6 +162,10 @@ class CostModel {
   /// The tensor-core matmul on the quantized weight (`mmq_<qtype>`) as lowering launches it:
   /// one launch over all M rows on the kernel table's grid, each weight byte read once.
   [[nodiscard]] Estimate mma(const MatmulShape& shape) const;
+  /// A tensor-core kernel on the quantized weight (mma, mma-f16): `work` on the tensor cores
+  /// beside the unpacking of every weight once per token tile at `instrPerWeight` instructions.
+  [[nodiscard]] Estimate tensorCoreOnQuantized(const KernelWork& work, double tokenTiles, double instrPerWeight,
+                                               const MatmulShape& shape) const;
   /// The dequant-hgemm matmul as lowering launches it: `dequant_f16_<qtype>` reading the stored
   /// weight and writing its f16 rows (bandwidth bound, on the kernel table's grid), then the
   /// HGEMM estimate on an f16 weight of that shape.
