@@ -241,12 +241,26 @@ __global__ void __launch_bounds__(kMmaF16Threads) mmaF16Q4KKernel(MmaF16Params p
   cluster.sync();  // no block leaves while another reads its shared memory
 }
 
+/// Allows the instantiation its shared memory (over the 48 KB default), once per process. The
+/// first launch may come while the runtime captures a CUDA graph: the attribute is set in relaxed
+/// capture mode, which admits calls that are not stream work.
+template <int Tokens>
+cudaError_t allowSharedMemory() {
+  static const cudaError_t status = [] {
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    cudaThreadExchangeStreamCaptureMode(&mode);
+    const cudaError_t set = cudaFuncSetAttribute(mmaF16Q4KKernel<Tokens>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                 mmaF16SmemBytes(Tokens));
+    cudaThreadExchangeStreamCaptureMode(&mode);
+    return set;
+  }();
+  return status;
+}
+
 template <int Tokens>
 cudaError_t launchTile(const MmaF16Args& a, const MmaF16Params& p, cudaStream_t stream) {
   constexpr int kSmem = mmaF16SmemBytes(Tokens);
-  static const cudaError_t configured =
-      cudaFuncSetAttribute(mmaF16Q4KKernel<Tokens>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
-  if (configured != cudaSuccess) return configured;
+  if (const cudaError_t configured = allowSharedMemory<Tokens>(); configured != cudaSuccess) return configured;
   const MmaF16Grid grid = mmaF16Grid(a.n, a.m);
   cudaLaunchConfig_t config{};
   config.gridDim = dim3(static_cast<unsigned>(grid.x), static_cast<unsigned>(grid.y), static_cast<unsigned>(grid.z));
