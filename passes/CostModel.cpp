@@ -277,8 +277,7 @@ Estimate CostModel::tensorCoreOnQuantized(const KernelWork& work, double tokenTi
   // instruction, the CUDA cores' integer rate): the slower of the two is the compute time.
   Estimate estimate = kernel(work);
   const double instrPerUs = profile_.int8Tops * 1e6 / 8.0;
-  const double unpackInstr =
-      static_cast<double>(shape.n) * static_cast<double>(shape.k) * tokenTiles * instrPerWeight;
+  const double unpackInstr = static_cast<double>(shape.n) * static_cast<double>(shape.k) * tokenTiles * instrPerWeight;
   estimate.computeUs = std::max(estimate.computeUs, instrPerUs > 0 ? unpackInstr / instrPerUs : kInfinity);
   estimate.us = std::max(estimate.memoryUs, estimate.computeUs) + profile_.launchCostUs;
   return estimate;
