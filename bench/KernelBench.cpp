@@ -154,8 +154,10 @@ Result runCase(const Case& c, const Mode& mode, cudaStream_t stream) {
   BENCH_CHECK(cudaMemcpy(x, hx.data(), sizeof(float) * hx.size(), cudaMemcpyHostToDevice));
   BENCH_CHECK(reel::kernels::launchQuantizeQ81(x, act, c.m, c.k, stream));
   void* actF16 = nullptr;  // mma_f16's activations: random f16 bits are as fast as any
-  BENCH_CHECK(cudaMalloc(&actF16, 2 * static_cast<size_t>(c.m * c.k)));
-  fillRandom(actF16, 2 * static_cast<size_t>(c.m * c.k), 5);
+  if (mode.mmaF16) {
+    BENCH_CHECK(cudaMalloc(&actF16, 2 * static_cast<size_t>(c.m * c.k)));
+    fillRandom(actF16, 2 * static_cast<size_t>(c.m * c.k), 5);
+  }
 
   const int launches = std::max(copies, 64);
   cudaGraph_t graph = nullptr;
