@@ -20,8 +20,8 @@
 ///     weight and its f16 rows, so it wins where the HGEMM's tensor-core rate matters (prefill
 ///     chunks), and loses to the GEMV at small M;
 ///   - mma-f16 (`mma_f16_<qtype>`: f16 activations, the weight dequantized to f16 in registers,
-///     f16 tensor cores; Q4_K) where the option `mma-f16` allows it (default off until a profile
-///     measures it) and M >= mma-min-m.
+///     f16 tensor cores; Q4_K) where the option `mma-f16` allows it (default off: measured on an
+///     H100 it beats mma only for some shapes and M) and M >= mma-min-m.
 ///
 /// Measured: where the GPU profile's [[measured.matmul]] table (`reel tune`) holds a time for
 /// every kernel family the matmul may take (its weight's qtype, n, k and the bucket's M), the
