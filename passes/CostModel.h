@@ -74,14 +74,14 @@ struct CostModelParams {
   /// (8 nibbles of Q4_K take about 4). They run on the CUDA cores while the tensor cores work.
   double mmaDequantInstrPerWeight = 0.5;
   /// Fraction of the f16 tensor-core peak the mma_f16 kernel reaches on its padded tokens
-  /// (mma.sync rather than wgmma, and the dequantization beside it). With the next figure fitted
-  /// to `reel tune`'s times of the Llama-2-7B Q4_K shapes on an H100 (docs/performance.md,
-  /// "mma-f16 on the GPU"): within about 25% at M = 16, 64 and 512, low by up to 40% at M = 32.
+  /// (mma.sync rather than wgmma, and the dequantization beside it). This and the next figure
+  /// are fitted to `reel tune`'s times of the family (docs/performance.md, "mma-f16 on the GPU",
+  /// has the times and how close the fit comes).
   double mmaF16Efficiency = 0.12;
-  /// Instruction slots one weight's dequantization into f16 costs per token tile. The kernel
-  /// issues about 2 per weight (a byte permute, a subtraction and a fused multiply-add per two,
-  /// and the scales), but at small M each warp's dependent chain waits on its shared-memory
-  /// loads and shuffles: the measured times there match 10.
+  /// Instruction slots one weight's dequantization into f16 costs per token tile: an effective
+  /// figure above the ~2 instructions the kernel issues per weight (a byte permute, a
+  /// subtraction and a fused multiply-add per two, and the scales), because at small M each
+  /// warp's dependent chain waits on its shared-memory loads and shuffles.
   double mmaF16DequantInstrPerWeight = 10.0;
   /// Fraction of the read bandwidth that dequant_f16's reads and writes together reach: it
   /// writes 2 bytes per weight where it reads about 0.6, and stores cost more than loads
